@@ -1,0 +1,1189 @@
+//! The export file: JSON lines that an auditor verifies offline.
+//!
+//! Line 1 is a header naming the format version and the signing key's id;
+//! then events in `seq` order, each checkpoint right after the event it
+//! covers up to; last an end line counting what came before it. Every line
+//! is one JSON object with a `"type"` field.
+//!
+//! Invariant: the reader refuses, with its line number, any line that is not
+//! exactly one of these shapes (unknown fields and malformed values
+//! included), an unknown version, data after the end line, and a file that
+//! stops before its end line. The JSON is only a carrier: hashes are
+//! recomputed from the decoded values over the binary encoding.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, BufRead, Write};
+use std::net::IpAddr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Hash;
+use crate::checkpoint::{Checkpoint, KeyId, PublicKey, SIGNATURE_LEN};
+use crate::event::{Event, Outcome, from_unix_micros, unix_micros};
+use crate::verify::{Problem, Report, Verifier};
+
+/// The `format` value of the header line.
+pub const EXPORT_FORMAT: &str = "rempart-audit-export";
+
+/// The export version this crate writes and reads.
+pub const EXPORT_VERSION: u32 = 1;
+
+/// Longest line accepted (a large `details` envelope fits many times over).
+pub const MAX_LINE_LEN: usize = 64 * 1024 * 1024;
+
+/// The header line's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The export version.
+    pub version: u32,
+    /// The id of the key that signed the checkpoints.
+    pub key_id: KeyId,
+}
+
+/// One line after the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// An event line.
+    Event(Event),
+    /// A checkpoint line.
+    Checkpoint(Checkpoint),
+}
+
+/// Why an export could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The output failed.
+    #[error("writing the audit export failed")]
+    Io(#[from] io::Error),
+    /// Events must be written in `seq` order from 1.
+    #[error("event {found} written where event {expected} is due")]
+    EventOutOfOrder {
+        /// The event due.
+        expected: u64,
+        /// The event given.
+        found: u64,
+    },
+    /// A checkpoint goes right after the last event it covers.
+    #[error("the checkpoint of size {size} written after event {events}")]
+    CheckpointOutOfPlace {
+        /// The checkpoint's size.
+        size: u64,
+        /// Events written so far.
+        events: u64,
+    },
+}
+
+/// Why an export was refused while reading it.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The input failed.
+    #[error("line {line}: reading the audit export failed")]
+    Io {
+        /// The line being read.
+        line: u64,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A line that is not one of the format's shapes.
+    #[error("line {line}: {reason}")]
+    Malformed {
+        /// The line.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A version this reader does not know.
+    #[error(
+        "line {line}: export version {version} is not supported (this reader knows version {EXPORT_VERSION})"
+    )]
+    UnsupportedVersion {
+        /// The line.
+        line: u64,
+        /// The version found.
+        version: u64,
+    },
+    /// The file stops before its end line.
+    #[error("line {line}: the export stops before its end line: it was truncated")]
+    MissingEnd {
+        /// The line after the last one.
+        line: u64,
+    },
+    /// The end line's counts differ from the lines before it.
+    #[error(
+        "line {line}: the end line counts {claimed_events} events and {claimed_checkpoints} checkpoints, the export holds {events} and {checkpoints}: lines were removed or added"
+    )]
+    CountMismatch {
+        /// The end line.
+        line: u64,
+        /// Events it claims.
+        claimed_events: u64,
+        /// Checkpoints it claims.
+        claimed_checkpoints: u64,
+        /// Events read.
+        events: u64,
+        /// Checkpoints read.
+        checkpoints: u64,
+    },
+    /// Something follows the end line.
+    #[error("line {line}: data after the end line")]
+    DataAfterEnd {
+        /// The line.
+        line: u64,
+    },
+}
+
+impl ReadError {
+    /// The line the error is about.
+    pub fn line(&self) -> u64 {
+        match self {
+            Self::Io { line, .. }
+            | Self::Malformed { line, .. }
+            | Self::UnsupportedVersion { line, .. }
+            | Self::MissingEnd { line }
+            | Self::CountMismatch { line, .. }
+            | Self::DataAfterEnd { line } => *line,
+        }
+    }
+}
+
+/// Why an export does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The file is not a well-formed export.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The export names another signing key than the one given.
+    #[error("line 1: the export was signed by key {found}, not by the given key {expected}")]
+    WrongKey {
+        /// The key id in the header.
+        found: KeyId,
+        /// The given key's id.
+        expected: KeyId,
+    },
+    /// The log was tampered with (or damaged).
+    #[error("line {line}: {problem}")]
+    Tampered {
+        /// The line where it shows.
+        line: u64,
+        /// What is wrong, with the event's sequence number.
+        problem: Problem,
+    },
+}
+
+impl VerifyError {
+    /// The line the error is about.
+    pub fn line(&self) -> u64 {
+        match self {
+            Self::Read(e) => e.line(),
+            Self::WrongKey { .. } => 1,
+            Self::Tampered { line, .. } => *line,
+        }
+    }
+
+    /// The log problem, when the file was well formed but tampered with.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            Self::Tampered { problem, .. } => Some(problem),
+            _ => None,
+        }
+    }
+}
+
+// ---- writing ----
+
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    format: &'static str,
+    version: u32,
+    key_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct EventOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    seq: u64,
+    time_us: i64,
+    actor: &'a str,
+    action: &'a str,
+    target: Option<&'a str>,
+    tenant: Option<String>,
+    outcome: &'static str,
+    request_id: Option<&'a str>,
+    source: Option<String>,
+    details: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+#[derive(Serialize)]
+struct CheckpointOut {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    version: u8,
+    key_id: String,
+    size: u64,
+    root: String,
+    time_us: i64,
+    prev_hash: String,
+    signature: String,
+}
+
+#[derive(Serialize)]
+struct EndOut {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    events: u64,
+    checkpoints: u64,
+}
+
+/// Writes an export. Give it the events in `seq` order from 1, and each
+/// checkpoint right after the event whose `seq` is its size (a checkpoint of
+/// size 0 right after creation); [`ExportWriter::finish`] writes the end
+/// line.
+#[derive(Debug)]
+pub struct ExportWriter<W: Write> {
+    out: W,
+    events: u64,
+    checkpoints: u64,
+}
+
+impl<W: Write> ExportWriter<W> {
+    /// Writes the header line for checkpoints signed by `key_id`.
+    pub fn new(mut out: W, key_id: KeyId) -> Result<Self, ExportError> {
+        let id = key_id.to_string();
+        write_line(
+            &mut out,
+            &HeaderOut {
+                kind: "header",
+                format: EXPORT_FORMAT,
+                version: EXPORT_VERSION,
+                key_id: &id,
+            },
+        )?;
+        Ok(Self {
+            out,
+            events: 0,
+            checkpoints: 0,
+        })
+    }
+
+    /// Writes the next event.
+    pub fn event(&mut self, e: &Event) -> Result<(), ExportError> {
+        let expected = self.events + 1;
+        if e.seq != expected {
+            return Err(ExportError::EventOutOfOrder {
+                expected,
+                found: e.seq,
+            });
+        }
+        write_line(
+            &mut self.out,
+            &EventOut {
+                kind: "event",
+                seq: e.seq,
+                time_us: unix_micros(e.time),
+                actor: &e.actor,
+                action: &e.action,
+                target: e.target.as_deref(),
+                tenant: e.tenant.map(|t| t.hyphenated().to_string()),
+                outcome: e.outcome.as_str(),
+                request_id: e.request_id.as_deref(),
+                source: e.source.map(|s| s.to_string()),
+                details: e.details.as_ref().map(|d| BASE64.encode(d)),
+                prev_hash: hex::encode(e.prev_hash),
+                hash: hex::encode(e.hash),
+            },
+        )?;
+        self.events = expected;
+        Ok(())
+    }
+
+    /// Writes a checkpoint covering the events written so far.
+    pub fn checkpoint(&mut self, cp: &Checkpoint) -> Result<(), ExportError> {
+        if cp.size != self.events {
+            return Err(ExportError::CheckpointOutOfPlace {
+                size: cp.size,
+                events: self.events,
+            });
+        }
+        write_line(
+            &mut self.out,
+            &CheckpointOut {
+                kind: "checkpoint",
+                version: crate::checkpoint::CHECKPOINT_VERSION,
+                key_id: cp.key_id.to_string(),
+                size: cp.size,
+                root: hex::encode(cp.root),
+                time_us: unix_micros(cp.time),
+                prev_hash: hex::encode(cp.prev_hash),
+                signature: hex::encode(cp.signature),
+            },
+        )?;
+        self.checkpoints += 1;
+        Ok(())
+    }
+
+    /// Writes the end line and flushes; returns the output.
+    pub fn finish(mut self) -> Result<W, ExportError> {
+        write_line(
+            &mut self.out,
+            &EndOut {
+                kind: "end",
+                events: self.events,
+                checkpoints: self.checkpoints,
+            },
+        )?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+fn write_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> Result<(), ExportError> {
+    serde_json::to_writer(&mut *out, value).map_err(io::Error::from)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+// ---- reading ----
+
+/// A JSON string, borrowed from the line when it has no escapes.
+#[derive(Debug)]
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Every field any line may carry; which ones a line must or may carry
+/// depends on its `type` and is checked after parsing.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    format: Option<Text<'a>>,
+    version: Option<u64>,
+    #[serde(borrow)]
+    key_id: Option<Text<'a>>,
+    seq: Option<u64>,
+    time_us: Option<i64>,
+    #[serde(borrow)]
+    actor: Option<Text<'a>>,
+    #[serde(borrow)]
+    action: Option<Text<'a>>,
+    #[serde(borrow)]
+    target: Option<Text<'a>>,
+    #[serde(borrow)]
+    tenant: Option<Text<'a>>,
+    #[serde(borrow)]
+    outcome: Option<Text<'a>>,
+    #[serde(borrow)]
+    request_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    source: Option<Text<'a>>,
+    #[serde(borrow)]
+    details: Option<Text<'a>>,
+    #[serde(borrow)]
+    prev_hash: Option<Text<'a>>,
+    #[serde(borrow)]
+    hash: Option<Text<'a>>,
+    size: Option<u64>,
+    #[serde(borrow)]
+    root: Option<Text<'a>>,
+    #[serde(borrow)]
+    signature: Option<Text<'a>>,
+    events: Option<u64>,
+    checkpoints: Option<u64>,
+}
+
+impl Line<'_> {
+    /// Names of the fields present, other than `type`.
+    fn present(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let fields: [(&'static str, bool); 20] = [
+            ("format", self.format.is_some()),
+            ("version", self.version.is_some()),
+            ("key_id", self.key_id.is_some()),
+            ("seq", self.seq.is_some()),
+            ("time_us", self.time_us.is_some()),
+            ("actor", self.actor.is_some()),
+            ("action", self.action.is_some()),
+            ("target", self.target.is_some()),
+            ("tenant", self.tenant.is_some()),
+            ("outcome", self.outcome.is_some()),
+            ("request_id", self.request_id.is_some()),
+            ("source", self.source.is_some()),
+            ("details", self.details.is_some()),
+            ("prev_hash", self.prev_hash.is_some()),
+            ("hash", self.hash.is_some()),
+            ("size", self.size.is_some()),
+            ("root", self.root.is_some()),
+            ("signature", self.signature.is_some()),
+            ("events", self.events.is_some()),
+            ("checkpoints", self.checkpoints.is_some()),
+        ];
+        fields.into_iter().filter(|(_, p)| *p).map(|(n, _)| n)
+    }
+}
+
+struct LineCtx {
+    line: u64,
+}
+
+impl LineCtx {
+    fn bad(&self, reason: impl Into<String>) -> ReadError {
+        ReadError::Malformed {
+            line: self.line,
+            reason: reason.into(),
+        }
+    }
+
+    fn only(&self, line: &Line<'_>, kind: &str, allowed: &[&str]) -> Result<(), ReadError> {
+        match line.present().find(|f| !allowed.contains(f)) {
+            Some(f) => Err(self.bad(format!("a {kind} line has no field {f:?}"))),
+            None => Ok(()),
+        }
+    }
+
+    fn req<T>(&self, v: Option<T>, kind: &str, field: &str) -> Result<T, ReadError> {
+        v.ok_or_else(|| self.bad(format!("a {kind} line needs the field {field:?}")))
+    }
+
+    fn hex_fixed<const N: usize>(&self, t: &Text<'_>, field: &str) -> Result<[u8; N], ReadError> {
+        decode_lower_hex(t.0.as_bytes()).ok_or_else(|| {
+            self.bad(format!(
+                "{field} must be {} lowercase hexadecimal digits",
+                N * 2
+            ))
+        })
+    }
+
+    fn time(&self, micros: i64) -> Result<time::OffsetDateTime, ReadError> {
+        from_unix_micros(micros).ok_or_else(|| self.bad("time_us is outside the years 1 to 9999"))
+    }
+}
+
+/// The value of one lowercase hexadecimal digit.
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// Exactly `2 * N` lowercase hexadecimal digits (the hot path of reading an
+/// export: three or four per line).
+fn decode_lower_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        let [hi, lo] = pair else { return None };
+        *o = (hex_digit(*hi)? << 4) | hex_digit(*lo)?;
+    }
+    Some(out)
+}
+
+fn text(t: Option<Text<'_>>) -> Option<String> {
+    t.map(|t| t.0.into_owned())
+}
+
+/// Reads an export line by line. [`ExportReader::next_record`] returns the
+/// records after the header with their line numbers, and `None` once the end
+/// line has been read and checked.
+#[derive(Debug)]
+pub struct ExportReader<R: BufRead> {
+    input: R,
+    line: u64,
+    buf: Vec<u8>,
+    header: Header,
+    events: u64,
+    checkpoints: u64,
+    ended: bool,
+}
+
+impl<R: BufRead> ExportReader<R> {
+    /// Reads and checks the header line.
+    pub fn new(input: R) -> Result<Self, ReadError> {
+        let mut reader = Self {
+            input,
+            line: 0,
+            buf: Vec::with_capacity(1024),
+            header: Header {
+                version: EXPORT_VERSION,
+                key_id: KeyId([0; 8]),
+            },
+            events: 0,
+            checkpoints: 0,
+            ended: false,
+        };
+        if !reader.read_line()? {
+            return Err(ReadError::Malformed {
+                line: 1,
+                reason: "the export is empty: it needs a header line".into(),
+            });
+        }
+        let ctx = LineCtx { line: 1 };
+        let line = parse(&ctx, &reader.buf)?;
+        if line.kind.0 != "header" {
+            return Err(ctx.bad("the first line must be the header"));
+        }
+        ctx.only(&line, "header", &["format", "version", "key_id"])?;
+        let format = ctx.req(line.format, "header", "format")?;
+        if format.0 != EXPORT_FORMAT {
+            return Err(ctx.bad(format!("this is not a {EXPORT_FORMAT} file")));
+        }
+        let version = ctx.req(line.version, "header", "version")?;
+        if version != u64::from(EXPORT_VERSION) {
+            return Err(ReadError::UnsupportedVersion { line: 1, version });
+        }
+        let key_id = ctx.req(line.key_id, "header", "key_id")?;
+        reader.header.key_id = KeyId(ctx.hex_fixed(&key_id, "key_id")?);
+        Ok(reader)
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Reads the next line into `buf` without its newline; `false` at the
+    /// end of the input.
+    fn read_line(&mut self) -> Result<bool, ReadError> {
+        self.buf.clear();
+        self.line += 1;
+        let limit = u64::try_from(MAX_LINE_LEN).unwrap_or(u64::MAX) + 1;
+        let n = <&mut R as io::Read>::take(&mut self.input, limit)
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|source| ReadError::Io {
+                line: self.line,
+                source,
+            })?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.pop();
+        } else if self.buf.len() > MAX_LINE_LEN {
+            return Err(ReadError::Malformed {
+                line: self.line,
+                reason: format!("the line is longer than {MAX_LINE_LEN} bytes"),
+            });
+        }
+        Ok(true)
+    }
+
+    /// The next event or checkpoint with its line number; `None` after the
+    /// end line.
+    pub fn next_record(&mut self) -> Result<Option<(u64, Record)>, ReadError> {
+        if self.ended {
+            return Ok(None);
+        }
+        if !self.read_line()? {
+            return Err(ReadError::MissingEnd { line: self.line });
+        }
+        let ctx = LineCtx { line: self.line };
+        let line = parse(&ctx, &self.buf)?;
+        let record = match &*line.kind.0 {
+            "event" => Record::Event(event_from(&ctx, line)?),
+            "checkpoint" => Record::Checkpoint(checkpoint_from(&ctx, line)?),
+            "end" => {
+                ctx.only(&line, "end", &["events", "checkpoints"])?;
+                let events = ctx.req(line.events, "end", "events")?;
+                let checkpoints = ctx.req(line.checkpoints, "end", "checkpoints")?;
+                if events != self.events || checkpoints != self.checkpoints {
+                    return Err(ReadError::CountMismatch {
+                        line: ctx.line,
+                        claimed_events: events,
+                        claimed_checkpoints: checkpoints,
+                        events: self.events,
+                        checkpoints: self.checkpoints,
+                    });
+                }
+                self.ended = true;
+                if self.read_line()? {
+                    return Err(ReadError::DataAfterEnd { line: self.line });
+                }
+                return Ok(None);
+            }
+            "header" => return Err(ctx.bad("a second header line")),
+            other => return Err(ctx.bad(format!("unknown line type {other:?}"))),
+        };
+        match record {
+            Record::Event(_) => self.events += 1,
+            Record::Checkpoint(_) => self.checkpoints += 1,
+        }
+        Ok(Some((ctx.line, record)))
+    }
+}
+
+/// Whether `text` is the canonical spelling of `ip` (formatted on the stack).
+fn is_canonical(ip: &IpAddr, text: &str) -> bool {
+    let mut buf = [0u8; 64];
+    let mut cursor = io::Cursor::new(&mut buf[..]);
+    if write!(cursor, "{ip}").is_err() {
+        return false;
+    }
+    let len = usize::try_from(cursor.position()).unwrap_or(0);
+    buf.get(..len) == Some(text.as_bytes())
+}
+
+fn parse<'a>(ctx: &LineCtx, buf: &'a [u8]) -> Result<Line<'a>, ReadError> {
+    serde_json::from_slice(buf).map_err(|e| ctx.bad(format!("not a valid export line: {e}")))
+}
+
+const EVENT_FIELDS: &[&str] = &[
+    "seq",
+    "time_us",
+    "actor",
+    "action",
+    "target",
+    "tenant",
+    "outcome",
+    "request_id",
+    "source",
+    "details",
+    "prev_hash",
+    "hash",
+];
+
+fn event_from(ctx: &LineCtx, line: Line<'_>) -> Result<Event, ReadError> {
+    const K: &str = "event";
+    ctx.only(&line, K, EVENT_FIELDS)?;
+    let seq = ctx.req(line.seq, K, "seq")?;
+    let time = ctx.time(ctx.req(line.time_us, K, "time_us")?)?;
+    let outcome_text = ctx.req(line.outcome, K, "outcome")?;
+    let outcome: Outcome = outcome_text
+        .0
+        .parse()
+        .map_err(|e| ctx.bad(format!("{e}")))?;
+    let tenant = match line.tenant {
+        None => None,
+        Some(t) => {
+            let mut canonical = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            let u = Uuid::try_parse(&t.0)
+                .ok()
+                .filter(|u| *u.hyphenated().encode_lower(&mut canonical) == *t.0)
+                .ok_or_else(|| ctx.bad("tenant must be a lowercase hyphenated UUID"))?;
+            Some(u)
+        }
+    };
+    let source = match line.source {
+        None => None,
+        Some(s) => {
+            let ip: IpAddr =
+                s.0.parse()
+                    .ok()
+                    .filter(|ip: &IpAddr| is_canonical(ip, &s.0))
+                    .ok_or_else(|| ctx.bad("source must be an IP address in its canonical form"))?;
+            Some(ip)
+        }
+    };
+    let details = match line.details {
+        None => None,
+        Some(d) => Some(
+            BASE64
+                .decode(d.0.as_bytes())
+                .map_err(|_| ctx.bad("details must be padded standard base64"))?,
+        ),
+    };
+    let prev_hash: Hash = ctx.hex_fixed(&ctx.req(line.prev_hash, K, "prev_hash")?, "prev_hash")?;
+    let hash: Hash = ctx.hex_fixed(&ctx.req(line.hash, K, "hash")?, "hash")?;
+    Ok(Event {
+        seq,
+        time,
+        actor: text(Some(ctx.req(line.actor, K, "actor")?)).unwrap_or_default(),
+        action: text(Some(ctx.req(line.action, K, "action")?)).unwrap_or_default(),
+        target: text(line.target),
+        tenant,
+        outcome,
+        request_id: text(line.request_id),
+        source,
+        details,
+        prev_hash,
+        hash,
+    })
+}
+
+fn checkpoint_from(ctx: &LineCtx, line: Line<'_>) -> Result<Checkpoint, ReadError> {
+    const K: &str = "checkpoint";
+    ctx.only(
+        &line,
+        K,
+        &[
+            "version",
+            "key_id",
+            "size",
+            "root",
+            "time_us",
+            "prev_hash",
+            "signature",
+        ],
+    )?;
+    let version = ctx.req(line.version, K, "version")?;
+    if version != u64::from(crate::checkpoint::CHECKPOINT_VERSION) {
+        return Err(ReadError::UnsupportedVersion {
+            line: ctx.line,
+            version,
+        });
+    }
+    let signature: [u8; SIGNATURE_LEN] =
+        ctx.hex_fixed(&ctx.req(line.signature, K, "signature")?, "signature")?;
+    Ok(Checkpoint {
+        key_id: KeyId(ctx.hex_fixed(&ctx.req(line.key_id, K, "key_id")?, "key_id")?),
+        size: ctx.req(line.size, K, "size")?,
+        root: ctx.hex_fixed(&ctx.req(line.root, K, "root")?, "root")?,
+        time: ctx.time(ctx.req(line.time_us, K, "time_us")?)?,
+        prev_hash: ctx.hex_fixed(&ctx.req(line.prev_hash, K, "prev_hash")?, "prev_hash")?,
+        signature,
+    })
+}
+
+/// Verifies an export offline with the public key that signs its
+/// checkpoints. Reports the first problem with its line number and, for a
+/// tampered log, the event's sequence number.
+pub fn verify_export<R: BufRead>(input: R, key: &PublicKey) -> Result<Report, VerifyError> {
+    verify_export_with(input, Verifier::new(*key))
+}
+
+/// [`verify_export`] with a prepared verifier (e.g. one that also trusts a
+/// checkpoint seen before: [`Verifier::trusting`]).
+pub fn verify_export_with<R: BufRead>(
+    input: R,
+    mut verifier: Verifier,
+) -> Result<Report, VerifyError> {
+    let mut reader = ExportReader::new(input)?;
+    let expected = verifier.key().key_id();
+    if reader.header().key_id != expected {
+        return Err(VerifyError::WrongKey {
+            found: reader.header().key_id,
+            expected,
+        });
+    }
+    let mut last_line = 1;
+    while let Some((line, record)) = reader.next_record()? {
+        last_line = line;
+        let result = match &record {
+            Record::Event(e) => verifier.push_event(e),
+            Record::Checkpoint(c) => verifier.push_checkpoint(c),
+        };
+        if let Err(problem) = result {
+            return Err(VerifyError::Tampered {
+                line,
+                problem: classify_gap(&mut reader, problem),
+            });
+        }
+    }
+    verifier.finish().map_err(|problem| VerifyError::Tampered {
+        line: last_line + 1,
+        problem,
+    })
+}
+
+/// A gap whose missing event comes right after is a reordering, not a
+/// deletion: look one record ahead to tell them apart.
+fn classify_gap<R: BufRead>(reader: &mut ExportReader<R>, problem: Problem) -> Problem {
+    if let Problem::EventMissing { seq, found } = problem
+        && let Ok(Some((_, Record::Event(next)))) = reader.next_record()
+        && next.seq == seq
+    {
+        return Problem::EventReordered { seq, found };
+    }
+    problem
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::{Ed25519Signer, Signer};
+    use crate::event::{ChainHead, EventBody};
+    use crate::merkle::MerkleLog;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use time::macros::datetime;
+
+    fn signer() -> Ed25519Signer {
+        Ed25519Signer::from_seed(&[5; 32]).unwrap()
+    }
+
+    fn body(i: u64) -> EventBody {
+        EventBody {
+            time: datetime!(2025-03-01 12:00 UTC) + time::Duration::milliseconds(i as i64),
+            actor: format!("principal:{}", Uuid::from_u128(u128::from(i))),
+            action: if i.is_multiple_of(2) {
+                "tenant.create"
+            } else {
+                "auth \"quoted\" \u{e9}"
+            }
+            .into(),
+            target: i.is_multiple_of(3).then(|| format!("tenant:{i}")),
+            tenant: i
+                .is_multiple_of(2)
+                .then(|| Uuid::from_u128(u128::from(i) << 64)),
+            outcome: [Outcome::Success, Outcome::Denied, Outcome::Failed][(i % 3) as usize],
+            request_id: i.is_multiple_of(4).then(|| format!("req-{i}")),
+            source: match i % 3 {
+                0 => None,
+                1 => Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, i as u8))),
+                _ => Some(IpAddr::V6(Ipv6Addr::new(
+                    0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16,
+                ))),
+            },
+            details: (i % 2 == 1).then(|| vec![i as u8; (i % 7) as usize]),
+        }
+    }
+
+    /// An export of `n` events with a checkpoint every `every` events.
+    fn export(n: u64, every: u64) -> String {
+        let s = signer();
+        let mut w = ExportWriter::new(Vec::new(), s.public_key().key_id()).unwrap();
+        let mut head = ChainHead::GENESIS;
+        let mut tree = MerkleLog::new();
+        let mut prev: Option<Checkpoint> = None;
+        for i in 1..=n {
+            let e = head.seal(body(i)).unwrap();
+            tree.push(&e.hash);
+            w.event(&e).unwrap();
+            if i % every == 0 {
+                let cp = Checkpoint::create(
+                    &s,
+                    i,
+                    tree.root(),
+                    datetime!(2025-03-02 0:00 UTC),
+                    prev.as_ref(),
+                )
+                .unwrap();
+                w.checkpoint(&cp).unwrap();
+                prev = Some(cp);
+            }
+        }
+        String::from_utf8(w.finish().unwrap()).unwrap()
+    }
+
+    fn verify(text: &str) -> Result<Report, VerifyError> {
+        verify_export(text.as_bytes(), &signer().public_key())
+    }
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_owned).collect()
+    }
+
+    fn join(lines: &[String]) -> String {
+        let mut s = lines.join("\n");
+        s.push('\n');
+        s
+    }
+
+    /// The line index (0-based) of event `seq`.
+    fn event_line(lines: &[String], seq: u64) -> usize {
+        let needle = format!("\"type\":\"event\",\"seq\":{seq},");
+        lines.iter().position(|l| l.contains(&needle)).unwrap()
+    }
+
+    fn tampered(r: Result<Report, VerifyError>) -> (u64, Problem) {
+        match r {
+            Err(VerifyError::Tampered { line, problem }) => (line, problem),
+            other => panic!("expected tampering, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_intact_export_verifies_and_round_trips() {
+        let text = export(23, 5);
+        let r = verify(&text).unwrap();
+        assert_eq!((r.events, r.checkpoints, r.checkpointed), (23, 4, 20));
+        // Re-writing what was read gives the same bytes.
+        let mut reader = ExportReader::new(text.as_bytes()).unwrap();
+        let mut w = ExportWriter::new(Vec::new(), reader.header().key_id).unwrap();
+        while let Some((_, rec)) = reader.next_record().unwrap() {
+            match rec {
+                Record::Event(e) => w.event(&e).unwrap(),
+                Record::Checkpoint(c) => w.checkpoint(&c).unwrap(),
+            }
+        }
+        assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), text);
+    }
+
+    #[test]
+    fn edit_is_found_at_its_event() {
+        let mut l = lines(&export(12, 5));
+        let i = event_line(&l, 7);
+        l[i] = l[i].replacen("\"outcome\":\"denied\"", "\"outcome\":\"success\"", 1);
+        let (line, p) = tampered(verify(&join(&l)));
+        assert_eq!((line, p), (i as u64 + 1, Problem::EventEdited { seq: 7 }));
+    }
+
+    #[test]
+    fn delete_is_found_at_the_missing_event() {
+        let mut l = lines(&export(12, 5));
+        let i = event_line(&l, 7);
+        l.remove(i);
+        let (line, p) = tampered(verify(&join(&l)));
+        assert_eq!(
+            (line, p),
+            (i as u64 + 1, Problem::EventMissing { seq: 7, found: 8 })
+        );
+    }
+
+    #[test]
+    fn reorder_is_found() {
+        let mut l = lines(&export(12, 5));
+        let i = event_line(&l, 7);
+        l.swap(i, i + 1);
+        let (line, p) = tampered(verify(&join(&l)));
+        assert_eq!(
+            (line, p),
+            (i as u64 + 1, Problem::EventReordered { seq: 7, found: 8 })
+        );
+    }
+
+    #[test]
+    fn insert_is_found() {
+        // A copy of an event.
+        let mut l = lines(&export(12, 5));
+        let i = event_line(&l, 3);
+        let copy = l[i].clone();
+        l.insert(i + 1, copy);
+        let (line, p) = tampered(verify(&join(&l)));
+        assert_eq!(
+            (line, p),
+            (i as u64 + 2, Problem::EventInserted { seq: 3, after: 3 })
+        );
+
+        // A new event sealed onto the chain, renumbering nothing: the events
+        // after it no longer chain.
+        let text = export(12, 5);
+        let mut reader = ExportReader::new(text.as_bytes()).unwrap();
+        let mut e3 = None;
+        while let Some((_, r)) = reader.next_record().unwrap() {
+            if let Record::Event(e) = r
+                && e.seq == 3
+            {
+                e3 = Some(e);
+            }
+        }
+        let mut head = ChainHead::after(&e3.unwrap());
+        let forged = head.seal(body(99)).unwrap();
+        let mut w = ExportWriter::new(Vec::new(), KeyId([0; 8])).unwrap();
+        w.events = 3;
+        w.event(&forged).unwrap();
+        let forged_line = String::from_utf8(w.out)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let mut l = lines(&text);
+        let i = event_line(&l, 4);
+        l[i] = forged_line;
+        let (line, p) = tampered(verify(&join(&l)));
+        assert_eq!((line, p), (i as u64 + 2, Problem::ChainBroken { seq: 5 }));
+    }
+
+    #[test]
+    fn truncation_is_found() {
+        // Cut mid-file: no end line.
+        let l = lines(&export(12, 5));
+        let err = verify(&join(&l[..8])).unwrap_err();
+        assert!(
+            matches!(err, VerifyError::Read(ReadError::MissingEnd { line: 9 })),
+            "{err}"
+        );
+
+        // Events after the last checkpoint's coverage removed, checkpoint kept
+        // and the end line fixed up.
+        let mut l = lines(&export(10, 5));
+        let i = event_line(&l, 9);
+        l.drain(i..i + 2);
+        let last = l.len() - 1;
+        l[last] = "{\"type\":\"end\",\"events\":8,\"checkpoints\":2}".into();
+        let (line, p) = tampered(verify(&join(&l)));
+        assert_eq!(
+            (line, p.clone()),
+            (
+                i as u64 + 1,
+                Problem::Truncated {
+                    covered: 10,
+                    present: 8
+                }
+            )
+        );
+        assert_eq!(p.seq(), 9);
+
+        // Cut after a checkpoint with a consistent end line: only a trusted
+        // checkpoint reveals it.
+        let full = export(10, 5);
+        let report = verify(&full).unwrap();
+        let mut l = lines(&full);
+        let i = event_line(&l, 6);
+        l.truncate(i);
+        l.push("{\"type\":\"end\",\"events\":5,\"checkpoints\":1}".into());
+        let cut = join(&l);
+        assert_eq!(verify(&cut).unwrap().events, 5);
+        let v = Verifier::new(signer().public_key()).trusting(report.events, report.root);
+        let (_, p) = tampered(verify_export_with(cut.as_bytes(), v));
+        assert_eq!(
+            p,
+            Problem::Truncated {
+                covered: 10,
+                present: 5
+            }
+        );
+
+        // A checkpoint line removed: the end line's counts disagree.
+        let mut l = lines(&export(10, 5));
+        let last_cp = l.len() - 2;
+        l.remove(last_cp);
+        let err = verify(&join(&l)).unwrap_err();
+        assert!(
+            matches!(err, VerifyError::Read(ReadError::CountMismatch { .. })),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn forged_checkpoint_and_wrong_key_are_found() {
+        let mut l = lines(&export(10, 5));
+        let i = event_line(&l, 5) + 1;
+        assert!(l[i].contains("\"checkpoint\""));
+        let mut v: serde_json::Value = serde_json::from_str(&l[i]).unwrap();
+        v["size"] = 4.into();
+        l[i] = v.to_string();
+        let (line, p) = tampered(verify(&join(&l)));
+        assert_eq!(
+            (line, p),
+            (i as u64 + 1, Problem::CheckpointForged { size: 4 })
+        );
+
+        let other = Ed25519Signer::from_seed(&[6; 32]).unwrap().public_key();
+        let err = verify_export(export(10, 5).as_bytes(), &other).unwrap_err();
+        assert!(matches!(err, VerifyError::WrongKey { .. }));
+        assert_eq!(err.line(), 1);
+    }
+
+    #[test]
+    fn malformed_lines_are_refused_with_their_number() {
+        let good = lines(&export(6, 5));
+        let cases: Vec<(usize, &str)> = vec![
+            (
+                0,
+                "{\"type\":\"header\",\"format\":\"rempart-audit-export\",\"version\":2,\"key_id\":\"0000000000000000\"}",
+            ),
+            (0, "not json"),
+            (0, "{\"type\":\"event\"}"),
+            (2, ""),
+            (2, "{\"type\":\"event\",\"seq\":2}"),
+            (2, "{\"type\":\"mystery\"}"),
+            (2, "[1,2,3]"),
+        ];
+        for (i, replacement) in cases {
+            let mut l = good.clone();
+            l[i] = replacement.into();
+            let err = verify(&join(&l)).unwrap_err();
+            assert!(matches!(err, VerifyError::Read(_)), "{replacement}: {err}");
+            assert_eq!(err.line(), i as u64 + 1, "{replacement}: {err}");
+        }
+
+        // Field-level damage on event 2 (line 3).
+        let edits: [(&str, &str); 9] = [
+            ("\"seq\":2,", "\"seq\":2,\"extra\":1,"),
+            ("\"seq\":2,", "\"seq\":2,\"signature\":\"00\","),
+            ("\"seq\":2,", "\"seq\":\"2\","),
+            ("\"outcome\":\"failed\"", "\"outcome\":\"FAILED\""),
+            ("\"hash\":\"", "\"hash\":\"zz"),
+            ("\"source\":\"2001:db8::2\"", "\"source\":\"2001:0db8::2\""),
+            ("\"tenant\":\"", "\"tenant\":\"{"),
+            ("\"seq\":2,", "\"seq\":2,\"seq\":2,"),
+            ("\"time_us\":", "\"time_us\":999999999999999999"),
+        ];
+        for (from, to) in edits {
+            let mut l = good.clone();
+            assert!(l[2].contains(from), "{from} not in {}", l[2]);
+            l[2] = l[2].replacen(from, to, 1);
+            let err = verify(&join(&l)).unwrap_err();
+            assert!(
+                matches!(err, VerifyError::Read(ReadError::Malformed { line: 3, .. })),
+                "{to}: {err}"
+            );
+        }
+
+        let mut l = good.clone();
+        l.push("{}".into());
+        let err = verify(&join(&l)).unwrap_err();
+        assert!(
+            matches!(err, VerifyError::Read(ReadError::DataAfterEnd { .. })),
+            "{err}"
+        );
+
+        assert!(verify("").is_err());
+    }
+
+    #[test]
+    fn hex_fields_are_exactly_lowercase_digits() {
+        assert_eq!(decode_lower_hex::<2>(b"00ff"), Some([0, 0xff]));
+        assert_eq!(decode_lower_hex::<2>(b"00FF"), None);
+        assert_eq!(decode_lower_hex::<2>(b"00f"), None);
+        assert_eq!(decode_lower_hex::<2>(b"00fff0"), None);
+        assert_eq!(decode_lower_hex::<1>(b"g0"), None);
+        assert!(is_canonical(&"::1".parse().unwrap(), "::1"));
+        assert!(!is_canonical(&"::1".parse().unwrap(), "0::1"));
+    }
+
+    #[test]
+    fn the_writer_refuses_misplaced_records() {
+        let s = signer();
+        let mut w = ExportWriter::new(Vec::new(), s.public_key().key_id()).unwrap();
+        let e = {
+            let mut h = ChainHead::GENESIS;
+            h.seal(body(1)).unwrap()
+        };
+        let mut e2 = e.clone();
+        e2.seq = 2;
+        assert!(matches!(
+            w.event(&e2),
+            Err(ExportError::EventOutOfOrder {
+                expected: 1,
+                found: 2
+            })
+        ));
+        w.event(&e).unwrap();
+        let cp = Checkpoint::create(&s, 2, [0; 32], datetime!(2025-01-01 0:00 UTC), None).unwrap();
+        assert!(matches!(
+            w.checkpoint(&cp),
+            Err(ExportError::CheckpointOutOfPlace { .. })
+        ));
+    }
+}

@@ -1,0 +1,44 @@
+//! Rempart's tamper-evident audit log, as a library with no I/O of its own.
+//!
+//! The log is a sequence of [`Event`]s numbered from 1. Each event carries the
+//! hash of the one before it ([`event`]), the hashes are the leaves of an
+//! RFC 6962 Merkle tree ([`merkle`]), and signed [`Checkpoint`]s commit to the
+//! tree's root at a given size ([`checkpoint`]). A [`Verifier`] walks events
+//! and checkpoints in order and reports the first thing that is wrong
+//! ([`verify`]); [`export`] writes and reads the JSON-lines export that an
+//! auditor verifies offline with nothing but the public key.
+//!
+//! The format is specified in `docs/formats/audit.md`; the committed vectors
+//! under `docs/formats/vectors/audit/` are checked by this crate's tests.
+//!
+//! Invariants this crate upholds:
+//! - a hash covers a canonical, versioned binary encoding, never JSON text;
+//! - the `details` bytes are hashed as given (ciphertext), never decrypted;
+//! - verification never answers "verified" for a log that a checkpoint
+//!   signed with the given key does not vouch for.
+
+pub mod checkpoint;
+pub mod event;
+pub mod export;
+pub mod merkle;
+pub mod verify;
+
+pub use checkpoint::{
+    Checkpoint, CheckpointError, Ed25519Signer, KeyId, PublicKey, PublicKeyParseError,
+    SIGNATURE_LEN, Signer, SignerError,
+};
+pub use event::{ChainHead, EncodeError, Event, EventBody, Outcome};
+pub use export::{
+    ExportError, ExportReader, ExportWriter, Header, ReadError, Record, VerifyError, verify_export,
+};
+pub use merkle::{
+    Frontier, MerkleError, MerkleLog, NodeSource, ProofError, consistency_proof, inclusion_proof,
+    root, verify_consistency, verify_inclusion,
+};
+pub use verify::{Problem, Report, Verifier};
+
+/// A SHA-256 output: event hashes, Merkle nodes and roots, checkpoint hashes.
+pub type Hash = [u8; 32];
+
+/// The all-zero hash: the `prev_hash` of event 1 and of the first checkpoint.
+pub const ZERO_HASH: Hash = [0; 32];

@@ -1,0 +1,635 @@
+//! Streaming verification of a log: events and checkpoints in order.
+//!
+//! Invariant: the [`Verifier`] stops at the first problem and keeps
+//! reporting it; [`Verifier::finish`] answers `Ok` only if every event
+//! hashed and chained, every checkpoint was signed by the given key, chained
+//! to the previous one and matched the Merkle root of the events before it,
+//! and at least one checkpoint vouches for the log. Memory stays constant
+//! apart from the Merkle frontier (one hash per bit of the log size).
+//!
+//! Order: a checkpoint of size `n` comes right after event `n` (after the
+//! header for `n = 0`), so its root is that of the events seen so far.
+
+use time::OffsetDateTime;
+
+use crate::checkpoint::{Checkpoint, CheckpointError, KeyId, PublicKey};
+use crate::event::{EncodeError, Event};
+use crate::merkle::Frontier;
+use crate::{Hash, ZERO_HASH};
+
+/// The first thing wrong with a log, in the words of what an attacker (or a
+/// fault) did to it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// An event's contents do not match its hash.
+    #[error("event {seq} was edited: its contents do not match its hash")]
+    EventEdited {
+        /// The edited event.
+        seq: u64,
+    },
+    /// Events are missing before the one found.
+    #[error("event {seq} is missing: the next event present is {found}")]
+    EventMissing {
+        /// The first missing event.
+        seq: u64,
+        /// The event found in its place.
+        found: u64,
+    },
+    /// Events are out of order: `found` came where `seq` was due, and `seq`
+    /// came after it.
+    #[error("events are reordered: event {found} comes where event {seq} should")]
+    EventReordered {
+        /// The event due.
+        seq: u64,
+        /// The event found in its place.
+        found: u64,
+    },
+    /// An event with a sequence number already seen: inserted or repeated.
+    #[error("an event numbered {seq} appears after event {after}: inserted or duplicated")]
+    EventInserted {
+        /// The sequence number it carries.
+        seq: u64,
+        /// The last event verified before it.
+        after: u64,
+    },
+    /// An event's `prev_hash` is not the hash of the event before it.
+    #[error("event {seq} does not chain to event {}: its prev_hash differs", seq - 1)]
+    ChainBroken {
+        /// The event whose `prev_hash` is wrong.
+        seq: u64,
+    },
+    /// An event the format cannot encode (so it cannot have been sealed).
+    #[error("event {seq} cannot be encoded: {reason}")]
+    EventUnencodable {
+        /// The event.
+        seq: u64,
+        /// Why.
+        reason: EncodeError,
+    },
+    /// A checkpoint's signature does not verify with the key.
+    #[error("the checkpoint of size {size} is forged: its signature does not verify")]
+    CheckpointForged {
+        /// Its claimed size.
+        size: u64,
+    },
+    /// A checkpoint names another signing key.
+    #[error("the checkpoint of size {size} was signed by key {found}, not by key {expected}")]
+    CheckpointWrongKey {
+        /// Its claimed size.
+        size: u64,
+        /// The key id it names.
+        found: KeyId,
+        /// The id of the key verifying.
+        expected: KeyId,
+    },
+    /// A checkpoint covers more events than the log holds before it.
+    #[error(
+        "the log is truncated: a checkpoint covers {covered} events, only {present} are present (event {} is missing)",
+        present + 1
+    )]
+    Truncated {
+        /// Events the checkpoint covers.
+        covered: u64,
+        /// Events present.
+        present: u64,
+    },
+    /// A checkpoint comes later than right after the event it covers.
+    #[error(
+        "the checkpoint of size {size} comes after event {after}, not right after event {size}"
+    )]
+    CheckpointOutOfPlace {
+        /// Its size.
+        size: u64,
+        /// The last event before it.
+        after: u64,
+    },
+    /// A checkpoint's `prev_hash` is not the previous checkpoint's hash.
+    #[error("the checkpoint of size {size} does not chain to the previous checkpoint")]
+    CheckpointChainBroken {
+        /// Its size.
+        size: u64,
+    },
+    /// The events' Merkle root differs from the signed one.
+    #[error("the events 1 to {size} do not match their signed checkpoint: the Merkle root differs")]
+    CheckpointRootMismatch {
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// The events' root differs from a checkpoint the verifier was told to
+    /// trust (a fork, or a rewritten log).
+    #[error("the events 1 to {size} do not match the trusted checkpoint: the log was rewritten")]
+    TrustedRootMismatch {
+        /// The trusted checkpoint's size.
+        size: u64,
+    },
+    /// The log holds events but no checkpoint vouches for them.
+    #[error("no signed checkpoint covers the {events} events: nothing vouches for them")]
+    NoCheckpoint {
+        /// Events present.
+        events: u64,
+    },
+}
+
+impl Problem {
+    /// The sequence number of the first event concerned (for a checkpoint,
+    /// the last event it covers; for a truncation, the first missing one).
+    pub fn seq(&self) -> u64 {
+        match self {
+            Self::EventEdited { seq }
+            | Self::EventMissing { seq, .. }
+            | Self::EventReordered { seq, .. }
+            | Self::EventInserted { seq, .. }
+            | Self::ChainBroken { seq }
+            | Self::EventUnencodable { seq, .. } => *seq,
+            Self::CheckpointForged { size }
+            | Self::CheckpointWrongKey { size, .. }
+            | Self::CheckpointOutOfPlace { size, .. }
+            | Self::CheckpointChainBroken { size }
+            | Self::CheckpointRootMismatch { size }
+            | Self::TrustedRootMismatch { size } => *size,
+            Self::Truncated { present, .. } => present.saturating_add(1),
+            Self::NoCheckpoint { events } => *events,
+        }
+    }
+}
+
+/// What a successful verification establishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Events verified (the last `seq`).
+    pub events: u64,
+    /// Hash of the last event (zeros for an empty log).
+    pub last_hash: Hash,
+    /// Merkle root over all the events.
+    pub root: Hash,
+    /// Checkpoints verified.
+    pub checkpoints: u64,
+    /// Events covered by the last checkpoint.
+    pub checkpointed: u64,
+    /// When the last checkpoint was made.
+    pub last_checkpoint_time: Option<OffsetDateTime>,
+    /// The key that signed the checkpoints.
+    pub key_id: KeyId,
+}
+
+impl Report {
+    /// Events after the last checkpoint: chained, but not yet signed.
+    pub fn unsigned_tail(&self) -> u64 {
+        self.events - self.checkpointed
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LastCheckpoint {
+    size: u64,
+    hash: Hash,
+    time: OffsetDateTime,
+}
+
+/// Verifies a log pushed to it in order. See the module documentation.
+#[derive(Debug)]
+pub struct Verifier {
+    key: PublicKey,
+    last_seq: u64,
+    last_hash: Hash,
+    frontier: Frontier,
+    checkpoints: u64,
+    last_checkpoint: Option<LastCheckpoint>,
+    trusted: Option<(u64, Hash)>,
+    failed: Option<Problem>,
+    buf: Vec<u8>,
+}
+
+impl Verifier {
+    /// A verifier for a log whose checkpoints `key` signs.
+    pub fn new(key: PublicKey) -> Self {
+        Self {
+            key,
+            last_seq: 0,
+            last_hash: ZERO_HASH,
+            frontier: Frontier::new(),
+            checkpoints: 0,
+            last_checkpoint: None,
+            trusted: None,
+            failed: None,
+            buf: Vec::with_capacity(512),
+        }
+    }
+
+    /// Also requires the log to reach `size` events with Merkle root `root`
+    /// (from a checkpoint seen earlier, e.g. a published one): this detects
+    /// a log cut after a checkpoint, or rewritten from scratch.
+    #[must_use]
+    pub fn trusting(mut self, size: u64, root: Hash) -> Self {
+        self.trusted = Some((size, root));
+        self
+    }
+
+    /// The key the verifier checks signatures with.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// The last event verified so far (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    fn fail(&mut self, problem: Problem) -> Result<(), Problem> {
+        self.failed = Some(problem.clone());
+        Err(problem)
+    }
+
+    /// Verifies the next event.
+    pub fn push_event(&mut self, event: &Event) -> Result<(), Problem> {
+        if let Some(p) = &self.failed {
+            return Err(p.clone());
+        }
+        let expected = self.last_seq.saturating_add(1);
+        if event.seq < expected {
+            return self.fail(Problem::EventInserted {
+                seq: event.seq,
+                after: self.last_seq,
+            });
+        }
+        if event.seq > expected {
+            return self.fail(Problem::EventMissing {
+                seq: expected,
+                found: event.seq,
+            });
+        }
+        match event.compute_hash_with(&mut self.buf) {
+            Err(reason) => {
+                return self.fail(Problem::EventUnencodable {
+                    seq: event.seq,
+                    reason,
+                });
+            }
+            Ok(h) if h != event.hash => {
+                return self.fail(Problem::EventEdited { seq: event.seq });
+            }
+            Ok(_) => {}
+        }
+        if event.prev_hash != self.last_hash {
+            return self.fail(Problem::ChainBroken { seq: event.seq });
+        }
+        self.frontier.push(&event.hash);
+        self.last_seq = event.seq;
+        self.last_hash = event.hash;
+        if let Some((size, root)) = self.trusted
+            && size == self.last_seq
+            && self.frontier.root() != root
+        {
+            return self.fail(Problem::TrustedRootMismatch { size });
+        }
+        Ok(())
+    }
+
+    /// Verifies the next checkpoint, which must cover exactly the events
+    /// pushed so far.
+    pub fn push_checkpoint(&mut self, cp: &Checkpoint) -> Result<(), Problem> {
+        if let Some(p) = &self.failed {
+            return Err(p.clone());
+        }
+        match cp.verify_signature(&self.key) {
+            Ok(()) => {}
+            Err(CheckpointError::BadSignature) => {
+                return self.fail(Problem::CheckpointForged { size: cp.size });
+            }
+            Err(CheckpointError::WrongKey { found, expected }) => {
+                return self.fail(Problem::CheckpointWrongKey {
+                    size: cp.size,
+                    found,
+                    expected,
+                });
+            }
+        }
+        if cp.size > self.last_seq {
+            return self.fail(Problem::Truncated {
+                covered: cp.size,
+                present: self.last_seq,
+            });
+        }
+        if cp.size < self.last_seq {
+            return self.fail(Problem::CheckpointOutOfPlace {
+                size: cp.size,
+                after: self.last_seq,
+            });
+        }
+        let expected_prev = self.last_checkpoint.map_or(ZERO_HASH, |c| c.hash);
+        if cp.prev_hash != expected_prev {
+            return self.fail(Problem::CheckpointChainBroken { size: cp.size });
+        }
+        if cp.root != self.frontier.root() {
+            return self.fail(Problem::CheckpointRootMismatch { size: cp.size });
+        }
+        self.checkpoints += 1;
+        self.last_checkpoint = Some(LastCheckpoint {
+            size: cp.size,
+            hash: cp.hash(),
+            time: cp.time,
+        });
+        Ok(())
+    }
+
+    /// Ends the verification: the report, or the first problem.
+    pub fn finish(self) -> Result<Report, Problem> {
+        if let Some(p) = self.failed {
+            return Err(p);
+        }
+        if let Some((size, _)) = self.trusted
+            && size > self.last_seq
+        {
+            return Err(Problem::Truncated {
+                covered: size,
+                present: self.last_seq,
+            });
+        }
+        if self.last_seq > 0 && self.last_checkpoint.is_none() {
+            return Err(Problem::NoCheckpoint {
+                events: self.last_seq,
+            });
+        }
+        Ok(Report {
+            events: self.last_seq,
+            last_hash: self.last_hash,
+            root: self.frontier.root(),
+            checkpoints: self.checkpoints,
+            checkpointed: self.last_checkpoint.map_or(0, |c| c.size),
+            last_checkpoint_time: self.last_checkpoint.map(|c| c.time),
+            key_id: self.key.key_id(),
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::{Ed25519Signer, Signer};
+    use crate::event::{ChainHead, EventBody, Outcome};
+    use crate::merkle::MerkleLog;
+    use time::macros::datetime;
+
+    fn body(i: u64) -> EventBody {
+        EventBody {
+            time: datetime!(2025-03-01 12:00 UTC) + time::Duration::seconds(i as i64),
+            actor: "system".into(),
+            action: format!("test.{i}"),
+            target: None,
+            tenant: None,
+            outcome: Outcome::Success,
+            request_id: None,
+            source: None,
+            details: None,
+        }
+    }
+
+    enum Item {
+        E(Event),
+        C(Checkpoint),
+    }
+
+    /// A log of `n` events with a checkpoint after every `every` events.
+    fn log(n: u64, every: u64, signer: &Ed25519Signer) -> Vec<Item> {
+        let mut head = ChainHead::GENESIS;
+        let mut tree = MerkleLog::new();
+        let mut prev: Option<Checkpoint> = None;
+        let mut items = Vec::new();
+        for i in 1..=n {
+            let e = head.seal(body(i)).unwrap();
+            tree.push(&e.hash);
+            items.push(Item::E(e));
+            if i % every == 0 {
+                let cp = Checkpoint::create(
+                    signer,
+                    i,
+                    tree.root(),
+                    datetime!(2025-03-02 0:00 UTC),
+                    prev.as_ref(),
+                )
+                .unwrap();
+                prev = Some(cp.clone());
+                items.push(Item::C(cp));
+            }
+        }
+        items
+    }
+
+    fn run(items: &[Item], key: PublicKey) -> Result<Report, Problem> {
+        let mut v = Verifier::new(key);
+        for it in items {
+            match it {
+                Item::E(e) => v.push_event(e)?,
+                Item::C(c) => v.push_checkpoint(c)?,
+            }
+        }
+        v.finish()
+    }
+
+    fn signer() -> Ed25519Signer {
+        Ed25519Signer::from_seed(&[42; 32]).unwrap()
+    }
+
+    fn event_mut(items: &mut [Item], seq: u64) -> &mut Event {
+        items
+            .iter_mut()
+            .find_map(|i| match i {
+                Item::E(e) if e.seq == seq => Some(e),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    fn position(items: &[Item], seq: u64) -> usize {
+        items
+            .iter()
+            .position(|i| matches!(i, Item::E(e) if e.seq == seq))
+            .unwrap()
+    }
+
+    #[test]
+    fn an_intact_log_verifies() {
+        let s = signer();
+        let items = log(12, 5, &s);
+        let r = run(&items, s.public_key()).unwrap();
+        assert_eq!(
+            (r.events, r.checkpoints, r.checkpointed, r.unsigned_tail()),
+            (12, 2, 10, 2)
+        );
+    }
+
+    #[test]
+    fn each_tampering_is_reported_at_its_event() {
+        let s = signer();
+        let key = s.public_key();
+
+        let mut items = log(12, 5, &s);
+        event_mut(&mut items, 4).actor = "principal:evil".into();
+        assert_eq!(run(&items, key), Err(Problem::EventEdited { seq: 4 }));
+
+        // Edited and re-hashed: the next event no longer chains.
+        let mut items = log(12, 5, &s);
+        let e = event_mut(&mut items, 4);
+        e.actor = "principal:evil".into();
+        e.hash = e.compute_hash().unwrap();
+        assert_eq!(run(&items, key), Err(Problem::ChainBroken { seq: 5 }));
+
+        // Edited, re-hashed and re-chained to the end: the checkpoint catches it.
+        let mut items = log(12, 5, &s);
+        let mut prev = ZERO_HASH;
+        for it in &mut items {
+            if let Item::E(e) = it {
+                if e.seq == 4 {
+                    e.actor = "principal:evil".into();
+                }
+                e.prev_hash = prev;
+                e.hash = e.compute_hash().unwrap();
+                prev = e.hash;
+            }
+        }
+        assert_eq!(
+            run(&items, key),
+            Err(Problem::CheckpointRootMismatch { size: 5 })
+        );
+
+        let mut items = log(12, 5, &s);
+        items.remove(position(&items, 7));
+        assert_eq!(
+            run(&items, key),
+            Err(Problem::EventMissing { seq: 7, found: 8 })
+        );
+
+        let mut items = log(12, 5, &s);
+        let dup = Item::E(event_mut(&mut items, 3).clone());
+        items.insert(position(&items, 3) + 1, dup);
+        assert_eq!(
+            run(&items, key),
+            Err(Problem::EventInserted { seq: 3, after: 3 })
+        );
+
+        // Events after checkpoint 10 removed but the checkpoint kept.
+        let mut items = log(10, 5, &s);
+        items.retain(|i| !matches!(i, Item::E(e) if e.seq > 8));
+        assert_eq!(
+            run(&items, key),
+            Err(Problem::Truncated {
+                covered: 10,
+                present: 8
+            })
+        );
+    }
+
+    #[test]
+    fn checkpoint_problems() {
+        let s = signer();
+        let key = s.public_key();
+        let cp_at = |items: &[Item], size: u64| -> usize {
+            items
+                .iter()
+                .position(|i| matches!(i, Item::C(c) if c.size == size))
+                .unwrap()
+        };
+
+        let mut items = log(10, 5, &s);
+        let i = cp_at(&items, 10);
+        if let Item::C(c) = &mut items[i] {
+            c.root[0] ^= 1;
+        }
+        assert_eq!(
+            run(&items, key),
+            Err(Problem::CheckpointForged { size: 10 })
+        );
+
+        // Re-signed by another key.
+        let other = Ed25519Signer::from_seed(&[1; 32]).unwrap();
+        let mut items = log(10, 5, &s);
+        let i = cp_at(&items, 5);
+        if let Item::C(c) = &mut items[i] {
+            *c = Checkpoint::create(&other, c.size, c.root, c.time, None).unwrap();
+        }
+        assert!(matches!(
+            run(&items, key),
+            Err(Problem::CheckpointWrongKey { size: 5, .. })
+        ));
+
+        // The key's id, but another key's signature.
+        let mut items = log(10, 5, &s);
+        let i = cp_at(&items, 5);
+        if let Item::C(c) = &mut items[i] {
+            c.signature = other.sign(&c.signed_message()).unwrap();
+        }
+        assert_eq!(run(&items, key), Err(Problem::CheckpointForged { size: 5 }));
+
+        // A checkpoint dropped: the next one does not chain.
+        let mut items = log(15, 5, &s);
+        let i = cp_at(&items, 10);
+        items.remove(i);
+        assert_eq!(
+            run(&items, key),
+            Err(Problem::CheckpointChainBroken { size: 15 })
+        );
+
+        // A checkpoint moved later.
+        let mut items = log(10, 5, &s);
+        let i = cp_at(&items, 5);
+        let c = items.remove(i);
+        items.insert(position(&items, 6) + 1, c);
+        assert_eq!(
+            run(&items, key),
+            Err(Problem::CheckpointOutOfPlace { size: 5, after: 6 })
+        );
+
+        // No checkpoint at all.
+        let items = log(4, 5, &s);
+        assert_eq!(run(&items, key), Err(Problem::NoCheckpoint { events: 4 }));
+        assert!(run(&[], key).is_ok());
+    }
+
+    #[test]
+    fn trusted_checkpoints_catch_truncation_and_rewrites() {
+        let s = signer();
+        let key = s.public_key();
+        let items = log(10, 5, &s);
+        let tree_root = |n: u64| {
+            let mut t = MerkleLog::new();
+            for it in &items {
+                if let Item::E(e) = it
+                    && e.seq <= n
+                {
+                    t.push(&e.hash);
+                }
+            }
+            t.root()
+        };
+        let mut v = Verifier::new(key).trusting(10, tree_root(10));
+        for it in &items[..position(&items, 8)] {
+            match it {
+                Item::E(e) => v.push_event(e).unwrap(),
+                Item::C(c) => v.push_checkpoint(c).unwrap(),
+            }
+        }
+        assert_eq!(
+            v.finish(),
+            Err(Problem::Truncated {
+                covered: 10,
+                present: 7
+            })
+        );
+
+        let mut v = Verifier::new(key).trusting(7, [0; 32]);
+        let mut result = Ok(());
+        for it in &items {
+            if let Item::E(e) = it {
+                result = result.and_then(|()| v.push_event(e));
+            }
+        }
+        assert_eq!(result, Err(Problem::TrustedRootMismatch { size: 7 }));
+        // The verifier stays failed.
+        assert!(v.finish().is_err());
+    }
+}

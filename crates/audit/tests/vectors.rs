@@ -1,0 +1,280 @@
+//! The committed test vectors (`docs/formats/vectors/audit/`) match this
+//! implementation, and the committed export verifies.
+//!
+//! To regenerate after a deliberate format change (which also needs a new
+//! version number): `REMPART_UPDATE_VECTORS=1 cargo test -p rempart-audit
+//! --test vectors`.
+
+// The whole file is test code: helpers outside `#[test]` fns panic on
+// broken fixtures, as tests do.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+
+use rempart_audit::merkle::{empty_root, leaf_hash};
+use rempart_audit::{
+    ChainHead, Checkpoint, Ed25519Signer, Event, EventBody, ExportWriter, MerkleLog, Outcome,
+    Problem, Signer, VerifyError, consistency_proof, inclusion_proof, root, verify_consistency,
+    verify_export, verify_inclusion,
+};
+use serde_json::json;
+use time::macros::datetime;
+use uuid::Uuid;
+
+/// The test signing seed: bytes 0x00..=0x1f. Never a real key.
+fn test_seed() -> [u8; 32] {
+    std::array::from_fn(|i| u8::try_from(i).unwrap())
+}
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/formats/vectors/audit")
+}
+
+fn bodies() -> Vec<EventBody> {
+    let tenant = Uuid::parse_str("0191f1a2-7c3e-7d4a-9b2c-3d4e5f607182").unwrap();
+    let principal = "principal:0191f1a2-0000-7000-8000-000000000001";
+    let base = datetime!(2025-06-01 09:00:00 UTC);
+    vec![
+        EventBody {
+            time: base,
+            actor: "bootstrap".into(),
+            action: "auth.bootstrap".into(),
+            target: None,
+            tenant: None,
+            outcome: Outcome::Success,
+            request_id: None,
+            source: None,
+            details: None,
+        },
+        EventBody {
+            time: base + time::Duration::microseconds(1_500_001),
+            actor: principal.into(),
+            action: "tenant.create".into(),
+            target: Some(format!("tenant:{tenant}")),
+            tenant: Some(tenant),
+            outcome: Outcome::Success,
+            request_id: Some("req-0001".into()),
+            source: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10))),
+            details: Some(vec![0x01, 0x02, 0x03, 0xfe, 0xff]),
+        },
+        EventBody {
+            time: base + time::Duration::seconds(60),
+            actor: "anonymous".into(),
+            action: "auth.login".into(),
+            target: Some("user:\"alice\" é".into()),
+            tenant: Some(tenant),
+            outcome: Outcome::Denied,
+            request_id: Some("req-0002".into()),
+            source: Some(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))),
+            details: None,
+        },
+        EventBody {
+            time: base + time::Duration::seconds(61),
+            actor: principal.into(),
+            action: "vault.record.read".into(),
+            target: Some("record:42".into()),
+            tenant: Some(tenant),
+            outcome: Outcome::Success,
+            request_id: Some(String::new()),
+            source: Some(IpAddr::V6(Ipv4Addr::new(198, 51, 100, 7).to_ipv6_mapped())),
+            details: Some(vec![0; 33]),
+        },
+        EventBody {
+            time: base + time::Duration::seconds(120),
+            actor: "system".into(),
+            action: "backup.run".into(),
+            target: None,
+            tenant: None,
+            outcome: Outcome::Failed,
+            request_id: None,
+            source: None,
+            details: Some(Vec::new()),
+        },
+        EventBody {
+            time: base + time::Duration::seconds(180),
+            actor: principal.into(),
+            action: "tenant.update".into(),
+            target: Some(format!("tenant:{tenant}")),
+            tenant: Some(tenant),
+            outcome: Outcome::Success,
+            request_id: Some("req-0003".into()),
+            source: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            details: None,
+        },
+        EventBody {
+            time: base + time::Duration::seconds(240),
+            actor: "system".into(),
+            action: "audit.checkpoint".into(),
+            target: None,
+            tenant: None,
+            outcome: Outcome::Success,
+            request_id: None,
+            source: None,
+            details: None,
+        },
+    ]
+}
+
+struct Generated {
+    export: String,
+    vectors: String,
+}
+
+fn h(bytes: impl AsRef<[u8]>) -> String {
+    hex::encode(bytes)
+}
+
+fn generate() -> Generated {
+    let signer = Ed25519Signer::from_seed(&test_seed()).unwrap();
+    let key = signer.public_key();
+    let mut head = ChainHead::GENESIS;
+    let mut tree = MerkleLog::new();
+    let mut writer = ExportWriter::new(Vec::new(), key.key_id()).unwrap();
+    let mut events: Vec<Event> = Vec::new();
+    let mut checkpoints: Vec<Checkpoint> = Vec::new();
+    for body in bodies() {
+        let e = head.seal(body).unwrap();
+        tree.push(&e.hash);
+        writer.event(&e).unwrap();
+        if e.seq == 3 || e.seq == 7 {
+            let cp = Checkpoint::create(
+                &signer,
+                e.seq,
+                tree.root(),
+                e.time + time::Duration::seconds(1),
+                checkpoints.last(),
+            )
+            .unwrap();
+            writer.checkpoint(&cp).unwrap();
+            checkpoints.push(cp);
+        }
+        events.push(e);
+    }
+    let export = String::from_utf8(writer.finish().unwrap()).unwrap();
+
+    let n = tree.size();
+    let inclusion = inclusion_proof(&tree, 2, n).unwrap();
+    let consistency = consistency_proof(&tree, 3, n).unwrap();
+    let vectors = json!({
+        "description": "Rempart audit log format version 1 test vectors (docs/formats/audit.md). The signing seed is a test key, never a real one.",
+        "signing_seed": h(test_seed()),
+        "public_key": key.to_string(),
+        "public_key_hex": h(key.as_bytes()),
+        "key_id": key.key_id().to_string(),
+        "events": events.iter().map(|e| json!({
+            "seq": e.seq,
+            "encoding": h(e.encode().unwrap()),
+            "prev_hash": h(e.prev_hash),
+            "hash": h(e.hash),
+            "leaf_hash": h(leaf_hash(&e.hash)),
+        })).collect::<Vec<_>>(),
+        "roots": (0..=n).map(|s| json!({"size": s, "root": h(root(&tree, s).unwrap())})).collect::<Vec<_>>(),
+        "checkpoints": checkpoints.iter().map(|c| json!({
+            "size": c.size,
+            "encoding": h(c.encode()),
+            "signed_message": h(c.signed_message()),
+            "hash": h(c.hash()),
+            "signature": h(c.signature),
+        })).collect::<Vec<_>>(),
+        "inclusion_proof": {
+            "leaf_index": 2,
+            "tree_size": n,
+            "leaf_hash": h(leaf_hash(&events[2].hash)),
+            "root": h(tree.root()),
+            "proof": inclusion.iter().map(h).collect::<Vec<_>>(),
+        },
+        "consistency_proof": {
+            "old_size": 3,
+            "new_size": n,
+            "old_root": h(root(&tree, 3).unwrap()),
+            "new_root": h(tree.root()),
+            "proof": consistency.iter().map(h).collect::<Vec<_>>(),
+        },
+    });
+    let mut vectors = serde_json::to_string_pretty(&vectors).unwrap();
+    vectors.push('\n');
+    Generated { export, vectors }
+}
+
+#[test]
+fn committed_vectors_match_the_implementation() {
+    let generated = generate();
+    let (export_path, vectors_path) = (dir().join("export.jsonl"), dir().join("vectors.json"));
+    if std::env::var_os("REMPART_UPDATE_VECTORS").is_some() {
+        std::fs::create_dir_all(dir()).unwrap();
+        std::fs::write(&export_path, &generated.export).unwrap();
+        std::fs::write(&vectors_path, &generated.vectors).unwrap();
+    }
+    let export = std::fs::read_to_string(&export_path).unwrap();
+    let vectors = std::fs::read_to_string(&vectors_path).unwrap();
+    assert_eq!(
+        export, generated.export,
+        "export.jsonl differs from the implementation"
+    );
+    assert_eq!(
+        vectors, generated.vectors,
+        "vectors.json differs from the implementation"
+    );
+}
+
+#[test]
+fn committed_export_verifies_and_its_proofs_check() {
+    let vectors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("vectors.json")).unwrap())
+            .unwrap();
+    let key = vectors["public_key"].as_str().unwrap().parse().unwrap();
+    let export = std::fs::read(dir().join("export.jsonl")).unwrap();
+    let report = verify_export(export.as_slice(), &key).unwrap();
+    assert_eq!(
+        (report.events, report.checkpoints, report.checkpointed),
+        (7, 2, 7)
+    );
+    assert_eq!(
+        h(report.root),
+        vectors["inclusion_proof"]["root"].as_str().unwrap()
+    );
+
+    let hash = |v: &serde_json::Value| -> [u8; 32] {
+        let mut out = [0; 32];
+        hex::decode_to_slice(v.as_str().unwrap(), &mut out).unwrap();
+        out
+    };
+    let hashes = |v: &serde_json::Value| -> Vec<[u8; 32]> {
+        v.as_array().unwrap().iter().map(hash).collect()
+    };
+    let inc = &vectors["inclusion_proof"];
+    verify_inclusion(
+        &hash(&inc["leaf_hash"]),
+        inc["leaf_index"].as_u64().unwrap(),
+        inc["tree_size"].as_u64().unwrap(),
+        &hashes(&inc["proof"]),
+        &hash(&inc["root"]),
+    )
+    .unwrap();
+    let con = &vectors["consistency_proof"];
+    verify_consistency(
+        con["old_size"].as_u64().unwrap(),
+        con["new_size"].as_u64().unwrap(),
+        &hash(&con["old_root"]),
+        &hash(&con["new_root"]),
+        &hashes(&con["proof"]),
+    )
+    .unwrap();
+    assert_eq!(h(root(&MerkleLog::new(), 0).unwrap()), h(empty_root()));
+
+    // One edited byte in the committed file is caught at its event.
+    let text = String::from_utf8(export).unwrap();
+    let edited = text.replacen(
+        "\"action\":\"tenant.create\"",
+        "\"action\":\"tenant.delete\"",
+        1,
+    );
+    match verify_export(edited.as_bytes(), &key) {
+        Err(VerifyError::Tampered {
+            line: 3,
+            problem: Problem::EventEdited { seq: 2 },
+        }) => {}
+        other => panic!("expected event 2 edited on line 3, got {other:?}"),
+    }
+}

@@ -1,0 +1,184 @@
+//! Administration commands: clients of the API.
+
+use std::io::Read as _;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Client, DEFAULT_SERVER};
+use crate::{ClientArgs, ConfigArgs, offline, output, profile};
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// The first administrator's login name (usually an e-mail address).
+    #[arg(long, value_name = "NAME", required_unless_present = "reissue")]
+    administrator: Option<String>,
+    /// Read the credential from standard input instead of prompting.
+    #[arg(long)]
+    credential_stdin: bool,
+    /// Offline: issue a new bootstrap credential when the first one was
+    /// lost or expired and no administrator exists yet. Acts on the data
+    /// directory (or database) directly, and records that it did.
+    #[arg(long, conflicts_with_all = ["administrator", "credential_stdin"])]
+    reissue: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Debug, Serialize)]
+struct BootstrapRequest<'a> {
+    credential: &'a str,
+    administrator: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+struct BootstrapResponse {
+    administrator: Principal,
+    token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Principal {
+    id: String,
+    name: String,
+}
+
+pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
+    if args.reissue {
+        return offline::reissue_bootstrap(&args.config).await;
+    }
+    let Some(administrator) = args.administrator.as_deref() else {
+        bail!("--administrator is required");
+    };
+    let credential = if args.credential_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the credential from standard input")?;
+        SecretString::from(text.trim().to_owned())
+    } else {
+        SecretString::from(
+            rpassword::prompt_password("Bootstrap credential (input hidden): ")
+                .context("cannot read the credential from the terminal")?
+                .trim()
+                .to_owned(),
+        )
+    };
+    if credential.expose_secret().is_empty() {
+        bail!("no credential given");
+    }
+    let server = args
+        .client
+        .server
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+    let client = Client::anonymous(&server, args.client.ca_cert.as_deref())?;
+    let response: BootstrapResponse = client
+        .post(
+            "/api/v1/bootstrap",
+            &BootstrapRequest {
+                credential: credential.expose_secret(),
+                administrator,
+            },
+        )
+        .await?;
+    let token = SecretString::from(response.token);
+    let saved = profile::save(
+        &args.client.profile,
+        &server,
+        token.expose_secret(),
+        args.client.ca_cert.as_deref(),
+    )?;
+    if args.client.json {
+        output::line(&serde_json::to_string(&response.administrator)?);
+    } else {
+        output::line(&format!(
+            "Administrator {} created (id {}).",
+            response.administrator.name, response.administrator.id
+        ));
+        output::line(&format!(
+            "Its API token is saved in profile {:?} of {} (mode 0600).",
+            args.client.profile,
+            saved.display()
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Display name, unique regardless of case.
+        #[arg(long)]
+        name: String,
+        /// Residency region, such as us, ca or eu-west-3: its data and
+        /// backups stay there.
+        #[arg(long)]
+        region: String,
+        /// Environment: production, development, or one you name.
+        #[arg(long, default_value = "production")]
+        environment: String,
+    },
+    /// List the tenants you may read.
+    List,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Tenant {
+    id: String,
+    name: String,
+    region: String,
+    environment: String,
+    created_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TenantList {
+    tenants: Vec<Tenant>,
+}
+
+#[derive(Debug, Serialize)]
+struct CreateTenant<'a> {
+    name: &'a str,
+    region: &'a str,
+    environment: &'a str,
+}
+
+pub async fn tenant(command: TenantCommand, args: &ClientArgs) -> anyhow::Result<()> {
+    let client = Client::from_args(args)?;
+    let tenants = match command {
+        TenantCommand::Create {
+            name,
+            region,
+            environment,
+        } => {
+            let created: Tenant = client
+                .post(
+                    "/api/v1/tenants",
+                    &CreateTenant {
+                        name: &name,
+                        region: &region,
+                        environment: &environment,
+                    },
+                )
+                .await?;
+            vec![created]
+        }
+        TenantCommand::List => client.get::<TenantList>("/api/v1/tenants").await?.tenants,
+    };
+    if args.json {
+        output::line(&serde_json::to_string_pretty(&tenants)?);
+    } else {
+        let rows: Vec<Vec<String>> = tenants
+            .into_iter()
+            .map(|t| vec![t.id, t.name, t.region, t.environment, t.created_at])
+            .collect();
+        output::table(&["ID", "NAME", "REGION", "ENVIRONMENT", "CREATED"], &rows);
+    }
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! `rempart`: the one binary. `serve` runs the server; administration
+//! commands are clients of its API (authorized and audited like any other
+//! caller); only offline commands (`migrate`, `bootstrap --reissue`,
+//! `config`) read the configuration or the data directory directly.
+
+mod admin;
+mod client;
+mod config_cmd;
+mod offline;
+mod output;
+mod profile;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Rempart makes a SaaS company's security statement true, and proves it.
+///
+/// Start here: `rempart serve` on a fresh machine creates ./rempart-data,
+/// serves on http://127.0.0.1:8700 and prints a one-time bootstrap
+/// credential; `rempart bootstrap --administrator you@example.com` turns it
+/// into the first administrator and saves its API token in your CLI
+/// profile; then `rempart tenant create …`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rempart",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the configuration comes from (for `serve` and offline commands).
+#[derive(Debug, Clone, Args)]
+struct ConfigArgs {
+    /// The TOML configuration file. Every key can also be set by a
+    /// REMPART_… environment variable (see docs/configuration.md).
+    #[arg(long, env = "REMPART_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The data directory (default ./rempart-data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Use this database instead of SQLite in the data directory
+    /// (postgres://USER@HOST/DATABASE).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+/// How to reach a running server (for administration commands).
+#[derive(Debug, Clone, Args)]
+struct ClientArgs {
+    /// The server's address [default: the profile's, else http://127.0.0.1:8700].
+    #[arg(long, env = "REMPART_URL", value_name = "URL", global = true)]
+    server: Option<String>,
+    /// The CLI profile holding the server address and API token.
+    #[arg(
+        long,
+        env = "REMPART_PROFILE",
+        default_value = "default",
+        global = true
+    )]
+    profile: String,
+    /// A PEM CA certificate to trust for the server's TLS certificate.
+    #[arg(long, env = "REMPART_CA_CERT", value_name = "FILE", global = true)]
+    ca_cert: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (creates the data directory and database on first start).
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Listen on this address instead of the configured one.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Apply database migrations, then exit (offline).
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Check or show the configuration (offline).
+    Config {
+        #[command(subcommand)]
+        command: config_cmd::ConfigCommand,
+    },
+    /// Create the first administrator from the bootstrap credential that
+    /// `rempart serve` printed at first start; saves its API token in the
+    /// CLI profile. The credential is read without echo.
+    Bootstrap(admin::BootstrapArgs),
+    /// Create and list tenants (the organizations whose data Rempart holds).
+    Tenant {
+        #[command(subcommand)]
+        command: admin::TenantCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return output::fail(&anyhow::anyhow!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config, listen } => serve::run(&config, listen).await,
+            Command::Migrate { config } => offline::migrate(&config).await,
+            Command::Config { command } => config_cmd::run(command),
+            Command::Bootstrap(args) => admin::bootstrap(args).await,
+            Command::Tenant { command, client } => admin::tenant(command, &client).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output::fail(&e),
+    }
+}

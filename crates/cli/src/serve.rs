@@ -1,0 +1,104 @@
+//! `rempart serve`: first start creates everything; later starts reuse it.
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rempart_core::config::LogFormat;
+use rempart_core::{BootstrapStatus, Config, Rempart, SystemClock};
+use rempart_server::Server;
+use secrecy::ExposeSecret;
+use tracing_subscriber::EnvFilter;
+
+use crate::offline::{load_config, open_store, print_credential};
+use crate::{ConfigArgs, output};
+
+pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let config = load_config(args, listen)?;
+    init_logging(&config);
+
+    let store = open_store(&config).await?;
+    let migrated = store.migrate().await?;
+    if migrated.applied_any() {
+        tracing::info!(
+            from = migrated.before,
+            to = migrated.after,
+            "migrated the database schema"
+        );
+    }
+    let core = Rempart::new(store, Arc::new(SystemClock));
+
+    match core.ensure_bootstrap().await? {
+        BootstrapStatus::Issued {
+            credential,
+            expires_at,
+        } => {
+            print_credential(credential.expose_secret(), expires_at);
+        }
+        BootstrapStatus::Pending { expires_at } => {
+            tracing::info!(%expires_at, "no administrator yet: the bootstrap credential printed at first start is still valid");
+        }
+        BootstrapStatus::Expired { expired_at } => {
+            tracing::warn!(%expired_at, "no administrator yet and the bootstrap credential expired: run `rempart bootstrap --reissue`");
+        }
+        BootstrapStatus::AdministratorExists => {}
+    }
+
+    let server = Server::bind(&config, core.clone()).await?;
+    let scheme = if server.is_tls() { "https" } else { "http" };
+    tracing::info!(address = %server.local_addr(), tls = server.is_tls(), "serving");
+    if std::io::stderr().is_terminal() {
+        output::note(&format!(
+            "Rempart is serving on {scheme}://{}",
+            server.local_addr()
+        ));
+    }
+    server
+        .run(shutdown_signal())
+        .await
+        .context("the server failed")?;
+    core.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match config.log.format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,63 @@
+//! The authenticated caller, and the deny-by-default decision
+//! (invariant 2).
+
+use rempart_model::{
+    Environment, Grant, Permission, PrincipalId, PrincipalName, Scope, TenantId, is_allowed,
+};
+use rempart_store::TenantFilter;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Who is acting: a principal, through one credential, with the grants it
+/// held when the request was authenticated.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub principal: PrincipalId,
+    pub name: PrincipalName,
+    pub token: Uuid,
+    pub grants: Vec<Grant>,
+}
+
+impl Actor {
+    /// The actor as the audit log names it.
+    pub fn audit_name(&self) -> String {
+        format!("principal:{}", self.principal)
+    }
+
+    pub fn may(
+        &self,
+        permission: Permission,
+        target: &Scope,
+        target_environment: Option<&Environment>,
+        now: OffsetDateTime,
+    ) -> bool {
+        is_allowed(&self.grants, permission, target, target_environment, now)
+    }
+
+    /// The tenants this actor may see with `permission`, as a storage
+    /// filter; `None` when it may see none.
+    pub fn tenant_filter(
+        &self,
+        permission: Permission,
+        now: OffsetDateTime,
+    ) -> Option<TenantFilter> {
+        let mut tenants: Vec<TenantId> = Vec::new();
+        let mut environments: Vec<Environment> = Vec::new();
+        for grant in &self.grants {
+            if !grant.is_active(now) || !grant.role.permissions().contains(&permission) {
+                continue;
+            }
+            match &grant.scope {
+                Scope::Global => return Some(TenantFilter::All),
+                Scope::Tenant(t) => tenants.push(*t),
+                Scope::Environment(e) => environments.push(e.clone()),
+            }
+        }
+        match (tenants.is_empty(), environments.is_empty()) {
+            (true, true) => None,
+            (false, true) => Some(TenantFilter::Only(tenants)),
+            (true, false) => Some(TenantFilter::Environments(environments)),
+            (false, false) => Some(TenantFilter::Union(tenants, environments)),
+        }
+    }
+}

@@ -1,0 +1,635 @@
+//! Configuration: one TOML file, every key overridable by a `REMPART_…`
+//! environment variable, then by command-line flags.
+//!
+//! Bad configuration changes nothing (invariant 5): an unknown key, a value
+//! of the wrong type, or an impossible value is refused with the key's name
+//! and what was expected, before anything starts. Every key is listed in
+//! [`KEYS`] with its environment variable, and documented in
+//! `docs/configuration.md` (a test keeps the two in step).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the SQLite database and, later, the keyring and local backups live.
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub server: ServerConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://…` to use PostgreSQL; empty for SQLite in `data_dir`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// A TLS-terminating proxy sits in front: a non-loopback address may
+    /// then listen without TLS.
+    pub behind_tls_proxy: bool,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub body_limit_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when standard error is not a terminal, text when it is.
+    Auto,
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter, such as `info` or `rempart_server=debug,info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("rempart-data"),
+            database: DatabaseConfig::default(),
+            server: ServerConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            max_connections: 10,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
+            behind_tls_proxy: false,
+            tls_cert_file: None,
+            tls_key_file: None,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Auto,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// The kind of value a key holds, to parse environment variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    String,
+    Integer,
+    Boolean,
+}
+
+/// A configuration key: its dotted path, environment variable, kind, and
+/// whether it can hold a secret (redacted by `config show`).
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub path: &'static str,
+    pub env: &'static str,
+    pub kind: KeyKind,
+    pub secret: bool,
+}
+
+const fn key(path: &'static str, env: &'static str, kind: KeyKind, secret: bool) -> Key {
+    Key {
+        path,
+        env,
+        kind,
+        secret,
+    }
+}
+
+/// Every configuration key.
+pub const KEYS: &[Key] = &[
+    key("data_dir", "REMPART_DATA_DIR", KeyKind::String, false),
+    key(
+        "database.url",
+        "REMPART_DATABASE_URL",
+        KeyKind::String,
+        true,
+    ),
+    key(
+        "database.max_connections",
+        "REMPART_DATABASE_MAX_CONNECTIONS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "server.listen",
+        "REMPART_SERVER_LISTEN",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "server.behind_tls_proxy",
+        "REMPART_SERVER_BEHIND_TLS_PROXY",
+        KeyKind::Boolean,
+        false,
+    ),
+    key(
+        "server.tls_cert_file",
+        "REMPART_SERVER_TLS_CERT_FILE",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "server.tls_key_file",
+        "REMPART_SERVER_TLS_KEY_FILE",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "server.body_limit_bytes",
+        "REMPART_SERVER_BODY_LIMIT_BYTES",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "server.request_timeout_secs",
+        "REMPART_SERVER_REQUEST_TIMEOUT_SECS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "server.shutdown_grace_secs",
+        "REMPART_SERVER_SHUTDOWN_GRACE_SECS",
+        KeyKind::Integer,
+        false,
+    ),
+    key("log.format", "REMPART_LOG_FORMAT", KeyKind::String, false),
+    key("log.level", "REMPART_LOG_LEVEL", KeyKind::String, false),
+];
+
+/// `REMPART_…` variables that are not configuration keys: the CLI's own
+/// client settings.
+pub const CLIENT_VARIABLES: &[&str] = &[
+    "REMPART_URL",
+    "REMPART_TOKEN",
+    "REMPART_CONFIG",
+    "REMPART_PROFILE",
+    "REMPART_CA_CERT",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error(
+        "unknown environment variable {name}: it is not a configuration key (see docs/configuration.md)"
+    )]
+    UnknownVariable { name: String },
+    #[error("{env} (the key {key}): expected {expected}, found {found:?}")]
+    BadVariable {
+        env: String,
+        key: String,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("{key}: {message}")]
+    Impossible { key: &'static str, message: String },
+}
+
+/// Command-line overrides, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then the file (if any), then
+    /// `REMPART_…` variables from `env`, then `overrides`; and validates it.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let (mut table, origin) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+                    path: path.to_owned(),
+                    reason: e.kind().to_string(),
+                })?;
+                let table: toml::Table =
+                    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+                        origin: path.display().to_string(),
+                        message: one_line(&e.to_string()),
+                    })?;
+                // Check the file alone first, so its errors point at its lines.
+                Self::from_table(table.clone(), &path.display().to_string())?;
+                (table, path.display().to_string())
+            }
+            None => (toml::Table::new(), "configuration".to_owned()),
+        };
+        apply_env(&mut table, env)?;
+        let mut config = Self::from_table(table, &origin)?;
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir.clone_from(dir);
+        }
+        if let Some(url) = &overrides.database_url {
+            config.database.url.clone_from(url);
+        }
+        if let Some(listen) = overrides.listen {
+            config.server.listen = listen;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_table(table: toml::Table, origin: &str) -> Result<Self, ConfigError> {
+        Config::deserialize(table).map_err(|e| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            message: one_line(&e.to_string()),
+        })
+    }
+
+    /// The checks that types alone cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let impossible = |key, message: &str| {
+            Err(ConfigError::Impossible {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if self.data_dir.as_os_str().is_empty() {
+            return impossible(
+                "data_dir",
+                "expected a directory path, found an empty string",
+            );
+        }
+        let url = &self.database.url;
+        if !(url.is_empty()
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:"))
+        {
+            return impossible(
+                "database.url",
+                "expected postgres://USER@HOST/DATABASE, sqlite://PATH, or empty for SQLite in data_dir",
+            );
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return impossible(
+                "database.max_connections",
+                "expected an integer from 1 to 1000",
+            );
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.server.body_limit_bytes) {
+            return impossible(
+                "server.body_limit_bytes",
+                "expected an integer from 1024 to 67108864 (64 MiB)",
+            );
+        }
+        if !(1..=3600).contains(&self.server.request_timeout_secs) {
+            return impossible(
+                "server.request_timeout_secs",
+                "expected an integer from 1 to 3600",
+            );
+        }
+        if self.server.shutdown_grace_secs > 3600 {
+            return impossible(
+                "server.shutdown_grace_secs",
+                "expected an integer from 0 to 3600",
+            );
+        }
+        match (&self.server.tls_cert_file, &self.server.tls_key_file) {
+            (Some(_), None) => {
+                return impossible(
+                    "server.tls_key_file",
+                    "expected a key file to go with server.tls_cert_file",
+                );
+            }
+            (None, Some(_)) => {
+                return impossible(
+                    "server.tls_cert_file",
+                    "expected a certificate file to go with server.tls_key_file",
+                );
+            }
+            _ => {}
+        }
+        if !self.server.listen.ip().is_loopback()
+            && !self.tls_enabled()
+            && !self.server.behind_tls_proxy
+        {
+            return impossible(
+                "server.listen",
+                "refusing to listen on a non-loopback address without TLS: set server.tls_cert_file and server.tls_key_file, or set server.behind_tls_proxy = true if a TLS-terminating proxy is in front",
+            );
+        }
+        if let Err(e) = self.log.level.parse::<tracing_filter::Directives>() {
+            return impossible("log.level", &e);
+        }
+        Ok(())
+    }
+
+    pub fn tls_enabled(&self) -> bool {
+        self.server.tls_cert_file.is_some() && self.server.tls_key_file.is_some()
+    }
+
+    /// The database URL to open: the configured one, or SQLite in
+    /// `data_dir`.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("rempart.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// Whether the state lives in `data_dir` (SQLite) rather than a server.
+    pub fn uses_data_dir_database(&self) -> bool {
+        self.database.url.is_empty()
+    }
+
+    /// The effective configuration as TOML, with secrets redacted.
+    pub fn show_redacted(&self) -> String {
+        let mut shown = self.clone();
+        if !shown.database.url.is_empty() {
+            shown.database.url = rempart_store::redact_url(&shown.database.url);
+        }
+        let mut text = toml::to_string_pretty(&shown).unwrap_or_default();
+        if self.server.tls_cert_file.is_none() {
+            let _ = writeln!(
+                text,
+                "\n# server.tls_cert_file and server.tls_key_file are not set: no TLS"
+            );
+        }
+        text
+    }
+}
+
+/// Applies `REMPART_…` variables to `table`. Unknown `REMPART_…` variables
+/// are refused, so that a typo does not silently leave a default in place.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("REMPART_"))
+        .filter(|(name, _)| !CLIENT_VARIABLES.contains(&name.as_str()))
+        .filter(|(name, _)| !name.starts_with("REMPART_TEST_"))
+        .collect();
+    vars.sort();
+    for (name, raw) in vars {
+        let Some(key) = KEYS.iter().find(|k| k.env == name) else {
+            return Err(ConfigError::UnknownVariable { name });
+        };
+        let bad = |expected| ConfigError::BadVariable {
+            env: name.clone(),
+            key: key.path.to_owned(),
+            expected,
+            found: if key.secret {
+                "(redacted)".to_owned()
+            } else {
+                raw.clone()
+            },
+        };
+        let value = match key.kind {
+            KeyKind::String => toml::Value::String(raw.clone()),
+            KeyKind::Integer => {
+                toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
+            }
+            KeyKind::Boolean => toml::Value::Boolean(match raw.trim() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(bad("true or false")),
+            }),
+        };
+        set_path(table, key.path, value);
+    }
+    Ok(())
+}
+
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) {
+    match path.split_once('.') {
+        None => {
+            table.insert(path.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let entry = table
+                .entry(head.to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(inner) = entry {
+                set_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// TOML errors span several lines with a caret; keep them to one line for
+/// a CLI's one-line reason, with the position.
+fn one_line(message: &str) -> String {
+    let mut parts = message.lines().map(str::trim).filter(|l| {
+        !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
+    });
+    let first = parts.next().unwrap_or_default().to_owned();
+    let rest: Vec<&str> = parts.collect();
+    if rest.is_empty() {
+        first
+    } else {
+        format!("{first} {}", rest.join(" "))
+    }
+}
+
+mod tracing_filter {
+    //! A minimal check of a log filter, so that `log.level` is refused at
+    //! load time rather than when logging starts.
+
+    use std::str::FromStr;
+
+    pub(super) struct Directives;
+
+    impl FromStr for Directives {
+        type Err = String;
+
+        fn from_str(s: &str) -> Result<Self, Self::Err> {
+            const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+            if s.trim().is_empty() {
+                return Err("expected a level (error, warn, info, debug, trace) or a filter such as rempart=debug,info".to_owned());
+            }
+            for directive in s.split(',') {
+                let level = directive
+                    .rsplit_once('=')
+                    .map_or(directive, |(_, l)| l)
+                    .trim();
+                if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+                    return Err(format!(
+                        "expected a level (error, warn, info, debug, trace) or a filter such as rempart=debug,info, found {directive:?}"
+                    ));
+                }
+            }
+            Ok(Self)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        Config::load(
+            Some(file.path()),
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            &Overrides::default(),
+        )
+    }
+
+    #[test]
+    fn defaults_are_valid_and_on_loopback() {
+        let config = Config::load(None, [], &Overrides::default()).unwrap();
+        assert!(config.server.listen.ip().is_loopback());
+        assert_eq!(config.database_url(), "sqlite://rempart-data/rempart.db");
+    }
+
+    #[test]
+    fn a_typo_names_the_key() {
+        let err = load_text("[server]\nlisten_addr = \"127.0.0.1:1\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `listen_addr`"), "{err}");
+        assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key_and_the_type() {
+        let err = load_text("[database]\nmax_connections = \"ten\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_connections"), "{err}");
+        assert!(err.contains("expected u32"), "{err}");
+    }
+
+    #[test]
+    fn an_impossible_value_names_the_key() {
+        let err = load_text("[database]\nmax_connections = 0\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("database.max_connections:"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let config = load_text(
+            "[server]\nlisten = \"127.0.0.1:9000\"\n",
+            &[
+                ("REMPART_SERVER_LISTEN", "127.0.0.1:9001"),
+                ("REMPART_DATABASE_MAX_CONNECTIONS", "3"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.server.listen.port(), 9001);
+        assert_eq!(config.database.max_connections, 3);
+    }
+
+    #[test]
+    fn unknown_and_mistyped_variables_are_refused() {
+        let err = load_text("", &[("REMPART_SERVER_LISTN", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("REMPART_SERVER_LISTN"), "{err}");
+        let err = load_text("", &[("REMPART_SERVER_BEHIND_TLS_PROXY", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("true or false"), "{err}");
+        let err = load_text("", &[("REMPART_DATABASE_URL", "mysql://u:hunter2@h/db")])
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn public_address_without_tls_is_refused_unless_behind_a_proxy() {
+        let err = load_text("[server]\nlisten = \"0.0.0.0:8700\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("without TLS"), "{err}");
+        assert!(err.contains("behind_tls_proxy"), "{err}");
+        load_text(
+            "[server]\nlisten = \"0.0.0.0:8700\"\nbehind_tls_proxy = true\n",
+            &[],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn show_redacts_the_database_password() {
+        let config = load_text(
+            "[database]\nurl = \"postgres://rempart:hunter2@db/rempart\"\n",
+            &[],
+        )
+        .unwrap();
+        let shown = config.show_redacted();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("rempart:***@db"), "{shown}");
+    }
+
+    #[test]
+    fn every_key_is_listed_and_documented() {
+        let table = toml::Table::try_from(Config::default()).unwrap();
+        let mut paths = Vec::new();
+        for (k, v) in &table {
+            match v {
+                toml::Value::Table(inner) => paths.extend(inner.keys().map(|i| format!("{k}.{i}"))),
+                _ => paths.push(k.clone()),
+            }
+        }
+        for path in &paths {
+            assert!(KEYS.iter().any(|k| k.path == path), "{path} is not in KEYS");
+        }
+        let docs = include_str!("../../../docs/configuration.md");
+        for key in KEYS {
+            assert!(
+                docs.contains(&format!("`{}`", key.path)),
+                "{} is not documented",
+                key.path
+            );
+            assert!(docs.contains(key.env), "{} is not documented", key.env);
+            let expected_env = format!("REMPART_{}", key.path.replace('.', "_").to_uppercase());
+            assert_eq!(key.env, expected_env);
+        }
+    }
+}

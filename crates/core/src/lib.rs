@@ -1,0 +1,22 @@
+//! Rempart's application core: services that authorize, act and audit.
+//!
+//! [`Rempart`] is the service layer of invariant 1: every state change goes
+//! through one of its methods, which checks the caller's grants (invariant
+//! 2), performs the change and appends the audit event in one transaction.
+//! It does not speak HTTP; the server and the CLI call it.
+
+pub mod actor;
+pub mod audit_log;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod secret;
+pub mod service;
+
+pub use actor::Actor;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use context::RequestContext;
+pub use error::ServiceError;
+pub use service::{BootstrapResult, BootstrapStatus, Rempart};

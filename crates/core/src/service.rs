@@ -1,0 +1,364 @@
+//! The service layer: the one path for state changes (invariant 1).
+//!
+//! Each method authenticates or authorizes, acts, and appends its audit
+//! event in the same transaction. A refused attempt changes nothing and is
+//! recorded as a refusal in its own transaction; a failed one (bad input, a
+//! conflict) rolls back and leaves neither change nor event. The HTTP API,
+//! the CLI and the scheduler all call these methods; none of them touches
+//! the store directly.
+
+use std::sync::Arc;
+
+use rempart_model::bootstrap::{BOOTSTRAP_TTL, BootstrapCredential, BootstrapRefusal};
+use rempart_model::{
+    Action, Grant, NewTenant, Outcome, Permission, PrincipalId, PrincipalName, Role, Scope, Tenant,
+    TenantId,
+};
+use rempart_store::{
+    BootstrapRecord, PrincipalRecord, PrincipalState, Store, StoreError, TokenRecord,
+};
+use secrecy::SecretString;
+use time::{Duration, OffsetDateTime};
+
+use crate::actor::Actor;
+use crate::audit_log::{self, Draft};
+use crate::clock::Clock;
+use crate::context::RequestContext;
+use crate::error::ServiceError;
+use crate::secret::{self, SecretKind};
+
+/// How often a token's "last used" time is written: at most once a minute,
+/// so that authenticating a request is not a write every time.
+const TOKEN_TOUCH_INTERVAL: Duration = Duration::minutes(1);
+
+/// Rempart's services, over one store and one clock.
+#[derive(Debug, Clone)]
+pub struct Rempart {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+/// What first start found or did about the first administrator.
+#[derive(Debug)]
+pub enum BootstrapStatus {
+    /// An administrator exists; nothing to do.
+    AdministratorExists,
+    /// A credential was issued now; show it once.
+    Issued {
+        credential: SecretString,
+        expires_at: OffsetDateTime,
+    },
+    /// A credential issued earlier is still valid (it is not shown again).
+    Pending { expires_at: OffsetDateTime },
+    /// The credential expired unused; `rempart bootstrap --reissue` issues
+    /// another.
+    Expired { expired_at: OffsetDateTime },
+}
+
+/// The first administrator and the API token the exchange yields.
+#[derive(Debug)]
+pub struct BootstrapResult {
+    pub administrator: PrincipalRecord,
+    pub token: SecretString,
+}
+
+impl Rempart {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// Closes the store; in-flight transactions finish first.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    // Authentication.
+
+    /// Resolves a bearer token to an actor. An unknown, expired or revoked
+    /// token, or one whose holder is no longer active, is refused and the
+    /// refusal recorded with the source address.
+    pub async fn authenticate(
+        &self,
+        ctx: &RequestContext,
+        token: &SecretString,
+    ) -> Result<Actor, ServiceError> {
+        let now = self.clock.now();
+        let hash = secret::fingerprint(token);
+        let mut tx = self.store.begin().await?;
+        let found = tx.token_by_hash(&hash).await?;
+        let usable = match &found {
+            Some(t) => t.revoked_at.is_none() && t.expires_at.is_none_or(|at| now < at),
+            None => false,
+        };
+        let principal = match (&found, usable) {
+            (Some(t), true) => tx.principal(t.principal).await?,
+            _ => None,
+        };
+        let (Some(token_record), Some(principal)) = (found, principal) else {
+            drop(tx);
+            self.refuse(
+                ctx,
+                now,
+                Draft::new("anonymous", Action::AuthToken, Outcome::Denied),
+            )
+            .await?;
+            return Err(ServiceError::Unauthenticated);
+        };
+        if principal.state != PrincipalState::Active {
+            drop(tx);
+            let draft = Draft::new(
+                format!("principal:{}", principal.id),
+                Action::AuthToken,
+                Outcome::Denied,
+            );
+            self.refuse(ctx, now, draft).await?;
+            return Err(ServiceError::Unauthenticated);
+        }
+        let grants = tx.grants_of(principal.id).await?;
+        if token_record
+            .last_used_at
+            .is_none_or(|at| now - at >= TOKEN_TOUCH_INTERVAL)
+        {
+            tx.touch_token(token_record.id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Actor {
+            principal: principal.id,
+            name: principal.name,
+            token: token_record.id,
+            grants,
+        })
+    }
+
+    // Bootstrap.
+
+    /// At start: issues the bootstrap credential if there is no
+    /// administrator and none was issued yet.
+    pub async fn ensure_bootstrap(&self) -> Result<BootstrapStatus, ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if tx.count_principals().await? > 0 {
+            return Ok(BootstrapStatus::AdministratorExists);
+        }
+        match tx.latest_bootstrap().await? {
+            Some(latest) if latest.used_at.is_none() && now < latest.expires_at => {
+                Ok(BootstrapStatus::Pending {
+                    expires_at: latest.expires_at,
+                })
+            }
+            Some(latest) if latest.used_at.is_none() => Ok(BootstrapStatus::Expired {
+                expired_at: latest.expires_at,
+            }),
+            _ => {
+                let (credential, expires_at) = self.issue_bootstrap(tx.as_mut(), now).await?;
+                tx.commit().await?;
+                Ok(BootstrapStatus::Issued {
+                    credential,
+                    expires_at,
+                })
+            }
+        }
+    }
+
+    /// Issues a new bootstrap credential while there is still no
+    /// administrator (the offline recovery of a lost or expired one).
+    pub async fn reissue_bootstrap(&self) -> Result<BootstrapStatus, ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if tx.count_principals().await? > 0 {
+            return Ok(BootstrapStatus::AdministratorExists);
+        }
+        let (credential, expires_at) = self.issue_bootstrap(tx.as_mut(), now).await?;
+        tx.commit().await?;
+        Ok(BootstrapStatus::Issued {
+            credential,
+            expires_at,
+        })
+    }
+
+    async fn issue_bootstrap(
+        &self,
+        tx: &mut dyn rempart_store::Tx,
+        now: OffsetDateTime,
+    ) -> Result<(SecretString, OffsetDateTime), ServiceError> {
+        let credential = secret::generate(SecretKind::Bootstrap)?;
+        let record = BootstrapRecord {
+            id: self.clock.new_id(),
+            hash: secret::fingerprint(&credential),
+            created_at: now,
+            expires_at: now + BOOTSTRAP_TTL,
+            used_at: None,
+        };
+        tx.insert_bootstrap(&record).await?;
+        let draft = Draft::new("system", Action::BootstrapIssue, Outcome::Success)
+            .target(format!("bootstrap:{}", record.id));
+        audit_log::append(tx, &RequestContext::system(), now, draft).await?;
+        Ok((credential, record.expires_at))
+    }
+
+    /// Exchanges the bootstrap credential for the first administrator and
+    /// its first API token. Single use: a second exchange is refused.
+    pub async fn exchange_bootstrap(
+        &self,
+        ctx: &RequestContext,
+        credential: &SecretString,
+        administrator: PrincipalName,
+    ) -> Result<BootstrapResult, ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let refusal = match tx
+            .bootstrap_by_hash(&secret::fingerprint(credential))
+            .await?
+        {
+            None => Some(BootstrapRefusal::Unknown),
+            Some(record) => {
+                let state = BootstrapCredential {
+                    expires_at: record.expires_at,
+                    used_at: record.used_at,
+                };
+                match state.check(now) {
+                    Err(refusal) => Some(refusal),
+                    Ok(()) if !tx.mark_bootstrap_used(record.id, now).await? => {
+                        Some(BootstrapRefusal::AlreadyUsed)
+                    }
+                    Ok(()) if tx.count_principals().await? > 0 => {
+                        Some(BootstrapRefusal::AlreadyUsed)
+                    }
+                    Ok(()) => None,
+                }
+            }
+        };
+        if let Some(refusal) = refusal {
+            drop(tx);
+            self.refuse(
+                ctx,
+                now,
+                Draft::new("anonymous", Action::BootstrapExchange, Outcome::Denied),
+            )
+            .await?;
+            return Err(ServiceError::BootstrapRefused(refusal));
+        }
+
+        let principal = PrincipalRecord {
+            id: PrincipalId(self.clock.new_id()),
+            name: administrator,
+            state: PrincipalState::Active,
+            created_at: now,
+        };
+        tx.insert_principal(&principal).await?;
+        let grant = Grant {
+            role: Role::SecurityAdmin,
+            scope: Scope::Global,
+            expires_at: None,
+        };
+        tx.insert_grant(self.clock.new_id(), principal.id, &grant, now)
+            .await?;
+        let token = secret::generate(SecretKind::ApiToken)?;
+        tx.insert_token(&TokenRecord {
+            id: self.clock.new_id(),
+            principal: principal.id,
+            hash: secret::fingerprint(&token),
+            name: "bootstrap".to_owned(),
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        })
+        .await?;
+        let draft = Draft::new("bootstrap", Action::BootstrapExchange, Outcome::Success)
+            .target(format!("principal:{}", principal.id));
+        audit_log::append(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(BootstrapResult {
+            administrator: principal,
+            token,
+        })
+    }
+
+    // Tenants.
+
+    /// Creates a tenant. Needs `tenant.create` staff-wide or in the
+    /// tenant's environment.
+    pub async fn create_tenant(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        new: NewTenant,
+    ) -> Result<Tenant, ServiceError> {
+        let now = self.clock.now();
+        let target = Scope::Environment(new.environment.clone());
+        if !actor.may(Permission::TenantCreate, &target, None, now) {
+            let draft = Draft::new(actor.audit_name(), Action::TenantCreate, Outcome::Denied)
+                .target(format!("environment:{}", new.environment));
+            self.refuse(ctx, now, draft).await?;
+            return Err(ServiceError::Forbidden {
+                permission: Permission::TenantCreate,
+            });
+        }
+        let tenant = Tenant {
+            id: TenantId(self.clock.new_id()),
+            name: new.name,
+            region: new.region,
+            environment: new.environment,
+            created_at: now,
+        };
+        let mut tx = self.store.begin().await?;
+        match tx.insert_tenant(&tenant).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { .. }) => {
+                return Err(ServiceError::TenantNameTaken {
+                    name: tenant.name.to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let draft = Draft::new(actor.audit_name(), Action::TenantCreate, Outcome::Success)
+            .target(format!("tenant:{}", tenant.id))
+            .tenant(tenant.id);
+        audit_log::append(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    /// Lists the tenants the actor may read, and only those: the scope is
+    /// part of the query.
+    pub async fn list_tenants(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Tenant>, ServiceError> {
+        let now = self.clock.now();
+        let Some(filter) = actor.tenant_filter(Permission::TenantRead, now) else {
+            let draft = Draft::new(actor.audit_name(), Action::TenantList, Outcome::Denied);
+            self.refuse(ctx, now, draft).await?;
+            return Err(ServiceError::Forbidden {
+                permission: Permission::TenantRead,
+            });
+        };
+        let mut tx = self.store.begin().await?;
+        let tenants = tx.list_tenants(&filter).await?;
+        let draft = Draft::new(actor.audit_name(), Action::TenantList, Outcome::Success);
+        audit_log::append(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(tenants)
+    }
+
+    async fn refuse(
+        &self,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        draft: Draft,
+    ) -> Result<(), ServiceError> {
+        audit_log::record_refusal(self.store.as_ref(), ctx, now, draft).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,394 @@
+//! Invariant 1 on both engines: a successful action leaves its change and
+//! its audit event; a refused or failed one leaves neither (a refusal is
+//! recorded as such, in its own transaction).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+use std::sync::Arc;
+
+use rempart_core::{
+    Actor, BootstrapStatus, Clock as _, ManualClock, Rempart, RequestContext, ServiceError,
+};
+use rempart_model::bootstrap::BootstrapRefusal;
+use rempart_model::{Environment, NewTenant, PrincipalId, PrincipalName, Region, TenantName};
+use rempart_store::{AuditRecord, PrincipalRecord, PrincipalState, Store, TokenRecord};
+use rempart_testkit::{Engine, TestDatabase, both_engines};
+use secrecy::{ExposeSecret as _, SecretString};
+use time::Duration;
+use time::macros::datetime;
+
+struct Fixture {
+    core: Rempart,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    _db: TestDatabase,
+}
+
+async fn fixture(engine: Engine) -> Option<Fixture> {
+    let db = TestDatabase::create(engine).await?;
+    let store = db.store().await;
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
+    let core = Rempart::new(store.clone(), clock.clone());
+    Some(Fixture {
+        core,
+        store,
+        clock,
+        _db: db,
+    })
+}
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        request_id: Some("req-1".to_owned()),
+        source: Some("192.0.2.7".parse().unwrap()),
+    }
+}
+
+fn acme() -> NewTenant {
+    NewTenant {
+        name: TenantName::parse("Acme").unwrap(),
+        region: Region::parse("us").unwrap(),
+        environment: Environment::production(),
+    }
+}
+
+async fn audit(store: &dyn Store) -> Vec<AuditRecord> {
+    let mut tx = store.begin().await.unwrap();
+    tx.audit_events(0, 10_000).await.unwrap()
+}
+
+async fn tenant_count(store: &dyn Store) -> u64 {
+    let mut tx = store.begin().await.unwrap();
+    tx.count_tenants().await.unwrap()
+}
+
+/// Bootstraps and returns the administrator as an actor.
+async fn admin(f: &Fixture) -> Actor {
+    let BootstrapStatus::Issued { credential, .. } = f.core.ensure_bootstrap().await.unwrap()
+    else {
+        panic!("a fresh database issues a credential");
+    };
+    let result = f
+        .core
+        .exchange_bootstrap(
+            &ctx(),
+            &credential,
+            PrincipalName::parse("admin@example.com").unwrap(),
+        )
+        .await
+        .unwrap();
+    f.core.authenticate(&ctx(), &result.token).await.unwrap()
+}
+
+/// A principal with a token and no grant at all.
+async fn nobody(f: &Fixture) -> Actor {
+    let id = PrincipalId(f.clock.new_id());
+    let token = SecretString::from("rmp_at_nobody-token-for-tests-only".to_owned());
+    let mut tx = f.store.begin().await.unwrap();
+    tx.insert_principal(&PrincipalRecord {
+        id,
+        name: PrincipalName::parse("nobody@example.com").unwrap(),
+        state: PrincipalState::Active,
+        created_at: f.clock.now(),
+    })
+    .await
+    .unwrap();
+    tx.insert_token(&TokenRecord {
+        id: f.clock.new_id(),
+        principal: id,
+        hash: rempart_core::secret::fingerprint(&token),
+        name: "test".to_owned(),
+        created_at: f.clock.now(),
+        expires_at: None,
+        revoked_at: None,
+        last_used_at: None,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    f.core.authenticate(&ctx(), &token).await.unwrap()
+}
+
+async fn a_success_leaves_the_change_and_its_event(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let before = audit(f.store.as_ref()).await.len();
+
+    let tenant = f.core.create_tenant(&admin, &ctx(), acme()).await.unwrap();
+
+    assert_eq!(tenant_count(f.store.as_ref()).await, 1);
+    let events = audit(f.store.as_ref()).await;
+    assert_eq!(events.len(), before + 1);
+    let event = events.last().unwrap();
+    assert_eq!(event.action, "tenant.create");
+    assert_eq!(event.outcome, "success");
+    assert_eq!(event.actor, format!("principal:{}", admin.principal));
+    assert_eq!(
+        event.target.as_deref(),
+        Some(format!("tenant:{}", tenant.id).as_str())
+    );
+    assert_eq!(event.tenant, Some(tenant.id.0));
+    assert_eq!(event.request_id.as_deref(), Some("req-1"));
+    assert_eq!(event.source.as_deref(), Some("192.0.2.7"));
+    assert_eq!(event.time, f.clock.now());
+}
+
+async fn a_refusal_changes_nothing_and_is_recorded(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let _admin = admin(&f).await;
+    let nobody = nobody(&f).await;
+    let before = audit(f.store.as_ref()).await.len();
+
+    let err = f
+        .core
+        .create_tenant(&nobody, &ctx(), acme())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
+    let err = f.core.list_tenants(&nobody, &ctx()).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
+
+    assert_eq!(tenant_count(f.store.as_ref()).await, 0);
+    let events = audit(f.store.as_ref()).await;
+    assert_eq!(events.len(), before + 2, "each refusal is recorded");
+    let actions: Vec<(&str, &str)> = events[before..]
+        .iter()
+        .map(|e| (e.action.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [("tenant.create", "denied"), ("tenant.list", "denied")]
+    );
+}
+
+async fn a_failure_leaves_neither_change_nor_event(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    f.core.create_tenant(&admin, &ctx(), acme()).await.unwrap();
+    let before = audit(f.store.as_ref()).await;
+
+    let mut duplicate = acme();
+    duplicate.name = TenantName::parse("ACME").unwrap();
+    let err = f
+        .core
+        .create_tenant(&admin, &ctx(), duplicate)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::TenantNameTaken { .. }),
+        "{err:?}"
+    );
+
+    assert_eq!(tenant_count(f.store.as_ref()).await, 1);
+    assert_eq!(audit(f.store.as_ref()).await, before);
+}
+
+async fn bootstrap_is_single_use_and_expires(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let BootstrapStatus::Issued {
+        credential,
+        expires_at,
+    } = f.core.ensure_bootstrap().await.unwrap()
+    else {
+        panic!("issued");
+    };
+    assert_eq!(expires_at, f.clock.now() + Duration::hours(24));
+    // A second start does not issue (or show) another.
+    assert!(matches!(
+        f.core.ensure_bootstrap().await.unwrap(),
+        BootstrapStatus::Pending { .. }
+    ));
+
+    let name = || PrincipalName::parse("admin@example.com").unwrap();
+    let wrong = SecretString::from("rmp_boot_not-the-credential".to_owned());
+    let err = f
+        .core
+        .exchange_bootstrap(&ctx(), &wrong, name())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ServiceError::BootstrapRefused(BootstrapRefusal::Unknown)
+    ));
+
+    let result = f
+        .core
+        .exchange_bootstrap(&ctx(), &credential, name())
+        .await
+        .unwrap();
+    assert!(result.token.expose_secret().starts_with("rmp_at_"));
+    let err = f
+        .core
+        .exchange_bootstrap(&ctx(), &credential, name())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ServiceError::BootstrapRefused(BootstrapRefusal::AlreadyUsed)
+    ));
+    assert!(matches!(
+        f.core.ensure_bootstrap().await.unwrap(),
+        BootstrapStatus::AdministratorExists
+    ));
+
+    let events = audit(f.store.as_ref()).await;
+    let summary: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.action.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("bootstrap.issue", "success"),
+            ("bootstrap.exchange", "denied"),
+            ("bootstrap.exchange", "success"),
+            ("bootstrap.exchange", "denied"),
+        ]
+    );
+    // Nothing secret reaches the log.
+    for e in &events {
+        let text = format!("{e:?}");
+        assert!(!text.contains(credential.expose_secret()));
+        assert!(!text.contains(result.token.expose_secret()));
+    }
+}
+
+async fn an_expired_bootstrap_credential_is_refused(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let BootstrapStatus::Issued { credential, .. } = f.core.ensure_bootstrap().await.unwrap()
+    else {
+        panic!("issued");
+    };
+    f.clock.advance(Duration::hours(24));
+    let err = f
+        .core
+        .exchange_bootstrap(
+            &ctx(),
+            &credential,
+            PrincipalName::parse("a@example.com").unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ServiceError::BootstrapRefused(BootstrapRefusal::Expired)
+    ));
+    assert!(matches!(
+        f.core.ensure_bootstrap().await.unwrap(),
+        BootstrapStatus::Expired { .. }
+    ));
+    let mut tx = f.store.begin().await.unwrap();
+    assert_eq!(tx.count_principals().await.unwrap(), 0);
+    drop(tx);
+
+    // The offline reissue gives a working credential.
+    let BootstrapStatus::Issued { credential, .. } = f.core.reissue_bootstrap().await.unwrap()
+    else {
+        panic!("reissued");
+    };
+    f.core
+        .exchange_bootstrap(
+            &ctx(),
+            &credential,
+            PrincipalName::parse("a@example.com").unwrap(),
+        )
+        .await
+        .unwrap();
+}
+
+async fn unknown_tokens_are_refused_and_recorded(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let before = audit(f.store.as_ref()).await.len();
+    let err = f
+        .core
+        .authenticate(&ctx(), &SecretString::from("rmp_at_forged".to_owned()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Unauthenticated));
+    let events = audit(f.store.as_ref()).await;
+    assert_eq!(events.len(), before + 1);
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.outcome.as_str()),
+        ("auth.token", "denied")
+    );
+    assert_eq!(last.source.as_deref(), Some("192.0.2.7"));
+}
+
+async fn the_chain_links_every_event(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    for name in ["A", "B", "C"] {
+        let mut t = acme();
+        t.name = TenantName::parse(name).unwrap();
+        f.core.create_tenant(&admin, &ctx(), t).await.unwrap();
+    }
+    let events = audit(f.store.as_ref()).await;
+    assert_eq!(events.first().unwrap().prev_hash, [0; 32]);
+    for (n, pair) in events.windows(2).enumerate() {
+        assert_eq!(pair[0].seq, n as u64 + 1);
+        assert_eq!(pair[1].seq, pair[0].seq + 1);
+        assert_eq!(pair[1].prev_hash, pair[0].hash);
+    }
+}
+
+async fn tenant_lists_are_scoped_by_grant(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let a = f.core.create_tenant(&admin, &ctx(), acme()).await.unwrap();
+    let mut dev = acme();
+    dev.name = TenantName::parse("Dev Co").unwrap();
+    dev.environment = Environment::development();
+    let b = f.core.create_tenant(&admin, &ctx(), dev).await.unwrap();
+
+    let all = f.core.list_tenants(&admin, &ctx()).await.unwrap();
+    assert_eq!(all.iter().map(|t| t.id).collect::<Vec<_>>(), [a.id, b.id]);
+
+    // An auditor of the development environment sees its tenant only.
+    let mut auditor = nobody(&f).await;
+    auditor.grants = vec![rempart_model::Grant {
+        role: rempart_model::Role::Auditor,
+        scope: rempart_model::Scope::Environment(Environment::development()),
+        expires_at: None,
+    }];
+    let seen = f.core.list_tenants(&auditor, &ctx()).await.unwrap();
+    assert_eq!(seen.iter().map(|t| t.id).collect::<Vec<_>>(), [b.id]);
+    let err = f
+        .core
+        .create_tenant(&auditor, &ctx(), acme())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Forbidden { .. }));
+}
+
+both_engines!(
+    a_success_leaves_the_change_and_its_event,
+    a_refusal_changes_nothing_and_is_recorded,
+    a_failure_leaves_neither_change_nor_event,
+    bootstrap_is_single_use_and_expires,
+    an_expired_bootstrap_credential_is_refused,
+    unknown_tokens_are_refused_and_recorded,
+    the_chain_links_every_event,
+    tenant_lists_are_scoped_by_grant,
+);

@@ -1,0 +1,98 @@
+//! AES-256-GCM through aws-lc-rs, the project's single crypto provider.
+//!
+//! Nonce strategy: every encryption draws a fresh random 96-bit nonce from
+//! the operating system generator (aws-lc-rs `rand::fill`). Callers count
+//! invocations per key (see `usage`) so that no key exceeds the NIST
+//! SP 800-38D bound of 2^32 random-nonce encryptions. The explicit-nonce
+//! functions here are crate-private: only test-vector code passes a fixed
+//! nonce.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+
+use crate::error::{CryptoError, Result};
+use crate::secret::KeyBytes;
+
+/// Nonce length (96 bits).
+pub(crate) const NONCE_LEN: usize = 12;
+/// Authentication tag length (128 bits).
+pub(crate) const TAG_LEN: usize = 16;
+
+/// Builds an AES-256-GCM key; aws-lc cleanses its key schedule when dropped.
+pub(crate) fn cipher(key: &KeyBytes) -> Result<LessSafeKey> {
+    let unbound = UnboundKey::new(&AES_256_GCM, key.expose()).map_err(|_| CryptoError::Backend)?;
+    Ok(LessSafeKey::new(unbound))
+}
+
+/// A fresh random nonce.
+pub(crate) fn random_nonce() -> Result<[u8; NONCE_LEN]> {
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CryptoError::RandomUnavailable)?;
+    Ok(nonce)
+}
+
+/// Appends `ciphertext || tag` of `plaintext` to `out`.
+pub(crate) fn seal_append(
+    key: &LessSafeKey,
+    nonce: [u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let start = out.len();
+    out.reserve(plaintext.len() + TAG_LEN);
+    out.extend_from_slice(plaintext);
+    let in_out = out.get_mut(start..).ok_or(CryptoError::Backend)?;
+    let tag = key
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), in_out)
+        .map_err(|_| CryptoError::Backend)?;
+    out.extend_from_slice(tag.as_ref());
+    Ok(())
+}
+
+/// Decrypts `ciphertext || tag` held in `buf` in place; on success `buf`
+/// holds the plaintext. On failure `buf` is cleared.
+pub(crate) fn open_in_place(
+    key: &LessSafeKey,
+    nonce: [u8; NONCE_LEN],
+    aad: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let opened = key
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            buf.as_mut_slice(),
+        )
+        .map(|plain| plain.len());
+    if let Ok(len) = opened {
+        buf.truncate(len);
+        Ok(())
+    } else {
+        buf.clear();
+        Err(CryptoError::DecryptionFailed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_tamper() {
+        let key = cipher(&KeyBytes::from_array([7; 32])).unwrap();
+        let mut buf = Vec::new();
+        seal_append(&key, [1; NONCE_LEN], b"aad", b"hello", &mut buf).unwrap();
+        assert_eq!(buf.len(), 5 + TAG_LEN);
+        let mut copy = buf.clone();
+        open_in_place(&key, [1; NONCE_LEN], b"aad", &mut copy).unwrap();
+        assert_eq!(copy, b"hello");
+        let mut copy = buf.clone();
+        assert!(open_in_place(&key, [1; NONCE_LEN], b"aaD", &mut copy).is_err());
+        assert!(copy.is_empty());
+    }
+
+    #[test]
+    fn random_nonces_differ() {
+        assert_ne!(random_nonce().unwrap(), random_nonce().unwrap());
+    }
+}

@@ -1,0 +1,77 @@
+//! The vocabulary of the audit trail: what was done, and how it ended.
+//! The tamper-evident log itself lives in the `audit` crate.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An audited action. The string form is stable: detections, searches and
+/// exports match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    #[serde(rename = "bootstrap.issue")]
+    BootstrapIssue,
+    #[serde(rename = "bootstrap.exchange")]
+    BootstrapExchange,
+    #[serde(rename = "auth.token")]
+    AuthToken,
+    #[serde(rename = "tenant.create")]
+    TenantCreate,
+    #[serde(rename = "tenant.list")]
+    TenantList,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BootstrapIssue => "bootstrap.issue",
+            Self::BootstrapExchange => "bootstrap.exchange",
+            Self::AuthToken => "auth.token",
+            Self::TenantCreate => "tenant.create",
+            Self::TenantList => "tenant.list",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an audited attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Done, and committed with its event.
+    Success,
+    /// Refused by authentication or authorization; nothing changed.
+    Denied,
+    /// Attempted and failed; nothing changed.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Denied => "denied",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "success" => Some(Self::Success),
+            "denied" => Some(Self::Denied),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

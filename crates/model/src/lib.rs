@@ -1,0 +1,20 @@
+//! Rempart's domain: the types and rules every other layer shares.
+//!
+//! This crate is pure. It does no I/O, no async, and never reads the clock:
+//! a rule that depends on "now" takes the time as an argument (invariant 6),
+//! so that expiry and deadlines are tested without waiting.
+
+pub mod audit;
+pub mod bootstrap;
+pub mod environment;
+pub mod permission;
+pub mod principal;
+pub mod role;
+pub mod tenant;
+
+pub use audit::{Action, Outcome};
+pub use environment::{Environment, EnvironmentError};
+pub use permission::Permission;
+pub use principal::{PrincipalId, PrincipalName, PrincipalNameError};
+pub use role::{Grant, Role, Scope, is_allowed};
+pub use tenant::{NewTenant, Region, RegionError, Tenant, TenantId, TenantName, TenantNameError};

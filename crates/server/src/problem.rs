@@ -1,0 +1,203 @@
+//! RFC 9457 problem details: the one answer to every error.
+//!
+//! Every domain error and every extractor rejection becomes a [`Problem`]
+//! here, in one place, so that all routes answer bad input the same way
+//! (invariant 5). A problem never carries a secret: messages come from
+//! error types that are written not to hold any, and server-side failures
+//! are logged with the request id and answered with a generic text.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rempart_core::ServiceError;
+use rempart_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Where problem types are documented.
+const TYPE_BASE: &str = "https://rempart.dev/problems/";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem; stable, documented in `docs/api-errors.md`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// For validation problems: which field, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    authenticate: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("{TYPE_BASE}{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            authenticate: false,
+        }
+    }
+
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut problem = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "A field is not valid",
+            format!("{field}: {message}"),
+        );
+        problem.errors.push(FieldError {
+            field: field.to_owned(),
+            message,
+        });
+        problem
+    }
+
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        let mut problem = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Authentication required",
+            detail,
+        );
+        problem.authenticate = true;
+        problem
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such resource",
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server failed to complete the request; the request id in the response headers finds it in the logs",
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let authenticate = self.authenticate;
+        let mut response = (status, Json(self)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if authenticate {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"rempart\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<ServiceError> for Problem {
+    fn from(err: ServiceError) -> Self {
+        match &err {
+            ServiceError::Unauthenticated => Self::unauthenticated(err.to_string()),
+            ServiceError::Forbidden { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Permission denied",
+                err.to_string(),
+            ),
+            ServiceError::BootstrapRefused(_) => Self::new(
+                StatusCode::FORBIDDEN,
+                "bootstrap-refused",
+                "Bootstrap credential refused",
+                err.to_string(),
+            ),
+            ServiceError::TenantNameTaken { .. } | ServiceError::PrincipalNameTaken { .. } => {
+                Self::new(
+                    StatusCode::CONFLICT,
+                    "name-taken",
+                    "Name already taken",
+                    err.to_string(),
+                )
+            }
+            ServiceError::Invalid { field, message } => Self::invalid_field(field, message.clone()),
+            ServiceError::Store(StoreError::Unreachable { .. }) => {
+                tracing::error!(error = %err, "database unreachable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    "the database cannot be reached; try again later",
+                )
+            }
+            ServiceError::Store(_) | ServiceError::RandomUnavailable => {
+                tracing::error!(error = %err, "request failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for Problem {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "expected a body with Content-Type: application/json",
+            ),
+            JsonRejection::JsonSyntaxError(e) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "Malformed JSON",
+                e.body_text(),
+            ),
+            JsonRejection::JsonDataError(e) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                "The body does not match the expected shape",
+                e.body_text(),
+            ),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body-too-large",
+                    "Body too large",
+                    "the request body exceeds the configured limit (server.body_limit_bytes)",
+                )
+            }
+            other => Self::new(
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                "Bad request",
+                other.body_text(),
+            ),
+        }
+    }
+}

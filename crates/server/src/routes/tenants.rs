@@ -1,0 +1,51 @@
+//! Tenants: the organizations whose data Rempart holds.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use crate::extract::{ApiJson, Authenticated, Ctx};
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::wire::{CreateTenantRequest, TenantList, TenantView};
+
+/// Creates a tenant. Needs `tenant.create`.
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants",
+    request_body = CreateTenantRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new tenant", body = TenantView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's grants do not carry tenant.create", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A tenant of that name exists", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+    ApiJson(body): ApiJson<CreateTenantRequest>,
+) -> Result<(StatusCode, Json<TenantView>), Problem> {
+    let new = body.into_domain()?;
+    let tenant = state.core.create_tenant(&actor, &ctx, new).await?;
+    Ok((StatusCode::CREATED, Json(tenant.into())))
+}
+
+/// Lists the tenants the caller may read. Needs `tenant.read`.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tenants the caller may read", body = TenantList),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's grants do not carry tenant.read", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+) -> Result<Json<TenantList>, Problem> {
+    let tenants = state.core.list_tenants(&actor, &ctx).await?;
+    Ok(Json(TenantList {
+        tenants: tenants.into_iter().map(TenantView::from).collect(),
+    }))
+}

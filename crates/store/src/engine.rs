@@ -1,0 +1,497 @@
+//! The one implementation of [`Store`](crate::Store) and [`Tx`](crate::Tx),
+//! instantiated for each engine.
+//!
+//! Both engines run the same SQL text; what differs is passed in: how a
+//! write transaction begins, and how the audit head is locked. Times are
+//! stored as microseconds since the Unix epoch on both engines.
+
+use time::OffsetDateTime;
+
+use crate::StoreError;
+
+pub(crate) fn to_micros(t: OffsetDateTime) -> Result<i64, StoreError> {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000)
+        .map_err(|_| StoreError::corrupt("time out of range"))
+}
+
+pub(crate) fn from_micros(micros: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(|_| StoreError::corrupt("time out of range"))
+}
+
+pub(crate) fn opt_from_micros(micros: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    micros.map(from_micros).transpose()
+}
+
+pub(crate) fn opt_to_micros(t: Option<OffsetDateTime>) -> Result<Option<i64>, StoreError> {
+    t.map(to_micros).transpose()
+}
+
+pub(crate) fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::corrupt("sequence number out of range"))
+}
+
+pub(crate) fn to_u64(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::corrupt("negative count or sequence number"))
+}
+
+pub(crate) fn hash32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(bytes).map_err(|_| StoreError::corrupt("a stored hash is not 32 bytes"))
+}
+
+/// Generates the `Tx` implementation for one engine.
+///
+/// `$tx` is the transaction wrapper type, `$db` the sqlx database, and
+/// `$lock_head` the statement that reads the audit head and holds it until
+/// the transaction ends.
+macro_rules! engine_impl {
+    ($tx:ident, $db:ty, $lock_head:expr) => {
+        /// A transaction on this engine.
+        pub struct $tx {
+            inner: sqlx::Transaction<'static, $db>,
+        }
+
+        impl std::fmt::Debug for $tx {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($tx))
+            }
+        }
+
+        fn tenant_from_row(row: &<$db as sqlx::Database>::Row) -> Result<Tenant, StoreError> {
+            use sqlx::Row as _;
+            Ok(Tenant {
+                id: TenantId(row.try_get("id")?),
+                name: TenantName::parse(&row.try_get::<String, _>("name")?)
+                    .map_err(StoreError::corrupt)?,
+                region: Region::parse(&row.try_get::<String, _>("region")?)
+                    .map_err(StoreError::corrupt)?,
+                environment: Environment::parse(&row.try_get::<String, _>("environment")?)
+                    .map_err(StoreError::corrupt)?,
+                created_at: from_micros(row.try_get("created_at")?)?,
+            })
+        }
+
+        fn token_from_row(row: &<$db as sqlx::Database>::Row) -> Result<TokenRecord, StoreError> {
+            use sqlx::Row as _;
+            Ok(TokenRecord {
+                id: row.try_get("id")?,
+                principal: PrincipalId(row.try_get("principal_id")?),
+                hash: hash32(&row.try_get::<Vec<u8>, _>("token_hash")?)?,
+                name: row.try_get("name")?,
+                created_at: from_micros(row.try_get("created_at")?)?,
+                expires_at: opt_from_micros(row.try_get("expires_at")?)?,
+                revoked_at: opt_from_micros(row.try_get("revoked_at")?)?,
+                last_used_at: opt_from_micros(row.try_get("last_used_at")?)?,
+            })
+        }
+
+        fn bootstrap_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<BootstrapRecord, StoreError> {
+            use sqlx::Row as _;
+            Ok(BootstrapRecord {
+                id: row.try_get("id")?,
+                hash: hash32(&row.try_get::<Vec<u8>, _>("secret_hash")?)?,
+                created_at: from_micros(row.try_get("created_at")?)?,
+                expires_at: from_micros(row.try_get("expires_at")?)?,
+                used_at: opt_from_micros(row.try_get("used_at")?)?,
+            })
+        }
+
+        fn audit_from_row(row: &<$db as sqlx::Database>::Row) -> Result<AuditRecord, StoreError> {
+            use sqlx::Row as _;
+            Ok(AuditRecord {
+                seq: to_u64(row.try_get("seq")?)?,
+                time: from_micros(row.try_get("time")?)?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                target: row.try_get("target")?,
+                tenant: row.try_get("tenant_id")?,
+                outcome: row.try_get("outcome")?,
+                request_id: row.try_get("request_id")?,
+                source: row.try_get("source")?,
+                details: row.try_get("details")?,
+                prev_hash: hash32(&row.try_get::<Vec<u8>, _>("prev_hash")?)?,
+                hash: hash32(&row.try_get::<Vec<u8>, _>("hash")?)?,
+            })
+        }
+
+        fn push_tenant_filter(
+            query: &mut sqlx::QueryBuilder<$db>,
+            filter: &TenantFilter,
+        ) {
+            fn push_ids(query: &mut sqlx::QueryBuilder<$db>, ids: &[TenantId]) {
+                if ids.is_empty() {
+                    query.push("1 = 0");
+                    return;
+                }
+                query.push("id IN (");
+                let mut list = query.separated(", ");
+                for id in ids {
+                    list.push_bind(id.0);
+                }
+                query.push(")");
+            }
+            fn push_envs(query: &mut sqlx::QueryBuilder<$db>, envs: &[Environment]) {
+                if envs.is_empty() {
+                    query.push("1 = 0");
+                    return;
+                }
+                query.push("environment IN (");
+                let mut list = query.separated(", ");
+                for env in envs {
+                    list.push_bind(env.as_str().to_owned());
+                }
+                query.push(")");
+            }
+            match filter {
+                TenantFilter::All => {}
+                TenantFilter::Only(ids) => {
+                    query.push(" WHERE ");
+                    push_ids(query, ids);
+                }
+                TenantFilter::Environments(envs) => {
+                    query.push(" WHERE ");
+                    push_envs(query, envs);
+                }
+                TenantFilter::Union(ids, envs) => {
+                    query.push(" WHERE (");
+                    push_ids(query, ids);
+                    query.push(") OR (");
+                    push_envs(query, envs);
+                    query.push(")");
+                }
+            }
+        }
+
+        #[async_trait]
+        impl Tx for $tx {
+            async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+                self.inner.commit().await?;
+                Ok(())
+            }
+
+            async fn insert_tenant(&mut self, tenant: &Tenant) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO tenants (id, name, name_key, region, environment, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(tenant.id.0)
+                .bind(tenant.name.as_str())
+                .bind(tenant.name.uniqueness_key())
+                .bind(tenant.region.as_str())
+                .bind(tenant.environment.as_str())
+                .bind(to_micros(tenant.created_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn list_tenants(
+                &mut self,
+                filter: &TenantFilter,
+            ) -> Result<Vec<Tenant>, StoreError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, name, region, environment, created_at FROM tenants",
+                );
+                push_tenant_filter(&mut query, filter);
+                query.push(" ORDER BY name_key");
+                let rows = query.build().fetch_all(&mut *self.inner).await?;
+                rows.iter().map(tenant_from_row).collect()
+            }
+
+            async fn count_tenants(&mut self) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
+                    .fetch_one(&mut *self.inner)
+                    .await?;
+                to_u64(n)
+            }
+
+            async fn tenant(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, name, region, environment, created_at FROM tenants WHERE id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(tenant_from_row).transpose()
+            }
+
+            async fn count_principals(&mut self) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM principals")
+                    .fetch_one(&mut *self.inner)
+                    .await?;
+                to_u64(n)
+            }
+
+            async fn insert_principal(
+                &mut self,
+                principal: &PrincipalRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO principals (id, name, name_key, state, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(principal.id.0)
+                .bind(principal.name.as_str())
+                .bind(principal.name.uniqueness_key())
+                .bind(principal.state.as_str())
+                .bind(to_micros(principal.created_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn principal(
+                &mut self,
+                id: PrincipalId,
+            ) -> Result<Option<PrincipalRecord>, StoreError> {
+                use sqlx::Row as _;
+                let Some(row) = sqlx::query(
+                    "SELECT id, name, state, created_at FROM principals WHERE id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(&mut *self.inner)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let state: String = row.try_get("state")?;
+                Ok(Some(PrincipalRecord {
+                    id: PrincipalId(row.try_get("id")?),
+                    name: PrincipalName::parse(&row.try_get::<String, _>("name")?)
+                        .map_err(StoreError::corrupt)?,
+                    state: PrincipalState::parse(&state)
+                        .ok_or_else(|| StoreError::corrupt("unknown principal state"))?,
+                    created_at: from_micros(row.try_get("created_at")?)?,
+                }))
+            }
+
+            async fn insert_grant(
+                &mut self,
+                id: Uuid,
+                principal: PrincipalId,
+                grant: &Grant,
+                created_at: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let (kind, value) = match &grant.scope {
+                    Scope::Global => ("global", String::new()),
+                    Scope::Tenant(t) => ("tenant", t.0.to_string()),
+                    Scope::Environment(e) => ("environment", e.as_str().to_owned()),
+                };
+                sqlx::query(
+                    "INSERT INTO grants (id, principal_id, role, scope_kind, scope_value, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(id)
+                .bind(principal.0)
+                .bind(grant.role.as_str())
+                .bind(kind)
+                .bind(value)
+                .bind(to_micros(created_at)?)
+                .bind(opt_to_micros(grant.expires_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn grants_of(&mut self, principal: PrincipalId) -> Result<Vec<Grant>, StoreError> {
+                use sqlx::Row as _;
+                let rows = sqlx::query(
+                    "SELECT role, scope_kind, scope_value, expires_at FROM grants \
+                     WHERE principal_id = $1 ORDER BY created_at",
+                )
+                .bind(principal.0)
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let role: String = row.try_get("role")?;
+                        let kind: String = row.try_get("scope_kind")?;
+                        let value: String = row.try_get("scope_value")?;
+                        let scope = match kind.as_str() {
+                            "global" => Scope::Global,
+                            "tenant" => Scope::Tenant(TenantId(
+                                value.parse().map_err(StoreError::corrupt)?,
+                            )),
+                            "environment" => Scope::Environment(
+                                Environment::parse(&value).map_err(StoreError::corrupt)?,
+                            ),
+                            other => {
+                                return Err(StoreError::corrupt(format!(
+                                    "unknown grant scope {other:?}"
+                                )));
+                            }
+                        };
+                        Ok(Grant {
+                            role: role.parse().map_err(StoreError::corrupt)?,
+                            scope,
+                            expires_at: opt_from_micros(row.try_get("expires_at")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn insert_token(&mut self, token: &TokenRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, principal_id, token_hash, name, created_at, expires_at, revoked_at, last_used_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(token.id)
+                .bind(token.principal.0)
+                .bind(token.hash.as_slice())
+                .bind(token.name.as_str())
+                .bind(to_micros(token.created_at)?)
+                .bind(opt_to_micros(token.expires_at)?)
+                .bind(opt_to_micros(token.revoked_at)?)
+                .bind(opt_to_micros(token.last_used_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn token_by_hash(
+                &mut self,
+                hash: &[u8; 32],
+            ) -> Result<Option<TokenRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, principal_id, token_hash, name, created_at, expires_at, revoked_at, last_used_at \
+                     FROM api_tokens WHERE token_hash = $1",
+                )
+                .bind(hash.as_slice())
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(token_from_row).transpose()
+            }
+
+            async fn touch_token(&mut self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                    .bind(to_micros(at)?)
+                    .bind(id)
+                    .execute(&mut *self.inner)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_bootstrap(&mut self, record: &BootstrapRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO bootstrap_credentials (id, secret_hash, created_at, expires_at, used_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(record.id)
+                .bind(record.hash.as_slice())
+                .bind(to_micros(record.created_at)?)
+                .bind(to_micros(record.expires_at)?)
+                .bind(opt_to_micros(record.used_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn bootstrap_by_hash(
+                &mut self,
+                hash: &[u8; 32],
+            ) -> Result<Option<BootstrapRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, secret_hash, created_at, expires_at, used_at \
+                     FROM bootstrap_credentials WHERE secret_hash = $1",
+                )
+                .bind(hash.as_slice())
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(bootstrap_from_row).transpose()
+            }
+
+            async fn latest_bootstrap(&mut self) -> Result<Option<BootstrapRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, secret_hash, created_at, expires_at, used_at \
+                     FROM bootstrap_credentials ORDER BY created_at DESC LIMIT 1",
+                )
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(bootstrap_from_row).transpose()
+            }
+
+            async fn mark_bootstrap_used(
+                &mut self,
+                id: Uuid,
+                at: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE bootstrap_credentials SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
+                )
+                .bind(to_micros(at)?)
+                .bind(id)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn lock_audit_head(&mut self) -> Result<AuditHead, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query($lock_head)
+                    .fetch_one(&mut *self.inner)
+                    .await?;
+                Ok(AuditHead {
+                    seq: to_u64(row.try_get("seq")?)?,
+                    hash: hash32(&row.try_get::<Vec<u8>, _>("hash")?)?,
+                })
+            }
+
+            async fn append_audit(&mut self, event: &AuditRecord) -> Result<(), StoreError> {
+                let seq = to_i64(event.seq)?;
+                sqlx::query(
+                    "INSERT INTO audit_events (seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(seq)
+                .bind(to_micros(event.time)?)
+                .bind(event.actor.as_str())
+                .bind(event.action.as_str())
+                .bind(event.target.as_deref())
+                .bind(event.tenant)
+                .bind(event.outcome.as_str())
+                .bind(event.request_id.as_deref())
+                .bind(event.source.as_deref())
+                .bind(event.details.as_deref())
+                .bind(event.prev_hash.as_slice())
+                .bind(event.hash.as_slice())
+                .execute(&mut *self.inner)
+                .await?;
+                let moved = sqlx::query(
+                    "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3",
+                )
+                .bind(seq)
+                .bind(event.hash.as_slice())
+                .bind(seq - 1)
+                .execute(&mut *self.inner)
+                .await?;
+                if moved.rows_affected() == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::corrupt(
+                        "the audit head moved during the transaction; it was not locked",
+                    ))
+                }
+            }
+
+            async fn audit_events(
+                &mut self,
+                after_seq: u64,
+                limit: u32,
+            ) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash \
+                     FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(to_i64(after_seq)?)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use engine_impl;

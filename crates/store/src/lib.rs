@@ -1,0 +1,192 @@
+//! Rempart's persistence, behind one interface, on SQLite and PostgreSQL.
+//!
+//! The store keeps state; it makes no policy decision. Every write happens
+//! inside a [`Tx`], so that the service layer can put a change and its audit
+//! event in one transaction (invariant 1). Queries of tenant data take the
+//! tenant scope as an argument (invariant 2): there is no "list everything"
+//! that a caller could forget to filter.
+//!
+//! Both engines run the same SQL text (numbered `$n` parameters work on
+//! both) from one implementation, instantiated per engine by
+//! [`engine_impl!`](crate::engine); only the schema and the locking differ.
+
+mod engine;
+mod error;
+pub mod migrate;
+pub mod postgres;
+pub mod records;
+pub mod sqlite;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rempart_model::{Grant, PrincipalId, Tenant, TenantId};
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use migrate::{MigrationStatus, SchemaVersion};
+pub use records::{
+    AuditHead, AuditRecord, BootstrapRecord, PrincipalRecord, PrincipalState, TenantFilter,
+    TokenRecord,
+};
+
+/// Which database engine holds the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database holding Rempart's state.
+#[async_trait]
+pub trait Store: Send + Sync + Debug {
+    fn engine(&self) -> Engine;
+
+    /// Starts a read-write transaction. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), so that two writers never deadlock on a
+    /// lock upgrade.
+    async fn begin(&self) -> Result<Box<dyn Tx>, StoreError>;
+
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Applies pending migrations. Refuses, changing nothing, a database
+    /// whose schema is newer than this binary.
+    async fn migrate(&self) -> Result<MigrationStatus, StoreError>;
+
+    /// What the database's schema is, against what this binary knows.
+    async fn schema_version(&self) -> Result<SchemaVersion, StoreError>;
+
+    /// Closes every connection; in-flight transactions finish first.
+    async fn close(&self);
+}
+
+/// One transaction. Dropping it without [`Tx::commit`] rolls it back.
+#[async_trait]
+pub trait Tx: Send {
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    // Tenants.
+
+    /// Inserts a tenant; a name that differs from an existing one only in
+    /// case is a [`StoreError::Conflict`].
+    async fn insert_tenant(&mut self, tenant: &Tenant) -> Result<(), StoreError>;
+    async fn list_tenants(&mut self, filter: &TenantFilter) -> Result<Vec<Tenant>, StoreError>;
+    async fn count_tenants(&mut self) -> Result<u64, StoreError>;
+
+    // Principals and grants.
+
+    async fn count_principals(&mut self) -> Result<u64, StoreError>;
+    async fn insert_principal(&mut self, principal: &PrincipalRecord) -> Result<(), StoreError>;
+    async fn principal(&mut self, id: PrincipalId) -> Result<Option<PrincipalRecord>, StoreError>;
+    async fn insert_grant(
+        &mut self,
+        id: Uuid,
+        principal: PrincipalId,
+        grant: &Grant,
+        created_at: time::OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    async fn grants_of(&mut self, principal: PrincipalId) -> Result<Vec<Grant>, StoreError>;
+
+    // API tokens (stored as SHA-256 hashes only).
+
+    async fn insert_token(&mut self, token: &TokenRecord) -> Result<(), StoreError>;
+    async fn token_by_hash(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+    async fn touch_token(&mut self, id: Uuid, at: time::OffsetDateTime) -> Result<(), StoreError>;
+
+    // The bootstrap credential (stored as a SHA-256 hash only).
+
+    async fn insert_bootstrap(&mut self, record: &BootstrapRecord) -> Result<(), StoreError>;
+    async fn bootstrap_by_hash(
+        &mut self,
+        hash: &[u8; 32],
+    ) -> Result<Option<BootstrapRecord>, StoreError>;
+    async fn latest_bootstrap(&mut self) -> Result<Option<BootstrapRecord>, StoreError>;
+    /// Marks a credential used; false if it was already used (so that two
+    /// concurrent exchanges cannot both succeed).
+    async fn mark_bootstrap_used(
+        &mut self,
+        id: Uuid,
+        at: time::OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    // The audit log.
+
+    /// The last appended event, locked until this transaction ends, so that
+    /// concurrent writers extend one chain.
+    async fn lock_audit_head(&mut self) -> Result<AuditHead, StoreError>;
+    /// Appends an event and moves the head to it. The event's `seq` must be
+    /// the head's plus one.
+    async fn append_audit(&mut self, event: &AuditRecord) -> Result<(), StoreError>;
+    async fn audit_events(
+        &mut self,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+    async fn tenant(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+}
+
+/// Opens the database at `url` (`sqlite://path?mode=rwc` or
+/// `postgres://…`). Does not migrate.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            sqlite::SqliteStore::connect(url, max_connections).await?,
+        ))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            postgres::PostgresStore::connect(url, max_connections).await?,
+        ))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// Removes the password from a database URL, so that it can be shown.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    if path.is_empty() && !rest.contains('/') {
+        format!("{scheme}://{authority}")
+    } else {
+        format!("{scheme}://{authority}/{path}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact_url("postgres://rempart:s3cret@db:5432/rempart"),
+            "postgres://rempart:***@db:5432/rempart"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+        assert_eq!(redact_url("postgres://h"), "postgres://h");
+    }
+}

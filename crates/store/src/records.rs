@@ -1,0 +1,121 @@
+//! Rows as the store keeps them, for what the domain types do not cover
+//! (credentials, the audit chain).
+
+use rempart_model::{Environment, PrincipalId, PrincipalName, TenantId};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Which tenants a query may see (invariant 2: the scope is part of every
+/// query, never applied afterwards by the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantFilter {
+    All,
+    Only(Vec<TenantId>),
+    Environments(Vec<Environment>),
+    Union(Vec<TenantId>, Vec<Environment>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalState {
+    Active,
+    Suspended,
+    Terminated,
+}
+
+impl PrincipalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Terminated => "terminated",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "suspended" => Some(Self::Suspended),
+            "terminated" => Some(Self::Terminated),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalRecord {
+    pub id: PrincipalId,
+    pub name: PrincipalName,
+    pub state: PrincipalState,
+    pub created_at: OffsetDateTime,
+}
+
+/// An API token. `hash` is SHA-256 of the token; the token itself is never
+/// stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: Uuid,
+    pub principal: PrincipalId,
+    pub hash: [u8; 32],
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("principal", &self.principal)
+            .field("name", &self.name)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bootstrap credential. `hash` is SHA-256 of the credential.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BootstrapRecord {
+    pub id: Uuid,
+    pub hash: [u8; 32],
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for BootstrapRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapRecord")
+            .field("id", &self.id)
+            .field("expires_at", &self.expires_at)
+            .field("used_at", &self.used_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The last event of the audit chain (`seq` 0 and a zero hash when empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditHead {
+    pub seq: u64,
+    pub hash: [u8; 32],
+}
+
+/// One audit event as stored. The `audit` crate defines its encoding and
+/// hashes; the store keeps the columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub time: OffsetDateTime,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub tenant: Option<Uuid>,
+    pub outcome: String,
+    pub request_id: Option<String>,
+    pub source: Option<String>,
+    pub details: Option<Vec<u8>>,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}

@@ -1,0 +1,302 @@
+//! Test support: a real Rempart server on a temporary data directory, on
+//! SQLite or on a fresh PostgreSQL database, on a free port.
+//!
+//! PostgreSQL comes from `REMPART_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); each test gets its own
+//! database, dropped afterwards. When PostgreSQL cannot be reached, a test
+//! on it is skipped with a message, except under `CI=true`, where it fails:
+//! in CI a test never passes silently.
+
+use std::sync::Arc;
+
+use rempart_core::{Clock as _, Config, ManualClock, Rempart, SystemClock};
+use rempart_server::Server;
+use rempart_store::Store;
+use secrecy::{ExposeSecret as _, SecretString};
+use sqlx::Connection as _;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use rempart_store::Engine;
+
+/// Runs an async test function once per engine: `both_engines!(name);`
+/// makes `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Engine::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::Engine::Postgres).await;
+            }
+        }
+    )+};
+}
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The PostgreSQL server tests use.
+pub fn postgres_admin_url() -> String {
+    std::env::var("REMPART_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A database of its own for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub engine: Engine,
+    pub url: String,
+    dir: tempfile::TempDir,
+    postgres_name: Option<String>,
+}
+
+impl TestDatabase {
+    /// A fresh, empty database; `None` (the test is skipped) when
+    /// PostgreSQL is unreachable outside CI.
+    ///
+    /// # Panics
+    ///
+    /// When PostgreSQL is unreachable under `CI=true`, or the temporary
+    /// directory cannot be made.
+    #[allow(
+        clippy::panic,
+        clippy::expect_used,
+        reason = "test support: a failure fails the test"
+    )]
+    pub async fn create(engine: Engine) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        match engine {
+            Engine::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("rempart.db").display());
+                Some(Self {
+                    engine,
+                    url,
+                    dir,
+                    postgres_name: None,
+                })
+            }
+            Engine::Postgres => {
+                let admin = postgres_admin_url();
+                let mut conn = match sqlx::PgConnection::connect(&admin).await {
+                    Ok(conn) => conn,
+                    Err(e) if in_ci() => {
+                        panic!("PostgreSQL is unreachable at {admin} under CI=true: {e}")
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "skipped: PostgreSQL is unreachable at {admin} ({e}); set CI=true to make this a failure"
+                        );
+                        return None;
+                    }
+                };
+                let name = format!("rempart_t_{}", uuid::Uuid::new_v4().simple());
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("CREATE DATABASE");
+                let _ = conn.close().await;
+                let url = match admin.rsplit_once('/') {
+                    Some((base, _)) => format!("{base}/{name}"),
+                    None => panic!("REMPART_TEST_POSTGRES_URL has no database part: {admin}"),
+                };
+                Some(Self {
+                    engine,
+                    url,
+                    dir,
+                    postgres_name: Some(name),
+                })
+            }
+        }
+    }
+
+    /// A temporary directory that lives as long as the database.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Opens and migrates a store on this database.
+    ///
+    /// # Panics
+    ///
+    /// When the database cannot be opened or migrated.
+    #[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
+    pub async fn store(&self) -> Arc<dyn Store> {
+        let store = rempart_store::connect(&self.url, 5).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        let admin = postgres_admin_url();
+        // Drop runs inside the test's runtime; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running server and what a test needs to talk to it.
+#[derive(Debug)]
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT` (or `https://…` with TLS configured).
+    pub url: String,
+    pub client: reqwest::Client,
+    pub core: Rempart,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    pub config: Config,
+    /// The credential printed at first start.
+    pub bootstrap_credential: Option<SecretString>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    pub database: TestDatabase,
+}
+
+impl TestServer {
+    /// Starts a server on `engine`; `None` if the engine is unavailable
+    /// (see [`TestDatabase::create`]).
+    pub async fn start(engine: Engine) -> Option<Self> {
+        Self::start_with(engine, |_| {}).await
+    }
+
+    /// Starts a server after `configure` has adjusted its configuration.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot start.
+    #[allow(
+        clippy::expect_used,
+        clippy::panic,
+        reason = "test support: a failure fails the test"
+    )]
+    pub async fn start_with(engine: Engine, configure: impl FnOnce(&mut Config)) -> Option<Self> {
+        let database = TestDatabase::create(engine).await?;
+        let mut config = Config {
+            data_dir: database.dir().to_path_buf(),
+            ..Config::default()
+        };
+        config.database.url.clone_from(&database.url);
+        config.server.listen = "127.0.0.1:0".parse().expect("address");
+        config.server.shutdown_grace_secs = 5;
+        configure(&mut config);
+        config.validate().expect("a valid test configuration");
+
+        let store = database.store().await;
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let core = Rempart::new(store.clone(), clock.clone());
+        let bootstrap_credential = match core.ensure_bootstrap().await.expect("bootstrap") {
+            rempart_core::BootstrapStatus::Issued { credential, .. } => Some(credential),
+            _ => None,
+        };
+        let server = Server::bind(&config, core.clone()).await.expect("bind");
+        let scheme = if server.is_tls() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", server.local_addr());
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = signal.await;
+        }));
+        Some(Self {
+            url,
+            client: reqwest::Client::new(),
+            core,
+            store,
+            clock,
+            config,
+            bootstrap_credential,
+            shutdown: Some(shutdown),
+            task: Some(task),
+            database,
+        })
+    }
+
+    /// An absolute URL for `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Exchanges the bootstrap credential over HTTP and returns the first
+    /// administrator's token.
+    ///
+    /// # Panics
+    ///
+    /// When the exchange fails.
+    #[allow(
+        clippy::expect_used,
+        clippy::panic,
+        reason = "test support: a failure fails the test"
+    )]
+    pub async fn admin_token(&self) -> String {
+        let credential = self
+            .bootstrap_credential
+            .as_ref()
+            .expect("a fresh server has a bootstrap credential");
+        let response = self
+            .client
+            .post(self.at("/api/v1/bootstrap"))
+            .json(&serde_json::json!({
+                "credential": credential.expose_secret(),
+                "administrator": "admin@example.com",
+            }))
+            .send()
+            .await
+            .expect("bootstrap request");
+        assert_eq!(response.status(), 201, "bootstrap exchange");
+        let body: serde_json::Value = response.json().await.expect("bootstrap response");
+        body.get("token")
+            .and_then(serde_json::Value::as_str)
+            .expect("a token")
+            .to_owned()
+    }
+
+    /// Asks the server to shut down and waits until it has.
+    ///
+    /// # Panics
+    ///
+    /// When the server task failed.
+    #[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server run");
+        }
+        self.store.close().await;
+    }
+
+    /// Sends the shutdown signal without waiting.
+    pub fn signal_shutdown(&mut self) -> Option<JoinHandle<std::io::Result<()>>> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.task.take()
+    }
+}
