@@ -49,6 +49,15 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// Says why a test did not run.
+#[allow(
+    clippy::print_stderr,
+    reason = "a skipped test says why on the test's output"
+)]
+fn skip(reason: &str) {
+    eprintln!("skipped: {reason}");
+}
+
 /// A database of its own for one test.
 #[derive(Debug)]
 pub struct TestDatabase {
@@ -91,9 +100,9 @@ impl TestDatabase {
                         panic!("PostgreSQL is unreachable at {admin} under CI=true: {e}")
                     }
                     Err(e) => {
-                        eprintln!(
-                            "skipped: PostgreSQL is unreachable at {admin} ({e}); set CI=true to make this a failure"
-                        );
+                        skip(&format!(
+                            "PostgreSQL is unreachable at {admin} ({e}); set CI=true to make this a failure"
+                        ));
                         return None;
                     }
                 };
