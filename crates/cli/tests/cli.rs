@@ -1,0 +1,441 @@
+//! The `rempart` binary as a user runs it: first start, second start,
+//! bootstrap and tenants from the CLI, configuration errors, refusals.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests"
+)]
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt as _;
+use rempart_testkit::{Engine, TestDatabase, TestServer};
+use secrecy::ExposeSecret as _;
+
+fn rempart() -> Command {
+    let mut cmd = Command::cargo_bin("rempart").unwrap();
+    // A clean environment: no stray REMPART_ variables from the caller.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("REMPART_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `rempart serve` process and the lines it printed on standard output.
+struct Serving {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    url: String,
+}
+
+impl Serving {
+    fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        let port = free_port();
+        let mut child = rempart()
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
+            .env("REMPART_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, stdout) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let url = format!("http://127.0.0.1:{port}");
+        let serving = Self { child, stdout, url };
+        serving.wait_ready();
+        serving
+    }
+
+    fn wait_ready(&self) {
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(self.url.trim_start_matches("http://")).is_ok() {
+                return;
+            }
+            std::thread::park_timeout(Duration::from_millis(50));
+        }
+        panic!("rempart serve did not start listening");
+    }
+
+    /// What it printed so far.
+    fn printed(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.stdout.recv_timeout(Duration::from_millis(300)) {
+            lines.push(line);
+        }
+        lines
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+}
+
+fn credential_in(lines: &[String]) -> Option<String> {
+    lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("rmp_boot_"))
+        .map(str::to_owned)
+}
+
+#[test]
+fn first_start_prints_a_credential_once_and_second_start_reuses_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("rempart-data");
+
+    let first = Serving::start(&data, &[]);
+    let printed = first.printed();
+    let credential = credential_in(&printed).expect("a bootstrap credential on first start");
+    assert!(printed.iter().any(|l| l.contains("expires at")));
+    assert!(
+        first.terminate().success(),
+        "SIGTERM stops the server cleanly"
+    );
+
+    assert!(data.join("rempart.db").is_file());
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the data directory is private");
+
+    let second = Serving::start(&data, &[]);
+    let printed = second.printed();
+    assert_eq!(
+        credential_in(&printed),
+        None,
+        "no credential on a second start: {printed:?}"
+    );
+
+    // The first credential still works, once, through the CLI.
+    let config_home = dir.path().join("config");
+    let mut bootstrap = rempart()
+        .args([
+            "bootstrap",
+            "--administrator",
+            "admin@example.com",
+            "--credential-stdin",
+            "--server",
+            &second.url,
+        ])
+        .env("XDG_CONFIG_HOME", &config_home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    bootstrap
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(credential.as_bytes())
+        .unwrap();
+    let out = bootstrap.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Administrator admin@example.com created"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("rmp_at_"), "the token is never printed");
+    assert!(second.terminate().success());
+}
+
+#[test]
+fn a_public_address_without_tls_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rempart()
+        .args(["serve", "--listen", "0.0.0.0:8799", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("without TLS") && stderr.contains("behind_tls_proxy"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("d").exists(), "nothing was created");
+}
+
+#[test]
+fn configuration_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rempart.toml");
+    std::fs::write(&file, "[server]\nlisen = \"127.0.0.1:1\"\n").unwrap();
+    let out = rempart()
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("unknown field `lisen`"), "{stderr}");
+
+    std::fs::write(
+        &file,
+        "[database]\nurl = \"postgres://rempart:hunter2@db.internal/rempart\"\n",
+    )
+    .unwrap();
+    let out = rempart()
+        .args(["config", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = rempart()
+        .args(["config", "show", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("listen = \"127.0.0.1:8700\""), "{shown}");
+
+    let out = rempart()
+        .args(["config", "check"])
+        .env("REMPART_SERVER_LISTN", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("REMPART_SERVER_LISTN"));
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error() {
+    let out = rempart()
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://rempart:hunter2@127.0.0.1:1/rempart",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot reach the database"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+fn schema_newer_than_the_binary_is_refused(engine: Engine) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime.block_on(TestDatabase::create(engine)) else {
+        return;
+    };
+    let out = rempart()
+        .args(["migrate", "--database-url", &db.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrated the schema from version 0"));
+    let out = rempart()
+        .args(["migrate", "--database-url", &db.url])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+
+    // A later binary applied a migration this one does not know.
+    runtime.block_on(async {
+        let store = rempart_store::connect(&db.url, 1).await.unwrap();
+        let before = store.schema_version().await.unwrap();
+        drop(store);
+        let sql = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                   VALUES (99990101000000, 'from the future', TRUE, X'00', 0)";
+        let sql = if engine == Engine::Postgres { sql.replace("X'00'", "'\\x00'::bytea") } else { sql.to_owned() };
+        match engine {
+            Engine::Sqlite => {
+                use sqlx::Connection as _;
+                let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+            }
+            Engine::Postgres => {
+                use sqlx::Connection as _;
+                let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+            }
+        }
+        assert!(before.found > 0);
+    });
+    let out = rempart()
+        .args(["migrate", "--database-url", &db.url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("newer than this binary"), "{stderr}");
+    drop(runtime);
+}
+
+#[test]
+fn schema_newer_than_the_binary_is_refused_sqlite() {
+    schema_newer_than_the_binary_is_refused(Engine::Sqlite);
+}
+
+#[test]
+fn schema_newer_than_the_binary_is_refused_postgres() {
+    schema_newer_than_the_binary_is_refused(Engine::Postgres);
+}
+
+async fn cli_administration(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let credential = server
+        .bootstrap_credential
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let url = server.url.clone();
+    let run = move |args: Vec<String>, stdin: Option<String>| {
+        let home = home.path().to_path_buf();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut child = rempart()
+                    .args(&args)
+                    .env("XDG_CONFIG_HOME", &home)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let mut input = child.stdin.take().unwrap();
+                if let Some(text) = stdin {
+                    input.write_all(text.as_bytes()).unwrap();
+                }
+                drop(input);
+                let out = child.wait_with_output().unwrap();
+                let profile = home.join("rempart/profiles.toml");
+                (out, profile)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+
+    let (out, profile) = run(
+        args(&[
+            "bootstrap",
+            "--administrator",
+            "admin@example.com",
+            "--credential-stdin",
+            "--server",
+            &url,
+        ]),
+        Some(credential.clone()),
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::metadata(&profile).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let (out, _) = run(
+        args(&["tenant", "create", "--name", "Acme", "--region", "us"]),
+        None,
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(
+        table.contains("Acme") && table.contains("production"),
+        "{table}"
+    );
+
+    let (out, _) = run(args(&["tenant", "list", "--json"]), None).await;
+    assert!(out.status.success());
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["name"], "Acme");
+
+    // Errors are one line, non-zero, and say why.
+    let (out, _) = run(
+        args(&["tenant", "create", "--name", "ACME", "--region", "us"]),
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let (out, _) = run(
+        args(&[
+            "bootstrap",
+            "--administrator",
+            "b@example.com",
+            "--credential-stdin",
+            "--server",
+            &url,
+        ]),
+        Some(credential),
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already used"));
+
+    // A profile other users can read is refused.
+    std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (out, _) = run(args(&["tenant", "list"]), None).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+    server.stop().await;
+}
+
+rempart_testkit::both_engines!(cli_administration);

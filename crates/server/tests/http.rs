@@ -1,0 +1,616 @@
+//! The HTTP interface end to end, on a real server (testkit), on both
+//! engines where state is involved: first start, bootstrap, tenants; bad
+//! input answered with problem+json and nothing changed; headers, request
+//! ids, health, metrics, OpenAPI coverage, TLS, graceful shutdown.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+use std::io::{Read as _, Write as _};
+use std::time::Duration;
+
+use rempart_store::Store;
+use rempart_testkit::{Engine, TestServer, both_engines};
+use reqwest::StatusCode;
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+
+async fn counts(store: &dyn Store) -> (u64, usize) {
+    let mut tx = store.begin().await.unwrap();
+    (
+        tx.count_tenants().await.unwrap(),
+        tx.audit_events(0, 100_000).await.unwrap().len(),
+    )
+}
+
+async fn problem(response: reqwest::Response, status: u16, kind: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["type"].as_str().unwrap().ends_with(kind), "{body}");
+    assert!(!body["detail"].as_str().unwrap().is_empty());
+    body
+}
+
+async fn first_start_bootstrap_and_tenants(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let token = server.admin_token().await;
+
+    let created = server
+        .client
+        .post(server.at("/api/v1/tenants"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Acme", "region": "us", "environment": "production"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let tenant: Value = created.json().await.unwrap();
+    assert_eq!(tenant["name"], "Acme");
+    assert_eq!(tenant["region"], "us");
+    assert_eq!(tenant["environment"], "production");
+
+    let listed: Value = server
+        .client
+        .get(server.at("/api/v1/tenants"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["tenants"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["tenants"][0]["id"], tenant["id"]);
+
+    // The audit trail holds every step, with the source address.
+    let mut tx = server.store.begin().await.unwrap();
+    let events = tx.audit_events(0, 100).await.unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "bootstrap.issue",
+            "bootstrap.exchange",
+            "tenant.create",
+            "tenant.list"
+        ]
+    );
+    assert!(
+        events[1..]
+            .iter()
+            .all(|e| e.source.as_deref() == Some("127.0.0.1"))
+    );
+    assert!(events[1..].iter().all(|e| e.request_id.is_some()));
+    drop(tx);
+    server.stop().await;
+}
+
+async fn bad_input_changes_nothing(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let token = server.admin_token().await;
+    let create = |body: reqwest::Body, content_type: &'static str| {
+        server
+            .client
+            .post(server.at("/api/v1/tenants"))
+            .bearer_auth(&token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let ok = json!({"name": "Acme", "region": "us", "environment": "production"}).to_string();
+    assert_eq!(
+        create(ok.clone().into(), "application/json")
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let before = counts(server.store.as_ref()).await;
+
+    problem(
+        create("{\"name\": ".into(), "application/json")
+            .await
+            .unwrap(),
+        400,
+        "malformed-json",
+    )
+    .await;
+    problem(
+        create(ok.clone().into(), "text/plain").await.unwrap(),
+        415,
+        "unsupported-media-type",
+    )
+    .await;
+    let unknown = json!({"name": "B", "region": "us", "environment": "production", "owner": "x"});
+    let body = problem(
+        create(unknown.to_string().into(), "application/json")
+            .await
+            .unwrap(),
+        422,
+        "invalid-body",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("owner"), "{body}");
+    let missing = json!({"name": "B", "region": "us"});
+    problem(
+        create(missing.to_string().into(), "application/json")
+            .await
+            .unwrap(),
+        422,
+        "invalid-body",
+    )
+    .await;
+    let big =
+        json!({"name": "x".repeat(2 * 1024 * 1024), "region": "us", "environment": "production"});
+    problem(
+        create(big.to_string().into(), "application/json")
+            .await
+            .unwrap(),
+        413,
+        "body-too-large",
+    )
+    .await;
+    let bad_region = json!({"name": "B", "region": "United States", "environment": "production"});
+    let body = problem(
+        create(bad_region.to_string().into(), "application/json")
+            .await
+            .unwrap(),
+        422,
+        "invalid-field",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "region");
+    let duplicate = json!({"name": "ACME", "region": "us", "environment": "production"});
+    let body = problem(
+        create(duplicate.to_string().into(), "application/json")
+            .await
+            .unwrap(),
+        409,
+        "name-taken",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("ACME"));
+
+    assert_eq!(
+        counts(server.store.as_ref()).await,
+        before,
+        "no tenant and no event from bad input"
+    );
+    server.stop().await;
+}
+
+async fn bootstrap_credentials_are_single_use_and_expire(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let credential = server
+        .bootstrap_credential
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let exchange = |credential: String| {
+        server
+            .client
+            .post(server.at("/api/v1/bootstrap"))
+            .json(&json!({"credential": credential, "administrator": "admin@example.com"}))
+            .send()
+    };
+    // Expired: a day later, the credential no longer works.
+    server.clock.advance(time::Duration::hours(24));
+    let body = problem(
+        exchange(credential.clone()).await.unwrap(),
+        403,
+        "bootstrap-refused",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("expired"));
+    server.clock.advance(-time::Duration::hours(1));
+
+    assert_eq!(exchange(credential.clone()).await.unwrap().status(), 201);
+    let before = counts(server.store.as_ref()).await;
+    let body = problem(
+        exchange(credential.clone()).await.unwrap(),
+        403,
+        "bootstrap-refused",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("already used"));
+    problem(
+        exchange("rmp_boot_guess".to_owned()).await.unwrap(),
+        403,
+        "bootstrap-refused",
+    )
+    .await;
+    let after = counts(server.store.as_ref()).await;
+    assert_eq!(after.0, before.0);
+    assert_eq!(
+        after.1,
+        before.1 + 2,
+        "each refusal is recorded, nothing else"
+    );
+    let mut tx = server.store.begin().await.unwrap();
+    assert_eq!(tx.count_principals().await.unwrap(), 1);
+    drop(tx);
+    server.stop().await;
+}
+
+async fn tokens_are_required_and_checked(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let none = server
+        .client
+        .get(server.at("/api/v1/tenants"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        none.headers()["www-authenticate"],
+        "Bearer realm=\"rempart\""
+    );
+    problem(none, 401, "unauthenticated").await;
+    let forged = server
+        .client
+        .get(server.at("/api/v1/tenants"))
+        .bearer_auth("rmp_at_forged")
+        .send()
+        .await
+        .unwrap();
+    problem(forged, 401, "unauthenticated").await;
+    let malformed = server
+        .client
+        .get(server.at("/api/v1/tenants"))
+        .header("authorization", "Basic YTpi")
+        .send()
+        .await
+        .unwrap();
+    problem(malformed, 401, "unauthenticated").await;
+    server.stop().await;
+}
+
+both_engines!(
+    first_start_bootstrap_and_tenants,
+    bad_input_changes_nothing,
+    bootstrap_credentials_are_single_use_and_expire,
+    tokens_are_required_and_checked,
+);
+
+#[tokio::test]
+async fn every_response_carries_security_headers_and_a_request_id() {
+    let server = TestServer::start(Engine::Sqlite).await.unwrap();
+    for path in ["/healthz", "/api/v1/tenants", "/no/such/route"] {
+        let response = server.client.get(server.at(path)).send().await.unwrap();
+        let h = response.headers();
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS without TLS"
+        );
+        assert_eq!(h["x-request-id"].to_str().unwrap().len(), 36, "{path}");
+    }
+    let mine = server
+        .client
+        .get(server.at("/healthz"))
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.headers()["x-request-id"], "trace-42");
+    let hostile = server
+        .client
+        .get(server.at("/healthz"))
+        .header("x-request-id", "a b\tc")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(hostile.headers()["x-request-id"], "a b\tc");
+    let not_found = server
+        .client
+        .get(server.at("/no/such/route"))
+        .send()
+        .await
+        .unwrap();
+    problem(not_found, 404, "not-found").await;
+    let wrong_method = server
+        .client
+        .delete(server.at("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    problem(wrong_method, 405, "method-not-allowed").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let server = TestServer::start(Engine::Sqlite).await.unwrap();
+    let health = server
+        .client
+        .get(server.at("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = server
+        .client
+        .get(server.at("/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let metrics = server
+        .client
+        .get(server.at("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("# TYPE rempart_http_requests_total counter"),
+        "{text}"
+    );
+    assert!(text.contains("route=\"/readyz\""), "{text}");
+
+    // With the database gone, readiness says so.
+    server.store.close().await;
+    let ready = server
+        .client
+        .get(server.at("/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let health = server
+        .client
+        .get(server.at("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    server.stop().await;
+}
+
+/// Every route has an OpenAPI entry: routes are only registered through
+/// utoipa-axum's `routes!` (which registers the handler and its entry
+/// together), so a plain `.route(` anywhere in the server is an error; and
+/// every documented operation answers (not 404 or 405).
+#[tokio::test]
+async fn every_route_is_documented() {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut stack = vec![std::path::PathBuf::from(src)];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let source = std::fs::read_to_string(&path).unwrap();
+                let code: Vec<&str> = source
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("//"))
+                    .collect();
+                let text = code.join("\n");
+                for needle in [
+                    ".route(",
+                    ".route_service(",
+                    ".nest(",
+                    ".nest_service(",
+                    ".merge(",
+                ] {
+                    assert!(
+                        !text.contains(needle),
+                        "{}: `{needle}` registers a route without an OpenAPI entry; use routes!()",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+
+    let server = TestServer::start(Engine::Sqlite).await.unwrap();
+    let doc: Value = server
+        .client
+        .get(server.at("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    for expected in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/openapi.json",
+        "/api/v1/bootstrap",
+        "/api/v1/tenants",
+    ] {
+        assert!(paths.contains_key(expected), "{expected} is not documented");
+    }
+    for (path, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = server
+                .client
+                .request(method.clone(), server.at(path))
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                ![404, 405].contains(&response.status().as_u16()),
+                "{method} {path} is documented but answers {}",
+                response.status()
+            );
+        }
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests() {
+    let mut server = TestServer::start(Engine::Sqlite).await.unwrap();
+    let credential = server
+        .bootstrap_credential
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let body = json!({"credential": credential, "administrator": "admin@example.com"}).to_string();
+    let addr = server.url.trim_start_matches("http://").to_owned();
+
+    // Start a request and send only half of its body.
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let head = format!(
+        "POST /api/v1/bootstrap HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let (first, second) = body.split_at(body.len() / 2);
+    let second = second.to_owned();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(first.as_bytes()).unwrap();
+    stream.flush().unwrap();
+    // Let the server read the head and start the request.
+    let _ = server
+        .client
+        .get(server.at("/healthz"))
+        .send()
+        .await
+        .unwrap();
+
+    let task = server.signal_shutdown().unwrap();
+    // Wait until the listener is closed to new connections.
+    let mut closed = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_err() {
+            closed = true;
+            break;
+        }
+        rempart_core::clock::pause(Duration::from_millis(20)).await;
+    }
+    assert!(
+        closed,
+        "the server still accepts connections after shutdown began"
+    );
+
+    // The in-flight request still completes.
+    let response = tokio::task::spawn_blocking(move || {
+        stream.write_all(second.as_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0_u8; 4096];
+        loop {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    if String::from_utf8_lossy(&buf).contains("\"token\"") {
+                        break;
+                    }
+                }
+            }
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    task.await.unwrap().unwrap();
+    let mut tx = server.store.begin().await.unwrap();
+    assert_eq!(tx.count_principals().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn tls_12_and_13_with_hsts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert_file = dir.path().join("cert.pem");
+    let key_file = dir.path().join("key.pem");
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let (c, k) = (cert_file.clone(), key_file.clone());
+    let server = TestServer::start_with(Engine::Sqlite, move |config| {
+        config.server.tls_cert_file = Some(c);
+        config.server.tls_key_file = Some(k);
+    })
+    .await
+    .unwrap();
+    assert!(server.url.starts_with("https://"));
+    let url = server.url.replace("127.0.0.1", "localhost");
+    let root = reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap();
+    for version in [
+        reqwest::tls::Version::TLS_1_2,
+        reqwest::tls::Version::TLS_1_3,
+    ] {
+        let client = reqwest::Client::builder()
+            .tls_certs_only([root.clone()])
+            .min_tls_version(version)
+            .max_tls_version(version)
+            .resolve(
+                "localhost",
+                server.url.trim_start_matches("https://").parse().unwrap(),
+            )
+            .build()
+            .unwrap();
+        let response = client.get(format!("{url}/healthz")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{version:?}");
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=63072000; includeSubDomains"
+        );
+    }
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = reqwest::Client::new()
+        .get(server.url.replace("https://", "http://") + "/healthz")
+        .send()
+        .await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+    server.stop().await;
+
+    // A missing key file is a clear error naming it.
+    let missing = dir.path().join("nope.pem");
+    let err = rempart_server::tls::load_config(&cert_file, &missing)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nope.pem"), "{err}");
+}
