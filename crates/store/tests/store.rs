@@ -1,0 +1,162 @@
+//! The storage interface on both engines: migrations, tenant scoping in the
+//! query, conflicts, rollback, and the audit head's guard.
+
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+
+use rempart_model::{Environment, Region, Tenant, TenantId, TenantName};
+use rempart_store::{AuditRecord, StoreError, TenantFilter};
+use rempart_testkit::{Engine, TestDatabase, both_engines};
+use time::macros::datetime;
+use uuid::Uuid;
+
+fn tenant(n: u128, name: &str, env: Environment) -> Tenant {
+    Tenant {
+        id: TenantId(Uuid::from_u128(n)),
+        name: TenantName::parse(name).unwrap(),
+        region: Region::parse("us").unwrap(),
+        environment: env,
+        created_at: datetime!(2026-11-27 10:00:00.123456 UTC),
+    }
+}
+
+async fn migrations_are_idempotent(engine: Engine) {
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let store = db.store().await;
+    let version = store.schema_version().await.unwrap();
+    assert_eq!(version.found, version.known);
+    let again = store.migrate().await.unwrap();
+    assert!(!again.applied_any());
+    assert_eq!(store.engine(), engine);
+}
+
+async fn tenant_queries_are_scoped(engine: Engine) {
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let store = db.store().await;
+    let mut tx = store.begin().await.unwrap();
+    let a = tenant(1, "Alpha", Environment::production());
+    let b = tenant(2, "Beta", Environment::development());
+    let c = tenant(3, "Gamma", Environment::production());
+    for t in [&a, &b, &c] {
+        tx.insert_tenant(t).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let ids = |ts: Vec<Tenant>| ts.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(tx.list_tenants(&TenantFilter::All).await.unwrap()),
+        [a.id, b.id, c.id]
+    );
+    assert_eq!(
+        ids(tx
+            .list_tenants(&TenantFilter::Only(vec![c.id]))
+            .await
+            .unwrap()),
+        [c.id]
+    );
+    assert_eq!(
+        ids(tx.list_tenants(&TenantFilter::Only(vec![])).await.unwrap()),
+        []
+    );
+    assert_eq!(
+        ids(tx
+            .list_tenants(&TenantFilter::Environments(
+                vec![Environment::development()]
+            ))
+            .await
+            .unwrap()),
+        [b.id]
+    );
+    assert_eq!(
+        ids(tx
+            .list_tenants(&TenantFilter::Union(
+                vec![a.id],
+                vec![Environment::development()]
+            ))
+            .await
+            .unwrap()),
+        [a.id, b.id]
+    );
+    // Times survive exactly, to the microsecond.
+    assert_eq!(tx.tenant(a.id).await.unwrap().unwrap(), a);
+}
+
+async fn duplicates_conflict_and_dropped_transactions_roll_back(engine: Engine) {
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let store = db.store().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_tenant(&tenant(1, "Acme", Environment::production()))
+        .await
+        .unwrap();
+    let err = tx
+        .insert_tenant(&tenant(2, "ACME", Environment::development()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.count_tenants().await.unwrap(),
+        0,
+        "dropped without commit: nothing stays"
+    );
+}
+
+async fn the_audit_head_only_moves_forward_by_one(engine: Engine) {
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let store = db.store().await;
+    let mut tx = store.begin().await.unwrap();
+    let head = tx.lock_audit_head().await.unwrap();
+    assert_eq!((head.seq, head.hash), (0, [0; 32]));
+    let event = |seq: u64, prev: [u8; 32], hash: [u8; 32]| AuditRecord {
+        seq,
+        time: datetime!(2026-11-27 10:00 UTC),
+        actor: "system".to_owned(),
+        action: "test".to_owned(),
+        target: None,
+        tenant: None,
+        outcome: "success".to_owned(),
+        request_id: None,
+        source: None,
+        details: Some(vec![1, 2, 3]),
+        prev_hash: prev,
+        hash,
+    };
+    tx.append_audit(&event(1, [0; 32], [1; 32])).await.unwrap();
+    let head = tx.lock_audit_head().await.unwrap();
+    assert_eq!((head.seq, head.hash), (1, [1; 32]));
+    // A gap is refused.
+    assert!(tx.append_audit(&event(3, [1; 32], [3; 32])).await.is_err());
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.lock_audit_head().await.unwrap().seq, 0);
+    assert!(tx.audit_events(0, 10).await.unwrap().is_empty());
+}
+
+async fn an_unreachable_database_says_so_without_its_password(engine: Engine) {
+    let url = match engine {
+        Engine::Postgres => "postgres://rempart:hunter2@127.0.0.1:1/rempart".to_owned(),
+        Engine::Sqlite => "sqlite:///nonexistent-dir/for/sure/rempart.db".to_owned(),
+    };
+    let err = rempart_store::connect(&url, 1).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Unreachable { .. }), "{text}");
+    assert!(text.starts_with("cannot reach the database"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+both_engines!(
+    migrations_are_idempotent,
+    tenant_queries_are_scoped,
+    duplicates_conflict_and_dropped_transactions_roll_back,
+    the_audit_head_only_moves_forward_by_one,
+    an_unreachable_database_says_so_without_its_password,
+);
