@@ -1,0 +1,296 @@
+//! Password hashing (control AC-5): Argon2id, parameters at least OWASP's
+//! minimum, hashes upgraded when the parameters change, and a bounded
+//! number of hashes at once.
+//!
+//! Hashing is deliberately expensive in memory and time; each hash runs on
+//! the blocking pool under a semaphore permit, so a flood of login attempts
+//! waits in a queue (holding only their password) instead of allocating
+//! `memory × attempts`. A login for an unknown account runs the same hash
+//! against a dummy, so that it takes the same time as a wrong password
+//! (no user enumeration by timing).
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+/// Argon2id parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HashParams {
+    /// Memory in KiB (OWASP minimum 19 MiB = 19456).
+    pub memory_kib: u32,
+    /// Passes over memory (OWASP minimum 2 at 19 MiB).
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error(
+        "Argon2id parameters below the OWASP minimum (memory_kib >= 19456 and iterations >= 2, or memory_kib >= 7168 and iterations >= 5)"
+    )]
+    BelowMinimum,
+    #[error("Argon2id parameters are not valid: {0}")]
+    InvalidParams(String),
+    #[error("the stored password hash is not a valid Argon2id PHC string")]
+    MalformedHash,
+    #[error("the operating system's random generator failed")]
+    RandomUnavailable,
+    #[error("password hashing was interrupted")]
+    Interrupted,
+}
+
+impl HashParams {
+    /// Whether these parameters meet OWASP's minimum for Argon2id (one of
+    /// its equivalent configurations).
+    pub fn meets_minimum(&self) -> bool {
+        let m = self.memory_kib;
+        let t = self.iterations;
+        self.parallelism >= 1
+            && ((m >= 47_104 && t >= 1)
+                || (m >= 19_456 && t >= 2)
+                || (m >= 12_288 && t >= 3)
+                || (m >= 9_216 && t >= 4)
+                || (m >= 7_168 && t >= 5))
+    }
+
+    fn argon2(&self) -> Result<Argon2<'static>, PasswordError> {
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| PasswordError::InvalidParams(e.to_string()))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+
+    /// The parameter segment of a PHC string made with these parameters.
+    fn phc_segment(&self) -> String {
+        format!(
+            "m={},t={},p={}",
+            self.memory_kib, self.iterations, self.parallelism
+        )
+    }
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    pub matches: bool,
+    /// The hash was made with other parameters: re-hash the (correct)
+    /// password with the current ones.
+    pub needs_rehash: bool,
+}
+
+/// Hashes and verifies passwords with the configured parameters, at most
+/// `concurrency` at a time.
+#[derive(Debug, Clone)]
+pub struct PasswordHasher {
+    params: HashParams,
+    permits: Arc<Semaphore>,
+    dummy: Arc<String>,
+}
+
+impl PasswordHasher {
+    /// Refuses parameters below the OWASP minimum. `allow_weak` exists for
+    /// tests only, where a 19 MiB hash per case would dominate the run.
+    pub fn new(
+        params: HashParams,
+        concurrency: usize,
+        allow_weak: bool,
+    ) -> Result<Self, PasswordError> {
+        if !allow_weak && !params.meets_minimum() {
+            return Err(PasswordError::BelowMinimum);
+        }
+        let argon2 = params.argon2()?;
+        let salt = random_salt()?;
+        let dummy = argon2
+            .hash_password_with_salt(b"rempart-dummy-password", &salt)
+            .map_err(|e| PasswordError::InvalidParams(e.to_string()))?
+            .to_string();
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy: Arc::new(dummy),
+        })
+    }
+
+    pub fn params(&self) -> HashParams {
+        self.params
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) for `password`.
+    pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
+        let params = self.params;
+        self.blocking(move || {
+            let salt = random_salt()?;
+            params
+                .argon2()?
+                .hash_password_with_salt(password.expose_secret().as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| PasswordError::InvalidParams(e.to_string()))
+        })
+        .await
+    }
+
+    /// Checks `password` against a stored PHC string.
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: String,
+    ) -> Result<Verification, PasswordError> {
+        let current = self.params;
+        self.blocking(move || {
+            let hash = argon2::password_hash::phc::PasswordHash::new(&stored)
+                .map_err(|_| PasswordError::MalformedHash)?;
+            if hash.algorithm.as_str() != "argon2id" {
+                return Err(PasswordError::MalformedHash);
+            }
+            // The verifier reads the parameters from the hash itself.
+            let matches = Argon2::default()
+                .verify_password(password.expose_secret().as_bytes(), &hash)
+                .is_ok();
+            let needs_rehash = stored.split('$').nth(3) != Some(current.phc_segment().as_str())
+                || stored.split('$').nth(2) != Some("v=19");
+            Ok(Verification {
+                matches,
+                needs_rehash,
+            })
+        })
+        .await
+    }
+
+    /// Runs a verification that cannot succeed, at the current cost: what a
+    /// login for an unknown account does, so that it takes as long as one
+    /// for a known account with a wrong password.
+    pub async fn verify_dummy(&self, password: SecretString) -> Result<(), PasswordError> {
+        self.verify(password, self.dummy.as_str().to_owned())
+            .await
+            .map(|_| ())
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Interrupted)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| PasswordError::Interrupted)?
+    }
+}
+
+fn random_salt() -> Result<[u8; 16], PasswordError> {
+    let mut salt = [0_u8; 16];
+    SystemRandom::new()
+        .fill(&mut salt)
+        .map_err(|_| PasswordError::RandomUnavailable)?;
+    Ok(salt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::from(s.to_owned())
+    }
+
+    const FAST: HashParams = HashParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    #[test]
+    fn owasp_minimum_is_enforced() {
+        assert!(HashParams::default().meets_minimum());
+        assert!(!FAST.meets_minimum());
+        assert!(matches!(
+            PasswordHasher::new(FAST, 1, false),
+            Err(PasswordError::BelowMinimum)
+        ));
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_are_salted() {
+        let hasher = PasswordHasher::new(FAST, 2, true).unwrap();
+        let a = hasher.hash(secret("correct horse")).await.unwrap();
+        let b = hasher.hash(secret("correct horse")).await.unwrap();
+        assert!(a.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{a}");
+        assert_ne!(a, b, "each hash has its own salt");
+        assert!(!a.contains("correct horse"));
+        let ok = hasher
+            .verify(secret("correct horse"), a.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            ok,
+            Verification {
+                matches: true,
+                needs_rehash: false
+            }
+        );
+        let wrong = hasher.verify(secret("wrong horse"), a).await.unwrap();
+        assert!(!wrong.matches);
+        hasher.verify_dummy(secret("anything")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn changed_parameters_ask_for_a_rehash() {
+        let old = PasswordHasher::new(FAST, 1, true).unwrap();
+        let stored = old.hash(secret("pw")).await.unwrap();
+        let new = PasswordHasher::new(
+            HashParams {
+                memory_kib: 128,
+                ..FAST
+            },
+            1,
+            true,
+        )
+        .unwrap();
+        let v = new.verify(secret("pw"), stored).await.unwrap();
+        assert_eq!(
+            v,
+            Verification {
+                matches: true,
+                needs_rehash: true
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_hashes_are_errors_not_matches() {
+        let hasher = PasswordHasher::new(FAST, 1, true).unwrap();
+        for bad in [
+            "",
+            "plaintext",
+            "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+            "$2b$12$abcdefghijklmnopqrstuv",
+        ] {
+            assert!(
+                matches!(
+                    hasher.verify(secret("pw"), bad.to_owned()).await,
+                    Err(PasswordError::MalformedHash)
+                ),
+                "{bad}"
+            );
+        }
+    }
+}
