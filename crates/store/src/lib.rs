@@ -139,8 +139,10 @@ pub trait Tx: Send {
 
     /// Stores Merkle nodes `(level, index, hash)`; a node is written once,
     /// when the event that completes it is appended.
-    async fn insert_audit_nodes(&mut self, nodes: &[(u32, u64, [u8; 32])])
-    -> Result<(), StoreError>;
+    async fn insert_audit_nodes(
+        &mut self,
+        nodes: &[(u32, u64, [u8; 32])],
+    ) -> Result<(), StoreError>;
     /// The Merkle nodes asked for, in any order; missing ones are absent.
     async fn audit_nodes(
         &mut self,
