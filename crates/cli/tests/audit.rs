@@ -9,6 +9,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
+    clippy::too_many_lines,
     reason = "tests"
 )]
 
@@ -54,7 +55,7 @@ fn serve(db: &TestDatabase) -> Replica {
     });
     let address = loop {
         let line = err_rx
-            .recv_timeout(Duration::from_secs(60))
+            .recv_timeout(Duration::from_mins(1))
             .expect("the server logs that it serves");
         let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;

@@ -103,7 +103,7 @@ impl Rempart {
         key: &PublicKey,
     ) -> Result<Result<Report, Problem>, ServiceError> {
         let mut verifier = Verifier::new(*key);
-        let mut checkpoints = self.checkpoint_pages();
+        let mut checkpoints = CheckpointPages::default();
         let mut pending = checkpoints.next(self).await?;
         let mut after = 0u64;
         loop {
@@ -150,7 +150,7 @@ impl Rempart {
     ) -> Result<(u64, u64), ServiceError> {
         let bad = |e: rempart_audit::ExportError| ServiceError::AuditLog(e.to_string());
         let mut writer = ExportWriter::new(out, key.key_id()).map_err(bad)?;
-        let mut checkpoints = self.checkpoint_pages();
+        let mut checkpoints = CheckpointPages::default();
         let mut pending = checkpoints.next(self).await?;
         let (mut events, mut cps) = (0u64, 0u64);
         let mut after = 0u64;
@@ -341,14 +341,6 @@ impl Rempart {
         let now = self.clock().now();
         crate::audit_log::record_refusal(self.store.as_ref(), &self.audit, ctx, now, draft).await
     }
-
-    fn checkpoint_pages(&self) -> CheckpointPages {
-        CheckpointPages {
-            after: 0,
-            buffered: std::collections::VecDeque::new(),
-            done: false,
-        }
-    }
 }
 
 fn push_checkpoint(verifier: &mut Verifier, cp: &Checkpoint) -> Result<(), Problem> {
@@ -356,6 +348,7 @@ fn push_checkpoint(verifier: &mut Verifier, cp: &Checkpoint) -> Result<(), Probl
 }
 
 /// Checkpoints in order, a page at a time.
+#[derive(Default)]
 struct CheckpointPages {
     after: u64,
     buffered: std::collections::VecDeque<Checkpoint>,
