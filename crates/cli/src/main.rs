@@ -4,6 +4,7 @@
 //! `config`) read the configuration or the data directory directly.
 
 mod admin;
+mod audit;
 mod client;
 mod config_cmd;
 mod offline;
@@ -104,6 +105,12 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The tamper-evident audit log: verify it (from the database or an
+    /// export), export it, search it, print its verification key.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -122,6 +129,7 @@ fn main() -> ExitCode {
             Command::Config { command } => config_cmd::run(command),
             Command::Bootstrap(args) => admin::bootstrap(args).await,
             Command::Tenant { command, client } => admin::tenant(command, &client).await,
+            Command::Audit { command } => audit::run(command).await,
         }
     });
     match result {

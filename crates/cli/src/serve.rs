@@ -27,7 +27,12 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
             "migrated the database schema"
         );
     }
-    let core = Rempart::new(store, Arc::new(SystemClock));
+    let chain = rempart_core::audit_key::chain_for(&config)?;
+    let core = Rempart::new(store, Arc::new(SystemClock)).with_audit(chain);
+    let checkpoints = tokio::spawn(crate::audit::checkpoint_task(
+        core.clone(),
+        config.audit.checkpoint_every_secs,
+    ));
 
     match core.ensure_bootstrap().await? {
         BootstrapStatus::Issued {
@@ -58,6 +63,11 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
         .run(shutdown_signal())
         .await
         .context("the server failed")?;
+    checkpoints.abort();
+    // Sign what the last interval left unsigned before stopping.
+    if let Err(e) = core.checkpoint_audit_if_due(true).await {
+        tracing::warn!(error = %e, "no final audit checkpoint");
+    }
     core.close().await;
     tracing::info!("stopped");
     Ok(())

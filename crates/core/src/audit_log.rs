@@ -1,16 +1,33 @@
 //! Appending to the audit log, inside the caller's transaction
-//! (invariant 1).
+//! (invariant 1), with the `rempart-audit` encoding (docs/formats/audit.md).
 //!
 //! The head of the chain is locked last, just before the append, so that
-//! the lock is held only for the end of the transaction. A refusal is
-//! recorded in a transaction of its own: the refused change never began.
+//! the lock is held only for the end of the transaction. Under that lock the
+//! event is sealed by [`ChainHead::seal`], the Merkle nodes it completes are
+//! stored ([`Frontier::push_with`]), and, every `checkpoint_every_events`
+//! events, a checkpoint is signed: replicas never fork the chain or the
+//! checkpoints. A refusal is recorded in a transaction of its own: the
+//! refused change never began.
+//!
+//! `details` arrive already sealed (an AES-256-GCM envelope from the
+//! keyring): this module never sees plaintext and hashes the bytes as given.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rempart_audit::merkle::MerkleError;
+use rempart_audit::{
+    ChainHead, Checkpoint, Event, EventBody, Frontier, Hash, KeyId, NodeSource, SIGNATURE_LEN,
+    Signer,
+};
 use rempart_model::{Action, Outcome, TenantId};
-use rempart_store::{AuditRecord, Store, StoreError, Tx};
-use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
+use rempart_store::{AuditRecord, CheckpointRecord, Store, Tx};
+use time::{Duration, OffsetDateTime};
 
 use crate::context::RequestContext;
+use crate::error::ServiceError;
 
 /// An event before the chain seals it.
 #[derive(Debug, Clone)]
@@ -20,6 +37,8 @@ pub struct Draft {
     pub target: Option<String>,
     pub tenant: Option<TenantId>,
     pub outcome: Outcome,
+    /// Already-sealed details (the keyring's envelope), hashed as given.
+    pub details: Option<Vec<u8>>,
 }
 
 impl Draft {
@@ -30,6 +49,7 @@ impl Draft {
             target: None,
             tenant: None,
             outcome,
+            details: None,
         }
     }
 
@@ -44,76 +64,372 @@ impl Draft {
         self.tenant = Some(tenant);
         self
     }
+
+    /// Attaches details that the caller has already encrypted with the
+    /// keyring (bound to the audit log and the tenant). Never plaintext.
+    #[must_use]
+    pub fn sealed_details(mut self, envelope: Vec<u8>) -> Self {
+        self.details = Some(envelope);
+        self
+    }
 }
 
-/// Appends `draft` to the log within `tx`.
-pub async fn append(
-    tx: &mut dyn Tx,
-    ctx: &RequestContext,
-    now: OffsetDateTime,
-    draft: Draft,
-) -> Result<AuditRecord, StoreError> {
-    let head = tx.lock_audit_head().await?;
-    let mut record = AuditRecord {
-        seq: head.seq + 1,
-        time: now,
-        actor: draft.actor,
-        action: draft.action.as_str().to_owned(),
-        target: draft.target,
-        tenant: draft.tenant.map(|t| t.0),
-        outcome: draft.outcome.as_str().to_owned(),
-        request_id: ctx.request_id.clone(),
-        source: ctx.source.map(|ip| ip.to_string()),
-        details: None,
-        prev_hash: head.hash,
-        hash: [0; 32],
-    };
-    record.hash = chain_hash(&record);
-    tx.append_audit(&record).await?;
-    Ok(record)
+/// The audit signing key, as the service layer holds it.
+pub type SharedSigner = Arc<dyn Signer + Send + Sync>;
+
+/// The audit log's settings and the appender's cache.
+pub struct AuditChain {
+    signer: Option<SharedSigner>,
+    /// Sign a checkpoint once this many events follow the last one.
+    pub checkpoint_every_events: u64,
+    /// Sign a checkpoint once the last one is this old and events follow it.
+    pub checkpoint_every: Duration,
+    /// The Merkle frontier at a head `(seq, hash)`, and the size of the last
+    /// checkpoint seen: hints, checked against the locked head.
+    cache: Mutex<Cache>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    frontier: Option<(Hash, Frontier)>,
+    last_checkpoint_size: Option<u64>,
+}
+
+impl std::fmt::Debug for AuditChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditChain")
+            .field(
+                "signer",
+                &self.signer.as_ref().map(|s| s.public_key().key_id()),
+            )
+            .field("checkpoint_every_events", &self.checkpoint_every_events)
+            .field("checkpoint_every", &self.checkpoint_every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AuditChain {
+    fn default() -> Self {
+        Self::new(None, 1000, Duration::minutes(1))
+    }
+}
+
+impl AuditChain {
+    /// Checkpoints are signed only with a signer; without one the chain and
+    /// the Merkle nodes are still kept.
+    pub fn new(
+        signer: Option<SharedSigner>,
+        checkpoint_every_events: u64,
+        checkpoint_every: Duration,
+    ) -> Self {
+        Self {
+            signer,
+            checkpoint_every_events: checkpoint_every_events.max(1),
+            checkpoint_every,
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+
+    pub fn signer(&self) -> Option<&SharedSigner> {
+        self.signer.as_ref()
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends `draft` to the log within `tx`, and signs a checkpoint when
+    /// one is due by count.
+    pub async fn append(
+        &self,
+        tx: &mut dyn Tx,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        draft: Draft,
+    ) -> Result<AuditRecord, ServiceError> {
+        let head = tx.lock_audit_head().await?;
+        let cached = {
+            let cache = self.cache();
+            cache
+                .frontier
+                .as_ref()
+                .filter(|(hash, f)| f.size() == head.seq && *hash == head.hash)
+                .map(|(_, f)| f.clone())
+        };
+        let mut frontier = match cached {
+            Some(f) => f,
+            None => load_frontier(tx, head.seq).await?,
+        };
+        let mut chain = ChainHead {
+            seq: head.seq,
+            hash: head.hash,
+        };
+        let event = chain
+            .seal(EventBody {
+                time: now,
+                actor: draft.actor,
+                action: draft.action.as_str().to_owned(),
+                target: draft.target,
+                tenant: draft.tenant.map(|t| t.0),
+                outcome: to_audit_outcome(draft.outcome),
+                request_id: ctx.request_id.clone(),
+                source: ctx.source,
+                details: draft.details,
+            })
+            .map_err(|e| ServiceError::AuditLog(e.to_string()))?;
+        let record = to_record(&event);
+        tx.append_audit(&record).await?;
+        let mut nodes: Vec<(u32, u64, Hash)> = Vec::with_capacity(4);
+        frontier.push_with(&event.hash, |level, index, hash| {
+            nodes.push((level, index, *hash));
+        });
+        tx.insert_audit_nodes(&nodes).await?;
+
+        let last_size = self.cache().last_checkpoint_size;
+        let due_hint = last_size.is_none_or(|s| event.seq - s >= self.checkpoint_every_events);
+        if due_hint && self.signer.is_some() {
+            let last = tx.last_audit_checkpoint().await?;
+            let last_size = last.as_ref().map_or(0, |c| c.size);
+            if event.seq - last_size >= self.checkpoint_every_events {
+                self.sign_checkpoint(tx, &frontier, now, last.as_ref())
+                    .await?;
+            } else {
+                self.cache().last_checkpoint_size = Some(last_size);
+            }
+        }
+        self.cache().frontier = Some((event.hash, frontier));
+        Ok(record)
+    }
+
+    /// Signs a checkpoint of the whole log if the last one is older than
+    /// `checkpoint_every` and events follow it. The head lock makes one
+    /// replica do it. Returns the new checkpoint's size.
+    pub async fn checkpoint_if_due(
+        &self,
+        tx: &mut dyn Tx,
+        now: OffsetDateTime,
+        force: bool,
+    ) -> Result<Option<u64>, ServiceError> {
+        if self.signer.is_none() {
+            return Ok(None);
+        }
+        let head = tx.lock_audit_head().await?;
+        let last = tx.last_audit_checkpoint().await?;
+        let last_size = last.as_ref().map_or(0, |c| c.size);
+        let old_enough = last
+            .as_ref()
+            .is_none_or(|c| now - c.time >= self.checkpoint_every);
+        if head.seq == last_size || !(old_enough || force) {
+            return Ok(None);
+        }
+        let frontier = load_frontier(tx, head.seq).await?;
+        self.sign_checkpoint(tx, &frontier, now, last.as_ref())
+            .await?;
+        Ok(Some(head.seq))
+    }
+
+    async fn sign_checkpoint(
+        &self,
+        tx: &mut dyn Tx,
+        frontier: &Frontier,
+        now: OffsetDateTime,
+        last: Option<&CheckpointRecord>,
+    ) -> Result<(), ServiceError> {
+        let Some(signer) = &self.signer else {
+            return Ok(());
+        };
+        let prev = last.map(to_checkpoint).transpose()?;
+        // A signer that cannot sign (a sealed keyring, a KMS outage) does not
+        // stop the action: the event is chained and stored, and the next
+        // checkpoint covers it.
+        let cp = match Checkpoint::create(
+            signer.as_ref(),
+            frontier.size(),
+            frontier.root(),
+            now,
+            prev.as_ref(),
+        ) {
+            Ok(cp) => cp,
+            Err(e) => {
+                tracing::warn!(error = %e, "audit checkpoint not signed; the next one will cover these events");
+                return Ok(());
+            }
+        };
+        let number = last.map_or(1, |c| c.number + 1);
+        tx.insert_audit_checkpoint(&CheckpointRecord {
+            number,
+            size: cp.size,
+            key_id: cp.key_id.0,
+            root: cp.root,
+            time: cp.time,
+            prev_hash: cp.prev_hash,
+            signature: cp.signature.to_vec(),
+        })
+        .await?;
+        self.cache().last_checkpoint_size = Some(cp.size);
+        Ok(())
+    }
 }
 
 /// Records a refused attempt in a transaction of its own.
 pub async fn record_refusal(
     store: &dyn Store,
+    chain: &AuditChain,
     ctx: &RequestContext,
     now: OffsetDateTime,
     draft: Draft,
-) -> Result<(), StoreError> {
+) -> Result<(), ServiceError> {
     let mut tx = store.begin().await?;
-    append(tx.as_mut(), ctx, now, draft).await?;
-    tx.commit().await
+    chain.append(tx.as_mut(), ctx, now, draft).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
-/// The chain hash of an event: SHA-256 over the previous hash and a
-/// length-prefixed encoding of every field.
-fn chain_hash(record: &AuditRecord) -> [u8; 32] {
-    fn field(hasher: &mut Sha256, bytes: Option<&[u8]>) {
-        match bytes {
-            None => hasher.update([0]),
-            Some(b) => {
-                hasher.update([1]);
-                hasher.update((b.len() as u64).to_be_bytes());
-                hasher.update(b);
-            }
-        }
+fn to_audit_outcome(outcome: Outcome) -> rempart_audit::Outcome {
+    match outcome {
+        Outcome::Success => rempart_audit::Outcome::Success,
+        Outcome::Denied => rempart_audit::Outcome::Denied,
+        Outcome::Failed => rempart_audit::Outcome::Failed,
     }
-    let mut hasher = Sha256::new();
-    hasher.update(b"rempart-audit-event-v0");
-    hasher.update(record.prev_hash);
-    hasher.update(record.seq.to_be_bytes());
-    let micros = i64::try_from(record.time.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MIN);
-    hasher.update(micros.to_be_bytes());
-    field(&mut hasher, Some(record.actor.as_bytes()));
-    field(&mut hasher, Some(record.action.as_bytes()));
-    field(&mut hasher, record.target.as_deref().map(str::as_bytes));
-    field(
-        &mut hasher,
-        record.tenant.as_ref().map(|t| t.as_bytes().as_slice()),
-    );
-    field(&mut hasher, Some(record.outcome.as_bytes()));
-    field(&mut hasher, record.request_id.as_deref().map(str::as_bytes));
-    field(&mut hasher, record.source.as_deref().map(str::as_bytes));
-    field(&mut hasher, record.details.as_deref());
-    hasher.finalize().into()
+}
+
+/// The stored row of a sealed event.
+pub fn to_record(event: &Event) -> AuditRecord {
+    AuditRecord {
+        seq: event.seq,
+        time: event.time,
+        actor: event.actor.clone(),
+        action: event.action.clone(),
+        target: event.target.clone(),
+        tenant: event.tenant,
+        outcome: event.outcome.as_str().to_owned(),
+        request_id: event.request_id.clone(),
+        source: event.source.map(|ip| ip.to_string()),
+        details: event.details.clone(),
+        prev_hash: event.prev_hash,
+        hash: event.hash,
+    }
+}
+
+/// The event a stored row claims to be (its hash is checked by the
+/// verifier, not here). A row that cannot be an event is an error naming
+/// its `seq`.
+pub fn to_event(record: &AuditRecord) -> Result<Event, ServiceError> {
+    let bad = |what: &str| ServiceError::AuditLog(format!("event {}: {what}", record.seq));
+    let outcome = record
+        .outcome
+        .parse::<rempart_audit::Outcome>()
+        .map_err(|_| bad("unknown outcome"))?;
+    let source = record
+        .source
+        .as_deref()
+        .map(str::parse::<IpAddr>)
+        .transpose()
+        .map_err(|_| bad("the source is not an IP address"))?;
+    Ok(Event {
+        seq: record.seq,
+        time: record.time,
+        actor: record.actor.clone(),
+        action: record.action.clone(),
+        target: record.target.clone(),
+        tenant: record.tenant,
+        outcome,
+        request_id: record.request_id.clone(),
+        source,
+        details: record.details.clone(),
+        prev_hash: record.prev_hash,
+        hash: record.hash,
+    })
+}
+
+/// The checkpoint a stored row claims to be (verified by the caller).
+pub fn to_checkpoint(record: &CheckpointRecord) -> Result<Checkpoint, ServiceError> {
+    let signature: [u8; SIGNATURE_LEN] = record.signature.as_slice().try_into().map_err(|_| {
+        ServiceError::AuditLog(format!(
+            "checkpoint {}: the signature is not {SIGNATURE_LEN} bytes",
+            record.number
+        ))
+    })?;
+    Ok(Checkpoint {
+        key_id: KeyId(record.key_id),
+        size: record.size,
+        root: record.root,
+        time: record.time,
+        prev_hash: record.prev_hash,
+        signature,
+    })
+}
+
+/// The Merkle nodes one computation needs, read in one query.
+///
+/// Which nodes a root, a proof or a frontier reads depends only on the
+/// sizes and indices, never on the hashes: a first run records the
+/// positions (answering zeros), the store is asked for all of them at
+/// once, and a second run computes with the real hashes.
+#[derive(Debug)]
+pub struct StoredNodes {
+    size: u64,
+    recording: Option<RefCell<Vec<(u32, u64)>>>,
+    nodes: HashMap<(u32, u64), Hash>,
+}
+
+/// A node the store should hold and does not: the tree is damaged.
+#[derive(Debug, thiserror::Error)]
+#[error("the Merkle node at level {level}, index {index} is missing from the database")]
+pub struct MissingStoredNode {
+    level: u32,
+    index: u64,
+}
+
+impl NodeSource for StoredNodes {
+    type Error = MissingStoredNode;
+
+    fn size(&self) -> Result<u64, MissingStoredNode> {
+        Ok(self.size)
+    }
+
+    fn node(&self, level: u32, index: u64) -> Result<Hash, MissingStoredNode> {
+        if let Some(rec) = &self.recording {
+            rec.borrow_mut().push((level, index));
+            return Ok([0; 32]);
+        }
+        self.nodes
+            .get(&(level, index))
+            .copied()
+            .ok_or(MissingStoredNode { level, index })
+    }
+}
+
+impl StoredNodes {
+    /// Runs `compute` over the stored tree of `size` leaves (the caller
+    /// knows that many events exist).
+    pub async fn compute<T>(
+        tx: &mut dyn Tx,
+        size: u64,
+        compute: impl Fn(&StoredNodes) -> Result<T, MerkleError>,
+    ) -> Result<T, ServiceError> {
+        let recorder = StoredNodes {
+            size,
+            recording: Some(RefCell::new(Vec::new())),
+            nodes: HashMap::new(),
+        };
+        let _ = compute(&recorder);
+        let mut keys = recorder
+            .recording
+            .map(RefCell::into_inner)
+            .unwrap_or_default();
+        keys.sort_unstable();
+        keys.dedup();
+        let rows = tx.audit_nodes(&keys).await?;
+        let source = StoredNodes {
+            size,
+            recording: None,
+            nodes: rows.into_iter().map(|(l, i, h)| ((l, i), h)).collect(),
+        };
+        compute(&source).map_err(|e| ServiceError::AuditLog(e.to_string()))
+    }
+}
+
+async fn load_frontier(tx: &mut dyn Tx, size: u64) -> Result<Frontier, ServiceError> {
+    StoredNodes::compute(tx, size, |src| Frontier::from_source(src, size)).await
 }

@@ -21,6 +21,31 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub server: ServerConfig,
     pub log: LogConfig,
+    pub audit: AuditConfig,
+}
+
+/// The audit log: checkpoint intervals and the signing key (issue 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Sign a checkpoint every this many events.
+    pub checkpoint_every_events: u64,
+    /// Sign a checkpoint when the last one is this many seconds old and
+    /// events follow it.
+    pub checkpoint_every_secs: u64,
+    /// The Ed25519 signing key file until the keyring holds the key;
+    /// default `<data_dir>/audit-signing.key`.
+    pub signing_key_file: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_every_events: 1000,
+            checkpoint_every_secs: 60,
+            signing_key_file: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +94,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             server: ServerConfig::default(),
             log: LogConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -191,6 +217,24 @@ pub const KEYS: &[Key] = &[
     ),
     key("log.format", "REMPART_LOG_FORMAT", KeyKind::String, false),
     key("log.level", "REMPART_LOG_LEVEL", KeyKind::String, false),
+    key(
+        "audit.checkpoint_every_events",
+        "REMPART_AUDIT_CHECKPOINT_EVERY_EVENTS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "audit.checkpoint_every_secs",
+        "REMPART_AUDIT_CHECKPOINT_EVERY_SECS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "audit.signing_key_file",
+        "REMPART_AUDIT_SIGNING_KEY_FILE",
+        KeyKind::String,
+        false,
+    ),
 ];
 
 /// `REMPART_…` variables that are not configuration keys: the CLI's own
@@ -350,6 +394,18 @@ impl Config {
             return impossible(
                 "server.listen",
                 "refusing to listen on a non-loopback address without TLS: set server.tls_cert_file and server.tls_key_file, or set server.behind_tls_proxy = true if a TLS-terminating proxy is in front",
+            );
+        }
+        if !(1..=10_000_000).contains(&self.audit.checkpoint_every_events) {
+            return impossible(
+                "audit.checkpoint_every_events",
+                "expected an integer from 1 to 10000000",
+            );
+        }
+        if !(1..=86_400).contains(&self.audit.checkpoint_every_secs) {
+            return impossible(
+                "audit.checkpoint_every_secs",
+                "expected an integer from 1 to 86400 (one day)",
             );
         }
         if let Err(e) = self.log.level.parse::<tracing_filter::Directives>() {

@@ -31,6 +31,13 @@ pub enum ServiceError {
     RandomUnavailable,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The audit log could not be written or read as its format requires.
+    #[error("audit log: {0}")]
+    AuditLog(String),
+    /// The thing asked for does not exist (or is outside the caller's scope
+    /// only when the caller may not know it exists).
+    #[error("{what} not found")]
+    NotFound { what: String },
 }
 
 impl From<crate::secret::RandomUnavailable> for ServiceError {

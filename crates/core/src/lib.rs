@@ -6,7 +6,9 @@
 //! It does not speak HTTP; the server and the CLI call it.
 
 pub mod actor;
+pub mod audit_key;
 pub mod audit_log;
+pub mod audit_service;
 pub mod clock;
 pub mod config;
 pub mod context;

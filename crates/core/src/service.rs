@@ -21,7 +21,7 @@ use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 
 use crate::actor::Actor;
-use crate::audit_log::{self, Draft};
+use crate::audit_log::{self, AuditChain, Draft};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::ServiceError;
@@ -34,8 +34,9 @@ const TOKEN_TOUCH_INTERVAL: Duration = Duration::minutes(1);
 /// Rempart's services, over one store and one clock.
 #[derive(Debug, Clone)]
 pub struct Rempart {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    pub(crate) audit: Arc<AuditChain>,
 }
 
 /// What first start found or did about the first administrator.
@@ -64,7 +65,11 @@ pub struct BootstrapResult {
 
 impl Rempart {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            audit: Arc::new(AuditChain::default()),
+        }
     }
 
     pub fn clock(&self) -> &dyn Clock {
@@ -201,7 +206,9 @@ impl Rempart {
         tx.insert_bootstrap(&record).await?;
         let draft = Draft::new("system", Action::BootstrapIssue, Outcome::Success)
             .target(format!("bootstrap:{}", record.id));
-        audit_log::append(tx, &RequestContext::system(), now, draft).await?;
+        self.audit
+            .append(tx, &RequestContext::system(), now, draft)
+            .await?;
         Ok((credential, record.expires_at))
     }
 
@@ -276,7 +283,7 @@ impl Rempart {
         .await?;
         let draft = Draft::new("bootstrap", Action::BootstrapExchange, Outcome::Success)
             .target(format!("principal:{}", principal.id));
-        audit_log::append(tx.as_mut(), ctx, now, draft).await?;
+        self.audit.append(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(BootstrapResult {
             administrator: principal,
@@ -324,7 +331,7 @@ impl Rempart {
         let draft = Draft::new(actor.audit_name(), Action::TenantCreate, Outcome::Success)
             .target(format!("tenant:{}", tenant.id))
             .tenant(tenant.id);
-        audit_log::append(tx.as_mut(), ctx, now, draft).await?;
+        self.audit.append(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(tenant)
     }
@@ -347,7 +354,7 @@ impl Rempart {
         let mut tx = self.store.begin().await?;
         let tenants = tx.list_tenants(&filter).await?;
         let draft = Draft::new(actor.audit_name(), Action::TenantList, Outcome::Success);
-        audit_log::append(tx.as_mut(), ctx, now, draft).await?;
+        self.audit.append(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(tenants)
     }
@@ -358,7 +365,7 @@ impl Rempart {
         now: OffsetDateTime,
         draft: Draft,
     ) -> Result<(), ServiceError> {
-        audit_log::record_refusal(self.store.as_ref(), ctx, now, draft).await?;
+        audit_log::record_refusal(self.store.as_ref(), &self.audit, ctx, now, draft).await?;
         Ok(())
     }
 }

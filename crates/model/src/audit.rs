@@ -19,6 +19,14 @@ pub enum Action {
     TenantCreate,
     #[serde(rename = "tenant.list")]
     TenantList,
+    #[serde(rename = "audit.search")]
+    AuditSearch,
+    #[serde(rename = "audit.proof")]
+    AuditProof,
+    #[serde(rename = "audit.verify")]
+    AuditVerify,
+    #[serde(rename = "audit.export")]
+    AuditExport,
 }
 
 impl Action {
@@ -29,6 +37,10 @@ impl Action {
             Self::AuthToken => "auth.token",
             Self::TenantCreate => "tenant.create",
             Self::TenantList => "tenant.list",
+            Self::AuditSearch => "audit.search",
+            Self::AuditProof => "audit.proof",
+            Self::AuditVerify => "audit.verify",
+            Self::AuditExport => "audit.export",
         }
     }
 }

@@ -16,16 +16,25 @@ pub enum Permission {
     TenantRead,
     #[serde(rename = "audit.search")]
     AuditSearch,
+    /// Inclusion and consistency proofs of the audit log.
+    #[serde(rename = "audit.proof")]
+    AuditProof,
 }
 
 impl Permission {
-    pub const ALL: &'static [Self] = &[Self::TenantCreate, Self::TenantRead, Self::AuditSearch];
+    pub const ALL: &'static [Self] = &[
+        Self::TenantCreate,
+        Self::TenantRead,
+        Self::AuditSearch,
+        Self::AuditProof,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TenantCreate => "tenant.create",
             Self::TenantRead => "tenant.read",
             Self::AuditSearch => "audit.search",
+            Self::AuditProof => "audit.proof",
         }
     }
 }

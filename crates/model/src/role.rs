@@ -40,8 +40,13 @@ impl Role {
                 Permission::TenantCreate,
                 Permission::TenantRead,
                 Permission::AuditSearch,
+                Permission::AuditProof,
             ],
-            Self::Auditor => &[Permission::TenantRead, Permission::AuditSearch],
+            Self::Auditor => &[
+                Permission::TenantRead,
+                Permission::AuditSearch,
+                Permission::AuditProof,
+            ],
         }
     }
 }

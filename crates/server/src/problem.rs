@@ -155,7 +155,15 @@ impl From<ServiceError> for Problem {
                     "the database cannot be reached; try again later",
                 )
             }
-            ServiceError::Store(_) | ServiceError::RandomUnavailable => {
+            ServiceError::NotFound { .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                err.to_string(),
+            ),
+            ServiceError::Store(_)
+            | ServiceError::RandomUnavailable
+            | ServiceError::AuditLog(_) => {
                 tracing::error!(error = %err, "request failed");
                 Self::internal()
             }

@@ -490,6 +490,241 @@ macro_rules! engine_impl {
                 .await?;
                 rows.iter().map(audit_from_row).collect()
             }
+
+            async fn insert_audit_nodes(
+                &mut self,
+                nodes: &[(u32, u64, [u8; 32])],
+            ) -> Result<(), StoreError> {
+                if nodes.is_empty() {
+                    return Ok(());
+                }
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO audit_nodes (level, idx, hash) ",
+                );
+                let mut bad = None;
+                query.push_values(nodes, |mut row, (level, index, hash)| {
+                    let index = to_i64(*index).unwrap_or_else(|e| {
+                        bad = Some(e);
+                        0
+                    });
+                    row.push_bind(i32::try_from(*level).unwrap_or(i32::MAX))
+                        .push_bind(index)
+                        .push_bind(hash.to_vec());
+                });
+                if let Some(e) = bad {
+                    return Err(e);
+                }
+                query.build().execute(&mut *self.inner).await?;
+                Ok(())
+            }
+
+            async fn audit_nodes(
+                &mut self,
+                keys: &[(u32, u64)],
+            ) -> Result<Vec<(u32, u64, [u8; 32])>, StoreError> {
+                use sqlx::Row as _;
+                let mut out = Vec::with_capacity(keys.len());
+                for chunk in keys.chunks(200) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT level, idx, hash FROM audit_nodes WHERE ",
+                    );
+                    let mut first = true;
+                    for (level, index) in chunk {
+                        if !first {
+                            query.push(" OR ");
+                        }
+                        first = false;
+                        query
+                            .push("(level = ")
+                            .push_bind(i32::try_from(*level).unwrap_or(i32::MAX))
+                            .push(" AND idx = ")
+                            .push_bind(to_i64(*index)?)
+                            .push(")");
+                    }
+                    let rows = query.build().fetch_all(&mut *self.inner).await?;
+                    for row in &rows {
+                        let level: i32 = row.try_get("level")?;
+                        out.push((
+                            u32::try_from(level)
+                                .map_err(|_| StoreError::corrupt("negative Merkle level"))?,
+                            to_u64(row.try_get("idx")?)?,
+                            hash32(&row.try_get::<Vec<u8>, _>("hash")?)?,
+                        ));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn audit_event(
+                &mut self,
+                seq: u64,
+            ) -> Result<Option<AuditRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash \
+                     FROM audit_events WHERE seq = $1",
+                )
+                .bind(to_i64(seq)?)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(audit_from_row).transpose()
+            }
+
+            async fn insert_audit_checkpoint(
+                &mut self,
+                cp: &crate::CheckpointRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (number, size, key_id, root, time, prev_hash, signature) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(to_i64(cp.number)?)
+                .bind(to_i64(cp.size)?)
+                .bind(cp.key_id.as_slice())
+                .bind(cp.root.as_slice())
+                .bind(to_micros(cp.time)?)
+                .bind(cp.prev_hash.as_slice())
+                .bind(cp.signature.as_slice())
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn last_audit_checkpoint(
+                &mut self,
+            ) -> Result<Option<crate::CheckpointRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT number, size, key_id, root, time, prev_hash, signature \
+                     FROM audit_checkpoints ORDER BY number DESC LIMIT 1",
+                )
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map($tx::checkpoint_from_row).transpose()
+            }
+
+            async fn audit_checkpoints(
+                &mut self,
+                after_number: u64,
+                limit: u32,
+            ) -> Result<Vec<crate::CheckpointRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT number, size, key_id, root, time, prev_hash, signature \
+                     FROM audit_checkpoints WHERE number > $1 ORDER BY number LIMIT $2",
+                )
+                .bind(to_i64(after_number)?)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter().map($tx::checkpoint_from_row).collect()
+            }
+
+            async fn audit_checkpoint_of_size(
+                &mut self,
+                size: u64,
+            ) -> Result<Option<crate::CheckpointRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT number, size, key_id, root, time, prev_hash, signature \
+                     FROM audit_checkpoints WHERE size = $1",
+                )
+                .bind(to_i64(size)?)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map($tx::checkpoint_from_row).transpose()
+            }
+
+            async fn search_audit(
+                &mut self,
+                q: &crate::AuditQuery,
+                scope: &TenantFilter,
+            ) -> Result<Vec<AuditRecord>, StoreError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash \
+                     FROM audit_events WHERE seq > ",
+                );
+                query.push_bind(to_i64(q.after_seq)?);
+                if let Some(since) = q.since {
+                    query.push(" AND time >= ").push_bind(to_micros(since)?);
+                }
+                if let Some(until) = q.until {
+                    query.push(" AND time < ").push_bind(to_micros(until)?);
+                }
+                if let Some(actor) = &q.actor {
+                    query.push(" AND actor = ").push_bind(actor.clone());
+                }
+                if let Some(action) = &q.action {
+                    query.push(" AND action = ").push_bind(action.clone());
+                }
+                if let Some(tenant) = q.tenant {
+                    query.push(" AND tenant_id = ").push_bind(tenant);
+                }
+                if let Some(outcome) = &q.outcome {
+                    query.push(" AND outcome = ").push_bind(outcome.clone());
+                }
+                // The caller's scope, in the query itself (invariant 2).
+                let push_ids = |query: &mut sqlx::QueryBuilder<$db>, ids: &[TenantId]| {
+                    if ids.is_empty() {
+                        query.push("1 = 0");
+                        return;
+                    }
+                    query.push("tenant_id IN (");
+                    let mut list = query.separated(", ");
+                    for id in ids {
+                        list.push_bind(id.0);
+                    }
+                    query.push(")");
+                };
+                let push_envs = |query: &mut sqlx::QueryBuilder<$db>, envs: &[Environment]| {
+                    if envs.is_empty() {
+                        query.push("1 = 0");
+                        return;
+                    }
+                    query.push("tenant_id IN (SELECT id FROM tenants WHERE environment IN (");
+                    let mut list = query.separated(", ");
+                    for env in envs {
+                        list.push_bind(env.as_str().to_owned());
+                    }
+                    query.push("))");
+                };
+                match scope {
+                    TenantFilter::All => {}
+                    TenantFilter::Only(ids) => {
+                        query.push(" AND ");
+                        push_ids(&mut query, ids);
+                    }
+                    TenantFilter::Environments(envs) => {
+                        query.push(" AND ");
+                        push_envs(&mut query, envs);
+                    }
+                    TenantFilter::Union(ids, envs) => {
+                        query.push(" AND ((");
+                        push_ids(&mut query, ids);
+                        query.push(") OR (");
+                        push_envs(&mut query, envs);
+                        query.push("))");
+                    }
+                }
+                query.push(" ORDER BY seq LIMIT ").push_bind(i64::from(q.limit));
+                let rows = query.build().fetch_all(&mut *self.inner).await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+        }
+
+        impl $tx {
+            fn checkpoint_from_row(
+                row: &<$db as sqlx::Database>::Row,
+            ) -> Result<crate::CheckpointRecord, StoreError> {
+                use sqlx::Row as _;
+                let key_id: Vec<u8> = row.try_get("key_id")?;
+                Ok(crate::CheckpointRecord {
+                    number: to_u64(row.try_get("number")?)?,
+                    size: to_u64(row.try_get("size")?)?,
+                    key_id: <[u8; 8]>::try_from(key_id.as_slice())
+                        .map_err(|_| StoreError::corrupt("a stored key id is not 8 bytes"))?,
+                    root: hash32(&row.try_get::<Vec<u8>, _>("root")?)?,
+                    time: from_micros(row.try_get("time")?)?,
+                    prev_hash: hash32(&row.try_get::<Vec<u8>, _>("prev_hash")?)?,
+                    signature: row.try_get("signature")?,
+                })
+            }
         }
     };
 }

@@ -27,8 +27,8 @@ use uuid::Uuid;
 pub use error::StoreError;
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
-    AuditHead, AuditRecord, BootstrapRecord, PrincipalRecord, PrincipalState, TenantFilter,
-    TokenRecord,
+    AuditHead, AuditQuery, AuditRecord, BootstrapRecord, CheckpointRecord, PrincipalRecord,
+    PrincipalState, TenantFilter, TokenRecord,
 };
 
 /// Which database engine holds the state.
@@ -134,6 +134,46 @@ pub trait Tx: Send {
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError>;
     async fn tenant(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+
+    // The audit log's Merkle nodes, checkpoints and search (issue 4).
+
+    /// Stores Merkle nodes `(level, index, hash)`; a node is written once,
+    /// when the event that completes it is appended.
+    async fn insert_audit_nodes(
+        &mut self,
+        nodes: &[(u32, u64, [u8; 32])],
+    ) -> Result<(), StoreError>;
+    /// The Merkle nodes asked for, in any order; missing ones are absent.
+    async fn audit_nodes(
+        &mut self,
+        keys: &[(u32, u64)],
+    ) -> Result<Vec<(u32, u64, [u8; 32])>, StoreError>;
+    /// One event by its `seq`.
+    async fn audit_event(&mut self, seq: u64) -> Result<Option<AuditRecord>, StoreError>;
+    async fn insert_audit_checkpoint(
+        &mut self,
+        checkpoint: &CheckpointRecord,
+    ) -> Result<(), StoreError>;
+    /// The checkpoint with the highest number.
+    async fn last_audit_checkpoint(&mut self) -> Result<Option<CheckpointRecord>, StoreError>;
+    /// Checkpoints numbered after `after_number`, in order.
+    async fn audit_checkpoints(
+        &mut self,
+        after_number: u64,
+        limit: u32,
+    ) -> Result<Vec<CheckpointRecord>, StoreError>;
+    /// The checkpoint of exactly `size` events.
+    async fn audit_checkpoint_of_size(
+        &mut self,
+        size: u64,
+    ) -> Result<Option<CheckpointRecord>, StoreError>;
+    /// Events matching `query` within `scope`, in `seq` order. An event
+    /// with no tenant is seen only with [`TenantFilter::All`].
+    async fn search_audit(
+        &mut self,
+        query: &AuditQuery,
+        scope: &TenantFilter,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 /// Opens the database at `url` (`sqlite://path?mode=rwc` or

@@ -119,3 +119,35 @@ pub struct AuditRecord {
     pub prev_hash: [u8; 32],
     pub hash: [u8; 32],
 }
+
+/// A signed checkpoint as stored. The `audit` crate defines its encoding
+/// and verifies it; the store keeps the columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRecord {
+    /// 1-based position in the checkpoint chain.
+    pub number: u64,
+    /// Events covered (1 to `size`).
+    pub size: u64,
+    pub key_id: [u8; 8],
+    pub root: [u8; 32],
+    pub time: OffsetDateTime,
+    pub prev_hash: [u8; 32],
+    pub signature: Vec<u8>,
+}
+
+/// A search of the audit log. Every field narrows it; the tenant scope is
+/// passed separately, as a [`TenantFilter`] (invariant 2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Events at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Events before this time.
+    pub until: Option<OffsetDateTime>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub tenant: Option<Uuid>,
+    pub outcome: Option<String>,
+    /// Events after this `seq` (the pagination cursor).
+    pub after_seq: u64,
+    pub limit: u32,
+}

@@ -2,6 +2,7 @@
 //! the handler and its documentation together, so a route cannot exist
 //! without an entry; a test also refuses plain `.route(` calls).
 
+pub mod audit;
 pub mod bootstrap;
 pub mod operations;
 pub mod tenants;
@@ -19,4 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(operations::openapi))
         .routes(routes!(bootstrap::exchange))
         .routes(routes!(tenants::create, tenants::list))
+        .routes(routes!(audit::search))
+        .routes(routes!(audit::inclusion))
+        .routes(routes!(audit::consistency))
 }

@@ -1,0 +1,288 @@
+//! `rempart audit …`: verification (offline, from the database or from an
+//! export with nothing but the public key), export (offline), search (an
+//! API client), and the verification key. A tampered log makes the command
+//! fail with the first bad `seq` and what is wrong with it.
+
+use std::io::{BufReader, BufWriter};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::Subcommand;
+use rempart_audit::{PublicKey, Report};
+use rempart_core::{Rempart, SystemClock};
+use rempart_model::{Action, Outcome};
+use serde::Deserialize;
+
+use crate::client::Client;
+use crate::offline::{load_config, open_store};
+use crate::{ClientArgs, ConfigArgs, output};
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the key that verifies audit checkpoints (offline).
+    PublicKey {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Verify the audit log: the live database (offline), or an export file
+    /// with only the public key (no database, no keyring).
+    Verify {
+        /// Verify this export file instead of the database.
+        #[arg(long, value_name = "FILE", requires = "public_key")]
+        export: Option<PathBuf>,
+        /// The verification key (rempart-audit-ed25519:…); default: the
+        /// data directory's signing key.
+        #[arg(long, value_name = "KEY")]
+        public_key: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Write the whole audit log with its signed checkpoints as JSON lines
+    /// (offline). The export starts at event 1, so that it verifies with
+    /// the public key alone.
+    Export {
+        /// Where to write it ("-" for standard output).
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Search the audit log through the API (needs audit.search).
+    Search {
+        /// Events at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Events before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long, value_name = "UUID")]
+        tenant: Option<String>,
+        /// success, denied or failed.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Events after this seq (the cursor a previous page returned).
+        #[arg(long, value_name = "SEQ")]
+        after: Option<u64>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::PublicKey { config } => {
+            let config = load_config(&config, None)?;
+            let path = rempart_core::audit_key::key_path(
+                &config.data_dir,
+                config.audit.signing_key_file.as_deref(),
+            );
+            output::line(&rempart_core::audit_key::public_key(&path)?.to_string());
+            Ok(())
+        }
+        AuditCommand::Verify {
+            export,
+            public_key,
+            config,
+        } => verify(export, public_key, &config).await,
+        AuditCommand::Export { output, config } => export(&output, &config).await,
+        AuditCommand::Search {
+            since,
+            until,
+            actor,
+            action,
+            tenant,
+            outcome,
+            after,
+            limit,
+            client,
+        } => {
+            let mut url = reqwest::Url::parse("http://rempart/api/v1/audit/events")?;
+            {
+                let mut q = url.query_pairs_mut();
+                for (name, value) in [
+                    ("since", since),
+                    ("until", until),
+                    ("actor", actor),
+                    ("action", action),
+                    ("tenant", tenant),
+                    ("outcome", outcome),
+                    ("after", after.map(|a| a.to_string())),
+                    ("limit", Some(limit.to_string())),
+                ] {
+                    if let Some(value) = value {
+                        q.append_pair(name, &value);
+                    }
+                }
+            }
+            let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+            let api = Client::from_args(&client)?;
+            let page: serde_json::Value = api.get(&path).await?;
+            if client.json {
+                output::line(&serde_json::to_string_pretty(&page)?);
+                return Ok(());
+            }
+            let events: Vec<EventRow> =
+                serde_json::from_value(page.get("events").cloned().unwrap_or_default())
+                    .context("the server's answer is not a page of events")?;
+            let rows: Vec<Vec<String>> = events
+                .into_iter()
+                .map(|e| {
+                    vec![
+                        e.seq.to_string(),
+                        e.time,
+                        e.actor,
+                        e.action,
+                        e.outcome,
+                        e.target.unwrap_or_default(),
+                        e.tenant.unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            output::table(
+                &[
+                    "SEQ", "TIME", "ACTOR", "ACTION", "OUTCOME", "TARGET", "TENANT",
+                ],
+                &rows,
+            );
+            if let Some(next) = page.get("next_after").and_then(serde_json::Value::as_u64) {
+                output::note(&format!("more: --after {next}"));
+            }
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct EventRow {
+    seq: u64,
+    time: String,
+    actor: String,
+    action: String,
+    outcome: String,
+    target: Option<String>,
+    tenant: Option<String>,
+}
+
+fn parse_key(text: &str) -> anyhow::Result<PublicKey> {
+    text.parse::<PublicKey>()
+        .map_err(|e| anyhow!("--public-key: {e}"))
+}
+
+async fn verify(
+    export: Option<PathBuf>,
+    public_key: Option<String>,
+    args: &ConfigArgs,
+) -> anyhow::Result<()> {
+    if let Some(path) = export {
+        let key = parse_key(public_key.as_deref().unwrap_or_default())?;
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let report = rempart_audit::verify_export(BufReader::with_capacity(1 << 20, file), &key)
+            .map_err(|e| match e.problem() {
+                Some(p) => anyhow!(
+                    "the audit export is NOT intact: first bad seq {} (line {}): {p}",
+                    p.seq(),
+                    e.line()
+                ),
+                None => anyhow!(
+                    "the audit export cannot be verified (line {}): {e}",
+                    e.line()
+                ),
+            })?;
+        print_report(&report);
+        return Ok(());
+    }
+    let config = load_config(args, None)?;
+    let key = match public_key {
+        Some(text) => parse_key(&text)?,
+        None => rempart_core::audit_key::public_key(&rempart_core::audit_key::key_path(
+            &config.data_dir,
+            config.audit.signing_key_file.as_deref(),
+        ))?,
+    };
+    let store = open_store(&config).await?;
+    store.schema_version().await?.check_current()?;
+    let core = Rempart::new(store, Arc::new(SystemClock));
+    let result = core.verify_audit_log(&key).await;
+    let outcome = match &result {
+        Ok(Ok(_)) => Outcome::Success,
+        _ => Outcome::Failed,
+    };
+    let recorded = core.record_offline(Action::AuditVerify, outcome).await;
+    core.close().await;
+    match result? {
+        Ok(report) => {
+            recorded?;
+            print_report(&report);
+            Ok(())
+        }
+        Err(problem) => bail!(
+            "the audit log is NOT intact: first bad seq {}: {problem}",
+            problem.seq()
+        ),
+    }
+}
+
+fn print_report(report: &Report) {
+    output::line(&format!(
+        "verified: {} events chained, {} checkpoints signed by key {}; the last checkpoint covers events 1 to {} ({} events after it are chained but not yet signed)",
+        report.events,
+        report.checkpoints,
+        report.key_id,
+        report.checkpointed,
+        report.unsigned_tail()
+    ));
+}
+
+async fn export(path: &std::path::Path, args: &ConfigArgs) -> anyhow::Result<()> {
+    let config = load_config(args, None)?;
+    let key = rempart_core::audit_key::public_key(&rempart_core::audit_key::key_path(
+        &config.data_dir,
+        config.audit.signing_key_file.as_deref(),
+    ))?;
+    let store = open_store(&config).await?;
+    store.schema_version().await?.check_current()?;
+    let core = Rempart::new(store, Arc::new(SystemClock));
+    let result = if path.as_os_str() == "-" {
+        core.export_audit_log(BufWriter::new(std::io::stdout().lock()), &key)
+            .await
+    } else {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        core.export_audit_log(BufWriter::new(file), &key).await
+    };
+    let outcome = if result.is_ok() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    };
+    let recorded = core.record_offline(Action::AuditExport, outcome).await;
+    core.close().await;
+    let (events, checkpoints) = result?;
+    recorded?;
+    output::note(&format!(
+        "exported {events} events and {checkpoints} checkpoints; verify with: rempart audit verify --export FILE --public-key KEY"
+    ));
+    Ok(())
+}
+
+/// Signs a checkpoint whenever the last one is older than the configured
+/// interval; every replica runs it and the head lock lets one write.
+pub async fn checkpoint_task(core: Rempart, every_secs: u64) {
+    let tick = std::time::Duration::from_secs((every_secs / 2).clamp(1, 30));
+    loop {
+        rempart_core::clock::pause(tick).await;
+        match core.checkpoint_audit_if_due(false).await {
+            Ok(Some(size)) => tracing::debug!(size, "signed an audit checkpoint"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "audit checkpoint failed; retrying later"),
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The audit log end to end with the real binary: two `rempart serve`
+//! replicas append concurrently to one fresh PostgreSQL database and leave
+//! one valid chain; `rempart audit verify` checks it from the database and,
+//! after `rempart audit export`, from the file with only the public key; a
+//! tampered database or export makes it fail naming the first bad seq.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests"
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rempart_testkit::{Engine, TestDatabase};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rempart");
+
+struct Replica {
+    child: Child,
+    url: String,
+    stdout: mpsc::Receiver<String>,
+}
+
+fn serve(db: &TestDatabase) -> Replica {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(db.dir())
+        .args(["--database-url", &db.url])
+        .env("REMPART_LOG_FORMAT", "json")
+        .env("REMPART_AUDIT_CHECKPOINT_EVERY_EVENTS", "5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rempart serve starts");
+    let (out_tx, out_rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
+        }
+    });
+    let (err_tx, err_rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line);
+        }
+    });
+    let address = loop {
+        let line = err_rx
+            .recv_timeout(Duration::from_mins(1))
+            .expect("the server logs that it serves");
+        let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if log.get("message").and_then(|m| m.as_str()) == Some("serving") {
+            break log["address"].as_str().unwrap().to_owned();
+        }
+    };
+    // Keep draining standard error so the server never blocks on it.
+    std::thread::spawn(move || while err_rx.recv().is_ok() {});
+    Replica {
+        child,
+        url: format!("http://{address}"),
+        stdout: out_rx,
+    }
+}
+
+fn stop(replica: &mut Replica) {
+    // SIGTERM: a graceful stop, which signs a final checkpoint.
+    let _ = Command::new("kill")
+        .args(["-TERM", &replica.child.id().to_string()])
+        .status();
+    let _ = replica.child.wait();
+}
+
+fn rempart(db: &TestDatabase, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(db.dir())
+        .args(["--database-url", &db.url])
+        .output()
+        .expect("rempart runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
+    let Some(db) = TestDatabase::create(Engine::Postgres).await else {
+        return;
+    };
+    let mut first = serve(&db);
+    let credential = loop {
+        let line = first
+            .stdout
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the first start prints a bootstrap credential");
+        let line = line.trim();
+        if line.starts_with("rmp_") {
+            break line.to_owned();
+        }
+    };
+    let mut second = serve(&db);
+    let http = reqwest::Client::new();
+    let answer: serde_json::Value = http
+        .post(format!("{}/api/v1/bootstrap", first.url))
+        .json(&serde_json::json!({"credential": credential, "administrator": "admin@example.com"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = answer["token"].as_str().unwrap().to_owned();
+
+    // Appends through both replicas at once.
+    let per_replica = 15;
+    let mut tasks = Vec::new();
+    for (r, url) in [first.url.clone(), second.url.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        for i in 0..per_replica {
+            let http = http.clone();
+            let url = url.clone();
+            let token = token.clone();
+            tasks.push(tokio::spawn(async move {
+                let response = http
+                    .post(format!("{url}/api/v1/tenants"))
+                    .bearer_auth(token)
+                    .json(&serde_json::json!({
+                        "name": format!("Tenant {r}-{i}"),
+                        "region": "eu",
+                        "environment": "production",
+                    }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201);
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    // Search and proofs over HTTP: a page with a cursor; an unknown event
+    // is a 404 problem.
+    let page: serde_json::Value = http
+        .get(format!(
+            "{}/api/v1/audit/events?action=tenant.create&limit=5",
+            second.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["events"].as_array().unwrap().len(), 5);
+    assert!(page["next_after"].as_u64().is_some());
+    let missing = http
+        .get(format!("{}/api/v1/audit/events/999999/proof", first.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+    let bad = http
+        .get(format!("{}/api/v1/audit/events?limit=banana", first.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+
+    stop(&mut first);
+    stop(&mut second);
+
+    // One valid chain, from the database.
+    let verified = rempart(&db, &["audit", "verify"]);
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    let report = text(&verified.stdout);
+    assert!(report.contains("verified: "), "{report}");
+    let events: u64 = report
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(events >= 2 + 2 * per_replica, "{report}");
+    assert!(
+        report.contains("(0 events after it"),
+        "the final checkpoint covers all: {report}"
+    );
+
+    // The export verifies with the public key alone.
+    let key = rempart(&db, &["audit", "public-key"]);
+    assert!(key.status.success(), "{}", text(&key.stderr));
+    let key = text(&key.stdout).trim().to_owned();
+    assert!(key.starts_with("rempart-audit-ed25519:"));
+    let file = db.dir().join("audit.jsonl");
+    let exported = rempart(
+        &db,
+        &["audit", "export", "--output", file.to_str().unwrap()],
+    );
+    assert!(exported.status.success(), "{}", text(&exported.stderr));
+    let offline = |path: &std::path::Path, key: &str| {
+        Command::new(BIN)
+            .args(["audit", "verify", "--export"])
+            .arg(path)
+            .args(["--public-key", key])
+            .output()
+            .unwrap()
+    };
+    let ok = offline(&file, &key);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+
+    // Wrong key, malformed key, malformed file, tampered file: refused.
+    let other = "rempart-audit-ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let wrong = offline(&file, other);
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong.stderr).contains("key"),
+        "{}",
+        text(&wrong.stderr)
+    );
+    let malformed = offline(&file, "not-a-key");
+    assert!(!malformed.status.success());
+    let garbage = db.dir().join("garbage.jsonl");
+    std::fs::write(&garbage, "{\"type\":\"header\"\n").unwrap();
+    assert!(!offline(&garbage, &key).status.success());
+    let original = std::fs::read_to_string(&file).unwrap();
+    let tampered_file = db.dir().join("tampered.jsonl");
+    std::fs::write(
+        &tampered_file,
+        original.replacen(
+            "\"action\":\"tenant.create\"",
+            "\"action\":\"tenant.delete\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let tampered = offline(&tampered_file, &key);
+    assert!(!tampered.status.success());
+    assert!(
+        text(&tampered.stderr).contains("first bad seq 3"),
+        "{}",
+        text(&tampered.stderr)
+    );
+
+    // Tampering in the database is named by seq.
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("UPDATE audit_events SET outcome = 'denied' WHERE seq = 5")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let refused = rempart(&db, &["audit", "verify"]);
+    assert!(!refused.status.success());
+    let message = text(&refused.stderr);
+    assert!(
+        message.contains("first bad seq 5") && message.contains("edited"),
+        "{message}"
+    );
+}

@@ -1,0 +1,387 @@
+//! The audit log's own services: checkpoints by time, verification of the
+//! live database, export, search and proofs (issue 4).
+//!
+//! Search and proofs are authorized like any other action and audited; a
+//! tenant-scoped caller reaches only its tenant's events, and the scope is
+//! part of the query (invariant 2). Verification and export read the log in
+//! pages, each in a short transaction: events and checkpoints are never
+//! rewritten once committed, so a page read later is still the same log.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use rempart_audit::merkle::leaf_hash;
+use rempart_audit::{
+    Checkpoint, ExportWriter, Hash, Problem, PublicKey, Report, Verifier, consistency_proof,
+    inclusion_proof,
+};
+use rempart_model::{Action, Outcome, Permission, Scope, TenantId};
+use rempart_store::{AuditQuery, AuditRecord};
+
+use crate::actor::Actor;
+use crate::audit_log::{AuditChain, Draft, StoredNodes, to_checkpoint, to_event};
+use crate::context::RequestContext;
+use crate::error::ServiceError;
+use crate::service::Rempart;
+
+/// Rows read per transaction by verification and export.
+const PAGE: u32 = 5_000;
+
+/// The largest page a search returns.
+pub const MAX_SEARCH_LIMIT: u32 = 1_000;
+
+/// An event's inclusion in the tree a signed checkpoint commits to.
+#[derive(Debug, Clone)]
+pub struct InclusionProof {
+    pub event: AuditRecord,
+    /// `leaf_hash(event.hash)`: what the proof starts from.
+    pub leaf_hash: Hash,
+    /// 0-based: `event.seq - 1`.
+    pub leaf_index: u64,
+    pub checkpoint: Checkpoint,
+    pub path: Vec<Hash>,
+}
+
+/// That the tree of `old.size` events is a prefix of that of `new.size`.
+#[derive(Debug, Clone)]
+pub struct ConsistencyProof {
+    pub old: Checkpoint,
+    pub new: Checkpoint,
+    pub path: Vec<Hash>,
+}
+
+impl Rempart {
+    /// Uses `chain` (signer, checkpoint intervals) for every append.
+    #[must_use]
+    pub fn with_audit(mut self, chain: AuditChain) -> Self {
+        self.audit = Arc::new(chain);
+        self
+    }
+
+    /// The key that verifies checkpoints, if a signer is configured.
+    pub fn audit_public_key(&self) -> Option<PublicKey> {
+        self.audit.signer().map(|s| s.public_key())
+    }
+
+    /// Signs a checkpoint if the last one is older than the configured
+    /// interval and events follow it (or whenever events follow it, with
+    /// `force`). Safe on every replica at once: the head lock lets one
+    /// write it, and the others then find it done.
+    pub async fn checkpoint_audit_if_due(&self, force: bool) -> Result<Option<u64>, ServiceError> {
+        let now = self.clock().now();
+        let mut tx = self.store.begin().await?;
+        let done = self
+            .audit
+            .checkpoint_if_due(tx.as_mut(), now, force)
+            .await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Records an offline operation on the audit log (verify, export) as
+    /// the system, in its own transaction.
+    pub async fn record_offline(
+        &self,
+        action: Action,
+        outcome: Outcome,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock().now();
+        let mut tx = self.store.begin().await?;
+        let draft = Draft::new("system", action, outcome);
+        self.audit
+            .append(tx.as_mut(), &RequestContext::system(), now, draft)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Verifies the whole log in the database against `key`: every event
+    /// hashed and chained, every checkpoint signed, chained and matching the
+    /// Merkle root. The inner result is the first problem found.
+    pub async fn verify_audit_log(
+        &self,
+        key: &PublicKey,
+    ) -> Result<Result<Report, Problem>, ServiceError> {
+        let mut verifier = Verifier::new(*key);
+        let mut checkpoints = CheckpointPages::default();
+        let mut pending = checkpoints.next(self).await?;
+        let mut after = 0u64;
+        loop {
+            let page = {
+                let mut tx = self.store.begin().await?;
+                tx.audit_events(after, PAGE).await?
+            };
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.seq;
+            for record in &page {
+                while let Some(cp) = pending.take_if(|cp| cp.size < record.seq) {
+                    if let Err(p) = push_checkpoint(&mut verifier, &cp) {
+                        return Ok(Err(p));
+                    }
+                    pending = checkpoints.next(self).await?;
+                }
+                let Ok(event) = to_event(record) else {
+                    return Ok(Err(Problem::EventEdited { seq: record.seq }));
+                };
+                if let Err(p) = verifier.push_event(&event) {
+                    return Ok(Err(p));
+                }
+            }
+        }
+        while let Some(cp) = pending {
+            if let Err(p) = push_checkpoint(&mut verifier, &cp) {
+                return Ok(Err(p));
+            }
+            pending = checkpoints.next(self).await?;
+        }
+        Ok(verifier.finish())
+    }
+
+    /// Writes the whole log, with its checkpoints, as a JSON-lines export
+    /// (docs/formats/audit.md section 4). Returns the events and
+    /// checkpoints written. The export always starts at event 1: that is
+    /// what lets it be verified with nothing but the public key.
+    pub async fn export_audit_log<W: Write>(
+        &self,
+        out: W,
+        key: &PublicKey,
+    ) -> Result<(u64, u64), ServiceError> {
+        let bad = |e: rempart_audit::ExportError| ServiceError::AuditLog(e.to_string());
+        let mut writer = ExportWriter::new(out, key.key_id()).map_err(bad)?;
+        let mut checkpoints = CheckpointPages::default();
+        let mut pending = checkpoints.next(self).await?;
+        let (mut events, mut cps) = (0u64, 0u64);
+        let mut after = 0u64;
+        loop {
+            let page = {
+                let mut tx = self.store.begin().await?;
+                tx.audit_events(after, PAGE).await?
+            };
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.seq;
+            for record in &page {
+                while let Some(cp) = pending.take_if(|cp| cp.size < record.seq) {
+                    writer.checkpoint(&cp).map_err(bad)?;
+                    cps += 1;
+                    pending = checkpoints.next(self).await?;
+                }
+                writer.event(&to_event(record)?).map_err(bad)?;
+                events += 1;
+            }
+        }
+        while let Some(cp) = pending {
+            writer.checkpoint(&cp).map_err(bad)?;
+            cps += 1;
+            pending = checkpoints.next(self).await?;
+        }
+        writer.finish().map_err(bad)?;
+        Ok((events, cps))
+    }
+
+    /// Searches the log. Needs `audit.search`; a caller scoped to tenants
+    /// sees only their events (the scope is in the query). The search is
+    /// itself audited.
+    pub async fn search_audit(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        mut query: AuditQuery,
+    ) -> Result<Vec<AuditRecord>, ServiceError> {
+        let now = self.clock().now();
+        let Some(scope) = actor.tenant_filter(Permission::AuditSearch, now) else {
+            let draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Denied);
+            self.refuse_audit(ctx, draft).await?;
+            return Err(ServiceError::Forbidden {
+                permission: Permission::AuditSearch,
+            });
+        };
+        query.limit = query.limit.clamp(1, MAX_SEARCH_LIMIT);
+        let mut tx = self.store.begin().await?;
+        let found = tx.search_audit(&query, &scope).await?;
+        let mut draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Success);
+        if let Some(tenant) = query.tenant {
+            draft = draft.tenant(TenantId(tenant));
+        }
+        self.audit.append(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    /// The proof that event `seq` is in the tree a signed checkpoint commits
+    /// to: the checkpoint of `size` events, or the latest one. Needs
+    /// `audit.proof` over the event's tenant (staff-wide for an event with
+    /// no tenant).
+    pub async fn audit_inclusion_proof(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        seq: u64,
+        size: Option<u64>,
+    ) -> Result<InclusionProof, ServiceError> {
+        let now = self.clock().now();
+        let mut tx = self.store.begin().await?;
+        let Some(event) = tx.audit_event(seq).await? else {
+            return Err(ServiceError::NotFound {
+                what: format!("audit event {seq}"),
+            });
+        };
+        let (target, environment) = match event.tenant {
+            Some(t) => {
+                let env = tx.tenant(TenantId(t)).await?.map(|t| t.environment);
+                (Scope::Tenant(TenantId(t)), env)
+            }
+            None => (Scope::Global, None),
+        };
+        let mut draft = Draft::new(actor.audit_name(), Action::AuditProof, Outcome::Success)
+            .target(format!("audit-event:{seq}"));
+        if let Some(t) = event.tenant {
+            draft = draft.tenant(TenantId(t));
+        }
+        if !actor.may(Permission::AuditProof, &target, environment.as_ref(), now) {
+            drop(tx);
+            draft.outcome = Outcome::Denied;
+            self.refuse_audit(ctx, draft).await?;
+            return Err(ServiceError::Forbidden {
+                permission: Permission::AuditProof,
+            });
+        }
+        let record = match size {
+            Some(size) => {
+                tx.audit_checkpoint_of_size(size)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound {
+                        what: format!("audit checkpoint of size {size}"),
+                    })?
+            }
+            None => tx
+                .last_audit_checkpoint()
+                .await?
+                .ok_or_else(|| ServiceError::NotFound {
+                    what: "audit checkpoint".to_owned(),
+                })?,
+        };
+        if record.size < seq {
+            return Err(ServiceError::Invalid {
+                field: "checkpoint",
+                message: format!(
+                    "the checkpoint covers events 1 to {}, not event {seq}; ask again after the next checkpoint",
+                    record.size
+                ),
+            });
+        }
+        let checkpoint = to_checkpoint(&record)?;
+        let index = seq - 1;
+        let path = StoredNodes::compute(tx.as_mut(), record.size, |src| {
+            inclusion_proof(src, index, record.size)
+        })
+        .await?;
+        self.audit.append(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(InclusionProof {
+            leaf_hash: leaf_hash(&event.hash),
+            event,
+            leaf_index: index,
+            checkpoint,
+            path,
+        })
+    }
+
+    /// The proof that the checkpoint of `old` events is a prefix of the one
+    /// of `new` events. Needs `audit.proof` in any scope (it reveals only
+    /// hashes of subtrees).
+    pub async fn audit_consistency_proof(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        old: u64,
+        new: u64,
+    ) -> Result<ConsistencyProof, ServiceError> {
+        let now = self.clock().now();
+        let draft = Draft::new(actor.audit_name(), Action::AuditProof, Outcome::Success)
+            .target(format!("audit-consistency:{old}-{new}"));
+        if actor.tenant_filter(Permission::AuditProof, now).is_none() {
+            let mut draft = draft;
+            draft.outcome = Outcome::Denied;
+            self.refuse_audit(ctx, draft).await?;
+            return Err(ServiceError::Forbidden {
+                permission: Permission::AuditProof,
+            });
+        }
+        if old > new {
+            return Err(ServiceError::Invalid {
+                field: "from",
+                message: format!("the old size {old} is larger than the new size {new}"),
+            });
+        }
+        let mut tx = self.store.begin().await?;
+        let mut checkpoint = async |size: u64| match tx.audit_checkpoint_of_size(size).await? {
+            Some(r) => to_checkpoint(&r),
+            None => Err(ServiceError::NotFound {
+                what: format!("audit checkpoint of size {size}"),
+            }),
+        };
+        let old_cp = checkpoint(old).await?;
+        let new_cp = checkpoint(new).await?;
+        let path =
+            StoredNodes::compute(tx.as_mut(), new, |src| consistency_proof(src, old, new)).await?;
+        self.audit.append(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(ConsistencyProof {
+            old: old_cp,
+            new: new_cp,
+            path,
+        })
+    }
+
+    async fn refuse_audit(&self, ctx: &RequestContext, draft: Draft) -> Result<(), ServiceError> {
+        let now = self.clock().now();
+        crate::audit_log::record_refusal(self.store.as_ref(), &self.audit, ctx, now, draft).await
+    }
+}
+
+fn push_checkpoint(verifier: &mut Verifier, cp: &Checkpoint) -> Result<(), Problem> {
+    verifier.push_checkpoint(cp)
+}
+
+/// Checkpoints in order, a page at a time.
+#[derive(Default)]
+struct CheckpointPages {
+    after: u64,
+    buffered: std::collections::VecDeque<Checkpoint>,
+    done: bool,
+}
+
+impl CheckpointPages {
+    async fn next(&mut self, core: &Rempart) -> Result<Option<Checkpoint>, ServiceError> {
+        if self.buffered.is_empty() && !self.done {
+            let page = {
+                let mut tx = core.store.begin().await?;
+                tx.audit_checkpoints(self.after, PAGE).await?
+            };
+            match page.last() {
+                Some(last) => self.after = last.number,
+                None => self.done = true,
+            }
+            for record in &page {
+                match to_checkpoint(record) {
+                    Ok(cp) => self.buffered.push_back(cp),
+                    // A row that cannot be a checkpoint: hand the verifier
+                    // one whose signature cannot verify, so it says forged.
+                    Err(_) => self.buffered.push_back(Checkpoint {
+                        key_id: rempart_audit::KeyId(record.key_id),
+                        size: record.size,
+                        root: record.root,
+                        time: record.time,
+                        prev_hash: record.prev_hash,
+                        signature: [0; rempart_audit::SIGNATURE_LEN],
+                    }),
+                }
+            }
+        }
+        Ok(self.buffered.pop_front())
+    }
+}

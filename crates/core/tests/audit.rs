@@ -1,0 +1,511 @@
+//! The audit log on both engines: an intact log verifies; each kind of
+//! tampering done through SQL on the real database is found at its first
+//! bad seq; proofs verify against signed checkpoints and respect tenant
+//! scope; search is scoped in the query and itself audited.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests"
+)]
+
+use std::sync::Arc;
+
+use rempart_audit::merkle::leaf_hash;
+use rempart_audit::{
+    Ed25519Signer, Problem, PublicKey, Signer as _, verify_consistency, verify_export,
+    verify_inclusion,
+};
+use rempart_core::audit_log::AuditChain;
+use rempart_core::{
+    Actor, BootstrapStatus, Clock as _, ManualClock, Rempart, RequestContext, ServiceError,
+};
+use rempart_model::{
+    Environment, Grant, NewTenant, PrincipalId, PrincipalName, Region, Role, Scope, Tenant,
+    TenantName,
+};
+use rempart_store::{AuditQuery, PrincipalRecord, PrincipalState, Store, TokenRecord};
+use rempart_testkit::{Engine, TestDatabase, both_engines};
+use secrecy::SecretString;
+use time::Duration;
+use time::macros::datetime;
+
+struct Fixture {
+    core: Rempart,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    key: PublicKey,
+    db: TestDatabase,
+}
+
+async fn fixture(engine: Engine) -> Option<Fixture> {
+    let db = TestDatabase::create(engine).await?;
+    let store = db.store().await;
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
+    let signer = Ed25519Signer::from_seed(&[9; 32]).unwrap();
+    let key = signer.public_key();
+    let chain = AuditChain::new(Some(Arc::new(signer)), 4, Duration::minutes(1));
+    let core = Rempart::new(store.clone(), clock.clone()).with_audit(chain);
+    Some(Fixture {
+        core,
+        store,
+        clock,
+        key,
+        db,
+    })
+}
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        request_id: Some("req-1".to_owned()),
+        source: Some("2001:db8::7".parse().unwrap()),
+    }
+}
+
+fn tenant(name: &str) -> NewTenant {
+    NewTenant {
+        name: TenantName::parse(name).unwrap(),
+        region: Region::parse("eu").unwrap(),
+        environment: Environment::production(),
+    }
+}
+
+async fn admin(f: &Fixture) -> Actor {
+    let BootstrapStatus::Issued { credential, .. } = f.core.ensure_bootstrap().await.unwrap()
+    else {
+        panic!("a fresh database issues a credential");
+    };
+    let result = f
+        .core
+        .exchange_bootstrap(
+            &ctx(),
+            &credential,
+            PrincipalName::parse("admin@example.com").unwrap(),
+        )
+        .await
+        .unwrap();
+    f.core.authenticate(&ctx(), &result.token).await.unwrap()
+}
+
+/// A principal holding `role` in `scope`.
+async fn holder(f: &Fixture, name: &str, role: Role, scope: Scope) -> Actor {
+    let id = PrincipalId(f.clock.new_id());
+    let token = SecretString::from(format!("rmp_at_{name}-token-for-tests-only"));
+    let mut tx = f.store.begin().await.unwrap();
+    tx.insert_principal(&PrincipalRecord {
+        id,
+        name: PrincipalName::parse(&format!("{name}@example.com")).unwrap(),
+        state: PrincipalState::Active,
+        created_at: f.clock.now(),
+    })
+    .await
+    .unwrap();
+    let grant = Grant {
+        role,
+        scope,
+        expires_at: None,
+    };
+    tx.insert_grant(f.clock.new_id(), id, &grant, f.clock.now())
+        .await
+        .unwrap();
+    tx.insert_token(&TokenRecord {
+        id: f.clock.new_id(),
+        principal: id,
+        hash: rempart_core::secret::fingerprint(&token),
+        name: "test".to_owned(),
+        created_at: f.clock.now(),
+        expires_at: None,
+        revoked_at: None,
+        last_used_at: None,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    f.core.authenticate(&ctx(), &token).await.unwrap()
+}
+
+/// Ten or so events, checkpoints at every fourth and one at the end.
+async fn populated(engine: Engine) -> Option<(Fixture, Vec<Tenant>)> {
+    let f = fixture(engine).await?;
+    let admin = admin(&f).await;
+    let mut tenants = Vec::new();
+    for name in ["Acme", "Globex", "Initech", "Umbrella", "Hooli"] {
+        f.clock.advance(Duration::seconds(1));
+        tenants.push(
+            f.core
+                .create_tenant(&admin, &ctx(), tenant(name))
+                .await
+                .unwrap(),
+        );
+    }
+    f.clock.advance(Duration::seconds(1));
+    f.core.checkpoint_audit_if_due(true).await.unwrap();
+    Some((f, tenants))
+}
+
+async fn sql(f: &Fixture, statements: &[&'static str]) {
+    match f.db.engine {
+        Engine::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&f.db.url).await.unwrap();
+            for s in statements {
+                sqlx::raw_sql(*s).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+        Engine::Postgres => {
+            let pool = sqlx::PgPool::connect(&f.db.url).await.unwrap();
+            for s in statements {
+                sqlx::raw_sql(*s).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+    }
+}
+
+async fn first_problem(f: &Fixture) -> Problem {
+    match f.core.verify_audit_log(&f.key).await.unwrap() {
+        Ok(report) => panic!("a tampered log verified: {report:?}"),
+        Err(problem) => problem,
+    }
+}
+
+async fn an_intact_log_verifies_from_the_database_and_from_its_export(engine: Engine) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    assert_eq!(
+        report.events, 7,
+        "issue, exchange, five creates: {report:?}"
+    );
+    assert_eq!(
+        report.checkpointed, report.events,
+        "the forced checkpoint covers all"
+    );
+    assert!(report.checkpoints >= 2, "by count and by force: {report:?}");
+
+    let mut out = Vec::new();
+    let (events, checkpoints) = f.core.export_audit_log(&mut out, &f.key).await.unwrap();
+    assert_eq!((events, checkpoints), (report.events, report.checkpoints));
+    let from_export = verify_export(out.as_slice(), &f.key).unwrap();
+    assert_eq!(from_export.root, report.root);
+
+    // Another key verifies nothing.
+    let other = Ed25519Signer::from_seed(&[1; 32]).unwrap().public_key();
+    assert!(verify_export(out.as_slice(), &other).is_err());
+    let problem = f.core.verify_audit_log(&other).await.unwrap().unwrap_err();
+    assert!(
+        matches!(problem, Problem::CheckpointWrongKey { .. }),
+        "{problem}"
+    );
+}
+
+async fn an_edited_event_is_found(engine: Engine) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    sql(
+        &f,
+        &["UPDATE audit_events SET actor = 'principal:forged' WHERE seq = 3"],
+    )
+    .await;
+    let problem = first_problem(&f).await;
+    assert_eq!(problem, Problem::EventEdited { seq: 3 });
+}
+
+async fn a_deleted_event_is_found(engine: Engine) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    sql(&f, &["DELETE FROM audit_events WHERE seq = 3"]).await;
+    let problem = first_problem(&f).await;
+    assert_eq!(problem, Problem::EventMissing { seq: 3, found: 4 });
+}
+
+async fn reordered_events_are_found(engine: Engine) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    sql(
+        &f,
+        &[
+            "UPDATE audit_events SET seq = 1000003 WHERE seq = 3",
+            "UPDATE audit_events SET seq = 3 WHERE seq = 4",
+            "UPDATE audit_events SET seq = 4 WHERE seq = 1000003",
+        ],
+    )
+    .await;
+    // In the database the order is the seq column: the event now at seq 3
+    // was hashed as event 4, so it no longer matches its hash there.
+    let problem = first_problem(&f).await;
+    assert_eq!(problem.seq(), 3, "{problem}");
+}
+
+async fn an_inserted_event_is_found(engine: Engine) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    sql(
+        &f,
+        &[
+            "UPDATE audit_events SET seq = seq + 1000000 WHERE seq >= 3",
+            "UPDATE audit_events SET seq = seq - 999999 WHERE seq > 1000000",
+            "INSERT INTO audit_events (seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash) \
+             SELECT 3, time, actor, action, target, tenant_id, outcome, request_id, source, details, hash, hash FROM audit_events WHERE seq = 2",
+        ],
+    )
+    .await;
+    let problem = first_problem(&f).await;
+    assert_eq!(problem, Problem::EventEdited { seq: 3 });
+}
+
+async fn a_truncated_log_is_found(engine: Engine) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    sql(&f, &["DELETE FROM audit_events WHERE seq > 5"]).await;
+    let problem = first_problem(&f).await;
+    assert!(
+        matches!(problem, Problem::Truncated { present: 5, .. }),
+        "{problem}"
+    );
+    assert_eq!(problem.seq(), 6);
+}
+
+async fn a_forged_checkpoint_is_found(engine: Engine) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    // Point the first checkpoint at another root: its signature no longer
+    // covers what it says.
+    sql(
+        &f,
+        &["UPDATE audit_checkpoints SET root = prev_hash WHERE number = 1"],
+    )
+    .await;
+    let problem = first_problem(&f).await;
+    assert_eq!(problem, Problem::CheckpointForged { size: 4 });
+}
+
+async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
+    let Some((f, tenants)) = populated(engine).await else {
+        return;
+    };
+    let acme = tenants[0].id;
+    let globex = tenants[1].id;
+    let auditor = holder(&f, "acme-auditor", Role::Auditor, Scope::Tenant(acme)).await;
+    let admin_events = {
+        let mut tx = f.store.begin().await.unwrap();
+        tx.audit_events(0, 1000).await.unwrap()
+    };
+    let acme_event = admin_events
+        .iter()
+        .find(|e| e.tenant == Some(acme.0))
+        .unwrap()
+        .seq;
+    let globex_event = admin_events
+        .iter()
+        .find(|e| e.tenant == Some(globex.0))
+        .unwrap()
+        .seq;
+
+    let proof = f
+        .core
+        .audit_inclusion_proof(&auditor, &ctx(), acme_event, None)
+        .await
+        .unwrap();
+    proof.checkpoint.verify_signature(&f.key).unwrap();
+    assert_eq!(proof.leaf_hash, leaf_hash(&proof.event.hash));
+    verify_inclusion(
+        &proof.leaf_hash,
+        proof.leaf_index,
+        proof.checkpoint.size,
+        &proof.path,
+        &proof.checkpoint.root,
+    )
+    .unwrap();
+    // A proof against an older checkpoint also verifies.
+    let early = f
+        .core
+        .audit_inclusion_proof(&auditor, &ctx(), acme_event, Some(4))
+        .await
+        .unwrap();
+    assert_eq!(early.checkpoint.size, 4);
+    verify_inclusion(
+        &early.leaf_hash,
+        early.leaf_index,
+        4,
+        &early.path,
+        &early.checkpoint.root,
+    )
+    .unwrap();
+
+    let err = f
+        .core
+        .audit_inclusion_proof(&auditor, &ctx(), globex_event, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
+    let err = f
+        .core
+        .audit_inclusion_proof(&auditor, &ctx(), 99_999, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
+    // The refusal was recorded.
+    let events = {
+        let mut tx = f.store.begin().await.unwrap();
+        tx.audit_events(0, 1000).await.unwrap()
+    };
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "audit.proof" && e.outcome == "denied")
+    );
+
+    let consistency = f
+        .core
+        .audit_consistency_proof(&auditor, &ctx(), 4, proof.checkpoint.size)
+        .await
+        .unwrap();
+    verify_consistency(
+        4,
+        consistency.new.size,
+        &consistency.old.root,
+        &consistency.new.root,
+        &consistency.path,
+    )
+    .unwrap();
+    let err = f
+        .core
+        .audit_consistency_proof(&auditor, &ctx(), 3, proof.checkpoint.size)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
+
+    // The log with proofs and refusals appended still verifies.
+    f.core.checkpoint_audit_if_due(true).await.unwrap();
+    f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+}
+
+async fn search_is_scoped_paginated_and_audited(engine: Engine) {
+    let Some((f, tenants)) = populated(engine).await else {
+        return;
+    };
+    let acme = tenants[0].id;
+    let admin = holder(&f, "staff", Role::Auditor, Scope::Global).await;
+    let scoped = holder(&f, "acme-auditor", Role::Auditor, Scope::Tenant(acme)).await;
+
+    let all = f
+        .core
+        .search_audit(
+            &admin,
+            &ctx(),
+            AuditQuery {
+                limit: 1000,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(all.iter().any(|e| e.tenant.is_none()));
+    assert!(all.iter().any(|e| e.tenant == Some(tenants[1].id.0)));
+
+    let mine = f
+        .core
+        .search_audit(
+            &scoped,
+            &ctx(),
+            AuditQuery {
+                limit: 1000,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|e| e.tenant == Some(acme.0)), "{mine:?}");
+    // Asking for another tenant's events yields none of them.
+    let theirs = f
+        .core
+        .search_audit(
+            &scoped,
+            &ctx(),
+            AuditQuery {
+                tenant: Some(tenants[1].id.0),
+                limit: 1000,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(theirs.is_empty());
+
+    // Filters and the seq cursor.
+    let creates = f
+        .core
+        .search_audit(
+            &admin,
+            &ctx(),
+            AuditQuery {
+                action: Some("tenant.create".into()),
+                outcome: Some("success".into()),
+                since: Some(datetime!(2026-11-27 09:00:02 UTC)),
+                limit: 2,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(creates.len(), 2);
+    assert!(creates.iter().all(|e| e.action == "tenant.create"));
+    let next = f
+        .core
+        .search_audit(
+            &admin,
+            &ctx(),
+            AuditQuery {
+                action: Some("tenant.create".into()),
+                after_seq: creates[1].seq,
+                limit: 100,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        next.len(),
+        2,
+        "five creates after 09:00:02 are the 2nd to 5th"
+    );
+    assert!(next[0].seq > creates[1].seq);
+
+    let searches = f
+        .core
+        .search_audit(
+            &admin,
+            &ctx(),
+            AuditQuery {
+                action: Some("audit.search".into()),
+                limit: 100,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(searches.len() >= 4, "every search is recorded");
+}
+
+both_engines!(
+    an_intact_log_verifies_from_the_database_and_from_its_export,
+    an_edited_event_is_found,
+    a_deleted_event_is_found,
+    reordered_events_are_found,
+    an_inserted_event_is_found,
+    a_truncated_log_is_found,
+    a_forged_checkpoint_is_found,
+    proofs_verify_and_respect_tenant_scope,
+    search_is_scoped_paginated_and_audited,
+);
