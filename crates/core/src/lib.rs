@@ -16,6 +16,7 @@ pub mod error;
 pub mod password;
 pub mod secret;
 pub mod service;
+pub mod totp;
 
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
