@@ -31,6 +31,10 @@ pub enum ServiceError {
     RandomUnavailable,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("no such tenant")]
+    TenantNotFound,
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
 }
 
 impl From<crate::secret::RandomUnavailable> for ServiceError {

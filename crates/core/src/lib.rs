@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod keys;
 pub mod secret;
 pub mod service;
 

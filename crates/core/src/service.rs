@@ -34,8 +34,10 @@ const TOKEN_TOUCH_INTERVAL: Duration = Duration::minutes(1);
 /// Rempart's services, over one store and one clock.
 #[derive(Debug, Clone)]
 pub struct Rempart {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The keyring (issue 3); unconfigured (sealed) until `with_keys`.
+    pub(crate) keys: Arc<crate::keys::KeyVault>,
 }
 
 /// What first start found or did about the first administrator.
@@ -64,7 +66,11 @@ pub struct BootstrapResult {
 
 impl Rempart {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            keys: Arc::new(crate::keys::KeyVault::unconfigured()),
+        }
     }
 
     pub fn clock(&self) -> &dyn Clock {
@@ -321,6 +327,11 @@ impl Rempart {
             }
             Err(e) => return Err(e.into()),
         }
+        // Enrolment in the keyring of the tenant's environment, saved
+        // atomically before the commit (see keys.rs): a failure here rolls
+        // the tenant back; a commit failing afterwards leaves only an inert
+        // tenant key for an id that never exists.
+        self.enroll_tenant(&tenant)?;
         let draft = Draft::new(actor.audit_name(), Action::TenantCreate, Outcome::Success)
             .target(format!("tenant:{}", tenant.id))
             .tenant(tenant.id);
@@ -352,7 +363,7 @@ impl Rempart {
         Ok(tenants)
     }
 
-    async fn refuse(
+    pub(crate) async fn refuse(
         &self,
         ctx: &RequestContext,
         now: OffsetDateTime,

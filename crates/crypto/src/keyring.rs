@@ -186,6 +186,43 @@ impl Keyring {
         Ok(())
     }
 
+    /// An independent copy, for copy-on-write changes: the caller changes
+    /// the copy, saves it, and only then replaces the original, so that a
+    /// failed save leaves the keyring in memory as it is on disk.
+    pub fn try_clone(&self) -> Result<Self> {
+        let body = crate::keyring_file::encode_body(self)?;
+        let seal = SealContext {
+            kind: self.seal.kind,
+            params: self.seal.params.clone(),
+            root: self.seal.root.clone(),
+        };
+        Ok(crate::keyring_file::decode_body(&body, seal)?.with_usage_bound(self.bound))
+    }
+
+    /// Every secret this keyring holds (root key, KEKs, tenant keys, audit
+    /// seed), for tests that prove none of them leaks. Only with the
+    /// `leak-test` feature, which no shipped build enables.
+    #[cfg(feature = "leak-test")]
+    #[doc(hidden)]
+    pub fn secrets_for_leak_test(&self) -> Vec<[u8; crate::secret::KEY_LEN]> {
+        let mut out = vec![*self.seal.root.0.expose(), *self.audit.seed().expose()];
+        for env in self.environments.values() {
+            out.extend(env.keks.values().map(|k| *k.key.expose()));
+        }
+        out.extend(self.tenants.values().map(|t| *t.key.expose()));
+        out
+    }
+
+    /// The raw bytes of a wrapped data key, for leak tests only.
+    #[cfg(feature = "leak-test")]
+    #[doc(hidden)]
+    pub fn data_key_for_leak_test(
+        &self,
+        wrapped: &WrappedDataKey,
+    ) -> Result<[u8; crate::secret::KEY_LEN]> {
+        Ok(*self.unwrap_bytes(wrapped)?.expose())
+    }
+
     /// Replaces the usage bound (tests use a small one).
     #[must_use]
     pub fn with_usage_bound(mut self, bound: UsageBound) -> Self {

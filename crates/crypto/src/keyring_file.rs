@@ -141,7 +141,7 @@ where
     })
 }
 
-fn encode_body(keyring: &Keyring) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn encode_body(keyring: &Keyring) -> Result<Zeroizing<Vec<u8>>> {
     let mut out = Zeroizing::new(Vec::with_capacity(1024));
     out.extend_from_slice(keyring.audit.seed().expose());
     out.extend_from_slice(
@@ -200,7 +200,7 @@ fn read_key(reader: &mut Reader<'_>) -> Result<KeyBytes> {
     key.ok_or(CryptoError::Truncated { what: BODY })
 }
 
-fn decode_body(body: &[u8], seal: SealContext) -> Result<Keyring> {
+pub(crate) fn decode_body(body: &[u8], seal: SealContext) -> Result<Keyring> {
     let mut reader = Reader::new(body, BODY);
     let audit = AuditSigningKey::from_seed(read_key(&mut reader)?)?;
     let mut environments = BTreeMap::new();

@@ -19,6 +19,24 @@ pub enum Action {
     TenantCreate,
     #[serde(rename = "tenant.list")]
     TenantList,
+    #[serde(rename = "keys.init")]
+    KeysInit,
+    #[serde(rename = "keys.unseal")]
+    KeysUnseal,
+    #[serde(rename = "keys.status")]
+    KeysStatus,
+    #[serde(rename = "keys.rotate")]
+    KeysRotate,
+    #[serde(rename = "keys.rewrap")]
+    KeysRewrap,
+    #[serde(rename = "keys.retire")]
+    KeysRetire,
+    #[serde(rename = "keys.reseal")]
+    KeysReseal,
+    #[serde(rename = "keys.shred")]
+    KeysShred,
+    #[serde(rename = "keys.data_key.create")]
+    DataKeyCreate,
 }
 
 impl Action {
@@ -29,6 +47,15 @@ impl Action {
             Self::AuthToken => "auth.token",
             Self::TenantCreate => "tenant.create",
             Self::TenantList => "tenant.list",
+            Self::KeysInit => "keys.init",
+            Self::KeysUnseal => "keys.unseal",
+            Self::KeysStatus => "keys.status",
+            Self::KeysRotate => "keys.rotate",
+            Self::KeysRewrap => "keys.rewrap",
+            Self::KeysRetire => "keys.retire",
+            Self::KeysReseal => "keys.reseal",
+            Self::KeysShred => "keys.shred",
+            Self::DataKeyCreate => "keys.data_key.create",
         }
     }
 }

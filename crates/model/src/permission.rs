@@ -16,16 +16,35 @@ pub enum Permission {
     TenantRead,
     #[serde(rename = "audit.search")]
     AuditSearch,
+    /// See key versions, dates, usage and seal state (never key bytes).
+    #[serde(rename = "keys.read")]
+    KeysRead,
+    /// Rotate, re-wrap and retire key-encryption keys.
+    #[serde(rename = "keys.manage")]
+    KeysManage,
+    /// Crypto-shred a tenant (irreversible).
+    #[serde(rename = "keys.shred")]
+    KeysShred,
 }
 
 impl Permission {
-    pub const ALL: &'static [Self] = &[Self::TenantCreate, Self::TenantRead, Self::AuditSearch];
+    pub const ALL: &'static [Self] = &[
+        Self::TenantCreate,
+        Self::TenantRead,
+        Self::AuditSearch,
+        Self::KeysRead,
+        Self::KeysManage,
+        Self::KeysShred,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TenantCreate => "tenant.create",
             Self::TenantRead => "tenant.read",
             Self::AuditSearch => "audit.search",
+            Self::KeysRead => "keys.read",
+            Self::KeysManage => "keys.manage",
+            Self::KeysShred => "keys.shred",
         }
     }
 }

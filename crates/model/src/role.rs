@@ -40,6 +40,9 @@ impl Role {
                 Permission::TenantCreate,
                 Permission::TenantRead,
                 Permission::AuditSearch,
+                Permission::KeysRead,
+                Permission::KeysManage,
+                Permission::KeysShred,
             ],
             Self::Auditor => &[Permission::TenantRead, Permission::AuditSearch],
         }

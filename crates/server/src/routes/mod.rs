@@ -3,6 +3,7 @@
 //! without an entry; a test also refuses plain `.route(` calls).
 
 pub mod bootstrap;
+pub mod keys;
 pub mod operations;
 pub mod tenants;
 
@@ -19,4 +20,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(operations::openapi))
         .routes(routes!(bootstrap::exchange))
         .routes(routes!(tenants::create, tenants::list))
+        .routes(routes!(keys::seal_status))
+        .routes(routes!(keys::unseal))
+        .routes(routes!(keys::status))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(keys::rewrap))
+        .routes(routes!(keys::retire))
+        .routes(routes!(keys::shred))
 }
