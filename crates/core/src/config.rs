@@ -233,7 +233,12 @@ pub const KEYS: &[Key] = &[
     ),
     key("log.format", "REMPART_LOG_FORMAT", KeyKind::String, false),
     key("log.level", "REMPART_LOG_LEVEL", KeyKind::String, false),
-    key("keyring.path", "REMPART_KEYRING_PATH", KeyKind::String, false),
+    key(
+        "keyring.path",
+        "REMPART_KEYRING_PATH",
+        KeyKind::String,
+        false,
+    ),
     key(
         "keyring.provider",
         "REMPART_KEYRING_PROVIDER",

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use rempart_crypto::{
-    Binding, CryptoError, DataKeyId, Environment as KeyEnvironment, KdfParams, KeyFileProvider,
-    Keyring, KeyringStatus, PassphraseProvider, Purpose, RootKeyProvider, SealDescription,
-    ShamirProvider, ShareText, WrappedDataKey, envelope_key_id,
+    Binding, DataKeyId, Environment as KeyEnvironment, KeyFileProvider, PassphraseProvider,
+    Purpose, RootKeyProvider, SealDescription, ShamirProvider, WrappedDataKey, envelope_key_id,
 };
+pub use rempart_crypto::{CryptoError, KdfParams, Keyring, KeyringStatus, ShareText};
 use rempart_model::{Action, Environment, Outcome, Permission, Scope, Tenant, TenantId};
 use rempart_store::{DATA_KEY_ID_LEN, DataKeyRecord, DataKeyVersionCount};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -70,7 +70,10 @@ pub enum RootKeySource {
 
 impl RootKeySource {
     /// The source the configuration names (a passphrase must be supplied).
-    pub fn from_config(config: &Config, passphrase: Option<SecretString>) -> Result<Self, KeyError> {
+    pub fn from_config(
+        config: &Config,
+        passphrase: Option<SecretString>,
+    ) -> Result<Self, KeyError> {
         Ok(match config.keyring.provider {
             KeyringProvider::KeyFile => Self::KeyFile,
             KeyringProvider::Passphrase => Self::Passphrase {
@@ -303,7 +306,10 @@ impl KeyVault {
         let (provider, shares) = new_provider(&location, source, false)?;
         let keyring = Keyring::create(provider.as_ref(), &environments, now)?;
         keyring.save(&location.path)?;
-        Ok((Self::with_state(location, VaultState::Open(keyring)), shares))
+        Ok((
+            Self::with_state(location, VaultState::Open(keyring)),
+            shares,
+        ))
     }
 
     /// Reads the keyring at `location`: opened at once with a key file, or
@@ -507,12 +513,11 @@ impl KeyVault {
         self.change(|keyring| Ok(keyring.reseal(provider.as_ref())?))?;
         if matches!(source, RootKeySource::KeyFile) {
             let next = next_key_file(&location.key_file);
-            std::fs::rename(&next, &location.key_file)
-                .map_err(|e| CryptoError::Io {
-                    action: "move into place",
-                    path: next,
-                    source: e,
-                })?;
+            std::fs::rename(&next, &location.key_file).map_err(|e| CryptoError::Io {
+                action: "move into place",
+                path: next,
+                source: e,
+            })?;
         }
         Ok(shares)
     }
@@ -716,8 +721,8 @@ impl Rempart {
         };
         let mut tx = self.store.begin().await?;
         let data_keys = tx.data_key_versions().await?;
-        let draft = Draft::new(actor.audit_name(), Action::KeysStatus, Outcome::Success)
-            .target("keyring");
+        let draft =
+            Draft::new(actor.audit_name(), Action::KeysStatus, Outcome::Success).target("keyring");
         audit_log::append(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(KeysStatus {
@@ -754,7 +759,7 @@ impl Rempart {
         // fails after it leaves an unused, harmless KEK version.
         let version = self
             .keys
-            .with_keyring(|k| k.status())?
+            .with_keyring(Keyring::status)?
             .environments
             .iter()
             .find(|e| e.environment == env)
@@ -800,14 +805,16 @@ impl Rempart {
         let env = key_environment(environment)?;
         let version = self
             .keys
-            .with_keyring(|k| k.status())?
+            .with_keyring(Keyring::status)?
             .environments
             .into_iter()
             .find(|e| e.environment == env)
             .map(|e| e.encryption_version)
-            .ok_or_else(|| KeyError::from(CryptoError::UnknownEnvironment {
-                environment: environment.to_string(),
-            }))?;
+            .ok_or_else(|| {
+                KeyError::from(CryptoError::UnknownEnvironment {
+                    environment: environment.to_string(),
+                })
+            })?;
         let mut tx = self.store.begin().await?;
         let batch = tx
             .data_keys_to_rewrap(environment.as_str(), version, after.as_ref(), limit)
@@ -815,8 +822,8 @@ impl Rempart {
         let mut rewrapped = 0u64;
         let mut last = None;
         for record in &batch {
-            let wrapped = WrappedDataKey::from_bytes(record.wrapped.clone())
-                .map_err(KeyError::from)?;
+            let wrapped =
+                WrappedDataKey::from_bytes(record.wrapped.clone()).map_err(KeyError::from)?;
             let new = self.keys.with_keyring(|k| k.rewrap(&wrapped))?;
             tx.update_wrapped_data_key(&record.id, new.as_bytes(), new.kek_version(), now)
                 .await?;
@@ -830,8 +837,9 @@ impl Rempart {
             .filter(|c| c.environment == environment.as_str() && c.kek_version < version)
             .map(|c| c.data_keys)
             .sum();
-        let draft = Draft::new(actor.audit_name(), Action::KeysRewrap, Outcome::Success)
-            .target(format!("{audit_target}/kek:{version}/rewrapped:{rewrapped}"));
+        let draft = Draft::new(actor.audit_name(), Action::KeysRewrap, Outcome::Success).target(
+            format!("{audit_target}/kek:{version}/rewrapped:{rewrapped}"),
+        );
         audit_log::append(tx.as_mut(), ctx, now, draft).await?;
         if rewrapped > 0 {
             // Persist the KEK's wrap counter with the batch.
@@ -912,7 +920,10 @@ impl Rempart {
         let mut tx = self.store.begin().await?;
         let found = tx.tenant(tenant).await?;
         drop(tx);
-        let scope = (Scope::Tenant(tenant), found.as_ref().map(|t| &t.environment));
+        let scope = (
+            Scope::Tenant(tenant),
+            found.as_ref().map(|t| &t.environment),
+        );
         self.authorize_keys(
             actor,
             ctx,
@@ -965,14 +976,12 @@ impl Rempart {
             return Err(ServiceError::TenantNotFound);
         };
         let binding = binding_for(&tenant, purpose)?;
-        let key = match tx.data_key_for(tenant.id, purpose).await? {
-            Some(stored) => {
-                let wrapped =
-                    WrappedDataKey::from_bytes(stored.wrapped).map_err(KeyError::from)?;
-                self.keys
-                    .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))?
-            }
-            None => {
+        let key = if let Some(stored) = tx.data_key_for(tenant.id, purpose).await? {
+            let wrapped = WrappedDataKey::from_bytes(stored.wrapped).map_err(KeyError::from)?;
+            self.keys
+                .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))?
+        } else {
+            {
                 let (key, wrapped) = self.keys.with_keyring(|k| k.new_data_key(&binding))?;
                 let id = *key.id().as_bytes();
                 tx.insert_data_key(&DataKeyRecord {
