@@ -335,56 +335,7 @@ pub async fn keys(command: KeysCommand, args: &ClientArgs) -> anyhow::Result<()>
     match command {
         KeysCommand::Status => {
             let status: KeysStatus = client.get("/api/v1/keys").await?;
-            if args.json {
-                output::line(&serde_json::to_string_pretty(&status)?);
-                return Ok(());
-            }
-            output::line(&format!(
-                "Keyring: {} ({}){}",
-                if status.seal.sealed {
-                    "sealed"
-                } else {
-                    "unsealed"
-                },
-                status.seal.provider,
-                status
-                    .tenants_enrolled
-                    .map(|n| format!(", {n} tenants enrolled"))
-                    .unwrap_or_default()
-            ));
-            let rows: Vec<Vec<String>> = status
-                .environments
-                .iter()
-                .flat_map(|e| {
-                    e.keks.iter().map(|k| {
-                        vec![
-                            e.environment.clone(),
-                            k.version.to_string(),
-                            k.created_at.clone(),
-                            format!("{}/{}", k.wraps, k.wrap_limit),
-                            k.stored_data_keys.to_string(),
-                            if k.retired {
-                                "retired".to_owned()
-                            } else if k.version == e.encryption_version {
-                                "encrypting".to_owned()
-                            } else {
-                                "decrypt only".to_owned()
-                            },
-                        ]
-                    })
-                })
-                .collect();
-            output::table(
-                &[
-                    "ENVIRONMENT",
-                    "VERSION",
-                    "CREATED",
-                    "WRAPS",
-                    "DATA KEYS",
-                    "STATE",
-                ],
-                &rows,
-            );
+            print_status(&status, args.json)?;
         }
         KeysCommand::Rotate { environment } => {
             let response: serde_json::Value = client
@@ -400,16 +351,15 @@ pub async fn keys(command: KeysCommand, args: &ClientArgs) -> anyhow::Result<()>
             ));
         }
         KeysCommand::Rewrap { environment, batch } => {
-            let environments = match environment {
-                Some(e) => vec![e],
-                None => {
-                    let status: KeysStatus = client.get("/api/v1/keys").await?;
-                    status
-                        .environments
-                        .into_iter()
-                        .map(|e| e.environment)
-                        .collect()
-                }
+            let environments = if let Some(e) = environment {
+                vec![e]
+            } else {
+                let status: KeysStatus = client.get("/api/v1/keys").await?;
+                status
+                    .environments
+                    .into_iter()
+                    .map(|e| e.environment)
+                    .collect()
             };
             for environment in environments {
                 rewrap(&client, &environment, batch).await?;
@@ -442,6 +392,60 @@ pub async fn keys(command: KeysCommand, args: &ClientArgs) -> anyhow::Result<()>
         }
         KeysCommand::Reseal { .. } => {}
     }
+    Ok(())
+}
+
+fn print_status(status: &KeysStatus, json: bool) -> anyhow::Result<()> {
+    if json {
+        output::line(&serde_json::to_string_pretty(status)?);
+        return Ok(());
+    }
+    output::line(&format!(
+        "Keyring: {} ({}){}",
+        if status.seal.sealed {
+            "sealed"
+        } else {
+            "unsealed"
+        },
+        status.seal.provider,
+        status
+            .tenants_enrolled
+            .map(|n| format!(", {n} tenants enrolled"))
+            .unwrap_or_default()
+    ));
+    let rows: Vec<Vec<String>> = status
+        .environments
+        .iter()
+        .flat_map(|e| {
+            e.keks.iter().map(|k| {
+                vec![
+                    e.environment.clone(),
+                    k.version.to_string(),
+                    k.created_at.clone(),
+                    format!("{}/{}", k.wraps, k.wrap_limit),
+                    k.stored_data_keys.to_string(),
+                    if k.retired {
+                        "retired".to_owned()
+                    } else if k.version == e.encryption_version {
+                        "encrypting".to_owned()
+                    } else {
+                        "decrypt only".to_owned()
+                    },
+                ]
+            })
+        })
+        .collect();
+    output::table(
+        &[
+            "ENVIRONMENT",
+            "VERSION",
+            "CREATED",
+            "WRAPS",
+            "DATA KEYS",
+            "STATE",
+        ],
+        &rows,
+    );
     Ok(())
 }
 
