@@ -163,6 +163,10 @@ pub enum KeyError {
     },
     #[error("confirmation does not match: pass --confirm {expected} to shred this tenant")]
     ConfirmationMismatch { expected: String },
+    #[error(
+        "the keyring file {path} changed on disk since this process read it (a `keys reseal` or another process?): restart to reload it; nothing was changed"
+    )]
+    ChangedOnDisk { path: PathBuf },
     #[error("no data key of this tenant made this ciphertext")]
     UnknownDataKey,
     #[error(transparent)]
@@ -197,7 +201,9 @@ impl KeyError {
             Self::Sealed | Self::Missing { .. } => KeyErrorKind::Sealed,
             Self::Busy => KeyErrorKind::Busy,
             Self::PassphraseNeeded | Self::SharesNeedInit => KeyErrorKind::Refused,
-            Self::Exists { .. } | Self::StillInUse { .. } => KeyErrorKind::Conflict,
+            Self::Exists { .. } | Self::StillInUse { .. } | Self::ChangedOnDisk { .. } => {
+                KeyErrorKind::Conflict
+            }
             Self::ConfirmationMismatch { .. } => KeyErrorKind::Invalid,
             Self::UnknownDataKey => KeyErrorKind::Undecryptable,
             Self::Crypto(e) => match e {
@@ -257,6 +263,15 @@ pub struct KeyVault {
     /// One unseal attempt at a time: each passphrase try costs an Argon2id
     /// run, which an unauthenticated caller must not multiply.
     unseal_gate: Mutex<()>,
+    /// SHA-256 of the keyring file as this process last read or wrote it:
+    /// a change is refused if the file changed since (an offline `keys
+    /// reseal`, another process), instead of overwriting it.
+    on_disk: Mutex<Option<[u8; 32]>>,
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
 }
 
 impl std::fmt::Debug for KeyVault {
@@ -275,15 +290,24 @@ impl KeyVault {
             location: None,
             state: RwLock::new(VaultState::Unconfigured),
             unseal_gate: Mutex::new(()),
+            on_disk: Mutex::new(None),
         }
     }
 
-    fn with_state(location: KeyringLocation, state: VaultState) -> Self {
+    fn with_state(location: KeyringLocation, state: VaultState, on_disk: &[u8]) -> Self {
         Self {
             location: Some(location),
             state: RwLock::new(state),
             unseal_gate: Mutex::new(()),
+            on_disk: Mutex::new(Some(digest(on_disk))),
         }
+    }
+
+    fn remember_disk(&self, bytes: &[u8]) {
+        *self
+            .on_disk
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(digest(bytes));
     }
 
     /// Creates a new keyring (KEKs for production and development) sealed
@@ -305,9 +329,10 @@ impl KeyVault {
         }
         let (provider, shares) = new_provider(&location, source, false)?;
         let keyring = Keyring::create(provider.as_ref(), &environments, now)?;
-        keyring.save(&location.path)?;
+        let sealed = keyring.to_sealed_bytes()?;
+        rempart_crypto::write_atomic(&location.path, &sealed)?;
         Ok((
-            Self::with_state(location, VaultState::Open(keyring)),
+            Self::with_state(location, VaultState::Open(keyring), &sealed),
             shares,
         ))
     }
@@ -339,7 +364,7 @@ impl KeyVault {
                 shares: Vec::new(),
             },
         };
-        Ok(Self::with_state(location, state))
+        Ok(Self::with_state(location, state, &sealed))
     }
 
     /// What `serve` does: loads the keyring, or on first start creates one
@@ -439,9 +464,19 @@ impl KeyVault {
         let VaultState::Open(keyring) = &mut *state else {
             return Err(KeyError::Sealed);
         };
+        let current = read_keyring(&path)?;
+        let known = *self
+            .on_disk
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known != Some(digest(&current)) {
+            return Err(KeyError::ChangedOnDisk { path });
+        }
         let mut copy = keyring.try_clone()?;
         let result = f(&mut copy)?;
-        copy.save(&path)?;
+        let sealed = copy.to_sealed_bytes()?;
+        rempart_crypto::write_atomic(&path, &sealed)?;
+        self.remember_disk(&sealed);
         *keyring = copy;
         Ok(result)
     }
@@ -468,6 +503,7 @@ impl KeyVault {
                 let sealed = read_keyring(&path)?;
                 let provider = PassphraseProvider::new(passphrase, KdfParams::default());
                 let keyring = Keyring::open(&sealed, &provider)?;
+                self.remember_disk(&sealed);
                 *self.write() = VaultState::Open(keyring);
             }
             UnsealInput::Share(share) => {
@@ -485,10 +521,13 @@ impl KeyVault {
                     }
                     Err(e) => return Err(e.into()),
                     Ok(provider) => {
-                        let opened =
-                            read_keyring(&path).and_then(|b| Ok(Keyring::open(&b, &provider)?));
+                        let opened = read_keyring(&path)
+                            .and_then(|b| Ok((Keyring::open(&b, &provider)?, b)));
                         match opened {
-                            Ok(keyring) => *self.write() = VaultState::Open(keyring),
+                            Ok((keyring, sealed)) => {
+                                self.remember_disk(&sealed);
+                                *self.write() = VaultState::Open(keyring);
+                            }
                             Err(e) => {
                                 if let VaultState::Sealed { shares, .. } = &mut *self.write() {
                                     shares.clear();

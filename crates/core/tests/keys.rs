@@ -674,7 +674,40 @@ async fn reseal_moves_to_a_new_root_key(engine: Engine) {
     );
 }
 
+async fn a_keyring_changed_on_disk_is_not_overwritten(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    // An offline reseal while the service runs.
+    let offline = KeyVault::load(f.location.clone(), None).unwrap();
+    offline
+        .reseal(&RootKeySource::Passphrase {
+            passphrase: SecretString::from("a new passphrase here".to_owned()),
+            kdf: cheap_kdf(),
+        })
+        .unwrap();
+    let resealed = std::fs::read(&f.location.path).unwrap();
+    let err = f
+        .core
+        .create_tenant(
+            &admin,
+            &ctx(),
+            new_tenant("Late", Environment::production()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Keys(KeyError::ChangedOnDisk { .. })),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&f.location.path).unwrap(), resealed);
+    let mut tx = f.store.begin().await.unwrap();
+    assert_eq!(tx.count_tenants().await.unwrap(), 0);
+}
+
 both_engines!(
+    a_keyring_changed_on_disk_is_not_overwritten,
     tenants_are_enrolled_and_their_data_round_trips,
     production_data_does_not_open_with_development_keys,
     rotation_rewrap_and_retirement,
