@@ -7,6 +7,7 @@ mod admin;
 mod audit;
 mod client;
 mod config_cmd;
+mod keys;
 mod offline;
 mod output;
 mod profile;
@@ -111,6 +112,21 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Create the sealed keyring (offline): root key from a key file, a
+    /// passphrase (prompted, or REMPART_KEYRING_PASSPHRASE), or k-of-n
+    /// Shamir shares shown once.
+    Init(keys::InitArgs),
+    /// Unseal the server's keyring: prompts for the passphrase, or for the
+    /// shares one by one (input hidden).
+    Unseal(keys::UnsealArgs),
+    /// Key status, rotation, re-wrapping, retirement, re-sealing and
+    /// crypto-shredding.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -130,6 +146,9 @@ fn main() -> ExitCode {
             Command::Bootstrap(args) => admin::bootstrap(args).await,
             Command::Tenant { command, client } => admin::tenant(command, &client).await,
             Command::Audit { command } => audit::run(command).await,
+            Command::Init(args) => keys::init(args).await,
+            Command::Unseal(args) => keys::unseal(args).await,
+            Command::Keys { command, client } => keys::keys(command, &client).await,
         }
     });
     match result {

@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use rempart_core::config::LogFormat;
+use rempart_core::keys::{KeyVault, KeyringLocation};
 use rempart_core::{BootstrapStatus, Config, Rempart, SystemClock};
+use rempart_model::Action;
 use rempart_server::Server;
 use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
 
 use crate::offline::{load_config, open_store, print_credential};
@@ -29,6 +32,7 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     }
     let chain = rempart_core::audit_key::chain_for(&config)?;
     let core = Rempart::new(store, Arc::new(SystemClock)).with_audit(chain);
+    let core = open_keyring(&config, core).await?;
     let checkpoints = tokio::spawn(crate::audit::checkpoint_task(
         core.clone(),
         config.audit.checkpoint_every_secs,
@@ -71,6 +75,37 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     core.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Loads the keyring, or creates it on first start (key file, or a
+/// passphrase from REMPART_KEYRING_PASSPHRASE). A keyring that needs a
+/// passphrase or shares stays sealed until `rempart unseal`.
+async fn open_keyring(config: &Config, core: Rempart) -> anyhow::Result<Rempart> {
+    let location = KeyringLocation::from_config(config);
+    let passphrase = std::env::var("REMPART_KEYRING_PASSPHRASE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(SecretString::from);
+    let (vault, created) =
+        KeyVault::open_or_create(location.clone(), config, passphrase, core.clock().now())
+            .with_context(|| format!("cannot open the keyring {}", location.path.display()))?;
+    if created {
+        core.record_offline_key_action(Action::KeysInit, "keyring")
+            .await?;
+        tracing::info!(path = %location.path.display(), "created the keyring");
+        if vault.seal_status().provider == "key-file" {
+            tracing::warn!(
+                key_file = %location.key_file.display(),
+                "the keyring's root key is in a file in the data directory: in production keep it on another disk, or use a KMS"
+            );
+        }
+    }
+    if vault.is_sealed() {
+        tracing::warn!(
+            "the keyring is sealed: run `rempart unseal`; until then /readyz answers 503"
+        );
+    }
+    Ok(core.with_keys(Arc::new(vault)))
 }
 
 /// Completes on Ctrl-C or SIGTERM.

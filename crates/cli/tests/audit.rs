@@ -256,10 +256,16 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
         ),
     )
     .unwrap();
+    let first_create = original
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["action"] == "tenant.create")
+        .and_then(|v| v["seq"].as_u64())
+        .unwrap();
     let tampered = offline(&tampered_file, &key);
     assert!(!tampered.status.success());
     assert!(
-        text(&tampered.stderr).contains("first bad seq 3"),
+        text(&tampered.stderr).contains(&format!("first bad seq {first_create}")),
         "{}",
         text(&tampered.stderr)
     );

@@ -22,6 +22,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub log: LogConfig,
     pub audit: AuditConfig,
+    pub keyring: KeyringConfig,
 }
 
 /// The audit log: checkpoint intervals and the signing key (issue 4).
@@ -44,6 +45,46 @@ impl Default for AuditConfig {
             checkpoint_every_events: 1000,
             checkpoint_every_secs: 60,
             signing_key_file: None,
+        }
+    }
+}
+
+/// Where the root key comes from when the keyring is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyringProvider {
+    /// A key file, mode 0600 (zero setup; put it on another disk or use a
+    /// KMS in production).
+    KeyFile,
+    /// A passphrase stretched by Argon2id.
+    Passphrase,
+    /// k-of-n Shamir shares of the root key.
+    Shamir,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyringConfig {
+    /// The sealed keyring file; unset: `keyring.rmk` in `data_dir`.
+    pub path: Option<PathBuf>,
+    /// The root key source used by `rempart init` (or first `serve`).
+    pub provider: KeyringProvider,
+    /// The root key file (provider `key-file`); unset: `root.key` in `data_dir`.
+    pub key_file: Option<PathBuf>,
+    /// Shares needed to unseal (provider `shamir`).
+    pub shamir_threshold: u8,
+    /// Shares handed out (provider `shamir`).
+    pub shamir_shares: u8,
+}
+
+impl Default for KeyringConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            provider: KeyringProvider::KeyFile,
+            key_file: None,
+            shamir_threshold: 3,
+            shamir_shares: 5,
         }
     }
 }
@@ -95,6 +136,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             log: LogConfig::default(),
             audit: AuditConfig::default(),
+            keyring: KeyringConfig::default(),
         }
     }
 }
@@ -235,6 +277,36 @@ pub const KEYS: &[Key] = &[
         KeyKind::String,
         false,
     ),
+    key(
+        "keyring.path",
+        "REMPART_KEYRING_PATH",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "keyring.provider",
+        "REMPART_KEYRING_PROVIDER",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "keyring.key_file",
+        "REMPART_KEYRING_KEY_FILE",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "keyring.shamir_threshold",
+        "REMPART_KEYRING_SHAMIR_THRESHOLD",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "keyring.shamir_shares",
+        "REMPART_KEYRING_SHAMIR_SHARES",
+        KeyKind::Integer,
+        false,
+    ),
 ];
 
 /// `REMPART_…` variables that are not configuration keys: the CLI's own
@@ -245,6 +317,8 @@ pub const CLIENT_VARIABLES: &[&str] = &[
     "REMPART_CONFIG",
     "REMPART_PROFILE",
     "REMPART_CA_CERT",
+    // The keyring passphrase, for automation: a secret, never a config key.
+    "REMPART_KEYRING_PASSPHRASE",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -408,6 +482,13 @@ impl Config {
                 "expected an integer from 1 to 86400 (one day)",
             );
         }
+        let (k, n) = (self.keyring.shamir_threshold, self.keyring.shamir_shares);
+        if !(2..=n).contains(&k) {
+            return impossible(
+                "keyring.shamir_threshold",
+                "expected 2 <= keyring.shamir_threshold <= keyring.shamir_shares",
+            );
+        }
         if let Err(e) = self.log.level.parse::<tracing_filter::Directives>() {
             return impossible("log.level", &e);
         }
@@ -426,6 +507,22 @@ impl Config {
         } else {
             self.database.url.clone()
         }
+    }
+
+    /// The sealed keyring file.
+    pub fn keyring_path(&self) -> PathBuf {
+        self.keyring
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keyring.rmk"))
+    }
+
+    /// The root key file (provider `key-file`).
+    pub fn keyring_key_file(&self) -> PathBuf {
+        self.keyring
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("root.key"))
     }
 
     /// Whether the state lives in `data_dir` (SQLite) rather than a server.

@@ -38,6 +38,10 @@ pub enum ServiceError {
     /// only when the caller may not know it exists).
     #[error("{what} not found")]
     NotFound { what: String },
+    #[error("no such tenant")]
+    TenantNotFound,
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
 }
 
 impl From<crate::secret::RandomUnavailable> for ServiceError {

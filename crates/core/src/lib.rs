@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod keys;
 pub mod password;
 pub mod secret;
 pub mod service;

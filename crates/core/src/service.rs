@@ -35,8 +35,10 @@ const TOKEN_TOUCH_INTERVAL: Duration = Duration::minutes(1);
 #[derive(Debug, Clone)]
 pub struct Rempart {
     pub(crate) store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: Arc<AuditChain>,
+    /// The keyring (issue 3); unconfigured (sealed) until `with_keys`.
+    pub(crate) keys: Arc<crate::keys::KeyVault>,
 }
 
 /// What first start found or did about the first administrator.
@@ -69,6 +71,7 @@ impl Rempart {
             store,
             clock,
             audit: Arc::new(AuditChain::default()),
+            keys: Arc::new(crate::keys::KeyVault::unconfigured()),
         }
     }
 
@@ -328,6 +331,11 @@ impl Rempart {
             }
             Err(e) => return Err(e.into()),
         }
+        // Enrolment in the keyring of the tenant's environment, saved
+        // atomically before the commit (see keys.rs): a failure here rolls
+        // the tenant back; a commit failing afterwards leaves only an inert
+        // tenant key for an id that never exists.
+        self.enroll_tenant(&tenant)?;
         let draft = Draft::new(actor.audit_name(), Action::TenantCreate, Outcome::Success)
             .target(format!("tenant:{}", tenant.id))
             .tenant(tenant.id);
@@ -359,7 +367,7 @@ impl Rempart {
         Ok(tenants)
     }
 
-    async fn refuse(
+    pub(crate) async fn refuse(
         &self,
         ctx: &RequestContext,
         now: OffsetDateTime,

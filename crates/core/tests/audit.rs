@@ -47,7 +47,9 @@ async fn fixture(engine: Engine) -> Option<Fixture> {
     let signer = Ed25519Signer::from_seed(&[9; 32]).unwrap();
     let key = signer.public_key();
     let chain = AuditChain::new(Some(Arc::new(signer)), 4, Duration::minutes(1));
-    let core = Rempart::new(store.clone(), clock.clone()).with_audit(chain);
+    let core = Rempart::new(store.clone(), clock.clone())
+        .with_audit(chain)
+        .with_keys(rempart_testkit::test_keys(db.dir()));
     Some(Fixture {
         core,
         store,

@@ -33,7 +33,8 @@ async fn fixture(engine: Engine) -> Option<Fixture> {
     let db = TestDatabase::create(engine).await?;
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
-    let core = Rempart::new(store.clone(), clock.clone());
+    let core =
+        Rempart::new(store.clone(), clock.clone()).with_keys(rempart_testkit::test_keys(db.dir()));
     Some(Fixture {
         core,
         store,

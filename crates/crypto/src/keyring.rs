@@ -158,6 +158,13 @@ impl Keyring {
         crate::keyring_file::open(sealed, provider)
     }
 
+    /// Opens sealed keyring bytes with this keyring's own root key: another
+    /// process's save of the same keyring. Refused (`RootKeyRejected`) when
+    /// the bytes are sealed under another root key.
+    pub fn reopen(&self, sealed: &[u8]) -> Result<Self> {
+        Ok(crate::keyring_file::reopen(sealed, &self.seal)?.with_usage_bound(self.bound))
+    }
+
     /// Reads and opens the keyring file at `path`.
     pub fn load(path: &Path, provider: &dyn RootKeyProvider) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| CryptoError::io("read", path, e))?;
@@ -184,6 +191,43 @@ impl Keyring {
             root,
         };
         Ok(())
+    }
+
+    /// An independent copy, for copy-on-write changes: the caller changes
+    /// the copy, saves it, and only then replaces the original, so that a
+    /// failed save leaves the keyring in memory as it is on disk.
+    pub fn try_clone(&self) -> Result<Self> {
+        let body = crate::keyring_file::encode_body(self)?;
+        let seal = SealContext {
+            kind: self.seal.kind,
+            params: self.seal.params.clone(),
+            root: self.seal.root.clone(),
+        };
+        Ok(crate::keyring_file::decode_body(&body, seal)?.with_usage_bound(self.bound))
+    }
+
+    /// Every secret this keyring holds (root key, KEKs, tenant keys, audit
+    /// seed), for tests that prove none of them leaks. Only with the
+    /// `leak-test` feature, which no shipped build enables.
+    #[cfg(feature = "leak-test")]
+    #[doc(hidden)]
+    pub fn secrets_for_leak_test(&self) -> Vec<[u8; crate::secret::KEY_LEN]> {
+        let mut out = vec![*self.seal.root.0.expose(), *self.audit.seed().expose()];
+        for env in self.environments.values() {
+            out.extend(env.keks.values().map(|k| *k.key.expose()));
+        }
+        out.extend(self.tenants.values().map(|t| *t.key.expose()));
+        out
+    }
+
+    /// The raw bytes of a wrapped data key, for leak tests only.
+    #[cfg(feature = "leak-test")]
+    #[doc(hidden)]
+    pub fn data_key_for_leak_test(
+        &self,
+        wrapped: &WrappedDataKey,
+    ) -> Result<[u8; crate::secret::KEY_LEN]> {
+        Ok(*self.unwrap_bytes(wrapped)?.expose())
     }
 
     /// Replaces the usage bound (tests use a small one).

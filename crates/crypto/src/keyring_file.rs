@@ -127,6 +127,28 @@ pub(crate) fn open(bytes: &[u8], provider: &dyn RootKeyProvider) -> Result<Keyri
     )
 }
 
+/// Opens sealed bytes with the root key `seal` already holds: how a process
+/// picks up a change another process saved under the same root key. A file
+/// sealed under another root key (re-sealed meanwhile) is refused.
+pub(crate) fn reopen(bytes: &[u8], seal: &SealContext) -> Result<Keyring> {
+    let header = parse_header(bytes)?;
+    if header.kind != seal.kind || header.params != seal.params.as_slice() {
+        return Err(CryptoError::RootKeyRejected);
+    }
+    let cipher = aead::cipher(&seal.root.0)?;
+    let mut body = Zeroizing::new(header.sealed.to_vec());
+    aead::open_in_place(&cipher, header.nonce, header.aad, &mut body)
+        .map_err(|_| CryptoError::RootKeyRejected)?;
+    decode_body(
+        &body,
+        SealContext {
+            kind: seal.kind,
+            params: seal.params.clone(),
+            root: seal.root.clone(),
+        },
+    )
+}
+
 fn put_time(out: &mut Vec<u8>, at: OffsetDateTime) {
     out.extend_from_slice(&at.unix_timestamp().to_be_bytes());
 }
@@ -141,7 +163,7 @@ where
     })
 }
 
-fn encode_body(keyring: &Keyring) -> Result<Zeroizing<Vec<u8>>> {
+pub(crate) fn encode_body(keyring: &Keyring) -> Result<Zeroizing<Vec<u8>>> {
     let mut out = Zeroizing::new(Vec::with_capacity(1024));
     out.extend_from_slice(keyring.audit.seed().expose());
     out.extend_from_slice(
@@ -200,7 +222,7 @@ fn read_key(reader: &mut Reader<'_>) -> Result<KeyBytes> {
     key.ok_or(CryptoError::Truncated { what: BODY })
 }
 
-fn decode_body(body: &[u8], seal: SealContext) -> Result<Keyring> {
+pub(crate) fn decode_body(body: &[u8], seal: SealContext) -> Result<Keyring> {
     let mut reader = Reader::new(body, BODY);
     let audit = AuditSigningKey::from_seed(read_key(&mut reader)?)?;
     let mut environments = BTreeMap::new();

@@ -27,6 +27,24 @@ pub enum Action {
     AuditVerify,
     #[serde(rename = "audit.export")]
     AuditExport,
+    #[serde(rename = "keys.init")]
+    KeysInit,
+    #[serde(rename = "keys.unseal")]
+    KeysUnseal,
+    #[serde(rename = "keys.status")]
+    KeysStatus,
+    #[serde(rename = "keys.rotate")]
+    KeysRotate,
+    #[serde(rename = "keys.rewrap")]
+    KeysRewrap,
+    #[serde(rename = "keys.retire")]
+    KeysRetire,
+    #[serde(rename = "keys.reseal")]
+    KeysReseal,
+    #[serde(rename = "keys.shred")]
+    KeysShred,
+    #[serde(rename = "keys.data_key.create")]
+    DataKeyCreate,
 }
 
 impl Action {
@@ -41,6 +59,15 @@ impl Action {
             Self::AuditProof => "audit.proof",
             Self::AuditVerify => "audit.verify",
             Self::AuditExport => "audit.export",
+            Self::KeysInit => "keys.init",
+            Self::KeysUnseal => "keys.unseal",
+            Self::KeysStatus => "keys.status",
+            Self::KeysRotate => "keys.rotate",
+            Self::KeysRewrap => "keys.rewrap",
+            Self::KeysRetire => "keys.retire",
+            Self::KeysReseal => "keys.reseal",
+            Self::KeysShred => "keys.shred",
+            Self::DataKeyCreate => "keys.data_key.create",
         }
     }
 }

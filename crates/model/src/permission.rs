@@ -19,6 +19,15 @@ pub enum Permission {
     /// Inclusion and consistency proofs of the audit log.
     #[serde(rename = "audit.proof")]
     AuditProof,
+    /// See key versions, dates, usage and seal state (never key bytes).
+    #[serde(rename = "keys.read")]
+    KeysRead,
+    /// Rotate, re-wrap and retire key-encryption keys.
+    #[serde(rename = "keys.manage")]
+    KeysManage,
+    /// Crypto-shred a tenant (irreversible).
+    #[serde(rename = "keys.shred")]
+    KeysShred,
 }
 
 impl Permission {
@@ -27,6 +36,9 @@ impl Permission {
         Self::TenantRead,
         Self::AuditSearch,
         Self::AuditProof,
+        Self::KeysRead,
+        Self::KeysManage,
+        Self::KeysShred,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +47,9 @@ impl Permission {
             Self::TenantRead => "tenant.read",
             Self::AuditSearch => "audit.search",
             Self::AuditProof => "audit.proof",
+            Self::KeysRead => "keys.read",
+            Self::KeysManage => "keys.manage",
+            Self::KeysShred => "keys.shred",
         }
     }
 }

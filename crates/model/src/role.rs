@@ -41,6 +41,9 @@ impl Role {
                 Permission::TenantRead,
                 Permission::AuditSearch,
                 Permission::AuditProof,
+                Permission::KeysRead,
+                Permission::KeysManage,
+                Permission::KeysShred,
             ],
             Self::Auditor => &[
                 Permission::TenantRead,

@@ -161,10 +161,74 @@ impl From<ServiceError> for Problem {
                 "Not found",
                 err.to_string(),
             ),
+            ServiceError::TenantNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "tenant-not-found",
+                "No such tenant",
+                err.to_string(),
+            ),
+            ServiceError::Keys(key) => Self::from_key_error(key),
             ServiceError::Store(_)
             | ServiceError::RandomUnavailable
             | ServiceError::AuditLog(_) => {
                 tracing::error!(error = %err, "request failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl Problem {
+    /// The one mapping of keyring errors (issue 3). Messages come from
+    /// error types written to hold no key material.
+    fn from_key_error(err: &rempart_core::keys::KeyError) -> Self {
+        use rempart_core::keys::KeyErrorKind as K;
+        let detail = err.to_string();
+        match err.kind() {
+            K::Sealed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "keyring-sealed",
+                "keyring sealed",
+                detail,
+            ),
+            K::Busy => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "unseal-busy",
+                "Unseal in progress",
+                detail,
+            ),
+            K::Refused => Self::new(
+                StatusCode::BAD_REQUEST,
+                "unseal-refused",
+                "The keyring did not open",
+                detail,
+            ),
+            K::Invalid => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-key-request",
+                "The key request is not valid",
+                detail,
+            ),
+            K::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "key-state-conflict",
+                "The keyring's state does not allow this",
+                detail,
+            ),
+            K::Gone => Self::new(
+                StatusCode::GONE,
+                "tenant-shredded",
+                "The tenant's keys were shredded",
+                detail,
+            ),
+            K::Undecryptable => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "undecryptable",
+                "The ciphertext does not open",
+                detail,
+            ),
+            K::Internal => {
+                tracing::error!(error = %err, "keyring failure");
                 Self::internal()
             }
         }

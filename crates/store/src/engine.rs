@@ -589,6 +589,25 @@ macro_rules! engine_impl {
                 Ok(())
             }
 
+            async fn insert_data_key(&mut self, key: &crate::DataKeyRecord) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO data_keys (id, tenant_id, environment, purpose, kek_version, wrapped, encryptions, created_at, rewrapped_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(key.id.as_slice())
+                .bind(key.tenant.0)
+                .bind(key.environment.as_str())
+                .bind(key.purpose.as_str())
+                .bind(i64::from(key.kek_version))
+                .bind(key.wrapped.as_slice())
+                .bind(to_i64(key.encryptions)?)
+                .bind(to_micros(key.created_at)?)
+                .bind(opt_to_micros(key.rewrapped_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
             async fn last_audit_checkpoint(
                 &mut self,
             ) -> Result<Option<crate::CheckpointRecord>, StoreError> {
@@ -706,6 +725,121 @@ macro_rules! engine_impl {
                 let rows = query.build().fetch_all(&mut *self.inner).await?;
                 rows.iter().map(audit_from_row).collect()
             }
+
+            async fn data_key_for(
+                &mut self,
+                tenant: TenantId,
+                purpose: &str,
+            ) -> Result<Option<crate::DataKeyRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, tenant_id, environment, purpose, kek_version, wrapped, encryptions, created_at, rewrapped_at \
+                     FROM data_keys WHERE tenant_id = $1 AND purpose = $2",
+                )
+                .bind(tenant.0)
+                .bind(purpose)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(data_key_from_row).transpose()
+            }
+
+            async fn data_key_by_id(
+                &mut self,
+                tenant: TenantId,
+                id: &[u8; crate::DATA_KEY_ID_LEN],
+            ) -> Result<Option<crate::DataKeyRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, tenant_id, environment, purpose, kek_version, wrapped, encryptions, created_at, rewrapped_at \
+                     FROM data_keys WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.0)
+                .bind(id.as_slice())
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(data_key_from_row).transpose()
+            }
+
+            async fn set_data_key_encryptions(
+                &mut self,
+                id: &[u8; crate::DATA_KEY_ID_LEN],
+                encryptions: u64,
+            ) -> Result<(), StoreError> {
+                sqlx::query("UPDATE data_keys SET encryptions = $1 WHERE id = $2")
+                    .bind(to_i64(encryptions)?)
+                    .bind(id.as_slice())
+                    .execute(&mut *self.inner)
+                    .await?;
+                Ok(())
+            }
+
+            async fn data_keys_to_rewrap(
+                &mut self,
+                environment: &str,
+                below_version: u32,
+                after: Option<&[u8; crate::DATA_KEY_ID_LEN]>,
+                limit: u32,
+            ) -> Result<Vec<crate::DataKeyRecord>, StoreError> {
+                let after: &[u8] = after.map_or(&[], |a| a.as_slice());
+                let rows = sqlx::query(
+                    "SELECT id, tenant_id, environment, purpose, kek_version, wrapped, encryptions, created_at, rewrapped_at \
+                     FROM data_keys WHERE environment = $1 AND kek_version < $2 AND id > $3 ORDER BY id LIMIT $4",
+                )
+                .bind(environment)
+                .bind(i64::from(below_version))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter().map(data_key_from_row).collect()
+            }
+
+            async fn update_wrapped_data_key(
+                &mut self,
+                id: &[u8; crate::DATA_KEY_ID_LEN],
+                wrapped: &[u8],
+                kek_version: u32,
+                at: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE data_keys SET wrapped = $1, kek_version = $2, rewrapped_at = $3 WHERE id = $4",
+                )
+                .bind(wrapped)
+                .bind(i64::from(kek_version))
+                .bind(to_micros(at)?)
+                .bind(id.as_slice())
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn data_key_versions(
+                &mut self,
+            ) -> Result<Vec<crate::DataKeyVersionCount>, StoreError> {
+                use sqlx::Row as _;
+                let rows = sqlx::query(
+                    "SELECT environment, kek_version, COUNT(*) AS n FROM data_keys \
+                     GROUP BY environment, kek_version ORDER BY environment, kek_version",
+                )
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(crate::DataKeyVersionCount {
+                            environment: row.try_get("environment")?,
+                            kek_version: u32::try_from(row.try_get::<i64, _>("kek_version")?)
+                                .map_err(|_| StoreError::corrupt("KEK version out of range"))?,
+                            data_keys: to_u64(row.try_get("n")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn delete_data_keys_of_tenant(&mut self, tenant: TenantId) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM data_keys WHERE tenant_id = $1")
+                    .bind(tenant.0)
+                    .execute(&mut *self.inner)
+                    .await?;
+                Ok(done.rows_affected())
+            }
         }
 
         impl $tx {
@@ -725,6 +859,26 @@ macro_rules! engine_impl {
                     signature: row.try_get("signature")?,
                 })
             }
+        }
+
+        fn data_key_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<crate::DataKeyRecord, StoreError> {
+            use sqlx::Row as _;
+            Ok(crate::DataKeyRecord {
+                id: <[u8; crate::DATA_KEY_ID_LEN]>::try_from(row.try_get::<Vec<u8>, _>("id")?.as_slice())
+                    .map_err(|_| StoreError::corrupt("a data key id is not 16 bytes"))?,
+                tenant: TenantId(row.try_get("tenant_id")?),
+                environment: Environment::parse(&row.try_get::<String, _>("environment")?)
+                    .map_err(StoreError::corrupt)?,
+                purpose: row.try_get("purpose")?,
+                kek_version: u32::try_from(row.try_get::<i64, _>("kek_version")?)
+                    .map_err(|_| StoreError::corrupt("KEK version out of range"))?,
+                wrapped: row.try_get("wrapped")?,
+                encryptions: to_u64(row.try_get("encryptions")?)?,
+                created_at: from_micros(row.try_get("created_at")?)?,
+                rewrapped_at: opt_from_micros(row.try_get("rewrapped_at")?)?,
+            })
         }
     };
 }

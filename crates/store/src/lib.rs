@@ -10,6 +10,7 @@
 //! both) from one implementation, instantiated per engine by
 //! [`engine_impl!`](crate::engine); only the schema and the locking differ.
 
+mod data_keys;
 mod engine;
 mod error;
 pub mod migrate;
@@ -24,6 +25,7 @@ use async_trait::async_trait;
 use rempart_model::{Grant, PrincipalId, Tenant, TenantId};
 use uuid::Uuid;
 
+pub use data_keys::{DATA_KEY_ID_LEN, DataKeyRecord, DataKeyVersionCount};
 pub use error::StoreError;
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
@@ -174,6 +176,49 @@ pub trait Tx: Send {
         query: &AuditQuery,
         scope: &TenantFilter,
     ) -> Result<Vec<AuditRecord>, StoreError>;
+    // Data keys (issue 3), stored wrapped only.
+
+    async fn insert_data_key(&mut self, key: &DataKeyRecord) -> Result<(), StoreError>;
+    /// The tenant's data key for `purpose`, if it has one.
+    async fn data_key_for(
+        &mut self,
+        tenant: TenantId,
+        purpose: &str,
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+    /// A data key by id, only if it belongs to `tenant`.
+    async fn data_key_by_id(
+        &mut self,
+        tenant: TenantId,
+        id: &[u8; DATA_KEY_ID_LEN],
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+    async fn set_data_key_encryptions(
+        &mut self,
+        id: &[u8; DATA_KEY_ID_LEN],
+        encryptions: u64,
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` data keys of `environment` wrapped under a version
+    /// below `below_version`, with ids after `after`, in id order: the
+    /// resumable work list of a re-wrap.
+    async fn data_keys_to_rewrap(
+        &mut self,
+        environment: &str,
+        below_version: u32,
+        after: Option<&[u8; DATA_KEY_ID_LEN]>,
+        limit: u32,
+    ) -> Result<Vec<DataKeyRecord>, StoreError>;
+    /// Replaces a wrapped key (same data key, newer KEK version).
+    async fn update_wrapped_data_key(
+        &mut self,
+        id: &[u8; DATA_KEY_ID_LEN],
+        wrapped: &[u8],
+        kek_version: u32,
+        at: time::OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Data keys per environment and KEK version.
+    async fn data_key_versions(&mut self) -> Result<Vec<DataKeyVersionCount>, StoreError>;
+    /// Deletes the tenant's wrapped data keys (after crypto-shredding);
+    /// returns how many.
+    async fn delete_data_keys_of_tenant(&mut self, tenant: TenantId) -> Result<u64, StoreError>;
 }
 
 /// Opens the database at `url` (`sqlite://path?mode=rwc` or

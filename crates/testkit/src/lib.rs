@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use rempart_core::keys::{KeyVault, KeyringLocation, RootKeySource};
 use rempart_core::{Clock as _, Config, ManualClock, Rempart, SystemClock};
 use rempart_server::Server;
 use rempart_store::Store;
@@ -172,6 +173,23 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A new keyring with a key file in `dir`, open, for tests that build a
+/// [`Rempart`] themselves: `Rempart::new(…).with_keys(test_keys(dir))`.
+///
+/// # Panics
+///
+/// When the keyring cannot be created.
+#[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
+pub fn test_keys(dir: &std::path::Path) -> Arc<KeyVault> {
+    let location = KeyringLocation {
+        path: dir.join("keyring.rmk"),
+        key_file: dir.join("root.key"),
+    };
+    let (vault, _) = KeyVault::init(location, &RootKeySource::KeyFile, SystemClock.now())
+        .expect("the test keyring");
+    Arc::new(vault)
+}
+
 /// A running server and what a test needs to talk to it.
 #[derive(Debug)]
 pub struct TestServer {
@@ -220,7 +238,14 @@ impl TestServer {
 
         let store = database.store().await;
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let core = Rempart::new(store.clone(), clock.clone());
+        let (keys, _) = KeyVault::open_or_create(
+            KeyringLocation::from_config(&config),
+            &config,
+            None,
+            clock.now(),
+        )
+        .expect("the test keyring");
+        let core = Rempart::new(store.clone(), clock.clone()).with_keys(Arc::new(keys));
         let bootstrap_credential = match core.ensure_bootstrap().await.expect("bootstrap") {
             rempart_core::BootstrapStatus::Issued { credential, .. } => Some(credential),
             _ => None,

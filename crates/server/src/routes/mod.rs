@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod bootstrap;
+pub mod keys;
 pub mod operations;
 pub mod tenants;
 
@@ -23,4 +24,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::search))
         .routes(routes!(audit::inclusion))
         .routes(routes!(audit::consistency))
+        .routes(routes!(keys::seal_status))
+        .routes(routes!(keys::unseal))
+        .routes(routes!(keys::status))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(keys::rewrap))
+        .routes(routes!(keys::retire))
+        .routes(routes!(keys::shred))
 }

@@ -22,9 +22,17 @@ pub async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Health),
-        (status = 503, description = "Not ready: the database cannot be reached", body = Health),
+        (status = 503, description = "Not ready: the database cannot be reached, or the keyring is sealed", body = Health),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    if state.core.keys().is_sealed() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "keyring sealed".to_owned(),
+            }),
+        );
+    }
     match state.core.ready().await {
         Ok(()) => (
             StatusCode::OK,

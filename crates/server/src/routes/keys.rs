@@ -1,0 +1,396 @@
+//! The keyring over HTTP (issue 3): seal status and unseal (unauthenticated,
+//! like Vault's: the unsealer holds the secret, not a token), and the key
+//! administration routes (status, rotate, re-wrap, retire, shred), each
+//! authorized and audited by the service layer. No route returns key
+//! material; the wire types below carry versions, dates and counts only.
+
+use axum::Json;
+use axum::extract::State;
+use rempart_core::keys::{MAX_REWRAP_BATCH, SealStatus, UnsealInput};
+use rempart_model::{Environment, TenantId};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::extract::{ApiJson, Authenticated, Ctx};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// Whether the keyring is sealed, and what unsealing it takes.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SealStatusView {
+    pub sealed: bool,
+    /// `key-file`, `passphrase`, `shamir`, or `none`.
+    pub provider: String,
+    /// Shares needed to unseal (Shamir).
+    pub threshold: Option<u8>,
+    /// Shares entered so far (Shamir, while sealed).
+    pub shares_entered: usize,
+}
+
+impl From<SealStatus> for SealStatusView {
+    fn from(s: SealStatus) -> Self {
+        Self {
+            sealed: s.sealed,
+            provider: s.provider.to_owned(),
+            threshold: s.threshold,
+            shares_entered: s.shares_entered,
+        }
+    }
+}
+
+/// One of: a passphrase, one share, or `reset` to forget entered shares.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnsealRequest {
+    pub passphrase: Option<String>,
+    pub share: Option<String>,
+    #[serde(default)]
+    pub reset: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KekView {
+    pub version: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// Data keys this version wrapped (its usage count).
+    pub wraps: u64,
+    pub wrap_limit: u64,
+    pub rotation_due: bool,
+    pub retired: bool,
+    /// Stored data keys currently wrapped under this version.
+    pub stored_data_keys: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnvironmentKeysView {
+    pub environment: String,
+    pub encryption_version: u32,
+    pub min_decryption_version: u32,
+    pub keks: Vec<KekView>,
+}
+
+/// Versions, dates, usage counts and seal state; never key bytes.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KeysStatusView {
+    pub seal: SealStatusView,
+    /// Empty while sealed.
+    pub environments: Vec<EnvironmentKeysView>,
+    pub tenants_enrolled: Option<usize>,
+    pub tenants_shredded: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentRequest {
+    pub environment: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RotateResponse {
+    pub environment: String,
+    /// The new KEK version, used for new wrappings from now on.
+    pub version: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RewrapRequest {
+    pub environment: String,
+    /// The cursor returned by the previous batch (32 hex digits).
+    pub after: Option<String>,
+    /// Data keys per batch, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RewrapResponse {
+    pub environment: String,
+    pub encryption_version: u32,
+    pub rewrapped: u64,
+    /// Pass as `after` for the next batch; absent when done.
+    pub next: Option<String>,
+    pub remaining: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetireRequest {
+    pub environment: String,
+    pub min_version: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RetireResponse {
+    pub environment: String,
+    pub min_decryption_version: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShredRequest {
+    pub tenant: Uuid,
+    /// Must repeat the tenant id: shredding is irreversible.
+    pub confirm: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ShredResponse {
+    pub tenant: Uuid,
+    pub shredded: bool,
+}
+
+fn environment(name: &str) -> Result<Environment, Problem> {
+    Environment::parse(name).map_err(|e| Problem::invalid_field("environment", e.to_string()))
+}
+
+fn cursor_from_hex(text: &str) -> Result<[u8; 16], Problem> {
+    let invalid = || Problem::invalid_field("after", "expected the 32 hex digits of a cursor");
+    let mut out = [0u8; 16];
+    if text.len() != 32 || !text.is_ascii() {
+        return Err(invalid());
+    }
+    for (slot, pair) in out.iter_mut().zip(text.as_bytes().chunks(2)) {
+        let digits = std::str::from_utf8(pair).map_err(|_| invalid())?;
+        *slot = u8::from_str_radix(digits, 16).map_err(|_| invalid())?;
+    }
+    Ok(out)
+}
+
+fn cursor_to_hex(cursor: &[u8; 16]) -> String {
+    cursor.iter().fold(String::with_capacity(32), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Seal state: whether the keyring is sealed and what unsealing takes.
+#[utoipa::path(get, path = "/api/v1/sys/seal-status", tag = "keys",
+    responses((status = 200, description = "The seal state", body = SealStatusView)))]
+pub async fn seal_status(State(state): State<AppState>) -> Json<SealStatusView> {
+    Json(state.core.keys().seal_status().into())
+}
+
+/// Unseals the keyring with its passphrase, or one Shamir share at a time
+/// (the server keeps partial shares in memory only, until the threshold).
+/// Unauthenticated, like Vault's unseal: the secret is the credential.
+#[utoipa::path(post, path = "/api/v1/sys/unseal", tag = "keys",
+    request_body = UnsealRequest,
+    responses(
+        (status = 200, description = "The seal state after this input", body = SealStatusView),
+        (status = 400, description = "Wrong passphrase or share; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not exactly one of passphrase, share, reset", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Another unseal attempt is in progress", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn unseal(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<UnsealRequest>,
+) -> Result<Json<SealStatusView>, Problem> {
+    let input = match (body.passphrase, body.share, body.reset) {
+        (Some(p), None, false) => UnsealInput::Passphrase(SecretString::from(p)),
+        (None, Some(s), false) => UnsealInput::Share(SecretString::from(s)),
+        (None, None, true) => UnsealInput::Reset,
+        _ => {
+            return Err(Problem::invalid_field(
+                "passphrase",
+                "give exactly one of passphrase, share or reset",
+            ));
+        }
+    };
+    let status = state.core.unseal(&ctx, input).await?;
+    Ok(Json(status.into()))
+}
+
+/// Key versions, creation dates, usage counts and seal state; never key
+/// bytes. Needs `keys.read`.
+#[utoipa::path(get, path = "/api/v1/keys", tag = "keys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The keyring's status", body = KeysStatusView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's grants do not carry keys.read", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn status(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+) -> Result<Json<KeysStatusView>, Problem> {
+    let status = state.core.keys_status(&actor, &ctx).await?;
+    let stored = |env: &str, version: u32| {
+        status
+            .data_keys
+            .iter()
+            .filter(|c| c.environment == env && c.kek_version == version)
+            .map(|c| c.data_keys)
+            .sum()
+    };
+    let environments = status
+        .keyring
+        .as_ref()
+        .map(|k| {
+            k.environments
+                .iter()
+                .map(|e| EnvironmentKeysView {
+                    environment: e.environment.as_str().to_owned(),
+                    encryption_version: e.encryption_version,
+                    min_decryption_version: e.min_decryption_version,
+                    keks: e
+                        .keks
+                        .iter()
+                        .map(|kek| KekView {
+                            version: kek.version,
+                            created_at: kek.created_at,
+                            wraps: kek.usage.encryptions,
+                            wrap_limit: kek.usage.limit,
+                            rotation_due: kek.usage.rotation_due,
+                            retired: kek.retired,
+                            stored_data_keys: stored(e.environment.as_str(), kek.version),
+                        })
+                        .collect(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(KeysStatusView {
+        seal: status.seal.clone().into(),
+        environments,
+        tenants_enrolled: status.keyring.as_ref().map(|k| k.tenants_enrolled),
+        tenants_shredded: status.keyring.as_ref().map(|k| k.tenants_shredded),
+    }))
+}
+
+/// Adds a key-encryption key version to an environment; new wrappings use
+/// it, older versions still unwrap. Needs `keys.manage`.
+#[utoipa::path(post, path = "/api/v1/keys/rotate", tag = "keys",
+    request_body = EnvironmentRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new version", body = RotateResponse),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's grants do not carry keys.manage", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown environment", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+    ApiJson(body): ApiJson<EnvironmentRequest>,
+) -> Result<Json<RotateResponse>, Problem> {
+    let env = environment(&body.environment)?;
+    let version = state.core.rotate_kek(&actor, &ctx, &env).await?;
+    Ok(Json(RotateResponse {
+        environment: env.as_str().to_owned(),
+        version,
+    }))
+}
+
+/// Re-wraps one batch of stored data keys under the environment's newest
+/// KEK version. Resumable: run again from the returned cursor, or from the
+/// start (only keys still under older versions are listed). Needs
+/// `keys.manage`.
+#[utoipa::path(post, path = "/api/v1/keys/rewrap", tag = "keys",
+    request_body = RewrapRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What this batch did", body = RewrapResponse),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's grants do not carry keys.manage", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn rewrap(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+    ApiJson(body): ApiJson<RewrapRequest>,
+) -> Result<Json<RewrapResponse>, Problem> {
+    let env = environment(&body.environment)?;
+    let after = body.after.as_deref().map(cursor_from_hex).transpose()?;
+    let limit = body.limit.unwrap_or(100);
+    if !(1..=MAX_REWRAP_BATCH).contains(&limit) {
+        return Err(Problem::invalid_field(
+            "limit",
+            format!("expected 1 to {MAX_REWRAP_BATCH}"),
+        ));
+    }
+    let batch = state
+        .core
+        .rewrap_data_keys(&actor, &ctx, &env, after, limit)
+        .await?;
+    Ok(Json(RewrapResponse {
+        environment: batch.environment.as_str().to_owned(),
+        encryption_version: batch.encryption_version,
+        rewrapped: batch.rewrapped,
+        next: batch.next.as_ref().map(cursor_to_hex),
+        remaining: batch.remaining,
+    }))
+}
+
+/// Retires every KEK version below `min_version`: keys they wrapped no
+/// longer unwrap. Refused while stored data keys are still under them.
+/// Needs `keys.manage`.
+#[utoipa::path(post, path = "/api/v1/keys/retire", tag = "keys",
+    request_body = RetireRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Retired", body = RetireResponse),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's grants do not carry keys.manage", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Data keys are still wrapped under a version to retire", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A version out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn retire(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+    ApiJson(body): ApiJson<RetireRequest>,
+) -> Result<Json<RetireResponse>, Problem> {
+    let env = environment(&body.environment)?;
+    state
+        .core
+        .retire_keks(&actor, &ctx, &env, body.min_version)
+        .await?;
+    Ok(Json(RetireResponse {
+        environment: env.as_str().to_owned(),
+        min_decryption_version: body.min_version,
+    }))
+}
+
+/// Crypto-shreds a tenant: destroys its tenant key and its wrapped data
+/// keys. Irreversible; `confirm` must repeat the tenant id. Needs
+/// `keys.shred`.
+#[utoipa::path(post, path = "/api/v1/keys/shred", tag = "keys",
+    request_body = ShredRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Shredded", body = ShredResponse),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's grants do not carry keys.shred", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Already shredded", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The confirmation does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn shred(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+    ApiJson(body): ApiJson<ShredRequest>,
+) -> Result<Json<ShredResponse>, Problem> {
+    state
+        .core
+        .shred_tenant(&actor, &ctx, TenantId(body.tenant), &body.confirm)
+        .await?;
+    Ok(Json(ShredResponse {
+        tenant: body.tenant,
+        shredded: true,
+    }))
+}
