@@ -36,6 +36,15 @@ pub struct AuditConfig {
     /// The Ed25519 signing key file until the keyring holds the key;
     /// default `<data_dir>/audit-signing.key`.
     pub signing_key_file: Option<PathBuf>,
+    /// The HTTPS sink the log is shipped to as it grows; unset: no shipping.
+    pub ship_url: Option<String>,
+    /// PEM CA certificate(s) the sink's certificate must chain to, instead
+    /// of the system's roots.
+    pub ship_ca_file: Option<PathBuf>,
+    /// Events per batch at most (back-pressure: one batch in flight).
+    pub ship_batch_size: u32,
+    /// A file holding the bearer token sent to the sink; never logged.
+    pub ship_auth_header_file: Option<PathBuf>,
 }
 
 impl Default for AuditConfig {
@@ -44,6 +53,10 @@ impl Default for AuditConfig {
             checkpoint_every_events: 1000,
             checkpoint_every_secs: 60,
             signing_key_file: None,
+            ship_url: None,
+            ship_ca_file: None,
+            ship_batch_size: 500,
+            ship_auth_header_file: None,
         }
     }
 }
@@ -235,6 +248,30 @@ pub const KEYS: &[Key] = &[
         KeyKind::String,
         false,
     ),
+    key(
+        "audit.ship_url",
+        "REMPART_AUDIT_SHIP_URL",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "audit.ship_ca_file",
+        "REMPART_AUDIT_SHIP_CA_FILE",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "audit.ship_batch_size",
+        "REMPART_AUDIT_SHIP_BATCH_SIZE",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "audit.ship_auth_header_file",
+        "REMPART_AUDIT_SHIP_AUTH_HEADER_FILE",
+        KeyKind::String,
+        false,
+    ),
 ];
 
 /// `REMPART_…` variables that are not configuration keys: the CLI's own
@@ -406,6 +443,17 @@ impl Config {
             return impossible(
                 "audit.checkpoint_every_secs",
                 "expected an integer from 1 to 86400 (one day)",
+            );
+        }
+        if let Some(url) = &self.audit.ship_url
+            && let Err(e) = crate::audit_ship::sink_url(url)
+        {
+            return impossible("audit.ship_url", &e.to_string());
+        }
+        if !(1..=crate::audit_ship::MAX_BATCH_SIZE).contains(&self.audit.ship_batch_size) {
+            return impossible(
+                "audit.ship_batch_size",
+                "expected an integer from 1 to 10000",
             );
         }
         if let Err(e) = self.log.level.parse::<tracing_filter::Directives>() {
