@@ -118,6 +118,7 @@ mod tests {
     use crate::event::{ChainHead, EventBody, Outcome};
     use crate::export::verify_export;
     use crate::merkle::Frontier;
+    use std::fmt::Write as _;
     use time::macros::datetime;
 
     fn body(i: u64) -> EventBody {
@@ -183,9 +184,10 @@ mod tests {
             export.push_str(l);
             export.push('\n');
         }
-        export.push_str(&format!(
-            "{{\"type\":\"end\",\"events\":{events},\"checkpoints\":{cps}}}\n"
-        ));
+        let _ = writeln!(
+            export,
+            "{{\"type\":\"end\",\"events\":{events},\"checkpoints\":{cps}}}"
+        );
         let report = verify_export(export.as_bytes(), &key).unwrap();
         assert_eq!(report.events, 10);
         assert_eq!(report.checkpoints, 4);

@@ -187,37 +187,50 @@ fn read_token(path: &Path) -> Result<SecretString, ShipError> {
     Ok(SecretString::from(token.to_owned()))
 }
 
+/// Checks the sink's settings (URL, CA file, token file) without a
+/// database: `rempart serve` calls it before it creates anything.
+pub fn check(options: &ShipOptions) -> Result<(), ShipError> {
+    prepare(options).map(|_| ())
+}
+
+fn prepare(
+    options: &ShipOptions,
+) -> Result<(reqwest::Url, reqwest::Client, Option<SecretString>), ShipError> {
+    let url = sink_url(&options.url)?;
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("rempart/", env!("CARGO_PKG_VERSION")))
+        .https_only(true)
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout.min(StdDuration::from_secs(10)));
+    if let Some(ca) = &options.ca_file {
+        let bad = |reason: String| ShipError::CaFile {
+            path: ca.clone(),
+            reason,
+        };
+        let pem = std::fs::read(ca).map_err(|e| bad(e.kind().to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|_| bad("expected PEM certificates".to_owned()))?;
+        if certs.is_empty() {
+            return Err(bad("no PEM certificate in the file".to_owned()));
+        }
+        builder = builder.tls_certs_only(certs);
+    }
+    let token = options.token_file.as_deref().map(read_token).transpose()?;
+    let http = builder
+        .build()
+        .map_err(|e| ShipError::Client(e.to_string()))?;
+    Ok((url, http, token))
+}
+
 impl Shipper {
     /// Checks the options and builds the client; nothing is sent yet. A bad
     /// URL, CA file or token file is an error here, before anything starts.
     pub fn new(core: Rempart, options: ShipOptions) -> Result<Self, ShipError> {
-        let url = sink_url(&options.url)?;
+        let (url, http, token) = prepare(&options)?;
         let mut sink_id = url.clone();
         sink_id.set_query(None);
         sink_id.set_fragment(None);
         let key = core.audit_public_key().ok_or(ShipError::NoSigningKey)?;
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("rempart/", env!("CARGO_PKG_VERSION")))
-            .https_only(true)
-            .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(StdDuration::from_secs(10)));
-        if let Some(ca) = &options.ca_file {
-            let bad = |reason: String| ShipError::CaFile {
-                path: ca.clone(),
-                reason,
-            };
-            let pem = std::fs::read(ca).map_err(|e| bad(e.kind().to_string()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|_| bad("expected PEM certificates".to_owned()))?;
-            if certs.is_empty() {
-                return Err(bad("no PEM certificate in the file".to_owned()));
-            }
-            builder = builder.tls_certs_only(certs);
-        }
-        let token = options.token_file.as_deref().map(read_token).transpose()?;
-        let http = builder
-            .build()
-            .map_err(|e| ShipError::Client(e.to_string()))?;
         let holder = core.clock().new_id().to_string();
         Ok(Self {
             core,
@@ -381,7 +394,7 @@ impl Shipper {
 
     /// Ships for ever: drains the backlog batch by batch, then polls; backs
     /// off exponentially (up to `retry_max`) while the sink fails.
-    pub async fn run(self) {
+    pub async fn run(&self) {
         let mut backoff = self.options.retry_min;
         loop {
             match self.ship_once().await {
