@@ -285,24 +285,7 @@ impl<W: Write> ExportWriter<W> {
                 found: e.seq,
             });
         }
-        write_line(
-            &mut self.out,
-            &EventOut {
-                kind: "event",
-                seq: e.seq,
-                time_us: unix_micros(e.time),
-                actor: &e.actor,
-                action: &e.action,
-                target: e.target.as_deref(),
-                tenant: e.tenant.map(|t| t.hyphenated().to_string()),
-                outcome: e.outcome.as_str(),
-                request_id: e.request_id.as_deref(),
-                source: e.source.map(|s| s.to_string()),
-                details: e.details.as_ref().map(|d| BASE64.encode(d)),
-                prev_hash: hex::encode(e.prev_hash),
-                hash: hex::encode(e.hash),
-            },
-        )?;
+        write_event_line(&mut self.out, e)?;
         self.events = expected;
         Ok(())
     }
@@ -315,19 +298,7 @@ impl<W: Write> ExportWriter<W> {
                 events: self.events,
             });
         }
-        write_line(
-            &mut self.out,
-            &CheckpointOut {
-                kind: "checkpoint",
-                version: crate::checkpoint::CHECKPOINT_VERSION,
-                key_id: cp.key_id.to_string(),
-                size: cp.size,
-                root: hex::encode(cp.root),
-                time_us: unix_micros(cp.time),
-                prev_hash: hex::encode(cp.prev_hash),
-                signature: hex::encode(cp.signature),
-            },
-        )?;
+        write_checkpoint_line(&mut self.out, cp)?;
         self.checkpoints += 1;
         Ok(())
     }
@@ -345,6 +316,67 @@ impl<W: Write> ExportWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// Writes one event line (section 4.2), as an export and a shipping batch
+/// both carry it.
+pub(crate) fn write_event_line<W: Write>(out: &mut W, e: &Event) -> Result<(), ExportError> {
+    write_line(
+        out,
+        &EventOut {
+            kind: "event",
+            seq: e.seq,
+            time_us: unix_micros(e.time),
+            actor: &e.actor,
+            action: &e.action,
+            target: e.target.as_deref(),
+            tenant: e.tenant.map(|t| t.hyphenated().to_string()),
+            outcome: e.outcome.as_str(),
+            request_id: e.request_id.as_deref(),
+            source: e.source.map(|s| s.to_string()),
+            details: e.details.as_ref().map(|d| BASE64.encode(d)),
+            prev_hash: hex::encode(e.prev_hash),
+            hash: hex::encode(e.hash),
+        },
+    )?;
+    Ok(())
+}
+
+/// Writes one checkpoint line (section 4.3).
+pub(crate) fn write_checkpoint_line<W: Write>(
+    out: &mut W,
+    cp: &Checkpoint,
+) -> Result<(), ExportError> {
+    write_line(
+        out,
+        &CheckpointOut {
+            kind: "checkpoint",
+            version: crate::checkpoint::CHECKPOINT_VERSION,
+            key_id: cp.key_id.to_string(),
+            size: cp.size,
+            root: hex::encode(cp.root),
+            time_us: unix_micros(cp.time),
+            prev_hash: hex::encode(cp.prev_hash),
+            signature: hex::encode(cp.signature),
+        },
+    )?;
+    Ok(())
+}
+
+/// Writes the end line (section 4.4).
+pub(crate) fn write_end_line<W: Write>(
+    out: &mut W,
+    events: u64,
+    checkpoints: u64,
+) -> Result<(), ExportError> {
+    write_line(
+        out,
+        &EndOut {
+            kind: "end",
+            events,
+            checkpoints,
+        },
+    )
 }
 
 fn write_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> Result<(), ExportError> {

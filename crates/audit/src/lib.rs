@@ -17,12 +17,14 @@
 //! - verification never answers "verified" for a log that a checkpoint
 //!   signed with the given key does not vouch for.
 
+pub mod batch;
 pub mod checkpoint;
 pub mod event;
 pub mod export;
 pub mod merkle;
 pub mod verify;
 
+pub use batch::BatchWriter;
 pub use checkpoint::{
     Checkpoint, CheckpointError, Ed25519Signer, KeyId, PublicKey, PublicKeyParseError,
     SIGNATURE_LEN, Signer, SignerError,

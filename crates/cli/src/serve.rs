@@ -21,6 +21,9 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     let config = load_config(args, listen)?;
     init_logging(&config);
 
+    if let Some(options) = rempart_core::audit_ship::ShipOptions::from_config(&config.audit) {
+        rempart_core::audit_ship::check(&options).context("audit shipping")?;
+    }
     let store = open_store(&config).await?;
     let migrated = store.migrate().await?;
     if migrated.applied_any() {
@@ -37,6 +40,15 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
         core.clone(),
         config.audit.checkpoint_every_secs,
     ));
+    // A bad sink (URL, CA file, token file) stops the start here, before
+    // anything is served.
+    let shipper = rempart_core::audit_ship::Shipper::from_config(core.clone(), &config.audit)
+        .context("audit shipping")?
+        .map(Arc::new);
+    let shipping = shipper.clone().map(|shipper| {
+        tracing::info!(sink = %shipper.sink(), "shipping the audit log");
+        tokio::spawn(async move { shipper.run().await })
+    });
 
     match core.ensure_bootstrap().await? {
         BootstrapStatus::Issued {
@@ -68,9 +80,25 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
         .await
         .context("the server failed")?;
     checkpoints.abort();
+    if let Some(task) = shipping {
+        task.abort();
+    }
     // Sign what the last interval left unsigned before stopping.
     if let Err(e) = core.checkpoint_audit_if_due(true).await {
         tracing::warn!(error = %e, "no final audit checkpoint");
+    }
+    if let Some(shipper) = &shipper {
+        // One last batch, so that the final checkpoint reaches the sink if
+        // it answers quickly; what does not go now goes at the next start.
+        match tokio::time::timeout(std::time::Duration::from_secs(5), shipper.ship_once()).await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "the last audit batch was not shipped"),
+            Err(_) => tracing::warn!("the last audit batch timed out; it goes at the next start"),
+            Ok(Ok(_)) => {}
+        }
+        // Let another replica take over at once rather than at lease expiry.
+        if let Err(e) = shipper.release().await {
+            tracing::warn!(error = %e, "the audit shipping lease was not released");
+        }
     }
     core.close().await;
     tracing::info!("stopped");

@@ -199,6 +199,39 @@ fn a_public_address_without_tls_is_refused() {
 }
 
 #[test]
+fn a_bad_audit_sink_is_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rempart()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .env("REMPART_AUDIT_SHIP_URL", "http://audit.example.com/ingest")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("audit.ship_url") && stderr.contains("https"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("d").exists(), "nothing was created");
+
+    let out = rempart()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .env("REMPART_AUDIT_SHIP_URL", "https://audit.example.com/ingest")
+        .env(
+            "REMPART_AUDIT_SHIP_AUTH_HEADER_FILE",
+            dir.path().join("missing-token"),
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("token file"), "{stderr}");
+    assert!(!dir.path().join("d").exists(), "nothing was created");
+}
+
+#[test]
 fn configuration_errors_name_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("rempart.toml");

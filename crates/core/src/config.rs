@@ -37,6 +37,15 @@ pub struct AuditConfig {
     /// The Ed25519 signing key file until the keyring holds the key;
     /// default `<data_dir>/audit-signing.key`.
     pub signing_key_file: Option<PathBuf>,
+    /// The HTTPS sink the log is shipped to as it grows; unset: no shipping.
+    pub ship_url: Option<String>,
+    /// PEM CA certificate(s) the sink's certificate must chain to, instead
+    /// of the system's roots.
+    pub ship_ca_file: Option<PathBuf>,
+    /// Events per batch at most (back-pressure: one batch in flight).
+    pub ship_batch_size: u32,
+    /// A file holding the bearer token sent to the sink; never logged.
+    pub ship_auth_header_file: Option<PathBuf>,
 }
 
 impl Default for AuditConfig {
@@ -45,6 +54,10 @@ impl Default for AuditConfig {
             checkpoint_every_events: 1000,
             checkpoint_every_secs: 60,
             signing_key_file: None,
+            ship_url: None,
+            ship_ca_file: None,
+            ship_batch_size: 500,
+            ship_auth_header_file: None,
         }
     }
 }
@@ -307,6 +320,30 @@ pub const KEYS: &[Key] = &[
         KeyKind::Integer,
         false,
     ),
+    key(
+        "audit.ship_url",
+        "REMPART_AUDIT_SHIP_URL",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "audit.ship_ca_file",
+        "REMPART_AUDIT_SHIP_CA_FILE",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "audit.ship_batch_size",
+        "REMPART_AUDIT_SHIP_BATCH_SIZE",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "audit.ship_auth_header_file",
+        "REMPART_AUDIT_SHIP_AUTH_HEADER_FILE",
+        KeyKind::String,
+        false,
+    ),
 ];
 
 /// `REMPART_…` variables that are not configuration keys: the CLI's own
@@ -470,6 +507,20 @@ impl Config {
                 "refusing to listen on a non-loopback address without TLS: set server.tls_cert_file and server.tls_key_file, or set server.behind_tls_proxy = true if a TLS-terminating proxy is in front",
             );
         }
+        self.validate_audit_and_keyring()?;
+        if let Err(e) = self.log.level.parse::<tracing_filter::Directives>() {
+            return impossible("log.level", &e);
+        }
+        Ok(())
+    }
+
+    fn validate_audit_and_keyring(&self) -> Result<(), ConfigError> {
+        let impossible = |key, message: &str| {
+            Err(ConfigError::Impossible {
+                key,
+                message: message.to_owned(),
+            })
+        };
         if !(1..=10_000_000).contains(&self.audit.checkpoint_every_events) {
             return impossible(
                 "audit.checkpoint_every_events",
@@ -489,8 +540,16 @@ impl Config {
                 "expected 2 <= keyring.shamir_threshold <= keyring.shamir_shares",
             );
         }
-        if let Err(e) = self.log.level.parse::<tracing_filter::Directives>() {
-            return impossible("log.level", &e);
+        if let Some(url) = &self.audit.ship_url
+            && let Err(e) = crate::audit_ship::sink_url(url)
+        {
+            return impossible("audit.ship_url", &e.to_string());
+        }
+        if !(1..=crate::audit_ship::MAX_BATCH_SIZE).contains(&self.audit.ship_batch_size) {
+            return impossible(
+                "audit.ship_batch_size",
+                "expected an integer from 1 to 10000",
+            );
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod actor;
 pub mod audit_key;
 pub mod audit_log;
 pub mod audit_service;
+pub mod audit_ship;
 pub mod clock;
 pub mod config;
 pub mod context;

@@ -511,3 +511,12 @@ both_engines!(
     proofs_verify_and_respect_tenant_scope,
     search_is_scoped_paginated_and_audited,
 );
+
+#[path = "audit/ship.rs"]
+mod ship;
+use ship::{shipping_survives_outages_refusals_and_restarts, the_background_task_catches_up};
+
+both_engines!(
+    shipping_survives_outages_refusals_and_restarts,
+    the_background_task_catches_up,
+);

@@ -811,6 +811,88 @@ macro_rules! engine_impl {
                 Ok(())
             }
 
+            async fn audit_head(&mut self) -> Result<AuditHead, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+                    .fetch_one(&mut *self.inner)
+                    .await?;
+                Ok(AuditHead {
+                    seq: to_u64(row.try_get("seq")?)?,
+                    hash: hash32(&row.try_get::<Vec<u8>, _>("hash")?)?,
+                })
+            }
+
+            async fn acquire_ship_lease(
+                &mut self,
+                sink: &str,
+                holder: &str,
+                now: OffsetDateTime,
+                until: OffsetDateTime,
+            ) -> Result<Option<crate::ShipCursor>, StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_shipping (sink, shipped_seq, shipped_checkpoint) \
+                     VALUES ($1, 0, 0) ON CONFLICT (sink) DO NOTHING",
+                )
+                .bind(sink)
+                .execute(&mut *self.inner)
+                .await?;
+                let taken = sqlx::query(
+                    "UPDATE audit_shipping SET lease_holder = $1, lease_until = $2 \
+                     WHERE sink = $3 AND (lease_holder IS NULL OR lease_holder = $1 \
+                     OR lease_until IS NULL OR lease_until <= $4)",
+                )
+                .bind(holder)
+                .bind(to_micros(until)?)
+                .bind(sink)
+                .bind(to_micros(now)?)
+                .execute(&mut *self.inner)
+                .await?;
+                if taken.rows_affected() != 1 {
+                    return Ok(None);
+                }
+                self.ship_cursor(sink).await
+            }
+
+            async fn advance_ship_cursor(
+                &mut self,
+                sink: &str,
+                holder: &str,
+                from: (u64, u64),
+                to: (u64, u64),
+                now: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                let moved = sqlx::query(
+                    "UPDATE audit_shipping SET shipped_seq = $1, shipped_checkpoint = $2, shipped_at = $3 \
+                     WHERE sink = $4 AND lease_holder = $5 AND shipped_seq = $6 AND shipped_checkpoint = $7",
+                )
+                .bind(to_i64(to.0)?)
+                .bind(to_i64(to.1)?)
+                .bind(to_micros(now)?)
+                .bind(sink)
+                .bind(holder)
+                .bind(to_i64(from.0)?)
+                .bind(to_i64(from.1)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(moved.rows_affected() == 1)
+            }
+
+            async fn release_ship_lease(
+                &mut self,
+                sink: &str,
+                holder: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE audit_shipping SET lease_holder = NULL, lease_until = NULL \
+                     WHERE sink = $1 AND lease_holder = $2",
+                )
+                .bind(sink)
+                .bind(holder)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
             async fn data_key_versions(
                 &mut self,
             ) -> Result<Vec<crate::DataKeyVersionCount>, StoreError> {
@@ -839,6 +921,31 @@ macro_rules! engine_impl {
                     .execute(&mut *self.inner)
                     .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn ship_cursor(
+                &mut self,
+                sink: &str,
+            ) -> Result<Option<crate::ShipCursor>, StoreError> {
+                use sqlx::Row as _;
+                let Some(row) = sqlx::query(
+                    "SELECT sink, shipped_seq, shipped_checkpoint, lease_holder, lease_until, shipped_at \
+                     FROM audit_shipping WHERE sink = $1",
+                )
+                .bind(sink)
+                .fetch_optional(&mut *self.inner)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                Ok(Some(crate::ShipCursor {
+                    sink: row.try_get("sink")?,
+                    shipped_seq: to_u64(row.try_get("shipped_seq")?)?,
+                    shipped_checkpoint: to_u64(row.try_get("shipped_checkpoint")?)?,
+                    lease_holder: row.try_get("lease_holder")?,
+                    lease_until: opt_from_micros(row.try_get("lease_until")?)?,
+                    shipped_at: opt_from_micros(row.try_get("shipped_at")?)?,
+                }))
             }
         }
 

@@ -30,7 +30,7 @@ pub use error::StoreError;
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
     AuditHead, AuditQuery, AuditRecord, BootstrapRecord, CheckpointRecord, PrincipalRecord,
-    PrincipalState, TenantFilter, TokenRecord,
+    PrincipalState, ShipCursor, TenantFilter, TokenRecord,
 };
 
 /// Which database engine holds the state.
@@ -219,6 +219,36 @@ pub trait Tx: Send {
     /// Deletes the tenant's wrapped data keys (after crypto-shredding);
     /// returns how many.
     async fn delete_data_keys_of_tenant(&mut self, tenant: TenantId) -> Result<u64, StoreError>;
+
+    // Shipping the audit log to external sinks (issue 4).
+
+    /// The last appended event, read without locking it.
+    async fn audit_head(&mut self) -> Result<AuditHead, StoreError>;
+    /// Takes or renews the lease to ship to `sink` until `until`, creating
+    /// the sink's cursor at 0 on first use. Returns the cursor when
+    /// `holder` holds the lease, `None` while another holder's lease runs.
+    async fn acquire_ship_lease(
+        &mut self,
+        sink: &str,
+        holder: &str,
+        now: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+    ) -> Result<Option<ShipCursor>, StoreError>;
+    /// Moves the cursor from `from` to `to` (`(seq, checkpoint number)`),
+    /// only if `holder` holds the lease and the cursor is still at `from`.
+    /// False if it was not moved.
+    async fn advance_ship_cursor(
+        &mut self,
+        sink: &str,
+        holder: &str,
+        from: (u64, u64),
+        to: (u64, u64),
+        now: time::OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease up (a clean stop), if `holder` holds it.
+    async fn release_ship_lease(&mut self, sink: &str, holder: &str) -> Result<(), StoreError>;
+    /// The sink's cursor, if it has one.
+    async fn ship_cursor(&mut self, sink: &str) -> Result<Option<ShipCursor>, StoreError>;
 }
 
 /// Opens the database at `url` (`sqlite://path?mode=rwc` or

@@ -151,3 +151,19 @@ pub struct AuditQuery {
     pub after_seq: u64,
     pub limit: u32,
 }
+
+/// How far one shipping sink has acknowledged the audit log, and which
+/// replica holds the lease to ship to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipCursor {
+    /// The sink's identity (its URL, which holds no credential).
+    pub sink: String,
+    /// The last event the sink answered 2xx for (0: none).
+    pub shipped_seq: u64,
+    /// The last checkpoint `number` the sink answered 2xx for (0: none).
+    pub shipped_checkpoint: u64,
+    pub lease_holder: Option<String>,
+    pub lease_until: Option<OffsetDateTime>,
+    /// When the cursor last moved.
+    pub shipped_at: Option<OffsetDateTime>,
+}
