@@ -29,22 +29,40 @@ pub struct BootstrapArgs {
     client: ClientArgs,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 struct BootstrapRequest<'a> {
     credential: &'a str,
     administrator: &'a str,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct BootstrapResponse {
     administrator: Principal,
     token: String,
+}
+
+/// The token is never printed.
+impl std::fmt::Debug for BootstrapResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapResponse")
+            .field("administrator", &self.administrator)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Principal {
     id: String,
     name: String,
+}
+
+/// The credential is never printed.
+impl std::fmt::Debug for BootstrapRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapRequest")
+            .field("administrator", &self.administrator)
+            .finish_non_exhaustive()
+    }
 }
 
 pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {

@@ -211,7 +211,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 struct UnsealRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     passphrase: Option<&'a str>,
@@ -219,6 +219,15 @@ struct UnsealRequest<'a> {
     share: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     reset: bool,
+}
+
+/// Never prints the passphrase or the share.
+impl std::fmt::Debug for UnsealRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnsealRequest")
+            .field("reset", &self.reset)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -15,20 +15,36 @@ use anyhow::{Context as _, anyhow, bail};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
     #[serde(default)]
     profiles: BTreeMap<String, StoredProfile>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoredProfile {
     server: String,
     token: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ca_cert: Option<PathBuf>,
+}
+
+/// Tokens are never printed.
+impl std::fmt::Debug for StoredProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredProfile")
+            .field("server", &self.server)
+            .field("ca_cert", &self.ca_cert)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ProfileFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.profiles.iter()).finish()
+    }
 }
 
 /// A profile as the client uses it.

@@ -16,7 +16,7 @@ pub struct Health {
     pub status: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapRequest {
     /// The credential printed at first start (`rmp_boot_…`).
@@ -25,12 +25,30 @@ pub struct BootstrapRequest {
     pub administrator: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct BootstrapResponse {
     pub administrator: PrincipalView,
     /// The administrator's first API token (`rmp_at_…`). Shown once; only
     /// its hash is stored.
     pub token: String,
+}
+
+/// The credential is never printed.
+impl std::fmt::Debug for BootstrapRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapRequest")
+            .field("administrator", &self.administrator)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token is never printed.
+impl std::fmt::Debug for BootstrapResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapResponse")
+            .field("administrator", &self.administrator)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -42,13 +42,27 @@ impl From<SealStatus> for SealStatusView {
 }
 
 /// One of: a passphrase, one share, or `reset` to forget entered shares.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnsealRequest {
     pub passphrase: Option<String>,
     pub share: Option<String>,
     #[serde(default)]
     pub reset: bool,
+}
+
+/// Never prints the passphrase or the share, only whether one was given.
+impl std::fmt::Debug for UnsealRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnsealRequest")
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "(redacted)"),
+            )
+            .field("share", &self.share.as_ref().map(|_| "(redacted)"))
+            .field("reset", &self.reset)
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
