@@ -79,7 +79,7 @@ impl Serving {
     }
 
     fn wait_ready(&self) {
-        for _ in 0..300 {
+        for _ in 0..1200 {
             if std::net::TcpStream::connect(self.url.trim_start_matches("http://")).is_ok() {
                 return;
             }

@@ -524,7 +524,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     let task = server.signal_shutdown().unwrap();
     // Wait until the listener is closed to new connections.
     let mut closed = false;
-    for _ in 0..100 {
+    for _ in 0..1000 {
         if std::net::TcpStream::connect(&addr).is_err() {
             closed = true;
             break;
