@@ -77,9 +77,17 @@ impl Draft {
 /// The audit signing key, as the service layer holds it.
 pub type SharedSigner = Arc<dyn Signer + Send + Sync>;
 
+/// Where checkpoint signatures come from.
+enum SignerSource {
+    /// A fixed signer (tests, tools), or none: no checkpoints.
+    Fixed(Option<SharedSigner>),
+    /// The keyring's audit signing key, usable only while it is open.
+    Keyring(Arc<crate::keys::KeyVault>),
+}
+
 /// The audit log's settings and the appender's cache.
 pub struct AuditChain {
-    signer: Option<SharedSigner>,
+    signer: SignerSource,
     /// Sign a checkpoint once this many events follow the last one.
     pub checkpoint_every_events: u64,
     /// Sign a checkpoint once the last one is this old and events follow it.
@@ -100,7 +108,10 @@ impl std::fmt::Debug for AuditChain {
         f.debug_struct("AuditChain")
             .field(
                 "signer",
-                &self.signer.as_ref().map(|s| s.public_key().key_id()),
+                &match &self.signer {
+                    SignerSource::Fixed(s) => s.as_ref().map(|s| s.public_key().key_id()),
+                    SignerSource::Keyring(_) => None,
+                },
             )
             .field("checkpoint_every_events", &self.checkpoint_every_events)
             .field("checkpoint_every", &self.checkpoint_every)
@@ -123,15 +134,39 @@ impl AuditChain {
         checkpoint_every: Duration,
     ) -> Self {
         Self {
-            signer,
+            signer: SignerSource::Fixed(signer),
             checkpoint_every_events: checkpoint_every_events.max(1),
             checkpoint_every,
             cache: Mutex::new(Cache::default()),
         }
     }
 
-    pub fn signer(&self) -> Option<&SharedSigner> {
-        self.signer.as_ref()
+    /// Checkpoints signed with the keyring's audit signing key: while the
+    /// keyring is sealed, events are appended and chained and checkpoints
+    /// wait; the first one due after unsealing covers them all.
+    pub fn with_keyring(
+        vault: Arc<crate::keys::KeyVault>,
+        checkpoint_every_events: u64,
+        checkpoint_every: Duration,
+    ) -> Self {
+        let mut chain = Self::new(None, checkpoint_every_events, checkpoint_every);
+        chain.signer = SignerSource::Keyring(vault);
+        chain
+    }
+
+    /// The signer usable now: `None` without one, or while the keyring is
+    /// sealed.
+    pub fn signer(&self) -> Option<SharedSigner> {
+        match &self.signer {
+            SignerSource::Fixed(s) => s.clone(),
+            SignerSource::Keyring(vault) => {
+                crate::audit_key::KeyringSigner::open(vault).map(|s| Arc::new(s) as SharedSigner)
+            }
+        }
+    }
+
+    fn has_signer(&self) -> bool {
+        !matches!(self.signer, SignerSource::Fixed(None))
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -187,12 +222,20 @@ impl AuditChain {
 
         let last_size = self.cache().last_checkpoint_size;
         let due_hint = last_size.is_none_or(|s| event.seq - s >= self.checkpoint_every_events);
-        if due_hint && self.signer.is_some() {
+        if due_hint && self.has_signer() {
             let last = tx.last_audit_checkpoint().await?;
             let last_size = last.as_ref().map_or(0, |c| c.size);
             if event.seq - last_size >= self.checkpoint_every_events {
-                self.sign_checkpoint(tx, &frontier, now, last.as_ref())
-                    .await?;
+                match self.signer() {
+                    Some(signer) => {
+                        self.sign_checkpoint(tx, signer.as_ref(), &frontier, now, last.as_ref())
+                            .await?;
+                    }
+                    None => tracing::debug!(
+                        unsigned = event.seq - last_size,
+                        "audit checkpoint due but the keyring is sealed; it waits for unsealing"
+                    ),
+                }
             } else {
                 self.cache().last_checkpoint_size = Some(last_size);
             }
@@ -210,7 +253,7 @@ impl AuditChain {
         now: OffsetDateTime,
         force: bool,
     ) -> Result<Option<u64>, ServiceError> {
-        if self.signer.is_none() {
+        if !self.has_signer() {
             return Ok(None);
         }
         let head = tx.lock_audit_head().await?;
@@ -222,28 +265,37 @@ impl AuditChain {
         if head.seq == last_size || !(old_enough || force) {
             return Ok(None);
         }
+        let Some(signer) = self.signer() else {
+            tracing::debug!(
+                unsigned = head.seq - last_size,
+                "audit checkpoint due but the keyring is sealed; it waits for unsealing"
+            );
+            return Ok(None);
+        };
         let frontier = load_frontier(tx, head.seq).await?;
-        self.sign_checkpoint(tx, &frontier, now, last.as_ref())
+        let signed = self
+            .sign_checkpoint(tx, signer.as_ref(), &frontier, now, last.as_ref())
             .await?;
-        Ok(Some(head.seq))
+        Ok(signed.then_some(head.seq))
     }
 
+    /// Signs and stores a checkpoint of `frontier`; false if the signer
+    /// could not sign (the event stays chained, the next checkpoint covers
+    /// it).
     async fn sign_checkpoint(
         &self,
         tx: &mut dyn Tx,
+        signer: &(dyn Signer + Send + Sync),
         frontier: &Frontier,
         now: OffsetDateTime,
         last: Option<&CheckpointRecord>,
-    ) -> Result<(), ServiceError> {
-        let Some(signer) = &self.signer else {
-            return Ok(());
-        };
+    ) -> Result<bool, ServiceError> {
         let prev = last.map(to_checkpoint).transpose()?;
         // A signer that cannot sign (a sealed keyring, a KMS outage) does not
         // stop the action: the event is chained and stored, and the next
         // checkpoint covers it.
         let cp = match Checkpoint::create(
-            signer.as_ref(),
+            signer,
             frontier.size(),
             frontier.root(),
             now,
@@ -252,9 +304,16 @@ impl AuditChain {
             Ok(cp) => cp,
             Err(e) => {
                 tracing::warn!(error = %e, "audit checkpoint not signed; the next one will cover these events");
-                return Ok(());
+                return Ok(false);
             }
         };
+        // The verifying key is recorded with every checkpoint it signs (a
+        // no-op once known), so that each checkpoint's key is in the
+        // database for offline verification.
+        if let SignerSource::Keyring(_) = &self.signer {
+            tx.record_audit_key(&crate::audit_key::key_record(&signer.public_key(), now))
+                .await?;
+        }
         let number = last.map_or(1, |c| c.number + 1);
         tx.insert_audit_checkpoint(&CheckpointRecord {
             number,
@@ -267,7 +326,7 @@ impl AuditChain {
         })
         .await?;
         self.cache().last_checkpoint_size = Some(cp.size);
-        Ok(())
+        Ok(true)
     }
 }
 

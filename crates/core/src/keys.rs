@@ -770,6 +770,12 @@ impl Rempart {
                     let draft = Draft::new("anonymous", Action::KeysUnseal, Outcome::Success)
                         .target("keyring");
                     let mut tx = self.store.begin().await?;
+                    // The audit public key (not secret), for offline
+                    // verification without unsealing.
+                    if let Some(key) = crate::audit_key::keyring_public_key(&self.keys) {
+                        tx.record_audit_key(&crate::audit_key::key_record(&key, now))
+                            .await?;
+                    }
                     self.audit.append(tx.as_mut(), ctx, now, draft).await?;
                     tx.commit().await?;
                 }

@@ -520,3 +520,15 @@ both_engines!(
     shipping_survives_outages_refusals_and_restarts,
     the_background_task_catches_up,
 );
+
+#[path = "audit/keyring.rs"]
+mod keyring;
+use keyring::{
+    a_sealed_keyring_chains_events_and_signs_after_unsealing,
+    checkpoints_are_signed_by_the_keyring_key,
+};
+
+both_engines!(
+    checkpoints_are_signed_by_the_keyring_key,
+    a_sealed_keyring_chains_events_and_signs_after_unsealing,
+);

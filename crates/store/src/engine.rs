@@ -608,6 +608,44 @@ macro_rules! engine_impl {
                 Ok(())
             }
 
+            async fn record_audit_key(
+                &mut self,
+                key: &crate::AuditKeyRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_keys (key_id, public_key, recorded_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",
+                )
+                .bind(key.key_id.as_slice())
+                .bind(key.public_key.as_slice())
+                .bind(to_micros(key.recorded_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn latest_audit_key(
+                &mut self,
+            ) -> Result<Option<crate::AuditKeyRecord>, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "SELECT key_id, public_key, recorded_at FROM audit_keys \
+                     ORDER BY recorded_at DESC, key_id DESC LIMIT 1",
+                )
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let key_id: Vec<u8> = row.try_get("key_id")?;
+                Ok(Some(crate::AuditKeyRecord {
+                    key_id: <[u8; 8]>::try_from(key_id.as_slice())
+                        .map_err(|_| StoreError::corrupt("a stored key id is not 8 bytes"))?,
+                    public_key: hash32(&row.try_get::<Vec<u8>, _>("public_key")?)?,
+                    recorded_at: from_micros(row.try_get("recorded_at")?)?,
+                }))
+            }
+
             async fn last_audit_checkpoint(
                 &mut self,
             ) -> Result<Option<crate::CheckpointRecord>, StoreError> {

@@ -1,0 +1,13 @@
+-- The public keys that sign audit checkpoints (issues 3 and 4).
+--
+-- The signing key lives in the keyring; its public half is not secret and
+-- is recorded here whenever the keyring is opened (and with each
+-- checkpoint), so that `rempart audit public-key` and `rempart audit
+-- verify` work offline without unsealing. A checkpoint names its key by
+-- `key_id` (the first 8 bytes of SHA-256 of the public key). Rows are
+-- written once and never changed.
+CREATE TABLE audit_keys (
+    key_id      BLOB PRIMARY KEY CHECK (length(key_id) = 8),
+    public_key  BLOB NOT NULL CHECK (length(public_key) = 32),
+    recorded_at INTEGER NOT NULL
+);
