@@ -9,8 +9,12 @@
 //! checkpoints. A refusal is recorded in a transaction of its own: the
 //! refused change never began.
 //!
-//! `details` arrive already sealed (an AES-256-GCM envelope from the
-//! keyring): this module never sees plaintext and hashes the bytes as given.
+//! `details` are stored only sealed (an AES-256-GCM envelope from the
+//! keyring, see [`crate::audit_details`]): plaintext details given to a
+//! draft are encrypted here, under the head lock, once the event's `seq` is
+//! known, with a data key resolved before the lock; the hash covers the
+//! envelope. Without a key (a sealed keyring) the event is stored without
+//! its details rather than refused.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -39,6 +43,9 @@ pub struct Draft {
     pub outcome: Outcome,
     /// Already-sealed details (the keyring's envelope), hashed as given.
     pub details: Option<Vec<u8>>,
+    /// Details to seal at append (bound to the event's `seq`); never stored
+    /// as they are.
+    pub plain_details: Option<crate::audit_details::Details>,
 }
 
 impl Draft {
@@ -50,7 +57,17 @@ impl Draft {
             tenant: None,
             outcome,
             details: None,
+            plain_details: None,
         }
+    }
+
+    /// Attaches details (a small JSON object, possibly personal data): they
+    /// are encrypted at append under the tenant's `audit-details` data key,
+    /// bound to the event, and only the ciphertext is stored.
+    #[must_use]
+    pub fn details(mut self, details: crate::audit_details::Details) -> Self {
+        self.plain_details = Some(details);
+        self
     }
 
     #[must_use]
@@ -174,7 +191,8 @@ impl AuditChain {
     }
 
     /// Appends `draft` to the log within `tx`, and signs a checkpoint when
-    /// one is due by count.
+    /// one is due by count. Plain details are dropped (no key to seal them):
+    /// use [`crate::Rempart`]'s appender to keep them.
     pub async fn append(
         &self,
         tx: &mut dyn Tx,
@@ -182,7 +200,43 @@ impl AuditChain {
         now: OffsetDateTime,
         draft: Draft,
     ) -> Result<AuditRecord, ServiceError> {
+        self.append_sealing(tx, ctx, now, draft, None).await
+    }
+
+    /// [`AuditChain::append`], sealing the draft's plain details with
+    /// `details_key`, bound to the event's `seq` and action. If they cannot
+    /// be sealed the event is stored without them (never in clear).
+    pub async fn append_sealing(
+        &self,
+        tx: &mut dyn Tx,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        mut draft: Draft,
+        details_key: Option<&rempart_crypto::DataKey>,
+    ) -> Result<AuditRecord, ServiceError> {
         let head = tx.lock_audit_head().await?;
+        if let Some(plain) = draft.plain_details.take() {
+            let seq = head.seq.saturating_add(1);
+            if let Some(key) = details_key {
+                match plain.seal(key, seq, draft.action.as_str()) {
+                    Ok(envelope) => {
+                        draft.details = Some(envelope);
+                        tx.set_data_key_encryptions(key.id().as_bytes(), key.usage().encryptions)
+                            .await?;
+                    }
+                    Err(e) => tracing::warn!(
+                        seq,
+                        error = %e,
+                        "audit details not sealed; the event is stored without them"
+                    ),
+                }
+            } else {
+                tracing::debug!(
+                    seq,
+                    "no key to seal the audit details (keyring sealed, or no tenant); the event is stored without them"
+                );
+            }
+        }
         let cached = {
             let cache = self.cache();
             cache
@@ -226,15 +280,14 @@ impl AuditChain {
             let last = tx.last_audit_checkpoint().await?;
             let last_size = last.as_ref().map_or(0, |c| c.size);
             if event.seq - last_size >= self.checkpoint_every_events {
-                match self.signer() {
-                    Some(signer) => {
-                        self.sign_checkpoint(tx, signer.as_ref(), &frontier, now, last.as_ref())
-                            .await?;
-                    }
-                    None => tracing::debug!(
+                if let Some(signer) = self.signer() {
+                    self.sign_checkpoint(tx, signer.as_ref(), &frontier, now, last.as_ref())
+                        .await?;
+                } else {
+                    tracing::debug!(
                         unsigned = event.seq - last_size,
                         "audit checkpoint due but the keyring is sealed; it waits for unsealing"
-                    ),
+                    );
                 }
             } else {
                 self.cache().last_checkpoint_size = Some(last_size);
@@ -273,10 +326,10 @@ impl AuditChain {
             return Ok(None);
         };
         let frontier = load_frontier(tx, head.seq).await?;
-        let signed = self
+        let done = self
             .sign_checkpoint(tx, signer.as_ref(), &frontier, now, last.as_ref())
             .await?;
-        Ok(signed.then_some(head.seq))
+        Ok(done.then_some(head.seq))
     }
 
     /// Signs and stores a checkpoint of `frontier`; false if the signer

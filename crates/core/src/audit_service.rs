@@ -244,7 +244,10 @@ impl Rempart {
         if !actor.may(Permission::AuditProof, &target, environment.as_ref(), now) {
             drop(tx);
             draft.outcome = Outcome::Denied;
-            self.refuse_audit(ctx, draft).await?;
+            let draft = draft.details(crate::audit_details::Details::reason(
+                "permission audit.proof needed",
+            ));
+            self.refuse_with_details(ctx, now, draft).await?;
             return Err(ServiceError::Forbidden {
                 permission: Permission::AuditProof,
             });

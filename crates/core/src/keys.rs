@@ -1090,7 +1090,28 @@ impl Rempart {
         let Some(tenant) = tx.tenant(tenant).await? else {
             return Err(ServiceError::TenantNotFound);
         };
-        let binding = binding_for(&tenant, purpose)?;
+        let key = self
+            .tenant_data_key(tx.as_mut(), ctx, now, &tenant, purpose)
+            .await?;
+        let envelope = key.encrypt(record, plaintext).map_err(KeyError::from)?;
+        tx.set_data_key_encryptions(key.id().as_bytes(), key.usage().encryptions)
+            .await?;
+        tx.commit().await?;
+        Ok(envelope)
+    }
+
+    /// The data key of `tenant` for `purpose` within `tx`: unwrapped from
+    /// the database, or created, wrapped, stored and audited on first use.
+    /// The caller encrypts and then stores the key's usage count.
+    pub(crate) async fn tenant_data_key(
+        &self,
+        tx: &mut dyn rempart_store::Tx,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        tenant: &Tenant,
+        purpose: &str,
+    ) -> Result<rempart_crypto::DataKey, ServiceError> {
+        let binding = binding_for(tenant, purpose)?;
         let key = if let Some(stored) = tx.data_key_for(tenant.id, purpose).await? {
             let wrapped = WrappedDataKey::from_bytes(stored.wrapped).map_err(KeyError::from)?;
             self.keys
@@ -1114,15 +1135,11 @@ impl Rempart {
                 let draft = Draft::new("system", Action::DataKeyCreate, Outcome::Success)
                     .target(format!("data-key:{}/purpose:{purpose}", key_id_text(&id)))
                     .tenant(tenant.id);
-                self.audit.append(tx.as_mut(), ctx, now, draft).await?;
+                self.audit.append(tx, ctx, now, draft).await?;
                 key
             }
         };
-        let envelope = key.encrypt(record, plaintext).map_err(KeyError::from)?;
-        tx.set_data_key_encryptions(key.id().as_bytes(), key.usage().encryptions)
-            .await?;
-        tx.commit().await?;
-        Ok(envelope)
+        Ok(key)
     }
 
     /// Decrypts an envelope made by [`Rempart::encrypt_for_tenant`] for the

@@ -532,3 +532,9 @@ both_engines!(
     checkpoints_are_signed_by_the_keyring_key,
     a_sealed_keyring_chains_events_and_signs_after_unsealing,
 );
+
+#[path = "audit/details.rs"]
+mod details;
+use details::details_are_sealed_bound_and_read_in_scope;
+
+both_engines!(details_are_sealed_bound_and_read_in_scope);
