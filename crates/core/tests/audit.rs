@@ -526,11 +526,13 @@ mod keyring;
 use keyring::{
     a_sealed_keyring_chains_events_and_signs_after_unsealing,
     checkpoints_are_signed_by_the_keyring_key,
+    while_sealed_events_are_stored_without_their_details,
 };
 
 both_engines!(
     checkpoints_are_signed_by_the_keyring_key,
     a_sealed_keyring_chains_events_and_signs_after_unsealing,
+    while_sealed_events_are_stored_without_their_details,
 );
 
 #[path = "audit/details.rs"]

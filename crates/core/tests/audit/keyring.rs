@@ -140,3 +140,97 @@ pub async fn a_sealed_keyring_chains_events_and_signs_after_unsealing(engine: En
     assert_eq!(report.events, 12);
     assert_eq!(report.checkpointed, 12);
 }
+
+fn actor(
+    name: &str,
+    role: rempart_model::Role,
+    scope: rempart_model::Scope,
+) -> rempart_core::Actor {
+    rempart_core::Actor {
+        principal: rempart_model::PrincipalId(uuid::Uuid::new_v4()),
+        name: rempart_model::PrincipalName::parse(name).unwrap(),
+        token: uuid::Uuid::new_v4(),
+        grants: vec![rempart_model::Grant {
+            role,
+            scope,
+            expires_at: None,
+        }],
+    }
+}
+
+async fn last_event(store: &Arc<dyn Store>) -> rempart_store::AuditRecord {
+    let mut tx = store.begin().await.unwrap();
+    tx.audit_events(0, 1000).await.unwrap().pop().unwrap()
+}
+
+pub async fn while_sealed_events_are_stored_without_their_details(engine: Engine) {
+    use rempart_model::{Role, Scope};
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let store = db.store().await;
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
+    let location = KeyringLocation {
+        path: db.dir().join("keyring.rmk"),
+        key_file: db.dir().join("root.key"),
+    };
+    let source = RootKeySource::Passphrase {
+        passphrase: SecretString::from("correct horse battery".to_owned()),
+        kdf: KdfParams::new(8, 1, 1).unwrap(),
+    };
+    let (opened, _) = KeyVault::init(
+        location.clone(),
+        &source,
+        rempart_core::Clock::now(clock.as_ref()),
+    )
+    .unwrap();
+    let opened = Arc::new(opened);
+    let staff = actor("staff", Role::SecurityAdmin, Scope::Global);
+    let acme = core_with(store.clone(), clock.clone(), &opened)
+        .create_tenant(&staff, &ctx(), super::tenant("Acme"))
+        .await
+        .unwrap();
+    let created = last_event(&store).await.seq;
+    drop(opened);
+
+    let sealed = Arc::new(KeyVault::load(location, None).unwrap());
+    let core = core_with(store.clone(), clock.clone(), &sealed);
+    let outsider = actor(
+        "other-auditor",
+        Role::Auditor,
+        Scope::Tenant(rempart_model::TenantId(uuid::Uuid::new_v4())),
+    );
+    // Sealed: the refusal is recorded, without its details.
+    let err = core
+        .audit_inclusion_proof(&outsider, &ctx(), created, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, rempart_core::ServiceError::Forbidden { .. }),
+        "{err:?}"
+    );
+    let refused = last_event(&store).await;
+    assert_eq!(
+        (refused.action.as_str(), refused.tenant),
+        ("audit.proof", Some(acme.id.0))
+    );
+    assert_eq!(refused.details, None);
+    // Reading details while sealed: the keyring must be unsealed first.
+    core.unseal(
+        &ctx(),
+        UnsealInput::Passphrase(SecretString::from("correct horse battery".to_owned())),
+    )
+    .await
+    .unwrap();
+    core.audit_inclusion_proof(&outsider, &ctx(), created, None)
+        .await
+        .unwrap_err();
+    let refused = last_event(&store).await;
+    assert!(refused.details.is_some());
+    assert_eq!(
+        core.audit_event_details(&staff, &ctx(), refused.seq)
+            .await
+            .unwrap(),
+        Some(serde_json::json!({"reason": "permission audit.proof needed"}))
+    );
+}
