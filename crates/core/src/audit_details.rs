@@ -11,9 +11,9 @@
 //! The key is resolved before the head lock (it may create and store the
 //! tenant's data key); the encryption itself, which needs the `seq`, runs
 //! under the lock in [`AuditChain::append_sealing`]. Events with no tenant
-//! carry no details yet (no system-wide data key is stored), and while the
-//! keyring is sealed an event is stored without its details rather than
-//! the action being refused.
+//! use the system-wide `audit-details` data key (no tenant, wrapped under
+//! the production KEK). While the keyring is sealed an event is stored
+//! without its details rather than the action being refused.
 //!
 //! [`AuditChain::append_sealing`]: crate::audit_log::AuditChain::append_sealing
 
@@ -90,27 +90,30 @@ impl Rempart {
         now: OffsetDateTime,
         draft: Draft,
     ) -> Result<AuditRecord, ServiceError> {
-        let key = match (&draft.plain_details, draft.tenant) {
+        let found = match (&draft.plain_details, draft.tenant) {
+            (None, _) => None,
             (Some(_), Some(tenant)) => match tx.tenant(tenant).await? {
-                Some(tenant) => match self.tenant_data_key(tx, ctx, now, &tenant, PURPOSE).await {
-                    Ok(key) => Some(key),
-                    Err(ServiceError::Keys(e)) => {
-                        match e {
-                            KeyError::Sealed => tracing::debug!(
-                                "the keyring is sealed: audit details are not stored"
-                            ),
-                            e => tracing::warn!(
-                                error = %e,
-                                "no data key for audit details: they are not stored"
-                            ),
-                        }
-                        None
-                    }
-                    Err(e) => return Err(e),
-                },
+                Some(tenant) => Some(self.tenant_data_key(tx, ctx, now, &tenant, PURPOSE).await),
                 None => None,
             },
-            _ => None,
+            (Some(_), None) => Some(self.system_data_key(tx, ctx, now, PURPOSE).await),
+        };
+        let key = match found {
+            None => None,
+            Some(Ok(key)) => Some(key),
+            Some(Err(ServiceError::Keys(e))) => {
+                match e {
+                    KeyError::Sealed => {
+                        tracing::debug!("the keyring is sealed: audit details are not stored");
+                    }
+                    e => tracing::warn!(
+                        error = %e,
+                        "no data key for audit details: they are not stored"
+                    ),
+                }
+                None
+            }
+            Some(Err(e)) => return Err(e),
         };
         self.audit
             .append_sealing(tx, ctx, now, draft, key.as_ref())
@@ -180,9 +183,10 @@ impl Rempart {
                 )
                 .await
                 .map(|plain| Some(Zeroizing::new(plain))),
-            (Some(_), None) => Err(ServiceError::AuditLog(format!(
-                "event {seq} carries details but no tenant: no key can open them"
-            ))),
+            (Some(envelope), None) => self
+                .decrypt_system(PURPOSE, &record(seq, &event.action), envelope)
+                .await
+                .map(|plain| Some(Zeroizing::new(plain))),
         };
         let value = opened.and_then(|plain| {
             plain

@@ -233,7 +233,7 @@ impl AuditChain {
             } else {
                 tracing::debug!(
                     seq,
-                    "no key to seal the audit details (keyring sealed, or no tenant); the event is stored without them"
+                    "no key to seal the audit details (keyring sealed); the event is stored without them"
                 );
             }
         }

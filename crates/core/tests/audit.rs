@@ -537,6 +537,11 @@ both_engines!(
 
 #[path = "audit/details.rs"]
 mod details;
-use details::details_are_sealed_bound_and_read_in_scope;
+use details::{
+    details_are_sealed_bound_and_read_in_scope, details_without_a_tenant_use_the_system_key,
+};
 
-both_engines!(details_are_sealed_bound_and_read_in_scope);
+both_engines!(
+    details_are_sealed_bound_and_read_in_scope,
+    details_without_a_tenant_use_the_system_key,
+);

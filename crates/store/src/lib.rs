@@ -190,6 +190,16 @@ pub trait Tx: Send {
         tenant: TenantId,
         purpose: &str,
     ) -> Result<Option<DataKeyRecord>, StoreError>;
+    /// The system-wide data key (no tenant) for `purpose`, if there is one.
+    async fn system_data_key_for(
+        &mut self,
+        purpose: &str,
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+    /// A system-wide data key by id (never a tenant's).
+    async fn system_data_key_by_id(
+        &mut self,
+        id: &[u8; DATA_KEY_ID_LEN],
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
     /// A data key by id, only if it belongs to `tenant`.
     async fn data_key_by_id(
         &mut self,

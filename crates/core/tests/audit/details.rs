@@ -121,3 +121,97 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
     assert!(!err.to_string().contains("audit.proof needed"), "{err}");
     assert_eq!(first_problem(&f).await.seq(), second);
 }
+
+/// Details of an event with no tenant (a refused bootstrap) are sealed under
+/// the system-wide key: read by staff-wide `audit.search` only.
+pub async fn details_without_a_tenant_use_the_system_key(engine: rempart_testkit::Engine) {
+    let Some((f, tenants)) = populated(engine).await else {
+        return;
+    };
+    let staff = holder(&f, "staff", Role::SecurityAdmin, Scope::Global).await;
+    let scoped = holder(
+        &f,
+        "acme-auditor",
+        Role::Auditor,
+        Scope::Tenant(tenants[0].id),
+    )
+    .await;
+    let bad = secrecy::SecretString::from("rmp_not_a_credential".to_owned());
+    for _ in 0..2 {
+        let err = f
+            .core
+            .exchange_bootstrap(
+                &ctx(),
+                &bad,
+                rempart_model::PrincipalName::parse("mallory").unwrap(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ServiceError::BootstrapRefused(_)), "{err:?}");
+    }
+    let refused: Vec<AuditRecord> = events(&f)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "bootstrap.exchange" && e.outcome == "denied")
+        .collect();
+    assert_eq!(refused.len(), 2);
+    let clear = b"not valid";
+    for e in &refused {
+        assert_eq!(e.tenant, None);
+        let stored = e.details.as_deref().unwrap();
+        assert!(!stored.windows(clear.len()).any(|w| w == clear));
+    }
+    f.core.checkpoint_audit_if_due(true).await.unwrap();
+    f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let (first, second) = (refused[0].seq, refused[1].seq);
+    assert_eq!(
+        f.core
+            .audit_event_details(&staff, &ctx(), first)
+            .await
+            .unwrap(),
+        Some(serde_json::json!({"reason": "the bootstrap credential is not valid"}))
+    );
+    let err = f
+        .core
+        .audit_event_details(&scoped, &ctx(), first)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
+    // The system key is re-wrapped with the tenants' keys, and still opens.
+    let production = rempart_model::Environment::production();
+    f.core
+        .rotate_kek(&staff, &ctx(), &production)
+        .await
+        .unwrap();
+    let batch = f
+        .core
+        .rewrap_data_keys(&staff, &ctx(), &production, None, 1000)
+        .await
+        .unwrap();
+    assert_eq!(batch.remaining, 0);
+    assert!(batch.rewrapped >= 1, "{batch:?}");
+    f.core
+        .retire_keks(&staff, &ctx(), &production, batch.encryption_version)
+        .await
+        .unwrap();
+    assert!(
+        f.core
+            .audit_event_details(&staff, &ctx(), first)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let moved: &'static str = Box::leak(
+        format!(
+            "UPDATE audit_events SET details = (SELECT details FROM audit_events WHERE seq = {first}) WHERE seq = {second}"
+        )
+        .into_boxed_str(),
+    );
+    sql(&f, &[moved]).await;
+    let err = f
+        .core
+        .audit_event_details(&staff, &ctx(), second)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Keys(_)), "{err:?}");
+}

@@ -11,3 +11,11 @@ CREATE TABLE audit_keys (
     public_key  BYTEA NOT NULL CHECK (octet_length(public_key) = 32),
     recorded_at BIGINT NOT NULL
 );
+
+-- System-wide data keys: a data key with no tenant (`tenant_id` NULL) seals
+-- platform data that belongs to no tenant, such as the details of audit
+-- events with no tenant (purpose `audit-details`). It is wrapped under a KEK
+-- like any data key, so rotation, re-wrapping and retirement count it; at
+-- most one per purpose.
+ALTER TABLE data_keys ALTER COLUMN tenant_id DROP NOT NULL;
+CREATE UNIQUE INDEX data_keys_system ON data_keys (purpose) WHERE tenant_id IS NULL;
