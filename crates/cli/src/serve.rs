@@ -37,10 +37,14 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     let (core, vault) = open_keyring(&config, core).await?;
     // Checkpoints are signed by the keyring's audit key; while it is sealed
     // they wait, and the first one due after unsealing covers every event.
-    let core = core.with_audit(rempart_core::audit_key::chain_for(&config, vault));
     if let Some(key) = core.record_audit_public_key().await? {
         tracing::info!(key_id = %key.key_id(), "audit checkpoints are signed by the keyring's key");
     }
+    // While sealed, the key recorded earlier names the signer (shipping).
+    let known = core.recorded_audit_public_key().await?;
+    let core = core.with_audit(
+        rempart_core::audit_key::chain_for(&config, vault).with_known_public_key(known),
+    );
     let checkpoints = tokio::spawn(crate::audit::checkpoint_task(
         core.clone(),
         config.audit.checkpoint_every_secs,

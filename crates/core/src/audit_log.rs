@@ -105,6 +105,8 @@ enum SignerSource {
 /// The audit log's settings and the appender's cache.
 pub struct AuditChain {
     signer: SignerSource,
+    /// The verifying key as last recorded, for while the keyring is sealed.
+    known_public_key: Option<rempart_audit::PublicKey>,
     /// Sign a checkpoint once this many events follow the last one.
     pub checkpoint_every_events: u64,
     /// Sign a checkpoint once the last one is this old and events follow it.
@@ -152,6 +154,7 @@ impl AuditChain {
     ) -> Self {
         Self {
             signer: SignerSource::Fixed(signer),
+            known_public_key: None,
             checkpoint_every_events: checkpoint_every_events.max(1),
             checkpoint_every,
             cache: Mutex::new(Cache::default()),
@@ -180,6 +183,22 @@ impl AuditChain {
                 crate::audit_key::KeyringSigner::open(vault).map(|s| Arc::new(s) as SharedSigner)
             }
         }
+    }
+
+    /// The verifying key to report while the keyring is sealed (the one
+    /// recorded in the database): shipping and `audit_public_key` need it
+    /// before unsealing.
+    #[must_use]
+    pub fn with_known_public_key(mut self, key: Option<rempart_audit::PublicKey>) -> Self {
+        self.known_public_key = key;
+        self
+    }
+
+    /// The verifying key: the signer's, or the known one while sealed.
+    pub fn public_key(&self) -> Option<rempart_audit::PublicKey> {
+        self.signer()
+            .map(|s| s.public_key())
+            .or(self.known_public_key)
     }
 
     fn has_signer(&self) -> bool {

@@ -58,9 +58,10 @@ impl Rempart {
         self
     }
 
-    /// The key that verifies checkpoints, if a signer is configured.
+    /// The key that verifies checkpoints, if a signer is configured (while
+    /// the keyring is sealed: the key recorded in the database, if given).
     pub fn audit_public_key(&self) -> Option<PublicKey> {
-        self.audit.signer().map(|s| s.public_key())
+        self.audit.public_key()
     }
 
     /// Signs a checkpoint if the last one is older than the configured

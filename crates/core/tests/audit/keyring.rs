@@ -116,6 +116,12 @@ pub async fn a_sealed_keyring_chains_events_and_signs_after_unsealing(engine: En
     // appended and chained.
     assert_eq!(core.record_audit_public_key().await.unwrap(), None);
     assert_eq!(core.audit_public_key(), None);
+    // Given the key recorded earlier, a sealed chain still names it (what
+    // `serve` does, for shipping).
+    let named = AuditChain::with_keyring(Arc::clone(&vault), 4, Duration::minutes(1))
+        .with_known_public_key(Some(key));
+    assert_eq!(named.public_key(), Some(key));
+    assert!(named.signer().is_none());
     append(&core, 10).await;
     clock.advance(Duration::minutes(5));
     assert_eq!(core.checkpoint_audit_if_due(false).await.unwrap(), None);
