@@ -32,7 +32,7 @@ pub enum AuditCommand {
         #[arg(long, value_name = "FILE", requires = "public_key")]
         export: Option<PathBuf>,
         /// The verification key (rempart-audit-ed25519:…); default: the
-        /// data directory's signing key.
+        /// keyring's audit key, as recorded in the database.
         #[arg(long, value_name = "KEY")]
         public_key: Option<String>,
         #[command(flatten)]
@@ -79,11 +79,12 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::PublicKey { config } => {
             let config = load_config(&config, None)?;
-            let path = rempart_core::audit_key::key_path(
-                &config.data_dir,
-                config.audit.signing_key_file.as_deref(),
-            );
-            output::line(&rempart_core::audit_key::public_key(&path)?.to_string());
+            let store = open_store(&config).await?;
+            store.schema_version().await?.check_current()?;
+            let core = Rempart::new(store, Arc::new(SystemClock));
+            let key = recorded_key(&core).await;
+            core.close().await;
+            output::line(&key?.to_string());
             Ok(())
         }
         AuditCommand::Verify {
@@ -200,16 +201,14 @@ async fn verify(
         return Ok(());
     }
     let config = load_config(args, None)?;
-    let key = match public_key {
-        Some(text) => parse_key(&text)?,
-        None => rempart_core::audit_key::public_key(&rempart_core::audit_key::key_path(
-            &config.data_dir,
-            config.audit.signing_key_file.as_deref(),
-        ))?,
-    };
+    let given = public_key.as_deref().map(parse_key).transpose()?;
     let store = open_store(&config).await?;
     store.schema_version().await?.check_current()?;
     let core = Rempart::new(store, Arc::new(SystemClock));
+    let key = match given {
+        Some(key) => key,
+        None => recorded_key(&core).await?,
+    };
     let result = core.verify_audit_log(&key).await;
     let outcome = match &result {
         Ok(Ok(_)) => Outcome::Success,
@@ -230,6 +229,16 @@ async fn verify(
     }
 }
 
+/// The checkpoint verification key recorded in the database when the
+/// keyring was opened: no keyring, no unsealing needed.
+async fn recorded_key(core: &Rempart) -> anyhow::Result<PublicKey> {
+    core.recorded_audit_public_key().await?.ok_or_else(|| {
+        anyhow!(
+            "no audit signing key is recorded in the database yet: it is recorded when the keyring is created or opened (`rempart init`, `rempart serve`, `rempart unseal`)"
+        )
+    })
+}
+
 fn print_report(report: &Report) {
     output::line(&format!(
         "verified: {} events chained, {} checkpoints signed by key {}; the last checkpoint covers events 1 to {} ({} events after it are chained but not yet signed)",
@@ -243,13 +252,10 @@ fn print_report(report: &Report) {
 
 async fn export(path: &std::path::Path, args: &ConfigArgs) -> anyhow::Result<()> {
     let config = load_config(args, None)?;
-    let key = rempart_core::audit_key::public_key(&rempart_core::audit_key::key_path(
-        &config.data_dir,
-        config.audit.signing_key_file.as_deref(),
-    ))?;
     let store = open_store(&config).await?;
     store.schema_version().await?.check_current()?;
     let core = Rempart::new(store, Arc::new(SystemClock));
+    let key = recorded_key(&core).await?;
     let result = if path.as_os_str() == "-" {
         core.export_audit_log(BufWriter::new(std::io::stdout().lock()), &key)
             .await

@@ -191,9 +191,12 @@ pub async fn init(args: InitArgs) -> anyhow::Result<()> {
     let core = offline_core(&config).await?;
     let source = source(&config, &args.source)?;
     let location = KeyringLocation::from_config(&config);
-    let (_vault, shares) = KeyVault::init(location.clone(), &source, SystemClock.now())?;
+    let (vault, shares) = KeyVault::init(location.clone(), &source, SystemClock.now())?;
+    let core = core.with_keys(Arc::new(vault));
     core.record_offline_key_action(Action::KeysInit, "keyring")
         .await?;
+    // The audit public key (not secret), for offline verification.
+    core.record_audit_public_key().await?;
     core.close().await;
     output::line(&format!(
         "Created the keyring {} (production and development KEKs).",
@@ -515,8 +518,10 @@ async fn reseal(config_args: &ConfigArgs, args: &SourceArgs) -> anyhow::Result<(
     let source = source(&config, args)?;
     let core = offline_core(&config).await?;
     let shares = vault.reseal(&source)?;
+    let core = core.with_keys(Arc::new(vault));
     core.record_offline_key_action(Action::KeysReseal, "keyring")
         .await?;
+    core.record_audit_public_key().await?;
     core.close().await;
     output::line(&format!(
         "Re-sealed the keyring {} under a new root key; KEKs and data keys are unchanged.",

@@ -33,9 +33,18 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
             "migrated the database schema"
         );
     }
-    let chain = rempart_core::audit_key::chain_for(&config)?;
-    let core = Rempart::new(store, Arc::new(SystemClock)).with_audit(chain);
-    let core = open_keyring(&config, core).await?;
+    let core = Rempart::new(store, Arc::new(SystemClock));
+    let (core, vault) = open_keyring(&config, core).await?;
+    // Checkpoints are signed by the keyring's audit key; while it is sealed
+    // they wait, and the first one due after unsealing covers every event.
+    if let Some(key) = core.record_audit_public_key().await? {
+        tracing::info!(key_id = %key.key_id(), "audit checkpoints are signed by the keyring's key");
+    }
+    // While sealed, the key recorded earlier names the signer (shipping).
+    let known = core.recorded_audit_public_key().await?;
+    let core = core.with_audit(
+        rempart_core::audit_key::chain_for(&config, vault).with_known_public_key(known),
+    );
     let checkpoints = tokio::spawn(crate::audit::checkpoint_task(
         core.clone(),
         config.audit.checkpoint_every_secs,
@@ -108,7 +117,7 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
 /// Loads the keyring, or creates it on first start (key file, or a
 /// passphrase from REMPART_KEYRING_PASSPHRASE). A keyring that needs a
 /// passphrase or shares stays sealed until `rempart unseal`.
-async fn open_keyring(config: &Config, core: Rempart) -> anyhow::Result<Rempart> {
+async fn open_keyring(config: &Config, core: Rempart) -> anyhow::Result<(Rempart, Arc<KeyVault>)> {
     let location = KeyringLocation::from_config(config);
     let passphrase = std::env::var("REMPART_KEYRING_PASSPHRASE")
         .ok()
@@ -133,7 +142,8 @@ async fn open_keyring(config: &Config, core: Rempart) -> anyhow::Result<Rempart>
             "the keyring is sealed: run `rempart unseal`; until then /readyz answers 503"
         );
     }
-    Ok(core.with_keys(Arc::new(vault)))
+    let vault = Arc::new(vault);
+    Ok((core.with_keys(Arc::clone(&vault)), vault))
 }
 
 /// Completes on Ctrl-C or SIGTERM.

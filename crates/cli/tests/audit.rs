@@ -285,3 +285,41 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
         "{message}"
     );
 }
+
+/// `rempart audit public-key` works offline, without the keyring: it prints
+/// the keyring's audit key as recorded in the database by `rempart init`.
+async fn public_key_offline_is_the_keyrings(engine: Engine) {
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let migrated = rempart(&db, &["migrate"]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let before = rempart(&db, &["audit", "public-key"]);
+    assert!(!before.status.success());
+    assert!(
+        text(&before.stderr).contains("no audit signing key is recorded"),
+        "{}",
+        text(&before.stderr)
+    );
+    let init = rempart(&db, &["init"]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    let vault = rempart_core::keys::KeyVault::load(
+        rempart_core::keys::KeyringLocation {
+            path: db.dir().join("keyring.rmk"),
+            key_file: db.dir().join("root.key"),
+        },
+        None,
+    )
+    .unwrap();
+    let expected = rempart_core::audit_key::keyring_public_key(&vault)
+        .unwrap()
+        .to_string();
+    // Without the root key file the keyring cannot be opened: the key comes
+    // from the database.
+    std::fs::rename(db.dir().join("root.key"), db.dir().join("elsewhere.key")).unwrap();
+    let key = rempart(&db, &["audit", "public-key"]);
+    assert!(key.status.success(), "{}", text(&key.stderr));
+    assert_eq!(text(&key.stdout).trim(), expected);
+}
+
+rempart_testkit::both_engines!(public_key_offline_is_the_keyrings);

@@ -1,146 +1,124 @@
-//! The audit signing key until the keyring holds it: an Ed25519 seed
-//! generated once, from the operating system's random generator, and kept
-//! in the data directory with mode 0600 (invariant 4: it never reaches a
-//! log, an error or the API; only its public half is shown).
+//! The audit signing key, held in the keyring (issues 3 and 4): checkpoints
+//! are signed with the keyring's Ed25519 [`AuditSigningKey`]; its private
+//! half never leaves the keyring (invariant 4), and its public half is
+//! recorded in the database (`audit_keys`) whenever the keyring is opened,
+//! so that `rempart audit public-key` and `rempart audit verify` work
+//! offline without unsealing.
 //!
-//! This is a real key behind the audit crate's `Signer` trait; the keyring
-//! replaces the file by implementing the same trait.
+//! While the keyring is sealed no checkpoint can be signed: events are still
+//! appended and chained, and the next due checkpoint after unsealing covers
+//! them all.
+//!
+//! [`AuditSigningKey`]: rempart_crypto::AuditSigningKey
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use rempart_audit::{Ed25519Signer, PublicKey, Signer as _};
-use zeroize::Zeroizing;
+use rempart_audit::{PublicKey, SIGNATURE_LEN, Signer, SignerError};
+use rempart_store::AuditKeyRecord;
+use time::OffsetDateTime;
 
-/// The key file's name in the data directory.
-pub const KEY_FILE: &str = "audit-signing.key";
+use crate::error::ServiceError;
+use crate::keys::KeyVault;
 
-/// Why the key file cannot be used. Never holds key material.
-#[derive(Debug, thiserror::Error)]
-pub enum AuditKeyError {
-    #[error("cannot {action} the audit signing key {path}: {reason}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        reason: String,
-    },
-    #[error("the audit signing key {path} is not 32 bytes: it is damaged")]
-    Malformed { path: PathBuf },
-    #[error(
-        "the audit signing key {path} can be read by other users (mode {mode:o}); make it 0600"
-    )]
-    TooOpen { path: PathBuf, mode: u32 },
-    #[error("the operating system's random generator failed")]
-    Random,
-    #[error("the audit signing key cannot be loaded: {0}")]
-    Signer(String),
+/// A [`Signer`] that signs with the keyring's audit signing key. It exists
+/// only while the keyring is open ([`KeyringSigner::open`]); signing fails,
+/// naming no key material, if the keyring was sealed since.
+pub struct KeyringSigner {
+    vault: Arc<KeyVault>,
+    public: PublicKey,
 }
 
-/// Where the key lives: `configured` if set, else `<data_dir>/audit-signing.key`.
-pub fn key_path(data_dir: &Path, configured: Option<&Path>) -> PathBuf {
-    configured.map_or_else(|| data_dir.join(KEY_FILE), Path::to_path_buf)
+impl std::fmt::Debug for KeyringSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyringSigner({:?})", self.public.key_id())
+    }
 }
 
-/// Loads the key, or creates it on first start. Two processes starting at
-/// once agree on one key: the file appears complete or not at all (written
-/// aside, then hard-linked into place, which fails if another won).
-pub fn load_or_create(path: &Path) -> Result<Ed25519Signer, AuditKeyError> {
-    if path.exists() {
-        return load(path);
+impl KeyringSigner {
+    /// The keyring's signer, or `None` while the keyring is sealed (or not
+    /// configured).
+    pub fn open(vault: &Arc<KeyVault>) -> Option<Self> {
+        let public = keyring_public_key(vault)?;
+        Some(Self {
+            vault: Arc::clone(vault),
+            public,
+        })
     }
-    let mut seed = Zeroizing::new([0u8; 32]);
-    aws_lc_rs::rand::fill(seed.as_mut()).map_err(|_| AuditKeyError::Random)?;
-    let io = |action, e: std::io::Error| AuditKeyError::Io {
-        action,
-        path: path.to_owned(),
-        reason: e.kind().to_string(),
-    };
-    let aside = path.with_extension(format!("tmp-{}", std::process::id()));
-    {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&aside)
-            .map_err(|e| io("create", e))?;
-        file.write_all(seed.as_ref()).map_err(|e| io("write", e))?;
-        file.sync_all().map_err(|e| io("write", e))?;
-    }
-    let linked = std::fs::hard_link(&aside, path);
-    let _ = std::fs::remove_file(&aside);
-    match linked {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return load(path),
-        Err(e) => return Err(io("create", e)),
-    }
-    Ed25519Signer::from_seed(&seed).map_err(|e| AuditKeyError::Signer(e.reason))
 }
 
-/// Loads an existing key; refuses one other users can read.
-pub fn load(path: &Path) -> Result<Ed25519Signer, AuditKeyError> {
-    let io = |action, e: std::io::Error| AuditKeyError::Io {
-        action,
-        path: path.to_owned(),
-        reason: e.kind().to_string(),
-    };
-    let meta = std::fs::metadata(path).map_err(|e| io("read", e))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(AuditKeyError::TooOpen {
-            path: path.to_owned(),
-            mode,
-        });
+impl Signer for KeyringSigner {
+    fn public_key(&self) -> PublicKey {
+        self.public
     }
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| io("read", e))?);
-    let seed: Zeroizing<[u8; 32]> =
-        Zeroizing::new(
-            bytes
-                .as_slice()
-                .try_into()
-                .map_err(|_| AuditKeyError::Malformed {
-                    path: path.to_owned(),
-                })?,
-        );
-    Ed25519Signer::from_seed(&seed).map_err(|e| AuditKeyError::Signer(e.reason))
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], SignerError> {
+        let expected = self.public;
+        self.vault
+            .with_keyring(|k| {
+                let key = k.audit_signing_key();
+                if PublicKey::from_bytes(key.public_key()) == expected {
+                    Ok(Some(key.sign(message)))
+                } else {
+                    Ok(None)
+                }
+            })
+            .map_err(|e| SignerError {
+                reason: e.to_string(),
+            })?
+            .ok_or_else(|| SignerError {
+                reason: "the keyring's audit signing key changed; restart to use it".into(),
+            })
+    }
 }
 
-/// The audit chain `rempart serve` runs with: the key file's signer (created
-/// on first start) and the configured checkpoint intervals.
-pub fn chain_for(config: &crate::Config) -> Result<crate::audit_log::AuditChain, AuditKeyError> {
-    let path = key_path(&config.data_dir, config.audit.signing_key_file.as_deref());
-    let signer = load_or_create(&path)?;
-    Ok(crate::audit_log::AuditChain::new(
-        Some(std::sync::Arc::new(signer)),
+/// The keyring's audit public key, or `None` while it is sealed.
+pub fn keyring_public_key(vault: &KeyVault) -> Option<PublicKey> {
+    vault
+        .with_keyring(|k| Ok(PublicKey::from_bytes(k.audit_signing_key().public_key())))
+        .ok()
+}
+
+/// The row that records `key` (public, not secret).
+pub fn key_record(key: &PublicKey, now: OffsetDateTime) -> AuditKeyRecord {
+    AuditKeyRecord {
+        key_id: key.key_id().0,
+        public_key: *key.as_bytes(),
+        recorded_at: now,
+    }
+}
+
+/// The audit chain `rempart serve` runs with: signed by the keyring's key
+/// (when open), with the configured checkpoint intervals.
+pub fn chain_for(config: &crate::Config, vault: Arc<KeyVault>) -> crate::audit_log::AuditChain {
+    crate::audit_log::AuditChain::with_keyring(
+        vault,
         config.audit.checkpoint_every_events,
         time::Duration::seconds(
             i64::try_from(config.audit.checkpoint_every_secs).unwrap_or(i64::MAX),
         ),
-    ))
+    )
 }
 
-/// The public half of the key at `path`.
-pub fn public_key(path: &Path) -> Result<PublicKey, AuditKeyError> {
-    Ok(load(path)?.public_key())
-}
+impl crate::Rempart {
+    /// Records the keyring's audit public key in the database, if the
+    /// keyring is open. Idempotent. Returns the key recorded.
+    pub async fn record_audit_public_key(&self) -> Result<Option<PublicKey>, ServiceError> {
+        let Some(key) = keyring_public_key(&self.keys) else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        tx.record_audit_key(&key_record(&key, now)).await?;
+        tx.commit().await?;
+        Ok(Some(key))
+    }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn created_once_private_and_stable() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(KEY_FILE);
-        let a = load_or_create(&path).unwrap().public_key();
-        let b = load_or_create(&path).unwrap().public_key();
-        assert_eq!(a, b);
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        std::fs::write(&path, b"short").unwrap();
-        assert!(matches!(load(&path), Err(AuditKeyError::Malformed { .. })));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(load(&path), Err(AuditKeyError::TooOpen { .. })));
+    /// The key that verifies checkpoints, as recorded in the database (no
+    /// keyring needed): the most recently recorded one.
+    pub async fn recorded_audit_public_key(&self) -> Result<Option<PublicKey>, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let found = tx.latest_audit_key().await?;
+        drop(tx);
+        Ok(found.map(|r| PublicKey::from_bytes(r.public_key)))
     }
 }

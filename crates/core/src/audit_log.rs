@@ -9,8 +9,12 @@
 //! checkpoints. A refusal is recorded in a transaction of its own: the
 //! refused change never began.
 //!
-//! `details` arrive already sealed (an AES-256-GCM envelope from the
-//! keyring): this module never sees plaintext and hashes the bytes as given.
+//! `details` are stored only sealed (an AES-256-GCM envelope from the
+//! keyring, see [`crate::audit_details`]): plaintext details given to a
+//! draft are encrypted here, under the head lock, once the event's `seq` is
+//! known, with a data key resolved before the lock; the hash covers the
+//! envelope. Without a key (a sealed keyring) the event is stored without
+//! its details rather than refused.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -39,6 +43,9 @@ pub struct Draft {
     pub outcome: Outcome,
     /// Already-sealed details (the keyring's envelope), hashed as given.
     pub details: Option<Vec<u8>>,
+    /// Details to seal at append (bound to the event's `seq`); never stored
+    /// as they are.
+    pub plain_details: Option<crate::audit_details::Details>,
 }
 
 impl Draft {
@@ -50,7 +57,17 @@ impl Draft {
             tenant: None,
             outcome,
             details: None,
+            plain_details: None,
         }
+    }
+
+    /// Attaches details (a small JSON object, possibly personal data): they
+    /// are encrypted at append under the tenant's `audit-details` data key,
+    /// bound to the event, and only the ciphertext is stored.
+    #[must_use]
+    pub fn details(mut self, details: crate::audit_details::Details) -> Self {
+        self.plain_details = Some(details);
+        self
     }
 
     #[must_use]
@@ -77,9 +94,19 @@ impl Draft {
 /// The audit signing key, as the service layer holds it.
 pub type SharedSigner = Arc<dyn Signer + Send + Sync>;
 
+/// Where checkpoint signatures come from.
+enum SignerSource {
+    /// A fixed signer (tests, tools), or none: no checkpoints.
+    Fixed(Option<SharedSigner>),
+    /// The keyring's audit signing key, usable only while it is open.
+    Keyring(Arc<crate::keys::KeyVault>),
+}
+
 /// The audit log's settings and the appender's cache.
 pub struct AuditChain {
-    signer: Option<SharedSigner>,
+    signer: SignerSource,
+    /// The verifying key as last recorded, for while the keyring is sealed.
+    known_public_key: Option<rempart_audit::PublicKey>,
     /// Sign a checkpoint once this many events follow the last one.
     pub checkpoint_every_events: u64,
     /// Sign a checkpoint once the last one is this old and events follow it.
@@ -100,7 +127,10 @@ impl std::fmt::Debug for AuditChain {
         f.debug_struct("AuditChain")
             .field(
                 "signer",
-                &self.signer.as_ref().map(|s| s.public_key().key_id()),
+                &match &self.signer {
+                    SignerSource::Fixed(s) => s.as_ref().map(|s| s.public_key().key_id()),
+                    SignerSource::Keyring(_) => None,
+                },
             )
             .field("checkpoint_every_events", &self.checkpoint_every_events)
             .field("checkpoint_every", &self.checkpoint_every)
@@ -123,15 +153,56 @@ impl AuditChain {
         checkpoint_every: Duration,
     ) -> Self {
         Self {
-            signer,
+            signer: SignerSource::Fixed(signer),
+            known_public_key: None,
             checkpoint_every_events: checkpoint_every_events.max(1),
             checkpoint_every,
             cache: Mutex::new(Cache::default()),
         }
     }
 
-    pub fn signer(&self) -> Option<&SharedSigner> {
-        self.signer.as_ref()
+    /// Checkpoints signed with the keyring's audit signing key: while the
+    /// keyring is sealed, events are appended and chained and checkpoints
+    /// wait; the first one due after unsealing covers them all.
+    pub fn with_keyring(
+        vault: Arc<crate::keys::KeyVault>,
+        checkpoint_every_events: u64,
+        checkpoint_every: Duration,
+    ) -> Self {
+        let mut chain = Self::new(None, checkpoint_every_events, checkpoint_every);
+        chain.signer = SignerSource::Keyring(vault);
+        chain
+    }
+
+    /// The signer usable now: `None` without one, or while the keyring is
+    /// sealed.
+    pub fn signer(&self) -> Option<SharedSigner> {
+        match &self.signer {
+            SignerSource::Fixed(s) => s.clone(),
+            SignerSource::Keyring(vault) => {
+                crate::audit_key::KeyringSigner::open(vault).map(|s| Arc::new(s) as SharedSigner)
+            }
+        }
+    }
+
+    /// The verifying key to report while the keyring is sealed (the one
+    /// recorded in the database): shipping and `audit_public_key` need it
+    /// before unsealing.
+    #[must_use]
+    pub fn with_known_public_key(mut self, key: Option<rempart_audit::PublicKey>) -> Self {
+        self.known_public_key = key;
+        self
+    }
+
+    /// The verifying key: the signer's, or the known one while sealed.
+    pub fn public_key(&self) -> Option<rempart_audit::PublicKey> {
+        self.signer()
+            .map(|s| s.public_key())
+            .or(self.known_public_key)
+    }
+
+    fn has_signer(&self) -> bool {
+        !matches!(self.signer, SignerSource::Fixed(None))
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -139,7 +210,8 @@ impl AuditChain {
     }
 
     /// Appends `draft` to the log within `tx`, and signs a checkpoint when
-    /// one is due by count.
+    /// one is due by count. Plain details are dropped (no key to seal them):
+    /// use [`crate::Rempart`]'s appender to keep them.
     pub async fn append(
         &self,
         tx: &mut dyn Tx,
@@ -147,7 +219,43 @@ impl AuditChain {
         now: OffsetDateTime,
         draft: Draft,
     ) -> Result<AuditRecord, ServiceError> {
+        self.append_sealing(tx, ctx, now, draft, None).await
+    }
+
+    /// [`AuditChain::append`], sealing the draft's plain details with
+    /// `details_key`, bound to the event's `seq` and action. If they cannot
+    /// be sealed the event is stored without them (never in clear).
+    pub async fn append_sealing(
+        &self,
+        tx: &mut dyn Tx,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        mut draft: Draft,
+        details_key: Option<&rempart_crypto::DataKey>,
+    ) -> Result<AuditRecord, ServiceError> {
         let head = tx.lock_audit_head().await?;
+        if let Some(plain) = draft.plain_details.take() {
+            let seq = head.seq.saturating_add(1);
+            if let Some(key) = details_key {
+                match plain.seal(key, seq, draft.action.as_str()) {
+                    Ok(envelope) => {
+                        draft.details = Some(envelope);
+                        tx.set_data_key_encryptions(key.id().as_bytes(), key.usage().encryptions)
+                            .await?;
+                    }
+                    Err(e) => tracing::warn!(
+                        seq,
+                        error = %e,
+                        "audit details not sealed; the event is stored without them"
+                    ),
+                }
+            } else {
+                tracing::debug!(
+                    seq,
+                    "no key to seal the audit details (keyring sealed); the event is stored without them"
+                );
+            }
+        }
         let cached = {
             let cache = self.cache();
             cache
@@ -187,12 +295,19 @@ impl AuditChain {
 
         let last_size = self.cache().last_checkpoint_size;
         let due_hint = last_size.is_none_or(|s| event.seq - s >= self.checkpoint_every_events);
-        if due_hint && self.signer.is_some() {
+        if due_hint && self.has_signer() {
             let last = tx.last_audit_checkpoint().await?;
             let last_size = last.as_ref().map_or(0, |c| c.size);
             if event.seq - last_size >= self.checkpoint_every_events {
-                self.sign_checkpoint(tx, &frontier, now, last.as_ref())
-                    .await?;
+                if let Some(signer) = self.signer() {
+                    self.sign_checkpoint(tx, signer.as_ref(), &frontier, now, last.as_ref())
+                        .await?;
+                } else {
+                    tracing::debug!(
+                        unsigned = event.seq - last_size,
+                        "audit checkpoint due but the keyring is sealed; it waits for unsealing"
+                    );
+                }
             } else {
                 self.cache().last_checkpoint_size = Some(last_size);
             }
@@ -210,7 +325,7 @@ impl AuditChain {
         now: OffsetDateTime,
         force: bool,
     ) -> Result<Option<u64>, ServiceError> {
-        if self.signer.is_none() {
+        if !self.has_signer() {
             return Ok(None);
         }
         let head = tx.lock_audit_head().await?;
@@ -222,28 +337,37 @@ impl AuditChain {
         if head.seq == last_size || !(old_enough || force) {
             return Ok(None);
         }
+        let Some(signer) = self.signer() else {
+            tracing::debug!(
+                unsigned = head.seq - last_size,
+                "audit checkpoint due but the keyring is sealed; it waits for unsealing"
+            );
+            return Ok(None);
+        };
         let frontier = load_frontier(tx, head.seq).await?;
-        self.sign_checkpoint(tx, &frontier, now, last.as_ref())
+        let done = self
+            .sign_checkpoint(tx, signer.as_ref(), &frontier, now, last.as_ref())
             .await?;
-        Ok(Some(head.seq))
+        Ok(done.then_some(head.seq))
     }
 
+    /// Signs and stores a checkpoint of `frontier`; false if the signer
+    /// could not sign (the event stays chained, the next checkpoint covers
+    /// it).
     async fn sign_checkpoint(
         &self,
         tx: &mut dyn Tx,
+        signer: &(dyn Signer + Send + Sync),
         frontier: &Frontier,
         now: OffsetDateTime,
         last: Option<&CheckpointRecord>,
-    ) -> Result<(), ServiceError> {
-        let Some(signer) = &self.signer else {
-            return Ok(());
-        };
+    ) -> Result<bool, ServiceError> {
         let prev = last.map(to_checkpoint).transpose()?;
         // A signer that cannot sign (a sealed keyring, a KMS outage) does not
         // stop the action: the event is chained and stored, and the next
         // checkpoint covers it.
         let cp = match Checkpoint::create(
-            signer.as_ref(),
+            signer,
             frontier.size(),
             frontier.root(),
             now,
@@ -252,9 +376,16 @@ impl AuditChain {
             Ok(cp) => cp,
             Err(e) => {
                 tracing::warn!(error = %e, "audit checkpoint not signed; the next one will cover these events");
-                return Ok(());
+                return Ok(false);
             }
         };
+        // The verifying key is recorded with every checkpoint it signs (a
+        // no-op once known), so that each checkpoint's key is in the
+        // database for offline verification.
+        if let SignerSource::Keyring(_) = &self.signer {
+            tx.record_audit_key(&crate::audit_key::key_record(&signer.public_key(), now))
+                .await?;
+        }
         let number = last.map_or(1, |c| c.number + 1);
         tx.insert_audit_checkpoint(&CheckpointRecord {
             number,
@@ -267,7 +398,7 @@ impl AuditChain {
         })
         .await?;
         self.cache().last_checkpoint_size = Some(cp.size);
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -58,9 +58,10 @@ impl Rempart {
         self
     }
 
-    /// The key that verifies checkpoints, if a signer is configured.
+    /// The key that verifies checkpoints, if a signer is configured (while
+    /// the keyring is sealed: the key recorded in the database, if given).
     pub fn audit_public_key(&self) -> Option<PublicKey> {
-        self.audit.signer().map(|s| s.public_key())
+        self.audit.public_key()
     }
 
     /// Signs a checkpoint if the last one is older than the configured
@@ -244,7 +245,10 @@ impl Rempart {
         if !actor.may(Permission::AuditProof, &target, environment.as_ref(), now) {
             drop(tx);
             draft.outcome = Outcome::Denied;
-            self.refuse_audit(ctx, draft).await?;
+            let draft = draft.details(crate::audit_details::Details::reason(
+                "permission audit.proof needed",
+            ));
+            self.refuse_with_details(ctx, now, draft).await?;
             return Err(ServiceError::Forbidden {
                 permission: Permission::AuditProof,
             });

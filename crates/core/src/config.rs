@@ -34,9 +34,6 @@ pub struct AuditConfig {
     /// Sign a checkpoint when the last one is this many seconds old and
     /// events follow it.
     pub checkpoint_every_secs: u64,
-    /// The Ed25519 signing key file until the keyring holds the key;
-    /// default `<data_dir>/audit-signing.key`.
-    pub signing_key_file: Option<PathBuf>,
     /// The HTTPS sink the log is shipped to as it grows; unset: no shipping.
     pub ship_url: Option<String>,
     /// PEM CA certificate(s) the sink's certificate must chain to, instead
@@ -53,7 +50,6 @@ impl Default for AuditConfig {
         Self {
             checkpoint_every_events: 1000,
             checkpoint_every_secs: 60,
-            signing_key_file: None,
             ship_url: None,
             ship_ca_file: None,
             ship_batch_size: 500,
@@ -282,12 +278,6 @@ pub const KEYS: &[Key] = &[
         "audit.checkpoint_every_secs",
         "REMPART_AUDIT_CHECKPOINT_EVERY_SECS",
         KeyKind::Integer,
-        false,
-    ),
-    key(
-        "audit.signing_key_file",
-        "REMPART_AUDIT_SIGNING_KEY_FILE",
-        KeyKind::String,
         false,
     ),
     key(

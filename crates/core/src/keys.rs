@@ -701,6 +701,15 @@ fn binding_for(tenant: &Tenant, purpose: &str) -> Result<Binding, KeyError> {
     ))
 }
 
+/// The environment whose KEK wraps system-wide data keys (data of no
+/// tenant, such as the details of audit events with no tenant): every
+/// keyring has it from creation.
+pub const SYSTEM_ENVIRONMENT: &str = "production";
+
+fn system_environment() -> Environment {
+    Environment::production()
+}
+
 fn key_id_text(id: &[u8; DATA_KEY_ID_LEN]) -> String {
     DataKeyId::from_bytes(*id).to_string()
 }
@@ -770,6 +779,12 @@ impl Rempart {
                     let draft = Draft::new("anonymous", Action::KeysUnseal, Outcome::Success)
                         .target("keyring");
                     let mut tx = self.store.begin().await?;
+                    // The audit public key (not secret), for offline
+                    // verification without unsealing.
+                    if let Some(key) = crate::audit_key::keyring_public_key(&self.keys) {
+                        tx.record_audit_key(&crate::audit_key::key_record(&key, now))
+                            .await?;
+                    }
                     self.audit.append(tx.as_mut(), ctx, now, draft).await?;
                     tx.commit().await?;
                 }
@@ -1084,39 +1099,117 @@ impl Rempart {
         let Some(tenant) = tx.tenant(tenant).await? else {
             return Err(ServiceError::TenantNotFound);
         };
-        let binding = binding_for(&tenant, purpose)?;
-        let key = if let Some(stored) = tx.data_key_for(tenant.id, purpose).await? {
-            let wrapped = WrappedDataKey::from_bytes(stored.wrapped).map_err(KeyError::from)?;
-            self.keys
-                .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))?
-        } else {
-            {
-                let (key, wrapped) = self.keys.with_keyring(|k| k.new_data_key(&binding))?;
-                let id = *key.id().as_bytes();
-                tx.insert_data_key(&DataKeyRecord {
-                    id,
-                    tenant: tenant.id,
-                    environment: tenant.environment.clone(),
-                    purpose: purpose.to_owned(),
-                    kek_version: wrapped.kek_version(),
-                    wrapped: wrapped.into_bytes(),
-                    encryptions: 0,
-                    created_at: now,
-                    rewrapped_at: None,
-                })
-                .await?;
-                let draft = Draft::new("system", Action::DataKeyCreate, Outcome::Success)
-                    .target(format!("data-key:{}/purpose:{purpose}", key_id_text(&id)))
-                    .tenant(tenant.id);
-                self.audit.append(tx.as_mut(), ctx, now, draft).await?;
-                key
-            }
-        };
+        let key = self
+            .tenant_data_key(tx.as_mut(), ctx, now, &tenant, purpose)
+            .await?;
         let envelope = key.encrypt(record, plaintext).map_err(KeyError::from)?;
         tx.set_data_key_encryptions(key.id().as_bytes(), key.usage().encryptions)
             .await?;
         tx.commit().await?;
         Ok(envelope)
+    }
+
+    /// The data key of `tenant` for `purpose` within `tx`: unwrapped from
+    /// the database, or created, wrapped, stored and audited on first use.
+    /// The caller encrypts and then stores the key's usage count.
+    pub(crate) async fn tenant_data_key(
+        &self,
+        tx: &mut dyn rempart_store::Tx,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        tenant: &Tenant,
+        purpose: &str,
+    ) -> Result<rempart_crypto::DataKey, ServiceError> {
+        self.owned_data_key(tx, ctx, now, Some(tenant), purpose)
+            .await
+    }
+
+    /// The system-wide data key for `purpose` (data of no tenant), wrapped
+    /// under the KEK of [`SYSTEM_ENVIRONMENT`]; like
+    /// [`Rempart::tenant_data_key`] otherwise.
+    pub(crate) async fn system_data_key(
+        &self,
+        tx: &mut dyn rempart_store::Tx,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        purpose: &str,
+    ) -> Result<rempart_crypto::DataKey, ServiceError> {
+        self.owned_data_key(tx, ctx, now, None, purpose).await
+    }
+
+    async fn owned_data_key(
+        &self,
+        tx: &mut dyn rempart_store::Tx,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        tenant: Option<&Tenant>,
+        purpose: &str,
+    ) -> Result<rempart_crypto::DataKey, ServiceError> {
+        let environment = tenant.map_or_else(system_environment, |t| t.environment.clone());
+        let binding = Binding::new(
+            key_environment(&environment)?,
+            tenant.map(|t| t.id.0),
+            Purpose::new(purpose).map_err(KeyError::from)?,
+        );
+        let stored = match tenant {
+            Some(t) => tx.data_key_for(t.id, purpose).await?,
+            None => tx.system_data_key_for(purpose).await?,
+        };
+        let key = if let Some(stored) = stored {
+            let wrapped = WrappedDataKey::from_bytes(stored.wrapped).map_err(KeyError::from)?;
+            self.keys
+                .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))?
+        } else {
+            let (key, wrapped) = self.keys.with_keyring(|k| k.new_data_key(&binding))?;
+            let id = *key.id().as_bytes();
+            tx.insert_data_key(&DataKeyRecord {
+                id,
+                tenant: tenant.map(|t| t.id),
+                environment,
+                purpose: purpose.to_owned(),
+                kek_version: wrapped.kek_version(),
+                wrapped: wrapped.into_bytes(),
+                encryptions: 0,
+                created_at: now,
+                rewrapped_at: None,
+            })
+            .await?;
+            let mut draft = Draft::new("system", Action::DataKeyCreate, Outcome::Success)
+                .target(format!("data-key:{}/purpose:{purpose}", key_id_text(&id)));
+            if let Some(t) = tenant {
+                draft = draft.tenant(t.id);
+            }
+            self.audit.append(tx, ctx, now, draft).await?;
+            key
+        };
+        Ok(key)
+    }
+
+    /// Decrypts an envelope made with the system-wide data key for
+    /// `purpose`, for the same record.
+    pub(crate) async fn decrypt_system(
+        &self,
+        purpose: &str,
+        record: &[u8],
+        envelope: &[u8],
+    ) -> Result<Vec<u8>, ServiceError> {
+        let id = envelope_key_id(envelope).map_err(KeyError::from)?;
+        let mut tx = self.store.begin().await?;
+        let stored = tx
+            .system_data_key_by_id(id.as_bytes())
+            .await?
+            .ok_or(KeyError::UnknownDataKey)?;
+        drop(tx);
+        let binding = Binding::new(
+            key_environment(&stored.environment)?,
+            None,
+            Purpose::new(purpose).map_err(KeyError::from)?,
+        );
+        let wrapped = WrappedDataKey::from_bytes(stored.wrapped).map_err(KeyError::from)?;
+        let key = self
+            .keys
+            .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))?;
+        Ok(key.decrypt(record, envelope).map_err(KeyError::from)?)
     }
 
     /// Decrypts an envelope made by [`Rempart::encrypt_for_tenant`] for the

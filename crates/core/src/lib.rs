@@ -6,6 +6,7 @@
 //! It does not speak HTTP; the server and the CLI call it.
 
 pub mod actor;
+pub mod audit_details;
 pub mod audit_key;
 pub mod audit_log;
 pub mod audit_service;

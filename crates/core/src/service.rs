@@ -249,12 +249,9 @@ impl Rempart {
         };
         if let Some(refusal) = refusal {
             drop(tx);
-            self.refuse(
-                ctx,
-                now,
-                Draft::new("anonymous", Action::BootstrapExchange, Outcome::Denied),
-            )
-            .await?;
+            let draft = Draft::new("anonymous", Action::BootstrapExchange, Outcome::Denied)
+                .details(crate::audit_details::Details::reason(refusal.to_string()));
+            self.refuse_with_details(ctx, now, draft).await?;
             return Err(ServiceError::BootstrapRefused(refusal));
         }
 
@@ -308,8 +305,11 @@ impl Rempart {
         let target = Scope::Environment(new.environment.clone());
         if !actor.may(Permission::TenantCreate, &target, None, now) {
             let draft = Draft::new(actor.audit_name(), Action::TenantCreate, Outcome::Denied)
-                .target(format!("environment:{}", new.environment));
-            self.refuse(ctx, now, draft).await?;
+                .target(format!("environment:{}", new.environment))
+                .details(crate::audit_details::Details::reason(
+                    "permission tenant.create needed",
+                ));
+            self.refuse_with_details(ctx, now, draft).await?;
             return Err(ServiceError::Forbidden {
                 permission: Permission::TenantCreate,
             });

@@ -520,3 +520,28 @@ both_engines!(
     shipping_survives_outages_refusals_and_restarts,
     the_background_task_catches_up,
 );
+
+#[path = "audit/keyring.rs"]
+mod keyring;
+use keyring::{
+    a_sealed_keyring_chains_events_and_signs_after_unsealing,
+    checkpoints_are_signed_by_the_keyring_key,
+    while_sealed_events_are_stored_without_their_details,
+};
+
+both_engines!(
+    checkpoints_are_signed_by_the_keyring_key,
+    a_sealed_keyring_chains_events_and_signs_after_unsealing,
+    while_sealed_events_are_stored_without_their_details,
+);
+
+#[path = "audit/details.rs"]
+mod details;
+use details::{
+    details_are_sealed_bound_and_read_in_scope, details_without_a_tenant_use_the_system_key,
+};
+
+both_engines!(
+    details_are_sealed_bound_and_read_in_scope,
+    details_without_a_tenant_use_the_system_key,
+);

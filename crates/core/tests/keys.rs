@@ -230,7 +230,7 @@ async fn production_data_does_not_open_with_development_keys(engine: Engine) {
         tx.delete_data_keys_of_tenant(from.id).await.unwrap();
         tx.delete_data_keys_of_tenant(to.id).await.unwrap();
         let mut stolen = original.clone();
-        stolen.tenant = to.id;
+        stolen.tenant = Some(to.id);
         stolen.environment = to.environment.clone();
         tx.insert_data_key(&stolen).await.unwrap();
         tx.commit().await.unwrap();

@@ -160,14 +160,20 @@ async fn a_refusal_changes_nothing_and_is_recorded(engine: Engine) {
 
     assert_eq!(tenant_count(f.store.as_ref()).await, 0);
     let events = audit(f.store.as_ref()).await;
-    assert_eq!(events.len(), before + 2, "each refusal is recorded");
+    // The first refusal's sealed reason creates the system-wide
+    // audit-details data key (its own event) on first use.
+    assert_eq!(events.len(), before + 3, "each refusal is recorded");
     let actions: Vec<(&str, &str)> = events[before..]
         .iter()
         .map(|e| (e.action.as_str(), e.outcome.as_str()))
         .collect();
     assert_eq!(
         actions,
-        [("tenant.create", "denied"), ("tenant.list", "denied")]
+        [
+            ("keys.data_key.create", "success"),
+            ("tenant.create", "denied"),
+            ("tenant.list", "denied")
+        ]
     );
 }
 
@@ -254,6 +260,9 @@ async fn bootstrap_is_single_use_and_expires(engine: Engine) {
         summary,
         [
             ("bootstrap.issue", "success"),
+            // First use of the system-wide audit-details data key, for the
+            // sealed reason of the refusal that follows.
+            ("keys.data_key.create", "success"),
             ("bootstrap.exchange", "denied"),
             ("bootstrap.exchange", "success"),
             ("bootstrap.exchange", "denied"),

@@ -286,7 +286,104 @@ async fn tokens_are_required_and_checked(engine: Engine) {
     server.stop().await;
 }
 
+/// Sealed audit details over HTTP: an authorized reader gets the plaintext,
+/// an event without details answers null, and the read is audited.
+async fn audit_details_are_read_in_scope(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let token = server.admin_token().await;
+    let mut ids = Vec::new();
+    for name in ["Acme", "Globex"] {
+        let created: Value = server
+            .client
+            .post(server.at("/api/v1/tenants"))
+            .bearer_auth(&token)
+            .json(&json!({"name": name, "region": "us", "environment": "production"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap());
+    }
+    // A Globex auditor asks for the proof of Acme's creation: refused, and
+    // the refusal's reason is sealed in Acme's key.
+    let outsider = rempart_core::Actor {
+        principal: rempart_model::PrincipalId(uuid::Uuid::new_v4()),
+        name: rempart_model::PrincipalName::parse("globex-auditor").unwrap(),
+        token: uuid::Uuid::new_v4(),
+        grants: vec![rempart_model::Grant {
+            role: rempart_model::Role::Auditor,
+            scope: rempart_model::Scope::Tenant(rempart_model::TenantId(ids[1])),
+            expires_at: None,
+        }],
+    };
+    let (created, refused) = {
+        let mut tx = server.store.begin().await.unwrap();
+        let events = tx.audit_events(0, 1000).await.unwrap();
+        let created = events
+            .iter()
+            .find(|e| e.action == "tenant.create" && e.tenant == Some(ids[0]))
+            .unwrap()
+            .seq;
+        drop(tx);
+        let err = server
+            .core
+            .audit_inclusion_proof(
+                &outsider,
+                &rempart_core::RequestContext::system(),
+                created,
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, rempart_core::ServiceError::Forbidden { .. }));
+        let mut tx = server.store.begin().await.unwrap();
+        let last = tx.audit_events(created, 1000).await.unwrap();
+        let refused = last.iter().rfind(|e| e.action == "audit.proof").unwrap();
+        assert!(refused.details.is_some());
+        (created, refused.seq)
+    };
+    let get = |seq: u64, auth: bool| {
+        let request = server
+            .client
+            .get(server.at(&format!("/api/v1/audit/events/{seq}/details")));
+        let request = if auth {
+            request.bearer_auth(&token)
+        } else {
+            request
+        };
+        request.send()
+    };
+    let answer = get(refused, true).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"seq": refused, "details": {"reason": "permission audit.proof needed"}})
+    );
+    let body: Value = get(created, true).await.unwrap().json().await.unwrap();
+    assert_eq!(body, json!({"seq": created, "details": null}));
+    problem(get(refused, false).await.unwrap(), 401, "unauthenticated").await;
+    problem(get(1_000_000, true).await.unwrap(), 404, "not-found").await;
+    let mut tx = server.store.begin().await.unwrap();
+    let target = format!("audit-event:{refused}/details");
+    let reads = tx
+        .audit_events(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.target.as_deref() == Some(target.as_str()))
+        .count();
+    assert_eq!(reads, 1);
+    drop(tx);
+    server.stop().await;
+}
+
 both_engines!(
+    audit_details_are_read_in_scope,
     first_start_bootstrap_and_tenants,
     bad_input_changes_nothing,
     bootstrap_credentials_are_single_use_and_expire,
@@ -459,6 +556,7 @@ async fn every_route_is_documented() {
         "/api/v1/openapi.json",
         "/api/v1/bootstrap",
         "/api/v1/tenants",
+        "/api/v1/audit/events/{seq}/details",
     ] {
         assert!(paths.contains_key(expected), "{expected} is not documented");
     }

@@ -12,7 +12,8 @@ pub const DATA_KEY_ID_LEN: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataKeyRecord {
     pub id: [u8; DATA_KEY_ID_LEN],
-    pub tenant: TenantId,
+    /// The owning tenant; `None` for a system-wide key (data of no tenant).
+    pub tenant: Option<TenantId>,
     pub environment: Environment,
     pub purpose: String,
     /// The KEK version that wrapped it (also in the wrapped header).

@@ -595,7 +595,7 @@ macro_rules! engine_impl {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(key.id.as_slice())
-                .bind(key.tenant.0)
+                .bind(key.tenant.map(|t| t.0))
                 .bind(key.environment.as_str())
                 .bind(key.purpose.as_str())
                 .bind(i64::from(key.kek_version))
@@ -606,6 +606,44 @@ macro_rules! engine_impl {
                 .execute(&mut *self.inner)
                 .await?;
                 Ok(())
+            }
+
+            async fn record_audit_key(
+                &mut self,
+                key: &crate::AuditKeyRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_keys (key_id, public_key, recorded_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",
+                )
+                .bind(key.key_id.as_slice())
+                .bind(key.public_key.as_slice())
+                .bind(to_micros(key.recorded_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn latest_audit_key(
+                &mut self,
+            ) -> Result<Option<crate::AuditKeyRecord>, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "SELECT key_id, public_key, recorded_at FROM audit_keys \
+                     ORDER BY recorded_at DESC, key_id DESC LIMIT 1",
+                )
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let key_id: Vec<u8> = row.try_get("key_id")?;
+                Ok(Some(crate::AuditKeyRecord {
+                    key_id: <[u8; 8]>::try_from(key_id.as_slice())
+                        .map_err(|_| StoreError::corrupt("a stored key id is not 8 bytes"))?,
+                    public_key: hash32(&row.try_get::<Vec<u8>, _>("public_key")?)?,
+                    recorded_at: from_micros(row.try_get("recorded_at")?)?,
+                }))
             }
 
             async fn last_audit_checkpoint(
@@ -737,6 +775,34 @@ macro_rules! engine_impl {
                 )
                 .bind(tenant.0)
                 .bind(purpose)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(data_key_from_row).transpose()
+            }
+
+            async fn system_data_key_for(
+                &mut self,
+                purpose: &str,
+            ) -> Result<Option<crate::DataKeyRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, tenant_id, environment, purpose, kek_version, wrapped, encryptions, created_at, rewrapped_at \
+                     FROM data_keys WHERE tenant_id IS NULL AND purpose = $1",
+                )
+                .bind(purpose)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(data_key_from_row).transpose()
+            }
+
+            async fn system_data_key_by_id(
+                &mut self,
+                id: &[u8; crate::DATA_KEY_ID_LEN],
+            ) -> Result<Option<crate::DataKeyRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, tenant_id, environment, purpose, kek_version, wrapped, encryptions, created_at, rewrapped_at \
+                     FROM data_keys WHERE tenant_id IS NULL AND id = $1",
+                )
+                .bind(id.as_slice())
                 .fetch_optional(&mut *self.inner)
                 .await?;
                 row.as_ref().map(data_key_from_row).transpose()
@@ -975,7 +1041,7 @@ macro_rules! engine_impl {
             Ok(crate::DataKeyRecord {
                 id: <[u8; crate::DATA_KEY_ID_LEN]>::try_from(row.try_get::<Vec<u8>, _>("id")?.as_slice())
                     .map_err(|_| StoreError::corrupt("a data key id is not 16 bytes"))?,
-                tenant: TenantId(row.try_get("tenant_id")?),
+                tenant: row.try_get::<Option<uuid::Uuid>, _>("tenant_id")?.map(TenantId),
                 environment: Environment::parse(&row.try_get::<String, _>("environment")?)
                     .map_err(StoreError::corrupt)?,
                 purpose: row.try_get("purpose")?,

@@ -29,8 +29,8 @@ pub use data_keys::{DATA_KEY_ID_LEN, DataKeyRecord, DataKeyVersionCount};
 pub use error::StoreError;
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
-    AuditHead, AuditQuery, AuditRecord, BootstrapRecord, CheckpointRecord, PrincipalRecord,
-    PrincipalState, ShipCursor, TenantFilter, TokenRecord,
+    AuditHead, AuditKeyRecord, AuditQuery, AuditRecord, BootstrapRecord, CheckpointRecord,
+    PrincipalRecord, PrincipalState, ShipCursor, TenantFilter, TokenRecord,
 };
 
 /// Which database engine holds the state.
@@ -156,6 +156,11 @@ pub trait Tx: Send {
         &mut self,
         checkpoint: &CheckpointRecord,
     ) -> Result<(), StoreError>;
+    /// Records a checkpoint signing key's public half; a key already
+    /// recorded is left as it is.
+    async fn record_audit_key(&mut self, key: &AuditKeyRecord) -> Result<(), StoreError>;
+    /// The most recently recorded checkpoint signing key.
+    async fn latest_audit_key(&mut self) -> Result<Option<AuditKeyRecord>, StoreError>;
     /// The checkpoint with the highest number.
     async fn last_audit_checkpoint(&mut self) -> Result<Option<CheckpointRecord>, StoreError>;
     /// Checkpoints numbered after `after_number`, in order.
@@ -184,6 +189,16 @@ pub trait Tx: Send {
         &mut self,
         tenant: TenantId,
         purpose: &str,
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+    /// The system-wide data key (no tenant) for `purpose`, if there is one.
+    async fn system_data_key_for(
+        &mut self,
+        purpose: &str,
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+    /// A system-wide data key by id (never a tenant's).
+    async fn system_data_key_by_id(
+        &mut self,
+        id: &[u8; DATA_KEY_ID_LEN],
     ) -> Result<Option<DataKeyRecord>, StoreError>;
     /// A data key by id, only if it belongs to `tenant`.
     async fn data_key_by_id(

@@ -135,6 +135,16 @@ pub struct CheckpointRecord {
     pub signature: Vec<u8>,
 }
 
+/// A public key that signs audit checkpoints, as recorded when the keyring
+/// was opened (not secret: it verifies, it cannot sign).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditKeyRecord {
+    /// The id checkpoints name it by.
+    pub key_id: [u8; 8],
+    pub public_key: [u8; 32],
+    pub recorded_at: OffsetDateTime,
+}
+
 /// A search of the audit log. Every field narrows it; the tenant scope is
 /// passed separately, as a [`TenantFilter`] (invariant 2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -56,7 +56,8 @@ pub struct AuditEventView {
     pub outcome: String,
     pub request_id: Option<String>,
     pub source: Option<String>,
-    /// Whether sealed details are attached (they are never returned here).
+    /// Whether sealed details are attached (they are never returned here:
+    /// see `GET /api/v1/audit/events/{seq}/details`).
     pub has_details: bool,
     pub prev_hash: String,
     pub hash: String,
@@ -258,6 +259,40 @@ pub async fn inclusion(
         path: proof.path.iter().map(hex::encode).collect(),
         event: proof.event.into(),
     }))
+}
+
+/// The decrypted details of one event.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditDetailsView {
+    pub seq: u64,
+    /// The details as the service recorded them (a JSON object), or null
+    /// when the event carries none.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+/// The decrypted details of one event (sealed at rest under the event's
+/// tenant's `audit-details` data key). Needs `audit.search` over the
+/// event's tenant; the read is itself audited.
+#[utoipa::path(get, path = "/api/v1/audit/events/{seq}/details", tag = "audit",
+    params(("seq" = u64, Path, description = "The event's sequence number")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The details (null if none)", body = AuditDetailsView),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The grants do not carry audit.search over the event's tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The details do not decrypt (moved from another event, or a retired key)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn details(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+    Path(seq): Path<u64>,
+) -> Result<Json<AuditDetailsView>, Problem> {
+    let details = state.core.audit_event_details(&actor, &ctx, seq).await?;
+    Ok(Json(AuditDetailsView { seq, details }))
 }
 
 /// The consistency proof between two signed checkpoints. Needs

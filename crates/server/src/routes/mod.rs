@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::create, tenants::list))
         .routes(routes!(audit::search))
         .routes(routes!(audit::inclusion))
+        .routes(routes!(audit::details))
         .routes(routes!(audit::consistency))
         .routes(routes!(keys::seal_status))
         .routes(routes!(keys::unseal))

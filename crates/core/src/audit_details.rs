@@ -1,0 +1,214 @@
+//! Sealed audit-event details (issues 3 and 4): a small JSON object that
+//! may hold personal data (a refusal's reason, a tenant's name) is
+//! encrypted at rest with AES-256-GCM under the event's tenant's data key
+//! for purpose `audit-details`, and bound (associated data) to the event's
+//! `seq` and action, so that moved to another event it no longer decrypts.
+//! The event hash covers the ciphertext: the log verifies without the
+//! keyring. Plaintext never reaches the database, a log or an error
+//! (invariant 3); an authorized caller reads it through
+//! [`Rempart::audit_event_details`], itself audited.
+//!
+//! The key is resolved before the head lock (it may create and store the
+//! tenant's data key); the encryption itself, which needs the `seq`, runs
+//! under the lock in [`AuditChain::append_sealing`]. Events with no tenant
+//! use the system-wide `audit-details` data key (no tenant, wrapped under
+//! the production KEK). While the keyring is sealed an event is stored
+//! without its details rather than the action being refused.
+//!
+//! [`AuditChain::append_sealing`]: crate::audit_log::AuditChain::append_sealing
+
+use rempart_model::{Action, Outcome, Permission, Scope, TenantId};
+use rempart_store::{AuditRecord, Tx};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::actor::Actor;
+use crate::audit_log::Draft;
+use crate::context::RequestContext;
+use crate::error::ServiceError;
+use crate::keys::KeyError;
+use crate::service::Rempart;
+
+/// The data-key purpose that seals audit details.
+pub const PURPOSE: &str = "audit-details";
+
+/// Plain details, as serialized JSON; zeroized on drop, never printed.
+#[derive(Clone)]
+pub struct Details(Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for Details {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Details(<redacted>)")
+    }
+}
+
+impl Details {
+    /// Details from a JSON object.
+    pub fn new(object: &serde_json::Map<String, serde_json::Value>) -> Self {
+        // Serializing a map of JSON values cannot fail; an empty object
+        // stands in if it ever did.
+        Self(Zeroizing::new(
+            serde_json::to_vec(object).unwrap_or_else(|_| b"{}".to_vec()),
+        ))
+    }
+
+    /// `{"<name>": "<value>"}`.
+    pub fn field(name: &str, value: impl Into<String>) -> Self {
+        let mut object = serde_json::Map::new();
+        object.insert(name.to_owned(), serde_json::Value::String(value.into()));
+        Self::new(&object)
+    }
+
+    /// `{"reason": "<reason>"}`: why an attempt was refused.
+    pub fn reason(reason: impl Into<String>) -> Self {
+        Self::field("reason", reason)
+    }
+
+    pub(crate) fn seal(
+        &self,
+        key: &rempart_crypto::DataKey,
+        seq: u64,
+        action: &str,
+    ) -> Result<Vec<u8>, rempart_crypto::CryptoError> {
+        key.encrypt(&record(seq, action), &self.0)
+    }
+}
+
+/// The associated data that binds details to their event.
+fn record(seq: u64, action: &str) -> Vec<u8> {
+    format!("audit-event:{seq}:{action}").into_bytes()
+}
+
+impl Rempart {
+    /// Appends `draft` within `tx`, sealing its plain details under its
+    /// tenant's `audit-details` data key. With no tenant, or while the
+    /// keyring is sealed, the event is stored without its details.
+    pub(crate) async fn append_audit(
+        &self,
+        tx: &mut dyn Tx,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        draft: Draft,
+    ) -> Result<AuditRecord, ServiceError> {
+        let found = match (&draft.plain_details, draft.tenant) {
+            (None, _) => None,
+            (Some(_), Some(tenant)) => match tx.tenant(tenant).await? {
+                Some(tenant) => Some(self.tenant_data_key(tx, ctx, now, &tenant, PURPOSE).await),
+                None => None,
+            },
+            (Some(_), None) => Some(self.system_data_key(tx, ctx, now, PURPOSE).await),
+        };
+        let key = match found {
+            None => None,
+            Some(Ok(key)) => Some(key),
+            Some(Err(ServiceError::Keys(e))) => {
+                match e {
+                    KeyError::Sealed => {
+                        tracing::debug!("the keyring is sealed: audit details are not stored");
+                    }
+                    e => tracing::warn!(
+                        error = %e,
+                        "no data key for audit details: they are not stored"
+                    ),
+                }
+                None
+            }
+            Some(Err(e)) => return Err(e),
+        };
+        self.audit
+            .append_sealing(tx, ctx, now, draft, key.as_ref())
+            .await
+    }
+
+    /// Records a refused attempt, with its details, in its own transaction.
+    pub(crate) async fn refuse_with_details(
+        &self,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        draft: Draft,
+    ) -> Result<(), ServiceError> {
+        let mut tx = self.store.begin().await?;
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The decrypted details of event `seq` (`None` if it has none). Needs
+    /// `audit.search` over the event's tenant (staff-wide for an event with
+    /// no tenant); the read is audited (`audit.search`, target
+    /// `audit-event:<seq>/details`), refused and failed reads too. Details
+    /// moved from another event, or of a crypto-shredded tenant, do not
+    /// open.
+    pub async fn audit_event_details(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        seq: u64,
+    ) -> Result<Option<serde_json::Value>, ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let Some(event) = tx.audit_event(seq).await? else {
+            return Err(ServiceError::NotFound {
+                what: format!("audit event {seq}"),
+            });
+        };
+        let (target, environment) = match event.tenant {
+            Some(t) => {
+                let env = tx.tenant(TenantId(t)).await?.map(|t| t.environment);
+                (Scope::Tenant(TenantId(t)), env)
+            }
+            None => (Scope::Global, None),
+        };
+        drop(tx);
+        let mut draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Success)
+            .target(format!("audit-event:{seq}/details"));
+        if let Some(t) = event.tenant {
+            draft = draft.tenant(TenantId(t));
+        }
+        if !actor.may(Permission::AuditSearch, &target, environment.as_ref(), now) {
+            draft.outcome = Outcome::Denied;
+            self.refuse(ctx, now, draft).await?;
+            return Err(ServiceError::Forbidden {
+                permission: Permission::AuditSearch,
+            });
+        }
+        let opened = match (&event.details, event.tenant) {
+            (None, _) => Ok(None),
+            (Some(envelope), Some(tenant)) => self
+                .decrypt_for_tenant(
+                    TenantId(tenant),
+                    PURPOSE,
+                    &record(seq, &event.action),
+                    envelope,
+                )
+                .await
+                .map(|plain| Some(Zeroizing::new(plain))),
+            (Some(envelope), None) => self
+                .decrypt_system(PURPOSE, &record(seq, &event.action), envelope)
+                .await
+                .map(|plain| Some(Zeroizing::new(plain))),
+        };
+        let value = opened.and_then(|plain| {
+            plain
+                .map(|p| {
+                    serde_json::from_slice::<serde_json::Value>(&p).map_err(|_| {
+                        ServiceError::AuditLog(format!("the details of event {seq} are not JSON"))
+                    })
+                })
+                .transpose()
+        });
+        match value {
+            Ok(value) => {
+                let mut tx = self.store.begin().await?;
+                self.audit.append(tx.as_mut(), ctx, now, draft).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                draft.outcome = Outcome::Failed;
+                self.refuse(ctx, now, draft).await?;
+                Err(e)
+            }
+        }
+    }
+}
