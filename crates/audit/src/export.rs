@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::Hash;
 use crate::checkpoint::{Checkpoint, KeyId, PublicKey, SIGNATURE_LEN};
-use crate::event::{Event, Outcome, from_unix_micros, unix_micros};
+use crate::event::{Event, EventRef, Outcome, from_unix_micros, unix_micros};
 use crate::verify::{Problem, Report, Verifier};
 
 /// The `format` value of the header line.
@@ -485,6 +485,8 @@ impl Line<'_> {
     }
 }
 
+const TIME_RANGE: &str = "time_us is outside the years 1 to 9999";
+
 struct LineCtx {
     line: u64,
 }
@@ -518,35 +520,46 @@ impl LineCtx {
     }
 
     fn time(&self, micros: i64) -> Result<time::OffsetDateTime, ReadError> {
-        from_unix_micros(micros).ok_or_else(|| self.bad("time_us is outside the years 1 to 9999"))
+        from_unix_micros(micros).ok_or_else(|| self.bad(TIME_RANGE))
     }
 }
 
-/// The value of one lowercase hexadecimal digit.
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+/// The value of each byte as a lowercase hexadecimal digit, 0xff for
+/// anything else. Built at compile time: an index out of range would fail
+/// the build, not panic at run time.
+#[allow(clippy::indexing_slicing)]
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0u8;
+    while i < 10 {
+        t[(b'0' + i) as usize] = i;
+        i += 1;
     }
-}
+    let mut i = 0u8;
+    while i < 6 {
+        t[(b'a' + i) as usize] = 10 + i;
+        i += 1;
+    }
+    t
+};
 
 /// Exactly `2 * N` lowercase hexadecimal digits (the hot path of reading an
-/// export: three or four per line).
+/// export: three or four per line), by table look-up.
 fn decode_lower_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
     if s.len() != 2 * N {
         return None;
     }
     let mut out = [0u8; N];
+    let mut invalid = 0u8;
     for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
         let [hi, lo] = pair else { return None };
-        *o = (hex_digit(*hi)? << 4) | hex_digit(*lo)?;
+        let hi = HEX_VALUE.get(usize::from(*hi)).copied().unwrap_or(0xff);
+        let lo = HEX_VALUE.get(usize::from(*lo)).copied().unwrap_or(0xff);
+        invalid |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
     }
-    Some(out)
-}
-
-fn text(t: Option<Text<'_>>) -> Option<String> {
-    t.map(|t| t.0.into_owned())
+    // Every valid digit is below 16; 0xff marks an invalid one.
+    (invalid < 16).then_some(out)
 }
 
 /// Reads an export line by line. [`ExportReader::next_record`] returns the
@@ -557,6 +570,7 @@ pub struct ExportReader<R: BufRead> {
     input: R,
     line: u64,
     buf: Vec<u8>,
+    details: Vec<u8>,
     header: Header,
     events: u64,
     checkpoints: u64,
@@ -570,6 +584,7 @@ impl<R: BufRead> ExportReader<R> {
             input,
             line: 0,
             buf: Vec::with_capacity(1024),
+            details: Vec::with_capacity(256),
             header: Header {
                 version: EXPORT_VERSION,
                 key_id: KeyId([0; 8]),
@@ -611,32 +626,33 @@ impl<R: BufRead> ExportReader<R> {
     /// Reads the next line into `buf` without its newline; `false` at the
     /// end of the input.
     fn read_line(&mut self) -> Result<bool, ReadError> {
-        self.buf.clear();
-        self.line += 1;
-        let limit = u64::try_from(MAX_LINE_LEN).unwrap_or(u64::MAX) + 1;
-        let n = <&mut R as io::Read>::take(&mut self.input, limit)
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|source| ReadError::Io {
-                line: self.line,
-                source,
-            })?;
-        if n == 0 {
-            return Ok(false);
-        }
-        if self.buf.last() == Some(&b'\n') {
-            self.buf.pop();
-        } else if self.buf.len() > MAX_LINE_LEN {
-            return Err(ReadError::Malformed {
-                line: self.line,
-                reason: format!("the line is longer than {MAX_LINE_LEN} bytes"),
-            });
-        }
-        Ok(true)
+        read_line_into(&mut self.input, &mut self.line, &mut self.buf)
     }
 
     /// The next event or checkpoint with its line number; `None` after the
     /// end line.
     pub fn next_record(&mut self) -> Result<Option<(u64, Record)>, ReadError> {
+        let Some((line, record)) = self.next_record_ref()? else {
+            return Ok(None);
+        };
+        let record = match record {
+            RecordRef::Event(e) => {
+                let view = e.view();
+                // The reader checked the time's range already.
+                let event = view.to_event().ok_or_else(|| ReadError::Malformed {
+                    line,
+                    reason: TIME_RANGE.into(),
+                })?;
+                Record::Event(event)
+            }
+            RecordRef::Checkpoint(c) => Record::Checkpoint(c),
+        };
+        Ok(Some((line, record)))
+    }
+
+    /// [`ExportReader::next_record`] without copying an event's fields out
+    /// of the line: what verification uses.
+    fn next_record_ref(&mut self) -> Result<Option<(u64, RecordRef<'_>)>, ReadError> {
         if self.ended {
             return Ok(None);
         }
@@ -646,8 +662,8 @@ impl<R: BufRead> ExportReader<R> {
         let ctx = LineCtx { line: self.line };
         let line = parse(&ctx, &self.buf)?;
         let record = match &*line.kind.0 {
-            "event" => Record::Event(event_from(&ctx, line)?),
-            "checkpoint" => Record::Checkpoint(checkpoint_from(&ctx, line)?),
+            "event" => RecordRef::Event(event_from(&ctx, line, &mut self.details)?),
+            "checkpoint" => RecordRef::Checkpoint(checkpoint_from(&ctx, line)?),
             "end" => {
                 ctx.only(&line, "end", &["events", "checkpoints"])?;
                 let events = ctx.req(line.events, "end", "events")?;
@@ -662,7 +678,8 @@ impl<R: BufRead> ExportReader<R> {
                     });
                 }
                 self.ended = true;
-                if self.read_line()? {
+                // `buf` still holds this line: read what follows elsewhere.
+                if read_line_into(&mut self.input, &mut self.line, &mut self.details)? {
                     return Err(ReadError::DataAfterEnd { line: self.line });
                 }
                 return Ok(None);
@@ -671,11 +688,85 @@ impl<R: BufRead> ExportReader<R> {
             other => return Err(ctx.bad(format!("unknown line type {other:?}"))),
         };
         match record {
-            Record::Event(_) => self.events += 1,
-            Record::Checkpoint(_) => self.checkpoints += 1,
+            RecordRef::Event(_) => self.events += 1,
+            RecordRef::Checkpoint(_) => self.checkpoints += 1,
         }
         Ok(Some((ctx.line, record)))
     }
+}
+
+/// Reads the next line into `buf` (cleared first) without its newline,
+/// counting it in `line`; `false` at the end of the input.
+fn read_line_into<R: BufRead>(
+    input: &mut R,
+    line: &mut u64,
+    buf: &mut Vec<u8>,
+) -> Result<bool, ReadError> {
+    buf.clear();
+    *line += 1;
+    let limit = u64::try_from(MAX_LINE_LEN).unwrap_or(u64::MAX) + 1;
+    let n = <&mut R as io::Read>::take(input, limit)
+        .read_until(b'\n', buf)
+        .map_err(|source| ReadError::Io {
+            line: *line,
+            source,
+        })?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > MAX_LINE_LEN {
+        return Err(ReadError::Malformed {
+            line: *line,
+            reason: format!("the line is longer than {MAX_LINE_LEN} bytes"),
+        });
+    }
+    Ok(true)
+}
+
+/// An event line's fields, borrowed from the line (strings with escapes are
+/// unescaped into their own buffer) and the reader's details buffer.
+#[derive(Debug)]
+struct ParsedEvent<'a> {
+    seq: u64,
+    time_us: i64,
+    actor: Cow<'a, str>,
+    action: Cow<'a, str>,
+    target: Option<Cow<'a, str>>,
+    tenant: Option<Uuid>,
+    outcome: Outcome,
+    request_id: Option<Cow<'a, str>>,
+    source: Option<IpAddr>,
+    details: Option<&'a [u8]>,
+    prev_hash: Hash,
+    hash: Hash,
+}
+
+impl ParsedEvent<'_> {
+    fn view(&self) -> EventRef<'_> {
+        EventRef {
+            seq: self.seq,
+            time_us: self.time_us,
+            actor: &self.actor,
+            action: &self.action,
+            target: self.target.as_deref(),
+            tenant: self.tenant,
+            outcome: self.outcome,
+            request_id: self.request_id.as_deref(),
+            source: self.source,
+            details: self.details,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+/// One line after the header, borrowed.
+#[derive(Debug)]
+enum RecordRef<'a> {
+    Event(ParsedEvent<'a>),
+    Checkpoint(Checkpoint),
 }
 
 /// Whether `text` is the canonical spelling of `ip` (formatted on the stack).
@@ -690,7 +781,14 @@ fn is_canonical(ip: &IpAddr, text: &str) -> bool {
 }
 
 fn parse<'a>(ctx: &LineCtx, buf: &'a [u8]) -> Result<Line<'a>, ReadError> {
-    serde_json::from_slice(buf).map_err(|e| ctx.bad(format!("not a valid export line: {e}")))
+    // Validating the whole line once is cheaper than string by string.
+    let text = std::str::from_utf8(buf).map_err(|e| {
+        ctx.bad(format!(
+            "not a valid export line: invalid UTF-8 at byte {}",
+            e.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str(text).map_err(|e| ctx.bad(format!("not a valid export line: {e}")))
 }
 
 const EVENT_FIELDS: &[&str] = &[
@@ -708,11 +806,16 @@ const EVENT_FIELDS: &[&str] = &[
     "hash",
 ];
 
-fn event_from(ctx: &LineCtx, line: Line<'_>) -> Result<Event, ReadError> {
+fn event_from<'a>(
+    ctx: &LineCtx,
+    line: Line<'a>,
+    details_buf: &'a mut Vec<u8>,
+) -> Result<ParsedEvent<'a>, ReadError> {
     const K: &str = "event";
     ctx.only(&line, K, EVENT_FIELDS)?;
     let seq = ctx.req(line.seq, K, "seq")?;
-    let time = ctx.time(ctx.req(line.time_us, K, "time_us")?)?;
+    let time_us = ctx.req(line.time_us, K, "time_us")?;
+    ctx.time(time_us)?;
     let outcome_text = ctx.req(line.outcome, K, "outcome")?;
     let outcome: Outcome = outcome_text
         .0
@@ -742,23 +845,25 @@ fn event_from(ctx: &LineCtx, line: Line<'_>) -> Result<Event, ReadError> {
     };
     let details = match line.details {
         None => None,
-        Some(d) => Some(
+        Some(d) => {
+            details_buf.clear();
             BASE64
-                .decode(d.0.as_bytes())
-                .map_err(|_| ctx.bad("details must be padded standard base64"))?,
-        ),
+                .decode_vec(d.0.as_bytes(), details_buf)
+                .map_err(|_| ctx.bad("details must be padded standard base64"))?;
+            Some(&details_buf[..])
+        }
     };
     let prev_hash: Hash = ctx.hex_fixed(&ctx.req(line.prev_hash, K, "prev_hash")?, "prev_hash")?;
     let hash: Hash = ctx.hex_fixed(&ctx.req(line.hash, K, "hash")?, "hash")?;
-    Ok(Event {
+    Ok(ParsedEvent {
         seq,
-        time,
-        actor: text(Some(ctx.req(line.actor, K, "actor")?)).unwrap_or_default(),
-        action: text(Some(ctx.req(line.action, K, "action")?)).unwrap_or_default(),
-        target: text(line.target),
+        time_us,
+        actor: ctx.req(line.actor, K, "actor")?.0,
+        action: ctx.req(line.action, K, "action")?.0,
+        target: line.target.map(|t| t.0),
         tenant,
         outcome,
-        request_id: text(line.request_id),
+        request_id: line.request_id.map(|t| t.0),
         source,
         details,
         prev_hash,
@@ -822,12 +927,13 @@ pub fn verify_export_with<R: BufRead>(
         });
     }
     let mut last_line = 1;
-    while let Some((line, record)) = reader.next_record()? {
-        last_line = line;
-        let result = match &record {
-            Record::Event(e) => verifier.push_event(e),
-            Record::Checkpoint(c) => verifier.push_checkpoint(c),
+    loop {
+        let (line, result) = match reader.next_record_ref()? {
+            None => break,
+            Some((line, RecordRef::Event(e))) => (line, verifier.push_event_ref(&e.view())),
+            Some((line, RecordRef::Checkpoint(c))) => (line, verifier.push_checkpoint(&c)),
         };
+        last_line = line;
         if let Err(problem) = result {
             return Err(VerifyError::Tampered {
                 line,

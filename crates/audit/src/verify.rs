@@ -13,7 +13,7 @@
 use time::OffsetDateTime;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, KeyId, PublicKey};
-use crate::event::{EncodeError, Event};
+use crate::event::{EncodeError, Event, EventRef};
 use crate::merkle::Frontier;
 use crate::{Hash, ZERO_HASH};
 
@@ -242,6 +242,12 @@ impl Verifier {
 
     /// Verifies the next event.
     pub fn push_event(&mut self, event: &Event) -> Result<(), Problem> {
+        self.push_event_ref(&event.borrowed())
+    }
+
+    /// Verifies the next event from its borrowed fields (as read from an
+    /// export line, without building an owned [`Event`]).
+    pub fn push_event_ref(&mut self, event: &EventRef<'_>) -> Result<(), Problem> {
         if let Some(p) = &self.failed {
             return Err(p.clone());
         }
