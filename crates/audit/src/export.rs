@@ -859,6 +859,35 @@ fn t(s: &str) -> Text<'_> {
     Text(Cow::Borrowed(s))
 }
 
+/// The index of the first `"`, `\\` or control character in `bytes`:
+/// eight bytes at a time while none is in sight, byte by byte once one is.
+fn string_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether some byte of `x` is zero, or below `n` (n <= 0x80); exact as
+    // to whether one exists, which is all that is asked here.
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES.wrapping_mul(n)) & !x & HIGHS != 0;
+    let mut start = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        if below(x ^ ONES.wrapping_mul(u64::from(b'"')), 1)
+            || below(x ^ ONES.wrapping_mul(u64::from(b'\\')), 1)
+            || below(x, 0x20)
+        {
+            break;
+        }
+        start += 8;
+    }
+    let tail = bytes.get(start..)?;
+    let i = tail
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    Some(start + i)
+}
+
 /// A cursor over a line for [`fast_event_line`]; every method returns
 /// `None` for anything outside the writer's spelling.
 struct Scan<'a> {
@@ -875,9 +904,7 @@ impl<'a> Scan<'a> {
     /// control characters; escaped strings take the JSON parser's path).
     fn string(&mut self) -> Option<&'a str> {
         let body = self.rest.strip_prefix('"')?;
-        let end = body
-            .bytes()
-            .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let end = string_end(body.as_bytes())?;
         if body.as_bytes().get(end) != Some(&b'"') {
             return None;
         }
@@ -1508,6 +1535,33 @@ mod tests {
         assert_eq!(int("-0"), None);
         assert_eq!(int("-"), None);
         assert_eq!(int("0"), Some(0));
+    }
+
+    #[test]
+    fn string_end_finds_the_first_stop_byte() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        let mut rng = 0x1234_5678_u64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        // Mostly plain text, sometimes a stop byte or a
+                        // high byte.
+                        match rng % 16 {
+                            0 => b'"',
+                            1 => b'\\',
+                            2 => (rng >> 8) as u8 % 0x20,
+                            3 => 0x80 | (rng >> 8) as u8,
+                            _ => b' ' + ((rng >> 8) as u8 % 90),
+                        }
+                    })
+                    .collect();
+                assert_eq!(string_end(&bytes), naive(&bytes), "{bytes:?}");
+            }
+        }
     }
 
     #[test]
