@@ -25,13 +25,18 @@ use uuid::Uuid;
 use crate::Hash;
 use crate::checkpoint::{Checkpoint, KeyId, PublicKey, SIGNATURE_LEN};
 use crate::event::{Event, EventRef, Outcome, from_unix_micros, unix_micros};
-use crate::verify::{Problem, Report, Verifier};
+use crate::verify::{Anchor, Problem, Report, Verifier};
 
 /// The `format` value of the header line.
 pub const EXPORT_FORMAT: &str = "rempart-audit-export";
 
-/// The export version this crate writes and reads.
+/// The export version this crate writes for a full export (from event 1),
+/// readable by every reader of this format.
 pub const EXPORT_VERSION: u32 = 1;
+
+/// The export version of a partial export (from a later event, with an
+/// anchor); this crate reads versions 1 and 2.
+pub const PARTIAL_EXPORT_VERSION: u32 = 2;
 
 /// Longest line accepted (a large `details` envelope fits many times over).
 pub const MAX_LINE_LEN: usize = 64 * 1024 * 1024;
@@ -43,6 +48,11 @@ pub struct Header {
     pub version: u32,
     /// The id of the key that signed the checkpoints.
     pub key_id: KeyId,
+    /// The first event's `seq`: 1 for a full export.
+    pub start_seq: u64,
+    /// For a partial export (`start_seq > 1`): the anchor and the
+    /// checkpoint of `start_seq - 1` events that signs it (lines 2 and 3).
+    pub anchor: Option<(Anchor, Checkpoint)>,
 }
 
 /// One line after the header.
@@ -100,7 +110,7 @@ pub enum ReadError {
     },
     /// A version this reader does not know.
     #[error(
-        "line {line}: export version {version} is not supported (this reader knows version {EXPORT_VERSION})"
+        "line {line}: export version {version} is not supported (this reader knows versions {EXPORT_VERSION} and {PARTIAL_EXPORT_VERSION})"
     )]
     UnsupportedVersion {
         /// The line.
@@ -207,6 +217,25 @@ struct HeaderOut<'a> {
 }
 
 #[derive(Serialize)]
+struct PartialHeaderOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    format: &'static str,
+    version: u32,
+    key_id: &'a str,
+    start_seq: u64,
+}
+
+#[derive(Serialize)]
+struct AnchorOut {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    size: u64,
+    last_hash: String,
+    frontier: Vec<String>,
+}
+
+#[derive(Serialize)]
 struct EventOut<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
@@ -252,7 +281,10 @@ struct EndOut {
 #[derive(Debug)]
 pub struct ExportWriter<W: Write> {
     out: W,
+    /// The last event's `seq` (the anchor's size before the first).
     events: u64,
+    /// Event lines written.
+    event_lines: u64,
     checkpoints: u64,
 }
 
@@ -272,7 +304,56 @@ impl<W: Write> ExportWriter<W> {
         Ok(Self {
             out,
             events: 0,
+            event_lines: 0,
             checkpoints: 0,
+        })
+    }
+
+    /// Writes the header of a partial export that starts after
+    /// `anchor.size` events (version 2), the anchor line and the anchoring
+    /// `checkpoint` (which must cover exactly `anchor.size` events). An
+    /// anchor of size 0 writes a full export (version 1) instead.
+    pub fn new_partial(
+        mut out: W,
+        key_id: KeyId,
+        anchor: &Anchor,
+        checkpoint: &Checkpoint,
+    ) -> Result<Self, ExportError> {
+        if anchor.size == 0 {
+            return Self::new(out, key_id);
+        }
+        if checkpoint.size != anchor.size {
+            return Err(ExportError::CheckpointOutOfPlace {
+                size: checkpoint.size,
+                events: anchor.size,
+            });
+        }
+        let id = key_id.to_string();
+        write_line(
+            &mut out,
+            &PartialHeaderOut {
+                kind: "header",
+                format: EXPORT_FORMAT,
+                version: PARTIAL_EXPORT_VERSION,
+                key_id: &id,
+                start_seq: anchor.size + 1,
+            },
+        )?;
+        write_line(
+            &mut out,
+            &AnchorOut {
+                kind: "anchor",
+                size: anchor.size,
+                last_hash: hex::encode(anchor.last_hash),
+                frontier: anchor.frontier.iter().map(hex::encode).collect(),
+            },
+        )?;
+        write_checkpoint_line(&mut out, checkpoint)?;
+        Ok(Self {
+            out,
+            events: anchor.size,
+            event_lines: 0,
+            checkpoints: 1,
         })
     }
 
@@ -287,6 +368,7 @@ impl<W: Write> ExportWriter<W> {
         }
         write_event_line(&mut self.out, e)?;
         self.events = expected;
+        self.event_lines += 1;
         Ok(())
     }
 
@@ -309,7 +391,7 @@ impl<W: Write> ExportWriter<W> {
             &mut self.out,
             &EndOut {
                 kind: "end",
-                events: self.events,
+                events: self.event_lines,
                 checkpoints: self.checkpoints,
             },
         )?;
@@ -454,12 +536,17 @@ struct Line<'a> {
     signature: Option<Text<'a>>,
     events: Option<u64>,
     checkpoints: Option<u64>,
+    start_seq: Option<u64>,
+    #[serde(borrow)]
+    last_hash: Option<Text<'a>>,
+    #[serde(borrow)]
+    frontier: Option<Vec<Text<'a>>>,
 }
 
 impl Line<'_> {
     /// Names of the fields present, other than `type`.
     fn present(&self) -> impl Iterator<Item = &'static str> + '_ {
-        let fields: [(&'static str, bool); 20] = [
+        let fields: [(&'static str, bool); 23] = [
             ("format", self.format.is_some()),
             ("version", self.version.is_some()),
             ("key_id", self.key_id.is_some()),
@@ -480,6 +567,9 @@ impl Line<'_> {
             ("signature", self.signature.is_some()),
             ("events", self.events.is_some()),
             ("checkpoints", self.checkpoints.is_some()),
+            ("start_seq", self.start_seq.is_some()),
+            ("last_hash", self.last_hash.is_some()),
+            ("frontier", self.frontier.is_some()),
         ];
         fields.into_iter().filter(|(_, p)| *p).map(|(n, _)| n)
     }
@@ -588,6 +678,8 @@ impl<R: BufRead> ExportReader<R> {
             header: Header {
                 version: EXPORT_VERSION,
                 key_id: KeyId([0; 8]),
+                start_seq: 1,
+                anchor: None,
             },
             events: 0,
             checkpoints: 0,
@@ -604,18 +696,90 @@ impl<R: BufRead> ExportReader<R> {
         if line.kind.0 != "header" {
             return Err(ctx.bad("the first line must be the header"));
         }
-        ctx.only(&line, "header", &["format", "version", "key_id"])?;
-        let format = ctx.req(line.format, "header", "format")?;
+        let format = ctx.req(line.format.as_ref(), "header", "format")?;
         if format.0 != EXPORT_FORMAT {
             return Err(ctx.bad(format!("this is not a {EXPORT_FORMAT} file")));
         }
         let version = ctx.req(line.version, "header", "version")?;
-        if version != u64::from(EXPORT_VERSION) {
+        if version == u64::from(EXPORT_VERSION) {
+            ctx.only(&line, "header", &["format", "version", "key_id"])?;
+        } else if version == u64::from(PARTIAL_EXPORT_VERSION) {
+            ctx.only(
+                &line,
+                "header",
+                &["format", "version", "key_id", "start_seq"],
+            )?;
+        } else {
             return Err(ReadError::UnsupportedVersion { line: 1, version });
         }
-        let key_id = ctx.req(line.key_id, "header", "key_id")?;
-        reader.header.key_id = KeyId(ctx.hex_fixed(&key_id, "key_id")?);
+        let key_id = ctx.req(line.key_id.as_ref(), "header", "key_id")?;
+        reader.header.key_id = KeyId(ctx.hex_fixed(key_id, "key_id")?);
+        let start_seq = if version == u64::from(EXPORT_VERSION) {
+            1
+        } else {
+            reader.header.version = PARTIAL_EXPORT_VERSION;
+            ctx.req(line.start_seq, "header", "start_seq")?
+        };
+        if start_seq == 0 {
+            return Err(ctx.bad("start_seq must be at least 1"));
+        }
+        reader.header.start_seq = start_seq;
+        if start_seq > 1 {
+            reader.header.anchor = Some(reader.read_anchor(start_seq - 1)?);
+        }
         Ok(reader)
+    }
+
+    /// Reads lines 2 and 3 of a partial export: the anchor of `size` events
+    /// and its checkpoint.
+    fn read_anchor(&mut self, size: u64) -> Result<(Anchor, Checkpoint), ReadError> {
+        const K: &str = "anchor";
+        if !self.read_line()? {
+            return Err(ReadError::MissingEnd { line: self.line });
+        }
+        let ctx = LineCtx { line: self.line };
+        let line = parse(&ctx, &self.buf)?;
+        if line.kind.0 != K {
+            return Err(ctx.bad("line 2 of a partial export must be its anchor"));
+        }
+        ctx.only(&line, K, &["size", "last_hash", "frontier"])?;
+        let claimed = ctx.req(line.size, K, "size")?;
+        if claimed != size {
+            return Err(ctx.bad(format!(
+                "the anchor's size {claimed} is not start_seq - 1 = {size}"
+            )));
+        }
+        let last_hash = ctx.hex_fixed(&ctx.req(line.last_hash, K, "last_hash")?, "last_hash")?;
+        let texts = ctx.req(line.frontier, K, "frontier")?;
+        if u64::try_from(texts.len()).ok() != Some(u64::from(size.count_ones())) {
+            return Err(ctx.bad(format!(
+                "the frontier of {size} events holds {} hashes, one per set bit of the size, not {}",
+                size.count_ones(),
+                texts.len()
+            )));
+        }
+        let frontier = texts
+            .iter()
+            .map(|t| ctx.hex_fixed(t, "a frontier hash"))
+            .collect::<Result<Vec<Hash>, _>>()?;
+        if !self.read_line()? {
+            return Err(ReadError::MissingEnd { line: self.line });
+        }
+        let ctx = LineCtx { line: self.line };
+        let line = parse(&ctx, &self.buf)?;
+        if line.kind.0 != "checkpoint" {
+            return Err(ctx.bad("line 3 of a partial export must be the anchor's checkpoint"));
+        }
+        let checkpoint = checkpoint_from(&ctx, line)?;
+        self.checkpoints += 1;
+        Ok((
+            Anchor {
+                size,
+                last_hash,
+                frontier,
+            },
+            checkpoint,
+        ))
     }
 
     /// The header.
@@ -668,6 +832,9 @@ impl<R: BufRead> ExportReader<R> {
                 ctx.only(&line, "end", &["events", "checkpoints"])?;
                 let events = ctx.req(line.events, "end", "events")?;
                 let checkpoints = ctx.req(line.checkpoints, "end", "checkpoints")?;
+                if self.header.anchor.is_some() && self.events == 0 {
+                    return Err(ctx.bad("a partial export holds at least one event"));
+                }
                 if events != self.events || checkpoints != self.checkpoints {
                     return Err(ReadError::CountMismatch {
                         line: ctx.line,
@@ -852,6 +1019,9 @@ fn fast_event_line(text: &str) -> Option<Line<'_>> {
         signature: None,
         events: None,
         checkpoints: None,
+        start_seq: None,
+        last_hash: None,
+        frontier: None,
     })
 }
 
@@ -1099,6 +1269,21 @@ pub fn verify_export_with<R: BufRead>(
         });
     }
     let mut last_line = 1;
+    if let Some((anchor, checkpoint)) = &reader.header().anchor {
+        last_line = 3;
+        verifier
+            .push_anchor(anchor, checkpoint)
+            .map_err(|problem| VerifyError::Tampered {
+                // The checkpoint's own faults show on its line, the
+                // anchor's on line 2.
+                line: if matches!(problem, Problem::AnchorUnsigned { .. }) {
+                    2
+                } else {
+                    3
+                },
+                problem,
+            })?;
+    }
     loop {
         let (line, result) = match reader.next_record_ref()? {
             None => break,
@@ -1588,6 +1773,201 @@ mod tests {
                 "{bad}: {r:?}"
             );
         }
+    }
+
+    /// A partial export of `n` events (checkpoint every `every`) starting
+    /// after the checkpoint of `from` events.
+    fn partial_export(n: u64, every: u64, from: u64) -> String {
+        let full = export(n, every);
+        let mut reader = ExportReader::new(full.as_bytes()).unwrap();
+        let mut tree = MerkleLog::new();
+        let mut records = Vec::new();
+        while let Some((_, r)) = reader.next_record().unwrap() {
+            if let Record::Event(e) = &r {
+                tree.push(&e.hash);
+            }
+            records.push(r);
+        }
+        let last_hash = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Event(e) if e.seq == from => Some(e.hash),
+                _ => None,
+            })
+            .unwrap();
+        let anchor_cp = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Checkpoint(c) if c.size == from => Some(c.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let anchor = Anchor {
+            size: from,
+            last_hash,
+            frontier: crate::Frontier::from_source(&tree, from)
+                .unwrap()
+                .peaks()
+                .to_vec(),
+        };
+        let mut w = ExportWriter::new_partial(
+            Vec::new(),
+            signer().public_key().key_id(),
+            &anchor,
+            &anchor_cp,
+        )
+        .unwrap();
+        for r in records {
+            match r {
+                Record::Event(e) if e.seq > from => w.event(&e).unwrap(),
+                Record::Checkpoint(c) if c.size > from => w.checkpoint(&c).unwrap(),
+                _ => {}
+            }
+        }
+        String::from_utf8(w.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_partial_export_verifies_and_tampering_with_it_is_named() {
+        let text = partial_export(23, 5, 10);
+        assert!(text.starts_with(
+            "{\"type\":\"header\",\"format\":\"rempart-audit-export\",\"version\":2,"
+        ));
+        let r = verify(&text).unwrap();
+        assert_eq!(
+            (r.first_seq, r.events, r.checkpoints, r.checkpointed),
+            (11, 23, 3, 20)
+        );
+        // The same events and root as the full export.
+        let full = verify(&export(23, 5)).unwrap();
+        assert_eq!((r.root, r.last_hash), (full.root, full.last_hash));
+        // The reader hands the anchor over and the events from 11.
+        let mut reader = ExportReader::new(text.as_bytes()).unwrap();
+        assert_eq!(reader.header().start_seq, 11);
+        assert_eq!(reader.header().anchor.as_ref().unwrap().0.frontier.len(), 2);
+        let Some((4, Record::Event(first))) = reader.next_record().unwrap() else {
+            panic!("event 11 on line 4")
+        };
+        assert_eq!(first.seq, 11);
+
+        // The anchor's frontier altered.
+        let mut l = lines(&text);
+        let mut v: serde_json::Value = serde_json::from_str(&l[1]).unwrap();
+        v["frontier"][0] = hex::encode([7u8; 32]).into();
+        l[1] = v.to_string();
+        assert_eq!(
+            tampered(verify(&join(&l))),
+            (2, Problem::AnchorUnsigned { size: 10 })
+        );
+        // Its size (and start) moved: the checkpoint no longer matches.
+        let l2: Vec<String> = lines(&text)
+            .into_iter()
+            .map(|x| x.replacen("\"start_seq\":11", "\"start_seq\":12", 1))
+            .collect();
+        assert!(verify(&join(&l2)).is_err());
+        // The anchor's last_hash altered.
+        let mut l = lines(&text);
+        let mut v: serde_json::Value = serde_json::from_str(&l[1]).unwrap();
+        v["last_hash"] = hex::encode([7u8; 32]).into();
+        l[1] = v.to_string();
+        assert_eq!(
+            tampered(verify(&join(&l))),
+            (4, Problem::AnchorChainBroken { seq: 11 })
+        );
+        // The anchoring checkpoint forged.
+        let mut l = lines(&text);
+        let mut v: serde_json::Value = serde_json::from_str(&l[2]).unwrap();
+        v["root"] = hex::encode([7u8; 32]).into();
+        l[2] = v.to_string();
+        assert_eq!(
+            tampered(verify(&join(&l))),
+            (3, Problem::CheckpointForged { size: 10 })
+        );
+        // An event edited, removed.
+        let mut l = lines(&text);
+        let i = event_line(&l, 13);
+        assert!(l[i].contains("\"outcome\":\"denied\""), "{}", l[i]);
+        l[i] = l[i].replacen("\"outcome\":\"denied\"", "\"outcome\":\"failed\"", 1);
+        assert_eq!(
+            tampered(verify(&join(&l))),
+            (i as u64 + 1, Problem::EventEdited { seq: 13 })
+        );
+        let mut l = lines(&text);
+        let i = event_line(&l, 11);
+        l.remove(i);
+        let last = l.len() - 1;
+        l[last] = "{\"type\":\"end\",\"events\":12,\"checkpoints\":3}".into();
+        assert_eq!(
+            tampered(verify(&join(&l))),
+            (i as u64 + 1, Problem::EventMissing { seq: 11, found: 12 })
+        );
+        // Another log's anchor (a different full log) does not fit.
+        let other = {
+            let mut l = lines(&text);
+            let foreign = lines(&partial_export(23, 5, 15));
+            l[1].clone_from(&foreign[1]);
+            join(&l)
+        };
+        assert!(verify(&other).is_err());
+
+        // A trusted checkpoint: at the anchor, later, or before the start.
+        let v = Verifier::new(signer().public_key()).trusting(23, full.root);
+        assert!(verify_export_with(text.as_bytes(), v).is_ok());
+        let v = Verifier::new(signer().public_key()).trusting(5, full.root);
+        assert_eq!(
+            tampered(verify_export_with(text.as_bytes(), v)).1,
+            Problem::TrustedBeforeStart { size: 5, start: 11 }
+        );
+    }
+
+    #[test]
+    fn partial_headers_and_anchors_are_checked() {
+        let text = partial_export(12, 5, 5);
+        let good = lines(&text);
+        let cases: [(usize, &str, &str); 7] = [
+            (0, "\"start_seq\":6", "\"start_seq\":0"),
+            (0, "\"version\":2", "\"version\":3"),
+            (0, "\"start_seq\":6", "\"start_seq\":6,\"extra\":1"),
+            (1, "\"size\":5", "\"size\":4"),
+            (1, "\"type\":\"anchor\"", "\"type\":\"checkpoint\""),
+            (1, "\"frontier\":[", "\"frontier\":[\"00\","),
+            (2, "\"type\":\"checkpoint\"", "\"type\":\"anchor\""),
+        ];
+        for (i, from, to) in cases {
+            let mut l = good.clone();
+            assert!(l[i].contains(from), "{from}");
+            l[i] = l[i].replacen(from, to, 1);
+            let err = verify(&join(&l)).unwrap_err();
+            assert!(matches!(err, VerifyError::Read(_)), "{to}: {err}");
+            assert_eq!(err.line(), i as u64 + 1, "{to}: {err}");
+        }
+        // A version 1 header refuses start_seq; a version 2 header from
+        // event 1 is a full export.
+        let mut l = good.clone();
+        l[0] = l[0].replacen("\"version\":2", "\"version\":1", 1);
+        assert!(verify(&join(&l)).is_err());
+        let full = export(12, 5);
+        let mut l = lines(&full);
+        l[0] = l[0].replacen("\"version\":1", "\"version\":2", 1).replacen(
+            '}',
+            ",\"start_seq\":1}",
+            1,
+        );
+        assert_eq!(verify(&join(&l)).unwrap().events, 12);
+        // No events after the anchor.
+        let mut l = good[..3].to_vec();
+        l.push("{\"type\":\"end\",\"events\":0,\"checkpoints\":1}".into());
+        let err = verify(&join(&l)).unwrap_err();
+        assert!(
+            matches!(err, VerifyError::Read(ReadError::Malformed { line: 4, .. })),
+            "{err}"
+        );
+        // Cut after the anchor.
+        let err = verify(&join(&good[..2])).unwrap_err();
+        assert!(
+            matches!(err, VerifyError::Read(ReadError::MissingEnd { line: 3 })),
+            "{err}"
+        );
     }
 
     #[test]
