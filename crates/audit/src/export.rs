@@ -543,35 +543,103 @@ struct Line<'a> {
     frontier: Option<Vec<Text<'a>>>,
 }
 
+/// The names of the fields a line may carry besides `type`, in the order of
+/// [`Line::present`]'s bits.
+const FIELD_NAMES: [&str; 23] = [
+    "format",
+    "version",
+    "key_id",
+    "seq",
+    "time_us",
+    "actor",
+    "action",
+    "target",
+    "tenant",
+    "outcome",
+    "request_id",
+    "source",
+    "details",
+    "prev_hash",
+    "hash",
+    "size",
+    "root",
+    "signature",
+    "events",
+    "checkpoints",
+    "start_seq",
+    "last_hash",
+    "frontier",
+];
+
+/// The bits of `names` in [`FIELD_NAMES`], for `const` blocks (computed at
+/// compile time). Every index is bounded by its loop's condition.
+#[allow(clippy::indexing_slicing)]
+const fn field_mask(names: &[&str]) -> u32 {
+    let mut mask = 0u32;
+    let mut n = 0;
+    while n < names.len() {
+        let mut field = 0;
+        while field < FIELD_NAMES.len() {
+            if const_str_eq(names[n], FIELD_NAMES[field]) {
+                mask |= 1 << field;
+            }
+            field += 1;
+        }
+        n += 1;
+    }
+    mask
+}
+
+/// `left == right` in a `const` context; the index is bounded by the loop.
+#[allow(clippy::indexing_slicing)]
+const fn const_str_eq(left: &str, right: &str) -> bool {
+    let (left, right) = (left.as_bytes(), right.as_bytes());
+    if left.len() != right.len() {
+        return false;
+    }
+    let mut k = 0;
+    while k < left.len() {
+        if left[k] != right[k] {
+            return false;
+        }
+        k += 1;
+    }
+    true
+}
+
 impl Line<'_> {
-    /// Names of the fields present, other than `type`.
-    fn present(&self) -> impl Iterator<Item = &'static str> + '_ {
-        let fields: [(&'static str, bool); 23] = [
-            ("format", self.format.is_some()),
-            ("version", self.version.is_some()),
-            ("key_id", self.key_id.is_some()),
-            ("seq", self.seq.is_some()),
-            ("time_us", self.time_us.is_some()),
-            ("actor", self.actor.is_some()),
-            ("action", self.action.is_some()),
-            ("target", self.target.is_some()),
-            ("tenant", self.tenant.is_some()),
-            ("outcome", self.outcome.is_some()),
-            ("request_id", self.request_id.is_some()),
-            ("source", self.source.is_some()),
-            ("details", self.details.is_some()),
-            ("prev_hash", self.prev_hash.is_some()),
-            ("hash", self.hash.is_some()),
-            ("size", self.size.is_some()),
-            ("root", self.root.is_some()),
-            ("signature", self.signature.is_some()),
-            ("events", self.events.is_some()),
-            ("checkpoints", self.checkpoints.is_some()),
-            ("start_seq", self.start_seq.is_some()),
-            ("last_hash", self.last_hash.is_some()),
-            ("frontier", self.frontier.is_some()),
+    /// The fields present, other than `type`, as bits in the order of
+    /// [`FIELD_NAMES`].
+    fn present(&self) -> u32 {
+        let flags = [
+            self.format.is_some(),
+            self.version.is_some(),
+            self.key_id.is_some(),
+            self.seq.is_some(),
+            self.time_us.is_some(),
+            self.actor.is_some(),
+            self.action.is_some(),
+            self.target.is_some(),
+            self.tenant.is_some(),
+            self.outcome.is_some(),
+            self.request_id.is_some(),
+            self.source.is_some(),
+            self.details.is_some(),
+            self.prev_hash.is_some(),
+            self.hash.is_some(),
+            self.size.is_some(),
+            self.root.is_some(),
+            self.signature.is_some(),
+            self.events.is_some(),
+            self.checkpoints.is_some(),
+            self.start_seq.is_some(),
+            self.last_hash.is_some(),
+            self.frontier.is_some(),
         ];
-        fields.into_iter().filter(|(_, p)| *p).map(|(n, _)| n)
+        flags
+            .iter()
+            .rev()
+            .fold(0u32, |mask, &p| (mask << 1) | u32::from(p))
     }
 }
 
@@ -589,11 +657,19 @@ impl LineCtx {
         }
     }
 
-    fn only(&self, line: &Line<'_>, kind: &str, allowed: &[&str]) -> Result<(), ReadError> {
-        match line.present().find(|f| !allowed.contains(f)) {
-            Some(f) => Err(self.bad(format!("a {kind} line has no field {f:?}"))),
-            None => Ok(()),
+    /// Refuses a field outside `allowed` (a [`field_mask`]), naming the
+    /// first one.
+    fn only(&self, line: &Line<'_>, kind: &str, allowed: u32) -> Result<(), ReadError> {
+        let extra = line.present() & !allowed;
+        if extra == 0 {
+            return Ok(());
         }
+        let name = usize::try_from(extra.trailing_zeros())
+            .ok()
+            .and_then(|i| FIELD_NAMES.get(i))
+            .copied()
+            .unwrap_or("?");
+        Err(self.bad(format!("a {kind} line has no field {name:?}")))
     }
 
     fn req<T>(&self, v: Option<T>, kind: &str, field: &str) -> Result<T, ReadError> {
@@ -702,12 +778,16 @@ impl<R: BufRead> ExportReader<R> {
         }
         let version = ctx.req(line.version, "header", "version")?;
         if version == u64::from(EXPORT_VERSION) {
-            ctx.only(&line, "header", &["format", "version", "key_id"])?;
+            ctx.only(
+                &line,
+                "header",
+                const { field_mask(&["format", "version", "key_id"]) },
+            )?;
         } else if version == u64::from(PARTIAL_EXPORT_VERSION) {
             ctx.only(
                 &line,
                 "header",
-                &["format", "version", "key_id", "start_seq"],
+                const { field_mask(&["format", "version", "key_id", "start_seq"]) },
             )?;
         } else {
             return Err(ReadError::UnsupportedVersion { line: 1, version });
@@ -742,7 +822,11 @@ impl<R: BufRead> ExportReader<R> {
         if line.kind.0 != K {
             return Err(ctx.bad("line 2 of a partial export must be its anchor"));
         }
-        ctx.only(&line, K, &["size", "last_hash", "frontier"])?;
+        ctx.only(
+            &line,
+            K,
+            const { field_mask(&["size", "last_hash", "frontier"]) },
+        )?;
         let claimed = ctx.req(line.size, K, "size")?;
         if claimed != size {
             return Err(ctx.bad(format!(
@@ -829,7 +913,11 @@ impl<R: BufRead> ExportReader<R> {
             "event" => RecordRef::Event(event_from(&ctx, line, &mut self.details)?),
             "checkpoint" => RecordRef::Checkpoint(checkpoint_from(&ctx, line)?),
             "end" => {
-                ctx.only(&line, "end", &["events", "checkpoints"])?;
+                ctx.only(
+                    &line,
+                    "end",
+                    const { field_mask(&["events", "checkpoints"]) },
+                )?;
                 let events = ctx.req(line.events, "end", "events")?;
                 let checkpoints = ctx.req(line.checkpoints, "end", "checkpoints")?;
                 if self.header.anchor.is_some() && self.events == 0 {
@@ -1147,7 +1235,7 @@ fn event_from<'a>(
     details_buf: &'a mut Vec<u8>,
 ) -> Result<ParsedEvent<'a>, ReadError> {
     const K: &str = "event";
-    ctx.only(&line, K, EVENT_FIELDS)?;
+    ctx.only(&line, K, const { field_mask(EVENT_FIELDS) })?;
     let seq = ctx.req(line.seq, K, "seq")?;
     let time_us = ctx.req(line.time_us, K, "time_us")?;
     ctx.time(time_us)?;
@@ -1218,15 +1306,17 @@ fn checkpoint_from(ctx: &LineCtx, line: Line<'_>) -> Result<Checkpoint, ReadErro
     ctx.only(
         &line,
         K,
-        &[
-            "version",
-            "key_id",
-            "size",
-            "root",
-            "time_us",
-            "prev_hash",
-            "signature",
-        ],
+        const {
+            field_mask(&[
+                "version",
+                "key_id",
+                "size",
+                "root",
+                "time_us",
+                "prev_hash",
+                "signature",
+            ])
+        },
     )?;
     let version = ctx.req(line.version, K, "version")?;
     if version != u64::from(crate::checkpoint::CHECKPOINT_VERSION) {
@@ -1966,6 +2056,23 @@ mod tests {
         let err = verify(&join(&good[..2])).unwrap_err();
         assert!(
             matches!(err, VerifyError::Read(ReadError::MissingEnd { line: 3 })),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn field_masks_name_each_field() {
+        assert_eq!(field_mask(&FIELD_NAMES), (1 << 23) - 1);
+        for (i, name) in FIELD_NAMES.iter().enumerate() {
+            assert_eq!(field_mask(&[name]), 1 << i, "{name}");
+        }
+        assert_eq!(field_mask(&["nothing"]), 0);
+        let mut l = lines(&export(3, 5));
+        l[2] = l[2].replacen("\"seq\":2,", "\"seq\":2,\"signature\":\"00\",", 1);
+        let err = verify(&join(&l)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("a event line has no field \"signature\""),
             "{err}"
         );
     }
