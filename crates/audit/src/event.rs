@@ -170,16 +170,47 @@ pub fn truncate_to_micros(time: OffsetDateTime) -> Option<OffsetDateTime> {
     from_unix_micros(unix_micros(time))
 }
 
-impl Event {
+/// An event's fields borrowed from wherever they were read (an export line),
+/// so that verification hashes them without building an owned [`Event`].
+/// [`Event::encode_into`] goes through it: there is one encoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    /// 1-based position in the log.
+    pub seq: u64,
+    /// Microseconds since the Unix epoch (the encoded time).
+    pub time_us: i64,
+    /// Who did it.
+    pub actor: &'a str,
+    /// What was done.
+    pub action: &'a str,
+    /// What it was done to.
+    pub target: Option<&'a str>,
+    /// The tenant whose data was touched.
+    pub tenant: Option<Uuid>,
+    /// What came of it.
+    pub outcome: Outcome,
+    /// The request that caused it.
+    pub request_id: Option<&'a str>,
+    /// The client address.
+    pub source: Option<IpAddr>,
+    /// Opaque bytes.
+    pub details: Option<&'a [u8]>,
+    /// Hash of event `seq - 1`.
+    pub prev_hash: Hash,
+    /// The hash the event carries.
+    pub hash: Hash,
+}
+
+impl EventRef<'_> {
     /// Appends the version-1 encoding of this event (everything but
     /// `prev_hash` and `hash`) to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         out.push(ENCODING_VERSION);
         out.extend_from_slice(&self.seq.to_be_bytes());
-        out.extend_from_slice(&unix_micros(self.time).to_be_bytes());
+        out.extend_from_slice(&self.time_us.to_be_bytes());
         put_bytes(out, "actor", self.actor.as_bytes())?;
         put_bytes(out, "action", self.action.as_bytes())?;
-        put_opt_bytes(out, "target", self.target.as_ref().map(String::as_bytes))?;
+        put_opt_bytes(out, "target", self.target.map(str::as_bytes))?;
         match self.tenant {
             None => out.push(0),
             Some(t) => {
@@ -188,11 +219,7 @@ impl Event {
             }
         }
         out.push(self.outcome.code());
-        put_opt_bytes(
-            out,
-            "request_id",
-            self.request_id.as_ref().map(String::as_bytes),
-        )?;
+        put_opt_bytes(out, "request_id", self.request_id.map(str::as_bytes))?;
         match self.source {
             None => out.push(0),
             Some(IpAddr::V4(a)) => {
@@ -204,8 +231,61 @@ impl Event {
                 out.extend_from_slice(&a.octets());
             }
         }
-        put_opt_bytes(out, "details", self.details.as_deref())?;
+        put_opt_bytes(out, "details", self.details)?;
         Ok(())
+    }
+
+    /// The hash this event should carry, from its contents and `prev_hash`,
+    /// reusing `buf` as scratch space (cleared first).
+    pub fn compute_hash_with(&self, buf: &mut Vec<u8>) -> Result<Hash, EncodeError> {
+        buf.clear();
+        self.encode_into(buf)?;
+        Ok(event_hash(&self.prev_hash, buf))
+    }
+
+    /// The owned event; `None` when `time_us` is outside the years the
+    /// `time` crate represents.
+    pub fn to_event(&self) -> Option<Event> {
+        Some(Event {
+            seq: self.seq,
+            time: from_unix_micros(self.time_us)?,
+            actor: self.actor.to_owned(),
+            action: self.action.to_owned(),
+            target: self.target.map(str::to_owned),
+            tenant: self.tenant,
+            outcome: self.outcome,
+            request_id: self.request_id.map(str::to_owned),
+            source: self.source,
+            details: self.details.map(<[u8]>::to_vec),
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+}
+
+impl Event {
+    /// The borrowed view of this event.
+    pub fn borrowed(&self) -> EventRef<'_> {
+        EventRef {
+            seq: self.seq,
+            time_us: unix_micros(self.time),
+            actor: &self.actor,
+            action: &self.action,
+            target: self.target.as_deref(),
+            tenant: self.tenant,
+            outcome: self.outcome,
+            request_id: self.request_id.as_deref(),
+            source: self.source,
+            details: self.details.as_deref(),
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+
+    /// Appends the version-1 encoding of this event (everything but
+    /// `prev_hash` and `hash`) to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.borrowed().encode_into(out)
     }
 
     /// The version-1 encoding of this event.
@@ -224,9 +304,7 @@ impl Event {
     /// [`Event::compute_hash`] reusing `buf` as scratch space (cleared
     /// first), for loops over many events.
     pub fn compute_hash_with(&self, buf: &mut Vec<u8>) -> Result<Hash, EncodeError> {
-        buf.clear();
-        self.encode_into(buf)?;
-        Ok(event_hash(&self.prev_hash, buf))
+        self.borrowed().compute_hash_with(buf)
     }
 
     /// Whether `hash` matches the contents (an unencodable event does not).

@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -24,14 +24,19 @@ use uuid::Uuid;
 
 use crate::Hash;
 use crate::checkpoint::{Checkpoint, KeyId, PublicKey, SIGNATURE_LEN};
-use crate::event::{Event, Outcome, from_unix_micros, unix_micros};
-use crate::verify::{Problem, Report, Verifier};
+use crate::event::{Event, EventRef, Outcome, from_unix_micros, unix_micros};
+use crate::verify::{Anchor, Problem, Report, Verifier};
 
 /// The `format` value of the header line.
 pub const EXPORT_FORMAT: &str = "rempart-audit-export";
 
-/// The export version this crate writes and reads.
+/// The export version this crate writes for a full export (from event 1),
+/// readable by every reader of this format.
 pub const EXPORT_VERSION: u32 = 1;
+
+/// The export version of a partial export (from a later event, with an
+/// anchor); this crate reads versions 1 and 2.
+pub const PARTIAL_EXPORT_VERSION: u32 = 2;
 
 /// Longest line accepted (a large `details` envelope fits many times over).
 pub const MAX_LINE_LEN: usize = 64 * 1024 * 1024;
@@ -43,6 +48,11 @@ pub struct Header {
     pub version: u32,
     /// The id of the key that signed the checkpoints.
     pub key_id: KeyId,
+    /// The first event's `seq`: 1 for a full export.
+    pub start_seq: u64,
+    /// For a partial export (`start_seq > 1`): the anchor and the
+    /// checkpoint of `start_seq - 1` events that signs it (lines 2 and 3).
+    pub anchor: Option<(Anchor, Checkpoint)>,
 }
 
 /// One line after the header.
@@ -100,7 +110,7 @@ pub enum ReadError {
     },
     /// A version this reader does not know.
     #[error(
-        "line {line}: export version {version} is not supported (this reader knows version {EXPORT_VERSION})"
+        "line {line}: export version {version} is not supported (this reader knows versions {EXPORT_VERSION} and {PARTIAL_EXPORT_VERSION})"
     )]
     UnsupportedVersion {
         /// The line.
@@ -207,6 +217,25 @@ struct HeaderOut<'a> {
 }
 
 #[derive(Serialize)]
+struct PartialHeaderOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    format: &'static str,
+    version: u32,
+    key_id: &'a str,
+    start_seq: u64,
+}
+
+#[derive(Serialize)]
+struct AnchorOut {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    size: u64,
+    last_hash: String,
+    frontier: Vec<String>,
+}
+
+#[derive(Serialize)]
 struct EventOut<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
@@ -252,7 +281,10 @@ struct EndOut {
 #[derive(Debug)]
 pub struct ExportWriter<W: Write> {
     out: W,
+    /// The last event's `seq` (the anchor's size before the first).
     events: u64,
+    /// Event lines written.
+    event_lines: u64,
     checkpoints: u64,
 }
 
@@ -272,7 +304,56 @@ impl<W: Write> ExportWriter<W> {
         Ok(Self {
             out,
             events: 0,
+            event_lines: 0,
             checkpoints: 0,
+        })
+    }
+
+    /// Writes the header of a partial export that starts after
+    /// `anchor.size` events (version 2), the anchor line and the anchoring
+    /// `checkpoint` (which must cover exactly `anchor.size` events). An
+    /// anchor of size 0 writes a full export (version 1) instead.
+    pub fn new_partial(
+        mut out: W,
+        key_id: KeyId,
+        anchor: &Anchor,
+        checkpoint: &Checkpoint,
+    ) -> Result<Self, ExportError> {
+        if anchor.size == 0 {
+            return Self::new(out, key_id);
+        }
+        if checkpoint.size != anchor.size {
+            return Err(ExportError::CheckpointOutOfPlace {
+                size: checkpoint.size,
+                events: anchor.size,
+            });
+        }
+        let id = key_id.to_string();
+        write_line(
+            &mut out,
+            &PartialHeaderOut {
+                kind: "header",
+                format: EXPORT_FORMAT,
+                version: PARTIAL_EXPORT_VERSION,
+                key_id: &id,
+                start_seq: anchor.size + 1,
+            },
+        )?;
+        write_line(
+            &mut out,
+            &AnchorOut {
+                kind: "anchor",
+                size: anchor.size,
+                last_hash: hex::encode(anchor.last_hash),
+                frontier: anchor.frontier.iter().map(hex::encode).collect(),
+            },
+        )?;
+        write_checkpoint_line(&mut out, checkpoint)?;
+        Ok(Self {
+            out,
+            events: anchor.size,
+            event_lines: 0,
+            checkpoints: 1,
         })
     }
 
@@ -287,6 +368,7 @@ impl<W: Write> ExportWriter<W> {
         }
         write_event_line(&mut self.out, e)?;
         self.events = expected;
+        self.event_lines += 1;
         Ok(())
     }
 
@@ -309,7 +391,7 @@ impl<W: Write> ExportWriter<W> {
             &mut self.out,
             &EndOut {
                 kind: "end",
-                events: self.events,
+                events: self.event_lines,
                 checkpoints: self.checkpoints,
             },
         )?;
@@ -454,36 +536,114 @@ struct Line<'a> {
     signature: Option<Text<'a>>,
     events: Option<u64>,
     checkpoints: Option<u64>,
+    start_seq: Option<u64>,
+    #[serde(borrow)]
+    last_hash: Option<Text<'a>>,
+    #[serde(borrow)]
+    frontier: Option<Vec<Text<'a>>>,
+}
+
+/// The names of the fields a line may carry besides `type`, in the order of
+/// [`Line::present`]'s bits.
+const FIELD_NAMES: [&str; 23] = [
+    "format",
+    "version",
+    "key_id",
+    "seq",
+    "time_us",
+    "actor",
+    "action",
+    "target",
+    "tenant",
+    "outcome",
+    "request_id",
+    "source",
+    "details",
+    "prev_hash",
+    "hash",
+    "size",
+    "root",
+    "signature",
+    "events",
+    "checkpoints",
+    "start_seq",
+    "last_hash",
+    "frontier",
+];
+
+/// The bits of `names` in [`FIELD_NAMES`], for `const` blocks (computed at
+/// compile time). Every index is bounded by its loop's condition.
+#[allow(clippy::indexing_slicing)]
+const fn field_mask(names: &[&str]) -> u32 {
+    let mut mask = 0u32;
+    let mut n = 0;
+    while n < names.len() {
+        let mut field = 0;
+        while field < FIELD_NAMES.len() {
+            if const_str_eq(names[n], FIELD_NAMES[field]) {
+                mask |= 1 << field;
+            }
+            field += 1;
+        }
+        n += 1;
+    }
+    mask
+}
+
+/// `left == right` in a `const` context; the index is bounded by the loop.
+#[allow(clippy::indexing_slicing)]
+const fn const_str_eq(left: &str, right: &str) -> bool {
+    let (left, right) = (left.as_bytes(), right.as_bytes());
+    if left.len() != right.len() {
+        return false;
+    }
+    let mut k = 0;
+    while k < left.len() {
+        if left[k] != right[k] {
+            return false;
+        }
+        k += 1;
+    }
+    true
 }
 
 impl Line<'_> {
-    /// Names of the fields present, other than `type`.
-    fn present(&self) -> impl Iterator<Item = &'static str> + '_ {
-        let fields: [(&'static str, bool); 20] = [
-            ("format", self.format.is_some()),
-            ("version", self.version.is_some()),
-            ("key_id", self.key_id.is_some()),
-            ("seq", self.seq.is_some()),
-            ("time_us", self.time_us.is_some()),
-            ("actor", self.actor.is_some()),
-            ("action", self.action.is_some()),
-            ("target", self.target.is_some()),
-            ("tenant", self.tenant.is_some()),
-            ("outcome", self.outcome.is_some()),
-            ("request_id", self.request_id.is_some()),
-            ("source", self.source.is_some()),
-            ("details", self.details.is_some()),
-            ("prev_hash", self.prev_hash.is_some()),
-            ("hash", self.hash.is_some()),
-            ("size", self.size.is_some()),
-            ("root", self.root.is_some()),
-            ("signature", self.signature.is_some()),
-            ("events", self.events.is_some()),
-            ("checkpoints", self.checkpoints.is_some()),
+    /// The fields present, other than `type`, as bits in the order of
+    /// [`FIELD_NAMES`].
+    fn present(&self) -> u32 {
+        let flags = [
+            self.format.is_some(),
+            self.version.is_some(),
+            self.key_id.is_some(),
+            self.seq.is_some(),
+            self.time_us.is_some(),
+            self.actor.is_some(),
+            self.action.is_some(),
+            self.target.is_some(),
+            self.tenant.is_some(),
+            self.outcome.is_some(),
+            self.request_id.is_some(),
+            self.source.is_some(),
+            self.details.is_some(),
+            self.prev_hash.is_some(),
+            self.hash.is_some(),
+            self.size.is_some(),
+            self.root.is_some(),
+            self.signature.is_some(),
+            self.events.is_some(),
+            self.checkpoints.is_some(),
+            self.start_seq.is_some(),
+            self.last_hash.is_some(),
+            self.frontier.is_some(),
         ];
-        fields.into_iter().filter(|(_, p)| *p).map(|(n, _)| n)
+        flags
+            .iter()
+            .rev()
+            .fold(0u32, |mask, &p| (mask << 1) | u32::from(p))
     }
 }
+
+const TIME_RANGE: &str = "time_us is outside the years 1 to 9999";
 
 struct LineCtx {
     line: u64,
@@ -497,11 +657,19 @@ impl LineCtx {
         }
     }
 
-    fn only(&self, line: &Line<'_>, kind: &str, allowed: &[&str]) -> Result<(), ReadError> {
-        match line.present().find(|f| !allowed.contains(f)) {
-            Some(f) => Err(self.bad(format!("a {kind} line has no field {f:?}"))),
-            None => Ok(()),
+    /// Refuses a field outside `allowed` (a [`field_mask`]), naming the
+    /// first one.
+    fn only(&self, line: &Line<'_>, kind: &str, allowed: u32) -> Result<(), ReadError> {
+        let extra = line.present() & !allowed;
+        if extra == 0 {
+            return Ok(());
         }
+        let name = usize::try_from(extra.trailing_zeros())
+            .ok()
+            .and_then(|i| FIELD_NAMES.get(i))
+            .copied()
+            .unwrap_or("?");
+        Err(self.bad(format!("a {kind} line has no field {name:?}")))
     }
 
     fn req<T>(&self, v: Option<T>, kind: &str, field: &str) -> Result<T, ReadError> {
@@ -518,35 +686,46 @@ impl LineCtx {
     }
 
     fn time(&self, micros: i64) -> Result<time::OffsetDateTime, ReadError> {
-        from_unix_micros(micros).ok_or_else(|| self.bad("time_us is outside the years 1 to 9999"))
+        from_unix_micros(micros).ok_or_else(|| self.bad(TIME_RANGE))
     }
 }
 
-/// The value of one lowercase hexadecimal digit.
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+/// The value of each byte as a lowercase hexadecimal digit, 0xff for
+/// anything else. Built at compile time: an index out of range would fail
+/// the build, not panic at run time.
+#[allow(clippy::indexing_slicing)]
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0u8;
+    while i < 10 {
+        t[(b'0' + i) as usize] = i;
+        i += 1;
     }
-}
+    let mut i = 0u8;
+    while i < 6 {
+        t[(b'a' + i) as usize] = 10 + i;
+        i += 1;
+    }
+    t
+};
 
 /// Exactly `2 * N` lowercase hexadecimal digits (the hot path of reading an
-/// export: three or four per line).
+/// export: three or four per line), by table look-up.
 fn decode_lower_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
     if s.len() != 2 * N {
         return None;
     }
     let mut out = [0u8; N];
+    let mut invalid = 0u8;
     for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
         let [hi, lo] = pair else { return None };
-        *o = (hex_digit(*hi)? << 4) | hex_digit(*lo)?;
+        let hi = HEX_VALUE.get(usize::from(*hi)).copied().unwrap_or(0xff);
+        let lo = HEX_VALUE.get(usize::from(*lo)).copied().unwrap_or(0xff);
+        invalid |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
     }
-    Some(out)
-}
-
-fn text(t: Option<Text<'_>>) -> Option<String> {
-    t.map(|t| t.0.into_owned())
+    // Every valid digit is below 16; 0xff marks an invalid one.
+    (invalid < 16).then_some(out)
 }
 
 /// Reads an export line by line. [`ExportReader::next_record`] returns the
@@ -557,6 +736,7 @@ pub struct ExportReader<R: BufRead> {
     input: R,
     line: u64,
     buf: Vec<u8>,
+    details: Vec<u8>,
     header: Header,
     events: u64,
     checkpoints: u64,
@@ -570,9 +750,12 @@ impl<R: BufRead> ExportReader<R> {
             input,
             line: 0,
             buf: Vec::with_capacity(1024),
+            details: Vec::with_capacity(256),
             header: Header {
                 version: EXPORT_VERSION,
                 key_id: KeyId([0; 8]),
+                start_seq: 1,
+                anchor: None,
             },
             events: 0,
             checkpoints: 0,
@@ -589,18 +772,98 @@ impl<R: BufRead> ExportReader<R> {
         if line.kind.0 != "header" {
             return Err(ctx.bad("the first line must be the header"));
         }
-        ctx.only(&line, "header", &["format", "version", "key_id"])?;
-        let format = ctx.req(line.format, "header", "format")?;
+        let format = ctx.req(line.format.as_ref(), "header", "format")?;
         if format.0 != EXPORT_FORMAT {
             return Err(ctx.bad(format!("this is not a {EXPORT_FORMAT} file")));
         }
         let version = ctx.req(line.version, "header", "version")?;
-        if version != u64::from(EXPORT_VERSION) {
+        if version == u64::from(EXPORT_VERSION) {
+            ctx.only(
+                &line,
+                "header",
+                const { field_mask(&["format", "version", "key_id"]) },
+            )?;
+        } else if version == u64::from(PARTIAL_EXPORT_VERSION) {
+            ctx.only(
+                &line,
+                "header",
+                const { field_mask(&["format", "version", "key_id", "start_seq"]) },
+            )?;
+        } else {
             return Err(ReadError::UnsupportedVersion { line: 1, version });
         }
-        let key_id = ctx.req(line.key_id, "header", "key_id")?;
-        reader.header.key_id = KeyId(ctx.hex_fixed(&key_id, "key_id")?);
+        let key_id = ctx.req(line.key_id.as_ref(), "header", "key_id")?;
+        reader.header.key_id = KeyId(ctx.hex_fixed(key_id, "key_id")?);
+        let start_seq = if version == u64::from(EXPORT_VERSION) {
+            1
+        } else {
+            reader.header.version = PARTIAL_EXPORT_VERSION;
+            ctx.req(line.start_seq, "header", "start_seq")?
+        };
+        if start_seq == 0 {
+            return Err(ctx.bad("start_seq must be at least 1"));
+        }
+        reader.header.start_seq = start_seq;
+        if start_seq > 1 {
+            reader.header.anchor = Some(reader.read_anchor(start_seq - 1)?);
+        }
         Ok(reader)
+    }
+
+    /// Reads lines 2 and 3 of a partial export: the anchor of `size` events
+    /// and its checkpoint.
+    fn read_anchor(&mut self, size: u64) -> Result<(Anchor, Checkpoint), ReadError> {
+        const K: &str = "anchor";
+        if !self.read_line()? {
+            return Err(ReadError::MissingEnd { line: self.line });
+        }
+        let ctx = LineCtx { line: self.line };
+        let line = parse(&ctx, &self.buf)?;
+        if line.kind.0 != K {
+            return Err(ctx.bad("line 2 of a partial export must be its anchor"));
+        }
+        ctx.only(
+            &line,
+            K,
+            const { field_mask(&["size", "last_hash", "frontier"]) },
+        )?;
+        let claimed = ctx.req(line.size, K, "size")?;
+        if claimed != size {
+            return Err(ctx.bad(format!(
+                "the anchor's size {claimed} is not start_seq - 1 = {size}"
+            )));
+        }
+        let last_hash = ctx.hex_fixed(&ctx.req(line.last_hash, K, "last_hash")?, "last_hash")?;
+        let texts = ctx.req(line.frontier, K, "frontier")?;
+        if u64::try_from(texts.len()).ok() != Some(u64::from(size.count_ones())) {
+            return Err(ctx.bad(format!(
+                "the frontier of {size} events holds {} hashes, one per set bit of the size, not {}",
+                size.count_ones(),
+                texts.len()
+            )));
+        }
+        let frontier = texts
+            .iter()
+            .map(|t| ctx.hex_fixed(t, "a frontier hash"))
+            .collect::<Result<Vec<Hash>, _>>()?;
+        if !self.read_line()? {
+            return Err(ReadError::MissingEnd { line: self.line });
+        }
+        let ctx = LineCtx { line: self.line };
+        let line = parse(&ctx, &self.buf)?;
+        if line.kind.0 != "checkpoint" {
+            return Err(ctx.bad("line 3 of a partial export must be the anchor's checkpoint"));
+        }
+        let checkpoint = checkpoint_from(&ctx, line)?;
+        self.checkpoints += 1;
+        Ok((
+            Anchor {
+                size,
+                last_hash,
+                frontier,
+            },
+            checkpoint,
+        ))
     }
 
     /// The header.
@@ -611,32 +874,33 @@ impl<R: BufRead> ExportReader<R> {
     /// Reads the next line into `buf` without its newline; `false` at the
     /// end of the input.
     fn read_line(&mut self) -> Result<bool, ReadError> {
-        self.buf.clear();
-        self.line += 1;
-        let limit = u64::try_from(MAX_LINE_LEN).unwrap_or(u64::MAX) + 1;
-        let n = <&mut R as io::Read>::take(&mut self.input, limit)
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|source| ReadError::Io {
-                line: self.line,
-                source,
-            })?;
-        if n == 0 {
-            return Ok(false);
-        }
-        if self.buf.last() == Some(&b'\n') {
-            self.buf.pop();
-        } else if self.buf.len() > MAX_LINE_LEN {
-            return Err(ReadError::Malformed {
-                line: self.line,
-                reason: format!("the line is longer than {MAX_LINE_LEN} bytes"),
-            });
-        }
-        Ok(true)
+        read_line_into(&mut self.input, &mut self.line, &mut self.buf)
     }
 
     /// The next event or checkpoint with its line number; `None` after the
     /// end line.
     pub fn next_record(&mut self) -> Result<Option<(u64, Record)>, ReadError> {
+        let Some((line, record)) = self.next_record_ref()? else {
+            return Ok(None);
+        };
+        let record = match record {
+            RecordRef::Event(e) => {
+                let view = e.view();
+                // The reader checked the time's range already.
+                let event = view.to_event().ok_or_else(|| ReadError::Malformed {
+                    line,
+                    reason: TIME_RANGE.into(),
+                })?;
+                Record::Event(event)
+            }
+            RecordRef::Checkpoint(c) => Record::Checkpoint(c),
+        };
+        Ok(Some((line, record)))
+    }
+
+    /// [`ExportReader::next_record`] without copying an event's fields out
+    /// of the line: what verification uses.
+    fn next_record_ref(&mut self) -> Result<Option<(u64, RecordRef<'_>)>, ReadError> {
         if self.ended {
             return Ok(None);
         }
@@ -646,12 +910,19 @@ impl<R: BufRead> ExportReader<R> {
         let ctx = LineCtx { line: self.line };
         let line = parse(&ctx, &self.buf)?;
         let record = match &*line.kind.0 {
-            "event" => Record::Event(event_from(&ctx, line)?),
-            "checkpoint" => Record::Checkpoint(checkpoint_from(&ctx, line)?),
+            "event" => RecordRef::Event(event_from(&ctx, line, &mut self.details)?),
+            "checkpoint" => RecordRef::Checkpoint(checkpoint_from(&ctx, line)?),
             "end" => {
-                ctx.only(&line, "end", &["events", "checkpoints"])?;
+                ctx.only(
+                    &line,
+                    "end",
+                    const { field_mask(&["events", "checkpoints"]) },
+                )?;
                 let events = ctx.req(line.events, "end", "events")?;
                 let checkpoints = ctx.req(line.checkpoints, "end", "checkpoints")?;
+                if self.header.anchor.is_some() && self.events == 0 {
+                    return Err(ctx.bad("a partial export holds at least one event"));
+                }
                 if events != self.events || checkpoints != self.checkpoints {
                     return Err(ReadError::CountMismatch {
                         line: ctx.line,
@@ -662,7 +933,8 @@ impl<R: BufRead> ExportReader<R> {
                     });
                 }
                 self.ended = true;
-                if self.read_line()? {
+                // `buf` still holds this line: read what follows elsewhere.
+                if read_line_into(&mut self.input, &mut self.line, &mut self.details)? {
                     return Err(ReadError::DataAfterEnd { line: self.line });
                 }
                 return Ok(None);
@@ -671,11 +943,85 @@ impl<R: BufRead> ExportReader<R> {
             other => return Err(ctx.bad(format!("unknown line type {other:?}"))),
         };
         match record {
-            Record::Event(_) => self.events += 1,
-            Record::Checkpoint(_) => self.checkpoints += 1,
+            RecordRef::Event(_) => self.events += 1,
+            RecordRef::Checkpoint(_) => self.checkpoints += 1,
         }
         Ok(Some((ctx.line, record)))
     }
+}
+
+/// Reads the next line into `buf` (cleared first) without its newline,
+/// counting it in `line`; `false` at the end of the input.
+fn read_line_into<R: BufRead>(
+    input: &mut R,
+    line: &mut u64,
+    buf: &mut Vec<u8>,
+) -> Result<bool, ReadError> {
+    buf.clear();
+    *line += 1;
+    let limit = u64::try_from(MAX_LINE_LEN).unwrap_or(u64::MAX) + 1;
+    let n = <&mut R as io::Read>::take(input, limit)
+        .read_until(b'\n', buf)
+        .map_err(|source| ReadError::Io {
+            line: *line,
+            source,
+        })?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > MAX_LINE_LEN {
+        return Err(ReadError::Malformed {
+            line: *line,
+            reason: format!("the line is longer than {MAX_LINE_LEN} bytes"),
+        });
+    }
+    Ok(true)
+}
+
+/// An event line's fields, borrowed from the line (strings with escapes are
+/// unescaped into their own buffer) and the reader's details buffer.
+#[derive(Debug)]
+struct ParsedEvent<'a> {
+    seq: u64,
+    time_us: i64,
+    actor: Cow<'a, str>,
+    action: Cow<'a, str>,
+    target: Option<Cow<'a, str>>,
+    tenant: Option<Uuid>,
+    outcome: Outcome,
+    request_id: Option<Cow<'a, str>>,
+    source: Option<IpAddr>,
+    details: Option<&'a [u8]>,
+    prev_hash: Hash,
+    hash: Hash,
+}
+
+impl ParsedEvent<'_> {
+    fn view(&self) -> EventRef<'_> {
+        EventRef {
+            seq: self.seq,
+            time_us: self.time_us,
+            actor: &self.actor,
+            action: &self.action,
+            target: self.target.as_deref(),
+            tenant: self.tenant,
+            outcome: self.outcome,
+            request_id: self.request_id.as_deref(),
+            source: self.source,
+            details: self.details,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+/// One line after the header, borrowed.
+#[derive(Debug)]
+enum RecordRef<'a> {
+    Event(ParsedEvent<'a>),
+    Checkpoint(Checkpoint),
 }
 
 /// Whether `text` is the canonical spelling of `ip` (formatted on the stack).
@@ -690,7 +1036,182 @@ fn is_canonical(ip: &IpAddr, text: &str) -> bool {
 }
 
 fn parse<'a>(ctx: &LineCtx, buf: &'a [u8]) -> Result<Line<'a>, ReadError> {
-    serde_json::from_slice(buf).map_err(|e| ctx.bad(format!("not a valid export line: {e}")))
+    // Validating the whole line once is cheaper than string by string.
+    let text = std::str::from_utf8(buf).map_err(|e| {
+        ctx.bad(format!(
+            "not a valid export line: invalid UTF-8 at byte {}",
+            e.valid_up_to()
+        ))
+    })?;
+    if let Some(line) = fast_event_line(text) {
+        return Ok(line);
+    }
+    serde_json::from_str(text).map_err(|e| ctx.bad(format!("not a valid export line: {e}")))
+}
+
+/// An event line exactly as [`ExportWriter`] spells it: its fields in the
+/// writer's order, no white space, no escapes, integers without leading
+/// zeros. It yields the same [`Line`] as the JSON parser would, from a
+/// language that is a strict subset of what the JSON parser accepts; any
+/// other line (including every malformed one) returns `None` and goes
+/// through the JSON parser, which gives the errors.
+fn fast_event_line(text: &str) -> Option<Line<'_>> {
+    let mut c = Scan { rest: text };
+    c.lit("{\"type\":\"event\",\"seq\":")?;
+    let seq = c.uint()?;
+    c.lit(",\"time_us\":")?;
+    let time_us = c.int()?;
+    c.lit(",\"actor\":")?;
+    let actor = c.string()?;
+    c.lit(",\"action\":")?;
+    let action = c.string()?;
+    c.lit(",\"target\":")?;
+    let target = c.opt_string()?;
+    c.lit(",\"tenant\":")?;
+    let tenant = c.opt_string()?;
+    c.lit(",\"outcome\":")?;
+    let outcome = c.string()?;
+    c.lit(",\"request_id\":")?;
+    let request_id = c.opt_string()?;
+    c.lit(",\"source\":")?;
+    let source = c.opt_string()?;
+    c.lit(",\"details\":")?;
+    let details = c.opt_string()?;
+    c.lit(",\"prev_hash\":")?;
+    let prev_hash = c.string()?;
+    c.lit(",\"hash\":")?;
+    let hash = c.string()?;
+    c.lit("}")?;
+    if !c.rest.is_empty() {
+        return None;
+    }
+    Some(Line {
+        kind: Text(Cow::Borrowed("event")),
+        format: None,
+        version: None,
+        key_id: None,
+        seq: Some(seq),
+        time_us: Some(time_us),
+        actor: Some(t(actor)),
+        action: Some(t(action)),
+        target: target.map(t),
+        tenant: tenant.map(t),
+        outcome: Some(t(outcome)),
+        request_id: request_id.map(t),
+        source: source.map(t),
+        details: details.map(t),
+        prev_hash: Some(t(prev_hash)),
+        hash: Some(t(hash)),
+        size: None,
+        root: None,
+        signature: None,
+        events: None,
+        checkpoints: None,
+        start_seq: None,
+        last_hash: None,
+        frontier: None,
+    })
+}
+
+fn t(s: &str) -> Text<'_> {
+    Text(Cow::Borrowed(s))
+}
+
+/// The index of the first `"`, `\\` or control character in `bytes`:
+/// eight bytes at a time while none is in sight, byte by byte once one is.
+fn string_end(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether some byte of `x` is zero, or below `n` (n <= 0x80); exact as
+    // to whether one exists, which is all that is asked here.
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES.wrapping_mul(n)) & !x & HIGHS != 0;
+    let mut start = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        if below(x ^ ONES.wrapping_mul(u64::from(b'"')), 1)
+            || below(x ^ ONES.wrapping_mul(u64::from(b'\\')), 1)
+            || below(x, 0x20)
+        {
+            break;
+        }
+        start += 8;
+    }
+    let tail = bytes.get(start..)?;
+    let i = tail
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    Some(start + i)
+}
+
+/// A cursor over a line for [`fast_event_line`]; every method returns
+/// `None` for anything outside the writer's spelling.
+struct Scan<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Scan<'a> {
+    fn lit(&mut self, expected: &str) -> Option<()> {
+        self.rest = self.rest.strip_prefix(expected)?;
+        Some(())
+    }
+
+    /// A string without escapes or control characters (JSON forbids raw
+    /// control characters; escaped strings take the JSON parser's path).
+    fn string(&mut self) -> Option<&'a str> {
+        let body = self.rest.strip_prefix('"')?;
+        let end = string_end(body.as_bytes())?;
+        if body.as_bytes().get(end) != Some(&b'"') {
+            return None;
+        }
+        let value = body.get(..end)?;
+        self.rest = body.get(end + 1..)?;
+        Some(value)
+    }
+
+    /// Outer `None`: not the writer's spelling; inner `None`: JSON `null`.
+    #[allow(clippy::option_option)]
+    fn opt_string(&mut self) -> Option<Option<&'a str>> {
+        if self.lit("null").is_some() {
+            return Some(None);
+        }
+        self.string().map(Some)
+    }
+
+    /// Decimal digits without a leading zero (but `0`), within `u64`.
+    fn uint(&mut self) -> Option<u64> {
+        let len = self.rest.bytes().take_while(u8::is_ascii_digit).count();
+        let digits = self.rest.get(..len)?;
+        if digits.is_empty() || (len > 1 && digits.starts_with('0')) {
+            return None;
+        }
+        let mut v = 0u64;
+        for d in digits.bytes() {
+            v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        self.rest = self.rest.get(len..)?;
+        Some(v)
+    }
+
+    /// [`Scan::uint`] with an optional minus sign, within `i64` (`-0` is
+    /// left to the JSON parser).
+    fn int(&mut self) -> Option<i64> {
+        match self.rest.strip_prefix('-') {
+            None => i64::try_from(self.uint()?).ok(),
+            Some(after) => {
+                let mut inner = Scan { rest: after };
+                let magnitude = inner.uint()?;
+                if magnitude == 0 {
+                    return None;
+                }
+                let v = 0i64.checked_sub_unsigned(magnitude)?;
+                self.rest = inner.rest;
+                Some(v)
+            }
+        }
+    }
 }
 
 const EVENT_FIELDS: &[&str] = &[
@@ -708,11 +1229,16 @@ const EVENT_FIELDS: &[&str] = &[
     "hash",
 ];
 
-fn event_from(ctx: &LineCtx, line: Line<'_>) -> Result<Event, ReadError> {
+fn event_from<'a>(
+    ctx: &LineCtx,
+    line: Line<'a>,
+    details_buf: &'a mut Vec<u8>,
+) -> Result<ParsedEvent<'a>, ReadError> {
     const K: &str = "event";
-    ctx.only(&line, K, EVENT_FIELDS)?;
+    ctx.only(&line, K, const { field_mask(EVENT_FIELDS) })?;
     let seq = ctx.req(line.seq, K, "seq")?;
-    let time = ctx.time(ctx.req(line.time_us, K, "time_us")?)?;
+    let time_us = ctx.req(line.time_us, K, "time_us")?;
+    ctx.time(time_us)?;
     let outcome_text = ctx.req(line.outcome, K, "outcome")?;
     let outcome: Outcome = outcome_text
         .0
@@ -732,33 +1258,42 @@ fn event_from(ctx: &LineCtx, line: Line<'_>) -> Result<Event, ReadError> {
     let source = match line.source {
         None => None,
         Some(s) => {
+            // The IPv4 parser accepts only the canonical dotted quad (no
+            // leading zeros, no other radix): no need to print it back.
             let ip: IpAddr =
-                s.0.parse()
+                s.0.parse::<Ipv4Addr>()
+                    .map(IpAddr::V4)
                     .ok()
-                    .filter(|ip: &IpAddr| is_canonical(ip, &s.0))
+                    .or_else(|| {
+                        s.0.parse()
+                            .ok()
+                            .filter(|ip: &IpAddr| is_canonical(ip, &s.0))
+                    })
                     .ok_or_else(|| ctx.bad("source must be an IP address in its canonical form"))?;
             Some(ip)
         }
     };
     let details = match line.details {
         None => None,
-        Some(d) => Some(
+        Some(d) => {
+            details_buf.clear();
             BASE64
-                .decode(d.0.as_bytes())
-                .map_err(|_| ctx.bad("details must be padded standard base64"))?,
-        ),
+                .decode_vec(d.0.as_bytes(), details_buf)
+                .map_err(|_| ctx.bad("details must be padded standard base64"))?;
+            Some(&details_buf[..])
+        }
     };
     let prev_hash: Hash = ctx.hex_fixed(&ctx.req(line.prev_hash, K, "prev_hash")?, "prev_hash")?;
     let hash: Hash = ctx.hex_fixed(&ctx.req(line.hash, K, "hash")?, "hash")?;
-    Ok(Event {
+    Ok(ParsedEvent {
         seq,
-        time,
-        actor: text(Some(ctx.req(line.actor, K, "actor")?)).unwrap_or_default(),
-        action: text(Some(ctx.req(line.action, K, "action")?)).unwrap_or_default(),
-        target: text(line.target),
+        time_us,
+        actor: ctx.req(line.actor, K, "actor")?.0,
+        action: ctx.req(line.action, K, "action")?.0,
+        target: line.target.map(|t| t.0),
         tenant,
         outcome,
-        request_id: text(line.request_id),
+        request_id: line.request_id.map(|t| t.0),
         source,
         details,
         prev_hash,
@@ -771,15 +1306,17 @@ fn checkpoint_from(ctx: &LineCtx, line: Line<'_>) -> Result<Checkpoint, ReadErro
     ctx.only(
         &line,
         K,
-        &[
-            "version",
-            "key_id",
-            "size",
-            "root",
-            "time_us",
-            "prev_hash",
-            "signature",
-        ],
+        const {
+            field_mask(&[
+                "version",
+                "key_id",
+                "size",
+                "root",
+                "time_us",
+                "prev_hash",
+                "signature",
+            ])
+        },
     )?;
     let version = ctx.req(line.version, K, "version")?;
     if version != u64::from(crate::checkpoint::CHECKPOINT_VERSION) {
@@ -822,12 +1359,28 @@ pub fn verify_export_with<R: BufRead>(
         });
     }
     let mut last_line = 1;
-    while let Some((line, record)) = reader.next_record()? {
-        last_line = line;
-        let result = match &record {
-            Record::Event(e) => verifier.push_event(e),
-            Record::Checkpoint(c) => verifier.push_checkpoint(c),
+    if let Some((anchor, checkpoint)) = &reader.header().anchor {
+        last_line = 3;
+        verifier
+            .push_anchor(anchor, checkpoint)
+            .map_err(|problem| VerifyError::Tampered {
+                // The checkpoint's own faults show on its line, the
+                // anchor's on line 2.
+                line: if matches!(problem, Problem::AnchorUnsigned { .. }) {
+                    2
+                } else {
+                    3
+                },
+                problem,
+            })?;
+    }
+    loop {
+        let (line, result) = match reader.next_record_ref()? {
+            None => break,
+            Some((line, RecordRef::Event(e))) => (line, verifier.push_event_ref(&e.view())),
+            Some((line, RecordRef::Checkpoint(c))) => (line, verifier.push_checkpoint(&c)),
         };
+        last_line = line;
         if let Err(problem) = result {
             return Err(VerifyError::Tampered {
                 line,
@@ -1181,6 +1734,347 @@ mod tests {
         );
 
         assert!(verify("").is_err());
+    }
+
+    /// The event a line decodes to through the JSON parser alone.
+    fn via_json(text: &str) -> Result<Event, ReadError> {
+        let ctx = LineCtx { line: 1 };
+        let line: Line<'_> = serde_json::from_str(text).map_err(|e| ctx.bad(format!("{e}")))?;
+        let mut buf = Vec::new();
+        let parsed = event_from(&ctx, line, &mut buf)?;
+        parsed.view().to_event().ok_or_else(|| ctx.bad("time"))
+    }
+
+    fn via_fast(text: &str) -> Option<Result<Event, ReadError>> {
+        let ctx = LineCtx { line: 1 };
+        let line = fast_event_line(text)?;
+        let mut buf = Vec::new();
+        Some(
+            event_from(&ctx, line, &mut buf)
+                .and_then(|p| p.view().to_event().ok_or_else(|| ctx.bad("time"))),
+        )
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_the_json_parser_reads() {
+        let text = export(40, 7);
+        let mut fast = 0;
+        for l in text.lines().filter(|l| l.contains("\"type\":\"event\"")) {
+            let json = via_json(l).unwrap();
+            match via_fast(l) {
+                Some(r) => {
+                    fast += 1;
+                    assert_eq!(r.unwrap(), json, "{l}");
+                }
+                // Escaped strings take the JSON parser's path.
+                None => assert!(l.contains('\\'), "{l}"),
+            }
+        }
+        assert!(fast >= 20, "{fast}");
+
+        // Spellings outside the writer's go through the JSON parser: the
+        // same values, or its errors.
+        let line = text
+            .lines()
+            .find(|l| l.contains("\"seq\":2,"))
+            .unwrap()
+            .to_owned();
+        assert!(via_fast(&line).is_some());
+        for (from, to, ok) in [
+            ("\"seq\":2,", "\"seq\": 2,", true),
+            ("\"seq\":2,", "\"seq\":02,", false),
+            ("\"seq\":2,", "\"seq\":2.0,", false),
+            ("\"seq\":2,", "\"seq\":-2,", false),
+            ("\"seq\":2,", "\"seq\":99999999999999999999,", false),
+            ("\"actor\":\"", "\"actor\":\"\\u0041", true),
+            ("\"actor\":\"", "\"actor\":\"\t", false),
+            ("\"target\":null", "\"target\":nul", false),
+            ("}", " }", true),
+            ("}", "} ", true),
+            ("}", "}x", false),
+        ] {
+            assert!(line.contains(from), "{from}");
+            let edited = line.replacen(from, to, 1);
+            assert!(via_fast(&edited).is_none(), "{to}");
+            assert_eq!(via_json(&edited).is_ok(), ok, "{to}");
+            let ctx = LineCtx { line: 1 };
+            assert_eq!(parse(&ctx, edited.as_bytes()).is_ok(), ok, "{to}");
+        }
+
+        let int = |s: &str| Scan { rest: s }.int();
+        assert_eq!(int("-5"), Some(-5));
+        assert_eq!(int("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(int("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(int("9223372036854775808"), None);
+        assert_eq!(int("-9223372036854775809"), None);
+        assert_eq!(int("-0"), None);
+        assert_eq!(int("-"), None);
+        assert_eq!(int("0"), Some(0));
+    }
+
+    #[test]
+    fn string_end_finds_the_first_stop_byte() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        let mut rng = 0x1234_5678_u64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        // Mostly plain text, sometimes a stop byte or a
+                        // high byte.
+                        match rng % 16 {
+                            0 => b'"',
+                            1 => b'\\',
+                            2 => (rng >> 8) as u8 % 0x20,
+                            3 => 0x80 | (rng >> 8) as u8,
+                            _ => b' ' + ((rng >> 8) as u8 % 90),
+                        }
+                    })
+                    .collect();
+                assert_eq!(string_end(&bytes), naive(&bytes), "{bytes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_canonical_ipv4_sources_are_read() {
+        let text = export(4, 5);
+        let line = text
+            .lines()
+            .find(|l| l.contains("\"source\":\"203.0.113.4\""))
+            .unwrap()
+            .to_owned();
+        assert!(via_fast(&line).unwrap().is_ok());
+        for bad in [
+            "203.0.113.04",
+            "203.000.113.4",
+            "0203.0.113.4",
+            "203.0.113",
+            "203.0.113.4.5",
+            " 203.0.113.4",
+        ] {
+            let edited = line.replacen("203.0.113.4", bad, 1);
+            let r = via_fast(&edited).unwrap();
+            assert!(
+                matches!(r, Err(ReadError::Malformed { .. })),
+                "{bad}: {r:?}"
+            );
+        }
+    }
+
+    /// A partial export of `n` events (checkpoint every `every`) starting
+    /// after the checkpoint of `from` events.
+    fn partial_export(n: u64, every: u64, from: u64) -> String {
+        let full = export(n, every);
+        let mut reader = ExportReader::new(full.as_bytes()).unwrap();
+        let mut tree = MerkleLog::new();
+        let mut records = Vec::new();
+        while let Some((_, r)) = reader.next_record().unwrap() {
+            if let Record::Event(e) = &r {
+                tree.push(&e.hash);
+            }
+            records.push(r);
+        }
+        let last_hash = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Event(e) if e.seq == from => Some(e.hash),
+                _ => None,
+            })
+            .unwrap();
+        let anchor_cp = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Checkpoint(c) if c.size == from => Some(c.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let anchor = Anchor {
+            size: from,
+            last_hash,
+            frontier: crate::Frontier::from_source(&tree, from)
+                .unwrap()
+                .peaks()
+                .to_vec(),
+        };
+        let mut w = ExportWriter::new_partial(
+            Vec::new(),
+            signer().public_key().key_id(),
+            &anchor,
+            &anchor_cp,
+        )
+        .unwrap();
+        for r in records {
+            match r {
+                Record::Event(e) if e.seq > from => w.event(&e).unwrap(),
+                Record::Checkpoint(c) if c.size > from => w.checkpoint(&c).unwrap(),
+                _ => {}
+            }
+        }
+        String::from_utf8(w.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_partial_export_verifies_and_tampering_with_it_is_named() {
+        let text = partial_export(23, 5, 10);
+        assert!(text.starts_with(
+            "{\"type\":\"header\",\"format\":\"rempart-audit-export\",\"version\":2,"
+        ));
+        let r = verify(&text).unwrap();
+        assert_eq!(
+            (r.first_seq, r.events, r.checkpoints, r.checkpointed),
+            (11, 23, 3, 20)
+        );
+        // The same events and root as the full export.
+        let full = verify(&export(23, 5)).unwrap();
+        assert_eq!((r.root, r.last_hash), (full.root, full.last_hash));
+        // The reader hands the anchor over and the events from 11.
+        let mut reader = ExportReader::new(text.as_bytes()).unwrap();
+        assert_eq!(reader.header().start_seq, 11);
+        assert_eq!(reader.header().anchor.as_ref().unwrap().0.frontier.len(), 2);
+        let Some((4, Record::Event(first))) = reader.next_record().unwrap() else {
+            panic!("event 11 on line 4")
+        };
+        assert_eq!(first.seq, 11);
+
+        // The anchor's frontier altered.
+        let mut l = lines(&text);
+        let mut v: serde_json::Value = serde_json::from_str(&l[1]).unwrap();
+        v["frontier"][0] = hex::encode([7u8; 32]).into();
+        l[1] = v.to_string();
+        assert_eq!(
+            tampered(verify(&join(&l))),
+            (2, Problem::AnchorUnsigned { size: 10 })
+        );
+        // Its size (and start) moved: the checkpoint no longer matches.
+        let l2: Vec<String> = lines(&text)
+            .into_iter()
+            .map(|x| x.replacen("\"start_seq\":11", "\"start_seq\":12", 1))
+            .collect();
+        assert!(verify(&join(&l2)).is_err());
+        // The anchor's last_hash altered.
+        let mut l = lines(&text);
+        let mut v: serde_json::Value = serde_json::from_str(&l[1]).unwrap();
+        v["last_hash"] = hex::encode([7u8; 32]).into();
+        l[1] = v.to_string();
+        assert_eq!(
+            tampered(verify(&join(&l))),
+            (4, Problem::AnchorChainBroken { seq: 11 })
+        );
+        // The anchoring checkpoint forged.
+        let mut l = lines(&text);
+        let mut v: serde_json::Value = serde_json::from_str(&l[2]).unwrap();
+        v["root"] = hex::encode([7u8; 32]).into();
+        l[2] = v.to_string();
+        assert_eq!(
+            tampered(verify(&join(&l))),
+            (3, Problem::CheckpointForged { size: 10 })
+        );
+        // An event edited, removed.
+        let mut l = lines(&text);
+        let i = event_line(&l, 13);
+        assert!(l[i].contains("\"outcome\":\"denied\""), "{}", l[i]);
+        l[i] = l[i].replacen("\"outcome\":\"denied\"", "\"outcome\":\"failed\"", 1);
+        assert_eq!(
+            tampered(verify(&join(&l))),
+            (i as u64 + 1, Problem::EventEdited { seq: 13 })
+        );
+        let mut l = lines(&text);
+        let i = event_line(&l, 11);
+        l.remove(i);
+        let last = l.len() - 1;
+        l[last] = "{\"type\":\"end\",\"events\":12,\"checkpoints\":3}".into();
+        assert_eq!(
+            tampered(verify(&join(&l))),
+            (i as u64 + 1, Problem::EventMissing { seq: 11, found: 12 })
+        );
+        // Another log's anchor (a different full log) does not fit.
+        let other = {
+            let mut l = lines(&text);
+            let foreign = lines(&partial_export(23, 5, 15));
+            l[1].clone_from(&foreign[1]);
+            join(&l)
+        };
+        assert!(verify(&other).is_err());
+
+        // A trusted checkpoint: at the anchor, later, or before the start.
+        let v = Verifier::new(signer().public_key()).trusting(23, full.root);
+        assert!(verify_export_with(text.as_bytes(), v).is_ok());
+        let v = Verifier::new(signer().public_key()).trusting(5, full.root);
+        assert_eq!(
+            tampered(verify_export_with(text.as_bytes(), v)).1,
+            Problem::TrustedBeforeStart { size: 5, start: 11 }
+        );
+    }
+
+    #[test]
+    fn partial_headers_and_anchors_are_checked() {
+        let text = partial_export(12, 5, 5);
+        let good = lines(&text);
+        let cases: [(usize, &str, &str); 7] = [
+            (0, "\"start_seq\":6", "\"start_seq\":0"),
+            (0, "\"version\":2", "\"version\":3"),
+            (0, "\"start_seq\":6", "\"start_seq\":6,\"extra\":1"),
+            (1, "\"size\":5", "\"size\":4"),
+            (1, "\"type\":\"anchor\"", "\"type\":\"checkpoint\""),
+            (1, "\"frontier\":[", "\"frontier\":[\"00\","),
+            (2, "\"type\":\"checkpoint\"", "\"type\":\"anchor\""),
+        ];
+        for (i, from, to) in cases {
+            let mut l = good.clone();
+            assert!(l[i].contains(from), "{from}");
+            l[i] = l[i].replacen(from, to, 1);
+            let err = verify(&join(&l)).unwrap_err();
+            assert!(matches!(err, VerifyError::Read(_)), "{to}: {err}");
+            assert_eq!(err.line(), i as u64 + 1, "{to}: {err}");
+        }
+        // A version 1 header refuses start_seq; a version 2 header from
+        // event 1 is a full export.
+        let mut l = good.clone();
+        l[0] = l[0].replacen("\"version\":2", "\"version\":1", 1);
+        assert!(verify(&join(&l)).is_err());
+        let full = export(12, 5);
+        let mut l = lines(&full);
+        l[0] = l[0].replacen("\"version\":1", "\"version\":2", 1).replacen(
+            '}',
+            ",\"start_seq\":1}",
+            1,
+        );
+        assert_eq!(verify(&join(&l)).unwrap().events, 12);
+        // No events after the anchor.
+        let mut l = good[..3].to_vec();
+        l.push("{\"type\":\"end\",\"events\":0,\"checkpoints\":1}".into());
+        let err = verify(&join(&l)).unwrap_err();
+        assert!(
+            matches!(err, VerifyError::Read(ReadError::Malformed { line: 4, .. })),
+            "{err}"
+        );
+        // Cut after the anchor.
+        let err = verify(&join(&good[..2])).unwrap_err();
+        assert!(
+            matches!(err, VerifyError::Read(ReadError::MissingEnd { line: 3 })),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn field_masks_name_each_field() {
+        assert_eq!(field_mask(&FIELD_NAMES), (1 << 23) - 1);
+        for (i, name) in FIELD_NAMES.iter().enumerate() {
+            assert_eq!(field_mask(&[name]), 1 << i, "{name}");
+        }
+        assert_eq!(field_mask(&["nothing"]), 0);
+        let mut l = lines(&export(3, 5));
+        l[2] = l[2].replacen("\"seq\":2,", "\"seq\":2,\"signature\":\"00\",", 1);
+        let err = verify(&join(&l)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("a event line has no field \"signature\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub use merkle::{
     Frontier, MerkleError, MerkleLog, NodeSource, ProofError, consistency_proof, inclusion_proof,
     root, verify_consistency, verify_inclusion,
 };
-pub use verify::{Problem, Report, Verifier};
+pub use verify::{Anchor, Problem, Report, Verifier};
 
 /// A SHA-256 output: event hashes, Merkle nodes and roots, checkpoint hashes.
 pub type Hash = [u8; 32];

@@ -381,6 +381,18 @@ impl Frontier {
         Ok(Self { size, peaks })
     }
 
+    /// The frontier of `size` leaves from its perfect-subtree roots, largest
+    /// (leftmost) first; `None` unless there is exactly one per set bit of
+    /// `size`.
+    pub fn from_peaks(size: u64, peaks: Vec<Hash>) -> Option<Self> {
+        (usize::try_from(size.count_ones()).ok()? == peaks.len()).then_some(Self { size, peaks })
+    }
+
+    /// The perfect-subtree roots, largest (leftmost) first.
+    pub fn peaks(&self) -> &[Hash] {
+        &self.peaks
+    }
+
     /// The number of leaves.
     pub fn size(&self) -> u64 {
         self.size

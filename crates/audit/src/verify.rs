@@ -13,8 +13,21 @@
 use time::OffsetDateTime;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, KeyId, PublicKey};
-use crate::event::{EncodeError, Event};
+use crate::event::{EncodeError, Event, EventRef};
 use crate::merkle::Frontier;
+
+/// Where a partial log starts: what a verifier needs of the events before
+/// it (docs/formats/audit.md section 4.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// Events before the partial log (its first event is `size + 1`).
+    pub size: u64,
+    /// The hash of event `size`: the first event's `prev_hash`.
+    pub last_hash: Hash,
+    /// The Merkle frontier of events 1 to `size`: the perfect-subtree
+    /// roots, largest (leftmost) first, one per set bit of `size`.
+    pub frontier: Vec<Hash>,
+}
 use crate::{Hash, ZERO_HASH};
 
 /// The first thing wrong with a log, in the words of what an attacker (or a
@@ -122,6 +135,34 @@ pub enum Problem {
         /// The trusted checkpoint's size.
         size: u64,
     },
+    /// A partial export's anchor (the Merkle frontier of the events before
+    /// it) does not hash to the root its checkpoint signs.
+    #[error(
+        "the partial export's anchor does not match its signed checkpoint: the frontier of events 1 to {size} was altered"
+    )]
+    AnchorUnsigned {
+        /// The events the anchor claims to summarize.
+        size: u64,
+    },
+    /// The first event of a partial export does not chain to its anchor.
+    #[error(
+        "event {seq}, the first of the partial export, does not chain to the anchor: the anchor's last_hash or the event's prev_hash was altered"
+    )]
+    AnchorChainBroken {
+        /// The first event of the export.
+        seq: u64,
+    },
+    /// A trusted checkpoint older than a partial export's start cannot be
+    /// checked against it.
+    #[error(
+        "the trusted checkpoint of size {size} is before the partial export's start (event {start}): it cannot be checked"
+    )]
+    TrustedBeforeStart {
+        /// The trusted checkpoint's size.
+        size: u64,
+        /// The export's first event.
+        start: u64,
+    },
     /// The log holds events but no checkpoint vouches for them.
     #[error("no signed checkpoint covers the {events} events: nothing vouches for them")]
     NoCheckpoint {
@@ -140,13 +181,16 @@ impl Problem {
             | Self::EventReordered { seq, .. }
             | Self::EventInserted { seq, .. }
             | Self::ChainBroken { seq }
+            | Self::AnchorChainBroken { seq }
             | Self::EventUnencodable { seq, .. } => *seq,
             Self::CheckpointForged { size }
             | Self::CheckpointWrongKey { size, .. }
             | Self::CheckpointOutOfPlace { size, .. }
             | Self::CheckpointChainBroken { size }
             | Self::CheckpointRootMismatch { size }
-            | Self::TrustedRootMismatch { size } => *size,
+            | Self::TrustedRootMismatch { size }
+            | Self::AnchorUnsigned { size }
+            | Self::TrustedBeforeStart { size, .. } => *size,
             Self::Truncated { present, .. } => present.saturating_add(1),
             Self::NoCheckpoint { events } => *events,
         }
@@ -156,6 +200,8 @@ impl Problem {
 /// What a successful verification establishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// The first event verified: 1, or a partial export's `start_seq`.
+    pub first_seq: u64,
     /// Events verified (the last `seq`).
     pub events: u64,
     /// Hash of the last event (zeros for an empty log).
@@ -196,6 +242,7 @@ pub struct Verifier {
     checkpoints: u64,
     last_checkpoint: Option<LastCheckpoint>,
     trusted: Option<(u64, Hash)>,
+    anchor: Option<u64>,
     failed: Option<Problem>,
     buf: Vec<u8>,
 }
@@ -211,6 +258,7 @@ impl Verifier {
             checkpoints: 0,
             last_checkpoint: None,
             trusted: None,
+            anchor: None,
             failed: None,
             buf: Vec::with_capacity(512),
         }
@@ -242,6 +290,12 @@ impl Verifier {
 
     /// Verifies the next event.
     pub fn push_event(&mut self, event: &Event) -> Result<(), Problem> {
+        self.push_event_ref(&event.borrowed())
+    }
+
+    /// Verifies the next event from its borrowed fields (as read from an
+    /// export line, without building an owned [`Event`]).
+    pub fn push_event_ref(&mut self, event: &EventRef<'_>) -> Result<(), Problem> {
         if let Some(p) = &self.failed {
             return Err(p.clone());
         }
@@ -271,6 +325,9 @@ impl Verifier {
             Ok(_) => {}
         }
         if event.prev_hash != self.last_hash {
+            if self.anchor == Some(self.last_seq) {
+                return self.fail(Problem::AnchorChainBroken { seq: event.seq });
+            }
             return self.fail(Problem::ChainBroken { seq: event.seq });
         }
         self.frontier.push(&event.hash);
@@ -285,25 +342,77 @@ impl Verifier {
         Ok(())
     }
 
+    /// Starts a partial log after `anchor.size` events, before anything
+    /// else is pushed: `checkpoint` must be signed by the key, cover exactly
+    /// `anchor.size` events, and its root must be the one `anchor.frontier`
+    /// hashes to. The next event must then be `anchor.size + 1` and chain to
+    /// `anchor.last_hash`; later checkpoints chain to `checkpoint`.
+    pub fn push_anchor(&mut self, anchor: &Anchor, checkpoint: &Checkpoint) -> Result<(), Problem> {
+        if let Some(p) = &self.failed {
+            return Err(p.clone());
+        }
+        if self.last_seq != 0 || self.last_checkpoint.is_some() {
+            return self.fail(Problem::CheckpointOutOfPlace {
+                size: checkpoint.size,
+                after: self.last_seq,
+            });
+        }
+        self.check_signature(checkpoint)?;
+        let frontier = Frontier::from_peaks(anchor.size, anchor.frontier.clone());
+        let Some(frontier) =
+            frontier.filter(|f| checkpoint.size == anchor.size && f.root() == checkpoint.root)
+        else {
+            return self.fail(Problem::AnchorUnsigned { size: anchor.size });
+        };
+        if let Some((size, root)) = self.trusted
+            && size <= anchor.size
+        {
+            if size < anchor.size {
+                return self.fail(Problem::TrustedBeforeStart {
+                    size,
+                    start: anchor.size.saturating_add(1),
+                });
+            }
+            if root != checkpoint.root {
+                return self.fail(Problem::TrustedRootMismatch { size });
+            }
+        }
+        self.frontier = frontier;
+        self.last_seq = anchor.size;
+        self.last_hash = anchor.last_hash;
+        self.anchor = Some(anchor.size);
+        self.checkpoints += 1;
+        self.last_checkpoint = Some(LastCheckpoint {
+            size: checkpoint.size,
+            hash: checkpoint.hash(),
+            time: checkpoint.time,
+        });
+        Ok(())
+    }
+
+    fn check_signature(&mut self, cp: &Checkpoint) -> Result<(), Problem> {
+        match cp.verify_signature(&self.key) {
+            Ok(()) => Ok(()),
+            Err(CheckpointError::BadSignature) => {
+                self.fail(Problem::CheckpointForged { size: cp.size })
+            }
+            Err(CheckpointError::WrongKey { found, expected }) => {
+                self.fail(Problem::CheckpointWrongKey {
+                    size: cp.size,
+                    found,
+                    expected,
+                })
+            }
+        }
+    }
+
     /// Verifies the next checkpoint, which must cover exactly the events
     /// pushed so far.
     pub fn push_checkpoint(&mut self, cp: &Checkpoint) -> Result<(), Problem> {
         if let Some(p) = &self.failed {
             return Err(p.clone());
         }
-        match cp.verify_signature(&self.key) {
-            Ok(()) => {}
-            Err(CheckpointError::BadSignature) => {
-                return self.fail(Problem::CheckpointForged { size: cp.size });
-            }
-            Err(CheckpointError::WrongKey { found, expected }) => {
-                return self.fail(Problem::CheckpointWrongKey {
-                    size: cp.size,
-                    found,
-                    expected,
-                });
-            }
-        }
+        self.check_signature(cp)?;
         if cp.size > self.last_seq {
             return self.fail(Problem::Truncated {
                 covered: cp.size,
@@ -351,6 +460,7 @@ impl Verifier {
             });
         }
         Ok(Report {
+            first_seq: self.anchor.map_or(1, |size| size + 1),
             events: self.last_seq,
             last_hash: self.last_hash,
             root: self.frontier.root(),

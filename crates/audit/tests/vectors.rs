@@ -12,11 +12,11 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
-use rempart_audit::merkle::{empty_root, leaf_hash};
+use rempart_audit::merkle::{empty_root, leaf_hash, node_hash};
 use rempart_audit::{
-    ChainHead, Checkpoint, Ed25519Signer, Event, EventBody, ExportWriter, MerkleLog, Outcome,
-    Problem, Signer, VerifyError, consistency_proof, inclusion_proof, root, verify_consistency,
-    verify_export, verify_inclusion,
+    Anchor, ChainHead, Checkpoint, Ed25519Signer, Event, EventBody, ExportWriter, Frontier,
+    MerkleLog, Outcome, Problem, Signer, VerifyError, consistency_proof, inclusion_proof, root,
+    verify_consistency, verify_export, verify_inclusion,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -119,6 +119,7 @@ fn bodies() -> Vec<EventBody> {
 struct Generated {
     export: String,
     vectors: String,
+    partial: String,
 }
 
 fn h(bytes: impl AsRef<[u8]>) -> String {
@@ -152,6 +153,20 @@ fn generate() -> Generated {
         events.push(e);
     }
     let export = String::from_utf8(writer.finish().unwrap()).unwrap();
+
+    // The partial export from event 4: anchored on the checkpoint of 3.
+    let anchor = Anchor {
+        size: 3,
+        last_hash: events[2].hash,
+        frontier: Frontier::from_source(&tree, 3).unwrap().peaks().to_vec(),
+    };
+    let mut partial =
+        ExportWriter::new_partial(Vec::new(), key.key_id(), &anchor, &checkpoints[0]).unwrap();
+    for e in &events[3..] {
+        partial.event(e).unwrap();
+    }
+    partial.checkpoint(&checkpoints[1]).unwrap();
+    let partial = String::from_utf8(partial.finish().unwrap()).unwrap();
 
     let n = tree.size();
     let inclusion = inclusion_proof(&tree, 2, n).unwrap();
@@ -194,18 +209,29 @@ fn generate() -> Generated {
     });
     let mut vectors = serde_json::to_string_pretty(&vectors).unwrap();
     vectors.push('\n');
-    Generated { export, vectors }
+    Generated {
+        export,
+        vectors,
+        partial,
+    }
 }
 
 #[test]
 fn committed_vectors_match_the_implementation() {
     let generated = generate();
     let (export_path, vectors_path) = (dir().join("export.jsonl"), dir().join("vectors.json"));
+    let partial_path = dir().join("export-partial.jsonl");
     if std::env::var_os("REMPART_UPDATE_VECTORS").is_some() {
         std::fs::create_dir_all(dir()).unwrap();
         std::fs::write(&export_path, &generated.export).unwrap();
         std::fs::write(&vectors_path, &generated.vectors).unwrap();
+        std::fs::write(&partial_path, &generated.partial).unwrap();
     }
+    assert_eq!(
+        std::fs::read_to_string(&partial_path).unwrap(),
+        generated.partial,
+        "export-partial.jsonl differs from the implementation"
+    );
     let export = std::fs::read_to_string(&export_path).unwrap();
     let vectors = std::fs::read_to_string(&vectors_path).unwrap();
     assert_eq!(
@@ -215,6 +241,48 @@ fn committed_vectors_match_the_implementation() {
     assert_eq!(
         vectors, generated.vectors,
         "vectors.json differs from the implementation"
+    );
+}
+
+#[test]
+fn committed_partial_export_verifies_like_the_full_one() {
+    let vectors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("vectors.json")).unwrap())
+            .unwrap();
+    let key = vectors["public_key"].as_str().unwrap().parse().unwrap();
+    let partial = std::fs::read(dir().join("export-partial.jsonl")).unwrap();
+    let report = verify_export(partial.as_slice(), &key).unwrap();
+    assert_eq!(
+        (
+            report.first_seq,
+            report.events,
+            report.checkpoints,
+            report.checkpointed
+        ),
+        (4, 7, 2, 7)
+    );
+    assert_eq!(
+        h(report.root),
+        vectors["inclusion_proof"]["root"].as_str().unwrap()
+    );
+    // The anchor's frontier of 3 events: node(leaf 0, leaf 1), leaf 2.
+    let anchor_line: serde_json::Value = serde_json::from_str(
+        std::str::from_utf8(&partial)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap(),
+    )
+    .unwrap();
+    let leaves = &vectors["events"];
+    let leaf = |i: usize| {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(leaves[i]["leaf_hash"].as_str().unwrap(), &mut out).unwrap();
+        out
+    };
+    assert_eq!(
+        anchor_line["frontier"],
+        serde_json::json!([h(node_hash(&leaf(0), &leaf(1))), h(leaf(2))])
     );
 }
 

@@ -38,13 +38,19 @@ pub enum AuditCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
-    /// Write the whole audit log with its signed checkpoints as JSON lines
-    /// (offline). The export starts at event 1, so that it verifies with
-    /// the public key alone.
+    /// Write the audit log with its signed checkpoints as JSON lines
+    /// (offline). It verifies with the public key alone: a full export
+    /// starts at event 1, a partial one (--since) at the event after the
+    /// last checkpoint before the one asked for, anchored on that
+    /// checkpoint.
     Export {
         /// Where to write it ("-" for standard output).
         #[arg(long, short, value_name = "FILE")]
         output: PathBuf,
+        /// Export from this event on: a sequence number, or an RFC 3339
+        /// time (the first event at or after it).
+        #[arg(long, value_name = "SEQ|TIME")]
+        since: Option<String>,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -92,7 +98,11 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
             public_key,
             config,
         } => verify(export, public_key, &config).await,
-        AuditCommand::Export { output, config } => export(&output, &config).await,
+        AuditCommand::Export {
+            output,
+            since,
+            config,
+        } => export(&output, since.as_deref(), &config).await,
         AuditCommand::Search {
             since,
             until,
@@ -240,9 +250,18 @@ async fn recorded_key(core: &Rempart) -> anyhow::Result<PublicKey> {
 }
 
 fn print_report(report: &Report) {
+    let events = if report.first_seq > 1 {
+        format!(
+            "events {} to {} chained (a partial export, anchored on the signed checkpoint of events 1 to {})",
+            report.first_seq,
+            report.events,
+            report.first_seq - 1
+        )
+    } else {
+        format!("{} events chained", report.events)
+    };
     output::line(&format!(
-        "verified: {} events chained, {} checkpoints signed by key {}; the last checkpoint covers events 1 to {} ({} events after it are chained but not yet signed)",
-        report.events,
+        "verified: {events}, {} checkpoints signed by key {}; the last checkpoint covers events 1 to {} ({} events after it are chained but not yet signed)",
         report.checkpoints,
         report.key_id,
         report.checkpointed,
@@ -250,20 +269,39 @@ fn print_report(report: &Report) {
     ));
 }
 
-async fn export(path: &std::path::Path, args: &ConfigArgs) -> anyhow::Result<()> {
+/// Where `--since` starts an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Since {
+    Seq(u64),
+    Time(time::OffsetDateTime),
+}
+
+fn parse_since(text: &str) -> anyhow::Result<Since> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        let seq: u64 = text
+            .parse()
+            .with_context(|| format!("--since {text}: not a sequence number"))?;
+        return Ok(Since::Seq(seq));
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(Since::Time)
+        .map_err(|e| {
+            anyhow!("--since {text:?}: neither a sequence number nor an RFC 3339 time ({e})")
+        })
+}
+
+async fn export(
+    path: &std::path::Path,
+    since: Option<&str>,
+    args: &ConfigArgs,
+) -> anyhow::Result<()> {
+    let since = since.map(parse_since).transpose()?;
     let config = load_config(args, None)?;
     let store = open_store(&config).await?;
     store.schema_version().await?.check_current()?;
     let core = Rempart::new(store, Arc::new(SystemClock));
     let key = recorded_key(&core).await?;
-    let result = if path.as_os_str() == "-" {
-        core.export_audit_log(BufWriter::new(std::io::stdout().lock()), &key)
-            .await
-    } else {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        core.export_audit_log(BufWriter::new(file), &key).await
-    };
+    let result = export_from(&core, path, since, &key).await;
     let outcome = if result.is_ok() {
         Outcome::Success
     } else {
@@ -271,12 +309,48 @@ async fn export(path: &std::path::Path, args: &ConfigArgs) -> anyhow::Result<()>
     };
     let recorded = core.record_offline(Action::AuditExport, outcome).await;
     core.close().await;
-    let (events, checkpoints) = result?;
+    let summary = result?;
     recorded?;
+    let from = if summary.first_seq > 1 {
+        format!(
+            "a partial export from event {} (anchored on the signed checkpoint of events 1 to {})",
+            summary.first_seq,
+            summary.first_seq - 1
+        )
+    } else {
+        "a full export from event 1".to_owned()
+    };
     output::note(&format!(
-        "exported {events} events and {checkpoints} checkpoints; verify with: rempart audit verify --export FILE --public-key KEY"
+        "exported {} events and {} checkpoints, {from}; verify with: rempart audit verify --export FILE --public-key KEY",
+        summary.events, summary.checkpoints
     ));
     Ok(())
+}
+
+async fn export_from(
+    core: &Rempart,
+    path: &std::path::Path,
+    since: Option<Since>,
+    key: &PublicKey,
+) -> anyhow::Result<rempart_core::audit_service::ExportSummary> {
+    let from = match since {
+        None => 1,
+        Some(Since::Seq(seq)) => seq,
+        Some(Since::Time(t)) => core
+            .audit_seq_at(t)
+            .await?
+            .ok_or_else(|| anyhow!("no audit event at or after {t}: nothing to export"))?,
+    };
+    let summary = if path.as_os_str() == "-" {
+        core.export_audit_log_from(BufWriter::new(std::io::stdout().lock()), key, from)
+            .await?
+    } else {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        core.export_audit_log_from(BufWriter::new(file), key, from)
+            .await?
+    };
+    Ok(summary)
 }
 
 /// Signs a checkpoint whenever the last one is older than the configured

@@ -12,17 +12,29 @@ use std::sync::Arc;
 
 use rempart_audit::merkle::leaf_hash;
 use rempart_audit::{
-    Checkpoint, ExportWriter, Hash, Problem, PublicKey, Report, Verifier, consistency_proof,
-    inclusion_proof,
+    Anchor, Checkpoint, ExportWriter, Frontier, Hash, Problem, PublicKey, Report, Verifier,
+    consistency_proof, inclusion_proof,
 };
 use rempart_model::{Action, Outcome, Permission, Scope, TenantId};
-use rempart_store::{AuditQuery, AuditRecord};
+use rempart_store::{AuditQuery, AuditRecord, TenantFilter};
+use time::OffsetDateTime;
 
 use crate::actor::Actor;
 use crate::audit_log::{AuditChain, Draft, StoredNodes, to_checkpoint, to_event};
 use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::service::Rempart;
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Its first event (1 for a full export).
+    pub first_seq: u64,
+    /// Event lines written.
+    pub events: u64,
+    /// Checkpoint lines written (the anchor's included).
+    pub checkpoints: u64,
+}
 
 /// Rows read per transaction by verification and export.
 const PAGE: u32 = 5_000;
@@ -142,19 +154,56 @@ impl Rempart {
 
     /// Writes the whole log, with its checkpoints, as a JSON-lines export
     /// (docs/formats/audit.md section 4). Returns the events and
-    /// checkpoints written. The export always starts at event 1: that is
-    /// what lets it be verified with nothing but the public key.
+    /// checkpoints written. The export starts at event 1: that is what lets
+    /// it be verified with nothing but the public key.
     pub async fn export_audit_log<W: Write>(
         &self,
         out: W,
         key: &PublicKey,
     ) -> Result<(u64, u64), ServiceError> {
+        let summary = self.export_audit_log_from(out, key, 1).await?;
+        Ok((summary.events, summary.checkpoints))
+    }
+
+    /// Writes the log from event `from` on (at least: from the event after
+    /// the last checkpoint before `from`) as a partial export (section 4.5)
+    /// that verifies with nothing but the public key: its anchor is that
+    /// checkpoint, with the Merkle frontier and the last hash of the events
+    /// it covers. Without such a checkpoint, or for `from <= 1`, the export
+    /// is the whole log.
+    pub async fn export_audit_log_from<W: Write>(
+        &self,
+        out: W,
+        key: &PublicKey,
+        from: u64,
+    ) -> Result<ExportSummary, ServiceError> {
         let bad = |e: rempart_audit::ExportError| ServiceError::AuditLog(e.to_string());
-        let mut writer = ExportWriter::new(out, key.key_id()).map_err(bad)?;
         let mut checkpoints = CheckpointPages::default();
         let mut pending = checkpoints.next(self).await?;
-        let (mut events, mut cps) = (0u64, 0u64);
-        let mut after = 0u64;
+        // The last checkpoint of 1 to `from - 1` events anchors the export.
+        let mut anchor_cp: Option<Checkpoint> = None;
+        while let Some(cp) = pending.take_if(|cp| cp.size < from) {
+            if cp.size > 0 {
+                anchor_cp = Some(cp);
+            }
+            pending = checkpoints.next(self).await?;
+        }
+        let mut writer = match &anchor_cp {
+            None => {
+                // A full export: the checkpoints skipped above come back.
+                checkpoints = CheckpointPages::default();
+                pending = checkpoints.next(self).await?;
+                ExportWriter::new(out, key.key_id()).map_err(bad)?
+            }
+            Some(cp) => {
+                let anchor = self.audit_anchor(cp).await?;
+                ExportWriter::new_partial(out, key.key_id(), &anchor, cp).map_err(bad)?
+            }
+        };
+        let first_seq = anchor_cp.as_ref().map_or(1, |cp| cp.size + 1);
+        let mut cps = u64::from(anchor_cp.is_some());
+        let mut events = 0u64;
+        let mut after = first_seq - 1;
         loop {
             let page = {
                 let mut tx = self.store.begin().await?;
@@ -174,13 +223,66 @@ impl Rempart {
                 events += 1;
             }
         }
+        if first_seq > 1 && events == 0 {
+            return Err(ServiceError::Invalid {
+                field: "since",
+                message: format!(
+                    "the audit log ends at event {}: nothing to export from event {from}",
+                    first_seq - 1
+                ),
+            });
+        }
         while let Some(cp) = pending {
             writer.checkpoint(&cp).map_err(bad)?;
             cps += 1;
             pending = checkpoints.next(self).await?;
         }
         writer.finish().map_err(bad)?;
-        Ok((events, cps))
+        Ok(ExportSummary {
+            first_seq,
+            events,
+            checkpoints: cps,
+        })
+    }
+
+    /// The anchor of a partial export after the events `cp` covers, checked
+    /// against `cp` (a damaged tree is refused here, not exported).
+    async fn audit_anchor(&self, cp: &Checkpoint) -> Result<Anchor, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let last = tx
+            .audit_event(cp.size)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: format!("audit event {}", cp.size),
+            })?;
+        let frontier = StoredNodes::compute(tx.as_mut(), cp.size, |src| {
+            Frontier::from_source(src, cp.size)
+        })
+        .await?;
+        if frontier.root() != cp.root {
+            return Err(ServiceError::AuditLog(format!(
+                "the stored Merkle tree of {} events does not match its checkpoint: run rempart audit verify",
+                cp.size
+            )));
+        }
+        Ok(Anchor {
+            size: cp.size,
+            last_hash: last.hash,
+            frontier: frontier.peaks().to_vec(),
+        })
+    }
+
+    /// The first event at or after `time` (offline tools: no authorization,
+    /// not audited); `None` if there is none.
+    pub async fn audit_seq_at(&self, time: OffsetDateTime) -> Result<Option<u64>, ServiceError> {
+        let query = AuditQuery {
+            since: Some(time),
+            limit: 1,
+            ..AuditQuery::default()
+        };
+        let mut tx = self.store.begin().await?;
+        let found = tx.search_audit(&query, &TenantFilter::All).await?;
+        Ok(found.first().map(|r| r.seq))
     }
 
     /// Searches the log. Needs `audit.search`; a caller scoped to tenants

@@ -204,6 +204,90 @@ async fn an_intact_log_verifies_from_the_database_and_from_its_export(engine: En
     );
 }
 
+async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    let full = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    assert_eq!(full.events, 7);
+
+    // From event 6: anchored on the checkpoint of 4 events, so from 5.
+    let mut out = Vec::new();
+    let summary = f
+        .core
+        .export_audit_log_from(&mut out, &f.key, 6)
+        .await
+        .unwrap();
+    assert_eq!((summary.first_seq, summary.events), (5, 3));
+    let text = String::from_utf8(out.clone()).unwrap();
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("{\"type\":\"anchor\",\"size\":4,")
+    );
+    let report = verify_export(out.as_slice(), &f.key).unwrap();
+    assert_eq!(
+        (
+            report.first_seq,
+            report.events,
+            report.root,
+            report.last_hash
+        ),
+        (5, 7, full.root, full.last_hash)
+    );
+
+    // Tampering with an event or the anchor is named.
+    let edited = text.replacen("\"outcome\":\"success\"", "\"outcome\":\"failed\"", 1);
+    let err = verify_export(edited.as_bytes(), &f.key).unwrap_err();
+    assert!(
+        matches!(err.problem(), Some(Problem::EventEdited { seq: 5 })),
+        "{err}"
+    );
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut anchor: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    anchor["frontier"][0] = "00".repeat(32).into();
+    lines[1] = anchor.to_string();
+    let err = verify_export(format!("{}\n", lines.join("\n")).as_bytes(), &f.key).unwrap_err();
+    assert!(
+        matches!(err.problem(), Some(Problem::AnchorUnsigned { size: 4 })),
+        "{err}"
+    );
+
+    // From event 1, or before any checkpoint: a full export.
+    for from in [0, 1, 4] {
+        let mut out = Vec::new();
+        let summary = f
+            .core
+            .export_audit_log_from(&mut out, &f.key, from)
+            .await
+            .unwrap();
+        assert_eq!((summary.first_seq, summary.events), (1, 7), "{from}");
+        assert_eq!(verify_export(out.as_slice(), &f.key).unwrap().events, 7);
+    }
+    // Past the end: nothing to export.
+    let mut out = Vec::new();
+    assert!(matches!(
+        f.core.export_audit_log_from(&mut out, &f.key, 8).await,
+        Err(ServiceError::Invalid { .. })
+    ));
+    // By time: the first event at or after it.
+    let seq = f
+        .core
+        .audit_seq_at(datetime!(2026-11-27 09:00:03 UTC))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!((3..=7).contains(&seq), "{seq}");
+    assert_eq!(
+        f.core
+            .audit_seq_at(datetime!(2030-01-01 00:00 UTC))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 async fn an_edited_event_is_found(engine: Engine) {
     let Some((f, _)) = populated(engine).await else {
         return;
@@ -510,6 +594,7 @@ both_engines!(
     a_forged_checkpoint_is_found,
     proofs_verify_and_respect_tenant_scope,
     search_is_scoped_paginated_and_audited,
+    a_partial_export_verifies_offline_from_its_anchor,
 );
 
 #[path = "audit/ship.rs"]
