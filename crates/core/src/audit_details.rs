@@ -17,7 +17,7 @@
 //!
 //! [`AuditChain::append_sealing`]: crate::audit_log::AuditChain::append_sealing
 
-use rempart_model::{Action, Outcome, Permission, Scope, TenantId};
+use rempart_model::{Action, Outcome, Permission, TenantId};
 use rempart_store::{AuditRecord, Tx};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -147,18 +147,8 @@ impl Rempart {
     ) -> Result<Option<serde_json::Value>, ServiceError> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let Some(event) = tx.audit_event(seq).await? else {
-            return Err(ServiceError::NotFound {
-                what: format!("audit event {seq}"),
-            });
-        };
-        let (target, environment) = match event.tenant {
-            Some(t) => {
-                let env = tx.tenant(TenantId(t)).await?.map(|t| t.environment);
-                (Scope::Tenant(TenantId(t)), env)
-            }
-            None => (Scope::Global, None),
-        };
+        let (event, target, environment) =
+            crate::audit_service::event_and_scope(tx.as_mut(), seq).await?;
         drop(tx);
         let mut draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Success)
             .target(format!("audit-event:{seq}/details"));

@@ -327,18 +327,7 @@ impl Rempart {
     ) -> Result<InclusionProof, ServiceError> {
         let now = self.clock().now();
         let mut tx = self.store.begin().await?;
-        let Some(event) = tx.audit_event(seq).await? else {
-            return Err(ServiceError::NotFound {
-                what: format!("audit event {seq}"),
-            });
-        };
-        let (target, environment) = match event.tenant {
-            Some(t) => {
-                let env = tx.tenant(TenantId(t)).await?.map(|t| t.environment);
-                (Scope::Tenant(TenantId(t)), env)
-            }
-            None => (Scope::Global, None),
-        };
+        let (event, target, environment) = event_and_scope(tx.as_mut(), seq).await?;
         let mut draft = Draft::new(actor.audit_name(), Action::AuditProof, Outcome::Success)
             .target(format!("audit-event:{seq}"));
         if let Some(t) = event.tenant {
@@ -490,4 +479,26 @@ impl CheckpointPages {
         }
         Ok(self.buffered.pop_front())
     }
+}
+
+/// An audit event and the scope a caller needs to see it: its tenant (with
+/// the tenant's environment), or staff-wide for an event with no tenant.
+/// An unknown `seq` is `NotFound`.
+pub(crate) async fn event_and_scope(
+    tx: &mut dyn rempart_store::Tx,
+    seq: u64,
+) -> Result<(AuditRecord, Scope, Option<rempart_model::Environment>), ServiceError> {
+    let Some(event) = tx.audit_event(seq).await? else {
+        return Err(ServiceError::NotFound {
+            what: format!("audit event {seq}"),
+        });
+    };
+    let (target, environment) = match event.tenant {
+        Some(t) => {
+            let env = tx.tenant(TenantId(t)).await?.map(|t| t.environment);
+            (Scope::Tenant(TenantId(t)), env)
+        }
+        None => (Scope::Global, None),
+    };
+    Ok((event, target, environment))
 }
