@@ -19,16 +19,10 @@ use rempart_audit::{
     verify_inclusion,
 };
 use rempart_core::audit_log::AuditChain;
-use rempart_core::{
-    Actor, BootstrapStatus, Clock as _, ManualClock, Rempart, RequestContext, ServiceError,
-};
-use rempart_model::{
-    Environment, Grant, NewTenant, PrincipalId, PrincipalName, Region, Role, Scope, Tenant,
-    TenantName,
-};
-use rempart_store::{AuditQuery, PrincipalRecord, PrincipalState, Store, TokenRecord};
+use rempart_core::{Actor, ManualClock, Rempart, RequestContext, ServiceError};
+use rempart_model::{Environment, NewTenant, Region, Role, Scope, Tenant, TenantName};
+use rempart_store::{AuditQuery, Store};
 use rempart_testkit::{Engine, TestDatabase, both_engines};
-use secrecy::SecretString;
 use time::Duration;
 use time::macros::datetime;
 
@@ -75,57 +69,20 @@ fn tenant(name: &str) -> NewTenant {
 }
 
 async fn admin(f: &Fixture) -> Actor {
-    let BootstrapStatus::Issued { credential, .. } = f.core.ensure_bootstrap().await.unwrap()
-    else {
-        panic!("a fresh database issues a credential");
-    };
-    let result = f
-        .core
-        .exchange_bootstrap(
-            &ctx(),
-            &credential,
-            PrincipalName::parse("admin@example.com").unwrap(),
-        )
-        .await
-        .unwrap();
-    f.core.authenticate(&ctx(), &result.token).await.unwrap()
+    rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await
 }
 
 /// A principal holding `role` in `scope`.
 async fn holder(f: &Fixture, name: &str, role: Role, scope: Scope) -> Actor {
-    let id = PrincipalId(f.clock.new_id());
-    let token = SecretString::from(format!("rmp_at_{name}-token-for-tests-only"));
-    let mut tx = f.store.begin().await.unwrap();
-    tx.insert_principal(&PrincipalRecord {
-        id,
-        name: PrincipalName::parse(&format!("{name}@example.com")).unwrap(),
-        state: PrincipalState::Active,
-        created_at: f.clock.now(),
-    })
+    rempart_testkit::fixtures::principal_with(
+        &f.core,
+        f.store.as_ref(),
+        f.clock.as_ref(),
+        &ctx(),
+        name,
+        &[(role, scope)],
+    )
     .await
-    .unwrap();
-    let grant = Grant {
-        role,
-        scope,
-        expires_at: None,
-    };
-    tx.insert_grant(f.clock.new_id(), id, &grant, f.clock.now())
-        .await
-        .unwrap();
-    tx.insert_token(&TokenRecord {
-        id: f.clock.new_id(),
-        principal: id,
-        hash: rempart_core::secret::fingerprint(&token),
-        name: "test".to_owned(),
-        created_at: f.clock.now(),
-        expires_at: None,
-        revoked_at: None,
-        last_used_at: None,
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    f.core.authenticate(&ctx(), &token).await.unwrap()
 }
 
 /// Ten or so events, checkpoints at every fourth and one at the end.

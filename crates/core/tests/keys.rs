@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rempart_core::keys::{
     KdfParams, KeyError, KeyErrorKind, KeyVault, KeyringLocation, RootKeySource, UnsealInput,
 };
-use rempart_core::{Actor, BootstrapStatus, ManualClock, Rempart, RequestContext, ServiceError};
+use rempart_core::{Actor, ManualClock, Rempart, RequestContext, ServiceError};
 use rempart_model::{Environment, NewTenant, PrincipalName, Region, Tenant, TenantName};
 use rempart_store::{AuditRecord, Store};
 use rempart_testkit::{Engine, TestDatabase, both_engines};
@@ -92,20 +92,7 @@ async fn audit(store: &dyn Store) -> Vec<AuditRecord> {
 }
 
 async fn admin(f: &Fixture) -> Actor {
-    let BootstrapStatus::Issued { credential, .. } = f.core.ensure_bootstrap().await.unwrap()
-    else {
-        panic!("a fresh database issues a credential");
-    };
-    let result = f
-        .core
-        .exchange_bootstrap(
-            &ctx(),
-            &credential,
-            PrincipalName::parse("admin@example.com").unwrap(),
-        )
-        .await
-        .unwrap();
-    f.core.authenticate(&ctx(), &result.token).await.unwrap()
+    rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await
 }
 
 async fn tenant(f: &Fixture, actor: &Actor, name: &str, env: Environment) -> Tenant {

@@ -15,8 +15,8 @@ use rempart_core::{
     Actor, BootstrapStatus, Clock as _, ManualClock, Rempart, RequestContext, ServiceError,
 };
 use rempart_model::bootstrap::BootstrapRefusal;
-use rempart_model::{Environment, NewTenant, PrincipalId, PrincipalName, Region, TenantName};
-use rempart_store::{AuditRecord, PrincipalRecord, PrincipalState, Store, TokenRecord};
+use rempart_model::{Environment, NewTenant, PrincipalName, Region, TenantName};
+use rempart_store::{AuditRecord, Store};
 use rempart_testkit::{Engine, TestDatabase, both_engines};
 use secrecy::{ExposeSecret as _, SecretString};
 use time::Duration;
@@ -68,51 +68,21 @@ async fn tenant_count(store: &dyn Store) -> u64 {
     tx.count_tenants().await.unwrap()
 }
 
-/// Bootstraps and returns the administrator as an actor.
 async fn admin(f: &Fixture) -> Actor {
-    let BootstrapStatus::Issued { credential, .. } = f.core.ensure_bootstrap().await.unwrap()
-    else {
-        panic!("a fresh database issues a credential");
-    };
-    let result = f
-        .core
-        .exchange_bootstrap(
-            &ctx(),
-            &credential,
-            PrincipalName::parse("admin@example.com").unwrap(),
-        )
-        .await
-        .unwrap();
-    f.core.authenticate(&ctx(), &result.token).await.unwrap()
+    rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await
 }
 
 /// A principal with a token and no grant at all.
 async fn nobody(f: &Fixture) -> Actor {
-    let id = PrincipalId(f.clock.new_id());
-    let token = SecretString::from("rmp_at_nobody-token-for-tests-only".to_owned());
-    let mut tx = f.store.begin().await.unwrap();
-    tx.insert_principal(&PrincipalRecord {
-        id,
-        name: PrincipalName::parse("nobody@example.com").unwrap(),
-        state: PrincipalState::Active,
-        created_at: f.clock.now(),
-    })
+    rempart_testkit::fixtures::principal_with(
+        &f.core,
+        f.store.as_ref(),
+        f.clock.as_ref(),
+        &ctx(),
+        "nobody",
+        &[],
+    )
     .await
-    .unwrap();
-    tx.insert_token(&TokenRecord {
-        id: f.clock.new_id(),
-        principal: id,
-        hash: rempart_core::secret::fingerprint(&token),
-        name: "test".to_owned(),
-        created_at: f.clock.now(),
-        expires_at: None,
-        revoked_at: None,
-        last_used_at: None,
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    f.core.authenticate(&ctx(), &token).await.unwrap()
 }
 
 async fn a_success_leaves_the_change_and_its_event(engine: Engine) {

@@ -7,6 +7,8 @@
 //! on it is skipped with a message, except under `CI=true`, where it fails:
 //! in CI a test never passes silently.
 
+pub mod fixtures;
+
 use std::sync::Arc;
 
 use rempart_core::keys::{KeyVault, KeyringLocation, RootKeySource};
