@@ -139,12 +139,12 @@ impl Rempart {
             tx.touch_token(token_record.id, now).await?;
         }
         tx.commit().await?;
-        Ok(Actor {
-            principal: principal.id,
-            name: principal.name,
-            token: token_record.id,
+        Ok(Actor::new(
+            principal.id,
+            principal.name,
+            token_record.id,
             grants,
-        })
+        ))
     }
 
     // Bootstrap.

@@ -416,12 +416,12 @@ async fn without_permission_nothing_changes(engine: Engine) {
         return;
     };
     let _admin = admin(&f).await;
-    let nobody = Actor {
-        principal: rempart_model::PrincipalId(uuid::Uuid::nil()),
-        name: PrincipalName::parse("nobody@example.com").unwrap(),
-        token: uuid::Uuid::nil(),
-        grants: Vec::new(),
-    };
+    let nobody = Actor::new(
+        rempart_model::PrincipalId(uuid::Uuid::nil()),
+        PrincipalName::parse("nobody@example.com").unwrap(),
+        uuid::Uuid::nil(),
+        Vec::new(),
+    );
     let before = std::fs::read(&f.location.path).unwrap();
     let prod = Environment::production();
     assert!(matches!(

@@ -346,12 +346,18 @@ async fn tenant_lists_are_scoped_by_grant(engine: Engine) {
     assert_eq!(all.iter().map(|t| t.id).collect::<Vec<_>>(), [a.id, b.id]);
 
     // An auditor of the development environment sees its tenant only.
-    let mut auditor = nobody(&f).await;
-    auditor.grants = vec![rempart_model::Grant {
-        role: rempart_model::Role::Auditor,
-        scope: rempart_model::Scope::Environment(Environment::development()),
-        expires_at: None,
-    }];
+    let auditor = rempart_testkit::fixtures::principal_with(
+        &f.core,
+        f.store.as_ref(),
+        f.clock.as_ref(),
+        &ctx(),
+        "dev-auditor",
+        &[(
+            rempart_model::Role::Auditor,
+            rempart_model::Scope::Environment(Environment::development()),
+        )],
+    )
+    .await;
     let seen = f.core.list_tenants(&auditor, &ctx()).await.unwrap();
     assert_eq!(seen.iter().map(|t| t.id).collect::<Vec<_>>(), [b.id]);
     let err = f

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod bootstrap;
 pub mod environment;
+pub mod grant_index;
 pub mod password_policy;
 pub mod permission;
 pub mod principal;

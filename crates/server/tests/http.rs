@@ -310,16 +310,16 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
     }
     // A Globex auditor asks for the proof of Acme's creation: refused, and
     // the refusal's reason is sealed in Acme's key.
-    let outsider = rempart_core::Actor {
-        principal: rempart_model::PrincipalId(uuid::Uuid::new_v4()),
-        name: rempart_model::PrincipalName::parse("globex-auditor").unwrap(),
-        token: uuid::Uuid::new_v4(),
-        grants: vec![rempart_model::Grant {
+    let outsider = rempart_core::Actor::new(
+        rempart_model::PrincipalId(uuid::Uuid::new_v4()),
+        rempart_model::PrincipalName::parse("globex-auditor").unwrap(),
+        uuid::Uuid::new_v4(),
+        vec![rempart_model::Grant {
             role: rempart_model::Role::Auditor,
             scope: rempart_model::Scope::Tenant(rempart_model::TenantId(ids[1])),
             expires_at: None,
         }],
-    };
+    );
     let (created, refused) = {
         let mut tx = server.store.begin().await.unwrap();
         let events = tx.audit_events(0, 1000).await.unwrap();

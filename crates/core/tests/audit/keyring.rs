@@ -152,16 +152,16 @@ fn actor(
     role: rempart_model::Role,
     scope: rempart_model::Scope,
 ) -> rempart_core::Actor {
-    rempart_core::Actor {
-        principal: rempart_model::PrincipalId(uuid::Uuid::new_v4()),
-        name: rempart_model::PrincipalName::parse(name).unwrap(),
-        token: uuid::Uuid::new_v4(),
-        grants: vec![rempart_model::Grant {
+    rempart_core::Actor::new(
+        rempart_model::PrincipalId(uuid::Uuid::new_v4()),
+        rempart_model::PrincipalName::parse(name).unwrap(),
+        uuid::Uuid::new_v4(),
+        vec![rempart_model::Grant {
             role,
             scope,
             expires_at: None,
         }],
-    }
+    )
 }
 
 async fn last_event(store: &Arc<dyn Store>) -> rempart_store::AuditRecord {
