@@ -820,6 +820,26 @@ impl Rempart {
         Err(ServiceError::Forbidden { permission })
     }
 
+    /// `keys.manage` on `environment`, or a recorded refusal of `action`.
+    async fn authorize_manage(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        environment: &Environment,
+        action: Action,
+    ) -> Result<(), ServiceError> {
+        let scope = (Scope::Environment(environment.clone()), Some(environment));
+        self.authorize_keys(
+            actor,
+            ctx,
+            Permission::KeysManage,
+            action,
+            scope,
+            &format!("environment:{environment}"),
+        )
+        .await
+    }
+
     /// Versions, dates, usage counts and seal state; never key bytes.
     /// Needs `keys.read` staff-wide.
     pub async fn keys_status(
@@ -864,17 +884,8 @@ impl Rempart {
         ctx: &RequestContext,
         environment: &Environment,
     ) -> Result<u32, ServiceError> {
-        let audit_target = format!("environment:{environment}");
-        let scope = (Scope::Environment(environment.clone()), Some(environment));
-        self.authorize_keys(
-            actor,
-            ctx,
-            Permission::KeysManage,
-            Action::KeysRotate,
-            scope,
-            &audit_target,
-        )
-        .await?;
+        self.authorize_manage(actor, ctx, environment, Action::KeysRotate)
+            .await?;
         let now = self.clock.now();
         let env = key_environment(environment)?;
         let mut tx = self.store.begin().await?;
@@ -889,7 +900,7 @@ impl Rempart {
             .find(|e| e.environment == env)
             .map_or(1, |e| e.encryption_version.saturating_add(1));
         let draft = Draft::new(actor.audit_name(), Action::KeysRotate, Outcome::Success)
-            .target(format!("{audit_target}/kek:{version}"));
+            .target(format!("environment:{environment}/kek:{version}"));
         self.audit.append(tx.as_mut(), ctx, now, draft).await?;
         let version = self.keys.change(|k| Ok(k.rotate(&env, now)?))?;
         tx.commit().await?;
@@ -908,17 +919,8 @@ impl Rempart {
         after: Option<[u8; DATA_KEY_ID_LEN]>,
         limit: u32,
     ) -> Result<RewrapBatch, ServiceError> {
-        let audit_target = format!("environment:{environment}");
-        let scope = (Scope::Environment(environment.clone()), Some(environment));
-        self.authorize_keys(
-            actor,
-            ctx,
-            Permission::KeysManage,
-            Action::KeysRewrap,
-            scope,
-            &audit_target,
-        )
-        .await?;
+        self.authorize_manage(actor, ctx, environment, Action::KeysRewrap)
+            .await?;
         if !(1..=MAX_REWRAP_BATCH).contains(&limit) {
             return Err(ServiceError::Invalid {
                 field: "limit",
@@ -962,7 +964,7 @@ impl Rempart {
             .map(|c| c.data_keys)
             .sum();
         let draft = Draft::new(actor.audit_name(), Action::KeysRewrap, Outcome::Success).target(
-            format!("{audit_target}/kek:{version}/rewrapped:{rewrapped}"),
+            format!("environment:{environment}/kek:{version}/rewrapped:{rewrapped}"),
         );
         self.audit.append(tx.as_mut(), ctx, now, draft).await?;
         if rewrapped > 0 {
@@ -990,17 +992,8 @@ impl Rempart {
         environment: &Environment,
         min_version: u32,
     ) -> Result<(), ServiceError> {
-        let audit_target = format!("environment:{environment}");
-        let scope = (Scope::Environment(environment.clone()), Some(environment));
-        self.authorize_keys(
-            actor,
-            ctx,
-            Permission::KeysManage,
-            Action::KeysRetire,
-            scope,
-            &audit_target,
-        )
-        .await?;
+        self.authorize_manage(actor, ctx, environment, Action::KeysRetire)
+            .await?;
         let now = self.clock.now();
         let env = key_environment(environment)?;
         let mut tx = self.store.begin().await?;
@@ -1019,8 +1012,9 @@ impl Rempart {
             }
             .into());
         }
-        let draft = Draft::new(actor.audit_name(), Action::KeysRetire, Outcome::Success)
-            .target(format!("{audit_target}/min-version:{min_version}"));
+        let draft = Draft::new(actor.audit_name(), Action::KeysRetire, Outcome::Success).target(
+            format!("environment:{environment}/min-version:{min_version}"),
+        );
         self.audit.append(tx.as_mut(), ctx, now, draft).await?;
         self.keys
             .change(|k| Ok(k.set_min_decryption_version(&env, min_version)?))?;
