@@ -33,7 +33,10 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
             "migrated the database schema"
         );
     }
-    let core = Rempart::new(store, Arc::new(SystemClock));
+    let identity =
+        rempart_core::identity::Identity::new(config.identity.clone(), config.password.clone())
+            .context("identity.hash_*")?;
+    let core = Rempart::new(store, Arc::new(SystemClock)).with_identity(identity);
     let (core, vault) = open_keyring(&config, core).await?;
     // Checkpoints are signed by the keyring's audit key; while it is sealed
     // they wait, and the first one due after unsealing covers every event.

@@ -7,6 +7,19 @@ use rempart_store::TenantFilter;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// How the actor proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An API token (machines, and the bootstrap administrator).
+    Token(Uuid),
+    /// A login session; `authenticated_at` is the last proof of identity
+    /// (password or second factor), for step-up.
+    Session {
+        id: Uuid,
+        authenticated_at: OffsetDateTime,
+    },
+}
+
 /// Who is acting: a principal, through one credential, with the grants it
 /// held when the request was authenticated (indexed once, so that each
 /// decision is two hash lookups whatever the number of grants).
@@ -14,25 +27,53 @@ use uuid::Uuid;
 pub struct Actor {
     pub principal: PrincipalId,
     pub name: PrincipalName,
+    /// The credential's id (token or session).
     pub token: Uuid,
+    pub credential: Credential,
     grants: Vec<Grant>,
     index: GrantIndex,
 }
 
 impl Actor {
+    /// An actor authenticated by the API token `token`.
     pub fn new(
         principal: PrincipalId,
         name: PrincipalName,
         token: Uuid,
         grants: Vec<Grant>,
     ) -> Self {
+        Self::with_credential(principal, name, Credential::Token(token), grants)
+    }
+
+    pub fn with_credential(
+        principal: PrincipalId,
+        name: PrincipalName,
+        credential: Credential,
+        grants: Vec<Grant>,
+    ) -> Self {
         let index = GrantIndex::new(&grants);
+        let token = match credential {
+            Credential::Token(id) | Credential::Session { id, .. } => id,
+        };
         Self {
             principal,
             name,
             token,
+            credential,
             grants,
             index,
+        }
+    }
+
+    /// Whether the actor proved its identity within `window` of `now`:
+    /// sessions must have (step-up); API tokens are machine credentials
+    /// and carry no interactive proof, so they pass.
+    pub fn recently_authenticated(&self, now: OffsetDateTime, window: time::Duration) -> bool {
+        match self.credential {
+            Credential::Token(_) => true,
+            Credential::Session {
+                authenticated_at, ..
+            } => now - authenticated_at <= window,
         }
     }
 
@@ -66,7 +107,7 @@ impl Actor {
         let mut tenants: Vec<TenantId> = Vec::new();
         let mut environments: Vec<Environment> = Vec::new();
         for grant in &self.grants {
-            if !grant.is_active(now) || !grant.role.permissions().contains(&permission) {
+            if !grant.is_active(now) || !grant.permissions.contains(permission) {
                 continue;
             }
             match &grant.scope {

@@ -23,6 +23,10 @@ pub struct Config {
     pub log: LogConfig,
     pub audit: AuditConfig,
     pub keyring: KeyringConfig,
+    /// Login, sessions, lockout, MFA, separation of duties (issue 5).
+    pub identity: crate::identity::IdentityConfig,
+    /// The password policy for staff, and every tenant's baseline.
+    pub password: rempart_model::password_policy::PasswordPolicy,
 }
 
 /// The audit log: checkpoint intervals and the signing key (issue 4).
@@ -146,6 +150,8 @@ impl Default for Config {
             log: LogConfig::default(),
             audit: AuditConfig::default(),
             keyring: KeyringConfig::default(),
+            identity: crate::identity::IdentityConfig::default(),
+            password: rempart_model::password_policy::PasswordPolicy::default(),
         }
     }
 }
@@ -334,6 +340,162 @@ pub const KEYS: &[Key] = &[
         KeyKind::String,
         false,
     ),
+    key(
+        "identity.hash_memory_kib",
+        "REMPART_IDENTITY_HASH_MEMORY_KIB",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.hash_iterations",
+        "REMPART_IDENTITY_HASH_ITERATIONS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.hash_parallelism",
+        "REMPART_IDENTITY_HASH_PARALLELISM",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.hash_concurrency",
+        "REMPART_IDENTITY_HASH_CONCURRENCY",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.session_idle_secs",
+        "REMPART_IDENTITY_SESSION_IDLE_SECS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.session_absolute_secs",
+        "REMPART_IDENTITY_SESSION_ABSOLUTE_SECS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.step_up_secs",
+        "REMPART_IDENTITY_STEP_UP_SECS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.lockout_attempts",
+        "REMPART_IDENTITY_LOCKOUT_ATTEMPTS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.source_attempts",
+        "REMPART_IDENTITY_SOURCE_ATTEMPTS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.lockout_window_secs",
+        "REMPART_IDENTITY_LOCKOUT_WINDOW_SECS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.lockout_secs",
+        "REMPART_IDENTITY_LOCKOUT_SECS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "identity.mfa_issuer",
+        "REMPART_IDENTITY_MFA_ISSUER",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "identity.tenant_mfa_required",
+        "REMPART_IDENTITY_TENANT_MFA_REQUIRED",
+        KeyKind::Boolean,
+        false,
+    ),
+    key(
+        "identity.separation_of_duties",
+        "REMPART_IDENTITY_SEPARATION_OF_DUTIES",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "identity.break_glass_max",
+        "REMPART_IDENTITY_BREAK_GLASS_MAX",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "password.min_length",
+        "REMPART_PASSWORD_MIN_LENGTH",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "password.max_length",
+        "REMPART_PASSWORD_MAX_LENGTH",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "password.min_strength",
+        "REMPART_PASSWORD_MIN_STRENGTH",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "password.reject_common",
+        "REMPART_PASSWORD_REJECT_COMMON",
+        KeyKind::Boolean,
+        false,
+    ),
+    key(
+        "password.reject_identifier",
+        "REMPART_PASSWORD_REJECT_IDENTIFIER",
+        KeyKind::Boolean,
+        false,
+    ),
+    key(
+        "password.history",
+        "REMPART_PASSWORD_HISTORY",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "password.max_age_days",
+        "REMPART_PASSWORD_MAX_AGE_DAYS",
+        KeyKind::Integer,
+        false,
+    ),
+    key(
+        "password.require_lowercase",
+        "REMPART_PASSWORD_REQUIRE_LOWERCASE",
+        KeyKind::Boolean,
+        false,
+    ),
+    key(
+        "password.require_uppercase",
+        "REMPART_PASSWORD_REQUIRE_UPPERCASE",
+        KeyKind::Boolean,
+        false,
+    ),
+    key(
+        "password.require_digit",
+        "REMPART_PASSWORD_REQUIRE_DIGIT",
+        KeyKind::Boolean,
+        false,
+    ),
+    key(
+        "password.require_symbol",
+        "REMPART_PASSWORD_REQUIRE_SYMBOL",
+        KeyKind::Boolean,
+        false,
+    ),
 ];
 
 /// `REMPART_…` variables that are not configuration keys: the CLI's own
@@ -498,6 +660,9 @@ impl Config {
             );
         }
         self.validate_audit_and_keyring()?;
+        if let Err((key, message)) = self.identity.validate(&self.password) {
+            return impossible(key, &message);
+        }
         if let Err(e) = self.log.level.parse::<tracing_filter::Directives>() {
             return impossible("log.level", &e);
         }

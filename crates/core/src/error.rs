@@ -42,6 +42,31 @@ pub enum ServiceError {
     TenantNotFound,
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),
+    /// A wrong login name or password: the same answer for both, so that
+    /// no one learns which accounts exist.
+    #[error("the login name or password is wrong")]
+    LoginFailed,
+    /// Too many failures for this account or from this address.
+    #[error("too many failed attempts: try again in {retry_after_secs} seconds")]
+    LockedOut { retry_after_secs: u64 },
+    /// A new password breaks the policy; every broken rule is named.
+    #[error("the password is refused: {}", rules.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    PasswordRefused {
+        rules: Vec<rempart_model::password_policy::PasswordRule>,
+    },
+    #[error("second factor refused: {0}")]
+    SecondFactorRefused(String),
+    /// The session has a login step left before it may do anything else.
+    #[error("finish logging in first: the next step is {next}")]
+    LoginIncomplete { next: &'static str },
+    /// A sensitive action needs a recent proof of identity.
+    #[error("this action needs a recent login: re-authenticate (step-up) and retry")]
+    StepUpRequired,
+    /// An access rule refuses the change; the message names the rule.
+    #[error("refused by rule {rule}: {message}")]
+    RuleRefused { rule: &'static str, message: String },
+    #[error("the source address is not on the allow-list for this {what}")]
+    SourceNotAllowed { what: &'static str },
 }
 
 impl From<crate::secret::RandomUnavailable> for ServiceError {

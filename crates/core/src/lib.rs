@@ -15,13 +15,14 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod identity;
 pub mod keys;
 pub mod password;
 pub mod secret;
 pub mod service;
 pub mod totp;
 
-pub use actor::Actor;
+pub use actor::{Actor, Credential};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use context::RequestContext;

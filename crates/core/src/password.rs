@@ -114,12 +114,7 @@ impl PasswordHasher {
         if !allow_weak && !params.meets_minimum() {
             return Err(PasswordError::BelowMinimum);
         }
-        let argon2 = params.argon2()?;
-        let salt = random_salt()?;
-        let dummy = argon2
-            .hash_password_with_salt(b"rempart-dummy-password", &salt)
-            .map_err(|e| PasswordError::InvalidParams(e.to_string()))?
-            .to_string();
+        let dummy = dummy_hash(params)?;
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
@@ -193,6 +188,32 @@ impl PasswordHasher {
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|_| PasswordError::Interrupted)?
+    }
+}
+
+/// The hash an unknown account is checked against: made with the current
+/// parameters, so that checking it costs what a real check costs. Its salt
+/// needs no randomness: it protects no password.
+fn dummy_hash(params: HashParams) -> Result<String, PasswordError> {
+    params
+        .argon2()?
+        .hash_password_with_salt(b"rempart-dummy-password", b"rempart-dummy-salt")
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::InvalidParams(e.to_string()))
+}
+
+impl Default for PasswordHasher {
+    /// OWASP's parameters, as many hashes at once as there are cores.
+    fn default() -> Self {
+        let params = HashParams::default();
+        Self {
+            params,
+            permits: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
+            // The default parameters are valid: this cannot fail.
+            dummy: Arc::new(dummy_hash(params).unwrap_or_default()),
+        }
     }
 }
 

@@ -19,6 +19,8 @@ use zeroize::Zeroizing;
 pub enum SecretKind {
     ApiToken,
     Bootstrap,
+    /// A login session (cookie or bearer).
+    Session,
 }
 
 impl SecretKind {
@@ -26,6 +28,7 @@ impl SecretKind {
         match self {
             Self::ApiToken => "rmp_at_",
             Self::Bootstrap => "rmp_boot_",
+            Self::Session => "rmp_ses_",
         }
     }
 }
@@ -46,6 +49,14 @@ pub fn generate(kind: SecretKind) -> Result<SecretString, RandomUnavailable> {
         URL_SAFE_NO_PAD.encode(bytes.as_ref())
     );
     Ok(SecretString::from(text))
+}
+
+/// Whether a presented secret is a session secret (else an API token).
+pub fn is_session(secret: &SecretString) -> bool {
+    secret
+        .expose_secret()
+        .trim()
+        .starts_with(SecretKind::Session.prefix())
 }
 
 /// The stored form of a presented secret.

@@ -39,6 +39,8 @@ pub struct Rempart {
     pub(crate) audit: Arc<AuditChain>,
     /// The keyring (issue 3); unconfigured (sealed) until `with_keys`.
     pub(crate) keys: Arc<crate::keys::KeyVault>,
+    /// Identity settings and the password hasher (issue 5).
+    pub(crate) identity: Arc<crate::identity::Identity>,
 }
 
 /// What first start found or did about the first administrator.
@@ -72,7 +74,16 @@ impl Rempart {
             clock,
             audit: Arc::new(AuditChain::default()),
             keys: Arc::new(crate::keys::KeyVault::unconfigured()),
+            identity: Arc::new(crate::identity::Identity::default()),
         }
+    }
+
+    /// Uses these identity settings (the configuration's, or cheap hashing
+    /// in tests).
+    #[must_use]
+    pub fn with_identity(mut self, identity: crate::identity::Identity) -> Self {
+        self.identity = Arc::new(identity);
+        self
     }
 
     pub fn clock(&self) -> &dyn Clock {
@@ -91,14 +102,21 @@ impl Rempart {
 
     // Authentication.
 
-    /// Resolves a bearer token to an actor. An unknown, expired or revoked
-    /// token, or one whose holder is no longer active, is refused and the
-    /// refusal recorded with the source address.
+    /// Resolves a bearer secret (an API token, or a fully logged-in
+    /// session) to an actor. An unknown, expired or revoked credential, or
+    /// one whose holder is no longer active, is refused and the refusal
+    /// recorded with the source address.
     pub async fn authenticate(
         &self,
         ctx: &RequestContext,
         token: &SecretString,
     ) -> Result<Actor, ServiceError> {
+        if secret::is_session(token) {
+            let (actor, _) = self
+                .authenticate_session(ctx, token, &[rempart_store::SessionStage::Full])
+                .await?;
+            return Ok(actor);
+        }
         let now = self.clock.now();
         let hash = secret::fingerprint(token);
         let mut tx = self.store.begin().await?;
@@ -132,6 +150,24 @@ impl Rempart {
             return Err(ServiceError::Unauthenticated);
         }
         let grants = tx.grants_of(principal.id).await?;
+        let grants = match self
+            .token_grants(tx.as_mut(), ctx, &token_record, grants)
+            .await
+        {
+            Ok(grants) => grants,
+            Err(refusal) => {
+                drop(tx);
+                let draft = Draft::new(
+                    format!("principal:{}", principal.id),
+                    Action::AuthToken,
+                    Outcome::Denied,
+                )
+                .target(format!("token:{}", token_record.id))
+                .details(crate::audit_details::Details::reason(refusal.to_string()));
+                self.refuse_with_details(ctx, now, draft).await?;
+                return Err(refusal);
+            }
+        };
         if token_record
             .last_used_at
             .is_none_or(|at| now - at >= TOKEN_TOUCH_INTERVAL)
@@ -255,31 +291,20 @@ impl Rempart {
             return Err(ServiceError::BootstrapRefused(refusal));
         }
 
-        let principal = PrincipalRecord {
-            id: PrincipalId(self.clock.new_id()),
-            name: administrator,
-            state: PrincipalState::Active,
-            created_at: now,
-        };
+        let principal =
+            PrincipalRecord::staff(PrincipalId(self.clock.new_id()), administrator, now);
         tx.insert_principal(&principal).await?;
-        let grant = Grant {
-            role: Role::SecurityAdmin,
-            scope: Scope::Global,
-            expires_at: None,
-        };
+        let grant = Grant::of(Role::SecurityAdmin, Scope::Global, None);
         tx.insert_grant(self.clock.new_id(), principal.id, &grant, now)
             .await?;
         let token = secret::generate(SecretKind::ApiToken)?;
-        tx.insert_token(&TokenRecord {
-            id: self.clock.new_id(),
-            principal: principal.id,
-            hash: secret::fingerprint(&token),
-            name: "bootstrap".to_owned(),
-            created_at: now,
-            expires_at: None,
-            revoked_at: None,
-            last_used_at: None,
-        })
+        tx.insert_token(&TokenRecord::unrestricted(
+            self.clock.new_id(),
+            principal.id,
+            secret::fingerprint(&token),
+            "bootstrap",
+            now,
+        ))
         .await?;
         let draft = Draft::new("bootstrap", Action::BootstrapExchange, Outcome::Success)
             .target(format!("principal:{}", principal.id));

@@ -54,10 +54,12 @@ fn main() {
     let now = datetime!(2026-11-28 12:00 UTC);
     // One principal with 10,000 grants: an auditor of 10,000 tenants.
     let grants: Vec<Grant> = (0..GRANTS)
-        .map(|n| Grant {
-            role: Role::Auditor,
-            scope: Scope::Tenant(TenantId(Uuid::from_u128(n))),
-            expires_at: None,
+        .map(|n| {
+            Grant::of(
+                Role::Auditor,
+                Scope::Tenant(TenantId(Uuid::from_u128(n))),
+                None,
+            )
         })
         .collect();
     let index = GrantIndex::new(&grants);

@@ -45,9 +45,67 @@ pub enum Action {
     KeysShred,
     #[serde(rename = "keys.data_key.create")]
     DataKeyCreate,
+    #[serde(rename = "user.create")]
+    UserCreate,
+    #[serde(rename = "user.list")]
+    UserList,
+    #[serde(rename = "user.state")]
+    UserState,
+    #[serde(rename = "password.set")]
+    PasswordSet,
+    #[serde(rename = "password.change")]
+    PasswordChange,
+    #[serde(rename = "auth.session")]
+    AuthSession,
+    #[serde(rename = "auth.login")]
+    Login,
+    #[serde(rename = "auth.second_factor")]
+    LoginSecondFactor,
+    #[serde(rename = "auth.lockout")]
+    Lockout,
+    #[serde(rename = "auth.logout")]
+    Logout,
+    #[serde(rename = "auth.break_glass")]
+    BreakGlass,
+    #[serde(rename = "auth.step_up")]
+    StepUp,
+    #[serde(rename = "session.list")]
+    SessionList,
+    #[serde(rename = "session.revoke")]
+    SessionRevoke,
+    #[serde(rename = "token.create")]
+    TokenCreate,
+    #[serde(rename = "token.list")]
+    TokenList,
+    #[serde(rename = "token.revoke")]
+    TokenRevoke,
+    #[serde(rename = "mfa.enrol")]
+    MfaEnrol,
+    #[serde(rename = "mfa.confirm")]
+    MfaConfirm,
+    #[serde(rename = "mfa.reset")]
+    MfaReset,
+    #[serde(rename = "mfa.recovery_codes")]
+    RecoveryCodes,
+    #[serde(rename = "role.create")]
+    RoleCreate,
+    #[serde(rename = "role.list")]
+    RoleList,
+    #[serde(rename = "grant.create")]
+    GrantCreate,
+    #[serde(rename = "grant.revoke")]
+    GrantRevoke,
+    #[serde(rename = "grant.list")]
+    GrantList,
 }
 
 impl Action {
+    /// Events a security team wants to hear about at once: an emergency
+    /// account used, an account locked out, a tenant's keys destroyed.
+    pub fn is_high_severity(self) -> bool {
+        matches!(self, Self::BreakGlass | Self::Lockout | Self::KeysShred)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BootstrapIssue => "bootstrap.issue",
@@ -68,6 +126,32 @@ impl Action {
             Self::KeysReseal => "keys.reseal",
             Self::KeysShred => "keys.shred",
             Self::DataKeyCreate => "keys.data_key.create",
+            Self::UserCreate => "user.create",
+            Self::UserList => "user.list",
+            Self::UserState => "user.state",
+            Self::PasswordSet => "password.set",
+            Self::PasswordChange => "password.change",
+            Self::AuthSession => "auth.session",
+            Self::Login => "auth.login",
+            Self::LoginSecondFactor => "auth.second_factor",
+            Self::Lockout => "auth.lockout",
+            Self::Logout => "auth.logout",
+            Self::BreakGlass => "auth.break_glass",
+            Self::StepUp => "auth.step_up",
+            Self::SessionList => "session.list",
+            Self::SessionRevoke => "session.revoke",
+            Self::TokenCreate => "token.create",
+            Self::TokenList => "token.list",
+            Self::TokenRevoke => "token.revoke",
+            Self::MfaEnrol => "mfa.enrol",
+            Self::MfaConfirm => "mfa.confirm",
+            Self::MfaReset => "mfa.reset",
+            Self::RecoveryCodes => "mfa.recovery_codes",
+            Self::RoleCreate => "role.create",
+            Self::RoleList => "role.list",
+            Self::GrantCreate => "grant.create",
+            Self::GrantRevoke => "grant.revoke",
+            Self::GrantList => "grant.list",
         }
     }
 }

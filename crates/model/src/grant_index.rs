@@ -47,8 +47,8 @@ impl GrantIndex {
     pub fn new(grants: &[Grant]) -> Self {
         let mut by_permission: HashMap<Permission, Scopes> = HashMap::new();
         for grant in grants {
-            for permission in grant.role.permissions() {
-                let scopes = by_permission.entry(*permission).or_default();
+            for permission in grant.permissions.iter() {
+                let scopes = by_permission.entry(permission).or_default();
                 match &grant.scope {
                     Scope::Global => {
                         scopes.global = Some(match scopes.global {
@@ -128,18 +128,14 @@ mod tests {
 
     fn grant_strategy() -> impl Strategy<Value = Grant> {
         (
-            prop_oneof![Just(Role::SecurityAdmin), Just(Role::Auditor)],
+            proptest::sample::select(Role::ALL),
             scope_strategy(),
             prop_oneof![
                 Just(None),
                 (-3_i64..3).prop_map(|h| Some(NOW + time::Duration::hours(h)))
             ],
         )
-            .prop_map(|(role, scope, expires_at)| Grant {
-                role,
-                scope,
-                expires_at,
-            })
+            .prop_map(|(role, scope, expires_at)| Grant::of(role, scope, expires_at))
     }
 
     proptest! {

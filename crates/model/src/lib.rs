@@ -16,7 +16,7 @@ pub mod tenant;
 
 pub use audit::{Action, Outcome};
 pub use environment::{Environment, EnvironmentError};
-pub use permission::Permission;
+pub use permission::{Permission, PermissionSet};
 pub use principal::{PrincipalId, PrincipalName, PrincipalNameError};
-pub use role::{Grant, Role, Scope, is_allowed};
+pub use role::{Grant, Role, RoleName, RoleNameError, Scope, is_allowed};
 pub use tenant::{NewTenant, Region, RegionError, Tenant, TenantId, TenantName, TenantNameError};

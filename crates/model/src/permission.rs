@@ -28,6 +28,27 @@ pub enum Permission {
     /// Crypto-shred a tenant (irreversible).
     #[serde(rename = "keys.shred")]
     KeysShred,
+    /// Create accounts (staff, or users of a tenant in scope).
+    #[serde(rename = "user.create")]
+    UserCreate,
+    /// See accounts, their state, MFA enrolment and grants.
+    #[serde(rename = "user.read")]
+    UserRead,
+    /// Suspend, reactivate, terminate accounts; reset passwords and MFA.
+    #[serde(rename = "user.update")]
+    UserUpdate,
+    /// See roles and what they carry.
+    #[serde(rename = "role.read")]
+    RoleRead,
+    /// Define custom roles.
+    #[serde(rename = "role.manage")]
+    RoleManage,
+    /// Grant and revoke roles (never beyond what the granter holds).
+    #[serde(rename = "grant.manage")]
+    GrantManage,
+    /// Revoke other people's sessions and API tokens.
+    #[serde(rename = "session.revoke")]
+    SessionRevoke,
 }
 
 impl Permission {
@@ -39,7 +60,30 @@ impl Permission {
         Self::KeysRead,
         Self::KeysManage,
         Self::KeysShred,
+        Self::UserCreate,
+        Self::UserRead,
+        Self::UserUpdate,
+        Self::RoleRead,
+        Self::RoleManage,
+        Self::GrantManage,
+        Self::SessionRevoke,
     ];
+
+    /// Permissions whose holders must use a second factor (control AC-1):
+    /// they change who may do what, or destroy data.
+    pub fn is_privileged(self) -> bool {
+        matches!(
+            self,
+            Self::TenantCreate
+                | Self::KeysManage
+                | Self::KeysShred
+                | Self::UserCreate
+                | Self::UserUpdate
+                | Self::RoleManage
+                | Self::GrantManage
+                | Self::SessionRevoke
+        )
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,7 +94,19 @@ impl Permission {
             Self::KeysRead => "keys.read",
             Self::KeysManage => "keys.manage",
             Self::KeysShred => "keys.shred",
+            Self::UserCreate => "user.create",
+            Self::UserRead => "user.read",
+            Self::UserUpdate => "user.update",
+            Self::RoleRead => "role.read",
+            Self::RoleManage => "role.manage",
+            Self::GrantManage => "grant.manage",
+            Self::SessionRevoke => "session.revoke",
         }
+    }
+
+    fn bit(self) -> u64 {
+        let index = Self::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        1_u64 << index
     }
 }
 
@@ -76,6 +132,86 @@ impl FromStr for Permission {
     }
 }
 
+/// A set of permissions: what a role carries, what a token is limited to.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PermissionSet(u64);
+
+impl PermissionSet {
+    pub const EMPTY: Self = Self(0);
+
+    pub fn of(permissions: &[Permission]) -> Self {
+        permissions.iter().copied().collect()
+    }
+
+    pub fn contains(self, permission: Permission) -> bool {
+        self.0 & permission.bit() != 0
+    }
+
+    pub fn insert(&mut self, permission: Permission) {
+        self.0 |= permission.bit();
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether every permission of `self` is in `other`.
+    pub fn is_subset(self, other: Self) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    #[must_use]
+    pub fn intersection(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(move |p| self.contains(*p))
+    }
+
+    pub fn is_privileged(self) -> bool {
+        self.iter().any(Permission::is_privileged)
+    }
+
+    /// Parses a list of permission names; the error names the first
+    /// unknown one.
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, UnknownPermission> {
+        names
+            .into_iter()
+            .map(|n| n.trim().parse::<Permission>())
+            .collect()
+    }
+
+    /// The names, space-separated (the stored form).
+    pub fn to_names(self) -> String {
+        self.iter()
+            .map(Permission::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl FromIterator<Permission> for PermissionSet {
+    fn from_iter<I: IntoIterator<Item = Permission>>(iter: I) -> Self {
+        let mut set = Self::EMPTY;
+        for p in iter {
+            set.insert(p);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for PermissionSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.iter().map(Permission::as_str))
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +222,25 @@ mod tests {
             assert_eq!(p.as_str().parse::<Permission>(), Ok(*p));
         }
         assert!("tenant.delete".parse::<Permission>().is_err());
+    }
+
+    #[test]
+    fn sets() {
+        assert!(Permission::ALL.len() <= 64, "a PermissionSet is 64 bits");
+        let all: PermissionSet = Permission::ALL.iter().copied().collect();
+        assert_eq!(all.iter().count(), Permission::ALL.len());
+        let read = PermissionSet::of(&[Permission::TenantRead, Permission::AuditSearch]);
+        assert!(read.is_subset(all));
+        assert!(!all.is_subset(read));
+        assert_eq!(
+            PermissionSet::parse(read.to_names().split(' ')).unwrap(),
+            read
+        );
+        assert_eq!(
+            PermissionSet::parse(["tenant.read", "nope"]),
+            Err(UnknownPermission("nope".to_owned()))
+        );
+        assert!(!read.is_privileged());
+        assert!(PermissionSet::of(&[Permission::GrantManage]).is_privileged());
     }
 }

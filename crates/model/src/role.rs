@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::environment::Environment;
-use crate::permission::Permission;
+use crate::permission::{Permission, PermissionSet};
 use crate::tenant::TenantId;
 
-/// The built-in roles. Custom roles arrive with the identity issue.
+/// The built-in roles. Custom roles ([`RoleName`] plus a
+/// [`PermissionSet`]) are defined by whoever holds `role.manage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Role {
     /// Runs the programme: tenants, keys, access. Staff-wide by nature.
@@ -22,35 +23,99 @@ pub enum Role {
     /// Read-only access to evidence and the audit trail.
     #[serde(rename = "auditor")]
     Auditor,
+    /// Reviews who holds what (quarterly access reviews): reads accounts,
+    /// roles and grants, changes nothing.
+    #[serde(rename = "access-reviewer")]
+    AccessReviewer,
+    /// Leads an incident: reads the audit trail and revokes sessions.
+    #[serde(rename = "incident-commander")]
+    IncidentCommander,
+    /// Joiners and leavers: creates, suspends and terminates accounts.
+    #[serde(rename = "hr")]
+    Hr,
+    /// Customer support: sees tenants and accounts, never their data in
+    /// clear (masked data only) and changes nothing.
+    #[serde(rename = "support")]
+    Support,
+    /// Administers one tenant's own users and their roles.
+    #[serde(rename = "tenant-admin")]
+    TenantAdmin,
+    /// An ordinary user of a tenant.
+    #[serde(rename = "tenant-member")]
+    TenantMember,
+    /// A machine calling the API for a tenant.
+    #[serde(rename = "application")]
+    Application,
 }
 
 impl Role {
-    pub const ALL: &'static [Self] = &[Self::SecurityAdmin, Self::Auditor];
+    pub const ALL: &'static [Self] = &[
+        Self::SecurityAdmin,
+        Self::Auditor,
+        Self::AccessReviewer,
+        Self::IncidentCommander,
+        Self::Hr,
+        Self::Support,
+        Self::TenantAdmin,
+        Self::TenantMember,
+        Self::Application,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SecurityAdmin => "security-admin",
             Self::Auditor => "auditor",
+            Self::AccessReviewer => "access-reviewer",
+            Self::IncidentCommander => "incident-commander",
+            Self::Hr => "hr",
+            Self::Support => "support",
+            Self::TenantAdmin => "tenant-admin",
+            Self::TenantMember => "tenant-member",
+            Self::Application => "application",
         }
     }
 
-    pub fn permissions(self) -> &'static [Permission] {
+    pub fn permissions(self) -> PermissionSet {
+        use Permission as P;
         match self {
-            Self::SecurityAdmin => &[
-                Permission::TenantCreate,
-                Permission::TenantRead,
-                Permission::AuditSearch,
-                Permission::AuditProof,
-                Permission::KeysRead,
-                Permission::KeysManage,
-                Permission::KeysShred,
-            ],
-            Self::Auditor => &[
-                Permission::TenantRead,
-                Permission::AuditSearch,
-                Permission::AuditProof,
-            ],
+            // Everything, by construction: a new permission reaches the
+            // security administrator without an edit here.
+            Self::SecurityAdmin => Permission::ALL.iter().copied().collect(),
+            Self::Auditor => PermissionSet::of(&[
+                P::TenantRead,
+                P::AuditSearch,
+                P::AuditProof,
+                P::KeysRead,
+                P::UserRead,
+                P::RoleRead,
+            ]),
+            Self::AccessReviewer => PermissionSet::of(&[P::TenantRead, P::UserRead, P::RoleRead]),
+            Self::IncidentCommander => PermissionSet::of(&[
+                P::TenantRead,
+                P::AuditSearch,
+                P::AuditProof,
+                P::UserRead,
+                P::SessionRevoke,
+            ]),
+            Self::Hr => PermissionSet::of(&[P::UserCreate, P::UserRead, P::UserUpdate]),
+            Self::Support => PermissionSet::of(&[P::TenantRead, P::UserRead]),
+            Self::TenantAdmin => PermissionSet::of(&[
+                P::TenantRead,
+                P::UserCreate,
+                P::UserRead,
+                P::UserUpdate,
+                P::RoleRead,
+                P::GrantManage,
+                P::SessionRevoke,
+                P::AuditSearch,
+                P::AuditProof,
+            ]),
+            Self::TenantMember | Self::Application => PermissionSet::of(&[P::TenantRead]),
         }
+    }
+
+    pub fn name(self) -> RoleName {
+        RoleName(self.as_str().to_owned())
     }
 }
 
@@ -73,6 +138,62 @@ impl FromStr for Role {
             .copied()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+/// The name of a role, built-in or custom: 1 to 64 characters of
+/// lowercase letters, digits and `-`, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoleName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a role name is 1 to 64 characters of lowercase letters, digits and '-', starting with a letter"
+)]
+pub struct RoleNameError;
+
+impl RoleName {
+    pub fn parse(raw: &str) -> Result<Self, RoleNameError> {
+        let ok = (1..=64).contains(&raw.len())
+            && raw.starts_with(|c: char| c.is_ascii_lowercase())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(RoleNameError)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The built-in role of this name, if it is one.
+    pub fn builtin(&self) -> Option<Role> {
+        self.0.parse().ok()
+    }
+}
+
+impl TryFrom<String> for RoleName {
+    type Error = RoleNameError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<RoleName> for String {
+    fn from(value: RoleName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -106,15 +227,27 @@ impl Scope {
     }
 }
 
-/// A role granted in a scope, possibly until a time.
+/// A role granted in a scope, possibly until a time, with the permissions
+/// the role carried when the grant was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
-    pub role: Role,
+    pub role: RoleName,
+    pub permissions: PermissionSet,
     pub scope: Scope,
     pub expires_at: Option<OffsetDateTime>,
 }
 
 impl Grant {
+    /// A grant of a built-in role.
+    pub fn of(role: Role, scope: Scope, expires_at: Option<OffsetDateTime>) -> Self {
+        Self {
+            role: role.name(),
+            permissions: role.permissions(),
+            scope,
+            expires_at,
+        }
+    }
+
     pub fn is_active(&self, now: OffsetDateTime) -> bool {
         self.expires_at.is_none_or(|until| now < until)
     }
@@ -131,7 +264,7 @@ pub fn is_allowed(
 ) -> bool {
     grants.iter().any(|grant| {
         grant.is_active(now)
-            && grant.role.permissions().contains(&permission)
+            && grant.permissions.contains(permission)
             && grant.scope.covers(target, target_environment)
     })
 }
@@ -145,11 +278,7 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2026-11-27 12:00 UTC);
 
     fn grant(role: Role, scope: Scope) -> Grant {
-        Grant {
-            role,
-            scope,
-            expires_at: None,
-        }
+        Grant::of(role, scope, None)
     }
 
     #[test]
@@ -244,11 +373,7 @@ mod tests {
 
     #[test]
     fn an_expired_grant_gives_nothing() {
-        let grants = [Grant {
-            role: Role::SecurityAdmin,
-            scope: Scope::Global,
-            expires_at: Some(NOW),
-        }];
+        let grants = [Grant::of(Role::SecurityAdmin, Scope::Global, Some(NOW))];
         assert!(!is_allowed(
             &grants,
             Permission::TenantRead,

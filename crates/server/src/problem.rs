@@ -168,6 +168,64 @@ impl From<ServiceError> for Problem {
                 err.to_string(),
             ),
             ServiceError::Keys(key) => Self::from_key_error(key),
+            ServiceError::LoginFailed => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "login-failed",
+                "Login failed",
+                err.to_string(),
+            ),
+            ServiceError::LockedOut { .. } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "locked-out",
+                "Too many failed attempts",
+                err.to_string(),
+            ),
+            ServiceError::PasswordRefused { rules } => {
+                let mut problem = Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "password-refused",
+                    "Password refused by the policy",
+                    err.to_string(),
+                );
+                problem.errors = rules
+                    .iter()
+                    .map(|rule| FieldError {
+                        field: "password".to_owned(),
+                        message: rule.to_string(),
+                    })
+                    .collect();
+                problem
+            }
+            ServiceError::SecondFactorRefused(_) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "second-factor-refused",
+                "Second factor refused",
+                err.to_string(),
+            ),
+            ServiceError::LoginIncomplete { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                "login-incomplete",
+                "Login not finished",
+                err.to_string(),
+            ),
+            ServiceError::StepUpRequired => Self::new(
+                StatusCode::FORBIDDEN,
+                "step-up-required",
+                "Recent login needed",
+                err.to_string(),
+            ),
+            ServiceError::RuleRefused { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                "rule-refused",
+                "Refused by an access rule",
+                err.to_string(),
+            ),
+            ServiceError::SourceNotAllowed { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                "source-not-allowed",
+                "Source address not allowed",
+                err.to_string(),
+            ),
             ServiceError::Store(_)
             | ServiceError::RandomUnavailable
             | ServiceError::AuditLog(_) => {

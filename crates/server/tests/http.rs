@@ -314,11 +314,11 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
         rempart_model::PrincipalId(uuid::Uuid::new_v4()),
         rempart_model::PrincipalName::parse("globex-auditor").unwrap(),
         uuid::Uuid::new_v4(),
-        vec![rempart_model::Grant {
-            role: rempart_model::Role::Auditor,
-            scope: rempart_model::Scope::Tenant(rempart_model::TenantId(ids[1])),
-            expires_at: None,
-        }],
+        vec![rempart_model::Grant::of(
+            rempart_model::Role::Auditor,
+            rempart_model::Scope::Tenant(rempart_model::TenantId(ids[1])),
+            None,
+        )],
     );
     let (created, refused) = {
         let mut tx = server.store.begin().await.unwrap();

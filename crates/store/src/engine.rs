@@ -82,6 +82,13 @@ macro_rules! engine_impl {
                 expires_at: opt_from_micros(row.try_get("expires_at")?)?,
                 revoked_at: opt_from_micros(row.try_get("revoked_at")?)?,
                 last_used_at: opt_from_micros(row.try_get("last_used_at")?)?,
+                tenant: row.try_get::<Option<Uuid>, _>("tenant_id")?.map(TenantId),
+                permissions: row
+                    .try_get::<Option<String>, _>("permissions")?
+                    .map(|names| rempart_model::PermissionSet::parse(names.split_whitespace()))
+                    .transpose()
+                    .map_err(StoreError::corrupt)?,
+                allow_list: row.try_get("allow_list")?,
             })
         }
 
@@ -229,14 +236,20 @@ macro_rules! engine_impl {
                 principal: &PrincipalRecord,
             ) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO principals (id, name, name_key, state, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO principals (id, name, name_key, state, created_at, kind, tenant_id, \
+                     email, display_name, break_glass) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(principal.id.0)
                 .bind(principal.name.as_str())
                 .bind(principal.name.uniqueness_key())
                 .bind(principal.state.as_str())
                 .bind(to_micros(principal.created_at)?)
+                .bind(principal.kind.as_str())
+                .bind(principal.tenant.map(|t| t.0))
+                .bind(principal.email.as_deref())
+                .bind(principal.display_name.as_deref())
+                .bind(principal.break_glass)
                 .execute(&mut *self.inner)
                 .await?;
                 Ok(())
@@ -246,25 +259,11 @@ macro_rules! engine_impl {
                 &mut self,
                 id: PrincipalId,
             ) -> Result<Option<PrincipalRecord>, StoreError> {
-                use sqlx::Row as _;
-                let Some(row) = sqlx::query(
-                    "SELECT id, name, state, created_at FROM principals WHERE id = $1",
-                )
-                .bind(id.0)
-                .fetch_optional(&mut *self.inner)
-                .await?
-                else {
-                    return Ok(None);
-                };
-                let state: String = row.try_get("state")?;
-                Ok(Some(PrincipalRecord {
-                    id: PrincipalId(row.try_get("id")?),
-                    name: PrincipalName::parse(&row.try_get::<String, _>("name")?)
-                        .map_err(StoreError::corrupt)?,
-                    state: PrincipalState::parse(&state)
-                        .ok_or_else(|| StoreError::corrupt("unknown principal state"))?,
-                    created_at: from_micros(row.try_get("created_at")?)?,
-                }))
+                let row = sqlx::query(concat!("SELECT ", crate::identity::principal_columns!(), " FROM principals WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_optional(&mut *self.inner)
+                    .await?;
+                row.as_ref().map(principal_from_row).transpose()
             }
 
             async fn insert_grant(
@@ -274,68 +273,32 @@ macro_rules! engine_impl {
                 grant: &Grant,
                 created_at: OffsetDateTime,
             ) -> Result<(), StoreError> {
-                let (kind, value) = match &grant.scope {
-                    Scope::Global => ("global", String::new()),
-                    Scope::Tenant(t) => ("tenant", t.0.to_string()),
-                    Scope::Environment(e) => ("environment", e.as_str().to_owned()),
-                };
-                sqlx::query(
-                    "INSERT INTO grants (id, principal_id, role, scope_kind, scope_value, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(id)
-                .bind(principal.0)
-                .bind(grant.role.as_str())
-                .bind(kind)
-                .bind(value)
-                .bind(to_micros(created_at)?)
-                .bind(opt_to_micros(grant.expires_at)?)
-                .execute(&mut *self.inner)
-                .await?;
-                Ok(())
+                use crate::identity::IdentityTx as _;
+                self.insert_grant_record(&crate::identity::GrantRecord {
+                    id,
+                    principal,
+                    grant: grant.clone(),
+                    created_at,
+                    granted_by: None,
+                })
+                .await
             }
 
             async fn grants_of(&mut self, principal: PrincipalId) -> Result<Vec<Grant>, StoreError> {
-                use sqlx::Row as _;
-                let rows = sqlx::query(
-                    "SELECT role, scope_kind, scope_value, expires_at FROM grants \
-                     WHERE principal_id = $1 ORDER BY created_at",
-                )
-                .bind(principal.0)
-                .fetch_all(&mut *self.inner)
-                .await?;
-                rows.iter()
-                    .map(|row| {
-                        let role: String = row.try_get("role")?;
-                        let kind: String = row.try_get("scope_kind")?;
-                        let value: String = row.try_get("scope_value")?;
-                        let scope = match kind.as_str() {
-                            "global" => Scope::Global,
-                            "tenant" => Scope::Tenant(TenantId(
-                                value.parse().map_err(StoreError::corrupt)?,
-                            )),
-                            "environment" => Scope::Environment(
-                                Environment::parse(&value).map_err(StoreError::corrupt)?,
-                            ),
-                            other => {
-                                return Err(StoreError::corrupt(format!(
-                                    "unknown grant scope {other:?}"
-                                )));
-                            }
-                        };
-                        Ok(Grant {
-                            role: role.parse().map_err(StoreError::corrupt)?,
-                            scope,
-                            expires_at: opt_from_micros(row.try_get("expires_at")?)?,
-                        })
-                    })
-                    .collect()
+                use crate::identity::IdentityTx as _;
+                Ok(self
+                    .grant_records_of(principal)
+                    .await?
+                    .into_iter()
+                    .map(|record| record.grant)
+                    .collect())
             }
 
             async fn insert_token(&mut self, token: &TokenRecord) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO api_tokens (id, principal_id, token_hash, name, created_at, expires_at, revoked_at, last_used_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO api_tokens (id, principal_id, token_hash, name, created_at, expires_at, \
+                     revoked_at, last_used_at, tenant_id, permissions, allow_list) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(token.id)
                 .bind(token.principal.0)
@@ -345,6 +308,9 @@ macro_rules! engine_impl {
                 .bind(opt_to_micros(token.expires_at)?)
                 .bind(opt_to_micros(token.revoked_at)?)
                 .bind(opt_to_micros(token.last_used_at)?)
+                .bind(token.tenant.map(|t| t.0))
+                .bind(token.permissions.map(rempart_model::PermissionSet::to_names))
+                .bind(token.allow_list.as_deref())
                 .execute(&mut *self.inner)
                 .await?;
                 Ok(())
@@ -354,10 +320,7 @@ macro_rules! engine_impl {
                 &mut self,
                 hash: &[u8; 32],
             ) -> Result<Option<TokenRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, principal_id, token_hash, name, created_at, expires_at, revoked_at, last_used_at \
-                     FROM api_tokens WHERE token_hash = $1",
-                )
+                let row = sqlx::query(concat!("SELECT ", crate::identity::token_columns!(), " FROM api_tokens WHERE token_hash = $1"))
                 .bind(hash.as_slice())
                 .fetch_optional(&mut *self.inner)
                 .await?;

@@ -13,6 +13,7 @@
 mod data_keys;
 mod engine;
 mod error;
+pub mod identity;
 pub mod migrate;
 pub mod postgres;
 pub mod records;
@@ -27,6 +28,10 @@ use uuid::Uuid;
 
 pub use data_keys::{DATA_KEY_ID_LEN, DataKeyRecord, DataKeyVersionCount};
 pub use error::StoreError;
+pub use identity::{
+    AccountFilter, AccountKind, GrantRecord, IdentityTx, PasswordRecord, RoleRecord, SessionRecord,
+    SessionStage, ThrottleRecord, TotpRecord,
+};
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
     AuditHead, AuditKeyRecord, AuditQuery, AuditRecord, BootstrapRecord, CheckpointRecord,
@@ -75,7 +80,7 @@ pub trait Store: Send + Sync + Debug {
 
 /// One transaction. Dropping it without [`Tx::commit`] rolls it back.
 #[async_trait]
-pub trait Tx: Send {
+pub trait Tx: IdentityTx + Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 
     // Tenants.

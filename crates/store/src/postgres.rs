@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rempart_model::{
-    Environment, Grant, PrincipalId, PrincipalName, Region, Scope, Tenant, TenantId, TenantName,
+    Environment, Grant, PrincipalId, PrincipalName, Region, Tenant, TenantId, TenantName,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
@@ -118,3 +118,5 @@ engine_impl!(
     Postgres,
     "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
 );
+
+crate::identity::identity_impl!(PostgresTx, Postgres);

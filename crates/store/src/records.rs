@@ -31,7 +31,7 @@ impl PrincipalState {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
             "active" => Some(Self::Active),
             "suspended" => Some(Self::Suspended),
@@ -47,6 +47,30 @@ pub struct PrincipalRecord {
     pub name: PrincipalName,
     pub state: PrincipalState,
     pub created_at: OffsetDateTime,
+    pub kind: crate::identity::AccountKind,
+    /// The tenant of a tenant user; `None` for staff.
+    pub tenant: Option<TenantId>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    /// A named emergency account: every use is a high-severity event.
+    pub break_glass: bool,
+}
+
+impl PrincipalRecord {
+    /// An active staff account with nothing but a name.
+    pub fn staff(id: PrincipalId, name: PrincipalName, created_at: OffsetDateTime) -> Self {
+        Self {
+            id,
+            name,
+            state: PrincipalState::Active,
+            created_at,
+            kind: crate::identity::AccountKind::Staff,
+            tenant: None,
+            email: None,
+            display_name: None,
+            break_glass: false,
+        }
+    }
 }
 
 /// An API token. `hash` is SHA-256 of the token; the token itself is never
@@ -61,6 +85,37 @@ pub struct TokenRecord {
     pub expires_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
     pub last_used_at: Option<OffsetDateTime>,
+    /// The one tenant the token acts in; `None`: the holder's scopes.
+    pub tenant: Option<TenantId>,
+    /// The permissions the token is limited to; `None`: the holder's.
+    pub permissions: Option<rempart_model::PermissionSet>,
+    /// CIDRs the token may be used from, space-separated; `None`: any.
+    pub allow_list: Option<String>,
+}
+
+impl TokenRecord {
+    /// A token with the holder's full authority, usable from anywhere.
+    pub fn unrestricted(
+        id: Uuid,
+        principal: PrincipalId,
+        hash: [u8; 32],
+        name: impl Into<String>,
+        created_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            principal,
+            hash,
+            name: name.into(),
+            created_at,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            tenant: None,
+            permissions: None,
+            allow_list: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for TokenRecord {

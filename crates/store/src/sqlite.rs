@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rempart_model::{
-    Environment, Grant, PrincipalId, PrincipalName, Region, Scope, Tenant, TenantId, TenantName,
+    Environment, Grant, PrincipalId, PrincipalName, Region, Tenant, TenantId, TenantName,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
@@ -126,3 +126,5 @@ engine_impl!(
     Sqlite,
     "SELECT seq, hash FROM audit_head WHERE id = 1"
 );
+
+crate::identity::identity_impl!(SqliteTx, Sqlite);

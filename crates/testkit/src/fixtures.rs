@@ -10,7 +10,7 @@
 
 use rempart_core::{Actor, BootstrapStatus, Clock, Rempart, RequestContext};
 use rempart_model::{Grant, PrincipalId, PrincipalName, Role, Scope};
-use rempart_store::{PrincipalRecord, PrincipalState, Store, TokenRecord};
+use rempart_store::{PrincipalRecord, Store, TokenRecord};
 use secrecy::SecretString;
 
 /// Issues the bootstrap credential on a fresh database, exchanges it for
@@ -52,34 +52,26 @@ pub async fn principal_with(
     let id = PrincipalId(clock.new_id());
     let token = SecretString::from(format!("rmp_at_{name}-token-for-tests-only"));
     let mut tx = store.begin().await.expect("begin");
-    tx.insert_principal(&PrincipalRecord {
+    tx.insert_principal(&PrincipalRecord::staff(
         id,
-        name: PrincipalName::parse(&format!("{name}@example.com")).expect("a valid name"),
-        state: PrincipalState::Active,
-        created_at: clock.now(),
-    })
+        PrincipalName::parse(&format!("{name}@example.com")).expect("a valid name"),
+        clock.now(),
+    ))
     .await
     .expect("insert principal");
     for (role, scope) in grants {
-        let grant = Grant {
-            role: *role,
-            scope: scope.clone(),
-            expires_at: None,
-        };
+        let grant = Grant::of(*role, scope.clone(), None);
         tx.insert_grant(clock.new_id(), id, &grant, clock.now())
             .await
             .expect("insert grant");
     }
-    tx.insert_token(&TokenRecord {
-        id: clock.new_id(),
-        principal: id,
-        hash: rempart_core::secret::fingerprint(&token),
-        name: "test".to_owned(),
-        created_at: clock.now(),
-        expires_at: None,
-        revoked_at: None,
-        last_used_at: None,
-    })
+    tx.insert_token(&TokenRecord::unrestricted(
+        clock.new_id(),
+        id,
+        rempart_core::secret::fingerprint(&token),
+        "test",
+        clock.now(),
+    ))
     .await
     .expect("insert token");
     tx.commit().await.expect("commit");

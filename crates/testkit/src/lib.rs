@@ -247,7 +247,12 @@ impl TestServer {
             clock.now(),
         )
         .expect("the test keyring");
-        let core = Rempart::new(store.clone(), clock.clone()).with_keys(Arc::new(keys));
+        let core = Rempart::new(store.clone(), clock.clone())
+            .with_keys(Arc::new(keys))
+            .with_identity(rempart_core::identity::Identity::for_tests(
+                config.identity.clone(),
+                config.password.clone(),
+            ));
         let bootstrap_credential = match core.ensure_bootstrap().await.expect("bootstrap") {
             rempart_core::BootstrapStatus::Issued { credential, .. } => Some(credential),
             _ => None,

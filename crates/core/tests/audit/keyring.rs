@@ -156,11 +156,7 @@ fn actor(
         rempart_model::PrincipalId(uuid::Uuid::new_v4()),
         rempart_model::PrincipalName::parse(name).unwrap(),
         uuid::Uuid::new_v4(),
-        vec![rempart_model::Grant {
-            role,
-            scope,
-            expires_at: None,
-        }],
+        vec![rempart_model::Grant::of(role, scope, None)],
     )
 }
 

@@ -1,0 +1,731 @@
+//! Roles, grants, separation of duties, API tokens and session management
+//! (controls AC-2, AC-6, DV-4).
+//!
+//! A grant is refused, with the rule named, when it would let someone
+//! grant to themselves, grant more than they hold in that scope
+//! (escalation), give a tenant user a scope outside their tenant, or join
+//! two roles a separation-of-duty rule keeps apart.
+
+use rempart_model::{
+    Action, Grant, Outcome, Permission, PermissionSet, PrincipalId, Role, RoleName, Scope, TenantId,
+};
+use rempart_store::{
+    AccountKind, GrantRecord, PrincipalRecord, RoleRecord, StoreError, TokenRecord,
+};
+use secrecy::SecretString;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::Refusal;
+use super::login::SessionView;
+use crate::actor::{Actor, Credential};
+use crate::audit_details::Details;
+use crate::audit_log::Draft;
+use crate::context::RequestContext;
+use crate::error::ServiceError;
+use crate::secret::{self, SecretKind};
+use crate::service::Rempart;
+
+/// The longest an API token may live.
+const TOKEN_MAX_LIFETIME: Duration = Duration::days(366);
+/// The lifetime of a token created without one.
+const TOKEN_DEFAULT_LIFETIME: Duration = Duration::days(90);
+
+#[derive(Debug, Clone)]
+pub struct NewRole {
+    pub name: RoleName,
+    pub permissions: PermissionSet,
+    pub description: String,
+}
+
+/// A role, built-in or custom, as listed.
+#[derive(Debug, Clone)]
+pub struct RoleView {
+    pub name: RoleName,
+    pub permissions: PermissionSet,
+    pub builtin: bool,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub principal: PrincipalId,
+    pub role: RoleName,
+    pub scope: Scope,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    /// Whose token: the caller's own when `None`; a service account's
+    /// (with `user.update` staff-wide).
+    pub holder: Option<PrincipalId>,
+    /// `None`: the default lifetime (90 days).
+    pub expires_in: Option<Duration>,
+    /// Cut the holder's permissions to these.
+    pub permissions: Option<PermissionSet>,
+    /// Bind the token to one tenant.
+    pub tenant: Option<TenantId>,
+    /// CIDRs the token may be used from.
+    pub allow_list: Option<Vec<ipnet::IpNet>>,
+}
+
+fn builtin_description(role: Role) -> &'static str {
+    match role {
+        Role::SecurityAdmin => "Runs the programme: tenants, keys, access",
+        Role::Auditor => "Read-only access to evidence and the audit trail",
+        Role::AccessReviewer => "Reviews who holds what; changes nothing",
+        Role::IncidentCommander => "Leads incidents: audit trail, session revocation",
+        Role::Hr => "Joiners and leavers: creates, suspends, terminates accounts",
+        Role::Support => "Sees tenants and accounts, never data in clear",
+        Role::TenantAdmin => "Administers one tenant's users and their roles",
+        Role::TenantMember => "An ordinary user of a tenant",
+        Role::Application => "A machine calling the API for a tenant",
+    }
+}
+
+impl Rempart {
+    /// Defines a custom role. Needs `role.manage` staff-wide and a recent
+    /// login; built-in names are reserved.
+    pub async fn create_role(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        new: NewRole,
+    ) -> Result<RoleView, ServiceError> {
+        let now = self.clock.now();
+        let target = format!("role:{}", new.name);
+        self.authorize(
+            actor,
+            ctx,
+            now,
+            Permission::RoleManage,
+            (&Scope::Global, None),
+            Action::RoleCreate,
+            &target,
+        )
+        .await?;
+        self.require_step_up(actor, ctx, now, Action::RoleCreate, &target)
+            .await?;
+        if new.name.builtin().is_some() {
+            return Err(ServiceError::Invalid {
+                field: "name",
+                message: format!("{} is a built-in role", new.name),
+            });
+        }
+        if new.permissions.is_empty() {
+            return Err(ServiceError::Invalid {
+                field: "permissions",
+                message: "a role carries at least one permission".to_owned(),
+            });
+        }
+        if new.description.chars().count() > 500 {
+            return Err(ServiceError::Invalid {
+                field: "description",
+                message: "at most 500 characters".to_owned(),
+            });
+        }
+        let record = RoleRecord {
+            name: new.name,
+            permissions: new.permissions,
+            description: new.description,
+            created_at: now,
+        };
+        let mut tx = self.store.begin().await?;
+        match tx.insert_role(&record).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict { .. }) => {
+                return Err(ServiceError::Invalid {
+                    field: "name",
+                    message: format!("a role named {} exists", record.name),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let draft = Draft::new(actor.audit_name(), Action::RoleCreate, Outcome::Success)
+            .target(target)
+            .details(Details::field("permissions", record.permissions.to_names()));
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(RoleView {
+            name: record.name,
+            permissions: record.permissions,
+            builtin: false,
+            description: record.description,
+        })
+    }
+
+    /// Every role, built-in then custom. Needs `role.read` in some scope.
+    pub async fn list_roles(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+    ) -> Result<Vec<RoleView>, ServiceError> {
+        let now = self.clock.now();
+        if actor.tenant_filter(Permission::RoleRead, now).is_none() {
+            self.authorize(
+                actor,
+                ctx,
+                now,
+                Permission::RoleRead,
+                (&Scope::Global, None),
+                Action::RoleList,
+                "roles",
+            )
+            .await?;
+        }
+        let mut tx = self.store.begin().await?;
+        let custom = tx.roles().await?;
+        let draft = Draft::new(actor.audit_name(), Action::RoleList, Outcome::Success);
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        let mut roles: Vec<RoleView> = Role::ALL
+            .iter()
+            .map(|r| RoleView {
+                name: r.name(),
+                permissions: r.permissions(),
+                builtin: true,
+                description: builtin_description(*r).to_owned(),
+            })
+            .collect();
+        roles.extend(custom.into_iter().map(|r| RoleView {
+            name: r.name,
+            permissions: r.permissions,
+            builtin: false,
+            description: r.description,
+        }));
+        Ok(roles)
+    }
+
+    /// Grants a role in a scope. Needs `grant.manage` over the scope and a
+    /// recent login, and passes the access rules (module docs).
+    pub async fn grant_role(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        new: NewGrant,
+    ) -> Result<GrantRecord, ServiceError> {
+        let now = self.clock.now();
+        let target = format!("principal:{}", new.principal);
+        let mut tx = self.store.begin().await?;
+        let holder = tx.principal(new.principal).await?;
+        let custom = match new.role.builtin() {
+            Some(_) => None,
+            None => tx.role(&new.role).await?,
+        };
+        let environment = match &new.scope {
+            Scope::Tenant(t) => Some(
+                tx.tenant(*t)
+                    .await?
+                    .ok_or(ServiceError::TenantNotFound)?
+                    .environment,
+            ),
+            _ => None,
+        };
+        let held = tx.grant_records_of(new.principal).await?;
+        drop(tx);
+        let holder = holder.ok_or_else(|| ServiceError::NotFound {
+            what: format!("principal {}", new.principal),
+        })?;
+        let tenant = match new.scope {
+            Scope::Tenant(t) => Some(t),
+            _ => None,
+        };
+        self.authorize(
+            actor,
+            ctx,
+            now,
+            Permission::GrantManage,
+            (&new.scope, environment.as_ref()),
+            Action::GrantCreate,
+            &target,
+        )
+        .await?;
+        self.require_step_up(actor, ctx, now, Action::GrantCreate, &target)
+            .await?;
+        let permissions = match (new.role.builtin(), custom) {
+            (Some(role), _) => role.permissions(),
+            (None, Some(custom)) => custom.permissions,
+            (None, None) => {
+                self.refuse_for(
+                    actor,
+                    ctx,
+                    now,
+                    Refusal {
+                        action: Action::GrantCreate,
+                        target,
+                        tenant,
+                        reason: &format!("unknown role {}", new.role),
+                    },
+                )
+                .await?;
+                return Err(ServiceError::Invalid {
+                    field: "role",
+                    message: format!("unknown role {}", new.role),
+                });
+            }
+        };
+        if new.expires_at.is_some_and(|at| at <= now) {
+            return Err(ServiceError::Invalid {
+                field: "expires_at",
+                message: "the expiry is in the past".to_owned(),
+            });
+        }
+        let refusal = |reason: String| (reason, tenant, target.clone());
+        let rule: Option<(&'static str, (String, Option<TenantId>, String))> =
+            if new.principal == actor.principal {
+                Some((
+                    "no-self-grant",
+                    refusal("no one grants a role to themselves".to_owned()),
+                ))
+            } else if let Some(missing) = permissions
+                .iter()
+                .find(|p| !actor.may(*p, &new.scope, environment.as_ref(), now))
+            {
+                Some((
+                    "no-escalation",
+                    refusal(format!(
+                        "the granter does not hold {missing} in that scope, which {} carries",
+                        new.role
+                    )),
+                ))
+            } else if holder.kind == AccountKind::TenantUser && tenant != holder.tenant {
+                Some((
+                    "tenant-boundary",
+                    refusal("a tenant user's grants stay within their tenant".to_owned()),
+                ))
+            } else {
+                self.sod_conflict(&held, &new.role, now)?
+                    .map(|message| ("separation-of-duties", refusal(message)))
+            };
+        if let Some((rule, (reason, tenant, target))) = rule {
+            let refused = self
+                .refuse_rule(
+                    actor,
+                    ctx,
+                    now,
+                    Refusal {
+                        action: Action::GrantCreate,
+                        target,
+                        tenant,
+                        reason: &reason,
+                    },
+                    rule,
+                )
+                .await?;
+            return Err(refused);
+        }
+        let record = GrantRecord {
+            id: self.clock.new_id(),
+            principal: new.principal,
+            grant: Grant {
+                role: new.role,
+                permissions,
+                scope: new.scope,
+                expires_at: new.expires_at,
+            },
+            created_at: now,
+            granted_by: Some(actor.principal),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_grant_record(&record).await?;
+        let mut draft = Draft::new(actor.audit_name(), Action::GrantCreate, Outcome::Success)
+            .target(format!("grant:{}", record.id))
+            .details(Details::field(
+                "grant",
+                format!("{} to principal:{}", record.grant.role, record.principal),
+            ));
+        if let Some(t) = tenant {
+            draft = draft.tenant(t);
+        }
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// The separation-of-duty rule that holding `held` and being granted
+    /// `wanted` would break, as a message.
+    fn sod_conflict(
+        &self,
+        held: &[GrantRecord],
+        wanted: &RoleName,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, ServiceError> {
+        let rules = self
+            .identity
+            .config
+            .sod_rules()
+            .map_err(|message| ServiceError::Invalid {
+                field: "identity.separation_of_duties",
+                message,
+            })?;
+        for grant in held.iter().filter(|g| g.grant.is_active(now)) {
+            if let Some(rule) = rules.iter().find(|r| r.forbids(&grant.grant.role, wanted)) {
+                return Ok(Some(format!(
+                    "{rule}: the account holds {} (grant {})",
+                    grant.grant.role, grant.id
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Revokes a grant. Needs `grant.manage` over its scope and a recent
+    /// login; takes effect on the holder's next request, on every replica.
+    pub async fn revoke_grant(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        grant: Uuid,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let target = format!("grant:{grant}");
+        let mut tx = self.store.begin().await?;
+        let found = tx.grant_record(grant).await?;
+        let environment = match found.as_ref().map(|g| &g.grant.scope) {
+            Some(Scope::Tenant(t)) => tx.tenant(*t).await?.map(|t| t.environment),
+            _ => None,
+        };
+        drop(tx);
+        let record = found.ok_or_else(|| ServiceError::NotFound {
+            what: format!("grant {grant}"),
+        })?;
+        self.authorize(
+            actor,
+            ctx,
+            now,
+            Permission::GrantManage,
+            (&record.grant.scope, environment.as_ref()),
+            Action::GrantRevoke,
+            &target,
+        )
+        .await?;
+        self.require_step_up(actor, ctx, now, Action::GrantRevoke, &target)
+            .await?;
+        let mut tx = self.store.begin().await?;
+        tx.delete_grant(grant).await?;
+        let mut draft = Draft::new(actor.audit_name(), Action::GrantRevoke, Outcome::Success)
+            .target(target)
+            .details(Details::field(
+                "grant",
+                format!("{} of principal:{}", record.grant.role, record.principal),
+            ));
+        if let Scope::Tenant(t) = record.grant.scope {
+            draft = draft.tenant(t);
+        }
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The grants of an account. The caller's own, or with `user.read` over
+    /// the account.
+    pub async fn list_grants(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        principal: PrincipalId,
+    ) -> Result<Vec<GrantRecord>, ServiceError> {
+        let now = self.clock.now();
+        let target = format!("principal:{principal}");
+        if principal != actor.principal {
+            let account = self.account(principal).await?;
+            let (scope, env) = self.account_scope(&account).await?;
+            self.authorize(
+                actor,
+                ctx,
+                now,
+                Permission::UserRead,
+                (&scope, env.as_ref()),
+                Action::GrantList,
+                &target,
+            )
+            .await?;
+        }
+        let mut tx = self.store.begin().await?;
+        let grants = tx.grant_records_of(principal).await?;
+        let draft =
+            Draft::new(actor.audit_name(), Action::GrantList, Outcome::Success).target(target);
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(grants)
+    }
+
+    async fn account(&self, id: PrincipalId) -> Result<PrincipalRecord, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let found = tx.principal(id).await?;
+        drop(tx);
+        found.ok_or_else(|| ServiceError::NotFound {
+            what: format!("principal {id}"),
+        })
+    }
+
+    /// Creates an API token (the secret is returned once, stored hashed).
+    /// For the caller, or for a service account with `user.update`
+    /// staff-wide; from a session, after a recent login.
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        new: NewToken,
+    ) -> Result<(TokenRecord, SecretString), ServiceError> {
+        let now = self.clock.now();
+        let holder_id = new.holder.unwrap_or(actor.principal);
+        let target = format!("principal:{holder_id}");
+        let holder = self.account(holder_id).await?;
+        if holder_id != actor.principal {
+            if holder.kind != AccountKind::Service {
+                return Err(ServiceError::Invalid {
+                    field: "holder",
+                    message: "tokens are made for oneself or for a service account".to_owned(),
+                });
+            }
+            self.authorize(
+                actor,
+                ctx,
+                now,
+                Permission::UserUpdate,
+                (&Scope::Global, None),
+                Action::TokenCreate,
+                &target,
+            )
+            .await?;
+        }
+        self.require_step_up(actor, ctx, now, Action::TokenCreate, &target)
+            .await?;
+        if holder.break_glass {
+            return Err(ServiceError::Invalid {
+                field: "holder",
+                message: "emergency accounts log in interactively; they have no API tokens"
+                    .to_owned(),
+            });
+        }
+        let name = new.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(ServiceError::Invalid {
+                field: "name",
+                message: "1 to 100 characters".to_owned(),
+            });
+        }
+        let lifetime = new.expires_in.unwrap_or(TOKEN_DEFAULT_LIFETIME);
+        if lifetime <= Duration::ZERO || lifetime > TOKEN_MAX_LIFETIME {
+            return Err(ServiceError::Invalid {
+                field: "expires_in_days",
+                message: "a token lives 1 to 366 days".to_owned(),
+            });
+        }
+        if let Some(t) = new.tenant {
+            let mut tx = self.store.begin().await?;
+            let exists = tx.tenant(t).await?.is_some();
+            drop(tx);
+            if !exists {
+                return Err(ServiceError::TenantNotFound);
+            }
+        }
+        let secret = secret::generate(SecretKind::ApiToken)?;
+        let record = TokenRecord {
+            id: self.clock.new_id(),
+            principal: holder_id,
+            hash: secret::fingerprint(&secret),
+            name,
+            created_at: now,
+            expires_at: Some(now + lifetime),
+            revoked_at: None,
+            last_used_at: None,
+            tenant: new.tenant,
+            permissions: new.permissions,
+            allow_list: new.allow_list.map(|nets| {
+                nets.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_token(&record).await?;
+        let draft = Draft::new(actor.audit_name(), Action::TokenCreate, Outcome::Success)
+            .target(format!("token:{}", record.id));
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok((record, secret))
+    }
+
+    /// The API tokens of an account: the caller's own, or with `user.read`
+    /// over the account.
+    pub async fn list_tokens(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        holder: Option<PrincipalId>,
+    ) -> Result<Vec<TokenRecord>, ServiceError> {
+        let now = self.clock.now();
+        let holder = holder.unwrap_or(actor.principal);
+        let target = format!("principal:{holder}");
+        if holder != actor.principal {
+            let account = self.account(holder).await?;
+            let (scope, env) = self.account_scope(&account).await?;
+            self.authorize(
+                actor,
+                ctx,
+                now,
+                Permission::UserRead,
+                (&scope, env.as_ref()),
+                Action::TokenList,
+                &target,
+            )
+            .await?;
+        }
+        let mut tx = self.store.begin().await?;
+        let tokens = tx.tokens_of(holder).await?;
+        let draft =
+            Draft::new(actor.audit_name(), Action::TokenList, Outcome::Success).target(target);
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(tokens)
+    }
+
+    /// Revokes an API token: one's own, or anyone's with `session.revoke`
+    /// over the holder. The next request with it fails, on every replica.
+    pub async fn revoke_token(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        token: Uuid,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let target = format!("token:{token}");
+        let mut tx = self.store.begin().await?;
+        let found = tx.token(token).await?;
+        drop(tx);
+        let record = found.ok_or_else(|| ServiceError::NotFound {
+            what: format!("token {token}"),
+        })?;
+        self.authorize_revocation(
+            actor,
+            ctx,
+            now,
+            record.principal,
+            Action::TokenRevoke,
+            &target,
+        )
+        .await?;
+        let mut tx = self.store.begin().await?;
+        tx.revoke_token(token, now).await?;
+        let draft =
+            Draft::new(actor.audit_name(), Action::TokenRevoke, Outcome::Success).target(target);
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The live sessions of an account: the caller's own, or with
+    /// `user.read` over the account.
+    pub async fn list_sessions(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        holder: Option<PrincipalId>,
+    ) -> Result<Vec<SessionView>, ServiceError> {
+        let now = self.clock.now();
+        let holder = holder.unwrap_or(actor.principal);
+        let target = format!("principal:{holder}");
+        if holder != actor.principal {
+            let account = self.account(holder).await?;
+            let (scope, env) = self.account_scope(&account).await?;
+            self.authorize(
+                actor,
+                ctx,
+                now,
+                Permission::UserRead,
+                (&scope, env.as_ref()),
+                Action::SessionList,
+                &target,
+            )
+            .await?;
+        }
+        let mut tx = self.store.begin().await?;
+        let sessions = tx.sessions_of(holder, now).await?;
+        let draft =
+            Draft::new(actor.audit_name(), Action::SessionList, Outcome::Success).target(target);
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        let current = match actor.credential {
+            Credential::Session { id, .. } => Some(id),
+            Credential::Token(_) => None,
+        };
+        Ok(sessions
+            .into_iter()
+            .map(|s| SessionView {
+                id: s.id,
+                principal: s.principal,
+                stage: s.stage,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                expires_at: s.expires_at,
+                source: s.source,
+                current: Some(s.id) == current,
+            })
+            .collect())
+    }
+
+    /// Ends a session: one's own, or anyone's with `session.revoke` over
+    /// the holder.
+    pub async fn revoke_session(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        session: Uuid,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let target = format!("session:{session}");
+        let mut tx = self.store.begin().await?;
+        let found = tx.session(session).await?;
+        drop(tx);
+        let record = found.ok_or_else(|| ServiceError::NotFound {
+            what: format!("session {session}"),
+        })?;
+        self.authorize_revocation(
+            actor,
+            ctx,
+            now,
+            record.principal,
+            Action::SessionRevoke,
+            &target,
+        )
+        .await?;
+        let mut tx = self.store.begin().await?;
+        tx.revoke_session(session, now).await?;
+        let draft =
+            Draft::new(actor.audit_name(), Action::SessionRevoke, Outcome::Success).target(target);
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn authorize_revocation(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        holder: PrincipalId,
+        action: Action,
+        target: &str,
+    ) -> Result<(), ServiceError> {
+        if holder == actor.principal {
+            return Ok(());
+        }
+        let account = self.account(holder).await?;
+        let (scope, env) = self.account_scope(&account).await?;
+        self.authorize(
+            actor,
+            ctx,
+            now,
+            Permission::SessionRevoke,
+            (&scope, env.as_ref()),
+            action,
+            target,
+        )
+        .await
+    }
+}

@@ -1,0 +1,600 @@
+//! Credentials: passwords under the policy (control AC-5), TOTP second
+//! factors and single-use recovery codes (control AC-1).
+
+use rempart_model::password_policy::{Measured, PasswordRule};
+use rempart_model::{Action, Outcome, Permission, PrincipalId};
+use rempart_store::{PasswordRecord, PrincipalRecord, SessionStage, TotpRecord};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use super::Refusal;
+use crate::actor::{Actor, Credential};
+use crate::audit_log::Draft;
+use crate::context::RequestContext;
+use crate::error::ServiceError;
+use crate::service::Rempart;
+use crate::totp::{TotpRefusal, TotpSecret};
+
+/// The data-key purpose sealing TOTP secrets.
+const TOTP_PURPOSE: &str = "identity-totp";
+
+/// Recovery codes made at once.
+const RECOVERY_CODES: usize = 10;
+
+/// What an authenticator app needs, shown once.
+pub struct TotpEnrolment {
+    /// `otpauth://totp/…`: as a QR code or a link.
+    pub uri: SecretString,
+    /// The secret in base32, for manual entry.
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for TotpEnrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpEnrolment(redacted)")
+    }
+}
+
+/// Single-use recovery codes, shown once (stored as SHA-256 only: each
+/// carries 80 random bits, nothing to guess).
+pub struct RecoveryCodes(pub Vec<SecretString>);
+
+impl std::fmt::Debug for RecoveryCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecoveryCodes({} redacted)", self.0.len())
+    }
+}
+
+/// The record a TOTP secret's envelope is bound to.
+fn totp_record(principal: PrincipalId) -> Vec<u8> {
+    format!("totp:{principal}").into_bytes()
+}
+
+/// The stored form of a recovery code: SHA-256 of its normalised text.
+pub(crate) fn recovery_fingerprint(code: &str) -> [u8; 32] {
+    let normal: String = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    Sha256::digest(format!("rmp-recovery:{normal}").as_bytes()).into()
+}
+
+/// Whether a second-factor code looks like a recovery code (TOTP codes
+/// are six digits).
+pub(crate) fn is_recovery_code(code: &str) -> bool {
+    code.trim().len() > 6
+}
+
+fn new_recovery_code() -> Result<SecretString, ServiceError> {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let mut bytes = zeroize::Zeroizing::new([0_u8; 10]);
+    SystemRandom::new()
+        .fill(bytes.as_mut())
+        .map_err(|_| ServiceError::RandomUnavailable)?;
+    // 80 bits as 16 base32 characters, in groups of four.
+    let text = base32_lower(bytes.as_ref());
+    let grouped: Vec<&str> = text
+        .as_bytes()
+        .chunks(4)
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .collect();
+    Ok(SecretString::from(grouped.join("-")))
+}
+
+fn base32_lower(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut out = String::new();
+    let mut buffer: u32 = 0;
+    let mut bits = 0;
+    for byte in bytes {
+        buffer = (buffer << 8) | u32::from(*byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            let index = usize::try_from((buffer >> bits) & 31).unwrap_or(0);
+            out.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'a')));
+        }
+    }
+    if bits > 0 {
+        let index = usize::try_from((buffer << (5 - bits)) & 31).unwrap_or(0);
+        out.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'a')));
+    }
+    out
+}
+
+impl Rempart {
+    /// Checks `password` for `account` against the policy and the history,
+    /// then hashes it. Each refusal names every rule it breaks.
+    pub(crate) async fn checked_hash(
+        &self,
+        account: &PrincipalRecord,
+        password: SecretString,
+        history: &[String],
+    ) -> Result<String, ServiceError> {
+        let policy = &self.identity.policy;
+        let mut inputs: Vec<&str> = vec![account.name.as_str()];
+        inputs.extend(account.email.as_deref());
+        inputs.extend(account.display_name.as_deref());
+        let length = password.expose_secret().chars().count();
+        let too_long = u32::try_from(length).map_or(true, |n| n > policy.max_length);
+        // Over-long passwords are refused before any costly measurement.
+        let (strength, common) = if too_long {
+            (0, false)
+        } else {
+            super::strength::measure(password.expose_secret(), &inputs)
+        };
+        let mut reused = false;
+        if !too_long {
+            for old in history
+                .iter()
+                .take(usize::try_from(policy.history).unwrap_or(0))
+            {
+                let check = self
+                    .identity
+                    .hasher
+                    .verify(password.clone(), old.clone())
+                    .await
+                    .map_err(|e| ServiceError::Invalid {
+                        field: "password",
+                        message: e.to_string(),
+                    })?;
+                if check.matches {
+                    reused = true;
+                    break;
+                }
+            }
+        }
+        let measured = Measured {
+            strength,
+            common,
+            reused,
+        };
+        if let Err(rules) = policy.check(password.expose_secret(), account.name.as_str(), measured)
+        {
+            return Err(ServiceError::PasswordRefused { rules });
+        }
+        self.identity
+            .hasher
+            .hash(password)
+            .await
+            .map_err(|e| ServiceError::AuditLog(format!("password hashing: {e}")))
+    }
+
+    /// Changes the caller's own password: the current one is proved first.
+    /// Allowed from a full session, or one whose next step is this change.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        current: SecretString,
+        new: SecretString,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let target = format!("principal:{}", actor.principal);
+        let mut tx = self.store.begin().await?;
+        let account = tx.principal(actor.principal).await?;
+        let stored = tx.password(actor.principal).await?;
+        let history = tx
+            .password_history(actor.principal, self.identity.policy.history)
+            .await?;
+        drop(tx);
+        let (Some(account), Some(stored)) = (account, stored) else {
+            return Err(ServiceError::Invalid {
+                field: "current_password",
+                message: "this account has no password".to_owned(),
+            });
+        };
+        let proof = self
+            .identity
+            .hasher
+            .verify(current, stored.hash.clone())
+            .await
+            .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
+        if !proof.matches {
+            let mut tx = self.store.begin().await?;
+            self.count_failure(tx.as_mut(), now, &account_key(&account))
+                .await?;
+            tx.commit().await?;
+            self.refuse_for(
+                actor,
+                ctx,
+                now,
+                Refusal {
+                    action: Action::PasswordChange,
+                    target,
+                    tenant: account.tenant,
+                    reason: "the current password is wrong",
+                },
+            )
+            .await?;
+            return Err(ServiceError::LoginFailed);
+        }
+        let hash = match self.checked_hash(&account, new, &history).await {
+            Ok(hash) => hash,
+            Err(ServiceError::PasswordRefused { rules }) => {
+                self.refuse_password(actor, ctx, now, &account, &rules)
+                    .await?;
+                return Err(ServiceError::PasswordRefused { rules });
+            }
+            Err(e) => return Err(e),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.set_password(
+            &PasswordRecord {
+                principal: account.id,
+                hash,
+                changed_at: now,
+                must_change: false,
+            },
+            self.identity.policy.history,
+        )
+        .await?;
+        if let Credential::Session { id, .. } = actor.credential {
+            // The session that changed it continues, fully logged in; the
+            // holder's other sessions end.
+            if let Some(session) = tx.session(id).await? {
+                let stage = if session.stage == SessionStage::ChangePassword {
+                    SessionStage::Full
+                } else {
+                    session.stage
+                };
+                tx.update_session(id, stage, now, now).await?;
+            }
+            for other in tx.sessions_of(account.id, now).await? {
+                if other.id != id {
+                    tx.revoke_session(other.id, now).await?;
+                }
+            }
+        }
+        let mut draft =
+            Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Success).target(target);
+        if let Some(t) = account.tenant {
+            draft = draft.tenant(t);
+        }
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets another account's password (an administrator's reset): needs
+    /// `user.update` over the account and a recent login; the holder must
+    /// change it at the next login, and their sessions end.
+    pub async fn reset_password(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        account: PrincipalId,
+        new: SecretString,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let target = format!("principal:{account}");
+        let mut tx = self.store.begin().await?;
+        let found = tx.principal(account).await?;
+        let history = tx
+            .password_history(account, self.identity.policy.history)
+            .await?;
+        drop(tx);
+        let record = found.ok_or_else(|| ServiceError::NotFound {
+            what: format!("principal {account}"),
+        })?;
+        let (scope, env) = self.account_scope(&record).await?;
+        self.authorize(
+            actor,
+            ctx,
+            now,
+            Permission::UserUpdate,
+            (&scope, env.as_ref()),
+            Action::PasswordSet,
+            &target,
+        )
+        .await?;
+        self.require_step_up(actor, ctx, now, Action::PasswordSet, &target)
+            .await?;
+        if record.kind == rempart_store::AccountKind::Service {
+            return Err(ServiceError::Invalid {
+                field: "password",
+                message: "a service account uses API tokens, not a password".to_owned(),
+            });
+        }
+        let hash = match self.checked_hash(&record, new, &history).await {
+            Ok(hash) => hash,
+            Err(ServiceError::PasswordRefused { rules }) => {
+                self.refuse_password(actor, ctx, now, &record, &rules)
+                    .await?;
+                return Err(ServiceError::PasswordRefused { rules });
+            }
+            Err(e) => return Err(e),
+        };
+        let mut tx = self.store.begin().await?;
+        tx.set_password(
+            &PasswordRecord {
+                principal: account,
+                hash,
+                changed_at: now,
+                must_change: true,
+            },
+            self.identity.policy.history,
+        )
+        .await?;
+        tx.revoke_sessions_of(account, now).await?;
+        let mut draft =
+            Draft::new(actor.audit_name(), Action::PasswordSet, Outcome::Success).target(target);
+        if let Some(t) = record.tenant {
+            draft = draft.tenant(t);
+        }
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn refuse_password(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: time::OffsetDateTime,
+        account: &PrincipalRecord,
+        rules: &[PasswordRule],
+    ) -> Result<(), ServiceError> {
+        let names: Vec<String> = rules.iter().map(ToString::to_string).collect();
+        self.refuse_for(
+            actor,
+            ctx,
+            now,
+            Refusal {
+                action: Action::PasswordChange,
+                target: format!("principal:{}", account.id),
+                tenant: account.tenant,
+                reason: &format!("password policy: {}", names.join("; ")),
+            },
+        )
+        .await
+    }
+
+    /// Starts TOTP enrolment for the caller: a new secret, sealed by the
+    /// keyring, unconfirmed until a code from it is given to
+    /// [`Rempart::confirm_totp`]. A confirmed enrolment is not replaced
+    /// (an administrator resets it).
+    pub async fn enrol_totp(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+    ) -> Result<TotpEnrolment, ServiceError> {
+        let now = self.clock.now();
+        let target = format!("principal:{}", actor.principal);
+        let secret = TotpSecret::generate().map_err(|_| ServiceError::RandomUnavailable)?;
+        let uri = secret
+            .enrolment_uri(&self.identity.config.mfa_issuer, actor.name.as_str())
+            .map_err(|e| ServiceError::Invalid {
+                field: "mfa_issuer",
+                message: e.to_string(),
+            })?;
+        let mut tx = self.store.begin().await?;
+        if tx
+            .totp(actor.principal)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some())
+        {
+            drop(tx);
+            self.refuse_for(
+                actor,
+                ctx,
+                now,
+                Refusal {
+                    action: Action::MfaEnrol,
+                    target,
+                    tenant: None,
+                    reason: "a confirmed authenticator exists",
+                },
+            )
+            .await?;
+            return Err(ServiceError::Invalid {
+                field: "totp",
+                message: "an authenticator is already enrolled; an administrator resets it"
+                    .to_owned(),
+            });
+        }
+        let key = self
+            .system_data_key(tx.as_mut(), ctx, now, TOTP_PURPOSE)
+            .await?;
+        let sealed = key
+            .encrypt(&totp_record(actor.principal), secret.expose_bytes())
+            .map_err(crate::keys::KeyError::from)?;
+        tx.set_data_key_encryptions(key.id().as_bytes(), key.usage().encryptions)
+            .await?;
+        tx.put_totp(&TotpRecord {
+            principal: actor.principal,
+            secret: sealed,
+            last_step: None,
+            created_at: now,
+            confirmed_at: None,
+        })
+        .await?;
+        let draft =
+            Draft::new(actor.audit_name(), Action::MfaEnrol, Outcome::Success).target(target);
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        let base32 = base32_upper(secret.expose_bytes());
+        Ok(TotpEnrolment {
+            uri: SecretString::from(uri),
+            secret: SecretString::from(base32),
+        })
+    }
+
+    /// Confirms the caller's pending TOTP enrolment with a code from the
+    /// authenticator, and returns fresh recovery codes (shown once). A
+    /// session waiting for enrolment moves to its next step.
+    pub async fn confirm_totp(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        code: &SecretString,
+    ) -> Result<RecoveryCodes, ServiceError> {
+        let now = self.clock.now();
+        let target = format!("principal:{}", actor.principal);
+        let mut tx = self.store.begin().await?;
+        let pending = tx.totp(actor.principal).await?;
+        drop(tx);
+        let Some(pending) = pending.filter(|t| t.confirmed_at.is_none()) else {
+            return Err(ServiceError::Invalid {
+                field: "code",
+                message: "no authenticator enrolment is pending: start one first".to_owned(),
+            });
+        };
+        let secret = self.open_totp(&pending).await?;
+        let step = match secret.verify(code.expose_secret(), now, pending.last_step) {
+            Ok(step) => step,
+            Err(refusal) => {
+                self.refuse_for(
+                    actor,
+                    ctx,
+                    now,
+                    Refusal {
+                        action: Action::MfaConfirm,
+                        target,
+                        tenant: None,
+                        reason: &refusal.to_string(),
+                    },
+                )
+                .await?;
+                return Err(ServiceError::SecondFactorRefused(refusal.to_string()));
+            }
+        };
+        let codes: Vec<SecretString> = (0..RECOVERY_CODES)
+            .map(|_| new_recovery_code())
+            .collect::<Result<_, _>>()?;
+        let hashes: Vec<(uuid::Uuid, [u8; 32])> = codes
+            .iter()
+            .map(|c| (self.clock.new_id(), recovery_fingerprint(c.expose_secret())))
+            .collect();
+        let mut tx = self.store.begin().await?;
+        if !tx
+            .advance_totp_step(actor.principal, pending.last_step, step, Some(now))
+            .await?
+        {
+            return Err(ServiceError::SecondFactorRefused(
+                TotpRefusal::Replayed.to_string(),
+            ));
+        }
+        tx.replace_recovery_codes(actor.principal, &hashes, now)
+            .await?;
+        if let Credential::Session { id, .. } = actor.credential {
+            if let Some(session) = tx.session(id).await? {
+                let must_change = tx
+                    .password(actor.principal)
+                    .await?
+                    .is_some_and(|p| self.password_change_due(&p, now));
+                let stage = match session.stage {
+                    SessionStage::EnrolMfa if must_change => SessionStage::ChangePassword,
+                    SessionStage::EnrolMfa => SessionStage::Full,
+                    other => other,
+                };
+                tx.update_session(id, stage, now, now).await?;
+            }
+        }
+        let draft =
+            Draft::new(actor.audit_name(), Action::MfaConfirm, Outcome::Success).target(target);
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(RecoveryCodes(codes))
+    }
+
+    /// Removes an account's authenticator and recovery codes (a lost
+    /// phone): needs `user.update` over the account and a recent login.
+    /// The holder enrols again at the next login if MFA is required.
+    pub async fn reset_mfa(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        account: PrincipalId,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let target = format!("principal:{account}");
+        let mut tx = self.store.begin().await?;
+        let found = tx.principal(account).await?;
+        drop(tx);
+        let record = found.ok_or_else(|| ServiceError::NotFound {
+            what: format!("principal {account}"),
+        })?;
+        let (scope, env) = self.account_scope(&record).await?;
+        self.authorize(
+            actor,
+            ctx,
+            now,
+            Permission::UserUpdate,
+            (&scope, env.as_ref()),
+            Action::MfaReset,
+            &target,
+        )
+        .await?;
+        self.require_step_up(actor, ctx, now, Action::MfaReset, &target)
+            .await?;
+        let mut tx = self.store.begin().await?;
+        tx.delete_totp(account).await?;
+        tx.replace_recovery_codes(account, &[], now).await?;
+        tx.revoke_sessions_of(account, now).await?;
+        let mut draft =
+            Draft::new(actor.audit_name(), Action::MfaReset, Outcome::Success).target(target);
+        if let Some(t) = record.tenant {
+            draft = draft.tenant(t);
+        }
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The TOTP secret of a stored credential, opened by the keyring.
+    pub(crate) async fn open_totp(&self, record: &TotpRecord) -> Result<TotpSecret, ServiceError> {
+        let bytes = self
+            .decrypt_system(TOTP_PURPOSE, &totp_record(record.principal), &record.secret)
+            .await?;
+        TotpSecret::from_bytes(bytes).map_err(|e| ServiceError::AuditLog(e.to_string()))
+    }
+
+    /// Whether a password must be changed now (reset, or older than the
+    /// policy's maximum age).
+    pub(crate) fn password_change_due(
+        &self,
+        password: &PasswordRecord,
+        now: time::OffsetDateTime,
+    ) -> bool {
+        password.must_change || self.identity.policy.is_expired(password.changed_at, now)
+    }
+}
+
+/// The throttle key of an account's login name.
+pub(crate) fn account_key(account: &PrincipalRecord) -> String {
+    format!("account:{}", account.name.uniqueness_key())
+}
+
+fn base32_upper(bytes: &[u8]) -> String {
+    base32_lower(bytes).to_ascii_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_is_rfc_4648() {
+        assert_eq!(base32_upper(b"foobar"), "MZXW6YTBOI");
+        assert_eq!(
+            base32_upper(b"12345678901234567890"),
+            "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+        );
+    }
+
+    #[test]
+    fn recovery_codes_are_80_bits_grouped() {
+        let code = new_recovery_code().unwrap();
+        let text = code.expose_secret();
+        assert_eq!(text.len(), 19, "{text}");
+        assert_eq!(text.matches('-').count(), 3);
+        assert!(is_recovery_code(text));
+        assert!(!is_recovery_code("123456"));
+        assert_eq!(
+            recovery_fingerprint(text),
+            recovery_fingerprint(&text.to_uppercase().replace('-', " "))
+        );
+    }
+}

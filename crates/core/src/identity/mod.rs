@@ -1,0 +1,233 @@
+//! Identity and access (issue 5; controls AC-1, AC-2, AC-5, AC-6, DS-4,
+//! CR-1): accounts, passwords, second factors, login with throttling,
+//! sessions, API tokens, roles, grants and separation of duties.
+//!
+//! Every method here is a service-layer method (invariant 1): it checks the
+//! caller's grants, acts, and appends its audit event in the same
+//! transaction; refusals are recorded in a transaction of their own.
+//! Secrets are generated here, shown once, and stored only as hashes
+//! (random bearer secrets: SHA-256; passwords: Argon2id) or sealed by the
+//! keyring (TOTP secrets).
+
+mod access;
+mod accounts;
+mod config;
+mod credentials;
+mod login;
+mod strength;
+
+pub use access::{NewGrant, NewRole, NewToken, RoleView};
+pub use accounts::NewAccount;
+pub use config::{IdentityConfig, SodRule};
+pub use credentials::{RecoveryCodes, TotpEnrolment};
+pub use login::{LoginStep, SessionView};
+pub use strength::measure;
+
+use rempart_model::password_policy::PasswordPolicy;
+
+use crate::password::{HashParams, PasswordError, PasswordHasher};
+
+/// The identity settings in force and the password hasher they configure.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub(crate) config: IdentityConfig,
+    /// The password policy for staff, and the baseline for every tenant.
+    pub(crate) policy: PasswordPolicy,
+    pub(crate) hasher: PasswordHasher,
+}
+
+impl Identity {
+    /// Refuses hashing parameters below OWASP's minimum.
+    pub fn new(config: IdentityConfig, policy: PasswordPolicy) -> Result<Self, PasswordError> {
+        let hasher = PasswordHasher::new(config.hash_params(), config.hash_concurrency, false)?;
+        Ok(Self {
+            config,
+            policy,
+            hasher,
+        })
+    }
+
+    /// Cheap hashing, for tests only.
+    pub fn for_tests(config: IdentityConfig, policy: PasswordPolicy) -> Self {
+        let weak = HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        #[allow(clippy::expect_used, reason = "constant, valid parameters")]
+        let hasher = PasswordHasher::new(weak, 4, true).expect("valid test parameters");
+        Self {
+            config,
+            policy,
+            hasher,
+        }
+    }
+
+    pub fn policy(&self) -> &PasswordPolicy {
+        &self.policy
+    }
+
+    pub fn config(&self) -> &IdentityConfig {
+        &self.config
+    }
+
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+}
+
+impl Default for Identity {
+    /// The default settings with OWASP's hashing parameters.
+    fn default() -> Self {
+        Self {
+            config: IdentityConfig::default(),
+            policy: PasswordPolicy::default(),
+            hasher: PasswordHasher::default(),
+        }
+    }
+}
+
+use rempart_model::{Action, Environment, Outcome, Permission, Scope, TenantId};
+use rempart_store::{AccountKind, PrincipalRecord};
+use time::OffsetDateTime;
+
+use crate::actor::Actor;
+use crate::audit_details::Details;
+use crate::audit_log::Draft;
+use crate::context::RequestContext;
+use crate::error::ServiceError;
+use crate::service::Rempart;
+
+/// What a refusal records and answers.
+pub(crate) struct Refusal<'a> {
+    pub action: Action,
+    pub target: String,
+    pub tenant: Option<TenantId>,
+    pub reason: &'a str,
+}
+
+impl Rempart {
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Deny by default (invariant 2): allowed, or the refusal is recorded
+    /// (with the permission that was missing) and `Forbidden` answered.
+    pub(crate) async fn authorize(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        permission: Permission,
+        target: (&Scope, Option<&Environment>),
+        action: Action,
+        target_name: &str,
+    ) -> Result<(), ServiceError> {
+        if actor.may(permission, target.0, target.1, now) {
+            return Ok(());
+        }
+        let tenant = match target.0 {
+            Scope::Tenant(t) => Some(*t),
+            _ => None,
+        };
+        self.refuse_for(
+            actor,
+            ctx,
+            now,
+            Refusal {
+                action,
+                target: target_name.to_owned(),
+                tenant,
+                reason: &format!("permission {permission} needed"),
+            },
+        )
+        .await?;
+        Err(ServiceError::Forbidden { permission })
+    }
+
+    /// Sensitive actions from a session need a proof of identity within
+    /// `identity.step_up_secs`.
+    pub(crate) async fn require_step_up(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        action: Action,
+        target: &str,
+    ) -> Result<(), ServiceError> {
+        if actor.recently_authenticated(now, self.identity.config.step_up()) {
+            return Ok(());
+        }
+        self.refuse_for(
+            actor,
+            ctx,
+            now,
+            Refusal {
+                action,
+                target: target.to_owned(),
+                tenant: None,
+                reason: "step-up re-authentication needed",
+            },
+        )
+        .await?;
+        Err(ServiceError::StepUpRequired)
+    }
+
+    /// Records a refusal by `actor`, its reason sealed in the details.
+    pub(crate) async fn refuse_for(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        refusal: Refusal<'_>,
+    ) -> Result<(), ServiceError> {
+        let mut draft = Draft::new(actor.audit_name(), refusal.action, Outcome::Denied)
+            .target(refusal.target)
+            .details(Details::reason(refusal.reason));
+        if let Some(t) = refusal.tenant {
+            draft = draft.tenant(t);
+        }
+        self.refuse_with_details(ctx, now, draft).await
+    }
+
+    /// Refuses with a named rule (separation of duties, no self-grant …).
+    pub(crate) async fn refuse_rule(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        refusal: Refusal<'_>,
+        rule: &'static str,
+    ) -> Result<ServiceError, ServiceError> {
+        let message = refusal.reason.to_owned();
+        let reason = format!("rule {rule}: {message}");
+        self.refuse_for(
+            actor,
+            ctx,
+            now,
+            Refusal {
+                reason: &reason,
+                ..refusal
+            },
+        )
+        .await?;
+        Ok(ServiceError::RuleRefused { rule, message })
+    }
+
+    /// The scope an account lives in, and its environment: a tenant user's
+    /// tenant, or staff-wide.
+    pub(crate) async fn account_scope(
+        &self,
+        account: &PrincipalRecord,
+    ) -> Result<(Scope, Option<Environment>), ServiceError> {
+        match (account.kind, account.tenant) {
+            (AccountKind::TenantUser, Some(tenant)) => {
+                let mut tx = self.store.begin().await?;
+                let env = tx.tenant(tenant).await?.map(|t| t.environment);
+                drop(tx);
+                Ok((Scope::Tenant(tenant), env))
+            }
+            _ => Ok((Scope::Global, None)),
+        }
+    }
+}
