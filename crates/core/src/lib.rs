@@ -24,6 +24,6 @@ pub mod totp;
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use context::RequestContext;
+pub use context::{RequestContext, Transport};
 pub use error::ServiceError;
 pub use service::{BootstrapResult, BootstrapStatus, Rempart};
