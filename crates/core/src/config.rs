@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use rempart_model::AllowList;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +21,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub server: ServerConfig,
+    pub access: AccessConfig,
     pub log: LogConfig,
     pub audit: AuditConfig,
     pub keyring: KeyringConfig,
@@ -115,13 +117,33 @@ pub struct DatabaseConfig {
 pub struct ServerConfig {
     pub listen: SocketAddr,
     /// A TLS-terminating proxy sits in front: a non-loopback address may
-    /// then listen without TLS.
+    /// then listen without TLS. Needs the proxy in `trusted_proxies`.
     pub behind_tls_proxy: bool,
+    /// The proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are
+    /// believed; empty: none, the peer of the connection is the client.
+    pub trusted_proxies: AllowList,
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
     pub body_limit_bytes: usize,
     pub request_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
+}
+
+/// Who may reach what, by source address (control NS-3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// The sources the admin plane accepts; empty: any source. Read it
+    /// through [`AccessConfig::admin_sources`], which says so explicitly.
+    pub admin_allow_list: AllowList,
+}
+
+impl AccessConfig {
+    /// The allow-list of the admin plane: `None` when none is configured
+    /// (any source), never an empty list meaning "everyone".
+    pub fn admin_sources(&self) -> Option<&AllowList> {
+        (!self.admin_allow_list.is_empty()).then_some(&self.admin_allow_list)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +169,7 @@ impl Default for Config {
             data_dir: PathBuf::from("rempart-data"),
             database: DatabaseConfig::default(),
             server: ServerConfig::default(),
+            access: AccessConfig::default(),
             log: LogConfig::default(),
             audit: AuditConfig::default(),
             keyring: KeyringConfig::default(),
@@ -170,6 +193,7 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8700)),
             behind_tls_proxy: false,
+            trusted_proxies: AllowList::none(),
             tls_cert_file: None,
             tls_key_file: None,
             body_limit_bytes: 1024 * 1024,
@@ -194,6 +218,8 @@ pub enum KeyKind {
     String,
     Integer,
     Boolean,
+    /// A list of strings; in a variable, comma-separated.
+    List,
 }
 
 /// A configuration key: its dotted path, environment variable, kind, and
@@ -243,6 +269,12 @@ pub const KEYS: &[Key] = &[
         false,
     ),
     key(
+        "server.trusted_proxies",
+        "REMPART_SERVER_TRUSTED_PROXIES",
+        KeyKind::List,
+        false,
+    ),
+    key(
         "server.tls_cert_file",
         "REMPART_SERVER_TLS_CERT_FILE",
         KeyKind::String,
@@ -270,6 +302,12 @@ pub const KEYS: &[Key] = &[
         "server.shutdown_grace_secs",
         "REMPART_SERVER_SHUTDOWN_GRACE_SECS",
         KeyKind::Integer,
+        false,
+    ),
+    key(
+        "access.admin_allow_list",
+        "REMPART_ACCESS_ADMIN_ALLOW_LIST",
+        KeyKind::List,
         false,
     ),
     key("log.format", "REMPART_LOG_FORMAT", KeyKind::String, false),
@@ -659,12 +697,35 @@ impl Config {
                 "refusing to listen on a non-loopback address without TLS: set server.tls_cert_file and server.tls_key_file, or set server.behind_tls_proxy = true if a TLS-terminating proxy is in front",
             );
         }
+        self.validate_proxies()?;
         self.validate_audit_and_keyring()?;
         if let Err((key, message)) = self.identity.validate(&self.password) {
             return impossible(key, &message);
         }
         if let Err(e) = self.log.level.parse::<tracing_filter::Directives>() {
             return impossible("log.level", &e);
+        }
+        Ok(())
+    }
+
+    /// A declared TLS proxy must be trusted, or every request would seem to
+    /// come from it over plain HTTP; and trusting every address would let
+    /// any client name its own source.
+    fn validate_proxies(&self) -> Result<(), ConfigError> {
+        let proxies = &self.server.trusted_proxies;
+        if self.server.behind_tls_proxy && proxies.is_empty() {
+            return Err(ConfigError::Impossible {
+                key: "server.trusted_proxies",
+                message: "server.behind_tls_proxy = true needs the proxy's address here (for example [\"10.0.0.5\"]), so that its X-Forwarded-For and X-Forwarded-Proto are believed".to_owned(),
+            });
+        }
+        if let Some(everything) = proxies.entries().iter().find(|net| net.prefix_len() == 0) {
+            return Err(ConfigError::Impossible {
+                key: "server.trusted_proxies",
+                message: format!(
+                    "{everything} trusts every address, so any client could choose the source address Rempart records; list the proxies' own addresses or networks"
+                ),
+            });
         }
         Ok(())
     }
@@ -798,6 +859,13 @@ fn apply_env(
                 "false" | "0" | "no" => false,
                 _ => return Err(bad("true or false")),
             }),
+            KeyKind::List => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(|item| toml::Value::String(item.to_owned()))
+                    .collect(),
+            ),
         };
         set_path(table, key.path, value);
     }
@@ -956,10 +1024,100 @@ mod tests {
         assert!(err.contains("without TLS"), "{err}");
         assert!(err.contains("behind_tls_proxy"), "{err}");
         load_text(
-            "[server]\nlisten = \"0.0.0.0:8700\"\nbehind_tls_proxy = true\n",
+            "[server]\nlisten = \"0.0.0.0:8700\"\nbehind_tls_proxy = true\ntrusted_proxies = [\"10.0.0.5\"]\n",
             &[],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_tls_proxy_must_be_trusted_and_trust_has_bounds() {
+        let err = load_text(
+            "[server]\nlisten = \"0.0.0.0:8700\"\nbehind_tls_proxy = true\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("server.trusted_proxies:"), "{err}");
+        assert!(err.contains("behind_tls_proxy"), "{err}");
+        for everything in ["0.0.0.0/0", "::/0"] {
+            let err = load_text("", &[("REMPART_SERVER_TRUSTED_PROXIES", everything)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("server.trusted_proxies:"), "{err}");
+            assert!(err.contains("trusts every address"), "{err}");
+        }
+    }
+
+    #[test]
+    fn address_lists_from_the_file_and_from_variables() {
+        let config = Config::load(None, [], &Overrides::default()).unwrap();
+        assert!(config.server.trusted_proxies.is_empty());
+        assert_eq!(config.access.admin_sources(), None, "empty: any source");
+
+        let config = load_text(
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"fd00::1\"]\n[access]\nadmin_allow_list = [\"192.0.2.0/24\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            config
+                .server
+                .trusted_proxies
+                .contains("10.2.3.4".parse().unwrap())
+        );
+        assert!(
+            config
+                .server
+                .trusted_proxies
+                .contains("fd00::1".parse().unwrap())
+        );
+        let admin = config.access.admin_sources().unwrap();
+        assert!(admin.contains("192.0.2.9".parse().unwrap()));
+        assert!(!admin.contains("198.51.100.1".parse().unwrap()));
+
+        // Variables: comma-separated, replacing the file's list.
+        let config = load_text(
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+            &[
+                ("REMPART_SERVER_TRUSTED_PROXIES", " 172.16.0.0/12 , ::1 "),
+                ("REMPART_ACCESS_ADMIN_ALLOW_LIST", "2001:db8::/32"),
+            ],
+        )
+        .unwrap();
+        let proxies = &config.server.trusted_proxies;
+        assert_eq!(proxies.entries().len(), 2);
+        assert!(!proxies.contains("10.0.0.1".parse().unwrap()));
+        assert!(proxies.contains("172.16.5.5".parse().unwrap()));
+        let admin = config.access.admin_sources().unwrap();
+        assert!(admin.contains("2001:db8::1".parse().unwrap()));
+        // An empty variable empties the list.
+        let config = load_text(
+            "[access]\nadmin_allow_list = [\"192.0.2.0/24\"]\n",
+            &[("REMPART_ACCESS_ADMIN_ALLOW_LIST", "")],
+        )
+        .unwrap();
+        assert_eq!(config.access.admin_sources(), None);
+    }
+
+    #[test]
+    fn a_bad_list_entry_is_named() {
+        let err = load_text(
+            "[access]\nadmin_allow_list = [\"10.0.0.0/8\", \"10.0.0.300\"]\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("\"10.0.0.300\""), "{err}");
+        assert!(err.contains("admin_allow_list"), "{err}");
+        let err = load_text(
+            "",
+            &[("REMPART_SERVER_TRUSTED_PROXIES", "10.0.0.1,proxy.internal")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("entry 2 (\"proxy.internal\")"), "{err}");
+        assert!(err.contains("trusted_proxies"), "{err}");
     }
 
     #[test]

@@ -25,6 +25,6 @@ pub mod totp;
 pub use actor::{Actor, Credential};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use context::RequestContext;
+pub use context::{RequestContext, Transport};
 pub use error::ServiceError;
 pub use service::{BootstrapResult, BootstrapStatus, Rempart};

@@ -57,6 +57,7 @@ fn ctx() -> RequestContext {
     RequestContext {
         request_id: Some("req-1".to_owned()),
         source: Some("2001:db8::7".parse().unwrap()),
+        ..RequestContext::default()
     }
 }
 

@@ -75,6 +75,7 @@ fn ctx() -> RequestContext {
     RequestContext {
         request_id: Some("req-keys".to_owned()),
         source: Some("192.0.2.9".parse().unwrap()),
+        ..RequestContext::default()
     }
 }
 

@@ -47,6 +47,7 @@ fn ctx() -> RequestContext {
     RequestContext {
         request_id: Some("req-1".to_owned()),
         source: Some("192.0.2.7".parse().unwrap()),
+        ..RequestContext::default()
     }
 }
 

@@ -4,6 +4,7 @@
 //! a rule that depends on "now" takes the time as an argument (invariant 6),
 //! so that expiry and deadlines are tested without waiting.
 
+pub mod allow_list;
 pub mod audit;
 pub mod bootstrap;
 pub mod environment;
@@ -14,6 +15,7 @@ pub mod principal;
 pub mod role;
 pub mod tenant;
 
+pub use allow_list::{AllowList, AllowListError};
 pub use audit::{Action, Outcome};
 pub use environment::{Environment, EnvironmentError};
 pub use permission::{Permission, PermissionSet};

@@ -6,6 +6,7 @@
 //! headers, a body size limit, a time limit, metrics; TLS from rustls when
 //! configured; graceful shutdown that lets in-flight requests finish.
 
+pub mod client;
 pub mod extract;
 pub mod headers;
 pub mod metrics;
@@ -22,27 +23,31 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
+use axum::{Extension, Router};
 use rempart_core::{Config, Rempart};
+use rempart_model::AllowList;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
+use crate::client::TrustedProxies;
 use crate::extract::PeerAddr;
 use crate::problem::Problem;
 use crate::state::AppState;
 
 /// The limits and flags the router needs from the configuration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AppOptions {
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
     pub tls: bool,
+    /// Whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Arc<AllowList>,
 }
 
 impl AppOptions {
@@ -51,6 +56,7 @@ impl AppOptions {
             body_limit_bytes: config.server.body_limit_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             tls: config.tls_enabled(),
+            trusted_proxies: Arc::new(config.server.trusted_proxies.clone()),
         }
     }
 }
@@ -102,6 +108,7 @@ pub fn app(core: Rempart, options: AppOptions) -> Router {
         })
         .with_state(state)
         .layer(middleware::from_fn_with_state(metrics, metrics::layer))
+        .layer(Extension(TrustedProxies(options.trusted_proxies)))
         .layer(DefaultBodyLimit::max(options.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

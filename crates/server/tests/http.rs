@@ -1,7 +1,8 @@
 //! The HTTP interface end to end, on a real server (testkit), on both
 //! engines where state is involved: first start, bootstrap, tenants; bad
 //! input answered with problem+json and nothing changed; headers, request
-//! ids, health, metrics, OpenAPI coverage, TLS, graceful shutdown.
+//! ids, health, metrics, OpenAPI coverage, TLS, graceful shutdown; client
+//! addresses and transports behind proxies (`forwarding`).
 
 #![allow(
     clippy::unwrap_used,
@@ -9,6 +10,9 @@
     clippy::indexing_slicing,
     reason = "tests"
 )]
+
+#[path = "http/forwarding.rs"]
+mod forwarding;
 
 use std::io::{Read as _, Write as _};
 use std::time::Duration;

@@ -6,21 +6,23 @@ use axum::http::StatusCode;
 use rempart_model::PrincipalName;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::extract::{ApiJson, Ctx};
+use crate::extract::{ApiJson, Ctx, SecureTransport};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::wire::{BootstrapRequest, BootstrapResponse, PrincipalView};
 
 /// Creates the first administrator from the bootstrap credential printed at
-/// first start, and returns its first API token. Single use.
+/// first start, and returns its first API token. Single use. The credential
+/// is accepted only over HTTPS or from the loopback interface.
 #[utoipa::path(post, path = "/api/v1/bootstrap", tag = "bootstrap",
     request_body = BootstrapRequest,
     responses(
         (status = 201, description = "The administrator and its first token", body = BootstrapResponse),
-        (status = 403, description = "The credential is unknown, used or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential is unknown, used or expired (bootstrap-refused), or was sent over plain HTTP from another machine (insecure-transport)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn exchange(
+    _secure: SecureTransport,
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<BootstrapRequest>,

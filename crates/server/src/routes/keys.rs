@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::extract::{ApiJson, Authenticated, Ctx};
+use crate::extract::{ApiJson, Authenticated, Ctx, SecureTransport};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -192,16 +192,19 @@ pub async fn seal_status(State(state): State<AppState>) -> Json<SealStatusView> 
 
 /// Unseals the keyring with its passphrase, or one Shamir share at a time
 /// (the server keeps partial shares in memory only, until the threshold).
-/// Unauthenticated, like Vault's unseal: the secret is the credential.
+/// Unauthenticated, like Vault's unseal: the secret is the credential, so it
+/// is accepted only over HTTPS or from the loopback interface.
 #[utoipa::path(post, path = "/api/v1/sys/unseal", tag = "keys",
     request_body = UnsealRequest,
     responses(
         (status = 200, description = "The seal state after this input", body = SealStatusView),
         (status = 400, description = "Wrong passphrase or share; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Sent over plain HTTP from another machine (insecure-transport)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not exactly one of passphrase, share, reset", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Another unseal attempt is in progress", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn unseal(
+    _secure: SecureTransport,
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<UnsealRequest>,
