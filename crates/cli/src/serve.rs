@@ -35,7 +35,8 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     }
     let identity =
         rempart_core::identity::Identity::new(config.identity.clone(), config.password.clone())
-            .context("identity.hash_*")?;
+            .context("identity.hash_*")?
+            .with_admin_sources(config.access.admin_sources().cloned());
     let core = Rempart::new(store, Arc::new(SystemClock)).with_identity(identity);
     let (core, vault) = open_keyring(&config, core).await?;
     // Checkpoints are signed by the keyring's audit key; while it is sealed

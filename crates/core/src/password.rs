@@ -101,6 +101,10 @@ pub struct PasswordHasher {
     params: HashParams,
     permits: Arc<Semaphore>,
     dummy: Arc<String>,
+    /// Argon2id computations so far (hashes and verifications): what lets
+    /// a test prove that an unknown account costs the same work as a
+    /// known one, without timing anything.
+    computations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl PasswordHasher {
@@ -119,11 +123,17 @@ impl PasswordHasher {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy: Arc::new(dummy),
+            computations: Arc::default(),
         })
     }
 
     pub fn params(&self) -> HashParams {
         self.params
+    }
+
+    /// How many Argon2id computations this hasher has run.
+    pub fn computations(&self) -> u64 {
+        self.computations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) for `password`.
@@ -185,6 +195,8 @@ impl PasswordHasher {
             .acquire()
             .await
             .map_err(|_| PasswordError::Interrupted)?;
+        self.computations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_blocking(work)
             .await
             .map_err(|_| PasswordError::Interrupted)?
@@ -213,6 +225,7 @@ impl Default for PasswordHasher {
             )),
             // The default parameters are valid: this cannot fail.
             dummy: Arc::new(dummy_hash(params).unwrap_or_default()),
+            computations: Arc::default(),
         }
     }
 }

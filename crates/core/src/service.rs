@@ -149,6 +149,23 @@ impl Rempart {
             self.refuse(ctx, now, draft).await?;
             return Err(ServiceError::Unauthenticated);
         }
+        if principal.kind == rempart_store::AccountKind::Staff
+            && !self.identity.admin_source_allowed(ctx)
+        {
+            drop(tx);
+            let draft = Draft::new(
+                format!("principal:{}", principal.id),
+                Action::AuthToken,
+                Outcome::Denied,
+            )
+            .details(crate::audit_details::Details::reason(
+                "source outside access.admin_allow_list",
+            ));
+            self.refuse_with_details(ctx, now, draft).await?;
+            return Err(ServiceError::SourceNotAllowed {
+                what: "admin plane",
+            });
+        }
         let grants = tx.grants_of(principal.id).await?;
         let grants = match self
             .token_grants(tx.as_mut(), ctx, &token_record, grants)

@@ -168,6 +168,28 @@ impl From<ServiceError> for Problem {
                 err.to_string(),
             ),
             ServiceError::Keys(key) => Self::from_key_error(key),
+            ServiceError::LoginFailed
+            | ServiceError::LockedOut { .. }
+            | ServiceError::PasswordRefused { .. }
+            | ServiceError::SecondFactorRefused(_)
+            | ServiceError::LoginIncomplete { .. }
+            | ServiceError::StepUpRequired
+            | ServiceError::RuleRefused { .. }
+            | ServiceError::SourceNotAllowed { .. } => Self::from_identity_error(&err),
+            ServiceError::Store(_)
+            | ServiceError::RandomUnavailable
+            | ServiceError::AuditLog(_) => {
+                tracing::error!(error = %err, "request failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl Problem {
+    /// The mapping of identity errors (issue 5): login, policy, rules.
+    fn from_identity_error(err: &ServiceError) -> Self {
+        match err {
             ServiceError::LoginFailed => Self::new(
                 StatusCode::UNAUTHORIZED,
                 "login-failed",
@@ -226,12 +248,7 @@ impl From<ServiceError> for Problem {
                 "Source address not allowed",
                 err.to_string(),
             ),
-            ServiceError::Store(_)
-            | ServiceError::RandomUnavailable
-            | ServiceError::AuditLog(_) => {
-                tracing::error!(error = %err, "request failed");
-                Self::internal()
-            }
+            _ => Self::internal(),
         }
     }
 }

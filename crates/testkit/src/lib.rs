@@ -249,10 +249,13 @@ impl TestServer {
         .expect("the test keyring");
         let core = Rempart::new(store.clone(), clock.clone())
             .with_keys(Arc::new(keys))
-            .with_identity(rempart_core::identity::Identity::for_tests(
-                config.identity.clone(),
-                config.password.clone(),
-            ));
+            .with_identity(
+                rempart_core::identity::Identity::for_tests(
+                    config.identity.clone(),
+                    config.password.clone(),
+                )
+                .with_admin_sources(config.access.admin_sources().cloned()),
+            );
         let bootstrap_credential = match core.ensure_bootstrap().await.expect("bootstrap") {
             rempart_core::BootstrapStatus::Issued { credential, .. } => Some(credential),
             _ => None,

@@ -36,6 +36,10 @@ pub struct NewAccount {
 impl Rempart {
     /// Creates an account. Needs `user.create` staff-wide for staff and
     /// service accounts, or over the tenant for its users.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one flow read top to bottom: each refusal is recorded where it happens"
+    )]
     pub async fn create_account(
         &self,
         actor: &Actor,
@@ -68,10 +72,10 @@ impl Rempart {
                 "a service account uses API tokens, not a password",
             ));
         }
-        if let Some(email) = &new.email {
-            if email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace) {
-                return Err(invalid("email", "not an e-mail address"));
-            }
+        if let Some(email) = &new.email
+            && (email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace))
+        {
+            return Err(invalid("email", "not an e-mail address"));
         }
         if new
             .display_name
@@ -115,7 +119,15 @@ impl Rempart {
         // Hash before the transaction: a write transaction is not held
         // through tens of milliseconds of Argon2id.
         let password = match new.password {
-            Some(password) => Some(self.checked_hash(&account, password, &[]).await?),
+            Some(password) => match self.checked_hash(&account, password, &[]).await {
+                Ok(hash) => Some(hash),
+                Err(ServiceError::PasswordRefused { rules }) => {
+                    self.refuse_password(actor, ctx, now, &account, &rules)
+                        .await?;
+                    return Err(ServiceError::PasswordRefused { rules });
+                }
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         let mut tx = self.store.begin().await?;

@@ -328,7 +328,7 @@ impl Rempart {
         Ok(())
     }
 
-    async fn refuse_password(
+    pub(crate) async fn refuse_password(
         &self,
         actor: &Actor,
         ctx: &RequestContext,
@@ -478,19 +478,19 @@ impl Rempart {
         }
         tx.replace_recovery_codes(actor.principal, &hashes, now)
             .await?;
-        if let Credential::Session { id, .. } = actor.credential {
-            if let Some(session) = tx.session(id).await? {
-                let must_change = tx
-                    .password(actor.principal)
-                    .await?
-                    .is_some_and(|p| self.password_change_due(&p, now));
-                let stage = match session.stage {
-                    SessionStage::EnrolMfa if must_change => SessionStage::ChangePassword,
-                    SessionStage::EnrolMfa => SessionStage::Full,
-                    other => other,
-                };
-                tx.update_session(id, stage, now, now).await?;
-            }
+        if let Credential::Session { id, .. } = actor.credential
+            && let Some(session) = tx.session(id).await?
+        {
+            let must_change = tx
+                .password(actor.principal)
+                .await?
+                .is_some_and(|p| self.password_change_due(&p, now));
+            let stage = match session.stage {
+                SessionStage::EnrolMfa if must_change => SessionStage::ChangePassword,
+                SessionStage::EnrolMfa => SessionStage::Full,
+                other => other,
+            };
+            tx.update_session(id, stage, now, now).await?;
         }
         let draft =
             Draft::new(actor.audit_name(), Action::MfaConfirm, Outcome::Success).target(target);

@@ -76,6 +76,10 @@ fn locked_for(record: Option<&ThrottleRecord>, now: OffsetDateTime) -> Option<u6
 impl Rempart {
     /// Logs in with a login name and password. Answers the next step: a
     /// second factor, MFA enrolment, a password change, or a full session.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one flow read top to bottom: each refusal is recorded where it happens"
+    )]
     pub async fn login(
         &self,
         ctx: &RequestContext,
@@ -114,22 +118,21 @@ impl Rempart {
         }
 
         // The same Argon2id work whatever the account: no enumeration.
-        let verdict = match &stored {
-            Some(p) => Some(
+        let verdict = if let Some(p) = &stored {
+            Some(
                 self.identity
                     .hasher
                     .verify(password.clone(), p.hash.clone())
                     .await
                     .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?,
-            ),
-            None => {
-                self.identity
-                    .hasher
-                    .verify_dummy(password.clone())
-                    .await
-                    .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
-                None
-            }
+            )
+        } else {
+            self.identity
+                .hasher
+                .verify_dummy(password.clone())
+                .await
+                .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
+            None
         };
         let failure = match (&account, &verdict) {
             (None, _) => Some("unknown login name"),
@@ -140,6 +143,11 @@ impl Rempart {
             }
             (Some(a), Some(_)) if a.kind == AccountKind::Service => {
                 Some("service accounts do not log in")
+            }
+            (Some(a), Some(_))
+                if a.kind == AccountKind::Staff && !self.identity.admin_source_allowed(ctx) =>
+            {
+                Some("source outside access.admin_allow_list")
             }
             _ => None,
         };
@@ -233,6 +241,10 @@ impl Rempart {
 
     /// The second factor of a login: a TOTP code (never accepted twice) or
     /// a single-use recovery code.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one flow read top to bottom: each refusal is recorded where it happens"
+    )]
     pub async fn second_factor(
         &self,
         ctx: &RequestContext,
@@ -393,28 +405,27 @@ impl Rempart {
             .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
         let mut failure = (!verdict.matches).then(|| "wrong password".to_owned());
         let mut advance = None;
-        if failure.is_none() {
-            if let Some(t) = totp.filter(|t| t.confirmed_at.is_some()) {
-                match code {
-                    None => failure = Some("a TOTP code is needed".to_owned()),
-                    Some(code) => {
-                        let secret = self.open_totp(&t).await?;
-                        match secret.verify(code.expose_secret(), now, t.last_step) {
-                            Ok(step) => advance = Some((t.last_step, step)),
-                            Err(r) => failure = Some(r.to_string()),
-                        }
+        if failure.is_none()
+            && let Some(t) = totp.filter(|t| t.confirmed_at.is_some())
+        {
+            match code {
+                None => failure = Some("a TOTP code is needed".to_owned()),
+                Some(code) => {
+                    let secret = self.open_totp(&t).await?;
+                    match secret.verify(code.expose_secret(), now, t.last_step) {
+                        Ok(step) => advance = Some((t.last_step, step)),
+                        Err(r) => failure = Some(r.to_string()),
                     }
                 }
             }
         }
         let mut tx = self.store.begin().await?;
-        if let Some((expected, step)) = advance {
-            if !tx
+        if let Some((expected, step)) = advance
+            && !tx
                 .advance_totp_step(actor.principal, expected, step, None)
                 .await?
-            {
-                failure = Some(TotpRefusal::Replayed.to_string());
-            }
+        {
+            failure = Some(TotpRefusal::Replayed.to_string());
         }
         if let Some(reason) = failure {
             drop(tx);
@@ -585,6 +596,19 @@ impl Rempart {
             );
             self.refuse(ctx, now, draft).await?;
             return Err(ServiceError::Unauthenticated);
+        }
+        if principal.kind == AccountKind::Staff && !self.identity.admin_source_allowed(ctx) {
+            drop(tx);
+            let draft = Draft::new(
+                format!("principal:{}", principal.id),
+                Action::AuthSession,
+                Outcome::Denied,
+            )
+            .details(Details::reason("source outside access.admin_allow_list"));
+            self.refuse_with_details(ctx, now, draft).await?;
+            return Err(ServiceError::SourceNotAllowed {
+                what: "admin plane",
+            });
         }
         if !stages.contains(&session.stage) {
             return Err(ServiceError::LoginIncomplete {

@@ -24,8 +24,17 @@ pub use login::{LoginStep, SessionView};
 pub use strength::measure;
 
 use rempart_model::password_policy::PasswordPolicy;
+use rempart_model::{Action, Environment, Outcome, Permission, Scope, TenantId};
+use rempart_store::{AccountKind, PrincipalRecord};
+use time::OffsetDateTime;
 
+use crate::actor::Actor;
+use crate::audit_details::Details;
+use crate::audit_log::Draft;
+use crate::context::RequestContext;
+use crate::error::ServiceError;
 use crate::password::{HashParams, PasswordError, PasswordHasher};
+use crate::service::Rempart;
 
 /// The identity settings in force and the password hasher they configure.
 #[derive(Debug, Clone)]
@@ -34,6 +43,8 @@ pub struct Identity {
     /// The password policy for staff, and the baseline for every tenant.
     pub(crate) policy: PasswordPolicy,
     pub(crate) hasher: PasswordHasher,
+    /// The sources staff may use the admin plane from; `None`: any.
+    pub(crate) admin_sources: Option<rempart_model::AllowList>,
 }
 
 impl Identity {
@@ -44,6 +55,7 @@ impl Identity {
             config,
             policy,
             hasher,
+            admin_sources: None,
         })
     }
 
@@ -60,6 +72,23 @@ impl Identity {
             config,
             policy,
             hasher,
+            admin_sources: None,
+        }
+    }
+
+    /// Staff may log in and use their credentials only from these sources
+    /// (`access.admin_allow_list`; `None`: any).
+    #[must_use]
+    pub fn with_admin_sources(mut self, sources: Option<rempart_model::AllowList>) -> Self {
+        self.admin_sources = sources;
+        self
+    }
+
+    /// Whether a staff account may act from `ctx`'s source.
+    pub(crate) fn admin_source_allowed(&self, ctx: &RequestContext) -> bool {
+        match &self.admin_sources {
+            None => true,
+            Some(list) => ctx.source.is_some_and(|ip| list.contains(ip)),
         }
     }
 
@@ -83,20 +112,10 @@ impl Default for Identity {
             config: IdentityConfig::default(),
             policy: PasswordPolicy::default(),
             hasher: PasswordHasher::default(),
+            admin_sources: None,
         }
     }
 }
-
-use rempart_model::{Action, Environment, Outcome, Permission, Scope, TenantId};
-use rempart_store::{AccountKind, PrincipalRecord};
-use time::OffsetDateTime;
-
-use crate::actor::Actor;
-use crate::audit_details::Details;
-use crate::audit_log::Draft;
-use crate::context::RequestContext;
-use crate::error::ServiceError;
-use crate::service::Rempart;
 
 /// What a refusal records and answers.
 pub(crate) struct Refusal<'a> {
@@ -113,6 +132,10 @@ impl Rempart {
 
     /// Deny by default (invariant 2): allowed, or the refusal is recorded
     /// (with the permission that was missing) and `Forbidden` answered.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "who, from where, when, what is needed, on what, for which action"
+    )]
     pub(crate) async fn authorize(
         &self,
         actor: &Actor,

@@ -26,12 +26,20 @@ pub fn measure(password: &str, user_inputs: &[&str]) -> (u8, bool) {
             && m.j + 1 == length
             && matches!(
                 &m.pattern,
-                // zxcvbn does not export its dictionary type; its default
-                // variant is the password list.
-                MatchPattern::Dictionary(d) if d.dictionary_name == Default::default()
+                MatchPattern::Dictionary(d) if is_password_list(d)
             )
     });
     (score, common)
+}
+
+/// zxcvbn does not export its dictionary type; its default variant is the
+/// password list.
+#[allow(
+    clippy::default_trait_access,
+    reason = "the type cannot be named outside zxcvbn"
+)]
+fn is_password_list(pattern: &zxcvbn::matching::patterns::DictionaryPattern) -> bool {
+    pattern.dictionary_name == Default::default()
 }
 
 #[cfg(test)]

@@ -1,0 +1,861 @@
+//! Identity and access (issue 5) through the service layer, on both
+//! engines: accounts, the password policy, login with TOTP and recovery
+//! codes, no user enumeration, lockout, sessions and tokens, grants with
+//! separation of duties, break-glass. Every refusal changes nothing and is
+//! audited.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "tests"
+)]
+
+use std::sync::Arc;
+
+use rempart_core::identity::{
+    Identity, IdentityConfig, LoginStep, NewAccount, NewGrant, NewRole, NewToken,
+};
+use rempart_core::{Actor, Clock as _, ManualClock, Rempart, RequestContext, ServiceError};
+use rempart_model::password_policy::{PasswordPolicy, PasswordRule};
+use rempart_model::{
+    Environment, NewTenant, Permission, PermissionSet, PrincipalName, Region, Role, RoleName,
+    Scope, TenantName,
+};
+use rempart_store::{AccountKind, AuditRecord, PrincipalState, SessionStage, Store};
+use rempart_testkit::{Engine, TestDatabase, both_engines};
+use secrecy::{ExposeSecret as _, SecretString};
+use time::Duration;
+use time::macros::datetime;
+
+const GOOD: &str = "violet-Harbour-lantern-93";
+const GOOD2: &str = "amber-Quarry-meadow-57";
+
+struct Fixture {
+    core: Rempart,
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    _db: TestDatabase,
+}
+
+async fn fixture(engine: Engine) -> Option<Fixture> {
+    fixture_with(engine, IdentityConfig::default()).await
+}
+
+async fn fixture_with(engine: Engine, config: IdentityConfig) -> Option<Fixture> {
+    let db = TestDatabase::create(engine).await?;
+    let store = db.store().await;
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
+    let core = Rempart::new(store.clone(), clock.clone())
+        .with_keys(rempart_testkit::test_keys(db.dir()))
+        .with_identity(Identity::for_tests(config, PasswordPolicy::default()));
+    Some(Fixture {
+        core,
+        store,
+        clock,
+        _db: db,
+    })
+}
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        request_id: Some("req-id".to_owned()),
+        source: Some("192.0.2.7".parse().unwrap()),
+        ..RequestContext::default()
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+fn staff(name: &str, password: Option<&str>) -> NewAccount {
+    NewAccount {
+        name: PrincipalName::parse(name).unwrap(),
+        kind: AccountKind::Staff,
+        tenant: None,
+        email: None,
+        display_name: None,
+        password: password.map(secret),
+        temporary_password: false,
+        break_glass: false,
+    }
+}
+
+async fn audit(store: &dyn Store) -> Vec<AuditRecord> {
+    let mut tx = store.begin().await.unwrap();
+    tx.audit_events(0, 100_000).await.unwrap()
+}
+
+async fn admin(f: &Fixture) -> Actor {
+    rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await
+}
+
+fn grant(principal: rempart_model::PrincipalId, role: Role, scope: Scope) -> NewGrant {
+    NewGrant {
+        principal,
+        role: role.name(),
+        scope,
+        expires_at: None,
+    }
+}
+
+/// The current TOTP code of an enrolment URI, at the fixture's clock.
+fn code(uri: &SecretString, f: &Fixture) -> SecretString {
+    let totp = totp_rs::Totp::from_url(uri.expose_secret()).unwrap();
+    let now = u64::try_from(f.clock.now().unix_timestamp()).unwrap();
+    SecretString::from(totp.generate(now).to_string())
+}
+
+/// Logs `name` in through enrolment: returns the full session and the
+/// enrolment URI (to make later codes).
+async fn enrolled_login(f: &Fixture, name: &str, password: &str) -> (LoginStep, SecretString) {
+    let step = f.core.login(&ctx(), name, secret(password)).await.unwrap();
+    assert_eq!(step.stage, SessionStage::EnrolMfa);
+    // Nothing but enrolment until then.
+    assert!(matches!(
+        f.core.authenticate(&ctx(), &step.session).await,
+        Err(ServiceError::LoginIncomplete { next: "enrol_mfa" })
+    ));
+    let (actor, _) = f
+        .core
+        .authenticate_session(&ctx(), &step.session, &[SessionStage::EnrolMfa])
+        .await
+        .unwrap();
+    let enrolment = f.core.enrol_totp(&actor, &ctx()).await.unwrap();
+    assert!(
+        enrolment
+            .uri
+            .expose_secret()
+            .starts_with("otpauth://totp/Rempart:")
+    );
+    let codes = f
+        .core
+        .confirm_totp(&actor, &ctx(), &code(&enrolment.uri, f))
+        .await
+        .unwrap();
+    assert_eq!(codes.0.len(), 10);
+    (step, enrolment.uri)
+}
+
+async fn login_flow(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let alice = f
+        .core
+        .create_account(&admin, &ctx(), staff("Alice@Example.com", Some(GOOD)))
+        .await
+        .unwrap();
+    f.core
+        .grant_role(
+            &admin,
+            &ctx(),
+            grant(alice.id, Role::SecurityAdmin, Scope::Global),
+        )
+        .await
+        .unwrap();
+
+    // Privileged staff enrol a second factor at their first login; the
+    // identifier is compared without case.
+    let (first, uri) = enrolled_login(&f, "alice@example.COM", GOOD).await;
+    let actor = f.core.authenticate(&ctx(), &first.session).await.unwrap();
+    assert!(actor.may(
+        Permission::TenantCreate,
+        &Scope::Global,
+        None,
+        f.clock.now()
+    ));
+
+    // Next login: password, then the TOTP code. The code of the step the
+    // enrolment used cannot be used again.
+    let step = f
+        .core
+        .login(&ctx(), "alice@example.com", secret(GOOD))
+        .await
+        .unwrap();
+    assert_eq!(step.stage, SessionStage::SecondFactor);
+    let replay = f
+        .core
+        .second_factor(&ctx(), &step.session, &code(&uri, &f))
+        .await;
+    assert!(
+        matches!(&replay, Err(ServiceError::SecondFactorRefused(m)) if m.contains("already used")),
+        "{replay:?}"
+    );
+    f.clock.advance(Duration::seconds(30));
+    let done = f
+        .core
+        .second_factor(&ctx(), &step.session, &code(&uri, &f))
+        .await
+        .unwrap();
+    assert_eq!(done.stage, SessionStage::Full);
+    f.core.authenticate(&ctx(), &step.session).await.unwrap();
+
+    // Sessions are listed and revoked; a revoked one fails at once.
+    let sessions = f.core.list_sessions(&actor, &ctx(), None).await.unwrap();
+    assert_eq!(sessions.len(), 2);
+    f.core
+        .revoke_session(&actor, &ctx(), step.session_id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.core.authenticate(&ctx(), &step.session).await,
+        Err(ServiceError::Unauthenticated)
+    ));
+
+    // Idle timeout: 30 minutes without use ends the session.
+    f.clock.advance(Duration::minutes(31));
+    assert!(matches!(
+        f.core.authenticate(&ctx(), &first.session).await,
+        Err(ServiceError::Unauthenticated)
+    ));
+
+    let events = audit(f.store.as_ref()).await;
+    let login = events
+        .iter()
+        .find(|e| e.action == "auth.login" && e.outcome == "success")
+        .unwrap();
+    assert_eq!(login.source.as_deref(), Some("192.0.2.7"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "auth.second_factor" && e.outcome == "denied")
+    );
+}
+
+async fn recovery_codes_are_single_use(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let bob = f
+        .core
+        .create_account(&admin, &ctx(), staff("bob", Some(GOOD)))
+        .await
+        .unwrap();
+    f.core
+        .grant_role(&admin, &ctx(), grant(bob.id, Role::Hr, Scope::Global))
+        .await
+        .unwrap();
+    let step = f.core.login(&ctx(), "bob", secret(GOOD)).await.unwrap();
+    let (actor, _) = f
+        .core
+        .authenticate_session(&ctx(), &step.session, &[SessionStage::EnrolMfa])
+        .await
+        .unwrap();
+    let enrolment = f.core.enrol_totp(&actor, &ctx()).await.unwrap();
+    let codes = f
+        .core
+        .confirm_totp(&actor, &ctx(), &code(&enrolment.uri, &f))
+        .await
+        .unwrap();
+    let recovery = codes.0[3].clone();
+    for attempt in 0..2 {
+        let step = f.core.login(&ctx(), "bob", secret(GOOD)).await.unwrap();
+        let result = f.core.second_factor(&ctx(), &step.session, &recovery).await;
+        if attempt == 0 {
+            assert_eq!(result.unwrap().stage, SessionStage::Full);
+        } else {
+            assert!(matches!(result, Err(ServiceError::SecondFactorRefused(_))));
+        }
+    }
+}
+
+async fn no_user_enumeration(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    f.core
+        .create_account(&admin, &ctx(), staff("carol", Some(GOOD)))
+        .await
+        .unwrap();
+    let hasher = f.core.identity().hasher().clone();
+    let mut answers = Vec::new();
+    let mut work = Vec::new();
+    for name in ["carol", "nobody-here"] {
+        let before = hasher.computations();
+        let answer = f
+            .core
+            .login(&ctx(), name, secret("not-the-password-1"))
+            .await
+            .unwrap_err();
+        work.push(hasher.computations() - before);
+        answers.push(answer.to_string());
+    }
+    // The same answer, after the same Argon2id work (one computation each;
+    // the dummy hash has the real parameters).
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(work, [1, 1]);
+    let denied: Vec<_> = audit(f.store.as_ref())
+        .await
+        .into_iter()
+        .filter(|e| e.action == "auth.login" && e.outcome == "denied")
+        .collect();
+    assert_eq!(denied.len(), 2);
+    assert!(
+        denied
+            .iter()
+            .all(|e| e.source.as_deref() == Some("192.0.2.7"))
+    );
+}
+
+async fn lockout_escalates_and_is_audited(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    f.core
+        .create_account(&admin, &ctx(), staff("dave", Some(GOOD)))
+        .await
+        .unwrap();
+    for name in ["dave", "ghost"] {
+        for _ in 0..5 {
+            let wrong = f.core.login(&ctx(), name, secret("wrong-password-1")).await;
+            assert!(matches!(wrong, Err(ServiceError::LoginFailed)));
+        }
+        // Locked, whether the account exists or not; the right password
+        // does not help.
+        let locked = f.core.login(&ctx(), name, secret(GOOD)).await;
+        assert!(
+            matches!(locked, Err(ServiceError::LockedOut { retry_after_secs }) if retry_after_secs > 800),
+            "{locked:?}"
+        );
+    }
+    let lockouts = audit(f.store.as_ref())
+        .await
+        .into_iter()
+        .filter(|e| e.action == "auth.lockout")
+        .count();
+    assert_eq!(lockouts, 2);
+    f.clock.advance(Duration::minutes(16));
+    f.core.login(&ctx(), "dave", secret(GOOD)).await.unwrap();
+    // The next lockout lasts twice as long.
+    for _ in 0..5 {
+        let _ = f
+            .core
+            .login(&ctx(), "ghost", secret("wrong-password-1"))
+            .await;
+    }
+    let locked = f.core.login(&ctx(), "ghost", secret("x")).await;
+    assert!(
+        matches!(locked, Err(ServiceError::LockedOut { retry_after_secs }) if retry_after_secs > 1700),
+        "{locked:?}"
+    );
+}
+
+async fn password_policy_and_history(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let refused = f
+        .core
+        .create_account(&admin, &ctx(), staff("erin", Some("password")))
+        .await
+        .unwrap_err();
+    let ServiceError::PasswordRefused { rules } = refused else {
+        panic!("{refused:?}");
+    };
+    assert!(rules.contains(&PasswordRule::Common));
+    assert!(rules.contains(&PasswordRule::TooShort { min: 12 }));
+    let with_name = f
+        .core
+        .create_account(&admin, &ctx(), staff("erin", Some("erin-Quartz-river-88")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&with_name, ServiceError::PasswordRefused { rules } if rules.contains(&PasswordRule::ContainsIdentifier)),
+        "{with_name:?}"
+    );
+    // Nothing was created by the refusals.
+    let mut tx = f.store.begin().await.unwrap();
+    assert!(tx.principal_by_name("erin").await.unwrap().is_none());
+    drop(tx);
+
+    // A reset password is temporary: the next login changes it, and an
+    // old one cannot come back.
+    let mut new = staff("erin", Some(GOOD));
+    new.temporary_password = true;
+    let erin = f.core.create_account(&admin, &ctx(), new).await.unwrap();
+    let step = f.core.login(&ctx(), "erin", secret(GOOD)).await.unwrap();
+    assert_eq!(step.stage, SessionStage::ChangePassword);
+    let (actor, _) = f
+        .core
+        .authenticate_session(&ctx(), &step.session, &[SessionStage::ChangePassword])
+        .await
+        .unwrap();
+    let reuse = f
+        .core
+        .change_password(&actor, &ctx(), secret(GOOD), secret(GOOD))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&reuse, ServiceError::PasswordRefused { rules } if rules.contains(&PasswordRule::Reused { within: 5 })),
+        "{reuse:?}"
+    );
+    let wrong = f
+        .core
+        .change_password(&actor, &ctx(), secret("not-it-at-all-1"), secret(GOOD2))
+        .await;
+    assert!(matches!(wrong, Err(ServiceError::LoginFailed)));
+    f.core
+        .change_password(&actor, &ctx(), secret(GOOD), secret(GOOD2))
+        .await
+        .unwrap();
+    f.core.authenticate(&ctx(), &step.session).await.unwrap();
+    assert!(f.core.login(&ctx(), "erin", secret(GOOD)).await.is_err());
+    let step = f.core.login(&ctx(), "erin", secret(GOOD2)).await.unwrap();
+    assert_eq!(step.stage, SessionStage::Full);
+    assert_eq!(erin.kind, AccountKind::Staff);
+}
+
+async fn separation_of_duties_and_grant_rules(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let frank = f
+        .core
+        .create_account(&admin, &ctx(), staff("frank", None))
+        .await
+        .unwrap();
+    f.core
+        .grant_role(
+            &admin,
+            &ctx(),
+            grant(frank.id, Role::Auditor, Scope::Global),
+        )
+        .await
+        .unwrap();
+    let grants_before = f.core.list_grants(&admin, &ctx(), frank.id).await.unwrap();
+
+    let sod = f
+        .core
+        .grant_role(
+            &admin,
+            &ctx(),
+            grant(frank.id, Role::SecurityAdmin, Scope::Global),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&sod, ServiceError::RuleRefused { rule: "separation-of-duties", message } if message.contains("auditor")),
+        "{sod:?}"
+    );
+    let own = f
+        .core
+        .grant_role(
+            &admin,
+            &ctx(),
+            grant(admin.principal, Role::Hr, Scope::Global),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        own,
+        ServiceError::RuleRefused {
+            rule: "no-self-grant",
+            ..
+        }
+    ));
+    let unknown = f
+        .core
+        .grant_role(
+            &admin,
+            &ctx(),
+            NewGrant {
+                principal: frank.id,
+                role: RoleName::parse("wizard").unwrap(),
+                scope: Scope::Global,
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        unknown,
+        ServiceError::Invalid { field: "role", .. }
+    ));
+    assert_eq!(
+        f.core.list_grants(&admin, &ctx(), frank.id).await.unwrap(),
+        grants_before
+    );
+
+    // A tenant administrator grants within the tenant, never beyond what
+    // they hold.
+    let acme = f
+        .core
+        .create_tenant(
+            &admin,
+            &ctx(),
+            NewTenant {
+                name: TenantName::parse("Acme").unwrap(),
+                region: Region::parse("eu").unwrap(),
+                environment: Environment::production(),
+            },
+        )
+        .await
+        .unwrap();
+    let user = |name: &str| NewAccount {
+        name: PrincipalName::parse(name).unwrap(),
+        kind: AccountKind::TenantUser,
+        tenant: Some(acme.id),
+        email: Some(format!("{name}@acme.test")),
+        display_name: None,
+        password: None,
+        temporary_password: false,
+        break_glass: false,
+    };
+    let grace = f
+        .core
+        .create_account(&admin, &ctx(), user("grace"))
+        .await
+        .unwrap();
+    let heidi = f
+        .core
+        .create_account(&admin, &ctx(), user("heidi"))
+        .await
+        .unwrap();
+    f.core
+        .grant_role(
+            &admin,
+            &ctx(),
+            grant(grace.id, Role::TenantAdmin, Scope::Tenant(acme.id)),
+        )
+        .await
+        .unwrap();
+    let grace_actor = Actor::new(
+        grace.id,
+        grace.name.clone(),
+        uuid::Uuid::nil(),
+        f.core
+            .list_grants(&admin, &ctx(), grace.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| g.grant)
+            .collect(),
+    );
+    f.core
+        .grant_role(
+            &grace_actor,
+            &ctx(),
+            grant(heidi.id, Role::TenantMember, Scope::Tenant(acme.id)),
+        )
+        .await
+        .unwrap();
+    let beyond = f
+        .core
+        .grant_role(
+            &grace_actor,
+            &ctx(),
+            grant(heidi.id, Role::Auditor, Scope::Global),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        beyond,
+        ServiceError::Forbidden {
+            permission: Permission::GrantManage
+        }
+    ));
+    let escalate = f
+        .core
+        .grant_role(
+            &grace_actor,
+            &ctx(),
+            grant(heidi.id, Role::SecurityAdmin, Scope::Tenant(acme.id)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            escalate,
+            ServiceError::RuleRefused {
+                rule: "no-escalation",
+                ..
+            }
+        ),
+        "{escalate:?}"
+    );
+    let outside = f
+        .core
+        .grant_role(
+            &admin,
+            &ctx(),
+            grant(heidi.id, Role::Support, Scope::Global),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        outside,
+        ServiceError::RuleRefused {
+            rule: "tenant-boundary",
+            ..
+        }
+    ));
+
+    // Every refusal is in the audit trail.
+    let denied = audit(f.store.as_ref())
+        .await
+        .into_iter()
+        .filter(|e| e.action == "grant.create" && e.outcome == "denied")
+        .count();
+    assert_eq!(denied, 6);
+}
+
+async fn custom_roles(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let role = f
+        .core
+        .create_role(
+            &admin,
+            &ctx(),
+            NewRole {
+                name: RoleName::parse("evidence-reader").unwrap(),
+                permissions: PermissionSet::of(&[Permission::AuditSearch, Permission::TenantRead]),
+                description: "reads evidence".to_owned(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!role.builtin);
+    let builtin = f
+        .core
+        .create_role(
+            &admin,
+            &ctx(),
+            NewRole {
+                name: RoleName::parse("auditor").unwrap(),
+                permissions: PermissionSet::of(&[Permission::AuditSearch]),
+                description: String::new(),
+            },
+        )
+        .await;
+    assert!(matches!(
+        builtin,
+        Err(ServiceError::Invalid { field: "name", .. })
+    ));
+    let ivan = f
+        .core
+        .create_account(&admin, &ctx(), staff("ivan", Some(GOOD)))
+        .await
+        .unwrap();
+    f.core
+        .grant_role(
+            &admin,
+            &ctx(),
+            NewGrant {
+                principal: ivan.id,
+                role: role.name.clone(),
+                scope: Scope::Global,
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    // Not privileged: no MFA enrolment forced.
+    let step = f.core.login(&ctx(), "ivan", secret(GOOD)).await.unwrap();
+    assert_eq!(step.stage, SessionStage::Full);
+    let actor = f.core.authenticate(&ctx(), &step.session).await.unwrap();
+    let now = f.clock.now();
+    assert!(actor.may(Permission::AuditSearch, &Scope::Global, None, now));
+    assert!(!actor.may(Permission::TenantCreate, &Scope::Global, None, now));
+    let roles = f.core.list_roles(&admin, &ctx()).await.unwrap();
+    assert_eq!(roles.len(), Role::ALL.len() + 1);
+}
+
+async fn tokens_and_offboarding(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let service = f
+        .core
+        .create_account(
+            &admin,
+            &ctx(),
+            NewAccount {
+                kind: AccountKind::Service,
+                ..staff("billing-exporter", None)
+            },
+        )
+        .await
+        .unwrap();
+    f.core
+        .grant_role(
+            &admin,
+            &ctx(),
+            grant(service.id, Role::Auditor, Scope::Global),
+        )
+        .await
+        .unwrap();
+    let new_token = |permissions, allow_list: Option<&str>| NewToken {
+        name: "ci".to_owned(),
+        holder: Some(service.id),
+        expires_in: Some(Duration::days(1)),
+        permissions,
+        tenant: None,
+        allow_list: allow_list.map(|l| vec![l.parse().unwrap()]),
+    };
+    // Scoped to tenant.read only.
+    let (_, scoped) = f
+        .core
+        .create_token(
+            &admin,
+            &ctx(),
+            new_token(Some(PermissionSet::of(&[Permission::TenantRead])), None),
+        )
+        .await
+        .unwrap();
+    let actor = f.core.authenticate(&ctx(), &scoped).await.unwrap();
+    let now = f.clock.now();
+    assert!(actor.may(Permission::TenantRead, &Scope::Global, None, now));
+    assert!(!actor.may(Permission::AuditSearch, &Scope::Global, None, now));
+
+    // Allow-listed to another network: refused from here.
+    let (_, fenced) = f
+        .core
+        .create_token(&admin, &ctx(), new_token(None, Some("198.51.100.0/24")))
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.core.authenticate(&ctx(), &fenced).await,
+        Err(ServiceError::SourceNotAllowed { .. })
+    ));
+
+    // Expired after a day.
+    f.clock.advance(Duration::days(1));
+    assert!(matches!(
+        f.core.authenticate(&ctx(), &scoped).await,
+        Err(ServiceError::Unauthenticated)
+    ));
+
+    // Offboarding: suspending ends every credential at once.
+    let (_, live) = f
+        .core
+        .create_token(&admin, &ctx(), new_token(None, None))
+        .await
+        .unwrap();
+    f.core.authenticate(&ctx(), &live).await.unwrap();
+    let suspended = f
+        .core
+        .set_account_state(&admin, &ctx(), service.id, PrincipalState::Suspended)
+        .await
+        .unwrap();
+    assert_eq!(suspended.state, PrincipalState::Suspended);
+    assert!(matches!(
+        f.core.authenticate(&ctx(), &live).await,
+        Err(ServiceError::Unauthenticated)
+    ));
+    let own = f
+        .core
+        .set_account_state(&admin, &ctx(), admin.principal, PrincipalState::Suspended)
+        .await;
+    assert!(matches!(
+        own,
+        Err(ServiceError::RuleRefused {
+            rule: "no-self-service",
+            ..
+        })
+    ));
+}
+
+async fn break_glass_is_limited_and_loud(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    for (i, name) in ["glass-1", "glass-2", "glass-3"].iter().enumerate() {
+        let result = f
+            .core
+            .create_account(
+                &admin,
+                &ctx(),
+                NewAccount {
+                    break_glass: true,
+                    ..staff(name, Some(GOOD))
+                },
+            )
+            .await;
+        if i < 2 {
+            result.unwrap();
+        } else {
+            assert!(matches!(
+                result,
+                Err(ServiceError::RuleRefused {
+                    rule: "break-glass-limit",
+                    ..
+                })
+            ));
+        }
+    }
+    f.core.login(&ctx(), "glass-1", secret(GOOD)).await.unwrap();
+    assert!(
+        audit(f.store.as_ref())
+            .await
+            .iter()
+            .any(|e| e.action == "auth.break_glass" && e.outcome == "success")
+    );
+}
+
+async fn step_up_guards_sensitive_actions(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let judy = f
+        .core
+        .create_account(&admin, &ctx(), staff("judy", Some(GOOD)))
+        .await
+        .unwrap();
+    let kim = f
+        .core
+        .create_account(&admin, &ctx(), staff("kim", None))
+        .await
+        .unwrap();
+    f.core
+        .grant_role(&admin, &ctx(), grant(judy.id, Role::Hr, Scope::Global))
+        .await
+        .unwrap();
+    let (step, uri) = enrolled_login(&f, "judy", GOOD).await;
+    let judy_actor = f.core.authenticate(&ctx(), &step.session).await.unwrap();
+    f.clock.advance(Duration::minutes(6));
+    let stale = f
+        .core
+        .set_account_state(&judy_actor, &ctx(), kim.id, PrincipalState::Suspended)
+        .await;
+    assert!(
+        matches!(stale, Err(ServiceError::StepUpRequired)),
+        "{stale:?}"
+    );
+    f.core
+        .step_up(&judy_actor, &ctx(), secret(GOOD), Some(code(&uri, &f)))
+        .await
+        .unwrap();
+    let judy_actor = f.core.authenticate(&ctx(), &step.session).await.unwrap();
+    f.core
+        .set_account_state(&judy_actor, &ctx(), kim.id, PrincipalState::Suspended)
+        .await
+        .unwrap();
+}
+
+both_engines!(
+    login_flow,
+    recovery_codes_are_single_use,
+    no_user_enumeration,
+    lockout_escalates_and_is_audited,
+    password_policy_and_history,
+    separation_of_duties_and_grant_rules,
+    custom_roles,
+    tokens_and_offboarding,
+    break_glass_is_limited_and_loud,
+    step_up_guards_sensitive_actions,
+);
