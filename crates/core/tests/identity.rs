@@ -703,7 +703,7 @@ async fn tokens_and_offboarding(engine: Engine) {
         expires_in: Some(Duration::days(1)),
         permissions,
         tenant: None,
-        allow_list: allow_list.map(|l| vec![l.parse().unwrap()]),
+        allow_list: allow_list.map(|l| rempart_model::AllowList::parse([l]).unwrap()),
     };
     // Scoped to tenant.read only.
     let (_, scoped) = f

@@ -119,8 +119,75 @@ impl<S: Send + Sync> FromRequestParts<S> for SecureTransport {
     }
 }
 
-/// The actor behind a bearer token. A missing or malformed header is a 401;
-/// an unknown, expired or revoked token is a 401 recorded in the audit log.
+/// The cookie a browser session travels in (HttpOnly, Secure,
+/// SameSite=Strict).
+pub const SESSION_COOKIE: &str = "rempart_session";
+
+/// The credential a request presents: `Authorization: Bearer …` (an API
+/// token or a session secret), else the session cookie. A request that
+/// authenticates with the cookie and changes something must come from the
+/// same origin (browsers send `Origin` on cross-site requests): the
+/// cookie's SameSite=Strict is the first defence against cross-site
+/// request forgery, this the second.
+fn credential_of(parts: &Parts) -> Result<SecretString, Problem> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Problem::unauthenticated("the Authorization header must be: Bearer <token>")
+            })?;
+        return Ok(SecretString::from(token.to_owned()));
+    }
+    let cookie = parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    let Some(cookie) = cookie else {
+        return Err(Problem::unauthenticated(
+            "this route needs a credential: Authorization: Bearer <token>, or a login session",
+        ));
+    };
+    if !parts.method.is_safe() && !same_origin(parts) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "cross-origin",
+            "Cross-origin request refused",
+            "a request authenticated by the session cookie must come from Rempart's own origin",
+        ));
+    }
+    Ok(SecretString::from(cookie))
+}
+
+/// Whether a request's `Origin` (if any) is the host it was sent to.
+fn same_origin(parts: &Parts) -> bool {
+    let Some(origin) = parts.headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+/// The actor behind an API token or a fully logged-in session. A missing
+/// or malformed credential is a 401; an unknown, expired or revoked one is
+/// a 401 recorded in the audit log.
 #[derive(Debug)]
 pub struct Authenticated(pub Actor);
 
@@ -131,23 +198,59 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(Problem::unauthenticated(
-                "this route needs an API token: Authorization: Bearer <token>",
-            ));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Problem::unauthenticated("the Authorization header must be: Bearer <token>")
-            })?;
-        let token = SecretString::from(token.to_owned());
+        let secret = credential_of(parts)?;
         let ctx = context_of(parts);
-        let actor = state.core.authenticate(&ctx, &token).await?;
+        let actor = state.core.authenticate(&ctx, &secret).await?;
         Ok(Self(actor))
+    }
+}
+
+/// The actor behind an API token or a session that is logged in or whose
+/// next login step is enrolling a second factor or changing the password:
+/// for the routes that perform those steps.
+#[derive(Debug)]
+pub struct Partial(pub Actor);
+
+impl FromRequestParts<AppState> for Partial {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use rempart_store::SessionStage as S;
+        let secret = credential_of(parts)?;
+        let ctx = context_of(parts);
+        let actor = if rempart_core::secret::is_session(&secret) {
+            state
+                .core
+                .authenticate_session(&ctx, &secret, &[S::EnrolMfa, S::ChangePassword, S::Full])
+                .await?
+                .0
+        } else {
+            state.core.authenticate(&ctx, &secret).await?
+        };
+        Ok(Self(actor))
+    }
+}
+
+/// The session secret of a login in progress (bearer or cookie), checked
+/// by the service that finishes the step.
+pub struct SessionSecret(pub SecretString);
+
+impl std::fmt::Debug for SessionSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionSecret(redacted)")
+    }
+}
+
+impl FromRequestParts<AppState> for SessionSecret {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(credential_of(parts)?))
     }
 }

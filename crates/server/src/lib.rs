@@ -9,6 +9,7 @@
 pub mod client;
 pub mod extract;
 pub mod headers;
+pub mod identity_wire;
 pub mod metrics;
 pub mod problem;
 pub mod request_id;
@@ -33,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::openapi::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::client::TrustedProxies;
 use crate::extract::PeerAddr;
@@ -79,9 +80,18 @@ fn document(mut doc: OpenApi) -> OpenApi {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("An API token (rmp_at_…)"))
+                .description(Some(
+                    "An API token (rmp_at_…), or a login session's secret (rmp_ses_…)",
+                ))
                 .build(),
         ),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            "rempart_session",
+            "A browser login session (HttpOnly, Secure, SameSite=Strict)",
+        ))),
     );
     doc
 }

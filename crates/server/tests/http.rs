@@ -13,6 +13,8 @@
 
 #[path = "http/forwarding.rs"]
 mod forwarding;
+#[path = "http/identity.rs"]
+mod identity;
 
 use std::io::{Read as _, Write as _};
 use std::time::Duration;

@@ -67,8 +67,8 @@ pub struct NewToken {
     pub permissions: Option<PermissionSet>,
     /// Bind the token to one tenant.
     pub tenant: Option<TenantId>,
-    /// CIDRs the token may be used from.
-    pub allow_list: Option<Vec<ipnet::IpNet>>,
+    /// The networks the token may be used from.
+    pub allow_list: Option<rempart_model::AllowList>,
 }
 
 fn builtin_description(role: Role) -> &'static str {
@@ -537,8 +537,9 @@ impl Rempart {
             last_used_at: None,
             tenant: new.tenant,
             permissions: new.permissions,
-            allow_list: new.allow_list.map(|nets| {
-                nets.iter()
+            allow_list: new.allow_list.map(|list| {
+                list.entries()
+                    .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(" ")

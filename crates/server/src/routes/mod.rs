@@ -3,10 +3,12 @@
 //! without an entry; a test also refuses plain `.route(` calls).
 
 pub mod audit;
+pub mod auth;
 pub mod bootstrap;
 pub mod keys;
 pub mod operations;
 pub mod tenants;
+pub mod users;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,4 +34,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::rewrap))
         .routes(routes!(keys::retire))
         .routes(routes!(keys::shred))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::second_factor))
+        .routes(routes!(auth::step_up))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::enrol_totp))
+        .routes(routes!(auth::confirm_totp))
+        .routes(routes!(auth::list_sessions))
+        .routes(routes!(auth::revoke_session))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(users::set_state))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(users::reset_mfa))
+        .routes(routes!(users::grants_of))
+        .routes(routes!(users::roles, users::create_role))
+        .routes(routes!(users::create_grant))
+        .routes(routes!(users::revoke_grant))
+        .routes(routes!(users::create_token, users::list_tokens))
+        .routes(routes!(users::revoke_token))
 }

@@ -1,0 +1,386 @@
+//! Identity over HTTP (issue 5): the "done when" path through the API, on
+//! both engines. Bootstrap, a staff administrator with a password and
+//! TOTP, login, a tenant user with a role, and a separation-of-duty rule
+//! refusing a conflicting grant; plus cookies, CSRF, enumeration, policy
+//! refusals, and the rule that every route declares its access.
+
+use rempart_testkit::{Engine, TestServer, both_engines};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "violet-Harbour-lantern-93";
+
+fn code_now(uri: &str) -> String {
+    let totp = totp_rs::Totp::from_url(uri).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp.generate(now).to_string()
+}
+
+async fn post(server: &TestServer, token: &str, path: &str, body: &Value) -> reqwest::Response {
+    server
+        .client
+        .post(server.at(path))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn json_of(response: reqwest::Response, status: u16) -> Value {
+    let got = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+async fn the_done_when_path(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let admin = server.admin_token().await;
+
+    // A staff administrator with a password.
+    let alice = json_of(
+        post(
+            &server,
+            &admin,
+            "/api/v1/users",
+            &json!({"name": "alice@example.com", "kind": "staff", "password": PASSWORD,
+                    "temporary_password": false, "display_name": "Alice"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(alice["state"], "active");
+    json_of(
+        post(
+            &server,
+            &admin,
+            "/api/v1/grants",
+            &json!({"user": "alice@example.com", "role": "security-admin", "scope": "global"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    // Log in: the session cookie is HttpOnly, Secure, SameSite=Strict;
+    // TOTP enrolment is forced before anything else.
+    let response = server
+        .client
+        .post(server.at("/api/v1/auth/login"))
+        .json(&json!({"name": "ALICE@example.com", "password": PASSWORD, "return_token": true}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in [
+        "rempart_session=rmp_ses_",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+    ] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let login = json_of(response, 200).await;
+    assert_eq!(login["stage"], "enrol_mfa");
+    let session = login["token"].as_str().unwrap().to_owned();
+    let early = server
+        .client
+        .get(server.at("/api/v1/tenants"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    let early = json_of(early, 403).await;
+    assert!(
+        early["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("login-incomplete")
+    );
+
+    let enrolment = json_of(
+        post(&server, &session, "/api/v1/mfa/totp", &json!({})).await,
+        200,
+    )
+    .await;
+    let uri = enrolment["uri"].as_str().unwrap().to_owned();
+    assert!(
+        uri.starts_with("otpauth://totp/Rempart:alice%40example.com?"),
+        "{uri}"
+    );
+    let codes = json_of(
+        post(
+            &server,
+            &session,
+            "/api/v1/mfa/totp/confirm",
+            &json!({"code": code_now(&uri)}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(codes["recovery_codes"].as_array().unwrap().len(), 10);
+
+    // Logged in: Alice creates a tenant and one of its users, and gives
+    // them a role.
+    let acme = json_of(
+        post(
+            &server,
+            &session,
+            "/api/v1/tenants",
+            &json!({"name": "Acme", "region": "eu", "environment": "production"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let acme_id = acme["id"].as_str().unwrap();
+    json_of(
+        post(
+            &server,
+            &session,
+            "/api/v1/users",
+            &json!({"name": "bob@acme.test", "kind": "tenant_user", "tenant": acme_id}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let granted = json_of(
+        post(
+            &server,
+            &session,
+            "/api/v1/grants",
+            &json!({"user": "bob@acme.test", "role": "tenant-member", "scope": format!("tenant:{acme_id}")}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(granted["permissions"], json!(["tenant.read"]));
+
+    // Separation of duties: Alice is a security administrator; the
+    // auditor role is refused to her, naming the rule.
+    let refused = json_of(
+        post(
+            &server,
+            &admin,
+            "/api/v1/grants",
+            &json!({"user": "alice@example.com", "role": "auditor", "scope": "global"}),
+        )
+        .await,
+        403,
+    )
+    .await;
+    assert!(refused["type"].as_str().unwrap().ends_with("rule-refused"));
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("separation-of-duties"),
+        "{refused}"
+    );
+
+    // The browser path: the cookie authenticates reads; a change from
+    // another origin is refused.
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let sessions = server
+        .client
+        .get(server.at("/api/v1/sessions"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    let sessions = json_of(sessions, 200).await;
+    assert_eq!(sessions["sessions"][0]["current"], true);
+    let forged = server
+        .client
+        .post(server.at("/api/v1/auth/logout"))
+        .header("cookie", &pair)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    json_of(forged, 403).await;
+    let logout = server
+        .client
+        .post(server.at("/api/v1/auth/logout"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let after = server
+        .client
+        .get(server.at("/api/v1/tenants"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+async fn refusals_are_clear_and_alike(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let admin = server.admin_token().await;
+    json_of(
+        post(
+            &server,
+            &admin,
+            "/api/v1/users",
+            &json!({"name": "carol", "kind": "staff", "password": PASSWORD, "temporary_password": false}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let mut answers = Vec::new();
+    for name in ["carol", "nobody"] {
+        let response = server
+            .client
+            .post(server.at("/api/v1/auth/login"))
+            .json(&json!({"name": name, "password": "wrong-password-1"}))
+            .send()
+            .await
+            .unwrap();
+        let mut body = json_of(response, 401).await;
+        body.as_object_mut().unwrap().remove("instance");
+        answers.push(body);
+    }
+    assert_eq!(answers[0], answers[1]);
+
+    let weak = json_of(
+        post(
+            &server,
+            &admin,
+            "/api/v1/users",
+            &json!({"name": "dave", "kind": "staff", "password": "password"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert!(weak["type"].as_str().unwrap().ends_with("password-refused"));
+    let rules: Vec<&str> = weak["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.iter().any(|r| r.contains("common or breached")),
+        "{rules:?}"
+    );
+    assert!(rules.iter().any(|r| r.contains("at least 12")), "{rules:?}");
+
+    for (body, field) in [
+        (
+            json!({"user": "carol", "role": "no such role", "scope": "global"}),
+            "role",
+        ),
+        (
+            json!({"user": "carol", "role": "auditor", "scope": "galaxy"}),
+            "scope",
+        ),
+        (
+            json!({"user": "carol", "role": "wizard", "scope": "global"}),
+            "role",
+        ),
+    ] {
+        let bad = json_of(post(&server, &admin, "/api/v1/grants", &body).await, 422).await;
+        assert_eq!(bad["errors"][0]["field"], field, "{bad}");
+    }
+    let forged = server
+        .client
+        .get(server.at("/api/v1/tenants"))
+        .header("cookie", "rempart_session=rmp_ses_forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+both_engines!(the_done_when_path, refusals_are_clear_and_alike);
+
+/// Deny by default: every documented operation either declares how it is
+/// authenticated (and then refuses a request without a credential), or is
+/// one of the few public ones, listed here.
+#[tokio::test]
+async fn every_route_declares_its_access() {
+    const PUBLIC: &[&str] = &[
+        "GET /healthz",
+        "GET /readyz",
+        "GET /metrics",
+        "GET /api/v1/openapi.json",
+        "POST /api/v1/bootstrap",
+        "POST /api/v1/auth/login",
+        "GET /api/v1/sys/seal-status",
+        "POST /api/v1/sys/unseal",
+    ];
+    let server = TestServer::start(Engine::Sqlite).await.unwrap();
+    let doc: Value = server
+        .client
+        .get(server.at("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut secured = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            let declared = operation
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| !s.is_empty());
+            if !declared {
+                assert!(
+                    PUBLIC.contains(&name.as_str()),
+                    "{name} declares no security"
+                );
+                continue;
+            }
+            secured += 1;
+            let concrete = path
+                .replace("{seq}", "1")
+                .replace("{id}", "00000000-0000-0000-0000-000000000000")
+                .replace("{user}", "someone")
+                .replace("{environment}", "production")
+                .replace("{tenant}", "00000000-0000-0000-0000-000000000000");
+            let response = server
+                .client
+                .request(
+                    reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    server.at(&concrete),
+                )
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{name} answers without a credential"
+            );
+        }
+    }
+    assert!(secured > 20, "{secured}");
+    server.stop().await;
+}
