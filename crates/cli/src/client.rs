@@ -84,6 +84,24 @@ impl Client {
         self.send(Method::POST, path, Some(body)).await
     }
 
+    pub async fn put<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<R> {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        self.send::<(), ()>(Method::DELETE, path, None).await
+    }
+
+    /// Uses `token` from now on (a session secret after login).
+    pub fn with_token(mut self, token: SecretString) -> Self {
+        self.token = Some(token);
+        self
+    }
+
     async fn send<B: Serialize, R: DeserializeOwned>(
         &self,
         method: Method,
@@ -111,7 +129,9 @@ impl Client {
             .await
             .context("the server's answer was cut short")?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
+            // 204 No Content: an empty answer reads as JSON null.
+            let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+            return serde_json::from_slice(body)
                 .context("the server's answer is not the expected JSON");
         }
         Err(problem_error(status, &bytes))

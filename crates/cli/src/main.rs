@@ -7,6 +7,7 @@ mod admin;
 mod audit;
 mod client;
 mod config_cmd;
+mod identity;
 mod keys;
 mod offline;
 mod output;
@@ -127,6 +128,59 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Logs in (password, then a second factor) and saves the session.
+    Login(identity::LoginArgs),
+    /// Ends the profile's session.
+    Logout {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Changes your own password.
+    Password(identity::SecretArgs),
+    /// Proves your identity again before a sensitive action.
+    StepUp(identity::SecretArgs),
+    /// Accounts: staff, tenant users, service accounts.
+    User {
+        #[command(subcommand)]
+        command: identity::UserCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Roles and their permissions.
+    Role {
+        #[command(subcommand)]
+        command: identity::RoleCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Grants of roles in scopes.
+    Grant {
+        #[command(subcommand)]
+        command: identity::GrantCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: identity::TokenCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Second factors.
+    Mfa {
+        #[command(subcommand)]
+        command: identity::MfaCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Login sessions.
+    Session {
+        #[command(subcommand)]
+        command: identity::SessionCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -149,6 +203,16 @@ fn main() -> ExitCode {
             Command::Init(args) => keys::init(args).await,
             Command::Unseal(args) => keys::unseal(args).await,
             Command::Keys { command, client } => keys::keys(command, &client).await,
+            Command::Login(args) => identity::login(args).await,
+            Command::Logout { client } => identity::logout(&client).await,
+            Command::Password(args) => identity::password(args).await,
+            Command::StepUp(args) => identity::step_up(args).await,
+            Command::User { command, client } => identity::user(command, &client).await,
+            Command::Role { command, client } => identity::role(command, &client).await,
+            Command::Grant { command, client } => identity::grant(command, &client).await,
+            Command::Token { command, client } => identity::token(command, &client).await,
+            Command::Mfa { command, client } => identity::mfa(command, &client).await,
+            Command::Session { command, client } => identity::session(command, &client).await,
         }
     });
     match result {

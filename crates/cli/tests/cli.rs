@@ -472,3 +472,184 @@ async fn cli_administration(engine: Engine) {
 }
 
 rempart_testkit::both_engines!(cli_administration);
+
+/// Issue 5's "done when", from the CLI only: bootstrap, a staff
+/// administrator with a password and TOTP, login, a tenant user given a
+/// role, and a separation-of-duty rule refusing a conflicting grant. No
+/// secret typed in is ever printed.
+async fn identity_from_the_cli(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_path_buf();
+    let url = server.url.clone();
+    const PASSWORD: &str = "violet-Harbour-lantern-93";
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = rempart()
+            .args(args)
+            .env("XDG_CONFIG_HOME", &home_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
+        (out.status.success(), stdout, stderr)
+    };
+    let credential = server
+        .bootstrap_credential
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let (ok, _, err) = tokio::task::block_in_place(|| {
+        run(
+            &[
+                "bootstrap",
+                "--administrator",
+                "admin@example.com",
+                "--credential-stdin",
+                "--server",
+                &url,
+            ],
+            &credential,
+        )
+    });
+    assert!(ok, "{err}");
+    let (ok, out, err) = tokio::task::block_in_place(|| {
+        run(
+            &[
+                "user",
+                "create",
+                "alice@example.com",
+                "--password",
+                "--permanent",
+                "--stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+        )
+    });
+    assert!(ok && out.contains("alice@example.com"), "{out}{err}");
+    let (ok, _, err) = tokio::task::block_in_place(|| {
+        run(&["grant", "add", "alice@example.com", "security-admin"], "")
+    });
+    assert!(ok, "{err}");
+
+    // Alice logs in: password, TOTP enrolment (the URI is read from the
+    // CLI's output, the code computed like an authenticator app would).
+    let mut login = rempart()
+        .args([
+            "login",
+            "--user",
+            "alice@example.com",
+            "--stdin",
+            "--profile",
+            "alice",
+            "--server",
+            &url,
+        ])
+        .env("XDG_CONFIG_HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = login.stdin.take().unwrap();
+    writeln!(stdin, "{PASSWORD}").unwrap();
+    let mut lines = BufReader::new(login.stdout.take().unwrap()).lines();
+    let uri = tokio::task::block_in_place(|| {
+        lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|l| l.starts_with("otpauth://totp/"))
+            .unwrap()
+    });
+    let now = u64::try_from(server.core.clock().now().unix_timestamp()).unwrap();
+    let code = totp_rs::Totp::from_url(&uri)
+        .unwrap()
+        .generate(now)
+        .to_string();
+    writeln!(stdin, "{code}").unwrap();
+    drop(stdin);
+    let recovery: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = tokio::task::block_in_place(|| login.wait()).unwrap();
+    assert!(status.success());
+    assert_eq!(recovery.len(), 10, "{recovery:?}");
+
+    // As Alice: a tenant, a tenant user, a role for them.
+    let alice = ["--profile", "alice"];
+    let (ok, out, err) = tokio::task::block_in_place(|| {
+        run(
+            &[
+                &[
+                    "tenant", "create", "--name", "Acme", "--region", "eu", "--json",
+                ][..],
+                &alice[..],
+            ]
+            .concat(),
+            "",
+        )
+    });
+    assert!(ok, "{err}");
+    let tenant: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tenant_id = tenant[0]["id"].as_str().unwrap().to_owned();
+    let (ok, _, err) = tokio::task::block_in_place(|| {
+        run(
+            &[
+                &[
+                    "user",
+                    "create",
+                    "bob@acme.test",
+                    "--kind",
+                    "tenant-user",
+                    "--tenant",
+                    &tenant_id,
+                ][..],
+                &alice[..],
+            ]
+            .concat(),
+            "",
+        )
+    });
+    assert!(ok, "{err}");
+    let scope = format!("tenant:{tenant_id}");
+    let (ok, out, err) = tokio::task::block_in_place(|| {
+        run(
+            &[
+                &[
+                    "grant",
+                    "add",
+                    "bob@acme.test",
+                    "tenant-member",
+                    "--scope",
+                    &scope,
+                ][..],
+                &alice[..],
+            ]
+            .concat(),
+            "",
+        )
+    });
+    assert!(ok && out.contains("tenant-member"), "{out}{err}");
+
+    // Separation of duties: the auditor role is refused to Alice, and the
+    // refusal names the rule.
+    let (ok, _, err) =
+        tokio::task::block_in_place(|| run(&["grant", "add", "alice@example.com", "auditor"], ""));
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("separation-of-duties"), "{err}");
+    server.stop().await;
+}
+
+rempart_testkit::both_engines!(identity_from_the_cli);
