@@ -473,6 +473,8 @@ async fn cli_administration(engine: Engine) {
 
 rempart_testkit::both_engines!(cli_administration);
 
+const PASSWORD: &str = "violet-Harbour-lantern-93";
+
 /// Issue 5's "done when", from the CLI only: bootstrap, a staff
 /// administrator with a password and TOTP, login, a tenant user given a
 /// role, and a separation-of-duty rule refusing a conflicting grant. No
@@ -484,7 +486,6 @@ async fn identity_from_the_cli(engine: Engine) {
     let home = tempfile::tempdir().unwrap();
     let home_path = home.path().to_path_buf();
     let url = server.url.clone();
-    const PASSWORD: &str = "violet-Harbour-lantern-93";
     let run = |args: &[&str], stdin: &str| {
         let mut child = rempart()
             .args(args)
