@@ -8,6 +8,7 @@
 //! in CI a test never passes silently.
 
 pub mod fixtures;
+pub mod replica;
 
 use std::sync::Arc;
 
