@@ -14,6 +14,7 @@ use std::path::Path;
 
 use rempart_testkit::replica::Replica;
 use rempart_testkit::{Engine, TestDatabase};
+use reqwest::Method as M;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rempart");
@@ -45,7 +46,6 @@ async fn revocation_reaches_every_replica_at_once() {
     let credential = a.bootstrap_credential();
     let mut b = Replica::serve(Path::new(BIN), &db, &[]);
     let http = reqwest::Client::new();
-    use reqwest::Method as M;
 
     let (status, answer) = call(
         &http,
