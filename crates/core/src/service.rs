@@ -119,7 +119,9 @@ impl Rempart {
         }
         let now = self.clock.now();
         let hash = secret::fingerprint(token);
-        let mut tx = self.store.begin().await?;
+        // A read transaction: authenticating does not queue requests
+        // behind SQLite's write lock.
+        let mut tx = self.store.begin_read().await?;
         let found = tx.token_by_hash(&hash).await?;
         let usable = match &found {
             Some(t) => t.revoked_at.is_none() && t.expires_at.is_none_or(|at| now < at),
@@ -149,9 +151,8 @@ impl Rempart {
             self.refuse(ctx, now, draft).await?;
             return Err(ServiceError::Unauthenticated);
         }
-        if principal.kind == rempart_store::AccountKind::Staff
-            && !self.identity.admin_source_allowed(ctx)
-        {
+        let access = self.access_of(tx.as_mut(), &principal).await?;
+        if !self.source_allowed(&principal, &access, ctx) {
             drop(tx);
             let draft = Draft::new(
                 format!("principal:{}", principal.id),
@@ -159,12 +160,10 @@ impl Rempart {
                 Outcome::Denied,
             )
             .details(crate::audit_details::Details::reason(
-                "source outside access.admin_allow_list",
+                "source outside the account's allow-list",
             ));
             self.refuse_with_details(ctx, now, draft).await?;
-            return Err(ServiceError::SourceNotAllowed {
-                what: "admin plane",
-            });
+            return Err(ServiceError::SourceNotAllowed { what: "account" });
         }
         let grants = tx.grants_of(principal.id).await?;
         let grants = match self
@@ -185,13 +184,15 @@ impl Rempart {
                 return Err(refusal);
             }
         };
+        drop(tx);
         if token_record
             .last_used_at
             .is_none_or(|at| now - at >= TOKEN_TOUCH_INTERVAL)
         {
+            let mut tx = self.store.begin().await?;
             tx.touch_token(token_record.id, now).await?;
+            tx.commit().await?;
         }
-        tx.commit().await?;
         Ok(Actor::new(
             principal.id,
             principal.name,

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use rempart_core::identity::{
-    Identity, IdentityConfig, LoginStep, NewAccount, NewGrant, NewRole, NewToken,
+    Identity, IdentityConfig, LoginStep, NewAccount, NewGrant, NewRole, NewToken, TenantAccess,
 };
 use rempart_core::{Actor, Clock as _, ManualClock, Rempart, RequestContext, ServiceError};
 use rempart_model::password_policy::{PasswordPolicy, PasswordRule};
@@ -847,7 +847,89 @@ async fn step_up_guards_sensitive_actions(engine: Engine) {
         .unwrap();
 }
 
+async fn tenant_access_tightens_and_fences(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let acme = f
+        .core
+        .create_tenant(
+            &admin,
+            &ctx(),
+            NewTenant {
+                name: TenantName::parse("Acme").unwrap(),
+                region: Region::parse("eu").unwrap(),
+                environment: Environment::production(),
+            },
+        )
+        .await
+        .unwrap();
+    let tighter = PasswordPolicy {
+        min_length: 16,
+        ..PasswordPolicy::default()
+    };
+    f.core
+        .set_tenant_access(
+            &admin,
+            &ctx(),
+            acme.id,
+            TenantAccess {
+                password_policy: Some(tighter),
+                allow_list: Some(rempart_model::AllowList::parse(["198.51.100.0/24"]).unwrap()),
+                require_mfa: true,
+            },
+        )
+        .await
+        .unwrap();
+    let user = |name: &str, password: &str| NewAccount {
+        name: PrincipalName::parse(name).unwrap(),
+        kind: AccountKind::TenantUser,
+        tenant: Some(acme.id),
+        email: None,
+        display_name: None,
+        password: Some(secret(password)),
+        temporary_password: false,
+        break_glass: false,
+    };
+    // 13 characters: enough for staff (12), not for Acme (16).
+    let short = "Lime-Orbit-72";
+    f.core
+        .create_account(&admin, &ctx(), staff("staffer", Some(short)))
+        .await
+        .unwrap();
+    let refused = f
+        .core
+        .create_account(&admin, &ctx(), user("mallory", short))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ServiceError::PasswordRefused { rules } if rules.contains(&PasswordRule::TooShort { min: 16 })),
+        "{refused:?}"
+    );
+    f.core
+        .create_account(&admin, &ctx(), user("nina", GOOD))
+        .await
+        .unwrap();
+    // Outside the tenant's networks: the same answer as a wrong password.
+    let outside = f.core.login(&ctx(), "nina", secret(GOOD)).await;
+    assert!(
+        matches!(outside, Err(ServiceError::LoginFailed)),
+        "{outside:?}"
+    );
+    let inside = RequestContext {
+        source: Some("198.51.100.9".parse().unwrap()),
+        ..ctx()
+    };
+    let step = f.core.login(&inside, "nina", secret(GOOD)).await.unwrap();
+    assert_eq!(step.stage, SessionStage::EnrolMfa);
+    let read = f.core.tenant_access(&admin, &ctx(), acme.id).await.unwrap();
+    assert!(read.require_mfa);
+    assert_eq!(read.password_policy.unwrap().min_length, 16);
+}
+
 both_engines!(
+    tenant_access_tightens_and_fences,
     login_flow,
     recovery_codes_are_single_use,
     no_user_enumeration,

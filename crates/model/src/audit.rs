@@ -55,6 +55,8 @@ pub enum Action {
     PasswordSet,
     #[serde(rename = "password.change")]
     PasswordChange,
+    #[serde(rename = "tenant.access")]
+    TenantAccess,
     #[serde(rename = "auth.session")]
     AuthSession,
     #[serde(rename = "auth.login")]
@@ -131,6 +133,7 @@ impl Action {
             Self::UserState => "user.state",
             Self::PasswordSet => "password.set",
             Self::PasswordChange => "password.change",
+            Self::TenantAccess => "tenant.access",
             Self::AuthSession => "auth.session",
             Self::Login => "auth.login",
             Self::LoginSecondFactor => "auth.second_factor",

@@ -14,6 +14,10 @@ pub enum Permission {
     TenantCreate,
     #[serde(rename = "tenant.read")]
     TenantRead,
+    /// Change a tenant's access settings (its password policy, allowed
+    /// networks, MFA requirement).
+    #[serde(rename = "tenant.update")]
+    TenantUpdate,
     #[serde(rename = "audit.search")]
     AuditSearch,
     /// Inclusion and consistency proofs of the audit log.
@@ -55,6 +59,7 @@ impl Permission {
     pub const ALL: &'static [Self] = &[
         Self::TenantCreate,
         Self::TenantRead,
+        Self::TenantUpdate,
         Self::AuditSearch,
         Self::AuditProof,
         Self::KeysRead,
@@ -75,6 +80,7 @@ impl Permission {
         matches!(
             self,
             Self::TenantCreate
+                | Self::TenantUpdate
                 | Self::KeysManage
                 | Self::KeysShred
                 | Self::UserCreate
@@ -89,6 +95,7 @@ impl Permission {
         match self {
             Self::TenantCreate => "tenant.create",
             Self::TenantRead => "tenant.read",
+            Self::TenantUpdate => "tenant.update",
             Self::AuditSearch => "audit.search",
             Self::AuditProof => "audit.proof",
             Self::KeysRead => "keys.read",

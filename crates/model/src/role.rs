@@ -101,6 +101,7 @@ impl Role {
             Self::Support => PermissionSet::of(&[P::TenantRead, P::UserRead]),
             Self::TenantAdmin => PermissionSet::of(&[
                 P::TenantRead,
+                P::TenantUpdate,
                 P::UserCreate,
                 P::UserRead,
                 P::UserUpdate,

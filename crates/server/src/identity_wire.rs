@@ -407,3 +407,64 @@ impl From<SessionView> for SessionViewWire {
 pub struct SessionList {
     pub sessions: Vec<SessionViewWire>,
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhoAmIGrant {
+    pub role: String,
+    pub scope: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhoAmI {
+    pub id: Uuid,
+    pub name: String,
+    /// `token` or `session`.
+    pub credential: String,
+    /// The grants in force, cut to the credential's restrictions.
+    pub grants: Vec<WhoAmIGrant>,
+}
+
+/// A tenant's access settings.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantAccessWire {
+    /// Rules that tighten the baseline password policy (the `[password]`
+    /// configuration keys: `min_length`, `history`, `max_age_days` …);
+    /// absent: the baseline alone.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub password_policy: Option<rempart_model::password_policy::PasswordPolicy>,
+    /// Networks the tenant's users may come from; absent: any.
+    #[serde(default)]
+    pub allow_list: Option<Vec<String>>,
+    /// Every user of the tenant must use a second factor.
+    #[serde(default)]
+    pub require_mfa: bool,
+}
+
+impl TenantAccessWire {
+    pub fn into_domain(self) -> Result<rempart_core::identity::TenantAccess, Problem> {
+        Ok(rempart_core::identity::TenantAccess {
+            password_policy: self.password_policy,
+            allow_list: self
+                .allow_list
+                .map(rempart_model::AllowList::parse)
+                .transpose()
+                .map_err(|e| Problem::invalid_field("allow_list", e.to_string()))?,
+            require_mfa: self.require_mfa,
+        })
+    }
+}
+
+impl From<rempart_core::identity::TenantAccess> for TenantAccessWire {
+    fn from(a: rempart_core::identity::TenantAccess) -> Self {
+        Self {
+            password_policy: a.password_policy,
+            allow_list: a
+                .allow_list
+                .map(|l| l.entries().iter().map(ToString::to_string).collect()),
+            require_mfa: a.require_mfa,
+        }
+    }
+}

@@ -179,6 +179,18 @@ pub struct GrantRecord {
     pub granted_by: Option<PrincipalId>,
 }
 
+/// A tenant's own access settings. `password_policy` is the policy as
+/// JSON (the service layer owns its shape); `allow_list` is CIDRs,
+/// space-separated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantAccessRecord {
+    pub tenant: TenantId,
+    pub password_policy: Option<String>,
+    pub allow_list: Option<String>,
+    pub require_mfa: bool,
+    pub updated_at: OffsetDateTime,
+}
+
 /// Which accounts a listing may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountFilter {
@@ -318,6 +330,14 @@ pub trait IdentityTx: Send {
     async fn grant_records_of(&mut self, id: PrincipalId) -> Result<Vec<GrantRecord>, StoreError>;
     async fn grant_record(&mut self, id: Uuid) -> Result<Option<GrantRecord>, StoreError>;
     async fn delete_grant(&mut self, id: Uuid) -> Result<bool, StoreError>;
+
+    // Tenants' own access settings.
+
+    async fn tenant_access(
+        &mut self,
+        tenant: TenantId,
+    ) -> Result<Option<TenantAccessRecord>, StoreError>;
+    async fn put_tenant_access(&mut self, record: &TenantAccessRecord) -> Result<(), StoreError>;
 }
 
 /// Parses a stored grant row's scope.
@@ -1083,6 +1103,50 @@ macro_rules! identity_impl {
                     .execute(&mut *self.inner)
                     .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn tenant_access(
+                &mut self,
+                tenant: TenantId,
+            ) -> Result<Option<$crate::identity::TenantAccessRecord>, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "SELECT password_policy, allow_list, require_mfa, updated_at \
+                     FROM tenant_access WHERE tenant_id = $1",
+                )
+                .bind(tenant.0)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.map(|row| {
+                    Ok($crate::identity::TenantAccessRecord {
+                        tenant,
+                        password_policy: row.try_get("password_policy")?,
+                        allow_list: row.try_get("allow_list")?,
+                        require_mfa: row.try_get("require_mfa")?,
+                        updated_at: from_micros(row.try_get("updated_at")?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn put_tenant_access(
+                &mut self,
+                record: &$crate::identity::TenantAccessRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO tenant_access (tenant_id, password_policy, allow_list, require_mfa, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET password_policy = $2, allow_list = $3, \
+                     require_mfa = $4, updated_at = $5",
+                )
+                .bind(record.tenant.0)
+                .bind(record.password_policy.as_deref())
+                .bind(record.allow_list.as_deref())
+                .bind(record.require_mfa)
+                .bind(to_micros(record.updated_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
             }
         }
     };

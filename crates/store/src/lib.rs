@@ -30,7 +30,7 @@ pub use data_keys::{DATA_KEY_ID_LEN, DataKeyRecord, DataKeyVersionCount};
 pub use error::StoreError;
 pub use identity::{
     AccountFilter, AccountKind, GrantRecord, IdentityTx, PasswordRecord, RoleRecord, SessionRecord,
-    SessionStage, ThrottleRecord, TotpRecord,
+    SessionStage, TenantAccessRecord, ThrottleRecord, TotpRecord,
 };
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
@@ -63,6 +63,11 @@ pub trait Store: Send + Sync + Debug {
     /// once (`BEGIN IMMEDIATE`), so that two writers never deadlock on a
     /// lock upgrade.
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError>;
+
+    /// A transaction that only reads: on SQLite it does not take the write
+    /// lock, so that reads (authenticating a request) do not queue behind
+    /// each other (on PostgreSQL, reads never queue). Only read in it.
+    async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError>;
 
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

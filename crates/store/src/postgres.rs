@@ -64,6 +64,13 @@ impl Store for PostgresStore {
         Ok(Box::new(PostgresTx { inner }))
     }
 
+    async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        // Row locks are taken only by writes: a plain transaction already
+        // reads without blocking anyone.
+        let inner = self.pool.begin().await?;
+        Ok(Box::new(PostgresTx { inner }))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

@@ -68,6 +68,12 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx { inner }))
     }
 
+    async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        // Deferred: readers run alongside each other and the writer (WAL).
+        let inner = self.pool.begin_with("BEGIN DEFERRED").await?;
+        Ok(Box::new(SqliteTx { inner }))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

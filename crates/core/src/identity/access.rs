@@ -212,7 +212,7 @@ impl Rempart {
     ) -> Result<GrantRecord, ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{}", new.principal);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let holder = tx.principal(new.principal).await?;
         let custom = match new.role.builtin() {
             Some(_) => None,
@@ -383,7 +383,7 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let target = format!("grant:{grant}");
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let found = tx.grant_record(grant).await?;
         let environment = match found.as_ref().map(|g| &g.grant.scope) {
             Some(Scope::Tenant(t)) => tx.tenant(*t).await?.map(|t| t.environment),
@@ -455,7 +455,7 @@ impl Rempart {
     }
 
     async fn account(&self, id: PrincipalId) -> Result<PrincipalRecord, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let found = tx.principal(id).await?;
         drop(tx);
         found.ok_or_else(|| ServiceError::NotFound {
@@ -518,7 +518,7 @@ impl Rempart {
             });
         }
         if let Some(t) = new.tenant {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.store.begin_read().await?;
             let exists = tx.tenant(t).await?.is_some();
             drop(tx);
             if !exists {
@@ -598,7 +598,7 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let target = format!("token:{token}");
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let found = tx.token(token).await?;
         drop(tx);
         let record = found.ok_or_else(|| ServiceError::NotFound {
@@ -682,7 +682,7 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let target = format!("session:{session}");
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let found = tx.session(session).await?;
         drop(tx);
         let record = found.ok_or_else(|| ServiceError::NotFound {

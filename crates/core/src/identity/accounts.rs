@@ -86,7 +86,7 @@ impl Rempart {
         }
         let environment = match new.tenant {
             Some(tenant) => {
-                let mut tx = self.store.begin().await?;
+                let mut tx = self.store.begin_read().await?;
                 let found = tx.tenant(tenant).await?;
                 drop(tx);
                 Some(found.ok_or(ServiceError::TenantNotFound)?.environment)
@@ -130,7 +130,7 @@ impl Rempart {
             },
             None => None,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         if account.break_glass
             && tx.count_break_glass().await? >= u64::from(self.identity.config.break_glass_max)
         {
@@ -171,7 +171,7 @@ impl Rempart {
                     changed_at: now,
                     must_change: new.temporary_password,
                 },
-                self.identity.policy.history,
+                self.policy_for(&account).await?.history,
             )
             .await?;
         }
@@ -200,7 +200,7 @@ impl Rempart {
         let now = self.clock.now();
         let (scope, environment, filter) = match tenant {
             Some(t) => {
-                let mut tx = self.store.begin().await?;
+                let mut tx = self.store.begin_read().await?;
                 let env = tx.tenant(t).await?.map(|t| t.environment);
                 drop(tx);
                 let env = env.ok_or(ServiceError::TenantNotFound)?;
@@ -237,7 +237,7 @@ impl Rempart {
         name: &PrincipalName,
     ) -> Result<PrincipalRecord, ServiceError> {
         let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let found = tx.principal_by_name(&name.uniqueness_key()).await?;
         drop(tx);
         let not_found = || ServiceError::NotFound {
@@ -273,7 +273,7 @@ impl Rempart {
     ) -> Result<PrincipalRecord, ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{account}");
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let found = tx.principal(account).await?;
         drop(tx);
         let record = found.ok_or_else(|| ServiceError::NotFound {

@@ -18,6 +18,10 @@ use crate::totp::{TotpRefusal, TotpSecret};
 /// The data-key purpose sealing TOTP secrets.
 const TOTP_PURPOSE: &str = "identity-totp";
 
+/// The most previous passwords read for a reuse check (a policy's
+/// `history` above this is capped here).
+const MAX_HISTORY: u32 = 64;
+
 /// Recovery codes made at once.
 const RECOVERY_CODES: usize = 10;
 
@@ -112,7 +116,8 @@ impl Rempart {
         password: SecretString,
         history: &[String],
     ) -> Result<String, ServiceError> {
-        let policy = &self.identity.policy;
+        let policy = self.policy_for(account).await?;
+        let policy = &policy;
         let mut inputs: Vec<&str> = vec![account.name.as_str()];
         inputs.extend(account.email.as_deref());
         inputs.extend(account.display_name.as_deref());
@@ -172,12 +177,10 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{}", actor.principal);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let stored = tx.password(actor.principal).await?;
-        let history = tx
-            .password_history(actor.principal, self.identity.policy.history)
-            .await?;
+        let history = tx.password_history(actor.principal, MAX_HISTORY).await?;
         drop(tx);
         let (Some(account), Some(stored)) = (account, stored) else {
             return Err(ServiceError::Invalid {
@@ -227,7 +230,7 @@ impl Rempart {
                 changed_at: now,
                 must_change: false,
             },
-            self.identity.policy.history,
+            self.policy_for(&account).await?.history,
         )
         .await?;
         if let Credential::Session { id, .. } = actor.credential {
@@ -269,11 +272,9 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{account}");
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let found = tx.principal(account).await?;
-        let history = tx
-            .password_history(account, self.identity.policy.history)
-            .await?;
+        let history = tx.password_history(account, MAX_HISTORY).await?;
         drop(tx);
         let record = found.ok_or_else(|| ServiceError::NotFound {
             what: format!("principal {account}"),
@@ -314,7 +315,7 @@ impl Rempart {
                 changed_at: now,
                 must_change: true,
             },
-            self.identity.policy.history,
+            self.policy_for(&record).await?.history,
         )
         .await?;
         tx.revoke_sessions_of(account, now).await?;
@@ -369,7 +370,7 @@ impl Rempart {
                 field: "mfa_issuer",
                 message: e.to_string(),
             })?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         if tx
             .totp(actor.principal)
             .await?
@@ -432,7 +433,7 @@ impl Rempart {
     ) -> Result<RecoveryCodes, ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{}", actor.principal);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let pending = tx.totp(actor.principal).await?;
         drop(tx);
         let Some(pending) = pending.filter(|t| t.confirmed_at.is_none()) else {
@@ -481,10 +482,14 @@ impl Rempart {
         if let Credential::Session { id, .. } = actor.credential
             && let Some(session) = tx.session(id).await?
         {
+            let policy = match tx.principal(actor.principal).await? {
+                Some(account) => self.policy_with(&self.access_of(tx.as_mut(), &account).await?),
+                None => self.identity.policy.clone(),
+            };
             let must_change = tx
                 .password(actor.principal)
                 .await?
-                .is_some_and(|p| self.password_change_due(&p, now));
+                .is_some_and(|p| Self::password_change_due(&policy, &p, now));
             let stage = match session.stage {
                 SessionStage::EnrolMfa if must_change => SessionStage::ChangePassword,
                 SessionStage::EnrolMfa => SessionStage::Full,
@@ -510,7 +515,7 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{account}");
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let found = tx.principal(account).await?;
         drop(tx);
         let record = found.ok_or_else(|| ServiceError::NotFound {
@@ -549,16 +554,6 @@ impl Rempart {
             .decrypt_system(TOTP_PURPOSE, &totp_record(record.principal), &record.secret)
             .await?;
         TotpSecret::from_bytes(bytes).map_err(|e| ServiceError::AuditLog(e.to_string()))
-    }
-
-    /// Whether a password must be changed now (reset, or older than the
-    /// policy's maximum age).
-    pub(crate) fn password_change_due(
-        &self,
-        password: &PasswordRecord,
-        now: time::OffsetDateTime,
-    ) -> bool {
-        password.must_change || self.identity.policy.is_expired(password.changed_at, now)
     }
 }
 

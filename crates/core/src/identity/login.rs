@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::Refusal;
 use super::credentials::{account_key, is_recovery_code, recovery_fingerprint};
+use super::tenant_access::TenantAccess;
 use crate::actor::{Actor, Credential};
 use crate::audit_details::Details;
 use crate::audit_log::Draft;
@@ -89,7 +90,7 @@ impl Rempart {
         let now = self.clock.now();
         let name_key = name.trim().to_lowercase();
         let account_throttle = format!("account:{name_key}");
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let account_lock = tx.throttle(&account_throttle).await?;
         let source_lock = match source_key(ctx) {
             Some(key) => tx.throttle(&key).await?,
@@ -99,6 +100,10 @@ impl Rempart {
         let stored = match &account {
             Some(a) => tx.password(a.id).await?,
             None => None,
+        };
+        let access = match &account {
+            Some(a) => self.access_of(tx.as_mut(), a).await?,
+            None => TenantAccess::default(),
         };
         drop(tx);
         let target = account.as_ref().map_or_else(
@@ -144,10 +149,8 @@ impl Rempart {
             (Some(a), Some(_)) if a.kind == AccountKind::Service => {
                 Some("service accounts do not log in")
             }
-            (Some(a), Some(_))
-                if a.kind == AccountKind::Staff && !self.identity.admin_source_allowed(ctx) =>
-            {
-                Some("source outside access.admin_allow_list")
+            (Some(a), Some(_)) if !self.source_allowed(a, &access, ctx) => {
+                Some("source outside the account's allow-list")
             }
             _ => None,
         };
@@ -187,9 +190,9 @@ impl Rempart {
             .is_some_and(|t| t.confirmed_at.is_some());
         let stage = if has_totp {
             SessionStage::SecondFactor
-        } else if self.mfa_required(&account, &grants, now) {
+        } else if self.mfa_required(&account, &grants, now, &access) {
             SessionStage::EnrolMfa
-        } else if self.password_change_due(&stored, now) {
+        } else if Self::password_change_due(&self.policy_with(&access), &stored, now) {
             SessionStage::ChangePassword
         } else {
             SessionStage::Full
@@ -256,7 +259,7 @@ impl Rempart {
             .authenticate_session(ctx, session, &[SessionStage::SecondFactor])
             .await?;
         let target = format!("session:{}", record.id);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let totp = tx.totp(actor.principal).await?;
         let password = tx.password(actor.principal).await?;
@@ -265,8 +268,9 @@ impl Rempart {
             return Err(ServiceError::Unauthenticated);
         };
         let throttle = account_key(&account);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let lock = tx.throttle(&throttle).await?;
+        let policy = self.policy_with(&self.access_of(tx.as_mut(), &account).await?);
         drop(tx);
         if let Some(retry) = locked_for(lock.as_ref(), now) {
             self.refuse_for(
@@ -322,7 +326,8 @@ impl Rempart {
         };
         match outcome {
             Ok(method) => {
-                let must_change = password.is_some_and(|p| self.password_change_due(&p, now));
+                let must_change =
+                    password.is_some_and(|p| Self::password_change_due(&policy, &p, now));
                 let stage = if must_change {
                     SessionStage::ChangePassword
                 } else {
@@ -388,7 +393,7 @@ impl Rempart {
             });
         };
         let target = format!("session:{id}");
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let stored = tx.password(actor.principal).await?;
         let totp = tx.totp(actor.principal).await?;
@@ -472,12 +477,15 @@ impl Rempart {
         account: &PrincipalRecord,
         grants: &[Grant],
         now: OffsetDateTime,
+        access: &TenantAccess,
     ) -> bool {
         match account.kind {
             AccountKind::Staff => grants
                 .iter()
                 .any(|g| g.is_active(now) && g.permissions.is_privileged()),
-            AccountKind::TenantUser => self.identity.config.tenant_mfa_required,
+            AccountKind::TenantUser => {
+                self.identity.config.tenant_mfa_required || access.require_mfa
+            }
             AccountKind::Service => false,
         }
     }
@@ -572,7 +580,7 @@ impl Rempart {
     ) -> Result<(Actor, SessionRecord), ServiceError> {
         let now = self.clock.now();
         let idle = self.identity.config.session_idle();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let found = tx.session_by_hash(&secret::fingerprint(secret)).await?;
         let live = found.filter(|s| {
             s.revoked_at.is_none() && now < s.expires_at && now - s.last_seen_at < idle
@@ -597,18 +605,17 @@ impl Rempart {
             self.refuse(ctx, now, draft).await?;
             return Err(ServiceError::Unauthenticated);
         }
-        if principal.kind == AccountKind::Staff && !self.identity.admin_source_allowed(ctx) {
+        let access = self.access_of(tx.as_mut(), &principal).await?;
+        if !self.source_allowed(&principal, &access, ctx) {
             drop(tx);
             let draft = Draft::new(
                 format!("principal:{}", principal.id),
                 Action::AuthSession,
                 Outcome::Denied,
             )
-            .details(Details::reason("source outside access.admin_allow_list"));
+            .details(Details::reason("source outside the account's allow-list"));
             self.refuse_with_details(ctx, now, draft).await?;
-            return Err(ServiceError::SourceNotAllowed {
-                what: "admin plane",
-            });
+            return Err(ServiceError::SourceNotAllowed { what: "account" });
         }
         if !stages.contains(&session.stage) {
             return Err(ServiceError::LoginIncomplete {
@@ -616,7 +623,9 @@ impl Rempart {
             });
         }
         let grants = tx.grants_of(principal.id).await?;
+        drop(tx);
         if now - session.last_seen_at >= SESSION_TOUCH_INTERVAL {
+            let mut tx = self.store.begin().await?;
             tx.update_session(session.id, session.stage, now, session.authenticated_at)
                 .await?;
             tx.commit().await?;

@@ -15,6 +15,7 @@ mod config;
 mod credentials;
 mod login;
 mod strength;
+mod tenant_access;
 
 pub use access::{NewGrant, NewRole, NewToken, RoleView};
 pub use accounts::NewAccount;
@@ -22,6 +23,7 @@ pub use config::{IdentityConfig, SodRule};
 pub use credentials::{RecoveryCodes, TotpEnrolment};
 pub use login::{LoginStep, SessionView};
 pub use strength::measure;
+pub use tenant_access::TenantAccess;
 
 use rempart_model::password_policy::PasswordPolicy;
 use rempart_model::{Action, Environment, Outcome, Permission, Scope, TenantId};
@@ -245,7 +247,7 @@ impl Rempart {
     ) -> Result<(Scope, Option<Environment>), ServiceError> {
         match (account.kind, account.tenant) {
             (AccountKind::TenantUser, Some(tenant)) => {
-                let mut tx = self.store.begin().await?;
+                let mut tx = self.store.begin_read().await?;
                 let env = tx.tenant(tenant).await?.map(|t| t.environment);
                 drop(tx);
                 Ok((Scope::Tenant(tenant), env))

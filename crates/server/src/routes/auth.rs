@@ -22,7 +22,7 @@ use crate::extract::{
 };
 use crate::identity_wire::{
     ChangePasswordRequest, CodeRequest, LoginRequest, LoginResponse, RecoveryCodesResponse,
-    SessionList, SessionViewWire, StepUpRequest, TotpEnrolmentResponse,
+    SessionList, SessionViewWire, StepUpRequest, TotpEnrolmentResponse, WhoAmI, WhoAmIGrant,
 };
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -282,4 +282,34 @@ pub async fn revoke_session(
 ) -> Result<StatusCode, Problem> {
     state.core.revoke_session(&actor, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the caller is: the account behind the credential, the kind of
+/// credential, and the grants it carries now. Reading one's own identity
+/// changes nothing and is not audited.
+#[utoipa::path(get, path = "/api/v1/auth/whoami", tag = "auth",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The caller", body = WhoAmI),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn whoami(Authenticated(actor): Authenticated) -> Json<WhoAmI> {
+    let credential = match actor.credential {
+        rempart_core::Credential::Token(_) => "token",
+        rempart_core::Credential::Session { .. } => "session",
+    };
+    Json(WhoAmI {
+        id: actor.principal.0,
+        name: actor.name.to_string(),
+        credential: credential.to_owned(),
+        grants: actor
+            .grants()
+            .iter()
+            .map(|g| WhoAmIGrant {
+                role: g.role.to_string(),
+                scope: crate::identity_wire::scope_text(&g.scope),
+                permissions: crate::identity_wire::permission_names(g.permissions),
+            })
+            .collect(),
+    })
 }

@@ -1,10 +1,12 @@
 //! Tenants: the organizations whose data Rempart holds.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use uuid::Uuid;
 
 use crate::extract::{ApiJson, Authenticated, Ctx};
+use crate::identity_wire::TenantAccessWire;
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::wire::{CreateTenantRequest, TenantList, TenantView};
@@ -48,4 +50,54 @@ pub async fn list(
     Ok(Json(TenantList {
         tenants: tenants.into_iter().map(TenantView::from).collect(),
     }))
+}
+
+/// A tenant's access settings. Needs `tenant.read` over it.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}/access", tag = "tenants",
+    params(("id" = Uuid, Path, description = "The tenant")),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The settings", body = TenantAccessWire),
+        (status = 403, description = "No tenant.read over it", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn access(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<Json<TenantAccessWire>, Problem> {
+    let access = state
+        .core
+        .tenant_access(&actor, &ctx, rempart_model::TenantId(id))
+        .await?;
+    Ok(Json(access.into()))
+}
+
+/// Sets a tenant's access settings: a password policy that tightens the
+/// baseline (the strictest rule wins), the networks its users may come
+/// from, whether they must use a second factor. Needs `tenant.update` over
+/// the tenant and a recent login.
+#[utoipa::path(put, path = "/api/v1/tenants/{id}/access", tag = "tenants",
+    params(("id" = Uuid, Path, description = "The tenant")),
+    request_body = TenantAccessWire,
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The settings now", body = TenantAccessWire),
+        (status = 403, description = "No tenant.update over it, or no recent login", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn set_access(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<TenantAccessWire>,
+) -> Result<Json<TenantAccessWire>, Problem> {
+    let access = body.into_domain()?;
+    let access = state
+        .core
+        .set_tenant_access(&actor, &ctx, rempart_model::TenantId(id), access)
+        .await?;
+    Ok(Json(access.into()))
 }

@@ -1,0 +1,236 @@
+//! Each tenant's own access settings (controls AC-1, AC-5, NS-3): a
+//! password policy that can only tighten the staff-wide baseline (the
+//! strictest rule of the two wins), the networks its users may come from,
+//! and whether they must use a second factor.
+
+use rempart_model::password_policy::PasswordPolicy;
+use rempart_model::{Action, AllowList, Outcome, Permission, Scope, TenantId};
+use rempart_store::{AccountKind, PasswordRecord, PrincipalRecord, TenantAccessRecord, Tx};
+use time::OffsetDateTime;
+
+use crate::actor::Actor;
+use crate::audit_details::Details;
+use crate::audit_log::Draft;
+use crate::context::RequestContext;
+use crate::error::ServiceError;
+use crate::service::Rempart;
+
+/// A tenant's access settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantAccess {
+    /// Combined with the baseline (`[password]`), rule by rule, strictest
+    /// first; `None`: the baseline alone.
+    pub password_policy: Option<PasswordPolicy>,
+    /// The networks the tenant's users may log in and use credentials
+    /// from; `None`: any.
+    pub allow_list: Option<AllowList>,
+    /// Every user of the tenant must use a second factor.
+    pub require_mfa: bool,
+}
+
+impl TenantAccess {
+    fn from_record(record: &TenantAccessRecord) -> Result<Self, ServiceError> {
+        let corrupt = |what: &str| ServiceError::AuditLog(format!("stored tenant access: {what}"));
+        Ok(Self {
+            password_policy: record
+                .password_policy
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| corrupt("password policy"))?,
+            allow_list: record
+                .allow_list
+                .as_deref()
+                .map(|l| AllowList::parse(l.split_whitespace()))
+                .transpose()
+                .map_err(|_| corrupt("allow-list"))?,
+            require_mfa: record.require_mfa,
+        })
+    }
+}
+
+impl Rempart {
+    /// Sets a tenant's access settings. Needs `tenant.update` over the
+    /// tenant and a recent login.
+    pub async fn set_tenant_access(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        tenant: TenantId,
+        access: TenantAccess,
+    ) -> Result<TenantAccess, ServiceError> {
+        let now = self.clock.now();
+        let target = format!("tenant:{tenant}");
+        let mut tx = self.store.begin_read().await?;
+        let found = tx.tenant(tenant).await?;
+        drop(tx);
+        let environment = found.ok_or(ServiceError::TenantNotFound)?.environment;
+        self.authorize(
+            actor,
+            ctx,
+            now,
+            Permission::TenantUpdate,
+            (&Scope::Tenant(tenant), Some(&environment)),
+            Action::TenantAccess,
+            &target,
+        )
+        .await?;
+        self.require_step_up(actor, ctx, now, Action::TenantAccess, &target)
+            .await?;
+        if let Some(policy) = &access.password_policy {
+            if policy.min_length < 8 || policy.min_length > policy.max_length {
+                return Err(ServiceError::Invalid {
+                    field: "password_policy.min_length",
+                    message: "at least 8 and at most max_length".to_owned(),
+                });
+            }
+            if policy.min_strength > 4 {
+                return Err(ServiceError::Invalid {
+                    field: "password_policy.min_strength",
+                    message: "a zxcvbn score, 0 to 4".to_owned(),
+                });
+            }
+        }
+        if access.allow_list.as_ref().is_some_and(AllowList::is_empty) {
+            return Err(ServiceError::Invalid {
+                field: "allow_list",
+                message:
+                    "an empty allow-list would lock every user out; omit it to allow any source"
+                        .to_owned(),
+            });
+        }
+        let record = TenantAccessRecord {
+            tenant,
+            password_policy: access
+                .password_policy
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| ServiceError::AuditLog(e.to_string()))?,
+            allow_list: access.allow_list.as_ref().map(|l| {
+                l.entries()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+            require_mfa: access.require_mfa,
+            updated_at: now,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.put_tenant_access(&record).await?;
+        let mut details = serde_json::Map::new();
+        details.insert("require_mfa".to_owned(), access.require_mfa.into());
+        details.insert(
+            "allow_list".to_owned(),
+            record.allow_list.clone().unwrap_or_default().into(),
+        );
+        details.insert(
+            "password_policy".to_owned(),
+            record.password_policy.clone().unwrap_or_default().into(),
+        );
+        let draft = Draft::new(actor.audit_name(), Action::TenantAccess, Outcome::Success)
+            .target(target)
+            .tenant(tenant)
+            .details(Details::new(&details));
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(access)
+    }
+
+    /// A tenant's access settings. Needs `tenant.read` over the tenant.
+    pub async fn tenant_access(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        tenant: TenantId,
+    ) -> Result<TenantAccess, ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin_read().await?;
+        let found = tx.tenant(tenant).await?;
+        let environment = found.ok_or(ServiceError::TenantNotFound)?.environment;
+        let access = self.access_in(tx.as_mut(), tenant).await?;
+        drop(tx);
+        self.authorize(
+            actor,
+            ctx,
+            now,
+            Permission::TenantRead,
+            (&Scope::Tenant(tenant), Some(&environment)),
+            Action::TenantAccess,
+            &format!("tenant:{tenant}"),
+        )
+        .await?;
+        Ok(access)
+    }
+
+    /// The settings of `tenant` within `tx` (defaults when none were set).
+    pub(crate) async fn access_in(
+        &self,
+        tx: &mut dyn Tx,
+        tenant: TenantId,
+    ) -> Result<TenantAccess, ServiceError> {
+        match tx.tenant_access(tenant).await? {
+            Some(record) => TenantAccess::from_record(&record),
+            None => Ok(TenantAccess::default()),
+        }
+    }
+
+    /// The settings that bind `account`: its tenant's, for a tenant user.
+    pub(crate) async fn access_of(
+        &self,
+        tx: &mut dyn Tx,
+        account: &PrincipalRecord,
+    ) -> Result<TenantAccess, ServiceError> {
+        match (account.kind, account.tenant) {
+            (AccountKind::TenantUser, Some(tenant)) => self.access_in(tx, tenant).await,
+            _ => Ok(TenantAccess::default()),
+        }
+    }
+
+    /// The password policy for `account`: the baseline, tightened by its
+    /// tenant's own policy.
+    pub(crate) fn policy_with(&self, access: &TenantAccess) -> PasswordPolicy {
+        match &access.password_policy {
+            Some(own) => PasswordPolicy::strictest([&self.identity.policy, own]),
+            None => self.identity.policy.clone(),
+        }
+    }
+
+    pub(crate) async fn policy_for(
+        &self,
+        account: &PrincipalRecord,
+    ) -> Result<PasswordPolicy, ServiceError> {
+        let mut tx = self.store.begin_read().await?;
+        let access = self.access_of(tx.as_mut(), account).await?;
+        drop(tx);
+        Ok(self.policy_with(&access))
+    }
+
+    /// Whether `account` may act from `ctx`'s source: staff within
+    /// `access.admin_allow_list`, tenant users within their tenant's list.
+    pub(crate) fn source_allowed(
+        &self,
+        account: &PrincipalRecord,
+        access: &TenantAccess,
+        ctx: &RequestContext,
+    ) -> bool {
+        let staff_ok =
+            account.kind != AccountKind::Staff || self.identity.admin_source_allowed(ctx);
+        let tenant_ok = access
+            .allow_list
+            .as_ref()
+            .is_none_or(|list| ctx.source.is_some_and(|ip| list.contains(ip)));
+        staff_ok && tenant_ok
+    }
+
+    /// Whether a password must be changed now (reset, or older than the
+    /// policy's maximum age).
+    pub(crate) fn password_change_due(
+        policy: &PasswordPolicy,
+        password: &PasswordRecord,
+        now: OffsetDateTime,
+    ) -> bool {
+        password.must_change || policy.is_expired(password.changed_at, now)
+    }
+}
