@@ -228,6 +228,22 @@ impl TestServer {
         reason = "test support: a failure fails the test"
     )]
     pub async fn start_with(engine: Engine, configure: impl FnOnce(&mut Config)) -> Option<Self> {
+        Self::start_hashing(engine, configure, false).await
+    }
+
+    /// Like [`TestServer::start_with`]; with `real_hashing`, passwords are
+    /// hashed with the configured Argon2id parameters (benchmarks) instead
+    /// of cheap test ones.
+    #[allow(
+        clippy::expect_used,
+        clippy::panic,
+        reason = "test support: a failure fails the test"
+    )]
+    pub async fn start_hashing(
+        engine: Engine,
+        configure: impl FnOnce(&mut Config),
+        real_hashing: bool,
+    ) -> Option<Self> {
         let database = TestDatabase::create(engine).await?;
         let mut config = Config {
             data_dir: database.dir().to_path_buf(),
@@ -251,10 +267,18 @@ impl TestServer {
         let core = Rempart::new(store.clone(), clock.clone())
             .with_keys(Arc::new(keys))
             .with_identity(
-                rempart_core::identity::Identity::for_tests(
-                    config.identity.clone(),
-                    config.password.clone(),
-                )
+                if real_hashing {
+                    rempart_core::identity::Identity::new(
+                        config.identity.clone(),
+                        config.password.clone(),
+                    )
+                    .expect("valid hashing parameters")
+                } else {
+                    rempart_core::identity::Identity::for_tests(
+                        config.identity.clone(),
+                        config.password.clone(),
+                    )
+                }
                 .with_admin_sources(config.access.admin_sources().cloned()),
             );
         let bootstrap_credential = match core.ensure_bootstrap().await.expect("bootstrap") {

@@ -1,0 +1,293 @@
+//! Issue 5's identity benchmarks, measured in one run on one machine:
+//!
+//! 1. password logins per second over HTTP at the default Argon2id
+//!    parameters, next to the raw Argon2id rate of the same parameters
+//!    with the same parallelism (goal: at least 90 %);
+//! 2. peak memory while 1,000 login attempts arrive at once, for two
+//!    hashing concurrencies (goal: bounded by the concurrency, not by the
+//!    number of attempts);
+//! 3. authenticated requests per second (`GET /api/v1/auth/whoami` with an
+//!    API token) against a request that needs no authentication (`GET
+//!    /healthz`) on the same server (goal: at least 80 %).
+//!
+//! Authorization decisions are measured by `cargo bench -p rempart-model
+//! --bench authorize`.
+//!
+//! Run: `cargo bench -p rempart-server --bench identity` (SQLite; set
+//! `CI=true` to add PostgreSQL). Without `--bench` (as `cargo test` runs
+//! it) it does a smoke run.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    clippy::too_many_lines,
+    clippy::disallowed_methods,
+    reason = "a benchmark: it reads the clock and prints"
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::PasswordHasher as _;
+use argon2::{Algorithm, Argon2, Params, Version};
+use rempart_testkit::{Engine, TestServer};
+use serde_json::json;
+
+const PASSWORD: &str = "violet-Harbour-lantern-93";
+
+/// Peak resident memory of this process so far, in MiB (`VmHWM`).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Resets the peak (Linux: writing 5 to clear_refs resets VmHWM).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn current_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Raw Argon2id hashes per second with `threads` threads.
+fn raw_argon2(hashes: usize, threads: usize) -> f64 {
+    let defaults = rempart_core::password::HashParams::default();
+    let params = Params::new(
+        defaults.memory_kib,
+        defaults.iterations,
+        defaults.parallelism,
+        None,
+    )
+    .unwrap();
+    let start = Instant::now();
+    let per_thread = hashes / threads;
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let params = params.clone();
+            std::thread::spawn(move || {
+                let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                for i in 0..per_thread {
+                    let salt = [u8::try_from((t * 31 + i) % 251).unwrap(); 16];
+                    std::hint::black_box(
+                        argon2
+                            .hash_password_with_salt(PASSWORD.as_bytes(), &salt)
+                            .unwrap(),
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    (per_thread * threads) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn server(engine: Engine, concurrency: usize) -> Option<TestServer> {
+    TestServer::start_hashing(
+        engine,
+        |c| {
+            c.identity.hash_concurrency = concurrency;
+            // The flood below comes from one address: no lockout.
+            c.identity.lockout_attempts = u32::MAX;
+            c.identity.source_attempts = u32::MAX;
+            c.database.max_connections = 16;
+        },
+        true,
+    )
+    .await
+}
+
+async fn create_user(server: &TestServer, admin: &str, name: &str) {
+    let created = server
+        .client
+        .post(server.at("/api/v1/users"))
+        .bearer_auth(admin)
+        .json(&json!({"name": name, "kind": "staff", "password": PASSWORD, "temporary_password": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+}
+
+/// Logins per second with `clients` clients at once.
+async fn logins(server: &TestServer, total: usize, clients: usize) -> f64 {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let client = server.client.clone();
+        let url = server.at("/api/v1/auth/login");
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..total / clients {
+                let response = client
+                    .post(&url)
+                    .json(&json!({"name": "bench", "password": PASSWORD}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (total / clients * clients) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Requests per second to `path` for `duration`, `clients` at once.
+async fn rate(
+    server: &TestServer,
+    path: &str,
+    token: Option<&str>,
+    duration: Duration,
+    clients: usize,
+) -> f64 {
+    let deadline = Instant::now() + duration;
+    let start = Instant::now();
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let client = server.client.clone();
+        let url = server.at(path);
+        let token = token.map(str::to_owned);
+        let done = done.clone();
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let mut request = client.get(&url);
+                if let Some(token) = &token {
+                    request = request.bearer_auth(token);
+                }
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status(), 200);
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(std::sync::atomic::Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn run(engine: Engine, full: bool) {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let (hashes, login_total, flood, seconds) = if full {
+        (200, 200, 1000, 5)
+    } else {
+        (4, 4, 20, 1)
+    };
+    let Some(server) = server(engine, cores).await else {
+        println!("{}: skipped (no database)", engine.as_str());
+        return;
+    };
+    let admin = server.admin_token().await;
+    create_user(&server, &admin, "bench").await;
+
+    // 1. Logins against raw hashing, same parallelism.
+    let raw = raw_argon2(hashes, cores);
+    let http = logins(&server, login_total, cores * 2).await;
+    println!(
+        "{}: logins/s {http:.1}; raw Argon2id (m=19456,t=2,p=1) hashes/s with {cores} threads {raw:.1}; ratio {:.2}",
+        engine.as_str(),
+        http / raw
+    );
+
+    // 3. Authenticated against unauthenticated requests.
+    let duration = Duration::from_secs(seconds);
+    let clients = 16;
+    // Warm both paths.
+    rate(
+        &server,
+        "/healthz",
+        None,
+        Duration::from_millis(200),
+        clients,
+    )
+    .await;
+    rate(
+        &server,
+        "/api/v1/auth/whoami",
+        Some(&admin),
+        Duration::from_millis(200),
+        clients,
+    )
+    .await;
+    let open = rate(&server, "/healthz", None, duration, clients).await;
+    let authed = rate(
+        &server,
+        "/api/v1/auth/whoami",
+        Some(&admin),
+        duration,
+        clients,
+    )
+    .await;
+    println!(
+        "{}: GET /healthz {open:.0} req/s; GET /api/v1/auth/whoami with a token {authed:.0} req/s; ratio {:.2}",
+        engine.as_str(),
+        authed / open
+    );
+    server.stop().await;
+
+    // 2. Memory under a flood of concurrent attempts, for two hashing
+    //    concurrencies: wrong passwords for unknown names (the dummy hash).
+    for concurrency in [1, 4] {
+        let Some(server) = self::server(engine, concurrency).await else {
+            return;
+        };
+        let before = current_rss_mib();
+        reset_peak();
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..flood {
+            let client = server.client.clone();
+            let url = server.at("/api/v1/auth/login");
+            tasks.push(tokio::spawn(async move {
+                let response = client
+                    .post(&url)
+                    .json(&json!({"name": format!("nobody-{i}"), "password": "wrong-password-1"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 401);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        println!(
+            "{}: {flood} concurrent login attempts, hash_concurrency {concurrency}: peak RSS {:.0} MiB (before {before:.0} MiB, Argon2 memory bound {} MiB), {:.1} s",
+            engine.as_str(),
+            peak_rss_mib(),
+            concurrency * 19,
+            start.elapsed().as_secs_f64()
+        );
+        server.stop().await;
+    }
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        run(Engine::Sqlite, full).await;
+        run(Engine::Postgres, full).await;
+    });
+}
