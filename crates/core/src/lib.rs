@@ -11,6 +11,7 @@ pub mod audit_key;
 pub mod audit_log;
 pub mod audit_service;
 pub mod audit_ship;
+mod auth_cache;
 pub mod clock;
 pub mod config;
 pub mod context;

@@ -41,6 +41,9 @@ pub struct Rempart {
     pub(crate) keys: Arc<crate::keys::KeyVault>,
     /// Identity settings and the password hasher (issue 5).
     pub(crate) identity: Arc<crate::identity::Identity>,
+    /// Authentication results of this replica, valid while the database's
+    /// auth epoch does not move.
+    pub(crate) auth_cache: Arc<crate::auth_cache::AuthCache>,
 }
 
 /// What first start found or did about the first administrator.
@@ -75,6 +78,7 @@ impl Rempart {
             audit: Arc::new(AuditChain::default()),
             keys: Arc::new(crate::keys::KeyVault::unconfigured()),
             identity: Arc::new(crate::identity::Identity::default()),
+            auth_cache: Arc::default(),
         }
     }
 
@@ -111,13 +115,91 @@ impl Rempart {
         ctx: &RequestContext,
         token: &SecretString,
     ) -> Result<Actor, ServiceError> {
-        if secret::is_session(token) {
-            let (actor, _) = self
+        use crate::auth_cache::{Cached, Entry};
+        let now = self.clock.now();
+        let key = (secret::fingerprint(token), ctx.source);
+        // Read before the lookup: a change committed meanwhile moves the
+        // epoch past this one, and the entry is not trusted again.
+        let epoch = self.store.auth_epoch().await?;
+        let idle = self.identity.config.session_idle();
+        if let Some(entry) = self.auth_cache.get(epoch, &key, now, idle) {
+            self.touch_if_due(&key, &entry.credential, now).await?;
+            return Ok(entry.actor);
+        }
+        let (actor, credential) = if secret::is_session(token) {
+            let (actor, session) = self
                 .authenticate_session(ctx, token, &[rempart_store::SessionStage::Full])
                 .await?;
-            return Ok(actor);
+            let last_seen_at =
+                if now - session.last_seen_at >= crate::identity::SESSION_TOUCH_INTERVAL {
+                    now
+                } else {
+                    session.last_seen_at
+                };
+            let credential = Cached::Session {
+                id: session.id,
+                expires_at: session.expires_at,
+                last_seen_at,
+            };
+            (actor, credential)
+        } else {
+            let (actor, record) = self.authenticate_token(ctx, token, now).await?;
+            let credential = Cached::Token {
+                id: record.id,
+                expires_at: record.expires_at,
+                last_used_at: record.last_used_at,
+            };
+            (actor, credential)
+        };
+        self.auth_cache.put(
+            epoch,
+            key,
+            Entry {
+                actor: actor.clone(),
+                credential,
+            },
+        );
+        Ok(actor)
+    }
+
+    /// Writes a cached credential's use when the last write is a minute
+    /// old (an idle timeout is exact to the minute).
+    async fn touch_if_due(
+        &self,
+        key: &([u8; 32], Option<std::net::IpAddr>),
+        credential: &crate::auth_cache::Cached,
+        now: OffsetDateTime,
+    ) -> Result<(), ServiceError> {
+        use crate::auth_cache::Cached;
+        match *credential {
+            Cached::Token {
+                id, last_used_at, ..
+            } if last_used_at.is_none_or(|at| now - at >= TOKEN_TOUCH_INTERVAL) => {
+                let mut tx = self.store.begin().await?;
+                tx.touch_token(id, now).await?;
+                tx.commit().await?;
+            }
+            Cached::Session {
+                id, last_seen_at, ..
+            } if now - last_seen_at >= crate::identity::SESSION_TOUCH_INTERVAL => {
+                let mut tx = self.store.begin().await?;
+                tx.touch_session(id, now).await?;
+                tx.commit().await?;
+            }
+            _ => return Ok(()),
         }
-        let now = self.clock.now();
+        self.auth_cache.touched(key, now);
+        Ok(())
+    }
+
+    /// The API-token half of [`Rempart::authenticate`], from the database.
+    /// Returns the token as it is now stored (its use recorded).
+    async fn authenticate_token(
+        &self,
+        ctx: &RequestContext,
+        token: &SecretString,
+        now: OffsetDateTime,
+    ) -> Result<(Actor, TokenRecord), ServiceError> {
         let hash = secret::fingerprint(token);
         // A read transaction: authenticating does not queue requests
         // behind SQLite's write lock.
@@ -185,6 +267,7 @@ impl Rempart {
             }
         };
         drop(tx);
+        let mut token_record = token_record;
         if token_record
             .last_used_at
             .is_none_or(|at| now - at >= TOKEN_TOUCH_INTERVAL)
@@ -192,13 +275,10 @@ impl Rempart {
             let mut tx = self.store.begin().await?;
             tx.touch_token(token_record.id, now).await?;
             tx.commit().await?;
+            token_record.last_used_at = Some(now);
         }
-        Ok(Actor::new(
-            principal.id,
-            principal.name,
-            token_record.id,
-            grants,
-        ))
+        let actor = Actor::new(principal.id, principal.name, token_record.id, grants);
+        Ok((actor, token_record))
     }
 
     // Bootstrap.

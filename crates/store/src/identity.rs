@@ -297,6 +297,9 @@ pub trait IdentityTx: Send {
         last_seen_at: OffsetDateTime,
         authenticated_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
+    /// Records a session's use (its idle timeout restarts); unlike every
+    /// other change to a credential, this does not move the auth epoch.
+    async fn touch_session(&mut self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError>;
     async fn revoke_session(&mut self, id: Uuid, at: OffsetDateTime) -> Result<bool, StoreError>;
     async fn revoke_sessions_of(
         &mut self,
@@ -554,6 +557,9 @@ macro_rules! identity_impl {
                 let done = sqlx::query("UPDATE principals SET state = $1 WHERE id = $2")
                     .bind(state.as_str())
                     .bind(id.0)
+                    .execute(&mut *self.inner)
+                    .await?;
+                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
                     .execute(&mut *self.inner)
                     .await?;
                 Ok(done.rows_affected() == 1)
@@ -921,6 +927,18 @@ macro_rules! identity_impl {
                 .bind(id)
                 .execute(&mut *self.inner)
                 .await?;
+                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *self.inner)
+                    .await?;
+                Ok(())
+            }
+
+            async fn touch_session(&mut self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
+                sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+                    .bind(to_micros(at)?)
+                    .bind(id)
+                    .execute(&mut *self.inner)
+                    .await?;
                 Ok(())
             }
 
@@ -936,6 +954,9 @@ macro_rules! identity_impl {
                 .bind(id)
                 .execute(&mut *self.inner)
                 .await?;
+                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *self.inner)
+                    .await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -951,6 +972,9 @@ macro_rules! identity_impl {
                 .bind(id.0)
                 .execute(&mut *self.inner)
                 .await?;
+                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *self.inner)
+                    .await?;
                 Ok(done.rows_affected())
             }
 
@@ -996,6 +1020,9 @@ macro_rules! identity_impl {
                 .bind(id)
                 .execute(&mut *self.inner)
                 .await?;
+                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *self.inner)
+                    .await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -1011,6 +1038,9 @@ macro_rules! identity_impl {
                 .bind(id.0)
                 .execute(&mut *self.inner)
                 .await?;
+                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *self.inner)
+                    .await?;
                 Ok(done.rows_affected())
             }
 
@@ -1071,6 +1101,9 @@ macro_rules! identity_impl {
                 .bind(record.granted_by.map(|p| p.0))
                 .execute(&mut *self.inner)
                 .await?;
+                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *self.inner)
+                    .await?;
                 Ok(())
             }
 
@@ -1100,6 +1133,9 @@ macro_rules! identity_impl {
             async fn delete_grant(&mut self, id: Uuid) -> Result<bool, StoreError> {
                 let done = sqlx::query("DELETE FROM grants WHERE id = $1")
                     .bind(id)
+                    .execute(&mut *self.inner)
+                    .await?;
+                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
                     .execute(&mut *self.inner)
                     .await?;
                 Ok(done.rows_affected() == 1)
@@ -1146,6 +1182,9 @@ macro_rules! identity_impl {
                 .bind(to_micros(record.updated_at)?)
                 .execute(&mut *self.inner)
                 .await?;
+                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *self.inner)
+                    .await?;
                 Ok(())
             }
         }

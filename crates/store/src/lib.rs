@@ -69,6 +69,12 @@ pub trait Store: Send + Sync + Debug {
     /// each other (on PostgreSQL, reads never queue). Only read in it.
     async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError>;
 
+    /// The auth epoch: a counter every change that can end or narrow a
+    /// credential moves, in the change's transaction. One statement, no
+    /// transaction: what each request reads before trusting a cached
+    /// authentication.
+    async fn auth_epoch(&self) -> Result<u64, StoreError>;
+
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -64,6 +64,13 @@ impl Store for PostgresStore {
         Ok(Box::new(PostgresTx { inner }))
     }
 
+    async fn auth_epoch(&self) -> Result<u64, StoreError> {
+        let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM auth_epoch WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        to_u64(epoch)
+    }
+
     async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError> {
         // Row locks are taken only by writes: a plain transaction already
         // reads without blocking anyone.

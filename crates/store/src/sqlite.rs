@@ -68,6 +68,13 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx { inner }))
     }
 
+    async fn auth_epoch(&self) -> Result<u64, StoreError> {
+        let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM auth_epoch WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        to_u64(epoch)
+    }
+
     async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError> {
         // Deferred: readers run alongside each other and the writer (WAL).
         let inner = self.pool.begin_with("BEGIN DEFERRED").await?;

@@ -31,7 +31,7 @@ use crate::totp::TotpRefusal;
 
 /// How often a session's "last seen" time is written: idle timeouts are
 /// exact to this.
-const SESSION_TOUCH_INTERVAL: Duration = Duration::minutes(1);
+pub(crate) const SESSION_TOUCH_INTERVAL: Duration = Duration::minutes(1);
 
 /// Where a login stands: the session secret (shown once) and the step it
 /// is at.
@@ -626,8 +626,7 @@ impl Rempart {
         drop(tx);
         if now - session.last_seen_at >= SESSION_TOUCH_INTERVAL {
             let mut tx = self.store.begin().await?;
-            tx.update_session(session.id, session.stage, now, session.authenticated_at)
-                .await?;
+            tx.touch_session(session.id, now).await?;
             tx.commit().await?;
         }
         let actor = Actor::with_credential(

@@ -21,6 +21,7 @@ pub use access::{NewGrant, NewRole, NewToken, RoleView};
 pub use accounts::NewAccount;
 pub use config::{IdentityConfig, SodRule};
 pub use credentials::{RecoveryCodes, TotpEnrolment};
+pub(crate) use login::SESSION_TOUCH_INTERVAL;
 pub use login::{LoginStep, SessionView};
 pub use strength::measure;
 pub use tenant_access::TenantAccess;
