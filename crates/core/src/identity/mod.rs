@@ -15,6 +15,7 @@ mod config;
 mod credentials;
 mod login;
 mod strength;
+pub mod webauthn;
 
 pub use access::{NewGrant, NewRole, NewToken, RoleView};
 pub use accounts::NewAccount;
