@@ -534,6 +534,18 @@ pub const KEYS: &[Key] = &[
         KeyKind::Boolean,
         false,
     ),
+    key(
+        "identity.webauthn_rp_id",
+        "REMPART_IDENTITY_WEBAUTHN_RP_ID",
+        KeyKind::String,
+        false,
+    ),
+    key(
+        "identity.webauthn_origin",
+        "REMPART_IDENTITY_WEBAUTHN_ORIGIN",
+        KeyKind::String,
+        false,
+    ),
 ];
 
 /// `REMPART_…` variables that are not configuration keys: the CLI's own

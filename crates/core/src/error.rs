@@ -67,6 +67,12 @@ pub enum ServiceError {
     RuleRefused { rule: &'static str, message: String },
     #[error("the source address is not on the allow-list for this {what}")]
     SourceNotAllowed { what: &'static str },
+    /// WebAuthn needs `identity.webauthn_rp_id` and
+    /// `identity.webauthn_origin`.
+    #[error(
+        "WebAuthn is not configured on this server: set identity.webauthn_rp_id and identity.webauthn_origin"
+    )]
+    WebauthnNotConfigured,
 }
 
 impl From<crate::secret::RandomUnavailable> for ServiceError {

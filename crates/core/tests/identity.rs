@@ -12,6 +12,9 @@
     reason = "tests"
 )]
 
+#[path = "identity/webauthn.rs"]
+mod webauthn;
+
 use std::sync::Arc;
 
 use rempart_core::identity::{

@@ -99,6 +99,14 @@ pub enum Action {
     GrantRevoke,
     #[serde(rename = "grant.list")]
     GrantList,
+    #[serde(rename = "mfa.webauthn.register_start")]
+    WebauthnRegisterStart,
+    #[serde(rename = "mfa.webauthn.register")]
+    WebauthnRegister,
+    #[serde(rename = "auth.webauthn.start")]
+    WebauthnStart,
+    #[serde(rename = "auth.webauthn")]
+    Webauthn,
 }
 
 impl Action {
@@ -155,6 +163,10 @@ impl Action {
             Self::GrantCreate => "grant.create",
             Self::GrantRevoke => "grant.revoke",
             Self::GrantList => "grant.list",
+            Self::WebauthnRegisterStart => "mfa.webauthn.register_start",
+            Self::WebauthnRegister => "mfa.webauthn.register",
+            Self::WebauthnStart => "auth.webauthn.start",
+            Self::Webauthn => "auth.webauthn",
         }
     }
 }

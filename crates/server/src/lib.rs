@@ -16,6 +16,7 @@ pub mod request_id;
 pub mod routes;
 pub mod state;
 pub mod tls;
+pub mod webauthn_wire;
 pub mod wire;
 
 use std::future::{Future, IntoFuture as _};

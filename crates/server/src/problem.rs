@@ -168,6 +168,12 @@ impl From<ServiceError> for Problem {
                 err.to_string(),
             ),
             ServiceError::Keys(key) => Self::from_key_error(key),
+            ServiceError::WebauthnNotConfigured => Self::new(
+                StatusCode::CONFLICT,
+                "webauthn-not-configured",
+                "WebAuthn is not configured",
+                err.to_string(),
+            ),
             ServiceError::LoginFailed
             | ServiceError::LockedOut { .. }
             | ServiceError::PasswordRefused { .. }

@@ -15,6 +15,8 @@
 mod forwarding;
 #[path = "http/identity.rs"]
 mod identity;
+#[path = "http/webauthn.rs"]
+mod webauthn;
 
 use std::io::{Read as _, Write as _};
 use std::time::Duration;

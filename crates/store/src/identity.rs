@@ -341,6 +341,50 @@ pub trait IdentityTx: Send {
         tenant: TenantId,
     ) -> Result<Option<TenantAccessRecord>, StoreError>;
     async fn put_tenant_access(&mut self, record: &TenantAccessRecord) -> Result<(), StoreError>;
+
+    // WebAuthn credentials and ceremonies (see `crate::webauthn`).
+
+    async fn insert_webauthn_credential(
+        &mut self,
+        record: &crate::WebauthnCredentialRecord,
+    ) -> Result<(), StoreError>;
+    async fn webauthn_credentials(
+        &mut self,
+        id: PrincipalId,
+    ) -> Result<Vec<crate::WebauthnCredentialRecord>, StoreError>;
+    /// Whether any account holds a credential with this authenticator id.
+    async fn webauthn_credential_exists(
+        &mut self,
+        credential_id: &[u8],
+    ) -> Result<bool, StoreError>;
+    /// Records a use: the new serialised credential and counter, only if
+    /// the stored counter is still `expected` (`false`: another request
+    /// used the credential first).
+    async fn update_webauthn_credential(
+        &mut self,
+        id: Uuid,
+        passkey: &str,
+        expected: u32,
+        counter: u32,
+        used_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    async fn delete_webauthn_credentials(&mut self, id: PrincipalId) -> Result<u64, StoreError>;
+    async fn insert_webauthn_ceremony(
+        &mut self,
+        record: &crate::WebauthnCeremonyRecord,
+    ) -> Result<(), StoreError>;
+    /// Deletes and returns the ceremony `id` if it was started by this
+    /// session of this principal for this purpose; `None` otherwise (and
+    /// then nothing is deleted).
+    async fn take_webauthn_ceremony(
+        &mut self,
+        id: Uuid,
+        principal: PrincipalId,
+        session: Uuid,
+        kind: crate::CeremonyKind,
+    ) -> Result<Option<crate::WebauthnCeremonyRecord>, StoreError>;
+    /// Deletes every ceremony that expired at or before `now`.
+    async fn purge_webauthn_ceremonies(&mut self, now: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
 /// Parses a stored grant row's scope.
@@ -1186,6 +1230,168 @@ macro_rules! identity_impl {
                     .execute(&mut *self.inner)
                     .await?;
                 Ok(())
+            }
+
+            async fn insert_webauthn_credential(
+                &mut self,
+                record: &$crate::WebauthnCredentialRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(concat!(
+                    "INSERT INTO webauthn_credentials (",
+                    $crate::webauthn::webauthn_credential_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                ))
+                .bind(record.id)
+                .bind(record.principal.0)
+                .bind(record.credential_id.as_slice())
+                .bind(record.name.as_str())
+                .bind(record.passkey.as_str())
+                .bind(i64::from(record.counter))
+                .bind(to_micros(record.created_at)?)
+                .bind(opt_to_micros(record.last_used_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn webauthn_credentials(
+                &mut self,
+                id: PrincipalId,
+            ) -> Result<Vec<$crate::WebauthnCredentialRecord>, StoreError> {
+                use sqlx::Row as _;
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::webauthn::webauthn_credential_columns!(),
+                    " FROM webauthn_credentials WHERE principal_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(id.0)
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::WebauthnCredentialRecord {
+                            id: row.try_get("id")?,
+                            principal: PrincipalId(row.try_get("principal_id")?),
+                            credential_id: row.try_get("credential_id")?,
+                            name: row.try_get("name")?,
+                            passkey: row.try_get("passkey")?,
+                            counter: u32::try_from(row.try_get::<i64, _>("counter")?)
+                                .map_err(|_| StoreError::corrupt("a WebAuthn counter out of range"))?,
+                            created_at: from_micros(row.try_get("created_at")?)?,
+                            last_used_at: opt_from_micros(row.try_get("last_used_at")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn webauthn_credential_exists(
+                &mut self,
+                credential_id: &[u8],
+            ) -> Result<bool, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM webauthn_credentials WHERE credential_id = $1",
+                )
+                .bind(credential_id)
+                .fetch_one(&mut *self.inner)
+                .await?;
+                Ok(n > 0)
+            }
+
+            async fn update_webauthn_credential(
+                &mut self,
+                id: Uuid,
+                passkey: &str,
+                expected: u32,
+                counter: u32,
+                used_at: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE webauthn_credentials SET passkey = $1, counter = $2, last_used_at = $3 \
+                     WHERE id = $4 AND counter = $5",
+                )
+                .bind(passkey)
+                .bind(i64::from(counter))
+                .bind(to_micros(used_at)?)
+                .bind(id)
+                .bind(i64::from(expected))
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_webauthn_credentials(
+                &mut self,
+                id: PrincipalId,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM webauthn_credentials WHERE principal_id = $1")
+                    .bind(id.0)
+                    .execute(&mut *self.inner)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn insert_webauthn_ceremony(
+                &mut self,
+                record: &$crate::WebauthnCeremonyRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO webauthn_ceremonies (id, principal_id, session_id, kind, state, \
+                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(record.id)
+                .bind(record.principal.0)
+                .bind(record.session)
+                .bind(record.kind.as_str())
+                .bind(record.state.as_str())
+                .bind(to_micros(record.created_at)?)
+                .bind(to_micros(record.expires_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn take_webauthn_ceremony(
+                &mut self,
+                id: Uuid,
+                principal: PrincipalId,
+                session: Uuid,
+                kind: $crate::CeremonyKind,
+            ) -> Result<Option<$crate::WebauthnCeremonyRecord>, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "DELETE FROM webauthn_ceremonies \
+                     WHERE id = $1 AND principal_id = $2 AND session_id = $3 AND kind = $4 \
+                     RETURNING state, created_at, expires_at",
+                )
+                .bind(id)
+                .bind(principal.0)
+                .bind(session)
+                .bind(kind.as_str())
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.map(|row| {
+                    Ok($crate::WebauthnCeremonyRecord {
+                        id,
+                        principal,
+                        session,
+                        kind,
+                        state: row.try_get("state")?,
+                        created_at: from_micros(row.try_get("created_at")?)?,
+                        expires_at: from_micros(row.try_get("expires_at")?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn purge_webauthn_ceremonies(
+                &mut self,
+                now: OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1")
+                    .bind(to_micros(now)?)
+                    .execute(&mut *self.inner)
+                    .await?;
+                Ok(done.rows_affected())
             }
         }
     };

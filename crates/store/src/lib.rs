@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod postgres;
 pub mod records;
 pub mod sqlite;
+pub mod webauthn;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub use records::{
     AuditHead, AuditKeyRecord, AuditQuery, AuditRecord, BootstrapRecord, CheckpointRecord,
     PrincipalRecord, PrincipalState, ShipCursor, TenantFilter, TokenRecord,
 };
+pub use webauthn::{CeremonyKind, WebauthnCeremonyRecord, WebauthnCredentialRecord};
 
 /// Which database engine holds the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,6 +44,12 @@ pub struct IdentityConfig {
     pub separation_of_duties: String,
     /// Most emergency (break-glass) accounts that may exist.
     pub break_glass_max: u32,
+    /// The WebAuthn relying party id (a domain, e.g. `rempart.example.com`);
+    /// empty: WebAuthn is off.
+    pub webauthn_rp_id: String,
+    /// The origin browsers reach Rempart at (e.g.
+    /// `https://rempart.example.com`); set together with `webauthn_rp_id`.
+    pub webauthn_origin: String,
 }
 
 impl Default for IdentityConfig {
@@ -65,6 +71,8 @@ impl Default for IdentityConfig {
             tenant_mfa_required: false,
             separation_of_duties: "security-admin:auditor".to_owned(),
             break_glass_max: 2,
+            webauthn_rp_id: String::new(),
+            webauthn_origin: String::new(),
         }
     }
 }
@@ -167,6 +175,9 @@ impl IdentityConfig {
         }
         if let Err(e) = self.sod_rules() {
             return Err(("identity.separation_of_duties", e));
+        }
+        if let Err(e) = super::webauthn::relying_party(self) {
+            return Err(("identity.webauthn_origin", e));
         }
         if policy.min_length > policy.max_length || policy.min_length < 8 {
             return Err((

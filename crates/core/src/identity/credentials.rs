@@ -504,9 +504,10 @@ impl Rempart {
         Ok(RecoveryCodes(codes))
     }
 
-    /// Removes an account's authenticator and recovery codes (a lost
-    /// phone): needs `user.update` over the account and a recent login.
-    /// The holder enrols again at the next login if MFA is required.
+    /// Removes an account's authenticator, security keys and passkeys, and
+    /// recovery codes (a lost phone or key): needs `user.update` over the
+    /// account and a recent login. The holder enrols again at the next
+    /// login if MFA is required.
     pub async fn reset_mfa(
         &self,
         actor: &Actor,
@@ -536,6 +537,7 @@ impl Rempart {
             .await?;
         let mut tx = self.store.begin().await?;
         tx.delete_totp(account).await?;
+        tx.delete_webauthn_credentials(account).await?;
         tx.replace_recovery_codes(account, &[], now).await?;
         tx.revoke_sessions_of(account, now).await?;
         let mut draft =

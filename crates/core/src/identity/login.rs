@@ -69,7 +69,7 @@ fn source_key(ctx: &RequestContext) -> Option<String> {
     ctx.source.map(|ip| format!("source:{ip}"))
 }
 
-fn locked_for(record: Option<&ThrottleRecord>, now: OffsetDateTime) -> Option<u64> {
+pub(super) fn locked_for(record: Option<&ThrottleRecord>, now: OffsetDateTime) -> Option<u64> {
     let until = record?.locked_until?;
     (now < until).then(|| u64::try_from((until - now).whole_seconds()).unwrap_or(0) + 1)
 }
@@ -188,7 +188,8 @@ impl Rempart {
             .totp(account.id)
             .await?
             .is_some_and(|t| t.confirmed_at.is_some());
-        let stage = if has_totp {
+        let has_webauthn = !tx.webauthn_credentials(account.id).await?.is_empty();
+        let stage = if has_totp || has_webauthn {
             SessionStage::SecondFactor
         } else if self.mfa_required(&account, &grants, now, &access) {
             SessionStage::EnrolMfa
@@ -527,7 +528,7 @@ impl Rempart {
     }
 
     /// Appends a high-severity lockout event when `key` was just locked.
-    async fn lockout_events(
+    pub(super) async fn lockout_events(
         &self,
         tx: &mut dyn Tx,
         ctx: &RequestContext,

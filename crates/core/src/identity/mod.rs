@@ -16,6 +16,7 @@ mod credentials;
 mod login;
 mod strength;
 mod tenant_access;
+pub mod webauthn;
 
 pub use access::{NewGrant, NewRole, NewToken, RoleView};
 pub use accounts::NewAccount;

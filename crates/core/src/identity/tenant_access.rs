@@ -197,6 +197,18 @@ impl Rempart {
         }
     }
 
+    /// The password policy of the account `principal`, within `tx`.
+    pub(crate) async fn policy_of(
+        &self,
+        tx: &mut dyn Tx,
+        principal: rempart_model::PrincipalId,
+    ) -> Result<PasswordPolicy, ServiceError> {
+        match tx.principal(principal).await? {
+            Some(account) => Ok(self.policy_with(&self.access_of(tx, &account).await?)),
+            None => Ok(self.identity.policy.clone()),
+        }
+    }
+
     pub(crate) async fn policy_for(
         &self,
         account: &PrincipalRecord,

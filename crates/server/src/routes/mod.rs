@@ -9,6 +9,7 @@ pub mod keys;
 pub mod operations;
 pub mod tenants;
 pub mod users;
+pub mod webauthn;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -45,6 +46,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::confirm_totp))
         .routes(routes!(auth::list_sessions))
         .routes(routes!(auth::revoke_session))
+        .routes(routes!(webauthn::register_start))
+        .routes(routes!(webauthn::register_finish))
+        .routes(routes!(webauthn::list))
+        .routes(routes!(webauthn::start))
+        .routes(routes!(webauthn::finish))
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::set_state))
         .routes(routes!(users::reset_password))

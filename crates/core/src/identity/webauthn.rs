@@ -1,0 +1,657 @@
+//! WebAuthn security keys and passkeys as a second factor (issue 5,
+//! control AC-1), with webauthn-rs as the relying party.
+//!
+//! A ceremony (registration or authentication) is started by one request
+//! and finished by another, which a load balancer may send to another
+//! replica. Its state is therefore kept in the database, bound to the
+//! session that started it, and taken (deleted) in the transaction that
+//! finishes it: a ceremony is used at most once, and a challenge answered
+//! once cannot be answered again. An assertion whose signature counter does
+//! not exceed the stored one (a cloned authenticator, or a replayed
+//! assertion) is refused. Every refusal is audited, counted towards the
+//! account's lockout like a wrong TOTP code, and changes nothing else: the
+//! credential and the session are left as they were.
+
+use rempart_model::{Action, Outcome};
+use rempart_store::{
+    CeremonyKind, PrincipalRecord, SessionRecord, SessionStage, WebauthnCeremonyRecord,
+    WebauthnCredentialRecord,
+};
+use secrecy::SecretString;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    Passkey, PasskeyAuthentication, PasskeyRegistration, Webauthn, WebauthnBuilder, WebauthnError,
+};
+
+pub use webauthn_rs::prelude::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse, Url,
+};
+
+use super::IdentityConfig;
+use super::credentials::account_key;
+use super::login::{LoginStep, locked_for};
+use crate::actor::{Actor, Credential};
+use crate::audit_details::Details;
+use crate::audit_log::Draft;
+use crate::context::RequestContext;
+use crate::error::ServiceError;
+use crate::service::Rempart;
+
+/// How long a started ceremony may be finished.
+pub const CEREMONY_LIFETIME: Duration = Duration::minutes(5);
+
+/// Longest name a holder may give a credential.
+const MAX_NAME_CHARS: usize = 64;
+
+/// Security keys and passkeys one account may hold.
+const MAX_CREDENTIALS: usize = 20;
+
+/// The relying party the configuration describes: `Ok(None)` when WebAuthn
+/// is off (both keys empty), an error naming what is wrong otherwise.
+pub(crate) fn relying_party(config: &IdentityConfig) -> Result<Option<Webauthn>, String> {
+    let rp_id = config.webauthn_rp_id.trim();
+    let origin = config.webauthn_origin.trim();
+    match (rp_id.is_empty(), origin.is_empty()) {
+        (true, true) => return Ok(None),
+        (false, false) => {}
+        _ => {
+            return Err(
+                "identity.webauthn_rp_id and identity.webauthn_origin are set together".to_owned(),
+            );
+        }
+    }
+    let url = Url::parse(origin).map_err(|e| format!("{origin:?} is not a URL: {e}"))?;
+    WebauthnBuilder::new(rp_id, &url)
+        .and_then(|b| b.rp_name(&config.mfa_issuer).build())
+        .map(Some)
+        .map_err(|e| {
+            format!("{origin:?} is not a valid origin for the relying party {rp_id:?}: {e}")
+        })
+}
+
+/// A started ceremony: its id (sent back to finish it) and the options for
+/// the browser's `navigator.credentials` call.
+#[derive(Debug, Clone)]
+pub struct WebauthnChallenge<T> {
+    pub ceremony: Uuid,
+    pub options: T,
+}
+
+/// A registered security key or passkey, as its holder sees it.
+#[derive(Debug, Clone)]
+pub struct WebauthnCredentialView {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    /// The caller's session stage after registration (a login waiting for
+    /// MFA enrolment moves on).
+    pub stage: Option<SessionStage>,
+}
+
+/// The one message for a ceremony that cannot be finished: no one learns
+/// whether it existed.
+const UNKNOWN_CEREMONY: &str =
+    "no such WebAuthn ceremony for this session: unknown, already finished, or expired";
+
+fn parse_passkeys(records: &[WebauthnCredentialRecord]) -> Result<Vec<Passkey>, ServiceError> {
+    records
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Passkey>(&r.passkey).map_err(|e| {
+                ServiceError::Store(rempart_store::StoreError::Corrupt(format!(
+                    "WebAuthn credential {}: {e}",
+                    r.id
+                )))
+            })
+        })
+        .collect()
+}
+
+fn state_json<T: serde::Serialize>(state: &T) -> Result<String, ServiceError> {
+    serde_json::to_string(state)
+        .map_err(|e| ServiceError::AuditLog(format!("WebAuthn ceremony state: {e}")))
+}
+
+/// Why an assertion was refused, in words that name no secret.
+fn assertion_refusal(err: &WebauthnError) -> String {
+    match err {
+        WebauthnError::CredentialPossibleCompromise => "the signature counter did not increase: \
+            a replayed assertion or a cloned authenticator"
+            .to_owned(),
+        WebauthnError::MismatchedChallenge => {
+            "the assertion answers another challenge (replayed)".to_owned()
+        }
+        other => format!("the assertion is refused: {other}"),
+    }
+}
+
+impl Rempart {
+    fn webauthn(&self) -> Result<Webauthn, ServiceError> {
+        relying_party(&self.identity.config)
+            .map_err(|message| ServiceError::Invalid {
+                field: "identity.webauthn_origin",
+                message,
+            })?
+            .ok_or(ServiceError::WebauthnNotConfigured)
+    }
+
+    /// The session behind a session actor, with its stage; `None` for an
+    /// API token.
+    async fn session_of(&self, actor: &Actor) -> Result<Option<SessionRecord>, ServiceError> {
+        let Credential::Session { id, .. } = actor.credential else {
+            return Ok(None);
+        };
+        let mut tx = self.store.begin().await?;
+        let session = tx.session(id).await?;
+        drop(tx);
+        Ok(session)
+    }
+
+    /// Starts registering a security key or passkey for the caller, from a
+    /// login session that is logged in or waiting for MFA enrolment.
+    pub async fn webauthn_register_start(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+    ) -> Result<WebauthnChallenge<CreationChallengeResponse>, ServiceError> {
+        let webauthn = self.webauthn()?;
+        let now = self.clock.now();
+        let target = format!("principal:{}", actor.principal);
+        let session = self.session_of(actor).await?;
+        let Some(session) =
+            session.filter(|s| matches!(s.stage, SessionStage::EnrolMfa | SessionStage::Full))
+        else {
+            return Err(ServiceError::Invalid {
+                field: "credential",
+                message: "a security key or passkey is registered from a login session".to_owned(),
+            });
+        };
+        let mut tx = self.store.begin().await?;
+        let existing = tx.webauthn_credentials(actor.principal).await?;
+        drop(tx);
+        if existing.len() >= MAX_CREDENTIALS {
+            self.refuse_for(
+                actor,
+                ctx,
+                now,
+                super::Refusal {
+                    action: Action::WebauthnRegisterStart,
+                    target,
+                    tenant: None,
+                    reason: "too many security keys and passkeys",
+                },
+            )
+            .await?;
+            return Err(ServiceError::Invalid {
+                field: "credential",
+                message: format!(
+                    "at most {MAX_CREDENTIALS} security keys and passkeys per account"
+                ),
+            });
+        }
+        let exclude = parse_passkeys(&existing)?
+            .iter()
+            .map(|p| p.cred_id().clone())
+            .collect();
+        let (options, state) = webauthn
+            .start_passkey_registration(
+                actor.principal.0,
+                actor.name.as_str(),
+                actor.name.as_str(),
+                Some(exclude),
+            )
+            .map_err(|e| ServiceError::AuditLog(format!("WebAuthn registration: {e}")))?;
+        let ceremony = WebauthnCeremonyRecord {
+            id: self.clock.new_id(),
+            principal: actor.principal,
+            session: session.id,
+            kind: CeremonyKind::Registration,
+            state: state_json(&state)?,
+            created_at: now,
+            expires_at: now + CEREMONY_LIFETIME,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.purge_webauthn_ceremonies(now).await?;
+        tx.insert_webauthn_ceremony(&ceremony).await?;
+        let draft = Draft::new(
+            actor.audit_name(),
+            Action::WebauthnRegisterStart,
+            Outcome::Success,
+        )
+        .target(target)
+        .details(Details::field("ceremony", ceremony.id.to_string()));
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(WebauthnChallenge {
+            ceremony: ceremony.id,
+            options,
+        })
+    }
+
+    /// Finishes a registration with the browser's answer. Counts as MFA
+    /// enrolment: a session waiting for it moves to its next step.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one flow read top to bottom: each refusal is recorded where it happens"
+    )]
+    pub async fn webauthn_register_finish(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        ceremony: Uuid,
+        name: &str,
+        credential: &RegisterPublicKeyCredential,
+    ) -> Result<WebauthnCredentialView, ServiceError> {
+        let webauthn = self.webauthn()?;
+        let now = self.clock.now();
+        let target = format!("principal:{}", actor.principal);
+        let name = name.trim();
+        let name = if name.is_empty() {
+            "security key"
+        } else {
+            name
+        };
+        if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+            return Err(ServiceError::Invalid {
+                field: "name",
+                message: format!("at most {MAX_NAME_CHARS} printable characters"),
+            });
+        }
+        let Some(session) = self.session_of(actor).await? else {
+            return Err(ServiceError::Invalid {
+                field: "credential",
+                message: "a security key or passkey is registered from a login session".to_owned(),
+            });
+        };
+        let mut tx = self.store.begin().await?;
+        let taken = tx
+            .take_webauthn_ceremony(
+                ceremony,
+                actor.principal,
+                session.id,
+                CeremonyKind::Registration,
+            )
+            .await?;
+        let outcome: Result<Passkey, String> = match taken {
+            None => Err(UNKNOWN_CEREMONY.to_owned()),
+            Some(c) if c.expires_at <= now => Err(UNKNOWN_CEREMONY.to_owned()),
+            Some(c) => match serde_json::from_str::<PasskeyRegistration>(&c.state) {
+                Err(e) => Err(format!("the ceremony's stored state is unreadable: {e}")),
+                Ok(state) => webauthn
+                    .finish_passkey_registration(credential, &state)
+                    .map_err(|e| format!("the registration is refused: {e}")),
+            },
+        };
+        let outcome = match outcome {
+            Ok(passkey) if tx.webauthn_credential_exists(passkey.cred_id()).await? => {
+                Err("this authenticator credential is already registered".to_owned())
+            }
+            other => other,
+        };
+        let passkey = match outcome {
+            Ok(passkey) => passkey,
+            Err(reason) => {
+                // The ceremony stays used; nothing else changes.
+                let draft = Draft::new(
+                    actor.audit_name(),
+                    Action::WebauthnRegister,
+                    Outcome::Denied,
+                )
+                .target(target)
+                .details(Details::reason(reason.clone()));
+                self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+                tx.commit().await?;
+                return Err(ServiceError::SecondFactorRefused(reason));
+            }
+        };
+        let record = WebauthnCredentialRecord {
+            id: self.clock.new_id(),
+            principal: actor.principal,
+            credential_id: passkey.cred_id().clone(),
+            name: name.to_owned(),
+            passkey: state_json(&passkey)?,
+            counter: 0,
+            created_at: now,
+            last_used_at: None,
+        };
+        tx.insert_webauthn_credential(&record).await?;
+        let stage = if session.stage == SessionStage::EnrolMfa {
+            let policy = self.policy_of(tx.as_mut(), actor.principal).await?;
+            let must_change = tx
+                .password(actor.principal)
+                .await?
+                .is_some_and(|p| Self::password_change_due(&policy, &p, now));
+            let stage = if must_change {
+                SessionStage::ChangePassword
+            } else {
+                SessionStage::Full
+            };
+            tx.update_session(session.id, stage, now, now).await?;
+            stage
+        } else {
+            session.stage
+        };
+        let draft = Draft::new(
+            actor.audit_name(),
+            Action::WebauthnRegister,
+            Outcome::Success,
+        )
+        .target(target)
+        .details(Details::field("credential", record.id.to_string()));
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(WebauthnCredentialView {
+            id: record.id,
+            name: record.name,
+            created_at: record.created_at,
+            last_used_at: None,
+            stage: Some(stage),
+        })
+    }
+
+    /// The caller's security keys and passkeys.
+    pub async fn webauthn_credentials(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<WebauthnCredentialView>, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let records = tx.webauthn_credentials(actor.principal).await?;
+        drop(tx);
+        Ok(records
+            .into_iter()
+            .map(|r| WebauthnCredentialView {
+                id: r.id,
+                name: r.name,
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+                stage: None,
+            })
+            .collect())
+    }
+
+    /// Starts a WebAuthn authentication for a session waiting for its
+    /// second factor, or (step-up) a logged-in one.
+    pub async fn webauthn_start(
+        &self,
+        ctx: &RequestContext,
+        session: &SecretString,
+    ) -> Result<WebauthnChallenge<RequestChallengeResponse>, ServiceError> {
+        let webauthn = self.webauthn()?;
+        let now = self.clock.now();
+        let (actor, record) = self
+            .authenticate_session(
+                ctx,
+                session,
+                &[SessionStage::SecondFactor, SessionStage::Full],
+            )
+            .await?;
+        let target = format!("session:{}", record.id);
+        let mut tx = self.store.begin().await?;
+        let account = tx.principal(actor.principal).await?;
+        let credentials = tx.webauthn_credentials(actor.principal).await?;
+        drop(tx);
+        let Some(account) = account else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        self.refuse_if_locked(&actor, ctx, now, &account, &target)
+            .await?;
+        if credentials.is_empty() {
+            let reason = "no security key or passkey is registered";
+            self.refuse_for(
+                &actor,
+                ctx,
+                now,
+                super::Refusal {
+                    action: Action::WebauthnStart,
+                    target,
+                    tenant: account.tenant,
+                    reason,
+                },
+            )
+            .await?;
+            return Err(ServiceError::SecondFactorRefused(reason.to_owned()));
+        }
+        let passkeys = parse_passkeys(&credentials)?;
+        let (options, state) = webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(|e| ServiceError::AuditLog(format!("WebAuthn authentication: {e}")))?;
+        let ceremony = WebauthnCeremonyRecord {
+            id: self.clock.new_id(),
+            principal: actor.principal,
+            session: record.id,
+            kind: CeremonyKind::Authentication,
+            state: state_json(&state)?,
+            created_at: now,
+            expires_at: now + CEREMONY_LIFETIME,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.purge_webauthn_ceremonies(now).await?;
+        tx.insert_webauthn_ceremony(&ceremony).await?;
+        let mut draft = Draft::new(actor.audit_name(), Action::WebauthnStart, Outcome::Success)
+            .target(target)
+            .details(Details::field("ceremony", ceremony.id.to_string()));
+        if let Some(t) = account.tenant {
+            draft = draft.tenant(t);
+        }
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(WebauthnChallenge {
+            ceremony: ceremony.id,
+            options,
+        })
+    }
+
+    /// Finishes a WebAuthn authentication with the browser's assertion. A
+    /// session at its second factor moves on as with a TOTP code; a
+    /// logged-in session counts as re-authenticated (step-up).
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one flow read top to bottom: each refusal is recorded where it happens"
+    )]
+    pub async fn webauthn_finish(
+        &self,
+        ctx: &RequestContext,
+        session: &SecretString,
+        ceremony: Uuid,
+        assertion: &PublicKeyCredential,
+    ) -> Result<LoginStep, ServiceError> {
+        let webauthn = self.webauthn()?;
+        let now = self.clock.now();
+        let (actor, record) = self
+            .authenticate_session(
+                ctx,
+                session,
+                &[SessionStage::SecondFactor, SessionStage::Full],
+            )
+            .await?;
+        let target = format!("session:{}", record.id);
+        let mut tx = self.store.begin().await?;
+        let account = tx.principal(actor.principal).await?;
+        let password = tx.password(actor.principal).await?;
+        drop(tx);
+        let Some(account) = account else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        self.refuse_if_locked(&actor, ctx, now, &account, &target)
+            .await?;
+        let throttle = account_key(&account);
+
+        let mut tx = self.store.begin().await?;
+        let taken = tx
+            .take_webauthn_ceremony(
+                ceremony,
+                actor.principal,
+                record.id,
+                CeremonyKind::Authentication,
+            )
+            .await?;
+        let credentials = tx.webauthn_credentials(actor.principal).await?;
+        let verdict = match taken {
+            None => Err(UNKNOWN_CEREMONY.to_owned()),
+            Some(c) if c.expires_at <= now => Err(UNKNOWN_CEREMONY.to_owned()),
+            Some(c) => match serde_json::from_str::<PasskeyAuthentication>(&c.state) {
+                Err(e) => Err(format!("the ceremony's stored state is unreadable: {e}")),
+                Ok(state) => webauthn
+                    .finish_passkey_authentication(assertion, &state)
+                    .map_err(|e| assertion_refusal(&e)),
+            },
+        };
+        let outcome: Result<Uuid, String> = match verdict {
+            Err(reason) => Err(reason),
+            Ok(result) => {
+                let used = credentials
+                    .iter()
+                    .find(|c| &c.credential_id == result.cred_id());
+                match used {
+                    None => Err("the assertion names no credential of this account".to_owned()),
+                    // The ceremony's state holds the counters as they were
+                    // when it started, so webauthn-rs alone would accept an
+                    // older assertion finished after a newer one: check
+                    // against the counter stored now.
+                    Some(used)
+                        if (result.counter() > 0 || used.counter > 0)
+                            && result.counter() <= used.counter =>
+                    {
+                        Err(assertion_refusal(
+                            &WebauthnError::CredentialPossibleCompromise,
+                        ))
+                    }
+                    Some(used) => {
+                        let mut passkey =
+                            serde_json::from_str::<Passkey>(&used.passkey).map_err(|e| {
+                                ServiceError::Store(rempart_store::StoreError::Corrupt(format!(
+                                    "WebAuthn credential {}: {e}",
+                                    used.id
+                                )))
+                            })?;
+                        passkey.update_credential(&result);
+                        // Compare-and-set on the counter: two replicas
+                        // finishing ceremonies for one key at once cannot
+                        // both write.
+                        if tx
+                            .update_webauthn_credential(
+                                used.id,
+                                &state_json(&passkey)?,
+                                used.counter,
+                                result.counter(),
+                                now,
+                            )
+                            .await?
+                        {
+                            Ok(used.id)
+                        } else {
+                            Err("the credential was used by another request at once".to_owned())
+                        }
+                    }
+                }
+            }
+        };
+        let step_up = record.stage == SessionStage::Full;
+        let purpose = if step_up { "step_up" } else { "second_factor" };
+        let policy = self.policy_of(tx.as_mut(), actor.principal).await?;
+        match outcome {
+            Ok(credential) => {
+                let stage = if step_up {
+                    SessionStage::Full
+                } else if password.is_some_and(|p| Self::password_change_due(&policy, &p, now)) {
+                    SessionStage::ChangePassword
+                } else {
+                    SessionStage::Full
+                };
+                tx.update_session(record.id, stage, now, now).await?;
+                tx.clear_throttle(&throttle).await?;
+                let mut details = serde_json::Map::new();
+                details.insert("for".to_owned(), purpose.into());
+                details.insert("credential".to_owned(), credential.to_string().into());
+                let mut draft = Draft::new(actor.audit_name(), Action::Webauthn, Outcome::Success)
+                    .target(target)
+                    .details(Details::new(&details));
+                if let Some(t) = account.tenant {
+                    draft = draft.tenant(t);
+                }
+                self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+                tx.commit().await?;
+                Ok(LoginStep {
+                    session: session.clone(),
+                    session_id: record.id,
+                    principal: actor.principal,
+                    stage,
+                    expires_at: record.expires_at,
+                })
+            }
+            Err(reason) => {
+                // The only write so far is taking the ceremony: it stays
+                // used, and nothing else changes.
+                self.count_failure(tx.as_mut(), now, &throttle).await?;
+                let mut details = serde_json::Map::new();
+                details.insert("for".to_owned(), purpose.into());
+                details.insert("reason".to_owned(), reason.clone().into());
+                let mut draft = Draft::new(actor.audit_name(), Action::Webauthn, Outcome::Denied)
+                    .target(target.clone())
+                    .details(Details::new(&details));
+                if let Some(t) = account.tenant {
+                    draft = draft.tenant(t);
+                }
+                self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+                self.lockout_events(tx.as_mut(), ctx, now, &throttle, &target)
+                    .await?;
+                tx.commit().await?;
+                Err(ServiceError::SecondFactorRefused(reason))
+            }
+        }
+    }
+
+    /// Refuses (and records) a WebAuthn step for a locked-out account.
+    async fn refuse_if_locked(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        account: &PrincipalRecord,
+        target: &str,
+    ) -> Result<(), ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let lock = tx.throttle(&account_key(account)).await?;
+        drop(tx);
+        let Some(retry) = locked_for(lock.as_ref(), now) else {
+            return Ok(());
+        };
+        self.refuse_for(
+            actor,
+            ctx,
+            now,
+            super::Refusal {
+                action: Action::Webauthn,
+                target: target.to_owned(),
+                tenant: account.tenant,
+                reason: "locked out",
+            },
+        )
+        .await?;
+        Err(ServiceError::LockedOut {
+            retry_after_secs: retry,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webauthn_is_off_until_both_keys_are_set() {
+        let mut c = IdentityConfig::default();
+        assert!(relying_party(&c).unwrap().is_none());
+        c.webauthn_rp_id = "rempart.example.com".to_owned();
+        assert!(relying_party(&c).unwrap_err().contains("set together"));
+        c.webauthn_origin = "https://rempart.example.com".to_owned();
+        assert!(relying_party(&c).unwrap().is_some());
+        c.webauthn_origin = "https://elsewhere.example.org".to_owned();
+        assert!(relying_party(&c).is_err());
+        c.webauthn_origin = "not a url".to_owned();
+        assert!(relying_party(&c).unwrap_err().contains("not a URL"));
+    }
+}

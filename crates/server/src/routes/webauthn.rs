@@ -1,0 +1,135 @@
+//! WebAuthn security keys and passkeys (issue 5): registration by a
+//! logged-in holder (or one whose login waits for MFA enrolment), and
+//! authentication as the second factor of a login or as step-up. Each
+//! ceremony is two requests; its state stays in the database, so the two
+//! may reach different replicas.
+
+use axum::Json;
+use axum::extract::State;
+
+use crate::extract::{ApiJson, Authenticated, Ctx, Partial, SecureTransport, SessionSecret};
+use crate::identity_wire::LoginResponse;
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::webauthn_wire::{
+    WebauthnCredentialList, WebauthnCredentialWire, WebauthnFinishRequest,
+    WebauthnRegisterFinishRequest, WebauthnRegisterStartResponse, WebauthnStartResponse,
+};
+
+/// Starts registering a security key or passkey for the caller.
+#[utoipa::path(post, path = "/api/v1/mfa/webauthn/register/start", tag = "auth",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The options for navigator.credentials.create()", body = WebauthnRegisterStartResponse),
+        (status = 409, description = "WebAuthn is not configured (webauthn-not-configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not from a login session, or too many keys", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn register_start(
+    _secure: SecureTransport,
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Partial(actor): Partial,
+) -> Result<Json<WebauthnRegisterStartResponse>, Problem> {
+    let started = state.core.webauthn_register_start(&actor, &ctx).await?;
+    Ok(Json(WebauthnRegisterStartResponse {
+        ceremony: started.ceremony,
+        options: started.options,
+    }))
+}
+
+/// Finishes a registration. Counts as MFA enrolment: a login waiting for
+/// it moves on.
+#[utoipa::path(post, path = "/api/v1/mfa/webauthn/register/finish", tag = "auth",
+    request_body = WebauthnRegisterFinishRequest,
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Registered", body = WebauthnCredentialWire),
+        (status = 401, description = "The ceremony is unknown, used, expired or another session's, or the credential is refused (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "WebAuthn is not configured (webauthn-not-configured)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn register_finish(
+    _secure: SecureTransport,
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Partial(actor): Partial,
+    ApiJson(body): ApiJson<WebauthnRegisterFinishRequest>,
+) -> Result<Json<WebauthnCredentialWire>, Problem> {
+    let view = state
+        .core
+        .webauthn_register_finish(&actor, &ctx, body.ceremony, &body.name, &body.credential)
+        .await?;
+    Ok(Json(view.into()))
+}
+
+/// The caller's security keys and passkeys.
+#[utoipa::path(get, path = "/api/v1/mfa/webauthn", tag = "auth",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Registered keys", body = WebauthnCredentialList),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Json<WebauthnCredentialList>, Problem> {
+    let credentials = state.core.webauthn_credentials(&actor).await?;
+    Ok(Json(WebauthnCredentialList {
+        credentials: credentials.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Starts a WebAuthn authentication: the second factor of a login, or
+/// step-up from a logged-in session.
+#[utoipa::path(post, path = "/api/v1/auth/webauthn/start", tag = "auth",
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "The options for navigator.credentials.get()", body = WebauthnStartResponse),
+        (status = 401, description = "No such session, or no key registered (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "WebAuthn is not configured (webauthn-not-configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn start(
+    _secure: SecureTransport,
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    SessionSecret(session): SessionSecret,
+) -> Result<Json<WebauthnStartResponse>, Problem> {
+    let started = state.core.webauthn_start(&ctx, &session).await?;
+    Ok(Json(WebauthnStartResponse {
+        ceremony: started.ceremony,
+        options: started.options,
+    }))
+}
+
+/// Finishes a WebAuthn authentication. A replayed assertion, a cloned
+/// authenticator (its counter did not increase), or a ceremony that is
+/// unknown, used, expired or another session's is refused and recorded,
+/// and changes nothing.
+#[utoipa::path(post, path = "/api/v1/auth/webauthn/finish", tag = "auth",
+    request_body = WebauthnFinishRequest,
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "Accepted; the next step", body = LoginResponse),
+        (status = 401, description = "Refused (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "WebAuthn is not configured (webauthn-not-configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn finish(
+    _secure: SecureTransport,
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    SessionSecret(session): SessionSecret,
+    ApiJson(body): ApiJson<WebauthnFinishRequest>,
+) -> Result<Json<LoginResponse>, Problem> {
+    let step = state
+        .core
+        .webauthn_finish(&ctx, &session, body.ceremony, &body.credential)
+        .await?;
+    Ok(Json(LoginResponse {
+        stage: step.stage.as_str().to_owned(),
+        session_id: step.session_id,
+        principal: step.principal.0,
+        expires_at: step.expires_at,
+        token: None,
+    }))
+}
