@@ -268,6 +268,8 @@ impl Shipper {
     /// One step: takes or renews the lease, sends the next batch after the
     /// cursor, and moves the cursor if the sink answers 2xx.
     pub async fn ship_once(&self) -> Result<Shipped, ShipError> {
+        // Only chained events are shipped: chain what is pending first.
+        self.core.drain_audit().await?;
         let store = &self.core.store;
         let now = self.core.clock().now();
         let cursor = {

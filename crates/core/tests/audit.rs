@@ -105,6 +105,8 @@ async fn populated(engine: Engine) -> Option<(Fixture, Vec<Tenant>)> {
 }
 
 async fn sql(f: &Fixture, statements: &[&'static str]) {
+    // Tamper with the chain, not with events still pending.
+    f.core.drain_audit().await.unwrap();
     match f.db.engine {
         Engine::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&f.db.url).await.unwrap();
@@ -340,6 +342,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
     let globex = tenants[1].id;
     let auditor = holder(&f, "acme-auditor", Role::Auditor, Scope::Tenant(acme)).await;
     let admin_events = {
+        f.core.drain_audit().await.unwrap();
         let mut tx = f.store.begin().await.unwrap();
         tx.audit_events(0, 1000).await.unwrap()
     };
@@ -399,6 +402,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
     assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
     // The refusal was recorded.
     let events = {
+        f.core.drain_audit().await.unwrap();
         let mut tx = f.store.begin().await.unwrap();
         tx.audit_events(0, 1000).await.unwrap()
     };

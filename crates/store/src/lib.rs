@@ -30,7 +30,7 @@ pub use error::StoreError;
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
     AuditHead, AuditKeyRecord, AuditQuery, AuditRecord, BootstrapRecord, CheckpointRecord,
-    PrincipalRecord, PrincipalState, ShipCursor, TenantFilter, TokenRecord,
+    PendingAuditRecord, PrincipalRecord, PrincipalState, ShipCursor, TenantFilter, TokenRecord,
 };
 
 /// Which database engine holds the state.
@@ -136,6 +136,19 @@ pub trait Tx: Send {
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError>;
     async fn tenant(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+
+    // Audit events waiting for the sequencer (group commit, migration 0007).
+
+    /// Records an event in this transaction, without touching the chain's
+    /// head (so that concurrent writers do not serialize).
+    async fn insert_audit_pending(&mut self, event: &PendingAuditRecord) -> Result<(), StoreError>;
+    /// Up to `limit` pending events, in insertion order.
+    async fn audit_pending(&mut self, limit: u32) -> Result<Vec<PendingAuditRecord>, StoreError>;
+    /// Removes the pending events of these insertion orders (once chained).
+    async fn delete_audit_pending(&mut self, orders: &[u64]) -> Result<(), StoreError>;
+    /// Appends consecutive events (one statement) and moves the head to the
+    /// last one. The first `seq` must be the head's plus one.
+    async fn append_audit_batch(&mut self, events: &[AuditRecord]) -> Result<(), StoreError>;
 
     // The audit log's Merkle nodes, checkpoints and search (issue 4).
 
