@@ -44,7 +44,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rempart_audit::merkle::MerkleError;
+use rempart_audit::merkle::{MerkleError, leaf_hash};
 use rempart_audit::{
     ChainHead, Checkpoint, Event, EventBody, Frontier, Hash, KeyId, NodeSource, SIGNATURE_LEN,
     Signer,
@@ -114,6 +114,10 @@ impl Draft {
         self
     }
 }
+
+/// Merkle nodes per insert statement: few distinct statement texts, so
+/// that the engines' prepared-statement caches keep them.
+const NODE_CHUNK: usize = 32;
 
 /// Pending events sealed per sequencer transaction by default.
 pub const DEFAULT_BATCH_SIZE: u32 = 512;
@@ -195,7 +199,7 @@ impl AuditChain {
             checkpoint_every_events: checkpoint_every_events.max(1),
             checkpoint_every,
             batch_size: DEFAULT_BATCH_SIZE,
-            gather: std::time::Duration::from_millis(50),
+            gather: std::time::Duration::from_millis(100),
             tick: std::time::Duration::from_millis(250),
             cache: Mutex::new(Cache::default()),
             wake: tokio::sync::Notify::new(),
@@ -352,7 +356,9 @@ impl AuditChain {
     ) -> Result<u64, ServiceError> {
         let mut tx = store.begin().await?;
         let head = tx.lock_audit_head().await?;
-        let pending = tx.audit_pending(limit.max(1)).await?;
+        // Read and deleted in one statement: exactly the rows chained here
+        // leave `audit_pending`, in this transaction.
+        let pending = tx.take_audit_pending(limit.max(1)).await?;
         if pending.is_empty() {
             return Ok(0);
         }
@@ -373,8 +379,7 @@ impl AuditChain {
             hash: head.hash,
         };
         let mut records = Vec::with_capacity(pending.len());
-        let mut nodes: Vec<(u32, u64, Hash)> = Vec::with_capacity(pending.len() * 2 + 64);
-        let mut orders = Vec::with_capacity(pending.len());
+        let mut nodes: Vec<(u32, u64, Hash)> = Vec::with_capacity(pending.len() + 64);
         // The last checkpoint, read once a batch when one may be due.
         let mut last_checkpoint: Option<Option<CheckpointRecord>> = None;
         let signer = if self.has_signer() {
@@ -383,12 +388,15 @@ impl AuditChain {
             None
         };
         for row in pending {
-            orders.push(row.order);
             let event = chain
                 .seal(body_of(row)?)
                 .map_err(|e| ServiceError::AuditLog(e.to_string()))?;
+            // Level 0 (the leaf hash) is derived from the event's own hash
+            // when read (see `StoredNodes`): not stored a second time.
             frontier.push_with(&event.hash, |level, index, hash| {
-                nodes.push((level, index, *hash));
+                if level > 0 {
+                    nodes.push((level, index, *hash));
+                }
             });
             let last_size = match &last_checkpoint {
                 Some(last) => Some(last.as_ref().map_or(0, |c| c.size)),
@@ -430,10 +438,9 @@ impl AuditChain {
             records.push(to_record(&event));
         }
         tx.append_audit_batch(&records).await?;
-        for chunk in nodes.chunks(1000) {
+        for chunk in nodes.chunks(NODE_CHUNK) {
             tx.insert_audit_nodes(chunk).await?;
         }
-        tx.delete_audit_pending(&orders).await?;
         tx.commit().await?;
         self.cache().frontier = Some((chain.hash, frontier));
         Ok(u64::try_from(records.len()).unwrap_or(u64::MAX))
@@ -705,11 +712,23 @@ impl StoredNodes {
             .unwrap_or_default();
         keys.sort_unstable();
         keys.dedup();
-        let rows = tx.audit_nodes(&keys).await?;
+        // Leaves (level 0) are the leaf hashes of the events' own hashes
+        // (leaf `i` is event `i + 1`); the nodes above are stored.
+        let (leaves, inner): (Vec<_>, Vec<_>) = keys.into_iter().partition(|(l, _)| *l == 0);
+        let seqs: Vec<u64> = leaves.iter().map(|(_, i)| i.saturating_add(1)).collect();
+        let mut nodes: HashMap<(u32, u64), Hash> = tx
+            .audit_nodes(&inner)
+            .await?
+            .into_iter()
+            .map(|(l, i, h)| ((l, i), h))
+            .collect();
+        for (seq, hash) in tx.audit_event_hashes(&seqs).await? {
+            nodes.insert((0, seq.saturating_sub(1)), leaf_hash(&hash));
+        }
         let source = StoredNodes {
             size,
             recording: None,
-            nodes: rows.into_iter().map(|(l, i, h)| ((l, i), h)).collect(),
+            nodes,
         };
         compute(&source).map_err(|e| ServiceError::AuditLog(e.to_string()))
     }

@@ -286,9 +286,10 @@ impl Shipper {
         };
         let limit = self.options.batch_size.clamp(1, MAX_BATCH_SIZE);
         // Events first, then the checkpoints up to the last of them: a
-        // checkpoint of a size below the last event read was committed
-        // before that event (it was signed under the head lock), so none
-        // can be missed and turn up later out of place.
+        // checkpoint of a size below the last event read was committed no
+        // later than that event (signed under the head lock, in the same
+        // sequencer batch or an earlier one), so none can be missed and
+        // turn up later out of place.
         let (events, checkpoints, head) = {
             let mut tx = store.begin().await.map_err(ServiceError::from)?;
             let events = tx

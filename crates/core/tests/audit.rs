@@ -591,3 +591,14 @@ both_engines!(
     details_are_sealed_bound_and_read_in_scope,
     details_without_a_tenant_use_the_system_key,
 );
+
+#[path = "audit/sequencer.rs"]
+mod sequencer;
+use sequencer::{
+    concurrent_writers_and_sequencers_make_one_chain, pending_events_hold_only_sealed_details,
+};
+
+both_engines!(
+    concurrent_writers_and_sequencers_make_one_chain,
+    pending_events_hold_only_sealed_details,
+);

@@ -117,6 +117,25 @@ macro_rules! engine_impl {
             })
         }
 
+        fn pending_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<crate::PendingAuditRecord, StoreError> {
+            use sqlx::Row as _;
+            Ok(crate::PendingAuditRecord {
+                order: to_u64(row.try_get("id")?)?,
+                id: row.try_get("event_id")?,
+                time: from_micros(row.try_get("time")?)?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                target: row.try_get("target")?,
+                tenant: row.try_get("tenant_id")?,
+                outcome: row.try_get("outcome")?,
+                request_id: row.try_get("request_id")?,
+                source: row.try_get("source")?,
+                details: row.try_get("details")?,
+            })
+        }
+
         fn push_tenant_filter(
             query: &mut sqlx::QueryBuilder<$db>,
             filter: &TenantFilter,
@@ -504,7 +523,6 @@ macro_rules! engine_impl {
                 &mut self,
                 limit: u32,
             ) -> Result<Vec<crate::PendingAuditRecord>, StoreError> {
-                use sqlx::Row as _;
                 let rows = sqlx::query(
                     "SELECT id, event_id, time, actor, action, target, tenant_id, outcome, request_id, source, details \
                      FROM audit_pending ORDER BY id LIMIT $1",
@@ -512,37 +530,27 @@ macro_rules! engine_impl {
                 .bind(i64::from(limit))
                 .fetch_all(&mut *self.inner)
                 .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(crate::PendingAuditRecord {
-                            order: to_u64(row.try_get("id")?)?,
-                            id: row.try_get("event_id")?,
-                            time: from_micros(row.try_get("time")?)?,
-                            actor: row.try_get("actor")?,
-                            action: row.try_get("action")?,
-                            target: row.try_get("target")?,
-                            tenant: row.try_get("tenant_id")?,
-                            outcome: row.try_get("outcome")?,
-                            request_id: row.try_get("request_id")?,
-                            source: row.try_get("source")?,
-                            details: row.try_get("details")?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(pending_from_row).collect()
             }
 
-            async fn delete_audit_pending(&mut self, orders: &[u64]) -> Result<(), StoreError> {
-                for chunk in orders.chunks(500) {
-                    let mut query =
-                        sqlx::QueryBuilder::<$db>::new("DELETE FROM audit_pending WHERE id IN (");
-                    let mut list = query.separated(", ");
-                    for order in chunk {
-                        list.push_bind(to_i64(*order)?);
-                    }
-                    query.push(")");
-                    query.build().execute(&mut *self.inner).await?;
-                }
-                Ok(())
+            async fn take_audit_pending(
+                &mut self,
+                limit: u32,
+            ) -> Result<Vec<crate::PendingAuditRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT $1) \
+                     RETURNING id, event_id, time, actor, action, target, tenant_id, outcome, request_id, source, details",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.inner)
+                .await?;
+                let mut out = rows
+                    .iter()
+                    .map(pending_from_row)
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                // RETURNING gives no order.
+                out.sort_unstable_by_key(|p| p.order);
+                Ok(out)
             }
 
             async fn append_audit_batch(&mut self, events: &[AuditRecord]) -> Result<(), StoreError> {
@@ -636,6 +644,32 @@ macro_rules! engine_impl {
                 }
                 query.build().execute(&mut *self.inner).await?;
                 Ok(())
+            }
+
+            async fn audit_event_hashes(
+                &mut self,
+                seqs: &[u64],
+            ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+                use sqlx::Row as _;
+                let mut out = Vec::with_capacity(seqs.len());
+                // Chunks of 32: few distinct statement texts to prepare.
+                for chunk in seqs.chunks(32) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT seq, hash FROM audit_events WHERE seq IN (",
+                    );
+                    let mut list = query.separated(", ");
+                    for seq in chunk {
+                        list.push_bind(to_i64(*seq)?);
+                    }
+                    query.push(")");
+                    for row in query.build().fetch_all(&mut *self.inner).await? {
+                        out.push((
+                            to_u64(row.try_get("seq")?)?,
+                            hash32(&row.try_get::<Vec<u8>, _>("hash")?)?,
+                        ));
+                    }
+                }
+                Ok(out)
             }
 
             async fn audit_nodes(

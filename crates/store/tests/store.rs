@@ -196,13 +196,18 @@ async fn pending_audit_events_keep_their_order(engine: Engine) {
     assert!(first.order < second.order && second.order < third.order);
     assert_eq!(first.details, Some(vec![9; 4]));
     assert_eq!(tx.audit_pending(2).await.unwrap().len(), 2);
-    tx.delete_audit_pending(&[first.order, third.order])
-        .await
-        .unwrap();
+    // Taken in a transaction rolled back: still pending.
+    let two = [first.clone(), second.clone()];
+    assert_eq!(tx.take_audit_pending(2).await.unwrap(), two);
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.take_audit_pending(2).await.unwrap(), two);
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    let left = tx.audit_pending(10).await.unwrap();
-    assert_eq!(left.iter().map(|r| r.id.as_u128()).collect::<Vec<_>>(), [2]);
+    assert_eq!(
+        tx.audit_pending(10).await.unwrap(),
+        std::slice::from_ref(third)
+    );
 }
 
 async fn an_unreachable_database_says_so_without_its_password(engine: Engine) {
