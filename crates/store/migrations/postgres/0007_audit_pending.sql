@@ -22,6 +22,10 @@ CREATE TABLE audit_pending (
     details    BYTEA
 );
 
+-- From this migration on, audit_nodes holds the nodes above the leaves only:
+-- a leaf (level 0) is leaf_hash of its event's hash, read from audit_events.
+-- The level-0 rows written before are left as they are and no longer read.
+--
 -- The random id of an event of encoding version 2 (docs/formats/audit.md
 -- section 1.1), hashed with it; NULL for the events of version 1.
 ALTER TABLE audit_events ADD COLUMN event_id UUID;
