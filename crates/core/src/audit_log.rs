@@ -11,16 +11,19 @@
 //! `drain_audit` and by the background task of `rempart serve`) moves
 //! pending events into the chain in batches, each in one transaction: lock
 //! the head (`BEGIN IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on
-//! PostgreSQL), read up to `batch_size` pending rows in insertion order,
-//! seal each with [`ChainHead::seal`] (which alone assigns `seq`,
-//! `prev_hash` and `hash`), store the events (multi-row inserts) and the
-//! Merkle nodes they complete ([`Frontier::push_with`]), sign a checkpoint
-//! whenever `checkpoint_every_events` events follow the last one, move the
-//! head, delete the pending rows, commit. Any replica may run it: the head
-//! lock lets one batch in at a time, and a pending row is deleted in the
-//! transaction that chains it, so replicas never fork the chain or the
-//! checkpoints and never chain an event twice. The order of the log is the
-//! order in which the sequencer took the pending rows.
+//! PostgreSQL), take up to `batch_size` pending rows in insertion order
+//! (one `DELETE … RETURNING`), seal each with [`ChainHead::seal`] (which
+//! alone assigns `seq`, `prev_hash` and `hash`), store the events
+//! (multi-row inserts) and the Merkle nodes they complete above the leaves
+//! ([`Frontier::push_with`]; a leaf is derived from its event's hash when
+//! read, see [`StoredNodes`]), sign a checkpoint whenever
+//! `checkpoint_every_events` events follow the last one, move the head,
+//! commit: one commit (one fsync) for the whole batch. Any replica may run
+//! it: the head lock lets one batch in at a time, and a pending row is
+//! deleted in the transaction that chains it, so replicas never fork the
+//! chain or the checkpoints and never chain an event twice. The order of
+//! the log is the order in which the sequencer took the pending rows; a
+//! checkpoint signed in a batch carries the time of the batch.
 //!
 //! Readers that need the chain (search, verification, export, proofs,
 //! details, shipping, checkpoints) drain the pending events first, so that a
