@@ -151,7 +151,7 @@ pub trait Tx: Send {
         &mut self,
         limit: u32,
     ) -> Result<Vec<PendingAuditRecord>, StoreError>;
-    /// Appends consecutive events (one statement) and moves the head to the
+    /// Appends consecutive events (multi-row inserts) and moves the head to the
     /// last one. The first `seq` must be the head's plus one.
     async fn append_audit_batch(&mut self, events: &[AuditRecord]) -> Result<(), StoreError>;
 
