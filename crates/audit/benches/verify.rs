@@ -52,6 +52,7 @@ fn body(i: u64) -> EventBody {
         request_id: Some(format!("req-{i:016x}")),
         source: Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7))),
         details: Some(vec![0xa5; 96]),
+        id: Some(Uuid::from_u128(u128::from(i) << 64 | 0x4000_8000_0000_0000)),
     }
 }
 

@@ -132,6 +132,7 @@ mod tests {
             request_id: None,
             source: None,
             details: None,
+            id: Some(uuid::Uuid::from_u128(u128::from(i))),
         }
     }
 

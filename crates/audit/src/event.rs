@@ -2,7 +2,8 @@
 //!
 //! Invariant: an event's `hash` is
 //! `SHA-256(EVENT_DOMAIN || prev_hash || encode(event))`, where `encode` is
-//! the version-1 binary encoding below: every variable-length field is
+//! the binary encoding below (version 2 for an event with an `id`, version
+//! 1 for the events written before ids existed): every variable-length field is
 //! length-prefixed and every optional field carries a presence tag, so two
 //! different events never share an encoding. `prev_hash` is the hash of event
 //! `seq - 1` (all zeros for event 1); [`ChainHead::seal`] is the only place
@@ -24,8 +25,13 @@ use crate::{Hash, ZERO_HASH};
 /// Domain-separation prefix of an event hash (ASCII, NUL-terminated).
 pub const EVENT_DOMAIN: &[u8] = b"rempart/audit/event\0";
 
-/// The encoding version written as the first byte of every encoding.
-pub const ENCODING_VERSION: u8 = 1;
+/// The encoding version written as the first byte of the encoding of an
+/// event with an `id` (every event appended since ids exist).
+pub const ENCODING_VERSION: u8 = 2;
+
+/// The encoding version of an event without an `id` (written before
+/// version 2); still verified.
+pub const ENCODING_VERSION_1: u8 = 1;
 
 /// What came of the action an event records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,6 +126,10 @@ pub struct EventBody {
     pub source: Option<IpAddr>,
     /// Opaque bytes (an encrypted envelope): hashed as given, never read.
     pub details: Option<Vec<u8>>,
+    /// A random identifier chosen when the event is recorded, before it has
+    /// a `seq` (sealed details are bound to it); `None` only for events of
+    /// encoding version 1.
+    pub id: Option<Uuid>,
 }
 
 /// A sealed event: a body with its place in the chain.
@@ -145,6 +155,9 @@ pub struct Event {
     pub source: Option<IpAddr>,
     /// Opaque bytes; the hash covers these bytes, never plaintext.
     pub details: Option<Vec<u8>>,
+    /// The random identifier given when the event was recorded (encoding
+    /// version 2); `None` for an event of encoding version 1.
+    pub id: Option<Uuid>,
     /// Hash of event `seq - 1`; all zeros for event 1.
     pub prev_hash: Hash,
     /// `SHA-256(EVENT_DOMAIN || prev_hash || encoding)`.
@@ -195,6 +208,8 @@ pub struct EventRef<'a> {
     pub source: Option<IpAddr>,
     /// Opaque bytes.
     pub details: Option<&'a [u8]>,
+    /// The event's identifier (version 2), `None` for version 1.
+    pub id: Option<Uuid>,
     /// Hash of event `seq - 1`.
     pub prev_hash: Hash,
     /// The hash the event carries.
@@ -202,10 +217,14 @@ pub struct EventRef<'a> {
 }
 
 impl EventRef<'_> {
-    /// Appends the version-1 encoding of this event (everything but
-    /// `prev_hash` and `hash`) to `out`.
+    /// Appends the encoding of this event (everything but `prev_hash` and
+    /// `hash`) to `out`: version 2 with its `id`, version 1 without.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        out.push(ENCODING_VERSION);
+        out.push(if self.id.is_some() {
+            ENCODING_VERSION
+        } else {
+            ENCODING_VERSION_1
+        });
         out.extend_from_slice(&self.seq.to_be_bytes());
         out.extend_from_slice(&self.time_us.to_be_bytes());
         put_bytes(out, "actor", self.actor.as_bytes())?;
@@ -232,6 +251,9 @@ impl EventRef<'_> {
             }
         }
         put_opt_bytes(out, "details", self.details)?;
+        if let Some(id) = self.id {
+            out.extend_from_slice(id.as_bytes());
+        }
         Ok(())
     }
 
@@ -257,6 +279,7 @@ impl EventRef<'_> {
             request_id: self.request_id.map(str::to_owned),
             source: self.source,
             details: self.details.map(<[u8]>::to_vec),
+            id: self.id,
             prev_hash: self.prev_hash,
             hash: self.hash,
         })
@@ -277,18 +300,19 @@ impl Event {
             request_id: self.request_id.as_deref(),
             source: self.source,
             details: self.details.as_deref(),
+            id: self.id,
             prev_hash: self.prev_hash,
             hash: self.hash,
         }
     }
 
-    /// Appends the version-1 encoding of this event (everything but
-    /// `prev_hash` and `hash`) to `out`.
+    /// Appends the encoding of this event (everything but `prev_hash` and
+    /// `hash`) to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         self.borrowed().encode_into(out)
     }
 
-    /// The version-1 encoding of this event.
+    /// The encoding of this event.
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         let mut out = Vec::with_capacity(self.encoded_len_hint());
         self.encode_into(&mut out)?;
@@ -313,7 +337,7 @@ impl Event {
     }
 
     fn encoded_len_hint(&self) -> usize {
-        64 + self.actor.len()
+        80 + self.actor.len()
             + self.action.len()
             + self.target.as_ref().map_or(0, String::len)
             + self.request_id.as_ref().map_or(0, String::len)
@@ -403,6 +427,7 @@ impl ChainHead {
             request_id: body.request_id,
             source: body.source,
             details: body.details,
+            id: body.id,
             prev_hash: self.hash,
             hash: ZERO_HASH,
         };
@@ -434,6 +459,7 @@ mod tests {
             request_id: None,
             source: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
             details: Some(vec![1, 2, 3]),
+            id: Some(Uuid::from_u128(0xfeed_u128 + u128::from(i))),
         }
     }
 
@@ -463,6 +489,7 @@ mod tests {
             request_id: Some(String::new()),
             source: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
             details: None,
+            id: None,
             prev_hash: ZERO_HASH,
             hash: ZERO_HASH,
         };
@@ -475,6 +502,12 @@ mod tests {
         want.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
         want.push(0);
         assert_eq!(e.encode().unwrap(), want);
+        // Version 2: the same fields, then the 16 bytes of the id.
+        let id = Uuid::from_u128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10);
+        let v2 = Event { id: Some(id), ..e };
+        want[0] = 2;
+        want.extend_from_slice(id.as_bytes());
+        assert_eq!(v2.encode().unwrap(), want);
     }
 
     #[test]
@@ -521,6 +554,12 @@ mod tests {
         variants.push(v);
         let mut v = base.clone();
         v.details = Some(vec![1, 2, 4]);
+        variants.push(v);
+        let mut v = base.clone();
+        v.id = Some(Uuid::from_u128(7));
+        variants.push(v);
+        let mut v = base.clone();
+        v.id = None;
         variants.push(v);
         let mut v = base.clone();
         v.prev_hash[0] ^= 1;

@@ -249,6 +249,9 @@ struct EventOut<'a> {
     request_id: Option<&'a str>,
     source: Option<String>,
     details: Option<String>,
+    /// Absent for an event of encoding version 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
     prev_hash: String,
     hash: String,
 }
@@ -417,6 +420,7 @@ pub(crate) fn write_event_line<W: Write>(out: &mut W, e: &Event) -> Result<(), E
             request_id: e.request_id.as_deref(),
             source: e.source.map(|s| s.to_string()),
             details: e.details.as_ref().map(|d| BASE64.encode(d)),
+            id: e.id.map(|id| id.hyphenated().to_string()),
             prev_hash: hex::encode(e.prev_hash),
             hash: hex::encode(e.hash),
         },
@@ -526,6 +530,8 @@ struct Line<'a> {
     #[serde(borrow)]
     details: Option<Text<'a>>,
     #[serde(borrow)]
+    id: Option<Text<'a>>,
+    #[serde(borrow)]
     prev_hash: Option<Text<'a>>,
     #[serde(borrow)]
     hash: Option<Text<'a>>,
@@ -545,7 +551,7 @@ struct Line<'a> {
 
 /// The names of the fields a line may carry besides `type`, in the order of
 /// [`Line::present`]'s bits.
-const FIELD_NAMES: [&str; 23] = [
+const FIELD_NAMES: [&str; 24] = [
     "format",
     "version",
     "key_id",
@@ -569,6 +575,7 @@ const FIELD_NAMES: [&str; 23] = [
     "start_seq",
     "last_hash",
     "frontier",
+    "id",
 ];
 
 /// The bits of `names` in [`FIELD_NAMES`], for `const` blocks (computed at
@@ -635,6 +642,7 @@ impl Line<'_> {
             self.start_seq.is_some(),
             self.last_hash.is_some(),
             self.frontier.is_some(),
+            self.id.is_some(),
         ];
         flags
             .iter()
@@ -994,6 +1002,7 @@ struct ParsedEvent<'a> {
     request_id: Option<Cow<'a, str>>,
     source: Option<IpAddr>,
     details: Option<&'a [u8]>,
+    id: Option<Uuid>,
     prev_hash: Hash,
     hash: Hash,
 }
@@ -1011,6 +1020,7 @@ impl ParsedEvent<'_> {
             request_id: self.request_id.as_deref(),
             source: self.source,
             details: self.details,
+            id: self.id,
             prev_hash: self.prev_hash,
             hash: self.hash,
         }
@@ -1077,6 +1087,11 @@ fn fast_event_line(text: &str) -> Option<Line<'_>> {
     let source = c.opt_string()?;
     c.lit(",\"details\":")?;
     let details = c.opt_string()?;
+    let id = if c.lit(",\"id\":").is_some() {
+        Some(c.string()?)
+    } else {
+        None
+    };
     c.lit(",\"prev_hash\":")?;
     let prev_hash = c.string()?;
     c.lit(",\"hash\":")?;
@@ -1100,6 +1115,7 @@ fn fast_event_line(text: &str) -> Option<Line<'_>> {
         request_id: request_id.map(t),
         source: source.map(t),
         details: details.map(t),
+        id: id.map(t),
         prev_hash: Some(t(prev_hash)),
         hash: Some(t(hash)),
         size: None,
@@ -1225,6 +1241,7 @@ const EVENT_FIELDS: &[&str] = &[
     "request_id",
     "source",
     "details",
+    "id",
     "prev_hash",
     "hash",
 ];
@@ -1244,17 +1261,19 @@ fn event_from<'a>(
         .0
         .parse()
         .map_err(|e| ctx.bad(format!("{e}")))?;
-    let tenant = match line.tenant {
-        None => None,
-        Some(t) => {
-            let mut canonical = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            let u = Uuid::try_parse(&t.0)
-                .ok()
-                .filter(|u| *u.hyphenated().encode_lower(&mut canonical) == *t.0)
-                .ok_or_else(|| ctx.bad("tenant must be a lowercase hyphenated UUID"))?;
-            Some(u)
-        }
+    let uuid = |t: &Text<'_>, field: &str| {
+        let mut canonical = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        Uuid::try_parse(&t.0)
+            .ok()
+            .filter(|u| *u.hyphenated().encode_lower(&mut canonical) == *t.0)
+            .ok_or_else(|| ctx.bad(format!("{field} must be a lowercase hyphenated UUID")))
     };
+    let tenant = line
+        .tenant
+        .as_ref()
+        .map(|t| uuid(t, "tenant"))
+        .transpose()?;
+    let id = line.id.as_ref().map(|t| uuid(t, "id")).transpose()?;
     let source = match line.source {
         None => None,
         Some(s) => {
@@ -1296,6 +1315,7 @@ fn event_from<'a>(
         request_id: line.request_id.map(|t| t.0),
         source,
         details,
+        id,
         prev_hash,
         hash,
     })
@@ -1448,6 +1468,8 @@ mod tests {
                 ))),
             },
             details: (i % 2 == 1).then(|| vec![i as u8; (i % 7) as usize]),
+            // Encoding versions 1 and 2 mixed in one log.
+            id: (!i.is_multiple_of(5)).then(|| Uuid::from_u128(u128::from(i) << 8 | 0xa)),
         }
     }
 
@@ -2062,7 +2084,7 @@ mod tests {
 
     #[test]
     fn field_masks_name_each_field() {
-        assert_eq!(field_mask(&FIELD_NAMES), (1 << 23) - 1);
+        assert_eq!(field_mask(&FIELD_NAMES), (1 << 24) - 1);
         for (i, name) in FIELD_NAMES.iter().enumerate() {
             assert_eq!(field_mask(&[name]), 1 << i, "{name}");
         }

@@ -496,6 +496,9 @@ mod tests {
             request_id: None,
             source: None,
             details: None,
+            id: i
+                .is_multiple_of(2)
+                .then(|| uuid::Uuid::from_u128(u128::from(i))),
         }
     }
 

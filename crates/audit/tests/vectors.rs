@@ -46,6 +46,7 @@ fn bodies() -> Vec<EventBody> {
             request_id: None,
             source: None,
             details: None,
+            id: None,
         },
         EventBody {
             time: base + time::Duration::microseconds(1_500_001),
@@ -57,6 +58,7 @@ fn bodies() -> Vec<EventBody> {
             request_id: Some("req-0001".into()),
             source: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10))),
             details: Some(vec![0x01, 0x02, 0x03, 0xfe, 0xff]),
+            id: None,
         },
         EventBody {
             time: base + time::Duration::seconds(60),
@@ -68,6 +70,7 @@ fn bodies() -> Vec<EventBody> {
             request_id: Some("req-0002".into()),
             source: Some(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1))),
             details: None,
+            id: None,
         },
         EventBody {
             time: base + time::Duration::seconds(61),
@@ -79,6 +82,7 @@ fn bodies() -> Vec<EventBody> {
             request_id: Some(String::new()),
             source: Some(IpAddr::V6(Ipv4Addr::new(198, 51, 100, 7).to_ipv6_mapped())),
             details: Some(vec![0; 33]),
+            id: Some(Uuid::parse_str("0191f1a2-7c3e-7d4a-8000-0000000000a4").unwrap()),
         },
         EventBody {
             time: base + time::Duration::seconds(120),
@@ -90,6 +94,7 @@ fn bodies() -> Vec<EventBody> {
             request_id: None,
             source: None,
             details: Some(Vec::new()),
+            id: Some(Uuid::parse_str("0191f1a2-7c3e-7d4a-8000-0000000000a5").unwrap()),
         },
         EventBody {
             time: base + time::Duration::seconds(180),
@@ -101,6 +106,7 @@ fn bodies() -> Vec<EventBody> {
             request_id: Some("req-0003".into()),
             source: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             details: None,
+            id: Some(Uuid::parse_str("0191f1a2-7c3e-7d4a-8000-0000000000a6").unwrap()),
         },
         EventBody {
             time: base + time::Duration::seconds(240),
@@ -112,6 +118,7 @@ fn bodies() -> Vec<EventBody> {
             request_id: None,
             source: None,
             details: None,
+            id: Some(Uuid::parse_str("0191f1a2-7c3e-7d4a-8000-0000000000a7").unwrap()),
         },
     ]
 }
@@ -172,7 +179,7 @@ fn generate() -> Generated {
     let inclusion = inclusion_proof(&tree, 2, n).unwrap();
     let consistency = consistency_proof(&tree, 3, n).unwrap();
     let vectors = json!({
-        "description": "Rempart audit log format version 1 test vectors (docs/formats/audit.md). The signing seed is a test key, never a real one.",
+        "description": "Rempart audit log format test vectors (docs/formats/audit.md): events 1 to 3 of encoding version 1 (no id), 4 to 7 of encoding version 2 (with an id). The signing seed is a test key, never a real one.",
         "signing_seed": h(test_seed()),
         "public_key": key.to_string(),
         "public_key_hex": h(key.as_bytes()),

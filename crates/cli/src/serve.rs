@@ -49,6 +49,12 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     let core = core.with_audit(
         rempart_core::audit_key::chain_for(&config, vault).with_known_public_key(known),
     );
+    // Events are recorded pending in their action's transaction; this task
+    // chains them in batches (group commit), see rempart_core::audit_log.
+    let sequencer = {
+        let core = core.clone();
+        tokio::spawn(async move { core.run_audit_sequencer().await })
+    };
     let checkpoints = tokio::spawn(crate::audit::checkpoint_task(
         core.clone(),
         config.audit.checkpoint_every_secs,
@@ -93,10 +99,15 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
         .await
         .context("the server failed")?;
     checkpoints.abort();
+    sequencer.abort();
     if let Some(task) = shipping {
         task.abort();
     }
-    // Sign what the last interval left unsigned before stopping.
+    // Chain what is pending and sign what the last interval left unsigned
+    // before stopping.
+    if let Err(e) = core.drain_audit().await {
+        tracing::warn!(error = %e, "pending audit events not chained; the next start chains them");
+    }
     if let Err(e) = core.checkpoint_audit_if_due(true).await {
         tracing::warn!(error = %e, "no final audit checkpoint");
     }

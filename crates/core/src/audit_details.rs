@@ -2,15 +2,19 @@
 //! may hold personal data (a refusal's reason, a tenant's name) is
 //! encrypted at rest with AES-256-GCM under the event's tenant's data key
 //! for purpose `audit-details`, and bound (associated data) to the event's
-//! `seq` and action, so that moved to another event it no longer decrypts.
+//! random `id` and action, so that moved to another event it no longer
+//! decrypts. (Events of encoding version 1, written before ids existed,
+//! were bound to their `seq`, and still open that way.)
 //! The event hash covers the ciphertext: the log verifies without the
 //! keyring. Plaintext never reaches the database, a log or an error
 //! (invariant 3); an authorized caller reads it through
 //! [`Rempart::audit_event_details`], itself audited.
 //!
-//! The key is resolved before the head lock (it may create and store the
-//! tenant's data key); the encryption itself, which needs the `seq`, runs
-//! under the lock in [`AuditChain::append_sealing`]. Events with no tenant
+//! The key is resolved in the caller's transaction (it may create and store
+//! the tenant's data key) and the details are sealed there, before the
+//! pending event is written, in [`AuditChain::append_sealing`]: the `id` is
+//! chosen then, while the `seq` is given later by the sequencer, and the
+//! plaintext is never stored, pending or not. Events with no tenant
 //! use the system-wide `audit-details` data key (no tenant, wrapped under
 //! the production KEK). While the keyring is sealed an event is stored
 //! without its details rather than the action being refused.
@@ -67,16 +71,26 @@ impl Details {
     pub(crate) fn seal(
         &self,
         key: &rempart_crypto::DataKey,
-        seq: u64,
+        id: uuid::Uuid,
         action: &str,
     ) -> Result<Vec<u8>, rempart_crypto::CryptoError> {
-        key.encrypt(&record(seq, action), &self.0)
+        key.encrypt(&record_of_id(id, action), &self.0)
     }
 }
 
-/// The associated data that binds details to their event.
-fn record(seq: u64, action: &str) -> Vec<u8> {
-    format!("audit-event:{seq}:{action}").into_bytes()
+/// The associated data that binds details to their event (encoding version
+/// 2): `audit-event:<id>:<action>`, the id as a lowercase hyphenated UUID.
+fn record_of_id(id: uuid::Uuid, action: &str) -> Vec<u8> {
+    format!("audit-event:{}:{action}", id.hyphenated()).into_bytes()
+}
+
+/// The associated data of the details of `event`: bound to its id, or, for
+/// an event of encoding version 1 (no id), to its `seq`.
+fn record(event: &AuditRecord) -> Vec<u8> {
+    match event.id {
+        Some(id) => record_of_id(id, &event.action),
+        None => format!("audit-event:{}:{}", event.seq, event.action).into_bytes(),
+    }
 }
 
 impl Rempart {
@@ -89,7 +103,7 @@ impl Rempart {
         ctx: &RequestContext,
         now: OffsetDateTime,
         draft: Draft,
-    ) -> Result<AuditRecord, ServiceError> {
+    ) -> Result<uuid::Uuid, ServiceError> {
         let found = match (&draft.plain_details, draft.tenant) {
             (None, _) => None,
             (Some(_), Some(tenant)) => match tx.tenant(tenant).await? {
@@ -145,6 +159,7 @@ impl Rempart {
         ctx: &RequestContext,
         seq: u64,
     ) -> Result<Option<serde_json::Value>, ServiceError> {
+        self.drain_audit().await?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let (event, target, environment) =
@@ -165,16 +180,11 @@ impl Rempart {
         let opened = match (&event.details, event.tenant) {
             (None, _) => Ok(None),
             (Some(envelope), Some(tenant)) => self
-                .decrypt_for_tenant(
-                    TenantId(tenant),
-                    PURPOSE,
-                    &record(seq, &event.action),
-                    envelope,
-                )
+                .decrypt_for_tenant(TenantId(tenant), PURPOSE, &record(&event), envelope)
                 .await
                 .map(|plain| Some(Zeroizing::new(plain))),
             (Some(envelope), None) => self
-                .decrypt_system(PURPOSE, &record(seq, &event.action), envelope)
+                .decrypt_system(PURPOSE, &record(&event), envelope)
                 .await
                 .map(|plain| Some(Zeroizing::new(plain))),
         };

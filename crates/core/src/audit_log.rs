@@ -1,34 +1,61 @@
-//! Appending to the audit log, inside the caller's transaction
-//! (invariant 1), with the `rempart-audit` encoding (docs/formats/audit.md).
+//! The audit log's appender and its sequencer (group commit), with the
+//! `rempart-audit` encoding (docs/formats/audit.md).
 //!
-//! The head of the chain is locked last, just before the append, so that
-//! the lock is held only for the end of the transaction. Under that lock the
-//! event is sealed by [`ChainHead::seal`], the Merkle nodes it completes are
-//! stored ([`Frontier::push_with`]), and, every `checkpoint_every_events`
-//! events, a checkpoint is signed: replicas never fork the chain or the
-//! checkpoints. A refusal is recorded in a transaction of its own: the
-//! refused change never began.
+//! Invariant 1 (an action and its record commit together or not at all) is
+//! kept by [`AuditChain::append`]: it inserts one row into `audit_pending`
+//! inside the caller's transaction, and nothing else. It does not lock the
+//! head of the chain, so concurrent writers commit together (one fsync for
+//! many on PostgreSQL) instead of one after the other.
+//!
+//! The sequencer ([`AuditChain::sequence`], run by [`crate::Rempart`]'s
+//! `drain_audit` and by the background task of `rempart serve`) moves
+//! pending events into the chain in batches, each in one transaction: lock
+//! the head (`BEGIN IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on
+//! PostgreSQL), take up to `batch_size` pending rows in insertion order
+//! (one `DELETE … RETURNING`), seal each with [`ChainHead::seal`] (which
+//! alone assigns `seq`, `prev_hash` and `hash`), store the events
+//! (multi-row inserts) and the Merkle nodes they complete above the leaves
+//! ([`Frontier::push_with`]; a leaf is derived from its event's hash when
+//! read, see [`StoredNodes`]), sign a checkpoint whenever
+//! `checkpoint_every_events` events follow the last one, move the head,
+//! commit: one commit (one fsync) for the whole batch. Any replica may run
+//! it: the head lock lets one batch in at a time, and a pending row is
+//! deleted in the transaction that chains it, so replicas never fork the
+//! chain or the checkpoints and never chain an event twice. The order of
+//! the log is the order in which the sequencer took the pending rows; a
+//! checkpoint signed in a batch carries the time of the batch.
+//!
+//! Readers that need the chain (search, verification, export, proofs,
+//! details, shipping, checkpoints) drain the pending events first, so that a
+//! caller sees its own events; `rempart serve` also drains in the
+//! background (woken after appends, and on a tick) and on shutdown, and
+//! [`crate::Rempart::close`] drains, so that a CLI command leaves its events
+//! chained. Between its commit and its batch an event is durable but not
+//! yet chained: that window is what the group commit costs.
 //!
 //! `details` are stored only sealed (an AES-256-GCM envelope from the
 //! keyring, see [`crate::audit_details`]): plaintext details given to a
-//! draft are encrypted here, under the head lock, once the event's `seq` is
-//! known, with a data key resolved before the lock; the hash covers the
-//! envelope. Without a key (a sealed keyring) the event is stored without
-//! its details rather than refused.
+//! draft are encrypted here, before the pending row is written, bound to the
+//! event's random `id` (known now, unlike its `seq`), which the chained
+//! event carries and its hash covers (encoding version 2). Without a key (a
+//! sealed keyring) the event is stored without its details rather than
+//! refused. A refusal is recorded in a transaction of its own: the refused
+//! change never began.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rempart_audit::merkle::MerkleError;
+use rempart_audit::merkle::{MerkleError, leaf_hash};
 use rempart_audit::{
     ChainHead, Checkpoint, Event, EventBody, Frontier, Hash, KeyId, NodeSource, SIGNATURE_LEN,
     Signer,
 };
 use rempart_model::{Action, Outcome, TenantId};
-use rempart_store::{AuditRecord, CheckpointRecord, Store, Tx};
+use rempart_store::{AuditRecord, CheckpointRecord, PendingAuditRecord, Store, Tx};
 use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 
 use crate::context::RequestContext;
 use crate::error::ServiceError;
@@ -43,7 +70,7 @@ pub struct Draft {
     pub outcome: Outcome,
     /// Already-sealed details (the keyring's envelope), hashed as given.
     pub details: Option<Vec<u8>>,
-    /// Details to seal at append (bound to the event's `seq`); never stored
+    /// Details to seal at append (bound to the event's `id`); never stored
     /// as they are.
     pub plain_details: Option<crate::audit_details::Details>,
 }
@@ -91,6 +118,13 @@ impl Draft {
     }
 }
 
+/// Merkle nodes per insert statement: few distinct statement texts, so
+/// that the engines' prepared-statement caches keep them.
+const NODE_CHUNK: usize = 32;
+
+/// Pending events sealed per sequencer transaction by default.
+pub const DEFAULT_BATCH_SIZE: u32 = 512;
+
 /// The audit signing key, as the service layer holds it.
 pub type SharedSigner = Arc<dyn Signer + Send + Sync>;
 
@@ -111,9 +145,19 @@ pub struct AuditChain {
     pub checkpoint_every_events: u64,
     /// Sign a checkpoint once the last one is this old and events follow it.
     pub checkpoint_every: Duration,
+    /// Pending events sealed per sequencer transaction.
+    pub batch_size: u32,
+    /// How long the background sequencer lets appends gather after being
+    /// woken, so that one transaction (one fsync) chains many events.
+    pub gather: std::time::Duration,
+    /// How often the background sequencer looks for pending events when no
+    /// append woke it (appends committed by other replicas or processes).
+    pub tick: std::time::Duration,
     /// The Merkle frontier at a head `(seq, hash)`, and the size of the last
     /// checkpoint seen: hints, checked against the locked head.
     cache: Mutex<Cache>,
+    /// Wakes the background sequencer after an append.
+    wake: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -157,7 +201,11 @@ impl AuditChain {
             known_public_key: None,
             checkpoint_every_events: checkpoint_every_events.max(1),
             checkpoint_every,
+            batch_size: DEFAULT_BATCH_SIZE,
+            gather: std::time::Duration::from_millis(100),
+            tick: std::time::Duration::from_millis(250),
             cache: Mutex::new(Cache::default()),
+            wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -209,22 +257,24 @@ impl AuditChain {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends `draft` to the log within `tx`, and signs a checkpoint when
-    /// one is due by count. Plain details are dropped (no key to seal them):
-    /// use [`crate::Rempart`]'s appender to keep them.
+    /// Records `draft` within `tx` as a pending event (invariant 1: it
+    /// commits with the caller's change or not at all); the sequencer
+    /// chains it later. Plain details are dropped (no key to seal them):
+    /// use [`crate::Rempart`]'s appender to keep them. Returns the event's
+    /// id.
     pub async fn append(
         &self,
         tx: &mut dyn Tx,
         ctx: &RequestContext,
         now: OffsetDateTime,
         draft: Draft,
-    ) -> Result<AuditRecord, ServiceError> {
+    ) -> Result<Uuid, ServiceError> {
         self.append_sealing(tx, ctx, now, draft, None).await
     }
 
     /// [`AuditChain::append`], sealing the draft's plain details with
-    /// `details_key`, bound to the event's `seq` and action. If they cannot
-    /// be sealed the event is stored without them (never in clear).
+    /// `details_key`, bound to the event's random `id` and action. If they
+    /// cannot be sealed the event is stored without them (never in clear).
     pub async fn append_sealing(
         &self,
         tx: &mut dyn Tx,
@@ -232,29 +282,88 @@ impl AuditChain {
         now: OffsetDateTime,
         mut draft: Draft,
         details_key: Option<&rempart_crypto::DataKey>,
-    ) -> Result<AuditRecord, ServiceError> {
-        let head = tx.lock_audit_head().await?;
+    ) -> Result<Uuid, ServiceError> {
+        let id = Uuid::new_v4();
         if let Some(plain) = draft.plain_details.take() {
-            let seq = head.seq.saturating_add(1);
             if let Some(key) = details_key {
-                match plain.seal(key, seq, draft.action.as_str()) {
+                match plain.seal(key, id, draft.action.as_str()) {
                     Ok(envelope) => {
                         draft.details = Some(envelope);
                         tx.set_data_key_encryptions(key.id().as_bytes(), key.usage().encryptions)
                             .await?;
                     }
                     Err(e) => tracing::warn!(
-                        seq,
+                        %id,
                         error = %e,
                         "audit details not sealed; the event is stored without them"
                     ),
                 }
             } else {
                 tracing::debug!(
-                    seq,
+                    %id,
                     "no key to seal the audit details (keyring sealed); the event is stored without them"
                 );
             }
+        }
+        tx.insert_audit_pending(&PendingAuditRecord {
+            order: 0,
+            id,
+            time: now,
+            actor: draft.actor,
+            action: draft.action.as_str().to_owned(),
+            target: draft.target,
+            tenant: draft.tenant.map(|t| t.0),
+            outcome: to_audit_outcome(draft.outcome).as_str().to_owned(),
+            request_id: ctx.request_id.clone(),
+            source: ctx.source.map(|ip| ip.to_string()),
+            details: draft.details,
+        })
+        .await?;
+        // Before the commit: the sequencer gathers a while before it looks,
+        // and its tick catches an event committed after it looked.
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Waits until an append wakes the sequencer (then lets appends gather
+    /// for `gather`), or for `tick`.
+    pub async fn wait_for_appends(&self) {
+        let woken = tokio::time::timeout(self.tick, self.wake.notified())
+            .await
+            .is_ok();
+        if woken {
+            crate::clock::pause(self.gather).await;
+        }
+    }
+
+    /// Chains every pending event, in batches of `batch_size`, each in one
+    /// transaction. Returns how many were chained.
+    pub async fn drain(&self, store: &dyn Store, now: OffsetDateTime) -> Result<u64, ServiceError> {
+        let mut total = 0u64;
+        loop {
+            let n = self.sequence(store, now, self.batch_size).await?;
+            total += n;
+            if n < u64::from(self.batch_size.max(1)) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Chains up to `limit` pending events in one transaction (see the
+    /// module's documentation); returns how many.
+    pub async fn sequence(
+        &self,
+        store: &dyn Store,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, ServiceError> {
+        let mut tx = store.begin().await?;
+        let head = tx.lock_audit_head().await?;
+        // Read and deleted in one statement: exactly the rows chained here
+        // leave `audit_pending`, in this transaction.
+        let pending = tx.take_audit_pending(limit.max(1)).await?;
+        if pending.is_empty() {
+            return Ok(0);
         }
         let cached = {
             let cache = self.cache();
@@ -266,54 +375,78 @@ impl AuditChain {
         };
         let mut frontier = match cached {
             Some(f) => f,
-            None => load_frontier(tx, head.seq).await?,
+            None => load_frontier(tx.as_mut(), head.seq).await?,
         };
         let mut chain = ChainHead {
             seq: head.seq,
             hash: head.hash,
         };
-        let event = chain
-            .seal(EventBody {
-                time: now,
-                actor: draft.actor,
-                action: draft.action.as_str().to_owned(),
-                target: draft.target,
-                tenant: draft.tenant.map(|t| t.0),
-                outcome: to_audit_outcome(draft.outcome),
-                request_id: ctx.request_id.clone(),
-                source: ctx.source,
-                details: draft.details,
-            })
-            .map_err(|e| ServiceError::AuditLog(e.to_string()))?;
-        let record = to_record(&event);
-        tx.append_audit(&record).await?;
-        let mut nodes: Vec<(u32, u64, Hash)> = Vec::with_capacity(4);
-        frontier.push_with(&event.hash, |level, index, hash| {
-            nodes.push((level, index, *hash));
-        });
-        tx.insert_audit_nodes(&nodes).await?;
-
-        let last_size = self.cache().last_checkpoint_size;
-        let due_hint = last_size.is_none_or(|s| event.seq - s >= self.checkpoint_every_events);
-        if due_hint && self.has_signer() {
-            let last = tx.last_audit_checkpoint().await?;
-            let last_size = last.as_ref().map_or(0, |c| c.size);
-            if event.seq - last_size >= self.checkpoint_every_events {
-                if let Some(signer) = self.signer() {
-                    self.sign_checkpoint(tx, signer.as_ref(), &frontier, now, last.as_ref())
-                        .await?;
-                } else {
-                    tracing::debug!(
-                        unsigned = event.seq - last_size,
-                        "audit checkpoint due but the keyring is sealed; it waits for unsealing"
-                    );
+        let mut records = Vec::with_capacity(pending.len());
+        let mut nodes: Vec<(u32, u64, Hash)> = Vec::with_capacity(pending.len() + 64);
+        // The last checkpoint, read once a batch when one may be due.
+        let mut last_checkpoint: Option<Option<CheckpointRecord>> = None;
+        let signer = if self.has_signer() {
+            self.signer()
+        } else {
+            None
+        };
+        for row in pending {
+            let event = chain
+                .seal(body_of(row)?)
+                .map_err(|e| ServiceError::AuditLog(e.to_string()))?;
+            // Level 0 (the leaf hash) is derived from the event's own hash
+            // when read (see `StoredNodes`): not stored a second time.
+            frontier.push_with(&event.hash, |level, index, hash| {
+                if level > 0 {
+                    nodes.push((level, index, *hash));
                 }
-            } else {
-                self.cache().last_checkpoint_size = Some(last_size);
+            });
+            let last_size = match &last_checkpoint {
+                Some(last) => Some(last.as_ref().map_or(0, |c| c.size)),
+                None => self.cache().last_checkpoint_size,
+            };
+            let due_hint = last_size.is_none_or(|s| event.seq - s >= self.checkpoint_every_events);
+            if due_hint && self.has_signer() {
+                let last = match last_checkpoint.take() {
+                    Some(last) => last,
+                    None => tx.last_audit_checkpoint().await?,
+                };
+                let last_size = last.as_ref().map_or(0, |c| c.size);
+                let mut now_last = last;
+                if event.seq - last_size >= self.checkpoint_every_events {
+                    if let Some(signer) = &signer {
+                        if let Some(cp) = self
+                            .sign_checkpoint(
+                                tx.as_mut(),
+                                signer.as_ref(),
+                                &frontier,
+                                now,
+                                now_last.as_ref(),
+                            )
+                            .await?
+                        {
+                            now_last = Some(cp);
+                        }
+                    } else {
+                        tracing::debug!(
+                            unsigned = event.seq - last_size,
+                            "audit checkpoint due but the keyring is sealed; it waits for unsealing"
+                        );
+                    }
+                } else {
+                    self.cache().last_checkpoint_size = Some(last_size);
+                }
+                last_checkpoint = Some(now_last);
             }
+            records.push(to_record(&event));
         }
-        self.cache().frontier = Some((event.hash, frontier));
-        Ok(record)
+        tx.append_audit_batch(&records).await?;
+        for chunk in nodes.chunks(NODE_CHUNK) {
+            tx.insert_audit_nodes(chunk).await?;
+        }
+        tx.commit().await?;
+        self.cache().frontier = Some((chain.hash, frontier));
+        Ok(u64::try_from(records.len()).unwrap_or(u64::MAX))
     }
 
     /// Signs a checkpoint of the whole log if the last one is older than
@@ -348,12 +481,12 @@ impl AuditChain {
         let done = self
             .sign_checkpoint(tx, signer.as_ref(), &frontier, now, last.as_ref())
             .await?;
-        Ok(done.then_some(head.seq))
+        Ok(done.map(|_| head.seq))
     }
 
-    /// Signs and stores a checkpoint of `frontier`; false if the signer
-    /// could not sign (the event stays chained, the next checkpoint covers
-    /// it).
+    /// Signs and stores a checkpoint of `frontier`, and returns it; `None`
+    /// if the signer could not sign (the events stay chained, the next
+    /// checkpoint covers them).
     async fn sign_checkpoint(
         &self,
         tx: &mut dyn Tx,
@@ -361,7 +494,7 @@ impl AuditChain {
         frontier: &Frontier,
         now: OffsetDateTime,
         last: Option<&CheckpointRecord>,
-    ) -> Result<bool, ServiceError> {
+    ) -> Result<Option<CheckpointRecord>, ServiceError> {
         let prev = last.map(to_checkpoint).transpose()?;
         // A signer that cannot sign (a sealed keyring, a KMS outage) does not
         // stop the action: the event is chained and stored, and the next
@@ -376,7 +509,7 @@ impl AuditChain {
             Ok(cp) => cp,
             Err(e) => {
                 tracing::warn!(error = %e, "audit checkpoint not signed; the next one will cover these events");
-                return Ok(false);
+                return Ok(None);
             }
         };
         // The verifying key is recorded with every checkpoint it signs (a
@@ -387,7 +520,7 @@ impl AuditChain {
                 .await?;
         }
         let number = last.map_or(1, |c| c.number + 1);
-        tx.insert_audit_checkpoint(&CheckpointRecord {
+        let record = CheckpointRecord {
             number,
             size: cp.size,
             key_id: cp.key_id.0,
@@ -395,14 +528,15 @@ impl AuditChain {
             time: cp.time,
             prev_hash: cp.prev_hash,
             signature: cp.signature.to_vec(),
-        })
-        .await?;
+        };
+        tx.insert_audit_checkpoint(&record).await?;
         self.cache().last_checkpoint_size = Some(cp.size);
-        Ok(true)
+        Ok(Some(record))
     }
 }
 
-/// Records a refused attempt in a transaction of its own.
+/// Records a refused attempt in a transaction of its own (a pending event,
+/// chained by the sequencer like any other).
 pub async fn record_refusal(
     store: &dyn Store,
     chain: &AuditChain,
@@ -437,9 +571,38 @@ pub fn to_record(event: &Event) -> AuditRecord {
         request_id: event.request_id.clone(),
         source: event.source.map(|ip| ip.to_string()),
         details: event.details.clone(),
+        id: event.id,
         prev_hash: event.prev_hash,
         hash: event.hash,
     }
+}
+
+/// The body of a pending event, as the sequencer seals it.
+fn body_of(row: PendingAuditRecord) -> Result<EventBody, ServiceError> {
+    let bad =
+        |what: &str| ServiceError::AuditLog(format!("pending audit event {}: {what}", row.order));
+    let outcome = row
+        .outcome
+        .parse::<rempart_audit::Outcome>()
+        .map_err(|_| bad("unknown outcome"))?;
+    let source = row
+        .source
+        .as_deref()
+        .map(str::parse::<IpAddr>)
+        .transpose()
+        .map_err(|_| bad("the source is not an IP address"))?;
+    Ok(EventBody {
+        time: row.time,
+        actor: row.actor,
+        action: row.action,
+        target: row.target,
+        tenant: row.tenant,
+        outcome,
+        request_id: row.request_id,
+        source,
+        details: row.details,
+        id: Some(row.id),
+    })
 }
 
 /// The event a stored row claims to be (its hash is checked by the
@@ -468,6 +631,7 @@ pub fn to_event(record: &AuditRecord) -> Result<Event, ServiceError> {
         request_id: record.request_id.clone(),
         source,
         details: record.details.clone(),
+        id: record.id,
         prev_hash: record.prev_hash,
         hash: record.hash,
     })
@@ -551,11 +715,23 @@ impl StoredNodes {
             .unwrap_or_default();
         keys.sort_unstable();
         keys.dedup();
-        let rows = tx.audit_nodes(&keys).await?;
+        // Leaves (level 0) are the leaf hashes of the events' own hashes
+        // (leaf `i` is event `i + 1`); the nodes above are stored.
+        let (leaves, inner): (Vec<_>, Vec<_>) = keys.into_iter().partition(|(l, _)| *l == 0);
+        let seqs: Vec<u64> = leaves.iter().map(|(_, i)| i.saturating_add(1)).collect();
+        let mut nodes: HashMap<(u32, u64), Hash> = tx
+            .audit_nodes(&inner)
+            .await?
+            .into_iter()
+            .map(|(l, i, h)| ((l, i), h))
+            .collect();
+        for (seq, hash) in tx.audit_event_hashes(&seqs).await? {
+            nodes.insert((0, seq.saturating_sub(1)), leaf_hash(&hash));
+        }
         let source = StoredNodes {
             size,
             recording: None,
-            nodes: rows.into_iter().map(|(l, i, h)| ((l, i), h)).collect(),
+            nodes,
         };
         compute(&source).map_err(|e| ServiceError::AuditLog(e.to_string()))
     }

@@ -76,11 +76,38 @@ impl Rempart {
         self.audit.public_key()
     }
 
+    /// Chains every pending event (see [`crate::audit_log`]): readers of the
+    /// chain call it first, so that a caller sees its own events. Returns
+    /// how many were chained.
+    pub async fn drain_audit(&self) -> Result<u64, ServiceError> {
+        self.audit
+            .drain(self.store.as_ref(), self.clock().now())
+            .await
+    }
+
+    /// The background sequencer of `rempart serve`: chains pending events
+    /// soon after they are appended (woken by appends, which it lets gather
+    /// into one batch) and on a tick (events of other processes). Runs
+    /// until dropped or aborted; errors are logged and retried.
+    pub async fn run_audit_sequencer(&self) {
+        loop {
+            self.audit.wait_for_appends().await;
+            match self.drain_audit().await {
+                Ok(0) => {}
+                Ok(n) => tracing::trace!(events = n, "chained pending audit events"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "chaining pending audit events failed; retrying");
+                }
+            }
+        }
+    }
+
     /// Signs a checkpoint if the last one is older than the configured
     /// interval and events follow it (or whenever events follow it, with
     /// `force`). Safe on every replica at once: the head lock lets one
     /// write it, and the others then find it done.
     pub async fn checkpoint_audit_if_due(&self, force: bool) -> Result<Option<u64>, ServiceError> {
+        self.drain_audit().await?;
         let now = self.clock().now();
         let mut tx = self.store.begin().await?;
         let done = self
@@ -115,6 +142,7 @@ impl Rempart {
         &self,
         key: &PublicKey,
     ) -> Result<Result<Report, Problem>, ServiceError> {
+        self.drain_audit().await?;
         let mut verifier = Verifier::new(*key);
         let mut checkpoints = CheckpointPages::default();
         let mut pending = checkpoints.next(self).await?;
@@ -177,6 +205,7 @@ impl Rempart {
         key: &PublicKey,
         from: u64,
     ) -> Result<ExportSummary, ServiceError> {
+        self.drain_audit().await?;
         let bad = |e: rempart_audit::ExportError| ServiceError::AuditLog(e.to_string());
         let mut checkpoints = CheckpointPages::default();
         let mut pending = checkpoints.next(self).await?;
@@ -275,6 +304,7 @@ impl Rempart {
     /// The first event at or after `time` (offline tools: no authorization,
     /// not audited); `None` if there is none.
     pub async fn audit_seq_at(&self, time: OffsetDateTime) -> Result<Option<u64>, ServiceError> {
+        self.drain_audit().await?;
         let query = AuditQuery {
             since: Some(time),
             limit: 1,
@@ -303,6 +333,7 @@ impl Rempart {
             });
         };
         query.limit = query.limit.clamp(1, MAX_SEARCH_LIMIT);
+        self.drain_audit().await?;
         let mut tx = self.store.begin().await?;
         let found = tx.search_audit(&query, &scope).await?;
         let mut draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Success);
@@ -325,6 +356,7 @@ impl Rempart {
         seq: u64,
         size: Option<u64>,
     ) -> Result<InclusionProof, ServiceError> {
+        self.drain_audit().await?;
         let now = self.clock().now();
         let mut tx = self.store.begin().await?;
         let (event, target, environment) = event_and_scope(tx.as_mut(), seq).await?;
@@ -395,6 +427,7 @@ impl Rempart {
         old: u64,
         new: u64,
     ) -> Result<ConsistencyProof, ServiceError> {
+        self.drain_audit().await?;
         let now = self.clock().now();
         let draft = Draft::new(actor.audit_name(), Action::AuditProof, Outcome::Success)
             .target(format!("audit-consistency:{old}-{new}"));

@@ -268,6 +268,8 @@ impl Shipper {
     /// One step: takes or renews the lease, sends the next batch after the
     /// cursor, and moves the cursor if the sink answers 2xx.
     pub async fn ship_once(&self) -> Result<Shipped, ShipError> {
+        // Only chained events are shipped: chain what is pending first.
+        self.core.drain_audit().await?;
         let store = &self.core.store;
         let now = self.core.clock().now();
         let cursor = {
@@ -284,9 +286,10 @@ impl Shipper {
         };
         let limit = self.options.batch_size.clamp(1, MAX_BATCH_SIZE);
         // Events first, then the checkpoints up to the last of them: a
-        // checkpoint of a size below the last event read was committed
-        // before that event (it was signed under the head lock), so none
-        // can be missed and turn up later out of place.
+        // checkpoint of a size below the last event read was committed no
+        // later than that event (signed under the head lock, in the same
+        // sequencer batch or an earlier one), so none can be missed and
+        // turn up later out of place.
         let (events, checkpoints, head) = {
             let mut tx = store.begin().await.map_err(ServiceError::from)?;
             let events = tx

@@ -99,8 +99,12 @@ impl Rempart {
         self.store.ping().await
     }
 
-    /// Closes the store; in-flight transactions finish first.
+    /// Chains the pending audit events, then closes the store; in-flight
+    /// transactions finish first.
     pub async fn close(&self) {
+        if let Err(e) = self.drain_audit().await {
+            tracing::warn!(error = %e, "pending audit events not chained; the next start chains them");
+        }
         self.store.close().await;
     }
 

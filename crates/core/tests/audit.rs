@@ -106,6 +106,8 @@ async fn populated(engine: Engine) -> Option<(Fixture, Vec<Tenant>)> {
 }
 
 async fn sql(f: &Fixture, statements: &[&'static str]) {
+    // Tamper with the chain, not with events still pending.
+    f.core.drain_audit().await.unwrap();
     match f.db.engine {
         Engine::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&f.db.url).await.unwrap();
@@ -341,6 +343,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
     let globex = tenants[1].id;
     let auditor = holder(&f, "acme-auditor", Role::Auditor, Scope::Tenant(acme)).await;
     let admin_events = {
+        f.core.drain_audit().await.unwrap();
         let mut tx = f.store.begin().await.unwrap();
         tx.audit_events(0, 1000).await.unwrap()
     };
@@ -400,6 +403,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
     assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
     // The refusal was recorded.
     let events = {
+        f.core.drain_audit().await.unwrap();
         let mut tx = f.store.begin().await.unwrap();
         tx.audit_events(0, 1000).await.unwrap()
     };
@@ -587,4 +591,15 @@ use details::{
 both_engines!(
     details_are_sealed_bound_and_read_in_scope,
     details_without_a_tenant_use_the_system_key,
+);
+
+#[path = "audit/sequencer.rs"]
+mod sequencer;
+use sequencer::{
+    concurrent_writers_and_sequencers_make_one_chain, pending_events_hold_only_sealed_details,
+};
+
+both_engines!(
+    concurrent_writers_and_sequencers_make_one_chain,
+    pending_events_hold_only_sealed_details,
 );

@@ -87,8 +87,10 @@ fn new_tenant(name: &str, environment: Environment) -> NewTenant {
     }
 }
 
-async fn audit(store: &dyn Store) -> Vec<AuditRecord> {
-    let mut tx = store.begin().await.unwrap();
+/// The chained log (pending events chained first, as readers do).
+async fn audit(f: &Fixture) -> Vec<AuditRecord> {
+    f.core.drain_audit().await.unwrap();
+    let mut tx = f.store.begin().await.unwrap();
     tx.audit_events(0, 10_000).await.unwrap()
 }
 
@@ -164,7 +166,7 @@ async fn tenants_are_enrolled_and_their_data_round_trips(engine: Engine) {
         .encrypt_for_tenant(&ctx(), acme.id, "vault:customers.email", b"c2/email", b"x")
         .await
         .unwrap();
-    let events = audit(f.store.as_ref()).await;
+    let events = audit(&f).await;
     assert_eq!(
         events
             .iter()
@@ -263,14 +265,14 @@ async fn rotation_rewrap_and_retirement(engine: Engine) {
     assert_eq!(f.core.rotate_kek(&admin, &ctx(), &prod).await.unwrap(), 2);
 
     // Retiring version 1 is refused while data keys are still under it.
-    let before = audit(f.store.as_ref()).await.len();
+    let before = audit(&f).await.len();
     let err = f
         .core
         .retire_keks(&admin, &ctx(), &prod, 2)
         .await
         .unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Conflict, "{err}");
-    assert_eq!(audit(f.store.as_ref()).await.len(), before);
+    assert_eq!(audit(&f).await.len(), before);
 
     // Re-wrap in batches of 2 with the cursor; stop after the first batch
     // (an interruption), then start over: only what is left is done.
@@ -326,11 +328,7 @@ async fn rotation_rewrap_and_retirement(engine: Engine) {
     let reloaded = KeyVault::load(f.location.clone(), None).unwrap();
     let env = reloaded.with_keyring(rempart_crypto_status).unwrap();
     assert_eq!(env, (2, 2));
-    let actions: Vec<String> = audit(f.store.as_ref())
-        .await
-        .into_iter()
-        .map(|e| e.action)
-        .collect();
+    let actions: Vec<String> = audit(&f).await.into_iter().map(|e| e.action).collect();
     for a in ["keys.rotate", "keys.rewrap", "keys.retire"] {
         assert!(actions.iter().any(|x| x == a), "{a} not audited");
     }
@@ -400,7 +398,7 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
         .await
         .unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Gone, "{err}");
-    let events = audit(f.store.as_ref()).await;
+    let events = audit(&f).await;
     let shred = events.iter().find(|e| e.action == "keys.shred").unwrap();
     assert_eq!(shred.tenant, Some(t.id.0));
     assert_eq!(shred.outcome, "success");
@@ -438,7 +436,7 @@ async fn without_permission_nothing_changes(engine: Engine) {
         Err(ServiceError::Forbidden { .. })
     ));
     assert_eq!(std::fs::read(&f.location.path).unwrap(), before);
-    let denied = audit(f.store.as_ref())
+    let denied = audit(&f)
         .await
         .into_iter()
         .filter(|e| e.outcome == "denied")
@@ -508,7 +506,7 @@ async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engin
         )
         .await
         .unwrap();
-    let outcomes: Vec<(String, String)> = audit(f.store.as_ref())
+    let outcomes: Vec<(String, String)> = audit(&f)
         .await
         .into_iter()
         .filter(|e| e.action == "keys.unseal")

@@ -59,8 +59,10 @@ fn acme() -> NewTenant {
     }
 }
 
-async fn audit(store: &dyn Store) -> Vec<AuditRecord> {
-    let mut tx = store.begin().await.unwrap();
+/// The chained log (pending events chained first, as readers do).
+async fn audit(f: &Fixture) -> Vec<AuditRecord> {
+    f.core.drain_audit().await.unwrap();
+    let mut tx = f.store.begin().await.unwrap();
     tx.audit_events(0, 10_000).await.unwrap()
 }
 
@@ -91,12 +93,12 @@ async fn a_success_leaves_the_change_and_its_event(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    let before = audit(f.store.as_ref()).await.len();
+    let before = audit(&f).await.len();
 
     let tenant = f.core.create_tenant(&admin, &ctx(), acme()).await.unwrap();
 
     assert_eq!(tenant_count(f.store.as_ref()).await, 1);
-    let events = audit(f.store.as_ref()).await;
+    let events = audit(&f).await;
     assert_eq!(events.len(), before + 1);
     let event = events.last().unwrap();
     assert_eq!(event.action, "tenant.create");
@@ -118,7 +120,7 @@ async fn a_refusal_changes_nothing_and_is_recorded(engine: Engine) {
     };
     let _admin = admin(&f).await;
     let nobody = nobody(&f).await;
-    let before = audit(f.store.as_ref()).await.len();
+    let before = audit(&f).await.len();
 
     let err = f
         .core
@@ -130,7 +132,7 @@ async fn a_refusal_changes_nothing_and_is_recorded(engine: Engine) {
     assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
 
     assert_eq!(tenant_count(f.store.as_ref()).await, 0);
-    let events = audit(f.store.as_ref()).await;
+    let events = audit(&f).await;
     // The first refusal's sealed reason creates the system-wide
     // audit-details data key (its own event) on first use.
     assert_eq!(events.len(), before + 3, "each refusal is recorded");
@@ -154,7 +156,7 @@ async fn a_failure_leaves_neither_change_nor_event(engine: Engine) {
     };
     let admin = admin(&f).await;
     f.core.create_tenant(&admin, &ctx(), acme()).await.unwrap();
-    let before = audit(f.store.as_ref()).await;
+    let before = audit(&f).await;
 
     let mut duplicate = acme();
     duplicate.name = TenantName::parse("ACME").unwrap();
@@ -169,7 +171,7 @@ async fn a_failure_leaves_neither_change_nor_event(engine: Engine) {
     );
 
     assert_eq!(tenant_count(f.store.as_ref()).await, 1);
-    assert_eq!(audit(f.store.as_ref()).await, before);
+    assert_eq!(audit(&f).await, before);
 }
 
 async fn bootstrap_is_single_use_and_expires(engine: Engine) {
@@ -222,7 +224,7 @@ async fn bootstrap_is_single_use_and_expires(engine: Engine) {
         BootstrapStatus::AdministratorExists
     ));
 
-    let events = audit(f.store.as_ref()).await;
+    let events = audit(&f).await;
     let summary: Vec<(&str, &str)> = events
         .iter()
         .map(|e| (e.action.as_str(), e.outcome.as_str()))
@@ -296,14 +298,14 @@ async fn unknown_tokens_are_refused_and_recorded(engine: Engine) {
     let Some(f) = fixture(engine).await else {
         return;
     };
-    let before = audit(f.store.as_ref()).await.len();
+    let before = audit(&f).await.len();
     let err = f
         .core
         .authenticate(&ctx(), &SecretString::from("rmp_at_forged".to_owned()))
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::Unauthenticated));
-    let events = audit(f.store.as_ref()).await;
+    let events = audit(&f).await;
     assert_eq!(events.len(), before + 1);
     let last = events.last().unwrap();
     assert_eq!(
@@ -323,7 +325,7 @@ async fn the_chain_links_every_event(engine: Engine) {
         t.name = TenantName::parse(name).unwrap();
         f.core.create_tenant(&admin, &ctx(), t).await.unwrap();
     }
-    let events = audit(f.store.as_ref()).await;
+    let events = audit(&f).await;
     assert_eq!(events.first().unwrap().prev_hash, [0; 32]);
     for (n, pair) in events.windows(2).enumerate() {
         assert_eq!(pair[0].seq, n as u64 + 1);

@@ -27,11 +27,13 @@ use reqwest::StatusCode;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
+/// Tenants, and audit events recorded (chained or still pending).
 async fn counts(store: &dyn Store) -> (u64, usize) {
     let mut tx = store.begin().await.unwrap();
     (
         tx.count_tenants().await.unwrap(),
-        tx.audit_events(0, 100_000).await.unwrap().len(),
+        tx.audit_events(0, 100_000).await.unwrap().len()
+            + tx.audit_pending(100_000).await.unwrap().len(),
     )
 }
 
@@ -82,6 +84,7 @@ async fn first_start_bootstrap_and_tenants(engine: Engine) {
     assert_eq!(listed["tenants"][0]["id"], tenant["id"]);
 
     // The audit trail holds every step, with the source address.
+    server.core.drain_audit().await.unwrap();
     let mut tx = server.store.begin().await.unwrap();
     let events = tx.audit_events(0, 100).await.unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
@@ -329,6 +332,7 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
         )],
     );
     let (created, refused) = {
+        server.core.drain_audit().await.unwrap();
         let mut tx = server.store.begin().await.unwrap();
         let events = tx.audit_events(0, 1000).await.unwrap();
         let created = events
@@ -348,6 +352,7 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
             .await
             .unwrap_err();
         assert!(matches!(err, rempart_core::ServiceError::Forbidden { .. }));
+        server.core.drain_audit().await.unwrap();
         let mut tx = server.store.begin().await.unwrap();
         let last = tx.audit_events(created, 1000).await.unwrap();
         let refused = last.iter().rfind(|e| e.action == "audit.proof").unwrap();
@@ -376,6 +381,7 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
     assert_eq!(body, json!({"seq": created, "details": null}));
     problem(get(refused, false).await.unwrap(), 401, "unauthenticated").await;
     problem(get(1_000_000, true).await.unwrap(), 404, "not-found").await;
+    server.core.drain_audit().await.unwrap();
     let mut tx = server.store.begin().await.unwrap();
     let target = format!("audit-event:{refused}/details");
     let reads = tx

@@ -293,6 +293,7 @@ async fn no_key_leaves_through_logs_responses_or_errors(engine: Engine) {
         &server,
         &wrapped_data_keys(&server, &[prod]).await,
     ));
+    server.core.drain_audit().await.unwrap();
     let mut tx = server.store.begin().await.unwrap();
     for event in tx.audit_events(0, 10_000).await.unwrap() {
         seen.0.push(format!("{event:?}"));

@@ -118,8 +118,28 @@ macro_rules! engine_impl {
                 request_id: row.try_get("request_id")?,
                 source: row.try_get("source")?,
                 details: row.try_get("details")?,
+                id: row.try_get("event_id")?,
                 prev_hash: hash32(&row.try_get::<Vec<u8>, _>("prev_hash")?)?,
                 hash: hash32(&row.try_get::<Vec<u8>, _>("hash")?)?,
+            })
+        }
+
+        fn pending_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<crate::PendingAuditRecord, StoreError> {
+            use sqlx::Row as _;
+            Ok(crate::PendingAuditRecord {
+                order: to_u64(row.try_get("id")?)?,
+                id: row.try_get("event_id")?,
+                time: from_micros(row.try_get("time")?)?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                target: row.try_get("target")?,
+                tenant: row.try_get("tenant_id")?,
+                outcome: row.try_get("outcome")?,
+                request_id: row.try_get("request_id")?,
+                source: row.try_get("source")?,
+                details: row.try_get("details")?,
             })
         }
 
@@ -404,8 +424,8 @@ macro_rules! engine_impl {
             async fn append_audit(&mut self, event: &AuditRecord) -> Result<(), StoreError> {
                 let seq = to_i64(event.seq)?;
                 sqlx::query(
-                    "INSERT INTO audit_events (seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    "INSERT INTO audit_events (seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash, event_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(seq)
                 .bind(to_micros(event.time)?)
@@ -419,6 +439,7 @@ macro_rules! engine_impl {
                 .bind(event.details.as_deref())
                 .bind(event.prev_hash.as_slice())
                 .bind(event.hash.as_slice())
+                .bind(event.id)
                 .execute(&mut *self.inner)
                 .await?;
                 let moved = sqlx::query(
@@ -438,13 +459,120 @@ macro_rules! engine_impl {
                 }
             }
 
+            async fn insert_audit_pending(
+                &mut self,
+                event: &crate::PendingAuditRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_pending (event_id, time, actor, action, target, tenant_id, outcome, request_id, source, details) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(event.id)
+                .bind(to_micros(event.time)?)
+                .bind(event.actor.as_str())
+                .bind(event.action.as_str())
+                .bind(event.target.as_deref())
+                .bind(event.tenant)
+                .bind(event.outcome.as_str())
+                .bind(event.request_id.as_deref())
+                .bind(event.source.as_deref())
+                .bind(event.details.as_deref())
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn audit_pending(
+                &mut self,
+                limit: u32,
+            ) -> Result<Vec<crate::PendingAuditRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, event_id, time, actor, action, target, tenant_id, outcome, request_id, source, details \
+                     FROM audit_pending ORDER BY id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter().map(pending_from_row).collect()
+            }
+
+            async fn take_audit_pending(
+                &mut self,
+                limit: u32,
+            ) -> Result<Vec<crate::PendingAuditRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT $1) \
+                     RETURNING id, event_id, time, actor, action, target, tenant_id, outcome, request_id, source, details",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.inner)
+                .await?;
+                let mut out = rows
+                    .iter()
+                    .map(pending_from_row)
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                // RETURNING gives no order.
+                out.sort_unstable_by_key(|p| p.order);
+                Ok(out)
+            }
+
+            async fn append_audit_batch(&mut self, events: &[AuditRecord]) -> Result<(), StoreError> {
+                let (Some(first), Some(last)) = (events.first(), events.last()) else {
+                    return Ok(());
+                };
+                let before = to_i64(first.seq)? - 1;
+                let last_seq = to_i64(last.seq)?;
+                // At most 13 parameters a row: 64 rows stay far below both
+                // engines' limits on bound parameters.
+                for chunk in events.chunks(64) {
+                    let mut rows = Vec::with_capacity(chunk.len());
+                    for e in chunk {
+                        rows.push((to_i64(e.seq)?, to_micros(e.time)?, e));
+                    }
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO audit_events (seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash, event_id) ",
+                    );
+                    query.push_values(rows, |mut row, (seq, time, e)| {
+                        row.push_bind(seq)
+                            .push_bind(time)
+                            .push_bind(e.actor.clone())
+                            .push_bind(e.action.clone())
+                            .push_bind(e.target.clone())
+                            .push_bind(e.tenant)
+                            .push_bind(e.outcome.clone())
+                            .push_bind(e.request_id.clone())
+                            .push_bind(e.source.clone())
+                            .push_bind(e.details.clone())
+                            .push_bind(e.prev_hash.to_vec())
+                            .push_bind(e.hash.to_vec())
+                            .push_bind(e.id);
+                    });
+                    query.build().execute(&mut *self.inner).await?;
+                }
+                let moved = sqlx::query(
+                    "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3",
+                )
+                .bind(last_seq)
+                .bind(last.hash.as_slice())
+                .bind(before)
+                .execute(&mut *self.inner)
+                .await?;
+                if moved.rows_affected() == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::corrupt(
+                        "the audit head moved during the transaction; it was not locked",
+                    ))
+                }
+            }
+
             async fn audit_events(
                 &mut self,
                 after_seq: u64,
                 limit: u32,
             ) -> Result<Vec<AuditRecord>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash \
+                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, event_id, prev_hash, hash \
                      FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
                 )
                 .bind(to_i64(after_seq)?)
@@ -479,6 +607,32 @@ macro_rules! engine_impl {
                 }
                 query.build().execute(&mut *self.inner).await?;
                 Ok(())
+            }
+
+            async fn audit_event_hashes(
+                &mut self,
+                seqs: &[u64],
+            ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+                use sqlx::Row as _;
+                let mut out = Vec::with_capacity(seqs.len());
+                // Chunks of 32: few distinct statement texts to prepare.
+                for chunk in seqs.chunks(32) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT seq, hash FROM audit_events WHERE seq IN (",
+                    );
+                    let mut list = query.separated(", ");
+                    for seq in chunk {
+                        list.push_bind(to_i64(*seq)?);
+                    }
+                    query.push(")");
+                    for row in query.build().fetch_all(&mut *self.inner).await? {
+                        out.push((
+                            to_u64(row.try_get("seq")?)?,
+                            hash32(&row.try_get::<Vec<u8>, _>("hash")?)?,
+                        ));
+                    }
+                }
+                Ok(out)
             }
 
             async fn audit_nodes(
@@ -523,7 +677,7 @@ macro_rules! engine_impl {
                 seq: u64,
             ) -> Result<Option<AuditRecord>, StoreError> {
                 let row = sqlx::query(
-                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash \
+                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, event_id, prev_hash, hash \
                      FROM audit_events WHERE seq = $1",
                 )
                 .bind(to_i64(seq)?)
@@ -657,7 +811,7 @@ macro_rules! engine_impl {
                 scope: &TenantFilter,
             ) -> Result<Vec<AuditRecord>, StoreError> {
                 let mut query = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash \
+                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, event_id, prev_hash, hash \
                      FROM audit_events WHERE seq > ",
                 );
                 query.push_bind(to_i64(q.after_seq)?);

@@ -36,7 +36,7 @@ pub use identity::{
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
     AuditHead, AuditKeyRecord, AuditQuery, AuditRecord, BootstrapRecord, CheckpointRecord,
-    PrincipalRecord, PrincipalState, ShipCursor, TenantFilter, TokenRecord,
+    PendingAuditRecord, PrincipalRecord, PrincipalState, ShipCursor, TenantFilter, TokenRecord,
 };
 pub use webauthn::{CeremonyKind, WebauthnCeremonyRecord, WebauthnCredentialRecord};
 
@@ -155,14 +155,40 @@ pub trait Tx: IdentityTx + Send {
     ) -> Result<Vec<AuditRecord>, StoreError>;
     async fn tenant(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
 
+    // Audit events waiting for the sequencer (group commit, migration 0007).
+
+    /// Records an event in this transaction, without touching the chain's
+    /// head (so that concurrent writers do not serialize).
+    async fn insert_audit_pending(&mut self, event: &PendingAuditRecord) -> Result<(), StoreError>;
+    /// Up to `limit` pending events, in insertion order.
+    async fn audit_pending(&mut self, limit: u32) -> Result<Vec<PendingAuditRecord>, StoreError>;
+    /// Removes the first `limit` pending events and returns them, in
+    /// insertion order (one statement: exactly the rows returned are
+    /// removed, and only if this transaction commits).
+    async fn take_audit_pending(
+        &mut self,
+        limit: u32,
+    ) -> Result<Vec<PendingAuditRecord>, StoreError>;
+    /// Appends consecutive events (multi-row inserts) and moves the head to the
+    /// last one. The first `seq` must be the head's plus one.
+    async fn append_audit_batch(&mut self, events: &[AuditRecord]) -> Result<(), StoreError>;
+
     // The audit log's Merkle nodes, checkpoints and search (issue 4).
 
     /// Stores Merkle nodes `(level, index, hash)`; a node is written once,
-    /// when the event that completes it is appended.
+    /// when the event that completes it is appended. Level 0 (leaves) is
+    /// not stored since migration 0007: it is derived from the events.
     async fn insert_audit_nodes(
         &mut self,
         nodes: &[(u32, u64, [u8; 32])],
     ) -> Result<(), StoreError>;
+    /// The hashes of the events asked for by `seq`, in any order; missing
+    /// ones are absent (the Merkle tree's leaves, which are not stored as
+    /// nodes since migration 0007).
+    async fn audit_event_hashes(
+        &mut self,
+        seqs: &[u64],
+    ) -> Result<Vec<(u64, [u8; 32])>, StoreError>;
     /// The Merkle nodes asked for, in any order; missing ones are absent.
     async fn audit_nodes(
         &mut self,

@@ -171,8 +171,32 @@ pub struct AuditRecord {
     pub request_id: Option<String>,
     pub source: Option<String>,
     pub details: Option<Vec<u8>>,
+    /// The event's random id (encoding version 2); `None` for the events
+    /// of encoding version 1, written before ids existed.
+    pub id: Option<Uuid>,
     pub prev_hash: [u8; 32],
     pub hash: [u8; 32],
+}
+
+/// An audit event recorded in its action's transaction and not yet sealed
+/// into the chain (issue 4's group commit): the sequencer gives it its
+/// `seq`, `prev_hash` and `hash` later, in insertion order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAuditRecord {
+    /// Insertion order, assigned by the database (ignored on insert).
+    pub order: u64,
+    /// The event's random id, carried into the chained event.
+    pub id: Uuid,
+    pub time: OffsetDateTime,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub tenant: Option<Uuid>,
+    pub outcome: String,
+    pub request_id: Option<String>,
+    pub source: Option<String>,
+    /// Sealed details only (an envelope bound to `id`), never plaintext.
+    pub details: Option<Vec<u8>>,
 }
 
 /// A signed checkpoint as stored. The `audit` crate defines its encoding

@@ -127,6 +127,9 @@ async fn the_audit_head_only_moves_forward_by_one(engine: Engine) {
         request_id: None,
         source: None,
         details: Some(vec![1, 2, 3]),
+        id: seq
+            .is_multiple_of(2)
+            .then(|| Uuid::from_u128(u128::from(seq))),
         prev_hash: prev,
         hash,
     };
@@ -139,6 +142,72 @@ async fn the_audit_head_only_moves_forward_by_one(engine: Engine) {
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.lock_audit_head().await.unwrap().seq, 0);
     assert!(tx.audit_events(0, 10).await.unwrap().is_empty());
+    // A batch: consecutive events, one head move; ids read back.
+    let batch: Vec<_> = (1..=3u8)
+        .map(|i| event(u64::from(i), [i - 1; 32], [i; 32]))
+        .collect();
+    tx.append_audit_batch(&batch).await.unwrap();
+    assert_eq!(tx.lock_audit_head().await.unwrap().seq, 3);
+    assert_eq!(tx.audit_events(0, 10).await.unwrap(), batch);
+    // Not from the head: refused.
+    assert!(
+        tx.append_audit_batch(&[event(5, [4; 32], [5; 32])])
+            .await
+            .is_err()
+    );
+}
+
+async fn pending_audit_events_keep_their_order(engine: Engine) {
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let store = db.store().await;
+    let pending = |n: u128| rempart_store::PendingAuditRecord {
+        order: 0,
+        id: Uuid::from_u128(n),
+        time: datetime!(2026-11-27 10:00 UTC),
+        actor: "system".to_owned(),
+        action: format!("test.{n}"),
+        target: None,
+        tenant: None,
+        outcome: "success".to_owned(),
+        request_id: None,
+        source: Some("192.0.2.1".to_owned()),
+        details: Some(vec![9; 4]),
+    };
+    for n in 1..=3 {
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_audit_pending(&pending(n)).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    // Rolled back: never pending.
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_audit_pending(&pending(99)).await.unwrap();
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    let rows = tx.audit_pending(10).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.id.as_u128()).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    let [first, second, third] = rows.as_slice() else {
+        unreachable!("three rows")
+    };
+    assert!(first.order < second.order && second.order < third.order);
+    assert_eq!(first.details, Some(vec![9; 4]));
+    assert_eq!(tx.audit_pending(2).await.unwrap().len(), 2);
+    // Taken in a transaction rolled back: still pending.
+    let two = [first.clone(), second.clone()];
+    assert_eq!(tx.take_audit_pending(2).await.unwrap(), two);
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.take_audit_pending(2).await.unwrap(), two);
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.audit_pending(10).await.unwrap(),
+        std::slice::from_ref(third)
+    );
 }
 
 async fn an_unreachable_database_says_so_without_its_password(engine: Engine) {
@@ -158,5 +227,6 @@ both_engines!(
     tenant_queries_are_scoped,
     duplicates_conflict_and_dropped_transactions_roll_back,
     the_audit_head_only_moves_forward_by_one,
+    pending_audit_events_keep_their_order,
     an_unreachable_database_says_so_without_its_password,
 );

@@ -10,6 +10,7 @@ use rempart_store::AuditRecord;
 use super::{Fixture, ctx, first_problem, holder, populated, sql};
 
 async fn events(f: &Fixture) -> Vec<AuditRecord> {
+    f.core.drain_audit().await.unwrap();
     let mut tx = f.store.begin().await.unwrap();
     tx.audit_events(0, 1000).await.unwrap()
 }

@@ -40,7 +40,8 @@ async fn append(core: &Rempart, n: usize) {
     }
 }
 
-async fn head(store: &Arc<dyn Store>) -> (u64, Option<u64>) {
+async fn head(core: &Rempart, store: &Arc<dyn Store>) -> (u64, Option<u64>) {
+    core.drain_audit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
     let head = tx.lock_audit_head().await.unwrap().seq;
     let last = tx.last_audit_checkpoint().await.unwrap().map(|c| c.size);
@@ -61,9 +62,12 @@ pub async fn checkpoints_are_signed_by_the_keyring_key(engine: Engine) {
     assert_eq!(core.audit_public_key(), Some(key));
 
     append(&core, 9).await;
+    // What the background sequencer of `serve` does soon after: chain them,
+    // which signs the count checkpoints at 4 and 8 now.
+    assert_eq!(core.drain_audit().await.unwrap(), 9);
     clock.advance(Duration::seconds(1));
     append(&core, 1).await;
-    // Count checkpoints at 4 and 8; the time checkpoint covers the rest.
+    // The time checkpoint covers the rest.
     clock.advance(Duration::minutes(2));
     assert_eq!(core.checkpoint_audit_if_due(false).await.unwrap(), Some(10));
     let report = core.verify_audit_log(&key).await.unwrap().unwrap();
@@ -126,7 +130,7 @@ pub async fn a_sealed_keyring_chains_events_and_signs_after_unsealing(engine: En
     clock.advance(Duration::minutes(5));
     assert_eq!(core.checkpoint_audit_if_due(false).await.unwrap(), None);
     assert_eq!(core.checkpoint_audit_if_due(true).await.unwrap(), None);
-    assert_eq!(head(&store).await, (10, None));
+    assert_eq!(head(&core, &store).await, (10, None));
     assert_eq!(core.recorded_audit_public_key().await.unwrap(), None);
 
     // Unsealing records the public key (with its own audit event, 11) ...
@@ -138,7 +142,7 @@ pub async fn a_sealed_keyring_chains_events_and_signs_after_unsealing(engine: En
     .unwrap();
     assert_eq!(core.recorded_audit_public_key().await.unwrap(), Some(key));
     // ... which was already past due by count: the checkpoint covers it all.
-    assert_eq!(head(&store).await, (11, Some(11)));
+    assert_eq!(head(&core, &store).await, (11, Some(11)));
     append(&core, 1).await;
     clock.advance(Duration::minutes(2));
     assert_eq!(core.checkpoint_audit_if_due(false).await.unwrap(), Some(12));
@@ -160,7 +164,8 @@ fn actor(
     )
 }
 
-async fn last_event(store: &Arc<dyn Store>) -> rempart_store::AuditRecord {
+async fn last_event(core: &Rempart, store: &Arc<dyn Store>) -> rempart_store::AuditRecord {
+    core.drain_audit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
     tx.audit_events(0, 1000).await.unwrap().pop().unwrap()
 }
@@ -188,11 +193,12 @@ pub async fn while_sealed_events_are_stored_without_their_details(engine: Engine
     .unwrap();
     let opened = Arc::new(opened);
     let staff = actor("staff", Role::SecurityAdmin, Scope::Global);
-    let acme = core_with(store.clone(), clock.clone(), &opened)
+    let unsealed = core_with(store.clone(), clock.clone(), &opened);
+    let acme = unsealed
         .create_tenant(&staff, &ctx(), super::tenant("Acme"))
         .await
         .unwrap();
-    let created = last_event(&store).await.seq;
+    let created = last_event(&unsealed, &store).await.seq;
     drop(opened);
 
     let sealed = Arc::new(KeyVault::load(location, None).unwrap());
@@ -211,7 +217,7 @@ pub async fn while_sealed_events_are_stored_without_their_details(engine: Engine
         matches!(err, rempart_core::ServiceError::Forbidden { .. }),
         "{err:?}"
     );
-    let refused = last_event(&store).await;
+    let refused = last_event(&core, &store).await;
     assert_eq!(
         (refused.action.as_str(), refused.tenant),
         ("audit.proof", Some(acme.id.0))
@@ -227,7 +233,7 @@ pub async fn while_sealed_events_are_stored_without_their_details(engine: Engine
     core.audit_inclusion_proof(&outsider, &ctx(), created, None)
         .await
         .unwrap_err();
-    let refused = last_event(&store).await;
+    let refused = last_event(&core, &store).await;
     assert!(refused.details.is_some());
     assert_eq!(
         core.audit_event_details(&staff, &ctx(), refused.seq)
