@@ -86,8 +86,10 @@ fn staff(name: &str, password: Option<&str>) -> NewAccount {
     }
 }
 
-async fn audit(store: &dyn Store) -> Vec<AuditRecord> {
-    let mut tx = store.begin().await.unwrap();
+/// The audit trail, every pending event chained first.
+async fn audit(f: &Fixture) -> Vec<AuditRecord> {
+    f.core.drain_audit().await.unwrap();
+    let mut tx = f.store.begin().await.unwrap();
     tx.audit_events(0, 100_000).await.unwrap()
 }
 
@@ -216,7 +218,7 @@ async fn login_flow(engine: Engine) {
         Err(ServiceError::Unauthenticated)
     ));
 
-    let events = audit(f.store.as_ref()).await;
+    let events = audit(&f).await;
     let login = events
         .iter()
         .find(|e| e.action == "auth.login" && e.outcome == "success")
@@ -293,7 +295,7 @@ async fn no_user_enumeration(engine: Engine) {
     // the dummy hash has the real parameters).
     assert_eq!(answers[0], answers[1]);
     assert_eq!(work, [1, 1]);
-    let denied: Vec<_> = audit(f.store.as_ref())
+    let denied: Vec<_> = audit(&f)
         .await
         .into_iter()
         .filter(|e| e.action == "auth.login" && e.outcome == "denied")
@@ -328,7 +330,7 @@ async fn lockout_escalates_and_is_audited(engine: Engine) {
             "{locked:?}"
         );
     }
-    let lockouts = audit(f.store.as_ref())
+    let lockouts = audit(&f)
         .await
         .into_iter()
         .filter(|e| e.action == "auth.lockout")
@@ -603,7 +605,7 @@ async fn separation_of_duties_and_grant_rules(engine: Engine) {
     ));
 
     // Every refusal is in the audit trail.
-    let denied = audit(f.store.as_ref())
+    let denied = audit(&f)
         .await
         .into_iter()
         .filter(|e| e.action == "grant.create" && e.outcome == "denied")
@@ -802,7 +804,7 @@ async fn break_glass_is_limited_and_loud(engine: Engine) {
     }
     f.core.login(&ctx(), "glass-1", secret(GOOD)).await.unwrap();
     assert!(
-        audit(f.store.as_ref())
+        audit(&f)
             .await
             .iter()
             .any(|e| e.action == "auth.break_glass" && e.outcome == "success")

@@ -98,7 +98,7 @@ async fn stage_of(f: &Fixture, step: &LoginStep) -> SessionStage {
 }
 
 async fn denied(f: &Fixture, action: &str) -> usize {
-    audit(f.store.as_ref())
+    audit(&f)
         .await
         .iter()
         .filter(|e| e.action == action && e.outcome == "denied")
@@ -110,7 +110,7 @@ async fn register_and_login_on_another_replica(engine: Engine) {
         return;
     };
     let (alice, mut key) = enrolled(&f, &admin(&f).await, "alice").await;
-    let events = audit(f.store.as_ref()).await;
+    let events = audit(&f).await;
     assert!(
         events
             .iter()
@@ -129,7 +129,7 @@ async fn register_and_login_on_another_replica(engine: Engine) {
         .unwrap();
     assert_eq!(done.stage, SessionStage::Full);
     f.core.authenticate(&ctx(), &step.session).await.unwrap();
-    let events = audit(f.store.as_ref()).await;
+    let events = audit(&f).await;
     assert!(
         events
             .iter()

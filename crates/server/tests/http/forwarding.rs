@@ -32,6 +32,7 @@ async fn exchange(
 
 /// The `source` of every audit event with `action`.
 async fn sources(server: &TestServer, action: &str) -> Vec<Option<String>> {
+    server.core.drain_audit().await.unwrap();
     let mut tx = server.store.begin().await.unwrap();
     tx.audit_events(0, 1000)
         .await
@@ -43,6 +44,7 @@ async fn sources(server: &TestServer, action: &str) -> Vec<Option<String>> {
 }
 
 async fn audit_count(server: &TestServer) -> usize {
+    server.core.drain_audit().await.unwrap();
     let mut tx = server.store.begin().await.unwrap();
     tx.audit_events(0, 100_000).await.unwrap().len()
 }

@@ -176,6 +176,7 @@ async fn register_and_log_in_with_a_passkey(engine: Engine) {
             .ends_with("login-incomplete"),
         "{still}"
     );
+    server.core.drain_audit().await.unwrap();
     let mut tx = server.store.begin().await.unwrap();
     let events = tx.audit_events(0, 100_000).await.unwrap();
     drop(tx);
