@@ -98,7 +98,7 @@ async fn stage_of(f: &Fixture, step: &LoginStep) -> SessionStage {
 }
 
 async fn denied(f: &Fixture, action: &str) -> usize {
-    audit(&f)
+    audit(f)
         .await
         .iter()
         .filter(|e| e.action == action && e.outcome == "denied")
