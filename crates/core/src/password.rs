@@ -11,11 +11,13 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordHasher as _;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
 /// Argon2id parameters.
@@ -105,7 +107,45 @@ pub struct PasswordHasher {
     /// a test prove that an unknown account costs the same work as a
     /// known one, without timing anything.
     computations: Arc<std::sync::atomic::AtomicU64>,
+    /// Argon2 working memory, reused: at most one buffer per permit ever
+    /// exists, so memory is `concurrency × memory_kib` whatever the number
+    /// of attempts (a fresh 19 MiB allocation per hash would let the
+    /// allocator keep freed buffers in per-thread arenas and grow).
+    arena: Arc<Arena>,
 }
+
+/// Reusable Argon2 memory buffers.
+#[derive(Debug, Default)]
+struct Arena {
+    free: std::sync::Mutex<Vec<Vec<Block>>>,
+}
+
+impl Arena {
+    /// A buffer of at least `blocks` blocks (taken under a permit).
+    fn take(&self, blocks: usize) -> Vec<Block> {
+        let mut buffer = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        if buffer.len() < blocks {
+            buffer.resize(blocks, Block::new());
+        }
+        buffer
+    }
+
+    fn give(&self, buffer: Vec<Block>) {
+        self.free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(buffer);
+    }
+}
+
+/// Most memory a stored hash may ask for (1 GiB): a hash from a tampered
+/// database cannot make a login allocate without bound.
+const MAX_STORED_MEMORY_KIB: u32 = 1024 * 1024;
 
 impl PasswordHasher {
     /// Refuses parameters below the OWASP minimum. `allow_weak` exists for
@@ -124,6 +164,7 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy: Arc::new(dummy),
             computations: Arc::default(),
+            arena: Arc::default(),
         })
     }
 
@@ -139,13 +180,31 @@ impl PasswordHasher {
     /// A PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) for `password`.
     pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
         let params = self.params;
-        self.blocking(move || {
+        self.blocking(move |memory| {
             let salt = random_salt()?;
-            params
-                .argon2()?
-                .hash_password_with_salt(password.expose_secret().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| PasswordError::InvalidParams(e.to_string()))
+            let argon2 = params.argon2()?;
+            let argon_params = argon2.params().clone();
+            let mut out = zeroize::Zeroizing::new([0_u8; 32]);
+            let blocks = memory
+                .get_mut(..argon_params.block_count())
+                .ok_or(PasswordError::Interrupted)?;
+            argon2
+                .hash_password_into_with_memory(
+                    password.expose_secret().as_bytes(),
+                    &salt,
+                    out.as_mut(),
+                    blocks,
+                )
+                .map_err(|e| PasswordError::InvalidParams(e.to_string()))?;
+            let invalid = |e: &dyn std::fmt::Display| PasswordError::InvalidParams(e.to_string());
+            let phc = PasswordHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(&argon_params).map_err(|e| invalid(&e))?,
+                salt: Some(Salt::new(&salt).map_err(|e| invalid(&e))?),
+                hash: Some(Output::new(out.as_ref()).map_err(|e| invalid(&e))?),
+            };
+            Ok(phc.to_string())
         })
         .await
     }
@@ -157,16 +216,8 @@ impl PasswordHasher {
         stored: String,
     ) -> Result<Verification, PasswordError> {
         let current = self.params;
-        self.blocking(move || {
-            let hash = argon2::password_hash::phc::PasswordHash::new(&stored)
-                .map_err(|_| PasswordError::MalformedHash)?;
-            if hash.algorithm.as_str() != "argon2id" {
-                return Err(PasswordError::MalformedHash);
-            }
-            // The verifier reads the parameters from the hash itself.
-            let matches = Argon2::default()
-                .verify_password(password.expose_secret().as_bytes(), &hash)
-                .is_ok();
+        self.blocking(move |memory| {
+            let matches = verify_with(&stored, password.expose_secret().as_bytes(), memory)?;
             let needs_rehash = stored.split('$').nth(3) != Some(current.phc_segment().as_str())
                 || stored.split('$').nth(2) != Some("v=19");
             Ok(Verification {
@@ -186,9 +237,11 @@ impl PasswordHasher {
             .map(|_| ())
     }
 
+    /// Runs `work` on the blocking pool under a permit, with a working
+    /// buffer from the arena, returned afterwards.
     async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
+        work: impl FnOnce(&mut [Block]) -> Result<T, PasswordError> + Send + 'static,
     ) -> Result<T, PasswordError> {
         let _permit = self
             .permits
@@ -197,10 +250,57 @@ impl PasswordHasher {
             .map_err(|_| PasswordError::Interrupted)?;
         self.computations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| PasswordError::Interrupted)?
+        let arena = self.arena.clone();
+        // Enough for the configured parameters; a stored hash with more
+        // memory grows the buffer (up to the cap) inside `work`'s check.
+        let blocks = usize::try_from(self.params.memory_kib).unwrap_or(usize::MAX);
+        tokio::task::spawn_blocking(move || {
+            let mut buffer = arena.take(blocks);
+            let result = work(&mut buffer);
+            arena.give(buffer);
+            result
+        })
+        .await
+        .map_err(|_| PasswordError::Interrupted)?
     }
+}
+
+/// Checks `password` against the PHC string `stored` in `memory` (grown
+/// when the stored parameters need more), comparing in constant time.
+fn verify_with(stored: &str, password: &[u8], memory: &mut [Block]) -> Result<bool, PasswordError> {
+    let hash = PasswordHash::new(stored).map_err(|_| PasswordError::MalformedHash)?;
+    if hash.algorithm != Algorithm::Argon2id.ident() {
+        return Err(PasswordError::MalformedHash);
+    }
+    let params = Params::try_from(&hash).map_err(|_| PasswordError::MalformedHash)?;
+    if params.m_cost() > MAX_STORED_MEMORY_KIB {
+        return Err(PasswordError::MalformedHash);
+    }
+    let version = hash
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|_| PasswordError::MalformedHash)?
+        .unwrap_or(Version::V0x13);
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return Err(PasswordError::MalformedHash);
+    };
+    let blocks = params.block_count();
+    let mut grown;
+    let memory = if memory.len() >= blocks {
+        memory
+    } else {
+        grown = vec![Block::new(); blocks];
+        grown.as_mut_slice()
+    };
+    let mut out = zeroize::Zeroizing::new(vec![0_u8; expected.len()]);
+    let block_slice = memory
+        .get_mut(..blocks)
+        .ok_or(PasswordError::MalformedHash)?;
+    Argon2::new(Algorithm::Argon2id, version, params)
+        .hash_password_into_with_memory(password, salt, out.as_mut_slice(), block_slice)
+        .map_err(|_| PasswordError::MalformedHash)?;
+    Ok(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
 }
 
 /// The hash an unknown account is checked against: made with the current
@@ -226,6 +326,7 @@ impl Default for PasswordHasher {
             // The default parameters are valid: this cannot fail.
             dummy: Arc::new(dummy_hash(params).unwrap_or_default()),
             computations: Arc::default(),
+            arena: Arc::default(),
         }
     }
 }
@@ -326,5 +427,39 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// The arena path writes and reads the same PHC strings as the crate's
+    /// own hasher and verifier.
+    #[tokio::test]
+    async fn phc_strings_agree_with_the_argon2_crate() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let hasher = PasswordHasher::new(FAST, 1, true).unwrap();
+        let ours = hasher.hash(secret("correct horse")).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        let theirs = FAST
+            .argon2()
+            .unwrap()
+            .hash_password_with_salt(b"correct horse", b"0123456789abcdef")
+            .unwrap()
+            .to_string();
+        let check = hasher
+            .verify(secret("correct horse"), theirs.clone())
+            .await
+            .unwrap();
+        assert!(check.matches && !check.needs_rehash);
+        let wrong = hasher.verify(secret("wrong"), theirs).await.unwrap();
+        assert!(!wrong.matches);
+        // A stored hash asking for more memory than allowed is refused.
+        let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(matches!(
+            hasher.verify(secret("x"), greedy.to_owned()).await,
+            Err(PasswordError::MalformedHash)
+        ));
     }
 }

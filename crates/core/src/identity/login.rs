@@ -182,7 +182,9 @@ impl Rempart {
                 Err(e) => tracing::warn!(error = %e, "password re-hash failed; kept the old hash"),
             }
         }
-        tx.clear_throttle(&account_throttle).await?;
+        if account_lock.is_some() {
+            tx.clear_throttle(&account_throttle).await?;
+        }
         let grants = tx.grants_of(account.id).await?;
         let has_totp = tx
             .totp(account.id)
