@@ -44,6 +44,8 @@ pub struct Rempart {
     /// Authentication results of this replica, valid while the database's
     /// auth epoch does not move.
     pub(crate) auth_cache: Arc<crate::auth_cache::AuthCache>,
+    /// Concurrent requests share reads of the auth epoch.
+    pub(crate) epoch_gate: Arc<crate::auth_cache::EpochGate>,
 }
 
 /// What first start found or did about the first administrator.
@@ -79,6 +81,7 @@ impl Rempart {
             keys: Arc::new(crate::keys::KeyVault::unconfigured()),
             identity: Arc::new(crate::identity::Identity::default()),
             auth_cache: Arc::default(),
+            epoch_gate: Arc::default(),
         }
     }
 
@@ -124,7 +127,7 @@ impl Rempart {
         let key = (secret::fingerprint(token), ctx.source);
         // Read before the lookup: a change committed meanwhile moves the
         // epoch past this one, and the entry is not trusted again.
-        let epoch = self.store.auth_epoch().await?;
+        let epoch = self.epoch_gate.current(|| self.store.auth_epoch()).await?;
         let idle = self.identity.config.session_idle();
         if let Some(entry) = self.auth_cache.get(epoch, &key, now, idle) {
             self.touch_if_due(&key, &entry.credential, now).await?;
