@@ -13,72 +13,19 @@
     reason = "tests"
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
+use rempart_testkit::replica::Replica;
 use rempart_testkit::{Engine, TestDatabase};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rempart");
 
-struct Replica {
-    child: Child,
-    url: String,
-    stdout: mpsc::Receiver<String>,
-}
-
 fn serve(db: &TestDatabase) -> Replica {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(db.dir())
-        .args(["--database-url", &db.url])
-        .env("REMPART_LOG_FORMAT", "json")
-        .env("REMPART_AUDIT_CHECKPOINT_EVERY_EVENTS", "5")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rempart serve starts");
-    let (out_tx, out_rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = out_tx.send(line);
-        }
-    });
-    let (err_tx, err_rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = err_tx.send(line);
-        }
-    });
-    let address = loop {
-        let line = err_rx
-            .recv_timeout(Duration::from_mins(1))
-            .expect("the server logs that it serves");
-        let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if log.get("message").and_then(|m| m.as_str()) == Some("serving") {
-            break log["address"].as_str().unwrap().to_owned();
-        }
-    };
-    // Keep draining standard error so the server never blocks on it.
-    std::thread::spawn(move || while err_rx.recv().is_ok() {});
-    Replica {
-        child,
-        url: format!("http://{address}"),
-        stdout: out_rx,
-    }
-}
-
-fn stop(replica: &mut Replica) {
-    // SIGTERM: a graceful stop, which signs a final checkpoint.
-    let _ = Command::new("kill")
-        .args(["-TERM", &replica.child.id().to_string()])
-        .status();
-    let _ = replica.child.wait();
+    Replica::serve(
+        std::path::Path::new(BIN),
+        db,
+        &[("REMPART_AUDIT_CHECKPOINT_EVERY_EVENTS", "5")],
+    )
 }
 
 fn rempart(db: &TestDatabase, args: &[&str]) -> std::process::Output {
@@ -101,16 +48,7 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
         return;
     };
     let mut first = serve(&db);
-    let credential = loop {
-        let line = first
-            .stdout
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the first start prints a bootstrap credential");
-        let line = line.trim();
-        if line.starts_with("rmp_") {
-            break line.to_owned();
-        }
-    };
+    let credential = first.bootstrap_credential();
     let mut second = serve(&db);
     let http = reqwest::Client::new();
     let answer: serde_json::Value = http
@@ -190,8 +128,9 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
         .unwrap();
     assert_eq!(bad.status(), 422);
 
-    stop(&mut first);
-    stop(&mut second);
+    // SIGTERM: a graceful stop, which signs a final checkpoint.
+    first.stop();
+    second.stop();
 
     // One valid chain, from the database.
     let verified = rempart(&db, &["audit", "verify"]);

@@ -273,24 +273,15 @@ impl Rempart {
     ) -> Result<PrincipalRecord, ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{account}");
-        let mut tx = self.store.begin_read().await?;
-        let found = tx.principal(account).await?;
-        drop(tx);
-        let record = found.ok_or_else(|| ServiceError::NotFound {
-            what: format!("principal {account}"),
-        })?;
-        let (scope, env) = self.account_scope(&record).await?;
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::UserUpdate,
-            (&scope, env.as_ref()),
-            Action::UserState,
-            &target,
-        )
-        .await?;
-        self.require_step_up(actor, ctx, now, Action::UserState, &target)
+        let record = self
+            .account_for_change(
+                actor,
+                ctx,
+                now,
+                account,
+                Permission::UserUpdate,
+                Action::UserState,
+            )
             .await?;
         if account == actor.principal {
             let refused = self

@@ -272,26 +272,19 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{account}");
+        let record = self
+            .account_for_change(
+                actor,
+                ctx,
+                now,
+                account,
+                Permission::UserUpdate,
+                Action::PasswordSet,
+            )
+            .await?;
         let mut tx = self.store.begin_read().await?;
-        let found = tx.principal(account).await?;
         let history = tx.password_history(account, MAX_HISTORY).await?;
         drop(tx);
-        let record = found.ok_or_else(|| ServiceError::NotFound {
-            what: format!("principal {account}"),
-        })?;
-        let (scope, env) = self.account_scope(&record).await?;
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::UserUpdate,
-            (&scope, env.as_ref()),
-            Action::PasswordSet,
-            &target,
-        )
-        .await?;
-        self.require_step_up(actor, ctx, now, Action::PasswordSet, &target)
-            .await?;
         if record.kind == rempart_store::AccountKind::Service {
             return Err(ServiceError::Invalid {
                 field: "password",
@@ -516,24 +509,15 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{account}");
-        let mut tx = self.store.begin_read().await?;
-        let found = tx.principal(account).await?;
-        drop(tx);
-        let record = found.ok_or_else(|| ServiceError::NotFound {
-            what: format!("principal {account}"),
-        })?;
-        let (scope, env) = self.account_scope(&record).await?;
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::UserUpdate,
-            (&scope, env.as_ref()),
-            Action::MfaReset,
-            &target,
-        )
-        .await?;
-        self.require_step_up(actor, ctx, now, Action::MfaReset, &target)
+        let record = self
+            .account_for_change(
+                actor,
+                ctx,
+                now,
+                account,
+                Permission::UserUpdate,
+                Action::MfaReset,
+            )
             .await?;
         let mut tx = self.store.begin().await?;
         tx.delete_totp(account).await?;

@@ -172,6 +172,41 @@ impl Rempart {
         Err(ServiceError::Forbidden { permission })
     }
 
+    /// The account `id`, once `actor` may do `permission` over it and has
+    /// proved identity recently: the lookup, authorization and step-up
+    /// that every service changing an account starts with.
+    pub(crate) async fn account_for_change(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        id: rempart_model::PrincipalId,
+        permission: Permission,
+        action: Action,
+    ) -> Result<PrincipalRecord, ServiceError> {
+        let target = format!("principal:{id}");
+        let mut tx = self.store.begin_read().await?;
+        let found = tx.principal(id).await?;
+        drop(tx);
+        let record = found.ok_or_else(|| ServiceError::NotFound {
+            what: format!("principal {id}"),
+        })?;
+        let (scope, env) = self.account_scope(&record).await?;
+        self.authorize(
+            actor,
+            ctx,
+            now,
+            permission,
+            (&scope, env.as_ref()),
+            action,
+            &target,
+        )
+        .await?;
+        self.require_step_up(actor, ctx, now, action, &target)
+            .await?;
+        Ok(record)
+    }
+
     /// Sensitive actions from a session need a proof of identity within
     /// `identity.step_up_secs`.
     pub(crate) async fn require_step_up(
