@@ -1,6 +1,8 @@
 //! The authenticated caller, and the deny-by-default decision
 //! (invariant 2).
 
+use std::sync::Arc;
+
 use rempart_model::grant_index::GrantIndex;
 use rempart_model::{Environment, Grant, Permission, PrincipalId, PrincipalName, Scope, TenantId};
 use rempart_store::TenantFilter;
@@ -30,8 +32,10 @@ pub struct Actor {
     /// The credential's id (token or session).
     pub token: Uuid,
     pub credential: Credential,
-    grants: Vec<Grant>,
-    index: GrantIndex,
+    /// Shared: a cached actor is copied per request without copying its
+    /// grants or their index.
+    grants: Arc<[Grant]>,
+    index: Arc<GrantIndex>,
 }
 
 impl Actor {
@@ -51,7 +55,8 @@ impl Actor {
         credential: Credential,
         grants: Vec<Grant>,
     ) -> Self {
-        let index = GrantIndex::new(&grants);
+        let index = Arc::new(GrantIndex::new(&grants));
+        let grants: Arc<[Grant]> = grants.into();
         let token = match credential {
             Credential::Token(id) | Credential::Session { id, .. } => id,
         };
@@ -106,7 +111,7 @@ impl Actor {
     ) -> Option<TenantFilter> {
         let mut tenants: Vec<TenantId> = Vec::new();
         let mut environments: Vec<Environment> = Vec::new();
-        for grant in &self.grants {
+        for grant in self.grants.iter() {
             if !grant.is_active(now) || !grant.permissions.contains(permission) {
                 continue;
             }
