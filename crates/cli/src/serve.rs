@@ -59,6 +59,7 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
         core.clone(),
         config.audit.checkpoint_every_secs,
     ));
+    let housekeeping = tokio::spawn(housekeeping(core.clone()));
     // A bad sink (URL, CA file, token file) stops the start here, before
     // anything is served.
     let shipper = rempart_core::audit_ship::Shipper::from_config(core.clone(), &config.audit)
@@ -99,6 +100,7 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
         .await
         .context("the server failed")?;
     checkpoints.abort();
+    housekeeping.abort();
     sequencer.abort();
     if let Some(task) = shipping {
         task.abort();
@@ -199,4 +201,17 @@ fn init_logging(config: &Config) {
     } else {
         builder.try_init()
     };
+}
+
+/// Identity housekeeping: login failure counters idle for a day are
+/// forgotten, every ten minutes.
+async fn housekeeping(core: Rempart) {
+    loop {
+        rempart_core::clock::pause(std::time::Duration::from_mins(10)).await;
+        match core.purge_login_throttle().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "forgot idle login failure counters"),
+            Err(e) => tracing::warn!(error = %e, "identity housekeeping failed; retrying later"),
+        }
+    }
 }

@@ -350,6 +350,10 @@ async fn lockout_escalates_and_is_audited(engine: Engine) {
         matches!(locked, Err(ServiceError::LockedOut { retry_after_secs }) if retry_after_secs > 1700),
         "{locked:?}"
     );
+    // Housekeeping forgets counters only once idle for a day.
+    assert_eq!(f.core.purge_login_throttle().await.unwrap(), 0);
+    f.clock.advance(Duration::days(2));
+    assert!(f.core.purge_login_throttle().await.unwrap() >= 2);
 }
 
 async fn password_policy_and_history(engine: Engine) {
@@ -933,7 +937,43 @@ async fn tenant_access_tightens_and_fences(engine: Engine) {
     assert_eq!(read.password_policy.unwrap().min_length, 16);
 }
 
+async fn hashes_are_upgraded_at_login(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let olive = f
+        .core
+        .create_account(&admin, &ctx(), staff("olive", Some(GOOD)))
+        .await
+        .unwrap();
+    let stored = |f: &Fixture| {
+        let store = f.store.clone();
+        async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.password(olive.id).await.unwrap().unwrap().hash
+        }
+    };
+    assert!(stored(&f).await.contains("m=64,t=1,p=1"));
+    // The operator raises the parameters; the next login re-hashes.
+    let raised = f.core.clone().with_identity(Identity::for_tests_with(
+        IdentityConfig::default(),
+        PasswordPolicy::default(),
+        rempart_core::password::HashParams {
+            memory_kib: 128,
+            iterations: 2,
+            parallelism: 1,
+        },
+    ));
+    raised.login(&ctx(), "olive", secret(GOOD)).await.unwrap();
+    let upgraded = stored(&f).await;
+    assert!(upgraded.contains("m=128,t=2,p=1"), "{upgraded}");
+    raised.login(&ctx(), "olive", secret(GOOD)).await.unwrap();
+    assert_eq!(stored(&f).await, upgraded, "no second re-hash");
+}
+
 both_engines!(
+    hashes_are_upgraded_at_login,
     tenant_access_tightens_and_fences,
     login_flow,
     recovery_codes_are_single_use,

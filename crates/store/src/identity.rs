@@ -281,6 +281,9 @@ pub trait IdentityTx: Send {
     /// failure count.
     async fn lock_login(&mut self, key: &str, until: OffsetDateTime) -> Result<(), StoreError>;
     async fn clear_throttle(&mut self, key: &str) -> Result<(), StoreError>;
+    /// Deletes the counters of keys with no failure and no lockout since
+    /// `before` (unknown names would otherwise accumulate rows).
+    async fn purge_login_throttle(&mut self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
     // Sessions.
 
@@ -899,6 +902,21 @@ macro_rules! identity_impl {
                 .execute(&mut *self.inner)
                 .await?;
                 Ok(())
+            }
+
+            async fn purge_login_throttle(
+                &mut self,
+                before: OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                let before = to_micros(before)?;
+                let done = sqlx::query(
+                    "DELETE FROM login_throttle WHERE window_start < $1 \
+                     AND (locked_until IS NULL OR locked_until < $1)",
+                )
+                .bind(before)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(done.rows_affected())
             }
 
             async fn clear_throttle(&mut self, key: &str) -> Result<(), StoreError> {

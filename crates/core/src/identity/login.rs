@@ -473,6 +473,17 @@ impl Rempart {
         Ok(())
     }
 
+    /// Housekeeping: forgets failure counters idle for a day (lockout
+    /// escalation looks back that far). Run by `rempart serve` every few
+    /// minutes; returns how many were forgotten.
+    pub async fn purge_login_throttle(&self) -> Result<u64, ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let purged = tx.purge_login_throttle(now - Duration::days(1)).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+
     /// Whether `account` must use a second factor: staff holding any
     /// privileged permission, and tenant users when so configured.
     pub(crate) fn mfa_required(

@@ -70,8 +70,18 @@ impl Identity {
             iterations: 1,
             parallelism: 1,
         };
-        #[allow(clippy::expect_used, reason = "constant, valid parameters")]
-        let hasher = PasswordHasher::new(weak, 4, true).expect("valid test parameters");
+        Self::for_tests_with(config, policy, weak)
+    }
+
+    /// Hashing with `params`, below OWASP's minimum if need be: for tests
+    /// only (a parameter change, cheaply).
+    pub fn for_tests_with(
+        config: IdentityConfig,
+        policy: PasswordPolicy,
+        params: HashParams,
+    ) -> Self {
+        #[allow(clippy::expect_used, reason = "tests pass valid parameters")]
+        let hasher = PasswordHasher::new(params, 4, true).expect("valid test parameters");
         Self {
             config,
             policy,
