@@ -400,6 +400,7 @@ impl Rempart {
         let account = tx.principal(actor.principal).await?;
         let stored = tx.password(actor.principal).await?;
         let totp = tx.totp(actor.principal).await?;
+        let has_keys = !tx.webauthn_credentials(actor.principal).await?.is_empty();
         drop(tx);
         let (Some(account), Some(stored)) = (account, stored) else {
             return Err(ServiceError::LoginFailed);
@@ -412,6 +413,15 @@ impl Rempart {
             .await
             .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
         let mut failure = (!verdict.matches).then(|| "wrong password".to_owned());
+        let has_totp = totp.as_ref().is_some_and(|t| t.confirmed_at.is_some());
+        if failure.is_none() && !has_totp && has_keys {
+            // A second factor is enrolled, but not one this route checks: a
+            // password alone never stands in for it.
+            failure = Some(
+                "this account's second factor is a security key: step up with POST /api/v1/auth/webauthn/start"
+                    .to_owned(),
+            );
+        }
         let mut advance = None;
         if failure.is_none()
             && let Some(t) = totp.filter(|t| t.confirmed_at.is_some())

@@ -154,6 +154,13 @@ async fn register_and_login_on_another_replica(engine: Engine) {
     assert_eq!(again.stage, SessionStage::Full);
     let actor = f.core.authenticate(&ctx(), &step.session).await.unwrap();
     assert_eq!(f.core.webauthn_credentials(&actor).await.unwrap().len(), 1);
+
+    // The password alone never stands in for the key at step-up.
+    let password_only = f.core.step_up(&actor, &ctx(), secret(GOOD), None).await;
+    assert!(
+        matches!(&password_only, Err(ServiceError::SecondFactorRefused(m)) if m.contains("security key")),
+        "{password_only:?}"
+    );
 }
 
 async fn a_replayed_assertion_is_refused(engine: Engine) {
