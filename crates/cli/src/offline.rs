@@ -27,14 +27,32 @@ pub fn load_config(
     )?)
 }
 
-/// Opens the database, creating the data directory (mode 0700) for SQLite.
+/// Opens the database, creating the data directory (mode 0700) for SQLite
+/// and the database file (mode 0600: SQLite gives its WAL and shared-memory
+/// files the database file's mode).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     if config.uses_data_dir_database() {
         create_data_dir(&config.data_dir)?;
+        create_private_file(&config.data_dir.join("rempart.db"))?;
     }
     let store =
         rempart_store::connect(&config.database_url(), config.database.max_connections).await?;
     Ok(store)
+}
+
+/// Creates `path` empty with mode 0600 if it does not exist yet.
+fn create_private_file(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
 }
 
 fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {

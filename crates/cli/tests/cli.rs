@@ -133,6 +133,13 @@ fn first_start_prints_a_credential_once_and_second_start_reuses_everything() {
     assert!(data.join("rempart.db").is_file());
     let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the data directory is private");
+    for file in ["rempart.db", "rempart.db-wal", "keyring.rmk", "root.key"] {
+        let path = data.join(file);
+        if path.exists() {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file} is private");
+        }
+    }
 
     let second = Serving::start(&data, &[]);
     let printed = second.printed();
