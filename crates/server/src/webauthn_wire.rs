@@ -37,7 +37,7 @@ pub struct WebauthnRegisterFinishRequest {
 }
 
 /// A registered security key or passkey.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct WebauthnCredentialWire {
     pub id: Uuid,
     pub name: String,
@@ -51,6 +51,21 @@ pub struct WebauthnCredentialWire {
     /// waiting for MFA enrolment has it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
+    /// After a registration by an account with no unused recovery codes:
+    /// ten single-use codes, shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// Recovery codes are never printed.
+impl std::fmt::Debug for WebauthnCredentialWire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebauthnCredentialWire")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<WebauthnCredentialView> for WebauthnCredentialWire {
@@ -61,6 +76,13 @@ impl From<WebauthnCredentialView> for WebauthnCredentialWire {
             created_at: v.created_at,
             last_used_at: v.last_used_at,
             stage: v.stage.map(|s| s.as_str().to_owned()),
+            recovery_codes: v.recovery_codes.map(|codes| {
+                codes
+                    .0
+                    .iter()
+                    .map(|c| secrecy::ExposeSecret::expose_secret(c).to_owned())
+                    .collect()
+            }),
         }
     }
 }

@@ -22,6 +22,9 @@ const TOTP_PURPOSE: &str = "identity-totp";
 /// `history` above this is capped here).
 const MAX_HISTORY: u32 = 64;
 
+/// A recovery code as stored: its id and SHA-256.
+pub(crate) type StoredCode = (uuid::Uuid, [u8; 32]);
+
 /// Recovery codes made at once.
 const RECOVERY_CODES: usize = 10;
 
@@ -41,6 +44,7 @@ impl std::fmt::Debug for TotpEnrolment {
 
 /// Single-use recovery codes, shown once (stored as SHA-256 only: each
 /// carries 80 random bits, nothing to guess).
+#[derive(Clone)]
 pub struct RecoveryCodes(pub Vec<SecretString>);
 
 impl std::fmt::Debug for RecoveryCodes {
@@ -454,13 +458,7 @@ impl Rempart {
                 return Err(ServiceError::SecondFactorRefused(refusal.to_string()));
             }
         };
-        let codes: Vec<SecretString> = (0..RECOVERY_CODES)
-            .map(|_| new_recovery_code())
-            .collect::<Result<_, _>>()?;
-        let hashes: Vec<(uuid::Uuid, [u8; 32])> = codes
-            .iter()
-            .map(|c| (self.clock.new_id(), recovery_fingerprint(c.expose_secret())))
-            .collect();
+        let (codes, hashes) = self.new_recovery_codes()?;
         let mut tx = self.store.begin().await?;
         if !tx
             .advance_totp_step(actor.principal, pending.last_step, step, Some(now))
@@ -494,7 +492,21 @@ impl Rempart {
             Draft::new(actor.audit_name(), Action::MfaConfirm, Outcome::Success).target(target);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
-        Ok(RecoveryCodes(codes))
+        Ok(codes)
+    }
+
+    /// A fresh set of recovery codes, and what is stored of them.
+    pub(crate) fn new_recovery_codes(
+        &self,
+    ) -> Result<(RecoveryCodes, Vec<StoredCode>), ServiceError> {
+        let codes: Vec<SecretString> = (0..RECOVERY_CODES)
+            .map(|_| new_recovery_code())
+            .collect::<Result<_, _>>()?;
+        let hashes = codes
+            .iter()
+            .map(|c| (self.clock.new_id(), recovery_fingerprint(c.expose_secret())))
+            .collect();
+        Ok((RecoveryCodes(codes), hashes))
     }
 
     /// Removes an account's authenticator, security keys and passkeys, and

@@ -89,6 +89,9 @@ pub struct WebauthnCredentialView {
     /// The caller's session stage after registration (a login waiting for
     /// MFA enrolment moves on).
     pub stage: Option<SessionStage>,
+    /// Recovery codes made at registration when the account had none left
+    /// (shown once).
+    pub recovery_codes: Option<super::credentials::RecoveryCodes>,
 }
 
 /// The one message for a ceremony that cannot be finished: no one learns
@@ -318,6 +321,16 @@ impl Rempart {
             last_used_at: None,
         };
         tx.insert_webauthn_credential(&record).await?;
+        // A key can be lost like a phone: an account without unused
+        // recovery codes gets a fresh set, as at TOTP enrolment.
+        let recovery_codes = if tx.count_recovery_codes(actor.principal).await? == 0 {
+            let (codes, hashes) = self.new_recovery_codes()?;
+            tx.replace_recovery_codes(actor.principal, &hashes, now)
+                .await?;
+            Some(codes)
+        } else {
+            None
+        };
         let stage = if session.stage == SessionStage::EnrolMfa {
             let policy = self.policy_of(tx.as_mut(), actor.principal).await?;
             let must_change = tx
@@ -349,6 +362,7 @@ impl Rempart {
             created_at: record.created_at,
             last_used_at: None,
             stage: Some(stage),
+            recovery_codes,
         })
     }
 
@@ -368,6 +382,7 @@ impl Rempart {
                 created_at: r.created_at,
                 last_used_at: r.last_used_at,
                 stage: None,
+                recovery_codes: None,
             })
             .collect())
     }

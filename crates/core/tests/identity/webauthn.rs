@@ -78,6 +78,8 @@ async fn enrolled(
         .unwrap();
     assert_eq!(view.stage, Some(SessionStage::Full));
     assert_eq!(view.name, "soft key");
+    // A key can be lost too: the first one comes with recovery codes.
+    assert_eq!(view.recovery_codes.map(|c| c.0.len()), Some(10));
     f.core.authenticate(&ctx(), &step.session).await.unwrap();
     (account.id, key)
 }
