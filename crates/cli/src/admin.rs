@@ -144,6 +144,28 @@ pub enum TenantCommand {
     },
     /// List the tenants you may read.
     List,
+    /// Show a tenant's access settings (password policy, allowed
+    /// networks, required MFA).
+    Access {
+        /// The tenant's id.
+        id: String,
+    },
+    /// Set a tenant's access settings (replaces them all).
+    SetAccess {
+        /// The tenant's id.
+        id: String,
+        /// Every user of the tenant must use a second factor.
+        #[arg(long)]
+        require_mfa: bool,
+        /// A network its users may come from (repeat for several; none:
+        /// any).
+        #[arg(long = "allow", value_name = "CIDR")]
+        allow: Vec<String>,
+        /// A TOML file of password rules that tighten the baseline (the
+        /// `[password]` keys: min_length, history, max_age_days …).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -169,6 +191,47 @@ struct CreateTenant<'a> {
 
 pub async fn tenant(command: TenantCommand, args: &ClientArgs) -> anyhow::Result<()> {
     let client = Client::from_args(args)?;
+    let access = match &command {
+        TenantCommand::Access { id } => Some(
+            client
+                .get::<serde_json::Value>(&format!("/api/v1/tenants/{id}/access"))
+                .await?,
+        ),
+        TenantCommand::SetAccess {
+            id,
+            require_mfa,
+            allow,
+            policy,
+        } => {
+            let policy: Option<serde_json::Value> = match policy {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    let table: toml::Table = toml::from_str(&text)
+                        .with_context(|| format!("{} is not TOML", path.display()))?;
+                    Some(serde_json::to_value(table)?)
+                }
+                None => None,
+            };
+            Some(
+                client
+                    .put::<_, serde_json::Value>(
+                        &format!("/api/v1/tenants/{id}/access"),
+                        &serde_json::json!({
+                            "require_mfa": require_mfa,
+                            "allow_list": (!allow.is_empty()).then_some(allow),
+                            "password_policy": policy,
+                        }),
+                    )
+                    .await?,
+            )
+        }
+        _ => None,
+    };
+    if let Some(access) = access {
+        output::line(&serde_json::to_string_pretty(&access)?);
+        return Ok(());
+    }
     let tenants = match command {
         TenantCommand::Create {
             name,
@@ -188,6 +251,7 @@ pub async fn tenant(command: TenantCommand, args: &ClientArgs) -> anyhow::Result
             vec![created]
         }
         TenantCommand::List => client.get::<TenantList>("/api/v1/tenants").await?.tenants,
+        TenantCommand::Access { .. } | TenantCommand::SetAccess { .. } => Vec::new(),
     };
     if args.json {
         output::line(&serde_json::to_string_pretty(&tenants)?);

@@ -630,6 +630,40 @@ async fn identity_from_the_cli(engine: Engine) {
         )
     });
     assert!(ok, "{err}");
+    // The tenant's own access settings, from a policy file.
+    let policy = home.path().join("acme-policy.toml");
+    std::fs::write(&policy, "min_length = 16\nhistory = 10\n").unwrap();
+    let (ok, _, err) = tokio::task::block_in_place(|| {
+        run(
+            &[
+                &[
+                    "tenant",
+                    "set-access",
+                    &tenant_id,
+                    "--require-mfa",
+                    "--allow",
+                    "10.0.0.0/8",
+                    "--policy",
+                    policy.to_str().unwrap(),
+                ][..],
+                &alice[..],
+            ]
+            .concat(),
+            "",
+        )
+    });
+    assert!(ok, "{err}");
+    let (ok, out, err) = tokio::task::block_in_place(|| {
+        run(
+            &[&["tenant", "access", &tenant_id][..], &alice[..]].concat(),
+            "",
+        )
+    });
+    assert!(ok, "{err}");
+    let access: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(access["require_mfa"], true);
+    assert_eq!(access["allow_list"][0], "10.0.0.0/8");
+    assert_eq!(access["password_policy"]["min_length"], 16);
     let scope = format!("tenant:{tenant_id}");
     let (ok, out, err) = tokio::task::block_in_place(|| {
         run(
