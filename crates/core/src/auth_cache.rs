@@ -54,15 +54,28 @@ pub(crate) struct Entry {
 
 type Key = ([u8; 32], Option<IpAddr>);
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Inner {
     epoch: u64,
     entries: HashMap<Key, Entry>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct AuthCache {
     inner: Mutex<Inner>,
+}
+
+/// Never prints the credential fingerprints it is keyed by.
+impl std::fmt::Debug for AuthCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        write!(
+            f,
+            "AuthCache(epoch {}, {} entries)",
+            inner.epoch,
+            inner.entries.len()
+        )
+    }
 }
 
 impl AuthCache {

@@ -114,10 +114,20 @@ pub struct PasswordHasher {
     arena: Arc<Arena>,
 }
 
-/// Reusable Argon2 memory buffers.
-#[derive(Debug, Default)]
+/// Reusable Argon2 memory buffers. A buffer is wiped when given back (as
+/// the argon2 crate wipes its own on drop): password-derived blocks do not
+/// stay in memory between hashes.
+#[derive(Default)]
 struct Arena {
     free: std::sync::Mutex<Vec<Vec<Block>>>,
+}
+
+/// Never prints the buffers' contents.
+impl std::fmt::Debug for Arena {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let buffers = self.free.lock().map_or(0, |free| free.len());
+        write!(f, "Arena({buffers} idle buffers)")
+    }
 }
 
 impl Arena {
@@ -135,7 +145,8 @@ impl Arena {
         buffer
     }
 
-    fn give(&self, buffer: Vec<Block>) {
+    fn give(&self, mut buffer: Vec<Block>) {
+        buffer.iter_mut().for_each(zeroize::Zeroize::zeroize);
         self.free
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

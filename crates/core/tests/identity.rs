@@ -956,15 +956,18 @@ async fn hashes_are_upgraded_at_login(engine: Engine) {
     };
     assert!(stored(&f).await.contains("m=64,t=1,p=1"));
     // The operator raises the parameters; the next login re-hashes.
-    let raised = f.core.clone().with_identity(Identity::for_tests_with(
-        IdentityConfig::default(),
-        PasswordPolicy::default(),
-        rempart_core::password::HashParams {
-            memory_kib: 128,
-            iterations: 2,
-            parallelism: 1,
-        },
-    ));
+    let raised = f.core.clone().with_identity(
+        Identity::for_tests_with(
+            IdentityConfig::default(),
+            PasswordPolicy::default(),
+            rempart_core::password::HashParams {
+                memory_kib: 128,
+                iterations: 2,
+                parallelism: 1,
+            },
+        )
+        .unwrap(),
+    );
     raised.login(&ctx(), "olive", secret(GOOD)).await.unwrap();
     let upgraded = stored(&f).await;
     assert!(upgraded.contains("m=128,t=2,p=1"), "{upgraded}");

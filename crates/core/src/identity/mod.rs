@@ -70,7 +70,11 @@ impl Identity {
             iterations: 1,
             parallelism: 1,
         };
-        Self::for_tests_with(config, policy, weak)
+        #[allow(
+            clippy::expect_used,
+            reason = "constant parameters the argon2 crate accepts (m >= 8 p)"
+        )]
+        Self::for_tests_with(config, policy, weak).expect("valid constant parameters")
     }
 
     /// Hashing with `params`, below OWASP's minimum if need be: for tests
@@ -79,15 +83,14 @@ impl Identity {
         config: IdentityConfig,
         policy: PasswordPolicy,
         params: HashParams,
-    ) -> Self {
-        #[allow(clippy::expect_used, reason = "tests pass valid parameters")]
-        let hasher = PasswordHasher::new(params, 4, true).expect("valid test parameters");
-        Self {
+    ) -> Result<Self, PasswordError> {
+        let hasher = PasswordHasher::new(params, 4, true)?;
+        Ok(Self {
             config,
             policy,
             hasher,
             admin_sources: None,
-        }
+        })
     }
 
     /// Staff may log in and use their credentials only from these sources
