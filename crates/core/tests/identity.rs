@@ -354,6 +354,12 @@ async fn lockout_escalates_and_is_audited(engine: Engine) {
     assert_eq!(f.core.purge_login_throttle().await.unwrap(), 0);
     f.clock.advance(Duration::days(2));
     assert!(f.core.purge_login_throttle().await.unwrap() >= 2);
+    assert!(
+        audit(&f)
+            .await
+            .iter()
+            .any(|e| e.action == "auth.throttle_purge" && e.actor == "system")
+    );
 }
 
 async fn password_policy_and_history(engine: Engine) {

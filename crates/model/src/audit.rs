@@ -57,6 +57,8 @@ pub enum Action {
     PasswordChange,
     #[serde(rename = "tenant.access")]
     TenantAccess,
+    #[serde(rename = "auth.throttle_purge")]
+    ThrottlePurge,
     #[serde(rename = "auth.session")]
     AuthSession,
     #[serde(rename = "auth.login")]
@@ -142,6 +144,7 @@ impl Action {
             Self::PasswordSet => "password.set",
             Self::PasswordChange => "password.change",
             Self::TenantAccess => "tenant.access",
+            Self::ThrottlePurge => "auth.throttle_purge",
             Self::AuthSession => "auth.session",
             Self::Login => "auth.login",
             Self::LoginSecondFactor => "auth.second_factor",

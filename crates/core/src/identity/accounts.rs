@@ -118,8 +118,9 @@ impl Rempart {
         };
         // Hash before the transaction: a write transaction is not held
         // through tens of milliseconds of Argon2id.
+        let policy = self.policy_for(&account).await?;
         let password = match new.password {
-            Some(password) => match self.checked_hash(&account, password, &[]).await {
+            Some(password) => match self.checked_hash(&account, &policy, password, &[]).await {
                 Ok(hash) => Some(hash),
                 Err(ServiceError::PasswordRefused { rules }) => {
                     self.refuse_password(actor, ctx, now, &account, &rules)
@@ -171,7 +172,7 @@ impl Rempart {
                     changed_at: now,
                     must_change: new.temporary_password,
                 },
-                self.policy_for(&account).await?.history,
+                policy.history,
             )
             .await?;
         }

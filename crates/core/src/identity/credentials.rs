@@ -1,7 +1,7 @@
 //! Credentials: passwords under the policy (control AC-5), TOTP second
 //! factors and single-use recovery codes (control AC-1).
 
-use rempart_model::password_policy::{Measured, PasswordRule};
+use rempart_model::password_policy::{Measured, PasswordPolicy, PasswordRule};
 use rempart_model::{Action, Outcome, Permission, PrincipalId};
 use rempart_store::{PasswordRecord, PrincipalRecord, SessionStage, TotpRecord};
 use secrecy::{ExposeSecret, SecretString};
@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::Refusal;
 use crate::actor::{Actor, Credential};
+use crate::audit_details::Details;
 use crate::audit_log::Draft;
 use crate::context::RequestContext;
 use crate::error::ServiceError;
@@ -117,11 +118,10 @@ impl Rempart {
     pub(crate) async fn checked_hash(
         &self,
         account: &PrincipalRecord,
+        policy: &PasswordPolicy,
         password: SecretString,
         history: &[String],
     ) -> Result<String, ServiceError> {
-        let policy = self.policy_for(account).await?;
-        let policy = &policy;
         let mut inputs: Vec<&str> = vec![account.name.as_str()];
         inputs.extend(account.email.as_deref());
         inputs.extend(account.display_name.as_deref());
@@ -199,25 +199,23 @@ impl Rempart {
             .await
             .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
         if !proof.matches {
+            // The failure counts toward the lockout and is audited, in one
+            // transaction.
             let mut tx = self.store.begin().await?;
             self.count_failure(tx.as_mut(), now, &account_key(&account))
                 .await?;
+            let mut draft = Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Denied)
+                .target(target)
+                .details(Details::reason("the current password is wrong"));
+            if let Some(t) = account.tenant {
+                draft = draft.tenant(t);
+            }
+            self.append_audit(tx.as_mut(), ctx, now, draft).await?;
             tx.commit().await?;
-            self.refuse_for(
-                actor,
-                ctx,
-                now,
-                Refusal {
-                    action: Action::PasswordChange,
-                    target,
-                    tenant: account.tenant,
-                    reason: "the current password is wrong",
-                },
-            )
-            .await?;
             return Err(ServiceError::LoginFailed);
         }
-        let hash = match self.checked_hash(&account, new, &history).await {
+        let policy = self.policy_for(&account).await?;
+        let hash = match self.checked_hash(&account, &policy, new, &history).await {
             Ok(hash) => hash,
             Err(ServiceError::PasswordRefused { rules }) => {
                 self.refuse_password(actor, ctx, now, &account, &rules)
@@ -234,7 +232,7 @@ impl Rempart {
                 changed_at: now,
                 must_change: false,
             },
-            self.policy_for(&account).await?.history,
+            policy.history,
         )
         .await?;
         if let Credential::Session { id, .. } = actor.credential {
@@ -295,7 +293,8 @@ impl Rempart {
                 message: "a service account uses API tokens, not a password".to_owned(),
             });
         }
-        let hash = match self.checked_hash(&record, new, &history).await {
+        let policy = self.policy_for(&record).await?;
+        let hash = match self.checked_hash(&record, &policy, new, &history).await {
             Ok(hash) => hash,
             Err(ServiceError::PasswordRefused { rules }) => {
                 self.refuse_password(actor, ctx, now, &record, &rules)
@@ -312,7 +311,7 @@ impl Rempart {
                 changed_at: now,
                 must_change: true,
             },
-            self.policy_for(&record).await?.history,
+            policy.history,
         )
         .await?;
         tx.revoke_sessions_of(account, now).await?;

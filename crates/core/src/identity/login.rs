@@ -490,6 +490,12 @@ impl Rempart {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let purged = tx.purge_login_throttle(now - Duration::days(1)).await?;
+        if purged > 0 {
+            let draft = Draft::new("system", Action::ThrottlePurge, Outcome::Success)
+                .details(Details::field("purged", purged.to_string()));
+            self.append_audit(tx.as_mut(), &RequestContext::system(), now, draft)
+                .await?;
+        }
         tx.commit().await?;
         Ok(purged)
     }
