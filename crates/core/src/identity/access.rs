@@ -31,6 +31,13 @@ const TOKEN_MAX_LIFETIME: Duration = Duration::days(366);
 /// The lifetime of a token created without one.
 const TOKEN_DEFAULT_LIFETIME: Duration = Duration::days(90);
 
+/// A credential to revoke.
+#[derive(Debug, Clone, Copy)]
+enum Revocable {
+    Token(Uuid),
+    Session(Uuid),
+}
+
 #[derive(Debug, Clone)]
 pub struct NewRole {
     pub name: RoleName,
@@ -587,7 +594,6 @@ impl Rempart {
         tx.commit().await?;
         Ok(tokens)
     }
-
     /// Revokes an API token: one's own, or anyone's with `session.revoke`
     /// over the holder. The next request with it fails, on every replica.
     pub async fn revoke_token(
@@ -596,30 +602,8 @@ impl Rempart {
         ctx: &RequestContext,
         token: Uuid,
     ) -> Result<(), ServiceError> {
-        let now = self.clock.now();
-        let target = format!("token:{token}");
-        let mut tx = self.store.begin_read().await?;
-        let found = tx.token(token).await?;
-        drop(tx);
-        let record = found.ok_or_else(|| ServiceError::NotFound {
-            what: format!("token {token}"),
-        })?;
-        self.authorize_revocation(
-            actor,
-            ctx,
-            now,
-            record.principal,
-            Action::TokenRevoke,
-            &target,
-        )
-        .await?;
-        let mut tx = self.store.begin().await?;
-        tx.revoke_token(token, now).await?;
-        let draft =
-            Draft::new(actor.audit_name(), Action::TokenRevoke, Outcome::Success).target(target);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
-        tx.commit().await?;
-        Ok(())
+        self.revoke_credential(actor, ctx, Revocable::Token(token))
+            .await
     }
 
     /// The live sessions of an account: the caller's own, or with
@@ -671,7 +655,6 @@ impl Rempart {
             })
             .collect())
     }
-
     /// Ends a session: one's own, or anyone's with `session.revoke` over
     /// the holder.
     pub async fn revoke_session(
@@ -680,27 +663,42 @@ impl Rempart {
         ctx: &RequestContext,
         session: Uuid,
     ) -> Result<(), ServiceError> {
+        self.revoke_credential(actor, ctx, Revocable::Session(session))
+            .await
+    }
+
+    /// The one revocation path of tokens and sessions: find the holder,
+    /// authorize (one's own, or `session.revoke` over the holder), revoke
+    /// and audit in one transaction.
+    async fn revoke_credential(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        credential: Revocable,
+    ) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let target = format!("session:{session}");
+        let (kind, id, action) = match credential {
+            Revocable::Token(id) => ("token", id, Action::TokenRevoke),
+            Revocable::Session(id) => ("session", id, Action::SessionRevoke),
+        };
+        let target = format!("{kind}:{id}");
         let mut tx = self.store.begin_read().await?;
-        let found = tx.session(session).await?;
+        let holder = match credential {
+            Revocable::Token(id) => tx.token(id).await?.map(|t| t.principal),
+            Revocable::Session(id) => tx.session(id).await?.map(|s| s.principal),
+        };
         drop(tx);
-        let record = found.ok_or_else(|| ServiceError::NotFound {
-            what: format!("session {session}"),
+        let holder = holder.ok_or_else(|| ServiceError::NotFound {
+            what: format!("{kind} {id}"),
         })?;
-        self.authorize_revocation(
-            actor,
-            ctx,
-            now,
-            record.principal,
-            Action::SessionRevoke,
-            &target,
-        )
-        .await?;
+        self.authorize_revocation(actor, ctx, now, holder, action, &target)
+            .await?;
         let mut tx = self.store.begin().await?;
-        tx.revoke_session(session, now).await?;
-        let draft =
-            Draft::new(actor.audit_name(), Action::SessionRevoke, Outcome::Success).target(target);
+        match credential {
+            Revocable::Token(id) => tx.revoke_token(id, now).await?,
+            Revocable::Session(id) => tx.revoke_session(id, now).await?,
+        };
+        let draft = Draft::new(actor.audit_name(), action, Outcome::Success).target(target);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(())
