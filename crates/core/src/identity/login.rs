@@ -271,27 +271,18 @@ impl Rempart {
             return Err(ServiceError::Unauthenticated);
         };
         let throttle = account_key(&account);
+        self.refuse_if_locked(
+            &actor,
+            ctx,
+            now,
+            &account,
+            &target,
+            Action::LoginSecondFactor,
+        )
+        .await?;
         let mut tx = self.store.begin_read().await?;
-        let lock = tx.throttle(&throttle).await?;
         let policy = self.policy_with(&self.access_of(tx.as_mut(), &account).await?);
         drop(tx);
-        if let Some(retry) = locked_for(lock.as_ref(), now) {
-            self.refuse_for(
-                &actor,
-                ctx,
-                now,
-                Refusal {
-                    action: Action::LoginSecondFactor,
-                    target,
-                    tenant: account.tenant,
-                    reason: "locked out",
-                },
-            )
-            .await?;
-            return Err(ServiceError::LockedOut {
-                retry_after_secs: retry,
-            });
-        }
 
         let text = code.expose_secret().trim();
         let mut tx = self.store.begin().await?;
@@ -463,6 +454,40 @@ impl Rempart {
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Refuses (and records) a second-factor attempt while the account's
+    /// login name is locked out.
+    pub(super) async fn refuse_if_locked(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        account: &PrincipalRecord,
+        target: &str,
+        action: Action,
+    ) -> Result<(), ServiceError> {
+        let mut tx = self.store.begin_read().await?;
+        let lock = tx.throttle(&account_key(account)).await?;
+        drop(tx);
+        let Some(retry) = locked_for(lock.as_ref(), now) else {
+            return Ok(());
+        };
+        self.refuse_for(
+            actor,
+            ctx,
+            now,
+            Refusal {
+                action,
+                target: target.to_owned(),
+                tenant: account.tenant,
+                reason: "locked out",
+            },
+        )
+        .await?;
+        Err(ServiceError::LockedOut {
+            retry_after_secs: retry,
+        })
     }
 
     /// Ends the caller's own session.

@@ -14,8 +14,7 @@
 
 use rempart_model::{Action, Outcome};
 use rempart_store::{
-    CeremonyKind, PrincipalRecord, SessionRecord, SessionStage, WebauthnCeremonyRecord,
-    WebauthnCredentialRecord,
+    CeremonyKind, SessionRecord, SessionStage, WebauthnCeremonyRecord, WebauthnCredentialRecord,
 };
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
@@ -31,7 +30,7 @@ pub use webauthn_rs::prelude::{
 
 use super::IdentityConfig;
 use super::credentials::account_key;
-use super::login::{LoginStep, locked_for};
+use super::login::LoginStep;
 use crate::actor::{Actor, Credential};
 use crate::audit_details::Details;
 use crate::audit_log::Draft;
@@ -147,7 +146,7 @@ impl Rempart {
         let Credential::Session { id, .. } = actor.credential else {
             return Ok(None);
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let session = tx.session(id).await?;
         drop(tx);
         Ok(session)
@@ -172,7 +171,7 @@ impl Rempart {
                 message: "a security key or passkey is registered from a login session".to_owned(),
             });
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let existing = tx.webauthn_credentials(actor.principal).await?;
         drop(tx);
         if existing.len() >= MAX_CREDENTIALS {
@@ -371,7 +370,7 @@ impl Rempart {
         &self,
         actor: &Actor,
     ) -> Result<Vec<WebauthnCredentialView>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let records = tx.webauthn_credentials(actor.principal).await?;
         drop(tx);
         Ok(records
@@ -404,14 +403,14 @@ impl Rempart {
             )
             .await?;
         let target = format!("session:{}", record.id);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let credentials = tx.webauthn_credentials(actor.principal).await?;
         drop(tx);
         let Some(account) = account else {
             return Err(ServiceError::Unauthenticated);
         };
-        self.refuse_if_locked(&actor, ctx, now, &account, &target)
+        self.refuse_if_locked(&actor, ctx, now, &account, &target, Action::Webauthn)
             .await?;
         if credentials.is_empty() {
             let reason = "no security key or passkey is registered";
@@ -483,14 +482,14 @@ impl Rempart {
             )
             .await?;
         let target = format!("session:{}", record.id);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let password = tx.password(actor.principal).await?;
         drop(tx);
         let Some(account) = account else {
             return Err(ServiceError::Unauthenticated);
         };
-        self.refuse_if_locked(&actor, ctx, now, &account, &target)
+        self.refuse_if_locked(&actor, ctx, now, &account, &target, Action::Webauthn)
             .await?;
         let throttle = account_key(&account);
 
@@ -617,38 +616,6 @@ impl Rempart {
                 Err(ServiceError::SecondFactorRefused(reason))
             }
         }
-    }
-
-    /// Refuses (and records) a WebAuthn step for a locked-out account.
-    async fn refuse_if_locked(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        account: &PrincipalRecord,
-        target: &str,
-    ) -> Result<(), ServiceError> {
-        let mut tx = self.store.begin().await?;
-        let lock = tx.throttle(&account_key(account)).await?;
-        drop(tx);
-        let Some(retry) = locked_for(lock.as_ref(), now) else {
-            return Ok(());
-        };
-        self.refuse_for(
-            actor,
-            ctx,
-            now,
-            super::Refusal {
-                action: Action::Webauthn,
-                target: target.to_owned(),
-                tenant: account.tenant,
-                reason: "locked out",
-            },
-        )
-        .await?;
-        Err(ServiceError::LockedOut {
-            retry_after_secs: retry,
-        })
     }
 }
 
