@@ -69,7 +69,7 @@ fn source_key(ctx: &RequestContext) -> Option<String> {
     ctx.source.map(|ip| format!("source:{ip}"))
 }
 
-pub(super) fn locked_for(record: Option<&ThrottleRecord>, now: OffsetDateTime) -> Option<u64> {
+fn locked_for(record: Option<&ThrottleRecord>, now: OffsetDateTime) -> Option<u64> {
     let until = record?.locked_until?;
     (now < until).then(|| u64::try_from((until - now).whole_seconds()).unwrap_or(0) + 1)
 }
@@ -173,14 +173,23 @@ impl Rempart {
         };
 
         let secret = secret::generate(SecretKind::Session)?;
-        let mut tx = self.store.begin().await?;
-        if verdict.needs_rehash {
-            // The parameters changed: upgrade the hash now that the
-            // password is known to be right.
+        // The parameters changed: upgrade the hash now that the password is
+        // known to be right (hashed before the write transaction opens, so
+        // that no write waits on Argon2id).
+        let rehashed = if verdict.needs_rehash {
             match self.identity.hasher.hash(password).await {
-                Ok(hash) => tx.rehash_password(account.id, &hash).await?,
-                Err(e) => tracing::warn!(error = %e, "password re-hash failed; kept the old hash"),
+                Ok(hash) => Some(hash),
+                Err(e) => {
+                    tracing::warn!(error = %e, "password re-hash failed; kept the old hash");
+                    None
+                }
             }
+        } else {
+            None
+        };
+        let mut tx = self.store.begin().await?;
+        if let Some(hash) = rehashed {
+            tx.rehash_password(account.id, &hash).await?;
         }
         if account_lock.is_some() {
             tx.clear_throttle(&account_throttle).await?;
