@@ -1,6 +1,7 @@
 //! Invariant 7 with the real binary: two `rempart serve` processes on one
 //! PostgreSQL database. A token or session revoked through one replica,
-//! or an account suspended there, fails on its next request to the other.
+//! or an account suspended there, fails on its next request to the other,
+//! while the other is busy serving (its auth-epoch lease always fresh).
 
 #![allow(
     clippy::unwrap_used,
@@ -57,6 +58,26 @@ async fn revocation_reaches_every_replica_at_once() {
     .await;
     assert_eq!(status, 201, "{answer}");
     let admin = answer["token"].as_str().unwrap().to_owned();
+
+    // B is kept busy with other requests throughout, so that it always
+    // holds a fresh lease on the auth epoch (rempart_store::auth_lease):
+    // what is checked below is that a revocation returns only once no
+    // replica's lease from before it can still be used.
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let background = {
+        let http = http.clone();
+        let url = format!("{}/api/v1/auth/whoami", b.url);
+        let admin = admin.clone();
+        let busy = busy.clone();
+        tokio::spawn(async move {
+            let mut served = 0_u64;
+            while busy.load(std::sync::atomic::Ordering::SeqCst) {
+                assert_eq!(call(&http, M::GET, url.clone(), &admin, None).await.0, 200);
+                served += 1;
+            }
+            served
+        })
+    };
 
     // An API token of a service account, made on A, works on B until it is
     // revoked on A.
@@ -183,6 +204,8 @@ async fn revocation_reaches_every_replica_at_once() {
         401
     );
 
+    busy.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(background.await.unwrap() > 0);
     a.stop();
     b.stop();
 }

@@ -44,8 +44,6 @@ pub struct Rempart {
     /// Authentication results of this replica, valid while the database's
     /// auth epoch does not move.
     pub(crate) auth_cache: Arc<crate::auth_cache::AuthCache>,
-    /// Concurrent requests share reads of the auth epoch.
-    pub(crate) epoch_gate: Arc<crate::auth_cache::EpochGate>,
 }
 
 /// What first start found or did about the first administrator.
@@ -81,7 +79,6 @@ impl Rempart {
             keys: Arc::new(crate::keys::KeyVault::unconfigured()),
             identity: Arc::new(crate::identity::Identity::default()),
             auth_cache: Arc::default(),
-            epoch_gate: Arc::default(),
         }
     }
 
@@ -126,8 +123,10 @@ impl Rempart {
         let now = self.clock.now();
         let key = (secret::fingerprint(token), ctx.source);
         // Read before the lookup: a change committed meanwhile moves the
-        // epoch past this one, and the entry is not trusted again.
-        let epoch = self.epoch_gate.current(|| self.store.auth_epoch()).await?;
+        // epoch past this one, and the entry is not trusted again. The
+        // store leases the read (rempart_store::auth_lease): never older
+        // than the last revocation that has returned, on any replica.
+        let epoch = self.store.auth_epoch().await?;
         let idle = self.identity.config.session_idle();
         if let Some(entry) = self.auth_cache.get(epoch, &key, now, idle) {
             self.touch_if_due(&key, &entry.credential, now).await?;

@@ -49,6 +49,32 @@ macro_rules! engine_impl {
         /// A transaction on this engine.
         pub struct $tx {
             inner: sqlx::Transaction<'static, $db>,
+            lease: std::sync::Arc<crate::auth_lease::AuthLease>,
+            /// Whether this transaction moved the auth epoch.
+            moved_epoch: bool,
+        }
+
+        impl $tx {
+            fn new(
+                inner: sqlx::Transaction<'static, $db>,
+                lease: std::sync::Arc<crate::auth_lease::AuthLease>,
+            ) -> Self {
+                Self {
+                    inner,
+                    lease,
+                    moved_epoch: false,
+                }
+            }
+
+            /// Moves the auth epoch: every replica's cached authentications
+            /// are read again once this commits ([`crate::auth_lease`]).
+            async fn move_auth_epoch(&mut self) -> Result<(), StoreError> {
+                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *self.inner)
+                    .await?;
+                self.moved_epoch = true;
+                Ok(())
+            }
         }
 
         impl std::fmt::Debug for $tx {
@@ -194,7 +220,17 @@ macro_rules! engine_impl {
         #[async_trait]
         impl Tx for $tx {
             async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-                self.inner.commit().await?;
+                let Self {
+                    inner,
+                    lease,
+                    moved_epoch,
+                } = *self;
+                inner.commit().await?;
+                if moved_epoch {
+                    // A revocation returns once no replica can still trust
+                    // a read of the epoch from before it (invariant 7).
+                    lease.outlast().await;
+                }
                 Ok(())
             }
 

@@ -606,9 +606,7 @@ macro_rules! identity_impl {
                     .bind(id.0)
                     .execute(&mut *self.inner)
                     .await?;
-                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *self.inner)
-                    .await?;
+                self.move_auth_epoch().await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -989,9 +987,7 @@ macro_rules! identity_impl {
                 .bind(id)
                 .execute(&mut *self.inner)
                 .await?;
-                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *self.inner)
-                    .await?;
+                self.move_auth_epoch().await?;
                 Ok(())
             }
 
@@ -1016,9 +1012,7 @@ macro_rules! identity_impl {
                 .bind(id)
                 .execute(&mut *self.inner)
                 .await?;
-                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *self.inner)
-                    .await?;
+                self.move_auth_epoch().await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -1034,9 +1028,7 @@ macro_rules! identity_impl {
                 .bind(id.0)
                 .execute(&mut *self.inner)
                 .await?;
-                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *self.inner)
-                    .await?;
+                self.move_auth_epoch().await?;
                 Ok(done.rows_affected())
             }
 
@@ -1082,9 +1074,7 @@ macro_rules! identity_impl {
                 .bind(id)
                 .execute(&mut *self.inner)
                 .await?;
-                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *self.inner)
-                    .await?;
+                self.move_auth_epoch().await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -1100,9 +1090,7 @@ macro_rules! identity_impl {
                 .bind(id.0)
                 .execute(&mut *self.inner)
                 .await?;
-                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *self.inner)
-                    .await?;
+                self.move_auth_epoch().await?;
                 Ok(done.rows_affected())
             }
 
@@ -1163,9 +1151,7 @@ macro_rules! identity_impl {
                 .bind(record.granted_by.map(|p| p.0))
                 .execute(&mut *self.inner)
                 .await?;
-                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *self.inner)
-                    .await?;
+                self.move_auth_epoch().await?;
                 Ok(())
             }
 
@@ -1197,9 +1183,7 @@ macro_rules! identity_impl {
                     .bind(id)
                     .execute(&mut *self.inner)
                     .await?;
-                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *self.inner)
-                    .await?;
+                self.move_auth_epoch().await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -1244,9 +1228,7 @@ macro_rules! identity_impl {
                 .bind(to_micros(record.updated_at)?)
                 .execute(&mut *self.inner)
                 .await?;
-                sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *self.inner)
-                    .await?;
+                self.move_auth_epoch().await?;
                 Ok(())
             }
 

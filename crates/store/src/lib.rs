@@ -10,6 +10,7 @@
 //! both) from one implementation, instantiated per engine by
 //! [`engine_impl!`](crate::engine); only the schema and the locking differ.
 
+pub mod auth_lease;
 mod data_keys;
 mod engine;
 mod error;
@@ -72,9 +73,11 @@ pub trait Store: Send + Sync + Debug {
     async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError>;
 
     /// The auth epoch: a counter every change that can end or narrow a
-    /// credential moves, in the change's transaction. One statement, no
-    /// transaction: what each request reads before trusting a cached
-    /// authentication.
+    /// credential moves, in the change's transaction; what each request
+    /// checks before trusting a cached authentication. Read at most once
+    /// per lease, and a commit that moved it outlasts every lease, so the
+    /// value is never older than the last move that has returned
+    /// ([`auth_lease`](crate::auth_lease)).
     async fn auth_epoch(&self) -> Result<u64, StoreError>;
 
     /// Whether the database answers (for `/readyz`).

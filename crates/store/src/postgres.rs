@@ -30,6 +30,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The URL without its password, for messages.
     shown_url: String,
+    /// This replica's lease on the auth epoch.
+    lease: std::sync::Arc<crate::auth_lease::AuthLease>,
 }
 
 impl PostgresStore {
@@ -49,7 +51,11 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| unreachable(e.to_string()))?;
-        Ok(Self { pool, shown_url })
+        Ok(Self {
+            pool,
+            shown_url,
+            lease: std::sync::Arc::default(),
+        })
     }
 }
 
@@ -61,21 +67,25 @@ impl Store for PostgresStore {
 
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         let inner = self.pool.begin().await?;
-        Ok(Box::new(PostgresTx { inner }))
+        Ok(Box::new(PostgresTx::new(inner, self.lease.clone())))
     }
 
     async fn auth_epoch(&self) -> Result<u64, StoreError> {
-        let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM auth_epoch WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        to_u64(epoch)
+        self.lease
+            .epoch(|| async {
+                let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM auth_epoch WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                to_u64(epoch)
+            })
+            .await
     }
 
     async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError> {
         // Row locks are taken only by writes: a plain transaction already
         // reads without blocking anyone.
         let inner = self.pool.begin().await?;
-        Ok(Box::new(PostgresTx { inner }))
+        Ok(Box::new(PostgresTx::new(inner, self.lease.clone())))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -29,6 +29,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     pool: SqlitePool,
     url: String,
+    /// This replica's lease on the auth epoch.
+    lease: std::sync::Arc<crate::auth_lease::AuthLease>,
 }
 
 impl SqliteStore {
@@ -53,6 +55,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             url: url.to_owned(),
+            lease: std::sync::Arc::default(),
         })
     }
 }
@@ -65,20 +68,24 @@ impl Store for SqliteStore {
 
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(SqliteTx { inner }))
+        Ok(Box::new(SqliteTx::new(inner, self.lease.clone())))
     }
 
     async fn auth_epoch(&self) -> Result<u64, StoreError> {
-        let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM auth_epoch WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        to_u64(epoch)
+        self.lease
+            .epoch(|| async {
+                let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM auth_epoch WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                to_u64(epoch)
+            })
+            .await
     }
 
     async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError> {
         // Deferred: readers run alongside each other and the writer (WAL).
         let inner = self.pool.begin_with("BEGIN DEFERRED").await?;
-        Ok(Box::new(SqliteTx { inner }))
+        Ok(Box::new(SqliteTx::new(inner, self.lease.clone())))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

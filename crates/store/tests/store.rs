@@ -222,8 +222,48 @@ async fn an_unreachable_database_says_so_without_its_password(engine: Engine) {
     assert!(!text.contains("hunter2"), "{text}");
 }
 
+/// Invariant 7 at the storage layer: two stores on one database stand for
+/// two replicas. One keeps reading the auth epoch (its lease stays fresh);
+/// the other revokes. Once the revoking commit has returned, the first
+/// reads the new epoch on its very next call; a move rolled back is never
+/// seen.
+async fn a_moved_auth_epoch_is_seen_everywhere_once_the_move_returns(engine: Engine) {
+    use rempart_model::PrincipalId;
+    use rempart_store::PrincipalState;
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let reader = db.store().await;
+    let mover = db.store().await;
+    let first = reader.auth_epoch().await.unwrap();
+    assert_eq!(reader.auth_epoch().await.unwrap(), first);
+
+    let mut tx = mover.begin().await.unwrap();
+    tx.set_principal_state(PrincipalId(Uuid::from_u128(1)), PrincipalState::Suspended)
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(mover.auth_epoch().await.unwrap(), first);
+
+    for round in 1..=3 {
+        // The reader's lease is fresh when the move commits.
+        assert_eq!(reader.auth_epoch().await.unwrap(), first + round - 1);
+        let mut tx = mover.begin().await.unwrap();
+        tx.revoke_token(
+            Uuid::from_u128(round.into()),
+            datetime!(2026-11-28 05:00 UTC),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(reader.auth_epoch().await.unwrap(), first + round);
+        assert_eq!(mover.auth_epoch().await.unwrap(), first + round);
+    }
+}
+
 both_engines!(
     migrations_are_idempotent,
+    a_moved_auth_epoch_is_seen_everywhere_once_the_move_returns,
     tenant_queries_are_scoped,
     duplicates_conflict_and_dropped_transactions_roll_back,
     the_audit_head_only_moves_forward_by_one,
