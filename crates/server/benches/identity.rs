@@ -15,7 +15,8 @@
 //!
 //! Run: `cargo bench -p rempart-server --bench identity` (SQLite; set
 //! `CI=true` to add PostgreSQL). Without `--bench` (as `cargo test` runs
-//! it) it does a smoke run.
+//! it) it does a smoke run. `IDENTITY_BENCH=logins,requests,memory` picks
+//! parts (all by default), for example to profile one.
 
 #![allow(
     clippy::unwrap_used,
@@ -57,6 +58,26 @@ fn current_rss_mib() -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kib| kib.parse::<f64>().ok())
         .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// CPU time this process has used so far (user and system, every
+/// thread), in seconds, from `/proc/self/stat` (ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is the
+    // first, utime the 12th, stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Raw Argon2id hashes per second with `threads` threads.
@@ -145,6 +166,16 @@ async fn logins(server: &TestServer, total: usize, clients: usize) -> f64 {
     (total / clients * clients) as f64 / start.elapsed().as_secs_f64()
 }
 
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        f64::midpoint(values[n / 2 - 1], values[n / 2])
+    }
+}
+
 /// Requests per second to `path` for `duration`, `clients` at once.
 async fn rate(
     server: &TestServer,
@@ -180,13 +211,15 @@ async fn rate(
     done.load(std::sync::atomic::Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Whether `IDENTITY_BENCH` (a comma-separated list; unset: all) asks for
+/// `part`.
+fn wanted(part: &str) -> bool {
+    std::env::var("IDENTITY_BENCH").map_or(true, |parts| parts.split(',').any(|p| p.trim() == part))
+}
+
 async fn run(engine: Engine, full: bool) {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let (hashes, login_total, flood, seconds) = if full {
-        (200, 200, 1000, 5)
-    } else {
-        (4, 4, 20, 1)
-    };
+    let (hashes, login_total, flood) = if full { (200, 200, 1000) } else { (4, 4, 20) };
     let Some(server) = server(engine, cores).await else {
         println!("{}: skipped (no database)", engine.as_str());
         return;
@@ -194,55 +227,76 @@ async fn run(engine: Engine, full: bool) {
     let admin = server.admin_token().await;
     create_user(&server, &admin, "bench").await;
 
-    // 1. Logins against raw hashing, same parallelism.
-    let raw = raw_argon2(hashes, cores);
-    let http = logins(&server, login_total, cores * 2).await;
-    println!(
-        "{}: logins/s {http:.1}; raw Argon2id (m=19456,t=2,p=1) hashes/s with {cores} threads {raw:.1}; ratio {:.2}",
-        engine.as_str(),
-        http / raw
-    );
+    if wanted("logins") {
+        // 1. Logins against raw hashing, same parallelism.
+        let raw = raw_argon2(hashes, cores);
+        let http = logins(&server, login_total, cores * 2).await;
+        println!(
+            "{}: logins/s {http:.1}; raw Argon2id (m=19456,t=2,p=1) hashes/s with {cores} threads {raw:.1}; ratio {:.2}",
+            engine.as_str(),
+            http / raw
+        );
+    }
 
-    // 3. Authenticated against unauthenticated requests.
-    let duration = Duration::from_secs(seconds);
-    let clients = 16;
-    // Warm both paths.
-    rate(
-        &server,
-        "/healthz",
-        None,
-        Duration::from_millis(200),
-        clients,
-    )
-    .await;
-    rate(
-        &server,
-        "/api/v1/auth/whoami",
-        Some(&admin),
-        Duration::from_millis(200),
-        clients,
-    )
-    .await;
-    let open = rate(&server, "/healthz", None, duration, clients).await;
-    let authed = rate(
-        &server,
-        "/api/v1/auth/whoami",
-        Some(&admin),
-        duration,
-        clients,
-    )
-    .await;
-    println!(
-        "{}: GET /healthz {open:.0} req/s; GET /api/v1/auth/whoami with a token {authed:.0} req/s; ratio {:.2}",
-        engine.as_str(),
-        authed / open
-    );
+    if wanted("requests") {
+        // 3. Authenticated against unauthenticated requests, interleaved:
+        //    short rounds of each in turn (the order swapped every round),
+        //    so that the machine's drift and its neighbours' load fall on
+        //    both alike; each round gives a ratio, the median is reported.
+        let rounds = if full { 12 } else { 2 };
+        let round = Duration::from_millis(if full { 500 } else { 100 });
+        let clients = 16;
+        // Warm both paths.
+        rate(&server, "/healthz", None, round, clients).await;
+        rate(&server, "/api/v1/auth/whoami", Some(&admin), round, clients).await;
+        let (mut open, mut authed, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        // CPU seconds and requests of each kind, over all rounds.
+        let (mut open_cpu, mut authed_cpu) = ((0.0, 0.0), (0.0, 0.0));
+        for i in 0..rounds {
+            let mut o = 0.0;
+            let mut a = 0.0;
+            for turn in 0..2 {
+                let authenticated = (turn + i) % 2 == 1;
+                let cpu = cpu_seconds();
+                if authenticated {
+                    a = rate(&server, "/api/v1/auth/whoami", Some(&admin), round, clients).await;
+                    authed_cpu.0 += cpu_seconds() - cpu;
+                    authed_cpu.1 += a * round.as_secs_f64();
+                } else {
+                    o = rate(&server, "/healthz", None, round, clients).await;
+                    open_cpu.0 += cpu_seconds() - cpu;
+                    open_cpu.1 += o * round.as_secs_f64();
+                }
+            }
+            open.push(o);
+            authed.push(a);
+            ratios.push(a / o);
+        }
+        let (open, authed) = (median(&mut open), median(&mut authed));
+        let (low, high) = (
+            ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            ratios.iter().copied().fold(0.0, f64::max),
+        );
+        // Client and server share this process: CPU per request covers
+        // both, and is what throughput on a quiet machine would follow.
+        let open_us = open_cpu.0 / open_cpu.1 * 1e6;
+        let authed_us = authed_cpu.0 / authed_cpu.1 * 1e6;
+        println!(
+            "{}: GET /healthz {open:.0} req/s; GET /api/v1/auth/whoami with a token {authed:.0} req/s (medians of {rounds} interleaved rounds); ratio {:.2} (rounds {low:.2} to {high:.2}); CPU per request (client and server) {open_us:.1} µs and {authed_us:.1} µs, ratio {:.2}",
+            engine.as_str(),
+            median(&mut ratios),
+            open_us / authed_us,
+        );
+    }
     server.stop().await;
 
     // 2. Memory under a flood of concurrent attempts: each concurrency in
     //    a fresh process (this binary again), so that one run's allocations
     //    do not count in the next.
     for concurrency in [1, 4] {
+        if !wanted("memory") {
+            break;
+        }
         let output = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--memory-child",

@@ -412,7 +412,7 @@ pub struct SessionList {
 pub struct WhoAmIGrant {
     pub role: String,
     pub scope: String,
-    pub permissions: Vec<String>,
+    pub permissions: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

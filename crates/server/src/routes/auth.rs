@@ -308,7 +308,7 @@ pub async fn whoami(Authenticated(actor): Authenticated) -> Json<WhoAmI> {
             .map(|g| WhoAmIGrant {
                 role: g.role.to_string(),
                 scope: crate::identity_wire::scope_text(&g.scope),
-                permissions: crate::identity_wire::permission_names(g.permissions),
+                permissions: g.permissions.iter().map(rempart_model::Permission::as_str).collect(),
             })
             .collect(),
     })
