@@ -32,8 +32,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::PasswordHasher as _;
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rempart_testkit::{Engine, TestServer};
 use serde_json::json;
 
@@ -80,8 +79,20 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// How the raw baseline gets Argon2's working memory.
+#[derive(Clone, Copy)]
+enum Memory {
+    /// A fresh allocation per hash: the argon2 crate's own API
+    /// (`hash_password`), what a server calls by default.
+    Fresh,
+    /// Allocated once per thread and reused, as the server's arena does:
+    /// the floor (no page faults), the strictest baseline.
+    Reused,
+}
+
 /// Raw Argon2id hashes per second with `threads` threads.
-fn raw_argon2(hashes: usize, threads: usize) -> f64 {
+fn raw_argon2(hashes: usize, threads: usize, memory: Memory) -> f64 {
+    use argon2::password_hash::PasswordHasher as _;
     let defaults = rempart_core::password::HashParams::default();
     let params = Params::new(
         defaults.memory_kib,
@@ -96,14 +107,31 @@ fn raw_argon2(hashes: usize, threads: usize) -> f64 {
         .map(|t| {
             let params = params.clone();
             std::thread::spawn(move || {
-                let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+                let mut blocks = vec![Block::new(); params.block_count()];
+                let mut output = [0_u8; 32];
                 for i in 0..per_thread {
                     let salt = [u8::try_from((t * 31 + i) % 251).unwrap(); 16];
-                    std::hint::black_box(
-                        argon2
-                            .hash_password_with_salt(PASSWORD.as_bytes(), &salt)
-                            .unwrap(),
-                    );
+                    match memory {
+                        Memory::Fresh => {
+                            std::hint::black_box(
+                                argon2
+                                    .hash_password_with_salt(PASSWORD.as_bytes(), &salt)
+                                    .unwrap(),
+                            );
+                        }
+                        Memory::Reused => {
+                            argon2
+                                .hash_password_into_with_memory(
+                                    PASSWORD.as_bytes(),
+                                    &salt,
+                                    &mut output,
+                                    &mut blocks,
+                                )
+                                .unwrap();
+                            std::hint::black_box(&output);
+                        }
+                    }
                 }
             })
         })
@@ -219,7 +247,7 @@ fn wanted(part: &str) -> bool {
 
 async fn run(engine: Engine, full: bool) {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let (hashes, login_total, flood) = if full { (200, 200, 1000) } else { (4, 4, 20) };
+    let (per_round, flood) = if full { (40, 1000) } else { (4, 20) };
     let Some(server) = server(engine, cores).await else {
         println!("{}: skipped (no database)", engine.as_str());
         return;
@@ -228,13 +256,34 @@ async fn run(engine: Engine, full: bool) {
     create_user(&server, &admin, "bench").await;
 
     if wanted("logins") {
-        // 1. Logins against raw hashing, same parallelism.
-        let raw = raw_argon2(hashes, cores);
-        let http = logins(&server, login_total, cores * 2).await;
+        // 1. Logins against raw hashing, same parallelism, interleaved in
+        //    rounds (the order rotated every round); medians.
+        let rounds = if full { 10 } else { 1 };
+        let (mut fresh, mut reused, mut http) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut vs_fresh, mut vs_reused) = (Vec::new(), Vec::new());
+        for i in 0..rounds {
+            let (mut f, mut r, mut h) = (0.0, 0.0, 0.0);
+            for turn in 0..3 {
+                match (turn + i) % 3 {
+                    0 => f = raw_argon2(per_round, cores, Memory::Fresh),
+                    1 => r = raw_argon2(per_round, cores, Memory::Reused),
+                    _ => h = logins(&server, per_round, cores * 2).await,
+                }
+            }
+            fresh.push(f);
+            reused.push(r);
+            http.push(h);
+            vs_fresh.push(h / f);
+            vs_reused.push(h / r);
+        }
         println!(
-            "{}: logins/s {http:.1}; raw Argon2id (m=19456,t=2,p=1) hashes/s with {cores} threads {raw:.1}; ratio {:.2}",
+            "{}: logins/s {:.1}; raw Argon2id (m=19456,t=2,p=1) hashes/s with {cores} threads: fresh memory {:.1}, reused memory {:.1} (medians of {rounds} interleaved rounds); logins / fresh {:.2}, logins / reused {:.2}",
             engine.as_str(),
-            http / raw
+            median(&mut http),
+            median(&mut fresh),
+            median(&mut reused),
+            median(&mut vs_fresh),
+            median(&mut vs_reused),
         );
     }
 
@@ -246,6 +295,20 @@ async fn run(engine: Engine, full: bool) {
         let rounds = if full { 12 } else { 2 };
         let round = Duration::from_millis(if full { 500 } else { 100 });
         let clients = 16;
+        // The answers' sizes, for the record.
+        let size = |path: &'static str, token: Option<String>| {
+            let mut request = server.client.get(server.at(path));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            async move { request.send().await.unwrap().bytes().await.unwrap().len() }
+        };
+        println!(
+            "{}: answer bodies: /healthz {} bytes, /api/v1/auth/whoami {} bytes",
+            engine.as_str(),
+            size("/healthz", None).await,
+            size("/api/v1/auth/whoami", Some(admin.clone())).await,
+        );
         // Warm both paths.
         rate(&server, "/healthz", None, round, clients).await;
         rate(&server, "/api/v1/auth/whoami", Some(&admin), round, clients).await;

@@ -308,7 +308,11 @@ pub async fn whoami(Authenticated(actor): Authenticated) -> Json<WhoAmI> {
             .map(|g| WhoAmIGrant {
                 role: g.role.to_string(),
                 scope: crate::identity_wire::scope_text(&g.scope),
-                permissions: g.permissions.iter().map(rempart_model::Permission::as_str).collect(),
+                permissions: g
+                    .permissions
+                    .iter()
+                    .map(rempart_model::Permission::as_str)
+                    .collect(),
             })
             .collect(),
     })
