@@ -39,6 +39,7 @@ struct BootstrapRequest<'a> {
 struct BootstrapResponse {
     administrator: Principal,
     token: String,
+    token_expires_at: String,
 }
 
 /// The token is never printed.
@@ -119,10 +120,14 @@ pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
             response.administrator.name, response.administrator.id
         ));
         output::line(&format!(
-            "Its API token is saved in profile {:?} of {} (mode 0600).",
+            "Its API token is saved in profile {:?} of {} (mode 0600); it expires at {}.",
             args.client.profile,
-            saved.display()
+            saved.display(),
+            response.token_expires_at
         ));
+        output::line(
+            "Before then, create the people who administer Rempart (`rempart user create`, `rempart grant add`), who log in with a password and second factor.",
+        );
     }
     Ok(())
 }

@@ -68,6 +68,10 @@ pub enum BootstrapStatus {
 pub struct BootstrapResult {
     pub administrator: PrincipalRecord,
     pub token: SecretString,
+    /// When the token expires: like every API token, it has a lifetime
+    /// (the default, 90 days). The people who administer Rempart are
+    /// created with it, and log in with a password and second factor.
+    pub token_expires_at: OffsetDateTime,
 }
 
 impl Rempart {
@@ -402,13 +406,17 @@ impl Rempart {
         tx.insert_grant(self.clock.new_id(), principal.id, &grant, now)
             .await?;
         let token = secret::generate(SecretKind::ApiToken)?;
-        tx.insert_token(&TokenRecord::unrestricted(
-            self.clock.new_id(),
-            principal.id,
-            secret::fingerprint(&token),
-            "bootstrap",
-            now,
-        ))
+        let token_expires_at = now + crate::identity::TOKEN_DEFAULT_LIFETIME;
+        tx.insert_token(&TokenRecord {
+            expires_at: Some(token_expires_at),
+            ..TokenRecord::unrestricted(
+                self.clock.new_id(),
+                principal.id,
+                secret::fingerprint(&token),
+                "bootstrap",
+                now,
+            )
+        })
         .await?;
         let draft = Draft::new("bootstrap", Action::BootstrapExchange, Outcome::Success)
             .target(format!("principal:{}", principal.id));
@@ -417,6 +425,7 @@ impl Rempart {
         Ok(BootstrapResult {
             administrator: principal,
             token,
+            token_expires_at,
         })
     }
 

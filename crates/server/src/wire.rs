@@ -31,6 +31,10 @@ pub struct BootstrapResponse {
     /// The administrator's first API token (`rmp_at_…`). Shown once; only
     /// its hash is stored.
     pub token: String,
+    /// When that token expires (the default API-token lifetime, 90 days).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub token_expires_at: OffsetDateTime,
 }
 
 /// The credential is never printed.

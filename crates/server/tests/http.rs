@@ -235,7 +235,22 @@ async fn bootstrap_credentials_are_single_use_and_expire(engine: Engine) {
     assert!(body["detail"].as_str().unwrap().contains("expired"));
     server.clock.advance(-time::Duration::hours(1));
 
-    assert_eq!(exchange(credential.clone()).await.unwrap().status(), 201);
+    let exchanged = exchange(credential.clone()).await.unwrap();
+    assert_eq!(exchanged.status(), 201);
+    let exchanged: Value = exchanged.json().await.unwrap();
+    let token = exchanged["token"].as_str().unwrap().to_owned();
+    let expires_at = time::OffsetDateTime::parse(
+        exchanged["token_expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    // The administrator's token is an API token like any other: it has the
+    // default lifetime, not none.
+    let lifetime = expires_at - rempart_core::Clock::now(server.clock.as_ref());
+    assert!(
+        lifetime > time::Duration::days(89) && lifetime <= time::Duration::days(90),
+        "{lifetime}"
+    );
     let before = counts(server.store.as_ref()).await;
     let body = problem(
         exchange(credential.clone()).await.unwrap(),
@@ -260,6 +275,17 @@ async fn bootstrap_credentials_are_single_use_and_expire(engine: Engine) {
     let mut tx = server.store.begin().await.unwrap();
     assert_eq!(tx.count_principals().await.unwrap(), 1);
     drop(tx);
+
+    let whoami = || {
+        server
+            .client
+            .get(server.at("/api/v1/auth/whoami"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(whoami().await.unwrap().status(), 200);
+    server.clock.set(expires_at);
+    assert_eq!(whoami().await.unwrap().status(), 401);
     server.stop().await;
 }
 

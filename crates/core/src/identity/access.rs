@@ -29,7 +29,7 @@ use crate::service::Rempart;
 /// The longest an API token may live.
 const TOKEN_MAX_LIFETIME: Duration = Duration::days(366);
 /// The lifetime of a token created without one.
-const TOKEN_DEFAULT_LIFETIME: Duration = Duration::days(90);
+pub(crate) const TOKEN_DEFAULT_LIFETIME: Duration = Duration::days(90);
 
 /// A credential to revoke.
 #[derive(Debug, Clone, Copy)]

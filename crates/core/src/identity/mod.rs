@@ -10,6 +10,7 @@
 //! keyring (TOTP secrets).
 
 mod access;
+pub(crate) use access::TOKEN_DEFAULT_LIFETIME;
 mod accounts;
 mod config;
 mod credentials;

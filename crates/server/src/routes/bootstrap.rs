@@ -42,6 +42,7 @@ pub async fn exchange(
                 name: result.administrator.name.into(),
             },
             token: result.token.expose_secret().to_owned(),
+            token_expires_at: result.token_expires_at,
         }),
     ))
 }
