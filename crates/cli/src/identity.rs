@@ -687,6 +687,11 @@ pub enum MfaCommand {
         #[arg(long)]
         stdin: bool,
     },
+    /// Lists your security keys and passkeys (registered from a browser).
+    Keys,
+    /// Removes one of your security keys or passkeys (a lost one); needs a
+    /// recent login, and refuses your last second factor.
+    RemoveKey { id: String },
 }
 
 pub async fn mfa(command: MfaCommand, args: &ClientArgs) -> anyhow::Result<()> {
@@ -694,6 +699,35 @@ pub async fn mfa(command: MfaCommand, args: &ClientArgs) -> anyhow::Result<()> {
     match command {
         MfaCommand::Enrol { stdin } => {
             enrol(&client, &Input { stdin }).await?;
+            Ok(())
+        }
+        MfaCommand::Keys => {
+            let list: Value = client.get("/api/v1/mfa/webauthn").await?;
+            let rows: Vec<Vec<String>> = field(&list, "credentials")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|k| {
+                    vec![
+                        text(field(k, "id")),
+                        text(field(k, "name")),
+                        text(field(k, "created_at")),
+                        text(field(k, "last_used_at")),
+                    ]
+                })
+                .collect();
+            print(
+                args.json,
+                field(&list, "credentials"),
+                &["ID", "NAME", "REGISTERED", "LAST USED"],
+                &rows,
+            )
+        }
+        MfaCommand::RemoveKey { id } => {
+            client
+                .delete(&format!("/api/v1/mfa/webauthn/{}", segment(&id)))
+                .await?;
+            output::note(&format!("security key {id} removed"));
             Ok(())
         }
     }

@@ -691,6 +691,21 @@ async fn identity_from_the_cli(engine: Engine) {
     assert!(!ok);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("separation-of-duties"), "{err}");
+
+    // Security keys: the administrator has none; removing an unknown one
+    // is a one-line error.
+    let (ok, out, err) = tokio::task::block_in_place(|| run(&["mfa", "keys", "--json"], ""));
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "[]");
+    let (ok, _, err) = tokio::task::block_in_place(|| {
+        run(
+            &["mfa", "remove-key", "00000000-0000-0000-0000-000000000001"],
+            "",
+        )
+    });
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not found"), "{err}");
     server.stop().await;
 }
 

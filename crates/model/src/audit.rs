@@ -105,6 +105,8 @@ pub enum Action {
     WebauthnRegisterStart,
     #[serde(rename = "mfa.webauthn.register")]
     WebauthnRegister,
+    #[serde(rename = "mfa.webauthn.remove")]
+    WebauthnRemove,
     #[serde(rename = "auth.webauthn.start")]
     WebauthnStart,
     #[serde(rename = "auth.webauthn")]
@@ -168,6 +170,7 @@ impl Action {
             Self::GrantList => "grant.list",
             Self::WebauthnRegisterStart => "mfa.webauthn.register_start",
             Self::WebauthnRegister => "mfa.webauthn.register",
+            Self::WebauthnRemove => "mfa.webauthn.remove",
             Self::WebauthnStart => "auth.webauthn.start",
             Self::Webauthn => "auth.webauthn",
         }

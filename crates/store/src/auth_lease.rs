@@ -134,7 +134,7 @@ mod tests {
         // Another replica moves the epoch: this one may use its read for
         // the rest of the lease (the mover is still waiting it out) ...
         epoch.store(2, Ordering::SeqCst);
-        tokio::time::advance(LEASE - Duration::from_millis(1)).await;
+        tokio::time::advance(LEASE.checked_sub(Duration::from_millis(1)).unwrap()).await;
         assert_eq!(lease.epoch(counted(&reads, &epoch)).await.unwrap(), 1);
         assert_eq!(reads.load(Ordering::SeqCst), 1);
         // ... and not a moment after.
@@ -156,7 +156,7 @@ mod tests {
         epoch.store(2, Ordering::SeqCst);
         let start = monotonic_now();
         mover.outlast().await;
-        assert!(monotonic_now() - start >= OUTLAST);
+        assert!(monotonic_now().duration_since(start) >= OUTLAST);
         assert!(OUTLAST > LEASE);
         assert_eq!(reader.epoch(counted(&reads, &epoch)).await.unwrap(), 2);
     }

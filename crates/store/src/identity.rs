@@ -372,6 +372,17 @@ pub trait IdentityTx: Send {
         used_at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
     async fn delete_webauthn_credentials(&mut self, id: PrincipalId) -> Result<u64, StoreError>;
+    /// Holds the account's row until the transaction ends, so that two
+    /// changes to one account's second factors run one after the other (a
+    /// no-op update: a row lock on PostgreSQL; SQLite's write transactions
+    /// are serial already).
+    async fn lock_principal(&mut self, id: PrincipalId) -> Result<(), StoreError>;
+    /// Deletes the credential `id` if `principal` holds it.
+    async fn delete_webauthn_credential(
+        &mut self,
+        principal: PrincipalId,
+        id: Uuid,
+    ) -> Result<bool, StoreError>;
     async fn insert_webauthn_ceremony(
         &mut self,
         record: &crate::WebauthnCeremonyRecord,
@@ -1328,6 +1339,29 @@ macro_rules! identity_impl {
                     .execute(&mut *self.inner)
                     .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn lock_principal(&mut self, id: PrincipalId) -> Result<(), StoreError> {
+                sqlx::query("UPDATE principals SET state = state WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *self.inner)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_webauthn_credential(
+                &mut self,
+                principal: PrincipalId,
+                id: Uuid,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "DELETE FROM webauthn_credentials WHERE id = $1 AND principal_id = $2",
+                )
+                .bind(id)
+                .bind(principal.0)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn insert_webauthn_ceremony(

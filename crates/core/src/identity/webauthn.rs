@@ -386,6 +386,60 @@ impl Rempart {
             .collect())
     }
 
+    /// Removes one of the caller's own security keys or passkeys (a lost
+    /// one), after a recent proof of identity. The account's last second
+    /// factor is not removed this way: enrol another first, or ask an
+    /// administrator (`user reset-mfa`), so that no one drops their MFA by
+    /// accident. Another account's key is "not found".
+    pub async fn remove_webauthn_credential(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        id: Uuid,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let target = format!("webauthn:{id}");
+        self.require_step_up(actor, ctx, now, Action::WebauthnRemove, &target)
+            .await?;
+        let refuse = |reason: &'static str| super::Refusal {
+            action: Action::WebauthnRemove,
+            target: target.clone(),
+            tenant: None,
+            reason,
+        };
+        let mut tx = self.store.begin().await?;
+        // Two removals at once must not both see another factor left.
+        tx.lock_principal(actor.principal).await?;
+        let keys = tx.webauthn_credentials(actor.principal).await?;
+        if !keys.iter().any(|k| k.id == id) {
+            drop(tx);
+            self.refuse_for(actor, ctx, now, refuse("no such key on the account"))
+                .await?;
+            return Err(ServiceError::NotFound {
+                what: format!("security key {id}"),
+            });
+        }
+        let has_totp = tx
+            .totp(actor.principal)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some());
+        if keys.len() == 1 && !has_totp {
+            drop(tx);
+            self.refuse_for(actor, ctx, now, refuse("the account's last second factor"))
+                .await?;
+            return Err(ServiceError::RuleRefused {
+                rule: "last-second-factor",
+                message: "this is the account's last second factor: enrol another first, or ask an administrator to reset MFA".to_owned(),
+            });
+        }
+        tx.delete_webauthn_credential(actor.principal, id).await?;
+        let draft =
+            Draft::new(actor.audit_name(), Action::WebauthnRemove, Outcome::Success).target(target);
+        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Starts a WebAuthn authentication for a session waiting for its
     /// second factor, or (step-up) a logged-in one.
     pub async fn webauthn_start(

@@ -49,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webauthn::register_start))
         .routes(routes!(webauthn::register_finish))
         .routes(routes!(webauthn::list))
+        .routes(routes!(webauthn::remove))
         .routes(routes!(webauthn::start))
         .routes(routes!(webauthn::finish))
         .routes(routes!(users::create, users::list))

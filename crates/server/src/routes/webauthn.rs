@@ -5,7 +5,9 @@
 //! may reach different replicas.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use uuid::Uuid;
 
 use crate::extract::{ApiJson, Authenticated, Ctx, Partial, SecureTransport, SessionSecret};
 use crate::identity_wire::LoginResponse;
@@ -76,6 +78,31 @@ pub async fn list(
     Ok(Json(WebauthnCredentialList {
         credentials: credentials.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// Removes one of the caller's security keys or passkeys (a lost one).
+/// Needs a recent login (step-up); the account's last second factor is
+/// refused (enrol another first, or an administrator resets MFA).
+#[utoipa::path(delete, path = "/api/v1/mfa/webauthn/{id}", tag = "auth",
+    params(("id" = Uuid, Path, description = "The key, as listed")),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid credential, or no recent login (step-up-required)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account's last second factor (rule-refused)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key on the caller's account", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn remove(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    Authenticated(actor): Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, Problem> {
+    state
+        .core
+        .remove_webauthn_credential(&actor, &ctx, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Starts a WebAuthn authentication: the second factor of a login, or

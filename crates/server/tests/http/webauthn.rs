@@ -1,7 +1,9 @@
 //! WebAuthn over HTTP (issue 5), on both engines, with a software passkey:
-//! registration at the forced MFA enrolment, login with the key, and a
+//! registration at the forced MFA enrolment, login with the key, a
 //! replayed assertion answered with problem+json, audited, and leaving the
-//! login where it was. Without configuration the routes say so.
+//! login where it was, and a lost key removed (never the last second
+//! factor, never another account's). Without configuration the routes say
+//! so.
 
 use rempart_core::identity::webauthn::{CreationChallengeResponse, RequestChallengeResponse, Url};
 use rempart_testkit::{Engine, TestServer, both_engines};
@@ -196,6 +198,94 @@ async fn register_and_log_in_with_a_passkey(engine: Engine) {
     )
     .await;
     assert!((400..500).contains(&status), "{status}");
+
+    // A lost key is removed by its holder, from the session that just
+    // logged in with it, but never the account's last second factor.
+    let first = registered["id"].as_str().unwrap().to_owned();
+    let remove = |token: &str, id: &str| {
+        server
+            .client
+            .delete(server.at(&format!("/api/v1/mfa/webauthn/{id}")))
+            .bearer_auth(token)
+            .send()
+    };
+    let last = remove(&session, &first).await.unwrap();
+    assert_eq!(last.status(), 403);
+    let last: Value = last.json().await.unwrap();
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("last second factor"),
+        "{last}"
+    );
+    let (status, started) = post(
+        &server,
+        &session,
+        "/api/v1/mfa/webauthn/register/start",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{started}");
+    let options: CreationChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let mut spare = SoftPasskey::new(true);
+    let credential = spare.do_registration(origin.clone(), options).unwrap();
+    let (status, second) = post(
+        &server,
+        &session,
+        "/api/v1/mfa/webauthn/register/finish",
+        &json!({"ceremony": started["ceremony"], "name": "spare key", "credential": credential}),
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    // Another account's key is not found, even for an administrator.
+    let spare_id = second["id"].as_str().unwrap().to_owned();
+    assert_eq!(remove(&admin, &spare_id).await.unwrap().status(), 404);
+    assert_eq!(remove(&session, &first).await.unwrap().status(), 204);
+    assert_eq!(remove(&session, &first).await.unwrap().status(), 404);
+    let listed: Value = server
+        .client
+        .get(server.at("/api/v1/mfa/webauthn"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["spare key"]);
+    // The spare key logs in; every removal and refusal is in the log.
+    let (next, stage) = login(&server, "dana").await;
+    assert_eq!(stage, "second_factor");
+    let (ceremony, options) = start_auth(&server, &next).await;
+    let assertion = spare.do_authentication(origin, options).unwrap();
+    let (status, done) = post(
+        &server,
+        &next,
+        "/api/v1/auth/webauthn/finish",
+        &json!({"ceremony": ceremony, "credential": assertion}),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    server.core.drain_audit().await.unwrap();
+    let mut tx = server.store.begin().await.unwrap();
+    let events = tx.audit_events(0, 100_000).await.unwrap();
+    drop(tx);
+    let removals = |outcome: &str| {
+        events
+            .iter()
+            .filter(|e| e.action == "mfa.webauthn.remove" && e.outcome == outcome)
+            .count()
+    };
+    assert_eq!(removals("success"), 1);
+    assert_eq!(removals("denied"), 3);
 }
 
 both_engines!(register_and_log_in_with_a_passkey);
