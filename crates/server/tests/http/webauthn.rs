@@ -51,6 +51,32 @@ async fn start_auth(server: &TestServer, session: &str) -> (String, RequestChall
     )
 }
 
+/// Registers `key` under `name` from `session`; the finish answer.
+async fn register(server: &TestServer, session: &str, key: &mut SoftPasskey, name: &str) -> Value {
+    let (status, started) = post(
+        server,
+        session,
+        "/api/v1/mfa/webauthn/register/start",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{started}");
+    let options: CreationChallengeResponse =
+        serde_json::from_value(started["options"].clone()).unwrap();
+    let credential = key
+        .do_registration(Url::parse(ORIGIN).unwrap(), options)
+        .unwrap();
+    let (status, registered) = post(
+        server,
+        session,
+        "/api/v1/mfa/webauthn/register/finish",
+        &json!({"ceremony": started["ceremony"], "name": name, "credential": credential}),
+    )
+    .await;
+    assert_eq!(status, 200, "{registered}");
+    registered
+}
+
 #[allow(clippy::too_many_lines, reason = "one scenario, told in order")]
 async fn register_and_log_in_with_a_passkey(engine: Engine) {
     let Some(server) = TestServer::start_with(engine, |c| {
@@ -84,27 +110,8 @@ async fn register_and_log_in_with_a_passkey(engine: Engine) {
     // Forced enrolment, done with a passkey instead of TOTP.
     let (session, stage) = login(&server, "dana").await;
     assert_eq!(stage, "enrol_mfa");
-    let (status, started) = post(
-        &server,
-        &session,
-        "/api/v1/mfa/webauthn/register/start",
-        &json!({}),
-    )
-    .await;
-    assert_eq!(status, 200, "{started}");
-    let options: CreationChallengeResponse =
-        serde_json::from_value(started["options"].clone()).unwrap();
     let mut key = SoftPasskey::new(true);
-    let credential = key.do_registration(origin.clone(), options).unwrap();
-    let (status, registered) = post(
-        &server,
-        &session,
-        "/api/v1/mfa/webauthn/register/finish",
-        &json!({"ceremony": started["ceremony"], "name": "soft key",
-                "credential": credential}),
-    )
-    .await;
-    assert_eq!(status, 200, "{registered}");
+    let registered = register(&server, &session, &mut key, "soft key").await;
     assert_eq!(registered["stage"], "full");
     assert_eq!(registered["name"], "soft key");
     let listed: Value = server
@@ -219,26 +226,8 @@ async fn register_and_log_in_with_a_passkey(engine: Engine) {
             .contains("last second factor"),
         "{last}"
     );
-    let (status, started) = post(
-        &server,
-        &session,
-        "/api/v1/mfa/webauthn/register/start",
-        &json!({}),
-    )
-    .await;
-    assert_eq!(status, 200, "{started}");
-    let options: CreationChallengeResponse =
-        serde_json::from_value(started["options"].clone()).unwrap();
     let mut spare = SoftPasskey::new(true);
-    let credential = spare.do_registration(origin.clone(), options).unwrap();
-    let (status, second) = post(
-        &server,
-        &session,
-        "/api/v1/mfa/webauthn/register/finish",
-        &json!({"ceremony": started["ceremony"], "name": "spare key", "credential": credential}),
-    )
-    .await;
-    assert_eq!(status, 200, "{second}");
+    let second = register(&server, &session, &mut spare, "spare key").await;
     // Another account's key is not found, even for an administrator.
     let spare_id = second["id"].as_str().unwrap().to_owned();
     assert_eq!(remove(&admin, &spare_id).await.unwrap().status(), 404);
