@@ -297,6 +297,30 @@ fn text(value: &Value) -> String {
     }
 }
 
+/// Prints the array `key` of `list`: as JSON, or as a table of the given
+/// (header, field) columns.
+fn print_columns(
+    json: bool,
+    list: &Value,
+    key: &str,
+    columns: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let items = field(list, key);
+    let rows: Vec<Vec<String>> = items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| {
+            columns
+                .iter()
+                .map(|(_, name)| text(field(item, name)))
+                .collect()
+        })
+        .collect();
+    let header: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
+    print(json, items, &header, &rows)
+}
+
 fn print(json: bool, value: &Value, header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
     if json {
         output::line(&serde_json::to_string_pretty(value)?);
@@ -649,25 +673,17 @@ pub async fn token(command: TokenCommand, args: &ClientArgs) -> anyhow::Result<(
                 None => "/api/v1/tokens".to_owned(),
             };
             let list: Value = client.get(&path).await?;
-            let rows: Vec<Vec<String>> = field(&list, "tokens")
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|t| {
-                    vec![
-                        text(field(t, "id")),
-                        text(field(t, "name")),
-                        text(field(t, "expires_at")),
-                        text(field(t, "revoked_at")),
-                        text(field(t, "last_used_at")),
-                    ]
-                })
-                .collect();
-            print(
+            print_columns(
                 args.json,
-                field(&list, "tokens"),
-                &["ID", "NAME", "EXPIRES", "REVOKED", "LAST USED"],
-                &rows,
+                &list,
+                "tokens",
+                &[
+                    ("ID", "id"),
+                    ("NAME", "name"),
+                    ("EXPIRES", "expires_at"),
+                    ("REVOKED", "revoked_at"),
+                    ("LAST USED", "last_used_at"),
+                ],
             )
         }
         TokenCommand::Revoke { id } => {
@@ -703,24 +719,16 @@ pub async fn mfa(command: MfaCommand, args: &ClientArgs) -> anyhow::Result<()> {
         }
         MfaCommand::Keys => {
             let list: Value = client.get("/api/v1/mfa/webauthn").await?;
-            let rows: Vec<Vec<String>> = field(&list, "credentials")
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|k| {
-                    vec![
-                        text(field(k, "id")),
-                        text(field(k, "name")),
-                        text(field(k, "created_at")),
-                        text(field(k, "last_used_at")),
-                    ]
-                })
-                .collect();
-            print(
+            print_columns(
                 args.json,
-                field(&list, "credentials"),
-                &["ID", "NAME", "REGISTERED", "LAST USED"],
-                &rows,
+                &list,
+                "credentials",
+                &[
+                    ("ID", "id"),
+                    ("NAME", "name"),
+                    ("REGISTERED", "created_at"),
+                    ("LAST USED", "last_used_at"),
+                ],
             )
         }
         MfaCommand::RemoveKey { id } => {

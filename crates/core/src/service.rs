@@ -14,9 +14,7 @@ use rempart_model::{
     Action, Grant, NewTenant, Outcome, Permission, PrincipalId, PrincipalName, Role, Scope, Tenant,
     TenantId,
 };
-use rempart_store::{
-    BootstrapRecord, PrincipalRecord, PrincipalState, Store, StoreError, TokenRecord,
-};
+use rempart_store::{BootstrapRecord, PrincipalRecord, Store, StoreError, TokenRecord};
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 
@@ -233,30 +231,9 @@ impl Rempart {
             .await?;
             return Err(ServiceError::Unauthenticated);
         };
-        if principal.state != PrincipalState::Active {
-            drop(tx);
-            let draft = Draft::new(
-                format!("principal:{}", principal.id),
-                Action::AuthToken,
-                Outcome::Denied,
-            );
-            self.refuse(ctx, now, draft).await?;
-            return Err(ServiceError::Unauthenticated);
-        }
-        let access = self.access_of(tx.as_mut(), &principal).await?;
-        if !self.source_allowed(&principal, &access, ctx) {
-            drop(tx);
-            let draft = Draft::new(
-                format!("principal:{}", principal.id),
-                Action::AuthToken,
-                Outcome::Denied,
-            )
-            .details(crate::audit_details::Details::reason(
-                "source outside the account's allow-list",
-            ));
-            self.refuse_with_details(ctx, now, draft).await?;
-            return Err(ServiceError::SourceNotAllowed { what: "account" });
-        }
+        let mut tx = self
+            .admit_holder(tx, ctx, now, &principal, Action::AuthToken)
+            .await?;
         let grants = tx.grants_of(principal.id).await?;
         let grants = match self
             .token_grants(tx.as_mut(), ctx, &token_record, grants)

@@ -38,6 +38,51 @@ where
     }
 }
 
+/// A path parameter; one that does not parse (a malformed id) is answered
+/// with a problem document like every other rejection.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                "Bad request",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// Query parameters; ones that do not parse are a validation problem on
+/// the field `query`.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(Problem::invalid_field("query", rejection.body_text())),
+        }
+    }
+}
+
 /// The peer that opened the connection, and whether it did so on
 /// Rempart's own TLS listener.
 #[derive(Debug, Clone, Copy)]

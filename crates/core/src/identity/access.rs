@@ -561,15 +561,16 @@ impl Rempart {
         Ok((record, secret))
     }
 
-    /// The API tokens of an account: the caller's own, or with `user.read`
-    /// over the account.
-    pub async fn list_tokens(
+    /// Whose credentials a listing shows (the caller's own when `None`),
+    /// and its audit target: another account's needs `user.read` over it.
+    async fn holder_for_listing(
         &self,
         actor: &Actor,
         ctx: &RequestContext,
+        now: OffsetDateTime,
         holder: Option<PrincipalId>,
-    ) -> Result<Vec<TokenRecord>, ServiceError> {
-        let now = self.clock.now();
+        action: Action,
+    ) -> Result<(PrincipalId, String), ServiceError> {
         let holder = holder.unwrap_or(actor.principal);
         let target = format!("principal:{holder}");
         if holder != actor.principal {
@@ -581,11 +582,26 @@ impl Rempart {
                 now,
                 Permission::UserRead,
                 (&scope, env.as_ref()),
-                Action::TokenList,
+                action,
                 &target,
             )
             .await?;
         }
+        Ok((holder, target))
+    }
+
+    /// The API tokens of an account: the caller's own, or with `user.read`
+    /// over the account.
+    pub async fn list_tokens(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        holder: Option<PrincipalId>,
+    ) -> Result<Vec<TokenRecord>, ServiceError> {
+        let now = self.clock.now();
+        let (holder, target) = self
+            .holder_for_listing(actor, ctx, now, holder, Action::TokenList)
+            .await?;
         let mut tx = self.store.begin().await?;
         let tokens = tx.tokens_of(holder).await?;
         let draft =
@@ -615,22 +631,9 @@ impl Rempart {
         holder: Option<PrincipalId>,
     ) -> Result<Vec<SessionView>, ServiceError> {
         let now = self.clock.now();
-        let holder = holder.unwrap_or(actor.principal);
-        let target = format!("principal:{holder}");
-        if holder != actor.principal {
-            let account = self.account(holder).await?;
-            let (scope, env) = self.account_scope(&account).await?;
-            self.authorize(
-                actor,
-                ctx,
-                now,
-                Permission::UserRead,
-                (&scope, env.as_ref()),
-                Action::SessionList,
-                &target,
-            )
+        let (holder, target) = self
+            .holder_for_listing(actor, ctx, now, holder, Action::SessionList)
             .await?;
-        }
         let mut tx = self.store.begin().await?;
         let sessions = tx.sessions_of(holder, now).await?;
         let draft =

@@ -562,28 +562,33 @@ impl Rempart {
         now: OffsetDateTime,
         key: &str,
     ) -> Result<(), ServiceError> {
-        let config = &self.identity.config;
-        let record = tx
-            .count_login_failure(key, now, now - config.lockout_window())
-            .await?;
-        if record.failures >= config.lockout_attempts {
-            tx.lock_login(key, now + config.lockout_duration(record.lockouts))
-                .await?;
-        }
-        Ok(())
+        let limit = self.identity.config.lockout_attempts;
+        self.count_toward_lockout(tx, now, key, limit).await
     }
 
+    /// The same for a source address, with its own limit.
     async fn count_source_failure(
         &self,
         tx: &mut dyn Tx,
         now: OffsetDateTime,
         key: &str,
     ) -> Result<(), ServiceError> {
+        let limit = self.identity.config.source_attempts;
+        self.count_toward_lockout(tx, now, key, limit).await
+    }
+
+    async fn count_toward_lockout(
+        &self,
+        tx: &mut dyn Tx,
+        now: OffsetDateTime,
+        key: &str,
+        limit: u32,
+    ) -> Result<(), ServiceError> {
         let config = &self.identity.config;
         let record = tx
             .count_login_failure(key, now, now - config.lockout_window())
             .await?;
-        if record.failures >= config.source_attempts {
+        if record.failures >= limit {
             tx.lock_login(key, now + config.lockout_duration(record.lockouts))
                 .await?;
         }
@@ -659,28 +664,9 @@ impl Rempart {
             self.refuse(ctx, now, draft).await?;
             return Err(ServiceError::Unauthenticated);
         };
-        if principal.state != PrincipalState::Active {
-            drop(tx);
-            let draft = Draft::new(
-                format!("principal:{}", principal.id),
-                Action::AuthSession,
-                Outcome::Denied,
-            );
-            self.refuse(ctx, now, draft).await?;
-            return Err(ServiceError::Unauthenticated);
-        }
-        let access = self.access_of(tx.as_mut(), &principal).await?;
-        if !self.source_allowed(&principal, &access, ctx) {
-            drop(tx);
-            let draft = Draft::new(
-                format!("principal:{}", principal.id),
-                Action::AuthSession,
-                Outcome::Denied,
-            )
-            .details(Details::reason("source outside the account's allow-list"));
-            self.refuse_with_details(ctx, now, draft).await?;
-            return Err(ServiceError::SourceNotAllowed { what: "account" });
-        }
+        let mut tx = self
+            .admit_holder(tx, ctx, now, &principal, Action::AuthSession)
+            .await?;
         if !stages.contains(&session.stage) {
             return Err(ServiceError::LoginIncomplete {
                 next: session.stage.as_str(),

@@ -236,6 +236,36 @@ impl Rempart {
         staff_ok && tenant_ok
     }
 
+    /// Admits the holder of a credential being used (`action`: a token or
+    /// a session): active, and the request's source on the account's
+    /// allow-list. A refusal ends the read transaction `tx`, is recorded
+    /// with its reason, and is returned; otherwise `tx` is handed back.
+    pub(crate) async fn admit_holder(
+        &self,
+        mut tx: Box<dyn Tx>,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        principal: &PrincipalRecord,
+        action: Action,
+    ) -> Result<Box<dyn Tx>, ServiceError> {
+        let actor = format!("principal:{}", principal.id);
+        if principal.state != rempart_store::PrincipalState::Active {
+            drop(tx);
+            self.refuse(ctx, now, Draft::new(actor, action, Outcome::Denied))
+                .await?;
+            return Err(ServiceError::Unauthenticated);
+        }
+        let access = self.access_of(tx.as_mut(), principal).await?;
+        if !self.source_allowed(principal, &access, ctx) {
+            drop(tx);
+            let draft = Draft::new(actor, action, Outcome::Denied)
+                .details(Details::reason("source outside the account's allow-list"));
+            self.refuse_with_details(ctx, now, draft).await?;
+            return Err(ServiceError::SourceNotAllowed { what: "account" });
+        }
+        Ok(tx)
+    }
+
     /// Whether a password must be changed now (reset, or older than the
     /// policy's maximum age).
     pub(crate) fn password_change_due(

@@ -9,7 +9,7 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use rempart_audit::Checkpoint;
 use rempart_audit::event::unix_micros;
 use rempart_store::{AuditQuery, AuditRecord};
@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{Authenticated, Ctx};
+use crate::extract::{ApiPath, Authenticated, Ctx};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -244,7 +244,7 @@ pub async fn inclusion(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(seq): Path<u64>,
+    ApiPath(seq): ApiPath<u64>,
     params: Result<Query<ProofParams>, QueryRejection>,
 ) -> Result<Json<InclusionProofView>, Problem> {
     let p = query(params)?;
@@ -289,7 +289,7 @@ pub async fn details(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(seq): Path<u64>,
+    ApiPath(seq): ApiPath<u64>,
 ) -> Result<Json<AuditDetailsView>, Problem> {
     let details = state.core.audit_event_details(&actor, &ctx, seq).await?;
     Ok(Json(AuditDetailsView { seq, details }))

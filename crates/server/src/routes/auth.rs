@@ -8,7 +8,7 @@
 )]
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rempart_core::identity::LoginStep;
@@ -18,7 +18,8 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::extract::{
-    ApiJson, Authenticated, Ctx, Partial, SESSION_COOKIE, SecureTransport, SessionSecret,
+    ApiJson, ApiPath, ApiQuery, Authenticated, Ctx, Partial, SESSION_COOKIE, SecureTransport,
+    SessionSecret,
 };
 use crate::identity_wire::{
     ChangePasswordRequest, CodeRequest, LoginRequest, LoginResponse, RecoveryCodesResponse,
@@ -253,7 +254,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Query(query): Query<HolderQuery>,
+    ApiQuery(query): ApiQuery<HolderQuery>,
 ) -> Result<Json<SessionList>, Problem> {
     let sessions = state
         .core
@@ -278,7 +279,7 @@ pub async fn revoke_session(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, Problem> {
     state.core.revoke_session(&actor, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,11 +1,11 @@
 //! Tenants: the organizations whose data Rempart holds.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use uuid::Uuid;
 
-use crate::extract::{ApiJson, Authenticated, Ctx};
+use crate::extract::{ApiJson, ApiPath, Authenticated, Ctx};
 use crate::identity_wire::TenantAccessWire;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -65,7 +65,7 @@ pub async fn access(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<TenantAccessWire>, Problem> {
     let access = state
         .core
@@ -91,7 +91,7 @@ pub async fn set_access(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<TenantAccessWire>,
 ) -> Result<Json<TenantAccessWire>, Problem> {
     let access = body.into_domain()?;

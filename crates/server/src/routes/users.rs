@@ -6,7 +6,7 @@
 )]
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use rempart_core::identity::{NewAccount, NewGrant, NewRole, NewToken};
 use rempart_core::{Actor, RequestContext};
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::extract::{ApiJson, Authenticated, Ctx, SecureTransport};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Authenticated, Ctx, SecureTransport};
 use crate::identity_wire::{
     CreateGrantRequest, CreateRoleRequest, CreateTokenRequest, CreateUserRequest, CreatedToken,
     GrantList, GrantView, ResetPasswordRequest, RoleList, RoleViewWire, SetStateRequest, TokenList,
@@ -104,7 +104,7 @@ pub async fn list(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Query(query): Query<TenantQuery>,
+    ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> Result<Json<UserList>, Problem> {
     let users = state
         .core
@@ -131,7 +131,7 @@ pub async fn set_state(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
     ApiJson(body): ApiJson<SetStateRequest>,
 ) -> Result<Json<UserView>, Problem> {
     let new_state = PrincipalState::parse(&body.state).ok_or_else(|| {
@@ -161,7 +161,7 @@ pub async fn reset_password(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
     ApiJson(body): ApiJson<ResetPasswordRequest>,
 ) -> Result<StatusCode, Problem> {
     let id = resolve(&state, &actor, &ctx, &user).await?;
@@ -185,7 +185,7 @@ pub async fn reset_mfa(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     let id = resolve(&state, &actor, &ctx, &user).await?;
     state.core.reset_mfa(&actor, &ctx, id).await?;
@@ -204,7 +204,7 @@ pub async fn grants_of(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<Json<GrantList>, Problem> {
     let id = resolve(&state, &actor, &ctx, &user).await?;
     let grants = state.core.list_grants(&actor, &ctx, id).await?;
@@ -315,7 +315,7 @@ pub async fn revoke_grant(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, Problem> {
     state.core.revoke_grant(&actor, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -400,7 +400,7 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Query(query): Query<HolderQuery>,
+    ApiQuery(query): ApiQuery<HolderQuery>,
 ) -> Result<Json<TokenList>, Problem> {
     let holder = match &query.user {
         Some(user) => Some(resolve(&state, &actor, &ctx, user).await?),
@@ -426,7 +426,7 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, Problem> {
     state.core.revoke_token(&actor, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)

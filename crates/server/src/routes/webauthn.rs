@@ -5,11 +5,13 @@
 //! may reach different replicas.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use uuid::Uuid;
 
-use crate::extract::{ApiJson, Authenticated, Ctx, Partial, SecureTransport, SessionSecret};
+use crate::extract::{
+    ApiJson, ApiPath, Authenticated, Ctx, Partial, SecureTransport, SessionSecret,
+};
 use crate::identity_wire::LoginResponse;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -88,15 +90,16 @@ pub async fn list(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "No valid credential, or no recent login (step-up-required)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The account's last second factor (rule-refused)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The id is not a UUID (bad-request)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No recent login (step-up-required), or the account's last second factor (rule-refused)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key on the caller's account", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn remove(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, Problem> {
     state
         .core

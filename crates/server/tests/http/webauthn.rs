@@ -231,6 +231,37 @@ async fn register_and_log_in_with_a_passkey(engine: Engine) {
     // Another account's key is not found, even for an administrator.
     let spare_id = second["id"].as_str().unwrap().to_owned();
     assert_eq!(remove(&admin, &spare_id).await.unwrap().status(), 404);
+    // A malformed id is a problem document, like every other refusal.
+    let malformed = remove(&session, "not-a-uuid").await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(
+        malformed.headers()["content-type"],
+        "application/problem+json"
+    );
+    let malformed: Value = malformed.json().await.unwrap();
+    assert!(
+        malformed["type"].as_str().unwrap().ends_with("bad-request"),
+        "{malformed}"
+    );
+    let tenant = server
+        .client
+        .get(server.at("/api/v1/tenants/not-a-uuid/access"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tenant.status(), 400);
+    assert_eq!(tenant.headers()["content-type"], "application/problem+json");
+    let query = server
+        .client
+        .get(server.at("/api/v1/sessions?user=not-a-uuid"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query.status(), 422);
+    let query: Value = query.json().await.unwrap();
+    assert_eq!(query["errors"][0]["field"], "query", "{query}");
     assert_eq!(remove(&session, &first).await.unwrap().status(), 204);
     assert_eq!(remove(&session, &first).await.unwrap().status(), 404);
     let listed: Value = server
