@@ -109,6 +109,13 @@ impl Draft {
         self
     }
 
+    /// The event's tenant, when the target has one.
+    #[must_use]
+    pub fn in_tenant(mut self, tenant: Option<TenantId>) -> Self {
+        self.tenant = tenant;
+        self
+    }
+
     /// Attaches details that the caller has already encrypted with the
     /// keyring (bound to the audit log and the tenant). Never plaintext.
     #[must_use]

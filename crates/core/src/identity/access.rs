@@ -339,15 +339,13 @@ impl Rempart {
         };
         let mut tx = self.store.begin().await?;
         tx.insert_grant_record(&record).await?;
-        let mut draft = Draft::new(actor.audit_name(), Action::GrantCreate, Outcome::Success)
+        let draft = Draft::new(actor.audit_name(), Action::GrantCreate, Outcome::Success)
             .target(format!("grant:{}", record.id))
             .details(Details::field(
                 "grant",
                 format!("{} to principal:{}", record.grant.role, record.principal),
-            ));
-        if let Some(t) = tenant {
-            draft = draft.tenant(t);
-        }
+            ))
+            .in_tenant(tenant);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(record)

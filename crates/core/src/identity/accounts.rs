@@ -176,12 +176,10 @@ impl Rempart {
             )
             .await?;
         }
-        let mut draft = Draft::new(actor.audit_name(), Action::UserCreate, Outcome::Success)
+        let draft = Draft::new(actor.audit_name(), Action::UserCreate, Outcome::Success)
             .target(format!("principal:{}", account.id))
-            .details(Details::field("kind", account.kind.as_str()));
-        if let Some(t) = account.tenant {
-            draft = draft.tenant(t);
-        }
+            .details(Details::field("kind", account.kind.as_str()))
+            .in_tenant(account.tenant);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         if account.break_glass {
@@ -221,10 +219,8 @@ impl Rempart {
         .await?;
         let mut tx = self.store.begin().await?;
         let accounts = tx.list_principals(&filter).await?;
-        let mut draft = Draft::new(actor.audit_name(), Action::UserList, Outcome::Success);
-        if let Some(t) = tenant {
-            draft = draft.tenant(t);
-        }
+        let draft =
+            Draft::new(actor.audit_name(), Action::UserList, Outcome::Success).in_tenant(tenant);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(accounts)
@@ -251,11 +247,9 @@ impl Rempart {
             return Err(not_found());
         }
         let mut tx = self.store.begin().await?;
-        let mut draft = Draft::new(actor.audit_name(), Action::UserList, Outcome::Success)
-            .target(format!("principal:{}", account.id));
-        if let Some(t) = account.tenant {
-            draft = draft.tenant(t);
-        }
+        let draft = Draft::new(actor.audit_name(), Action::UserList, Outcome::Success)
+            .target(format!("principal:{}", account.id))
+            .in_tenant(account.tenant);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(account)
@@ -321,12 +315,10 @@ impl Rempart {
         details.insert("state".to_owned(), state.as_str().into());
         details.insert("sessions_ended".to_owned(), sessions.into());
         details.insert("tokens_revoked".to_owned(), tokens.into());
-        let mut draft = Draft::new(actor.audit_name(), Action::UserState, Outcome::Success)
+        let draft = Draft::new(actor.audit_name(), Action::UserState, Outcome::Success)
             .target(target)
-            .details(Details::new(&details));
-        if let Some(t) = record.tenant {
-            draft = draft.tenant(t);
-        }
+            .details(Details::new(&details))
+            .in_tenant(record.tenant);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(PrincipalRecord { state, ..record })

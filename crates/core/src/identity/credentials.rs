@@ -204,12 +204,10 @@ impl Rempart {
             let mut tx = self.store.begin().await?;
             self.count_failure(tx.as_mut(), now, &account_key(&account))
                 .await?;
-            let mut draft = Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Denied)
+            let draft = Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Denied)
                 .target(target)
-                .details(Details::reason("the current password is wrong"));
-            if let Some(t) = account.tenant {
-                draft = draft.tenant(t);
-            }
+                .details(Details::reason("the current password is wrong"))
+                .in_tenant(account.tenant);
             self.append_audit(tx.as_mut(), ctx, now, draft).await?;
             tx.commit().await?;
             return Err(ServiceError::LoginFailed);
@@ -252,11 +250,9 @@ impl Rempart {
                 }
             }
         }
-        let mut draft =
-            Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Success).target(target);
-        if let Some(t) = account.tenant {
-            draft = draft.tenant(t);
-        }
+        let draft = Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Success)
+            .target(target)
+            .in_tenant(account.tenant);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(())
@@ -315,11 +311,9 @@ impl Rempart {
         )
         .await?;
         tx.revoke_sessions_of(account, now).await?;
-        let mut draft =
-            Draft::new(actor.audit_name(), Action::PasswordSet, Outcome::Success).target(target);
-        if let Some(t) = record.tenant {
-            draft = draft.tenant(t);
-        }
+        let draft = Draft::new(actor.audit_name(), Action::PasswordSet, Outcome::Success)
+            .target(target)
+            .in_tenant(record.tenant);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(())
@@ -535,11 +529,9 @@ impl Rempart {
         tx.delete_webauthn_credentials(account).await?;
         tx.replace_recovery_codes(account, &[], now).await?;
         tx.revoke_sessions_of(account, now).await?;
-        let mut draft =
-            Draft::new(actor.audit_name(), Action::MfaReset, Outcome::Success).target(target);
-        if let Some(t) = record.tenant {
-            draft = draft.tenant(t);
-        }
+        let draft = Draft::new(actor.audit_name(), Action::MfaReset, Outcome::Success)
+            .target(target)
+            .in_tenant(record.tenant);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(())

@@ -222,16 +222,14 @@ impl Rempart {
             source: ctx.source.map(|ip| ip.to_string()),
         };
         tx.insert_session(&session).await?;
-        let mut draft = Draft::new(
+        let draft = Draft::new(
             format!("principal:{}", account.id),
             Action::Login,
             Outcome::Success,
         )
         .target(format!("session:{}", session.id))
-        .details(Details::field("next", stage.as_str()));
-        if let Some(t) = account.tenant {
-            draft = draft.tenant(t);
-        }
+        .details(Details::field("next", stage.as_str()))
+        .in_tenant(account.tenant);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         if account.break_glass {
             let draft = Draft::new(
@@ -338,16 +336,14 @@ impl Rempart {
                 };
                 tx.update_session(record.id, stage, now, now).await?;
                 tx.clear_throttle(&throttle).await?;
-                let mut draft = Draft::new(
+                let draft = Draft::new(
                     actor.audit_name(),
                     Action::LoginSecondFactor,
                     Outcome::Success,
                 )
                 .target(target)
-                .details(Details::field("method", method));
-                if let Some(t) = account.tenant {
-                    draft = draft.tenant(t);
-                }
+                .details(Details::field("method", method))
+                .in_tenant(account.tenant);
                 self.append_audit(tx.as_mut(), ctx, now, draft).await?;
                 tx.commit().await?;
                 Ok(LoginStep {
@@ -360,16 +356,14 @@ impl Rempart {
             }
             Err(reason) => {
                 self.count_failure(tx.as_mut(), now, &throttle).await?;
-                let mut draft = Draft::new(
+                let draft = Draft::new(
                     actor.audit_name(),
                     Action::LoginSecondFactor,
                     Outcome::Denied,
                 )
                 .target(target.clone())
-                .details(Details::reason(reason.clone()));
-                if let Some(t) = account.tenant {
-                    draft = draft.tenant(t);
-                }
+                .details(Details::reason(reason.clone()))
+                .in_tenant(account.tenant);
                 self.append_audit(tx.as_mut(), ctx, now, draft).await?;
                 self.lockout_events(tx.as_mut(), ctx, now, &throttle, &target)
                     .await?;
@@ -752,13 +746,10 @@ fn login_draft(
     outcome: Outcome,
     reason: &str,
 ) -> Draft {
-    let mut draft = Draft::new("anonymous", Action::Login, outcome)
+    Draft::new("anonymous", Action::Login, outcome)
         .target(target.to_owned())
-        .details(Details::reason(reason));
-    if let Some(t) = tenant {
-        draft = draft.tenant(t);
-    }
-    draft
+        .details(Details::reason(reason))
+        .in_tenant(tenant)
 }
 
 #[cfg(test)]

@@ -257,12 +257,10 @@ impl Rempart {
         now: OffsetDateTime,
         refusal: Refusal<'_>,
     ) -> Result<(), ServiceError> {
-        let mut draft = Draft::new(actor.audit_name(), refusal.action, Outcome::Denied)
+        let draft = Draft::new(actor.audit_name(), refusal.action, Outcome::Denied)
             .target(refusal.target)
-            .details(Details::reason(refusal.reason));
-        if let Some(t) = refusal.tenant {
-            draft = draft.tenant(t);
-        }
+            .details(Details::reason(refusal.reason))
+            .in_tenant(refusal.tenant);
         self.refuse_with_details(ctx, now, draft).await
     }
 

@@ -498,12 +498,10 @@ impl Rempart {
         let mut tx = self.store.begin().await?;
         tx.purge_webauthn_ceremonies(now).await?;
         tx.insert_webauthn_ceremony(&ceremony).await?;
-        let mut draft = Draft::new(actor.audit_name(), Action::WebauthnStart, Outcome::Success)
+        let draft = Draft::new(actor.audit_name(), Action::WebauthnStart, Outcome::Success)
             .target(target)
-            .details(Details::field("ceremony", ceremony.id.to_string()));
-        if let Some(t) = account.tenant {
-            draft = draft.tenant(t);
-        }
+            .details(Details::field("ceremony", ceremony.id.to_string()))
+            .in_tenant(account.tenant);
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(WebauthnChallenge {
@@ -634,12 +632,10 @@ impl Rempart {
                 let mut details = serde_json::Map::new();
                 details.insert("for".to_owned(), purpose.into());
                 details.insert("credential".to_owned(), credential.to_string().into());
-                let mut draft = Draft::new(actor.audit_name(), Action::Webauthn, Outcome::Success)
+                let draft = Draft::new(actor.audit_name(), Action::Webauthn, Outcome::Success)
                     .target(target)
-                    .details(Details::new(&details));
-                if let Some(t) = account.tenant {
-                    draft = draft.tenant(t);
-                }
+                    .details(Details::new(&details))
+                    .in_tenant(account.tenant);
                 self.append_audit(tx.as_mut(), ctx, now, draft).await?;
                 tx.commit().await?;
                 Ok(LoginStep {
@@ -657,12 +653,10 @@ impl Rempart {
                 let mut details = serde_json::Map::new();
                 details.insert("for".to_owned(), purpose.into());
                 details.insert("reason".to_owned(), reason.clone().into());
-                let mut draft = Draft::new(actor.audit_name(), Action::Webauthn, Outcome::Denied)
+                let draft = Draft::new(actor.audit_name(), Action::Webauthn, Outcome::Denied)
                     .target(target.clone())
-                    .details(Details::new(&details));
-                if let Some(t) = account.tenant {
-                    draft = draft.tenant(t);
-                }
+                    .details(Details::new(&details))
+                    .in_tenant(account.tenant);
                 self.append_audit(tx.as_mut(), ctx, now, draft).await?;
                 self.lockout_events(tx.as_mut(), ctx, now, &throttle, &target)
                     .await?;
