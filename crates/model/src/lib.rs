@@ -7,6 +7,7 @@
 pub mod allow_list;
 pub mod audit;
 pub mod bootstrap;
+pub mod control;
 pub mod environment;
 pub mod grant_index;
 pub mod password_policy;
