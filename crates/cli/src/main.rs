@@ -7,6 +7,7 @@ mod admin;
 mod audit;
 mod client;
 mod config_cmd;
+mod controls;
 mod identity;
 mod keys;
 mod offline;
@@ -181,6 +182,13 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The controls of the security statement, checked against live state.
+    Controls {
+        #[command(subcommand)]
+        command: controls::ControlsCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -213,6 +221,7 @@ fn main() -> ExitCode {
             Command::Token { command, client } => identity::token(command, &client).await,
             Command::Mfa { command, client } => identity::mfa(command, &client).await,
             Command::Session { command, client } => identity::session(command, &client).await,
+            Command::Controls { command, client } => controls::controls(command, &client).await,
         }
     });
     match result {

@@ -37,7 +37,9 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
         rempart_core::identity::Identity::new(config.identity.clone(), config.password.clone())
             .context("identity.hash_*")?
             .with_admin_sources(config.access.admin_sources().cloned());
-    let core = Rempart::new(store, Arc::new(SystemClock)).with_identity(identity);
+    let core = Rempart::new(store, Arc::new(SystemClock))
+        .with_identity(identity)
+        .with_deployment(rempart_core::controls::Deployment::from_config(&config));
     let (core, vault) = open_keyring(&config, core).await?;
     // Checkpoints are signed by the keyring's audit key; while it is sealed
     // they wait, and the first one due after unsealing covers every event.

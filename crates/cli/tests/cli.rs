@@ -470,6 +470,34 @@ async fn cli_administration(engine: Engine) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already used"));
 
+    // The controls: one line per control with its evidence; the first
+    // administrator has no second factor yet, so AC-1 fails, by name, and
+    // the command says so with a non-zero exit.
+    let (out, _) = run(args(&["controls", "check", "--control", "DV-4"]), None).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("CONTROL"), "{table}");
+    assert!(table.contains("DV-4") && table.contains("PASS"), "{table}");
+    let (out, _) = run(args(&["controls", "check"]), None).await;
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("AC-1") && table.contains("FAIL") && table.contains("admin@example.com"),
+        "{table}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("do not pass") && stderr.contains("AC-1"),
+        "{stderr}"
+    );
+    let (out, _) = run(args(&["controls", "check", "--control", "HR-1"]), None).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no automated check"));
+
     // A profile other users can read is refused.
     std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (out, _) = run(args(&["tenant", "list"]), None).await;

@@ -147,6 +147,28 @@ impl Rempart {
         Ok(())
     }
 
+    /// Opens an event's sealed details for a check inside the service
+    /// layer (the control checks' scan for secrets). Never for callers: a
+    /// caller reads details through [`Rempart::audit_event_details`],
+    /// authorized and audited.
+    pub(crate) async fn open_audit_details(
+        &self,
+        event: &AuditRecord,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, ServiceError> {
+        let opened = match (&event.details, event.tenant) {
+            (None, _) => return Ok(None),
+            (Some(envelope), Some(tenant)) => {
+                self.decrypt_for_tenant(TenantId(tenant), PURPOSE, &record(event), envelope)
+                    .await?
+            }
+            (Some(envelope), None) => {
+                self.decrypt_system(PURPOSE, &record(event), envelope)
+                    .await?
+            }
+        };
+        Ok(Some(Zeroizing::new(opened)))
+    }
+
     /// The decrypted details of event `seq` (`None` if it has none). Needs
     /// `audit.search` over the event's tenant (staff-wide for an event with
     /// no tenant); the read is audited (`audit.search`, target

@@ -73,6 +73,10 @@ pub enum ServiceError {
         "WebAuthn is not configured on this server: set identity.webauthn_rp_id and identity.webauthn_origin"
     )]
     WebauthnNotConfigured,
+    /// The control catalogue shipped in the binary does not parse, or a
+    /// check names a control it lacks: a defect of the build, not of input.
+    #[error("the control catalogue is broken: {0}")]
+    ControlCatalogue(String),
 }
 
 impl From<crate::secret::RandomUnavailable> for ServiceError {

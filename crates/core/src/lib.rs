@@ -15,6 +15,7 @@ mod auth_cache;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod controls;
 pub mod error;
 pub mod identity;
 pub mod keys;

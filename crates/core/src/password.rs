@@ -72,6 +72,47 @@ impl HashParams {
                 || (m >= 7_168 && t >= 5))
     }
 
+    /// The parameters a stored PHC string was made with, if it is an
+    /// Argon2id hash of version 19 (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+    pub fn of_phc(stored: &str) -> Option<Self> {
+        let mut parts = stored.split('$');
+        let (Some(""), Some("argon2id"), Some("v=19"), Some(params)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let mut found = Self {
+            memory_kib: 0,
+            iterations: 0,
+            parallelism: 0,
+        };
+        for pair in params.split(',') {
+            let (name, value) = pair.split_once('=')?;
+            let value: u32 = value.parse().ok()?;
+            match name {
+                "m" => found.memory_kib = value,
+                "t" => found.iterations = value,
+                "p" => found.parallelism = value,
+                _ => return None,
+            }
+        }
+        (found.memory_kib > 0 && found.iterations > 0 && found.parallelism > 0).then_some(found)
+    }
+
+    /// Whether these parameters cost at least as much as `other` in memory
+    /// and passes.
+    pub fn at_least(&self, other: Self) -> bool {
+        self.memory_kib >= other.memory_kib && self.iterations >= other.iterations
+    }
+
+    /// `m=19456 KiB, t=2, p=1`: for evidence and messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "m={} KiB, t={}, p={}",
+            self.memory_kib, self.iterations, self.parallelism
+        )
+    }
+
     fn argon2(&self) -> Result<Argon2<'static>, PasswordError> {
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
             .map_err(|e| PasswordError::InvalidParams(e.to_string()))?;
@@ -396,6 +437,31 @@ mod tests {
         let wrong = hasher.verify(secret("wrong horse"), a).await.unwrap();
         assert!(!wrong.matches);
         hasher.verify_dummy(secret("anything")).await.unwrap();
+    }
+
+    #[test]
+    fn phc_parameters_are_read_back_and_compared() {
+        let stored = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
+        let params = HashParams::of_phc(stored).unwrap();
+        assert_eq!(params, HashParams::default());
+        assert!(params.at_least(HashParams::default()));
+        let weaker = HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        assert!(params.at_least(weaker));
+        assert!(!weaker.at_least(params));
+        for bad in [
+            "",
+            "$argon2i$v=19$m=19456,t=2,p=1$s$h",
+            "$argon2id$v=16$m=19456,t=2,p=1$s$h",
+            "$argon2id$v=19$m=19456,t=2$s$h",
+            "$argon2id$v=19$m=19456,t=x,p=1$s$h",
+            "$argon2id$v=19$m=19456,t=2,p=1,q=3$s$h",
+        ] {
+            assert_eq!(HashParams::of_phc(bad), None, "{bad}");
+        }
     }
 
     #[tokio::test]

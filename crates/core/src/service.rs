@@ -42,6 +42,8 @@ pub struct Rempart {
     /// Authentication results of this replica, valid while the database's
     /// auth epoch does not move.
     pub(crate) auth_cache: Arc<crate::auth_cache::AuthCache>,
+    /// How this replica is deployed, for the control checks.
+    pub(crate) deployment: Arc<crate::controls::Deployment>,
 }
 
 /// What first start found or did about the first administrator.
@@ -81,7 +83,15 @@ impl Rempart {
             keys: Arc::new(crate::keys::KeyVault::unconfigured()),
             identity: Arc::new(crate::identity::Identity::default()),
             auth_cache: Arc::default(),
+            deployment: Arc::default(),
         }
+    }
+
+    /// Tells the control checks how this replica is deployed.
+    #[must_use]
+    pub fn with_deployment(mut self, deployment: crate::controls::Deployment) -> Self {
+        self.deployment = Arc::new(deployment);
+        self
     }
 
     /// Uses these identity settings (the configuration's, or cheap hashing

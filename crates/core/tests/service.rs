@@ -9,6 +9,9 @@
     reason = "tests"
 )]
 
+#[path = "service/controls.rs"]
+mod controls;
+
 use std::sync::Arc;
 
 use rempart_core::{

@@ -552,6 +552,30 @@ impl Keyring {
         })
     }
 
+    /// Key separation between environments (control DS-7): the number of
+    /// pairs of key-encryption keys, across two different environments,
+    /// that hold the same bytes. Zero on a sound keyring. Compares in
+    /// constant time and answers a count only, never which bytes.
+    #[must_use]
+    pub fn keks_shared_across_environments(&self) -> usize {
+        use subtle::ConstantTimeEq;
+        let all: Vec<(&Environment, &Kek)> = self
+            .environments
+            .iter()
+            .flat_map(|(name, env)| env.keks.values().map(move |kek| (name, kek)))
+            .collect();
+        let mut shared = 0;
+        for (i, (env_a, kek_a)) in all.iter().enumerate() {
+            for (env_b, kek_b) in all.iter().skip(i + 1) {
+                let same = kek_a.key.expose().ct_eq(kek_b.key.expose());
+                if env_a != env_b && bool::from(same) {
+                    shared += 1;
+                }
+            }
+        }
+        shared
+    }
+
     #[cfg(test)]
     pub(crate) fn wrap_with_nonce(
         &self,
@@ -561,5 +585,53 @@ impl Keyring {
         nonce: [u8; aead::NONCE_LEN],
     ) -> Result<WrappedDataKey> {
         self.wrap(id, binding, &KeyBytes::from_array(key), Some(nonce))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "test set-up; a panic is the failure report"
+    )]
+
+    use super::*;
+    use crate::{KeyFileProvider, RootKey};
+
+    #[test]
+    fn environments_never_share_a_kek_and_a_copied_one_is_counted() {
+        let provider = KeyFileProvider::from_root_key(RootKey::generate().unwrap());
+        let prod = Environment::production();
+        let dev = Environment::development();
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let mut ring = Keyring::create(&provider, &[prod.clone(), dev.clone()], t0).unwrap();
+        assert_eq!(ring.keks_shared_across_environments(), 0);
+
+        // Two versions of one environment are not "shared across".
+        let copy = |ring: &Keyring, env: &Environment| {
+            KeyBytes::from_array(*ring.environments[env].keks[&1].key.expose())
+        };
+        let same_env = copy(&ring, &prod);
+        ring.environments.get_mut(&prod).unwrap().keks.insert(
+            2,
+            Kek {
+                key: same_env,
+                created_at: t0,
+                wraps: UsageCounter::new(0),
+            },
+        );
+        assert_eq!(ring.keks_shared_across_environments(), 0);
+
+        // Development holding production's key is what DS-7 forbids.
+        let leaked = copy(&ring, &prod);
+        ring.environments.get_mut(&dev).unwrap().keks.insert(
+            2,
+            Kek {
+                key: leaked,
+                created_at: t0,
+                wraps: UsageCounter::new(0),
+            },
+        );
+        assert_eq!(ring.keks_shared_across_environments(), 2);
     }
 }

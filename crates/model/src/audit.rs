@@ -111,6 +111,9 @@ pub enum Action {
     WebauthnStart,
     #[serde(rename = "auth.webauthn")]
     Webauthn,
+    /// A run of the control checks over live state.
+    #[serde(rename = "controls.check")]
+    ControlsCheck,
 }
 
 impl Action {
@@ -173,6 +176,7 @@ impl Action {
             Self::WebauthnRemove => "mfa.webauthn.remove",
             Self::WebauthnStart => "auth.webauthn.start",
             Self::Webauthn => "auth.webauthn",
+            Self::ControlsCheck => "controls.check",
         }
     }
 }

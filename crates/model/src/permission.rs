@@ -53,6 +53,10 @@ pub enum Permission {
     /// Revoke other people's sessions and API tokens.
     #[serde(rename = "session.revoke")]
     SessionRevoke,
+    /// Run the control checks over live state and read their results
+    /// (pass or fail with the evidence looked at; never data or secrets).
+    #[serde(rename = "controls.check")]
+    ControlsCheck,
 }
 
 impl Permission {
@@ -72,6 +76,7 @@ impl Permission {
         Self::RoleManage,
         Self::GrantManage,
         Self::SessionRevoke,
+        Self::ControlsCheck,
     ];
 
     /// Permissions whose holders must use a second factor (control AC-1):
@@ -108,6 +113,7 @@ impl Permission {
             Self::RoleManage => "role.manage",
             Self::GrantManage => "grant.manage",
             Self::SessionRevoke => "session.revoke",
+            Self::ControlsCheck => "controls.check",
         }
     }
 

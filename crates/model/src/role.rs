@@ -88,6 +88,7 @@ impl Role {
                 P::KeysRead,
                 P::UserRead,
                 P::RoleRead,
+                P::ControlsCheck,
             ]),
             Self::AccessReviewer => PermissionSet::of(&[P::TenantRead, P::UserRead, P::RoleRead]),
             Self::IncidentCommander => PermissionSet::of(&[

@@ -184,7 +184,8 @@ impl From<ServiceError> for Problem {
             | ServiceError::SourceNotAllowed { .. } => Self::from_identity_error(&err),
             ServiceError::Store(_)
             | ServiceError::RandomUnavailable
-            | ServiceError::AuditLog(_) => {
+            | ServiceError::AuditLog(_)
+            | ServiceError::ControlCatalogue(_) => {
                 tracing::error!(error = %err, "request failed");
                 Self::internal()
             }

@@ -280,7 +280,8 @@ impl TestServer {
                     )
                 }
                 .with_admin_sources(config.access.admin_sources().cloned()),
-            );
+            )
+            .with_deployment(rempart_core::controls::Deployment::from_config(&config));
         let bootstrap_credential = match core.ensure_bootstrap().await.expect("bootstrap") {
             rempart_core::BootstrapStatus::Issued { credential, .. } => Some(credential),
             _ => None,

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod controls;
 pub mod keys;
 pub mod operations;
 pub mod tenants;
@@ -62,4 +63,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::revoke_grant))
         .routes(routes!(users::create_token, users::list_tokens))
         .routes(routes!(users::revoke_token))
+        .routes(routes!(controls::check))
 }
