@@ -48,6 +48,9 @@ DESTRUCTIVE = [
 ]
 
 
+BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conformance-baseline.json")
+
+
 def is_destructive(method, path):
     return method == "DELETE" or (method, path) in DESTRUCTIVE
 
@@ -197,6 +200,10 @@ def run_pass(name, binary, st, seconds, select):
             "--no-color",
             "--generation-database",
             "none",
+            # Failures owned by fixes not yet in this tree, each with why;
+            # any other failure fails the run.
+            "--baseline",
+            BASELINE,
             "--report",
             "junit",
             "--report-dir",
@@ -226,6 +233,8 @@ def main():
         run_pass("main", binary, st, seconds, lambda m, p: not is_destructive(m, p)),
         run_pass("destructive", binary, st, max(seconds // 2, 10), is_destructive),
     ]
+    passed = sum(results)
+    print(f"conformance: {passed} passed, {len(results) - passed} failed")
     if all(results):
         print("conformance: every pass conforms")
     else:

@@ -250,6 +250,7 @@ pub struct HolderQuery {
     responses(
         (status = 200, description = "Live sessions", body = SessionList),
         (status = 403, description = "No user.read over that account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_sessions(
     State(state): State<AppState>,

@@ -183,6 +183,7 @@ pub async fn reset_password(
     responses(
         (status = 204, description = "Reset"),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The login name is not valid (user)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset_mfa(
     State(state): State<AppState>,
@@ -202,6 +203,7 @@ pub async fn reset_mfa(
     responses(
         (status = 200, description = "The grants", body = GrantList),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The login name is not valid (user)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn grants_of(
     State(state): State<AppState>,
