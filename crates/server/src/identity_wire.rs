@@ -461,9 +461,10 @@ pub struct TenantAccessWire {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub password_policy: Option<rempart_model::password_policy::PasswordPolicy>,
-    /// Networks the tenant's users may come from; absent: any.
+    /// Networks the tenant's users may come from, one at least; absent:
+    /// any.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<NetworkText>>)]
+    #[schema(value_type = Option<Vec<NetworkText>>, min_items = 1)]
     pub allow_list: Option<Vec<String>>,
     /// Every user of the tenant must use a second factor.
     #[serde(default)]
