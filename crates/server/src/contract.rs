@@ -256,6 +256,34 @@ mod tests {
         }
     }
 
+    /// Every pattern in the document is a regular expression that
+    /// compiles, and is anchored at both ends when it constrains a whole
+    /// value.
+    #[test]
+    fn every_pattern_compiles() {
+        fn patterns(value: &serde_json::Value, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, value) in map {
+                        match (key.as_str(), value.as_str()) {
+                            ("pattern", Some(p)) => out.push(p.to_owned()),
+                            _ => patterns(value, out),
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| patterns(v, out)),
+                _ => {}
+            }
+        }
+        let json = serde_json::to_value(crate::openapi()).unwrap();
+        let mut found = Vec::new();
+        patterns(&json, &mut found);
+        assert!(found.len() > 5, "{found:?}");
+        for pattern in found {
+            assert!(regex::Regex::new(&pattern).is_ok(), "{pattern}");
+        }
+    }
+
     /// A status a route documents itself keeps its description, with the
     /// extractor's reason appended once.
     #[test]
