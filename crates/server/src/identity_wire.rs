@@ -12,6 +12,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::problem::Problem;
+use crate::wire_format::{
+    AccountKindName, AccountRef, AccountStateName, LoginName, NetworkText, PermissionName,
+    RoleNameText, ScopeText, TokenNameText,
+};
 
 macro_rules! redacted_debug {
     ($ty:ident) => {
@@ -105,15 +109,24 @@ redacted_debug!(RecoveryCodesResponse);
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(value_type = LoginName)]
     pub name: String,
     /// `staff`, `tenant_user` or `service`.
+    #[schema(value_type = AccountKindName)]
     pub kind: String,
     /// The tenant of a tenant user.
     #[serde(default)]
     pub tenant: Option<Uuid>,
+    /// An e-mail address: at most 254 bytes, one `@` at least, no white
+    /// space.
     #[serde(default)]
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*@[^\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub display_name: Option<String>,
     /// An initial password (checked against the policy).
     #[serde(default)]
@@ -175,16 +188,20 @@ pub struct UserList {
 #[serde(deny_unknown_fields)]
 pub struct SetStateRequest {
     /// `active`, `suspended` or `terminated`.
+    #[schema(value_type = AccountStateName)]
     pub state: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
+    #[schema(value_type = RoleNameText)]
     pub name: String,
-    /// Permission names, such as `audit.search`.
+    /// Permission names, such as `audit.search`; one at least.
+    #[schema(value_type = Vec<PermissionName>, min_items = 1)]
     pub permissions: Vec<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: String,
 }
 
@@ -220,9 +237,12 @@ pub struct RoleList {
 #[serde(deny_unknown_fields)]
 pub struct CreateGrantRequest {
     /// The account: its id or login name.
+    #[schema(value_type = AccountRef)]
     pub user: String,
+    #[schema(value_type = RoleNameText)]
     pub role: String,
     /// `global`, `tenant:<uuid>` or `environment:<name>`.
+    #[schema(value_type = ScopeText)]
     pub scope: String,
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -292,21 +312,27 @@ pub struct GrantList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
+    /// 1 to 100 characters, not all white space.
+    #[schema(value_type = TokenNameText)]
     pub name: String,
     /// A service account's id or login name; default: the caller.
     #[serde(default)]
+    #[schema(value_type = Option<AccountRef>)]
     pub holder: Option<String>,
     /// 1 to 366 (default 90).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 366)]
     pub expires_in_days: Option<u32>,
     /// Cut the holder's permissions to these names.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<PermissionName>>)]
     pub permissions: Option<Vec<String>>,
     /// Bind the token to one tenant.
     #[serde(default)]
     pub tenant: Option<Uuid>,
     /// CIDRs the token may be used from, such as `192.0.2.0/24`.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<NetworkText>>)]
     pub allow_list: Option<Vec<String>>,
 }
 
@@ -435,8 +461,10 @@ pub struct TenantAccessWire {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub password_policy: Option<rempart_model::password_policy::PasswordPolicy>,
-    /// Networks the tenant's users may come from; absent: any.
+    /// Networks the tenant's users may come from, one at least; absent:
+    /// any.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<NetworkText>>, min_items = 1)]
     pub allow_list: Option<Vec<String>>,
     /// Every user of the tenant must use a second factor.
     #[serde(default)]

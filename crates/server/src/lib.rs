@@ -7,6 +7,7 @@
 //! configured; graceful shutdown that lets in-flight requests finish.
 
 pub mod client;
+pub mod contract;
 pub mod extract;
 pub mod headers;
 pub mod identity_wire;
@@ -18,6 +19,7 @@ pub mod state;
 pub mod tls;
 pub mod webauthn_wire;
 pub mod wire;
+pub mod wire_format;
 
 use std::future::{Future, IntoFuture as _};
 use std::io;
@@ -69,6 +71,7 @@ pub fn openapi() -> OpenApi {
 }
 
 fn document(mut doc: OpenApi) -> OpenApi {
+    contract::document_extractor_answers(&mut doc);
     "Rempart API".clone_into(&mut doc.info.title);
     env!("CARGO_PKG_VERSION").clone_into(&mut doc.info.version);
     doc.info.description = Some(
@@ -76,6 +79,7 @@ fn document(mut doc: OpenApi) -> OpenApi {
             .to_owned(),
     );
     let components = doc.components.get_or_insert_with(Default::default);
+    wire_format::register(components);
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(

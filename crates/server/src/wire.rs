@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::problem::Problem;
+use crate::wire_format::{EnvironmentName, LoginName, RegionName, TenantNameText};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -22,6 +23,7 @@ pub struct BootstrapRequest {
     /// The credential printed at first start (`rmp_boot_…`).
     pub credential: String,
     /// The first administrator's login name (an e-mail address, usually).
+    #[schema(value_type = LoginName)]
     pub administrator: String,
 }
 
@@ -65,10 +67,13 @@ pub struct PrincipalView {
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
     /// Display name, unique without regard to case; 1 to 100 characters.
+    #[schema(value_type = TenantNameText)]
     pub name: String,
     /// Residency region, such as `us`, `ca` or `eu-west-3`.
+    #[schema(value_type = RegionName)]
     pub region: String,
     /// Environment, such as `production` or `development`.
+    #[schema(value_type = EnvironmentName)]
     pub environment: String,
 }
 

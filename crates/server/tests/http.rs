@@ -2,7 +2,8 @@
 //! engines where state is involved: first start, bootstrap, tenants; bad
 //! input answered with problem+json and nothing changed; headers, request
 //! ids, health, metrics, OpenAPI coverage, TLS, graceful shutdown; client
-//! addresses and transports behind proxies (`forwarding`).
+//! addresses and transports behind proxies (`forwarding`); every answer an
+//! extractor gives documented by its operation (`contract`).
 
 #![allow(
     clippy::unwrap_used,
@@ -11,6 +12,8 @@
     reason = "tests"
 )]
 
+#[path = "http/contract.rs"]
+mod contract;
 #[path = "http/forwarding.rs"]
 mod forwarding;
 #[path = "http/identity.rs"]

@@ -21,6 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::extract::{ApiPath, Authenticated, Ctx};
 use crate::problem::Problem;
 use crate::state::AppState;
+use crate::wire_format::{OutcomeName, SeqNumber};
 
 /// Filters of an audit search; every one narrows it.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -28,18 +29,24 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Events at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     since: Option<String>,
     /// Events before this time (RFC 3339).
+    #[param(format = DateTime)]
     until: Option<String>,
     actor: Option<String>,
     action: Option<String>,
     /// A tenant id.
+    #[param(format = Uuid)]
     tenant: Option<String>,
     /// `success`, `denied` or `failed`.
+    #[param(value_type = Option<OutcomeName>)]
     outcome: Option<String>,
     /// Events after this seq: the `next_after` of the previous page.
+    #[param(value_type = Option<SeqNumber>)]
     after: Option<u64>,
     /// At most this many events (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -140,6 +147,7 @@ pub struct ConsistencyProofView {
 #[into_params(parameter_in = Query)]
 pub struct ProofParams {
     /// The size of the checkpoint to prove against; default the latest.
+    #[param(value_type = Option<SeqNumber>)]
     checkpoint: Option<u64>,
 }
 
@@ -148,8 +156,10 @@ pub struct ProofParams {
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyParams {
     /// The older checkpoint's size.
+    #[param(value_type = SeqNumber)]
     from: u64,
     /// The newer checkpoint's size.
+    #[param(value_type = SeqNumber)]
     to: u64,
 }
 
@@ -231,7 +241,7 @@ pub async fn search(
 /// The inclusion proof of one event against a signed checkpoint. Needs
 /// `audit.proof` over the event's tenant.
 #[utoipa::path(get, path = "/api/v1/audit/events/{seq}/proof", tag = "audit",
-    params(("seq" = u64, Path, description = "The event's sequence number"), ProofParams),
+    params(("seq" = SeqNumber, Path, description = "The event's sequence number"), ProofParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The proof", body = InclusionProofView),
@@ -275,7 +285,7 @@ pub struct AuditDetailsView {
 /// tenant's `audit-details` data key). Needs `audit.search` over the
 /// event's tenant; the read is itself audited.
 #[utoipa::path(get, path = "/api/v1/audit/events/{seq}/details", tag = "audit",
-    params(("seq" = u64, Path, description = "The event's sequence number")),
+    params(("seq" = SeqNumber, Path, description = "The event's sequence number")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The details (null if none)", body = AuditDetailsView),

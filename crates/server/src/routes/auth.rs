@@ -139,6 +139,7 @@ pub async fn step_up(
     responses(
         (status = 204, description = "Logged out"),
         (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The credential is an API token, which is revoked instead", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -249,6 +250,7 @@ pub struct HolderQuery {
     responses(
         (status = 200, description = "Live sessions", body = SessionList),
         (status = 403, description = "No user.read over that account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_sessions(
     State(state): State<AppState>,

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::extract::{ApiJson, Authenticated, Ctx, SecureTransport};
 use crate::problem::Problem;
 use crate::state::AppState;
+use crate::wire_format::{EnvironmentName, KeyCursor};
 
 /// Whether the keyring is sealed, and what unsealing it takes.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -101,6 +102,7 @@ pub struct KeysStatusView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentRequest {
+    #[schema(value_type = EnvironmentName)]
     pub environment: String,
 }
 
@@ -114,10 +116,13 @@ pub struct RotateResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RewrapRequest {
+    #[schema(value_type = EnvironmentName)]
     pub environment: String,
     /// The cursor returned by the previous batch (32 hex digits).
+    #[schema(value_type = Option<KeyCursor>)]
     pub after: Option<String>,
     /// Data keys per batch, 1 to 1000 (default 100).
+    #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -134,6 +139,7 @@ pub struct RewrapResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetireRequest {
+    #[schema(value_type = EnvironmentName)]
     pub environment: String,
     pub min_version: u32,
 }

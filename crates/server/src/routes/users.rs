@@ -25,6 +25,7 @@ use crate::identity_wire::{
 };
 use crate::problem::Problem;
 use crate::state::AppState;
+use crate::wire_format::AccountRef;
 
 /// An account named by id or login name.
 async fn resolve(
@@ -50,6 +51,7 @@ async fn resolve(
     responses(
         (status = 201, description = "The account", body = UserView),
         (status = 403, description = "No user.create there, or a rule refuses (rule-refused)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The login name is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is not valid, or the password breaks the policy (password-refused)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -99,6 +101,7 @@ pub struct TenantQuery {
     responses(
         (status = 200, description = "The accounts", body = UserList),
         (status = 403, description = "No user.read there", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -119,7 +122,7 @@ pub async fn list(
 /// recent login). Suspension and termination end its sessions and revoke
 /// its tokens at once.
 #[utoipa::path(put, path = "/api/v1/users/{user}/state", tag = "users",
-    params(("user" = String, Path, description = "Account id or login name")),
+    params(("user" = AccountRef, Path, description = "Account id or login name")),
     request_body = SetStateRequest,
     security(("bearer" = []), ("session" = [])),
     responses(
@@ -148,7 +151,7 @@ pub async fn set_state(
 /// Sets another account's password (`user.update`, recent login); the
 /// holder changes it at the next login, and their sessions end.
 #[utoipa::path(put, path = "/api/v1/users/{user}/password", tag = "users",
-    params(("user" = String, Path, description = "Account id or login name")),
+    params(("user" = AccountRef, Path, description = "Account id or login name")),
     request_body = ResetPasswordRequest,
     security(("bearer" = []), ("session" = [])),
     responses(
@@ -175,11 +178,12 @@ pub async fn reset_password(
 /// Removes an account's authenticator and recovery codes (`user.update`,
 /// recent login); it enrols again at its next login when MFA is required.
 #[utoipa::path(delete, path = "/api/v1/users/{user}/mfa", tag = "users",
-    params(("user" = String, Path, description = "Account id or login name")),
+    params(("user" = AccountRef, Path, description = "Account id or login name")),
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Reset"),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The login name is not valid (user)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset_mfa(
     State(state): State<AppState>,
@@ -194,11 +198,12 @@ pub async fn reset_mfa(
 
 /// An account's grants: one's own, or with `user.read` over the account.
 #[utoipa::path(get, path = "/api/v1/users/{user}/grants", tag = "users",
-    params(("user" = String, Path, description = "Account id or login name")),
+    params(("user" = AccountRef, Path, description = "Account id or login name")),
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The grants", body = GrantList),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The login name is not valid (user)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn grants_of(
     State(state): State<AppState>,
@@ -274,6 +279,7 @@ pub async fn create_role(
     responses(
         (status = 201, description = "The grant", body = GrantView),
         (status = 403, description = "Not allowed, or refused by a rule (rule-refused)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account, or no such tenant in the scope (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unknown role, or a bad scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_grant(
@@ -330,6 +336,7 @@ pub async fn revoke_grant(
     responses(
         (status = 201, description = "The token, shown once", body = CreatedToken),
         (status = 403, description = "Not allowed, or no recent login (step-up-required)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such holder, or no such tenant (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_token(
@@ -385,6 +392,7 @@ pub async fn create_token(
 #[into_params(parameter_in = Query)]
 pub struct HolderQuery {
     /// Another account's id or login name (needs `user.read` over it).
+    #[param(value_type = Option<AccountRef>)]
     pub user: Option<String>,
 }
 
@@ -395,6 +403,7 @@ pub struct HolderQuery {
     responses(
         (status = 200, description = "The tokens", body = TokenList),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No account of that id or login name (user)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_tokens(
     State(state): State<AppState>,
