@@ -155,6 +155,7 @@ pub fn show_credential(
         output::line("");
         return Ok(());
     }
+    create_data_dir(config)?;
     let path = std::path::absolute(config.data_dir.join(CREDENTIAL_FILE))
         .context("cannot name the bootstrap credential file")?;
     write_private(&path, format!("{credential}\n").as_bytes())?;

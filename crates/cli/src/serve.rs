@@ -26,14 +26,14 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     for name in &config.ignored_variables {
         tracing::warn!(variable = %name, "{}", ignored_variable_warning(name));
     }
-    // Before anything else, whatever the database: the data directory
-    // holds the keyring, the login-name key and the bootstrap credential
-    // file (and the SQLite database), and must be private from the start.
-    create_data_dir(&config)?;
-
+    // Configuration checks first: a bad one creates nothing.
     if let Some(options) = rempart_core::audit_ship::ShipOptions::from_config(&config.audit) {
         rempart_core::audit_ship::check(&options).context("audit shipping")?;
     }
+    // Then, before anything else and whatever the database: the data
+    // directory holds the keyring, the login-name key and the bootstrap
+    // credential file (and the SQLite database), private from the start.
+    create_data_dir(&config)?;
     let store = open_store(&config).await?;
     let migrated = store.migrate().await?;
     if migrated.applied_any() {

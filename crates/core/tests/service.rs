@@ -9,6 +9,9 @@
     reason = "tests"
 )]
 
+#[path = "service/upgrade.rs"]
+mod upgrade;
+
 use std::sync::Arc;
 
 use rempart_core::{

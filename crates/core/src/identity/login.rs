@@ -71,9 +71,20 @@ fn source_key(ctx: &RequestContext) -> Option<String> {
     ctx.source.map(|ip| format!("source:{ip}"))
 }
 
+/// Whole seconds until a lockout ends (rounded up, at least one): the
+/// `Retry-After` of the refusal.
 fn locked_for(record: Option<&ThrottleRecord>, now: OffsetDateTime) -> Option<u64> {
     let until = record?.locked_until?;
-    (now < until).then(|| u64::try_from((until - now).whole_seconds()).unwrap_or(0) + 1)
+    (now < until).then(|| {
+        let left = until - now;
+        let whole = u64::try_from(left.whole_seconds()).unwrap_or(0);
+        let ceil = if left.subsec_nanoseconds() > 0 {
+            whole.saturating_add(1)
+        } else {
+            whole
+        };
+        ceil.max(1)
+    })
 }
 
 impl Rempart {
