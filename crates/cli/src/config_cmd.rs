@@ -29,7 +29,8 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<()> {
     match command {
         ConfigCommand::Check { file, config } => {
             let file = file.or(config);
-            Config::load(file.as_deref(), std::env::vars(), &Overrides::default())?;
+            let checked = Config::load(file.as_deref(), std::env::vars(), &Overrides::default())?;
+            warn_ignored(&checked);
             output::line(&match file {
                 Some(f) => format!("{}: valid", f.display()),
                 None => "configuration (defaults and environment): valid".to_owned(),
@@ -38,8 +39,17 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<()> {
         ConfigCommand::Show { config } => {
             let effective =
                 Config::load(config.as_deref(), std::env::vars(), &Overrides::default())?;
+            warn_ignored(&effective);
             output::line(effective.show_redacted().trim_end());
         }
     }
     Ok(())
+}
+
+/// Warns, on standard error, about `REMPART_…` variables the configuration
+/// ignored.
+fn warn_ignored(config: &Config) {
+    for name in &config.ignored_variables {
+        output::note(&crate::offline::ignored_variable_warning(name));
+    }
 }

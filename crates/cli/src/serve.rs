@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use rempart_core::config::LogFormat;
+use rempart_core::identity::LoginKey;
 use rempart_core::keys::{KeyVault, KeyringLocation};
 use rempart_core::{BootstrapStatus, Config, Rempart, SystemClock};
 use rempart_model::Action;
@@ -14,16 +15,25 @@ use secrecy::ExposeSecret;
 use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
 
-use crate::offline::{load_config, open_store, print_credential};
+use crate::offline::{
+    create_data_dir, ignored_variable_warning, load_config_quietly, open_store, show_credential,
+};
 use crate::{ConfigArgs, output};
 
 pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Result<()> {
-    let config = load_config(args, listen)?;
+    let config = load_config_quietly(args, listen)?;
     init_logging(&config);
-
+    for name in &config.ignored_variables {
+        tracing::warn!(variable = %name, "{}", ignored_variable_warning(name));
+    }
+    // Configuration checks first: a bad one creates nothing.
     if let Some(options) = rempart_core::audit_ship::ShipOptions::from_config(&config.audit) {
         rempart_core::audit_ship::check(&options).context("audit shipping")?;
     }
+    // Then, before anything else and whatever the database: the data
+    // directory holds the keyring, the login-name key and the bootstrap
+    // credential file (and the SQLite database), private from the start.
+    create_data_dir(&config)?;
     let store = open_store(&config).await?;
     let migrated = store.migrate().await?;
     if migrated.applied_any() {
@@ -33,13 +43,10 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
             "migrated the database schema"
         );
     }
-    let identity =
-        rempart_core::identity::Identity::new(config.identity.clone(), config.password.clone())
-            .context("identity.hash_*")?
-            .with_admin_sources(config.access.admin_sources().cloned());
     let core = Rempart::new(store, Arc::new(SystemClock))
-        .with_identity(identity)
+        .with_identity(identity(&config)?)
         .with_deployment(rempart_core::controls::Deployment::from_config(&config));
+    ensure_login_key_shared(&core, &config).await?;
     let (core, vault) = open_keyring(&config, core).await?;
     // Checkpoints are signed by the keyring's audit key; while it is sealed
     // they wait, and the first one due after unsealing covers every event.
@@ -77,7 +84,7 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
             credential,
             expires_at,
         } => {
-            print_credential(credential.expose_secret(), expires_at);
+            show_credential(&config, credential.expose_secret(), expires_at)?;
         }
         BootstrapStatus::Pending { expires_at } => {
             tracing::info!(%expires_at, "no administrator yet: the bootstrap credential printed at first start is still valid");
@@ -131,6 +138,34 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     core.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The identity settings, with the login-name key that keys the login
+/// throttle (beside the keyring; created on first start).
+fn identity(config: &Config) -> anyhow::Result<rempart_core::identity::Identity> {
+    let path = config.login_key_file();
+    let (login_key, created) = LoginKey::load_or_create(&path)?;
+    if created {
+        tracing::info!(path = %path.display(), "created the login-name key");
+    }
+    Ok(
+        rempart_core::identity::Identity::new(config.identity.clone(), config.password.clone())
+            .context("identity.hash_*")?
+            .with_admin_sources(config.access.admin_sources().cloned())
+            .with_login_key(login_key),
+    )
+}
+
+/// Refuses to start with another login-name key than the other replicas
+/// of this database: failures would be counted apart.
+async fn ensure_login_key_shared(core: &Rempart, config: &Config) -> anyhow::Result<()> {
+    if core.login_key_matches().await? {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the login-name key {} is not the one the other replicas of this database use: copy theirs here (failures would otherwise be counted apart)",
+        config.login_key_file().display()
+    )
 }
 
 /// Loads the keyring, or creates it on first start (key file, or a

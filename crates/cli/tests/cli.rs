@@ -108,12 +108,19 @@ impl Serving {
     }
 }
 
+/// The bootstrap credential a start showed: standard output is a pipe
+/// here, so it is never printed but written to a private file whose path
+/// is.
 fn credential_in(lines: &[String]) -> Option<String> {
+    assert!(
+        !lines.iter().any(|l| l.contains("rmp_boot_")),
+        "the credential went to a pipe: {lines:?}"
+    );
     lines
         .iter()
         .map(|l| l.trim())
-        .find(|l| l.starts_with("rmp_boot_"))
-        .map(str::to_owned)
+        .find(|l| l.starts_with('/') && l.ends_with("/bootstrap-credential"))
+        .map(|path| rempart_testkit::replica::credential_file(Path::new(path)))
 }
 
 #[test]
@@ -133,7 +140,14 @@ fn first_start_prints_a_credential_once_and_second_start_reuses_everything() {
     assert!(data.join("rempart.db").is_file());
     let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the data directory is private");
-    for file in ["rempart.db", "rempart.db-wal", "keyring.rmk", "root.key"] {
+    for file in [
+        "rempart.db",
+        "rempart.db-wal",
+        "keyring.rmk",
+        "root.key",
+        "login.key",
+        "bootstrap-credential",
+    ] {
         let path = data.join(file);
         if path.exists() {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -280,7 +294,43 @@ fn configuration_errors_name_the_key() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("REMPART_SERVER_LISTN"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "REMPART_SERVER_LISTN is not a known variable; did you mean REMPART_SERVER_LISTEN?"
+        ),
+        "{stderr}"
+    );
+
+    // A variable of the user's own (not a near miss of any key) is only
+    // warned about.
+    let out = rempart()
+        .args(["config", "check"])
+        .env("REMPART_BIN", "/usr/local/bin/rempart")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: ignoring REMPART_BIN: not a Rempart variable"),
+        "{stderr}"
+    );
+}
+
+fn a_missing_data_dir_is_created_first_whatever_the_database(engine: Engine) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime.block_on(TestDatabase::create(engine)) else {
+        return;
+    };
+    let data = db.dir().join("missing").join("rempart-data");
+    let serving = Serving::start(&data, &["--database-url", &db.url]);
+    let credential = credential_in(&serving.printed());
+    assert!(serving.terminate().success());
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the data directory is private");
+    assert!(data.join("keyring.rmk").is_file());
+    assert!(data.join("login.key").is_file());
+    assert!(credential.is_some(), "a credential on first start");
 }
 
 #[test]
@@ -738,3 +788,13 @@ async fn identity_from_the_cli(engine: Engine) {
 }
 
 rempart_testkit::both_engines!(identity_from_the_cli);
+
+#[test]
+fn a_missing_data_dir_is_created_first_whatever_the_database_sqlite() {
+    a_missing_data_dir_is_created_first_whatever_the_database(Engine::Sqlite);
+}
+
+#[test]
+fn a_missing_data_dir_is_created_first_whatever_the_database_postgres() {
+    a_missing_data_dir_is_created_first_whatever_the_database(Engine::Postgres);
+}

@@ -29,6 +29,11 @@ pub struct Config {
     pub identity: crate::identity::IdentityConfig,
     /// The password policy for staff, and every tenant's baseline.
     pub password: rempart_model::password_policy::PasswordPolicy,
+    /// `REMPART_…` variables that are neither a key nor a near miss of
+    /// one (a user's own scripts may set such): ignored, and warned about
+    /// by whoever loaded the configuration.
+    #[serde(skip)]
+    pub ignored_variables: Vec<String>,
 }
 
 /// The audit log: checkpoint intervals and the signing key (issue 4).
@@ -175,6 +180,7 @@ impl Default for Config {
             keyring: KeyringConfig::default(),
             identity: crate::identity::IdentityConfig::default(),
             password: rempart_model::password_policy::PasswordPolicy::default(),
+            ignored_variables: Vec::new(),
         }
     }
 }
@@ -566,10 +572,15 @@ pub enum ConfigError {
     Unreadable { path: PathBuf, reason: String },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
+    /// A `REMPART_…` variable that is not a key but nearly spells one: a
+    /// typo that would silently leave the default in place.
     #[error(
-        "unknown environment variable {name}: it is not a configuration key (see docs/configuration.md)"
+        "{name} is not a known variable; did you mean {resembles}? (see docs/configuration.md)"
     )]
-    UnknownVariable { name: String },
+    NearMissVariable {
+        name: String,
+        resembles: &'static str,
+    },
     #[error("{env} (the key {key}): expected {expected}, found {found:?}")]
     BadVariable {
         env: String,
@@ -614,8 +625,9 @@ impl Config {
             }
             None => (toml::Table::new(), "configuration".to_owned()),
         };
-        apply_env(&mut table, env)?;
+        let ignored = apply_env(&mut table, env)?;
         let mut config = Self::from_table(table, &origin)?;
+        config.ignored_variables = ignored;
         if let Some(dir) = &overrides.data_dir {
             config.data_dir.clone_from(dir);
         }
@@ -812,6 +824,12 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("root.key"))
     }
 
+    /// The login-name key (HMAC key of the login throttle): beside the
+    /// keyring, and shared by replicas like it.
+    pub fn login_key_file(&self) -> PathBuf {
+        self.keyring_path().with_file_name("login.key")
+    }
+
     /// Whether the state lives in `data_dir` (SQLite) rather than a server.
     pub fn uses_data_dir_database(&self) -> bool {
         self.database.url.is_empty()
@@ -834,12 +852,16 @@ impl Config {
     }
 }
 
-/// Applies `REMPART_…` variables to `table`. Unknown `REMPART_…` variables
-/// are refused, so that a typo does not silently leave a default in place.
+/// Applies `REMPART_…` variables to `table`, and answers the names of
+/// those it ignored. A variable that is not a key but nearly spells one
+/// (see [`near_miss`]) is refused, naming the key, so that a typo does not
+/// silently leave a default in place; any other unknown variable (a path
+/// a user's own scripts keep, say) is ignored, for the caller to warn.
 fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
+) -> Result<Vec<String>, ConfigError> {
+    let mut ignored = Vec::new();
     let mut vars: Vec<(String, String)> = env
         .into_iter()
         .filter(|(name, _)| name.starts_with("REMPART_"))
@@ -849,7 +871,11 @@ fn apply_env(
     vars.sort();
     for (name, raw) in vars {
         let Some(key) = KEYS.iter().find(|k| k.env == name) else {
-            return Err(ConfigError::UnknownVariable { name });
+            if let Some(resembles) = near_miss(&name) {
+                return Err(ConfigError::NearMissVariable { name, resembles });
+            }
+            ignored.push(name);
+            continue;
         };
         let bad = |expected| ConfigError::BadVariable {
             env: name.clone(),
@@ -881,7 +907,57 @@ fn apply_env(
         };
         set_path(table, key.path, value);
     }
-    Ok(())
+    Ok(ignored)
+}
+
+/// The known variable `name` nearly spells, if any: the same letters in
+/// another case, or at most two edits (one for a short name) away, an
+/// edit being a letter added, dropped, changed, or two swapped. Names are
+/// compared after the `REMPART_` prefix, which every candidate shares.
+pub fn near_miss(name: &str) -> Option<&'static str> {
+    let typed = name
+        .strip_prefix("REMPART_")
+        .unwrap_or(name)
+        .to_ascii_uppercase();
+    let allowed = if typed.chars().count() <= 4 { 1 } else { 2 };
+    KEYS.iter()
+        .map(|k| k.env)
+        .chain(CLIENT_VARIABLES.iter().copied())
+        .filter(|known| *known != name)
+        .map(|known| {
+            let suffix = known.strip_prefix("REMPART_").unwrap_or(known);
+            (edit_distance(&typed, suffix), known)
+        })
+        .filter(|(distance, _)| *distance <= allowed)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
+}
+
+/// The optimal string alignment distance between `a` and `b`
+/// (Levenshtein with adjacent swaps), over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // Two rows of the dynamic programme back: one for edits, two for swaps.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut row = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            let left = row.last().copied().unwrap_or(usize::MAX);
+            let up = previous.get(j + 1).copied().unwrap_or(usize::MAX);
+            let diagonal = previous.get(j).copied().unwrap_or(usize::MAX);
+            let mut best = (left + 1).min(up + 1).min(diagonal + cost);
+            let swapped = i > 0 && j > 0 && a.get(i - 1) == Some(cb) && b.get(j - 1) == Some(ca);
+            if swapped && let Some(two_back) = before.get(j - 1) {
+                best = best.min(two_back + 1);
+            }
+            row.push(best);
+        }
+        before = std::mem::replace(&mut previous, row);
+    }
+    previous.get(b.len()).copied().unwrap_or(usize::MAX)
 }
 
 fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) {
@@ -1013,11 +1089,50 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_mistyped_variables_are_refused() {
+    fn near_misses_are_refused_naming_the_key_and_others_ignored() {
         let err = load_text("", &[("REMPART_SERVER_LISTN", "x")])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("REMPART_SERVER_LISTN"), "{err}");
+        assert_eq!(
+            err,
+            "REMPART_SERVER_LISTN is not a known variable; did you mean REMPART_SERVER_LISTEN? (see docs/configuration.md)"
+        );
+        for (typo, meant) in [
+            ("REMPART_SERVER_LISTEN_", "REMPART_SERVER_LISTEN"),
+            ("REMPART_DATA_DRI", "REMPART_DATA_DIR"),
+            ("REMPART_server_listen", "REMPART_SERVER_LISTEN"),
+            ("REMPART_URI", "REMPART_URL"),
+            ("REMPART_LOG_LEVLE", "REMPART_LOG_LEVEL"),
+            ("REMPART_KEYRING_PASPHRASE", "REMPART_KEYRING_PASSPHRASE"),
+        ] {
+            assert_eq!(near_miss(typo), Some(meant), "{typo}");
+            let err = load_text("", &[(typo, "1")]).unwrap_err().to_string();
+            assert!(err.contains(&format!("did you mean {meant}?")), "{err}");
+        }
+        // A user's own variables are not configuration: ignored, and
+        // reported for a warning.
+        let own = [
+            ("REMPART_BIN", "/usr/local/bin/rempart"),
+            ("REMPART_HOME", "/srv/rempart"),
+            ("REMPART_VERSION_PIN", "0.3"),
+        ];
+        let config = load_text("", &own).unwrap();
+        assert_eq!(
+            config.ignored_variables,
+            ["REMPART_BIN", "REMPART_HOME", "REMPART_VERSION_PIN"]
+        );
+        let mut plain = load_text("", &[]).unwrap();
+        plain
+            .ignored_variables
+            .clone_from(&config.ignored_variables);
+        assert_eq!(config, plain, "ignored variables change nothing");
+        assert_eq!(edit_distance("ABCD", "ABDC"), 1);
+        assert_eq!(edit_distance("", "ABC"), 3);
+        assert_eq!(edit_distance("KITTEN", "SITTING"), 3);
+    }
+
+    #[test]
+    fn mistyped_variables_are_refused() {
         let err = load_text("", &[("REMPART_SERVER_BEHIND_TLS_PROXY", "maybe")])
             .unwrap_err()
             .to_string();

@@ -18,7 +18,8 @@ mod webauthn;
 use std::sync::Arc;
 
 use rempart_core::identity::{
-    Identity, IdentityConfig, LoginStep, NewAccount, NewGrant, NewRole, NewToken, TenantAccess,
+    Identity, IdentityConfig, LoginKey, LoginStep, NewAccount, NewGrant, NewRole, NewToken,
+    TenantAccess,
 };
 use rempart_core::{Actor, Clock as _, ManualClock, Rempart, RequestContext, ServiceError};
 use rempart_model::password_policy::{PasswordPolicy, PasswordRule};
@@ -39,7 +40,9 @@ struct Fixture {
     core: Rempart,
     store: Arc<dyn Store>,
     clock: Arc<ManualClock>,
-    _db: TestDatabase,
+    /// The key of the login throttle, to find a name's counter.
+    login_key: LoginKey,
+    db: TestDatabase,
 }
 
 async fn fixture(engine: Engine) -> Option<Fixture> {
@@ -50,14 +53,19 @@ async fn fixture_with(engine: Engine, config: IdentityConfig) -> Option<Fixture>
     let db = TestDatabase::create(engine).await?;
     let store = db.store().await;
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
+    let login_key = LoginKey::ephemeral();
     let core = Rempart::new(store.clone(), clock.clone())
         .with_keys(rempart_testkit::test_keys(db.dir()))
-        .with_identity(Identity::for_tests(config, PasswordPolicy::default()));
+        .with_identity(
+            Identity::for_tests(config, PasswordPolicy::default())
+                .with_login_key(login_key.clone()),
+        );
     Some(Fixture {
         core,
         store,
         clock,
-        _db: db,
+        login_key,
+        db,
     })
 }
 
@@ -360,6 +368,128 @@ async fn lockout_escalates_and_is_audited(engine: Engine) {
             .iter()
             .any(|e| e.action == "auth.throttle_purge" && e.actor == "system")
     );
+}
+
+/// Whether `needle` appears anywhere in the database: in the SQLite files'
+/// raw bytes (database and write-ahead log), or in the text of any row of
+/// any PostgreSQL table.
+async fn stored_anywhere(f: &Fixture, needle: &str) -> bool {
+    let needle = needle.to_lowercase();
+    match f.db.engine {
+        Engine::Sqlite => ["rempart.db", "rempart.db-wal"].iter().any(|file| {
+            let bytes = std::fs::read(f.db.dir().join(file)).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes).to_lowercase();
+            text.contains(&needle)
+        }),
+        Engine::Postgres => {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(&f.db.url).await.unwrap();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            assert!(tables.iter().any(|t| t == "login_throttle"));
+            for table in tables {
+                let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM \"{table}\" AS r WHERE lower(r::text) LIKE '%' || $1 || '%'"
+                )))
+                .bind(&needle)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+                if found > 0 {
+                    return true;
+                }
+            }
+            false
+        }
+    }
+}
+
+async fn typed_names_are_never_stored_in_clear(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    f.core
+        .create_account(&admin, &ctx(), staff("dave", Some(GOOD)))
+        .await
+        .unwrap();
+    // A password typed into the name field, until that name is locked.
+    let slip = "Typed-Into-The-Name-Field-42";
+    for _ in 0..5 {
+        let wrong = f.core.login(&ctx(), slip, secret("whatever-1")).await;
+        assert!(matches!(wrong, Err(ServiceError::LoginFailed)), "{wrong:?}");
+    }
+    let locked = f.core.login(&ctx(), slip, secret("whatever-1")).await;
+    assert!(
+        matches!(locked, Err(ServiceError::LockedOut { .. })),
+        "{locked:?}"
+    );
+    // Counted per name: the same name in another case is the same counter,
+    // another name is not locked, and dave's counts its own failures.
+    let upper = f
+        .core
+        .login(&ctx(), &slip.to_uppercase(), secret("x"))
+        .await;
+    assert!(
+        matches!(upper, Err(ServiceError::LockedOut { .. })),
+        "{upper:?}"
+    );
+    let wrong = f
+        .core
+        .login(&ctx(), "dave", secret("wrong-password-1"))
+        .await;
+    assert!(matches!(wrong, Err(ServiceError::LoginFailed)), "{wrong:?}");
+    let mut tx = f.store.begin_read().await.unwrap();
+    let dave = tx
+        .throttle(&f.login_key.throttle_key("Dave"))
+        .await
+        .unwrap()
+        .unwrap();
+    let typed = tx
+        .throttle(&f.login_key.throttle_key(slip))
+        .await
+        .unwrap()
+        .unwrap();
+    drop(tx);
+    assert_eq!(dave.failures, 1);
+    assert!(typed.locked_until.is_some());
+    assert!(!dave.key.contains("dave") && !typed.key.contains(&slip.to_lowercase()));
+    f.core.login(&ctx(), "dave", secret(GOOD)).await.unwrap();
+
+    // Nowhere in the database: not the throttle, not the audit details.
+    f.core.drain_audit().await.unwrap();
+    assert!(!stored_anywhere(&f, slip).await, "the typed name is stored");
+    // (The check can find what is there: a known account's name is.)
+    assert!(stored_anywhere(&f, "dave").await);
+
+    // Step-up is refused while the account's name is locked, with when.
+    let step = f.core.login(&ctx(), "dave", secret(GOOD)).await.unwrap();
+    let actor = f.core.authenticate(&ctx(), &step.session).await.unwrap();
+    for _ in 0..5 {
+        let _ = f
+            .core
+            .login(&ctx(), "dave", secret("wrong-password-1"))
+            .await;
+    }
+    let refused = f.core.step_up(&actor, &ctx(), secret(GOOD), None).await;
+    assert!(
+        matches!(refused, Err(ServiceError::LockedOut { retry_after_secs }) if retry_after_secs > 800),
+        "{refused:?}"
+    );
+
+    // Replicas share the key: the first recorded check value stands, and a
+    // process with another key is told so.
+    assert!(f.core.login_key_matches().await.unwrap());
+    let other = Rempart::new(f.store.clone(), f.clock.clone()).with_identity(Identity::for_tests(
+        IdentityConfig::default(),
+        PasswordPolicy::default(),
+    ));
+    assert!(!other.login_key_matches().await.unwrap());
+    assert!(f.core.login_key_matches().await.unwrap());
 }
 
 async fn password_policy_and_history(engine: Engine) {
@@ -988,6 +1118,7 @@ both_engines!(
     recovery_codes_are_single_use,
     no_user_enumeration,
     lockout_escalates_and_is_audited,
+    typed_names_are_never_stored_in_clear,
     password_policy_and_history,
     separation_of_duties_and_grant_rules,
     custom_roles,

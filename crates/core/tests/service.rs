@@ -11,6 +11,8 @@
 
 #[path = "service/controls.rs"]
 mod controls;
+#[path = "service/upgrade.rs"]
+mod upgrade;
 
 use std::sync::Arc;
 

@@ -5,6 +5,9 @@
 //! (invariant 5). A problem never carries a secret: messages come from
 //! error types that are written not to hold any, and server-side failures
 //! are logged with the request id and answered with a generic text.
+//! Every refusal by a limit (a login or second-factor lockout, a source
+//! throttle, a busy unseal) is a 429 with `Retry-After` in seconds, from
+//! the lockout's end, so that a client knows when to try again.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -32,6 +35,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     #[serde(skip)]
     authenticate: bool,
+    /// Seconds until a limit lets the caller try again (`Retry-After`).
+    #[serde(skip)]
+    retry_after: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -49,7 +55,26 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             authenticate: false,
+            retry_after: None,
         }
+    }
+
+    /// A 429: a limit refuses until `retry_after_secs` from now (at least
+    /// one second, so that a client never retries at once).
+    pub fn too_many(
+        slug: &str,
+        title: &str,
+        detail: impl Into<String>,
+        retry_after_secs: u64,
+    ) -> Self {
+        let mut problem = Self::new(StatusCode::TOO_MANY_REQUESTS, slug, title, detail);
+        problem.retry_after = Some(retry_after_secs.max(1));
+        problem
+    }
+
+    /// The `Retry-After` this problem carries, in seconds.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
@@ -105,6 +130,7 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
         let authenticate = self.authenticate;
+        let retry_after = self.retry_after;
         let mut response = (status, Json(self)).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -116,6 +142,9 @@ impl IntoResponse for Problem {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"rempart\""),
             );
+        }
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -203,11 +232,11 @@ impl Problem {
                 "Login failed",
                 err.to_string(),
             ),
-            ServiceError::LockedOut { .. } => Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::LockedOut { retry_after_secs } => Self::too_many(
                 "locked-out",
                 "Too many failed attempts",
                 err.to_string(),
+                *retry_after_secs,
             ),
             ServiceError::PasswordRefused { rules } => {
                 let mut problem = Self::new(
@@ -273,12 +302,8 @@ impl Problem {
                 "keyring sealed",
                 detail,
             ),
-            K::Busy => Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "unseal-busy",
-                "Unseal in progress",
-                detail,
-            ),
+            // One unseal attempt (an Argon2id run) takes about a second.
+            K::Busy => Self::too_many("unseal-busy", "Unseal in progress", detail, 1),
             K::Refused => Self::new(
                 StatusCode::BAD_REQUEST,
                 "unseal-refused",

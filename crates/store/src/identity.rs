@@ -284,6 +284,9 @@ pub trait IdentityTx: Send {
     /// Deletes the counters of keys with no failure and no lockout since
     /// `before` (unknown names would otherwise accumulate rows).
     async fn purge_login_throttle(&mut self, before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Records `value` as the login-name key's check value unless one is
+    /// recorded already; answers the recorded one.
+    async fn record_login_key_check(&mut self, value: &str) -> Result<String, StoreError>;
 
     // Sessions.
 
@@ -926,6 +929,21 @@ macro_rules! identity_impl {
                 .execute(&mut *self.inner)
                 .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn record_login_key_check(&mut self, value: &str) -> Result<String, StoreError> {
+                sqlx::query(
+                    "INSERT INTO login_key_check (id, check_value) VALUES (1, $1) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(value)
+                .execute(&mut *self.inner)
+                .await?;
+                let recorded: String =
+                    sqlx::query_scalar("SELECT check_value FROM login_key_check WHERE id = 1")
+                        .fetch_one(&mut *self.inner)
+                        .await?;
+                Ok(recorded)
             }
 
             async fn clear_throttle(&mut self, key: &str) -> Result<(), StoreError> {

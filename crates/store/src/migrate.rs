@@ -4,6 +4,16 @@
 //! applying any, Rempart reads the version the database is at: a database
 //! whose schema is newer than this binary is refused with nothing changed,
 //! so that an old binary never writes into a schema it does not understand.
+//!
+//! Migrations are append-only: a released migration is never edited,
+//! renamed or removed; a change of schema is a new migration, numbered
+//! after the last, in both engines' folders. A database of any earlier
+//! release must upgrade to the current schema with its data intact, and
+//! the migrator refuses an applied migration whose checksum changed. The
+//! upgrade test (crates/core/tests/service/upgrade.rs) applies the current
+//! migrations to a database built by an earlier release's migrations and
+//! holding its data (a committed fixture), then reads the data and
+//! verifies the audit log, on both engines.
 
 use sqlx::migrate::Migrator;
 

@@ -88,20 +88,23 @@ impl Replica {
         }
     }
 
-    /// The bootstrap credential the first start printed.
+    /// The bootstrap credential of the first start: standard output is a
+    /// pipe here, so it is in the file (mode 0600) whose path was printed.
     ///
     /// # Panics
     ///
-    /// When none is printed within 30 seconds.
+    /// When no such path is printed within 30 seconds, or the credential
+    /// itself is printed.
     pub fn bootstrap_credential(&self) -> String {
         loop {
             let line = self
                 .stdout
                 .recv_timeout(Duration::from_secs(30))
-                .expect("the first start prints a bootstrap credential");
+                .expect("the first start names a bootstrap credential file");
             let line = line.trim();
-            if line.starts_with("rmp_") {
-                return line.to_owned();
+            assert!(!line.starts_with("rmp_"), "the credential went to a pipe");
+            if line.starts_with('/') && line.ends_with("/bootstrap-credential") {
+                return credential_file(Path::new(line));
             }
         }
     }
@@ -113,6 +116,24 @@ impl Replica {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// The credential in a bootstrap credential file, which must be private.
+///
+/// # Panics
+///
+/// When the file is missing, readable by others, or holds no credential.
+pub fn credential_file(path: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path)
+        .expect("the credential file exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the credential file is private");
+    let text = std::fs::read_to_string(path).expect("the credential file reads");
+    let credential = text.trim();
+    assert!(credential.starts_with("rmp_boot_"), "{credential}");
+    credential.to_owned()
 }
 
 impl Drop for Replica {

@@ -202,7 +202,7 @@ impl Rempart {
             // The failure counts toward the lockout and is audited, in one
             // transaction.
             let mut tx = self.store.begin().await?;
-            self.count_failure(tx.as_mut(), now, &account_key(&account))
+            self.count_failure(tx.as_mut(), now, &self.account_key(&account))
                 .await?;
             let draft = Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Denied)
                 .target(target)
@@ -544,11 +544,6 @@ impl Rempart {
             .await?;
         TotpSecret::from_bytes(bytes).map_err(|e| ServiceError::AuditLog(e.to_string()))
     }
-}
-
-/// The throttle key of an account's login name.
-pub(crate) fn account_key(account: &PrincipalRecord) -> String {
-    format!("account:{}", account.name.uniqueness_key())
 }
 
 fn base32_upper(bytes: &[u8]) -> String {

@@ -6,7 +6,9 @@
 //! answer after the same Argon2id work (a dummy hash stands in when there
 //! is nothing to check). Throttling counts failures per login name (known
 //! or not, so a lockout reveals nothing) and per source address, in the
-//! database, so that every replica sees them.
+//! database, so that every replica sees them. A name is counted under its
+//! keyed hash (`login_key`), never in clear: what someone types into the
+//! name field (a password, by mistake) is not kept anywhere.
 
 use rempart_model::{Action, Grant, Outcome, Scope, Tenant};
 use rempart_store::{
@@ -18,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::Refusal;
-use super::credentials::{account_key, is_recovery_code, recovery_fingerprint};
+use super::credentials::{is_recovery_code, recovery_fingerprint};
 use super::tenant_access::TenantAccess;
 use crate::actor::{Actor, Credential};
 use crate::audit_details::Details;
@@ -69,9 +71,20 @@ fn source_key(ctx: &RequestContext) -> Option<String> {
     ctx.source.map(|ip| format!("source:{ip}"))
 }
 
+/// Whole seconds until a lockout ends (rounded up, at least one): the
+/// `Retry-After` of the refusal.
 fn locked_for(record: Option<&ThrottleRecord>, now: OffsetDateTime) -> Option<u64> {
     let until = record?.locked_until?;
-    (now < until).then(|| u64::try_from((until - now).whole_seconds()).unwrap_or(0) + 1)
+    (now < until).then(|| {
+        let left = until - now;
+        let whole = u64::try_from(left.whole_seconds()).unwrap_or(0);
+        let ceil = if left.subsec_nanoseconds() > 0 {
+            whole.saturating_add(1)
+        } else {
+            whole
+        };
+        ceil.max(1)
+    })
 }
 
 impl Rempart {
@@ -89,7 +102,8 @@ impl Rempart {
     ) -> Result<LoginStep, ServiceError> {
         let now = self.clock.now();
         let name_key = name.trim().to_lowercase();
-        let account_throttle = format!("account:{name_key}");
+        // Keyed by a hash: a password typed as the name is never stored.
+        let account_throttle = self.identity.login_key.throttle_key(&name_key);
         let mut tx = self.store.begin_read().await?;
         let account_lock = tx.throttle(&account_throttle).await?;
         let source_lock = match source_key(ctx) {
@@ -277,7 +291,7 @@ impl Rempart {
         let Some(account) = account else {
             return Err(ServiceError::Unauthenticated);
         };
-        let throttle = account_key(&account);
+        let throttle = self.account_key(&account);
         self.refuse_if_locked(
             &actor,
             ctx,
@@ -399,7 +413,11 @@ impl Rempart {
         let (Some(account), Some(stored)) = (account, stored) else {
             return Err(ServiceError::LoginFailed);
         };
-        let throttle = account_key(&account);
+        // Step-up counts failures toward the login lockout, and is refused
+        // while it holds, like every other password or code check.
+        self.refuse_if_locked(actor, ctx, now, &account, &target, Action::StepUp)
+            .await?;
+        let throttle = self.account_key(&account);
         let verdict = self
             .identity
             .hasher
@@ -459,6 +477,13 @@ impl Rempart {
         Ok(())
     }
 
+    /// The throttle key of an account's login name (its keyed hash).
+    pub(crate) fn account_key(&self, account: &PrincipalRecord) -> String {
+        self.identity
+            .login_key
+            .throttle_key(&account.name.uniqueness_key())
+    }
+
     /// Refuses (and records) a second-factor attempt while the account's
     /// login name is locked out.
     pub(super) async fn refuse_if_locked(
@@ -471,7 +496,7 @@ impl Rempart {
         action: Action,
     ) -> Result<(), ServiceError> {
         let mut tx = self.store.begin_read().await?;
-        let lock = tx.throttle(&account_key(account)).await?;
+        let lock = tx.throttle(&self.account_key(account)).await?;
         drop(tx);
         let Some(retry) = locked_for(lock.as_ref(), now) else {
             return Ok(());
@@ -509,6 +534,17 @@ impl Rempart {
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records the login-name key's check value on first start, and tells
+    /// whether this process's key is the one recorded: a replica with
+    /// another key would count failures apart from the others.
+    pub async fn login_key_matches(&self) -> Result<bool, ServiceError> {
+        let mine = self.identity.login_key.check_value();
+        let mut tx = self.store.begin().await?;
+        let recorded = tx.record_login_key_check(mine).await?;
+        tx.commit().await?;
+        Ok(recorded == mine)
     }
 
     /// Housekeeping: forgets failure counters idle for a day (lockout

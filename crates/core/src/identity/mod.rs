@@ -15,6 +15,7 @@ mod accounts;
 mod config;
 mod credentials;
 mod login;
+mod login_key;
 mod strength;
 mod tenant_access;
 pub mod webauthn;
@@ -25,6 +26,7 @@ pub use config::{IdentityConfig, SodRule};
 pub use credentials::{RecoveryCodes, TotpEnrolment};
 pub(crate) use login::SESSION_TOUCH_INTERVAL;
 pub use login::{LoginStep, SessionView};
+pub use login_key::{LoginKey, LoginKeyError};
 pub use strength::measure;
 pub use tenant_access::TenantAccess;
 
@@ -50,6 +52,8 @@ pub struct Identity {
     pub(crate) hasher: PasswordHasher,
     /// The sources staff may use the admin plane from; `None`: any.
     pub(crate) admin_sources: Option<rempart_model::AllowList>,
+    /// Keys the login throttle, so that typed names are never stored.
+    pub(crate) login_key: LoginKey,
 }
 
 impl Identity {
@@ -61,6 +65,7 @@ impl Identity {
             policy,
             hasher,
             admin_sources: None,
+            login_key: LoginKey::ephemeral(),
         })
     }
 
@@ -91,6 +96,7 @@ impl Identity {
             policy,
             hasher,
             admin_sources: None,
+            login_key: LoginKey::ephemeral(),
         })
     }
 
@@ -99,6 +105,14 @@ impl Identity {
     #[must_use]
     pub fn with_admin_sources(mut self, sources: Option<rempart_model::AllowList>) -> Self {
         self.admin_sources = sources;
+        self
+    }
+
+    /// Keys the login throttle with `key` (the key file beside the
+    /// keyring, shared by every replica).
+    #[must_use]
+    pub fn with_login_key(mut self, key: LoginKey) -> Self {
+        self.login_key = key;
         self
     }
 
@@ -131,6 +145,7 @@ impl Default for Identity {
             policy: PasswordPolicy::default(),
             hasher: PasswordHasher::default(),
             admin_sources: None,
+            login_key: LoginKey::ephemeral(),
         }
     }
 }

@@ -29,7 +29,6 @@ pub use webauthn_rs::prelude::{
 };
 
 use super::IdentityConfig;
-use super::credentials::account_key;
 use super::login::LoginStep;
 use crate::actor::{Actor, Credential};
 use crate::audit_details::Details;
@@ -543,7 +542,7 @@ impl Rempart {
         };
         self.refuse_if_locked(&actor, ctx, now, &account, &target, Action::Webauthn)
             .await?;
-        let throttle = account_key(&account);
+        let throttle = self.account_key(&account);
 
         let mut tx = self.store.begin().await?;
         let taken = tx

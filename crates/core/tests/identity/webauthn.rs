@@ -209,7 +209,11 @@ async fn a_replayed_assertion_is_refused(engine: Engine) {
     assert_eq!(stage_of(&f, &second).await, SessionStage::SecondFactor);
     let mut tx = f.store.begin().await.unwrap();
     assert_eq!(tx.webauthn_credentials(alice).await.unwrap(), before);
-    let throttle = tx.throttle("account:alice").await.unwrap().unwrap();
+    let throttle = tx
+        .throttle(&f.login_key.throttle_key("alice"))
+        .await
+        .unwrap()
+        .unwrap();
     drop(tx);
     assert_eq!(throttle.failures, 2, "each refusal counts towards lockout");
 }

@@ -62,7 +62,7 @@ fn login_response(step: &LoginStep, return_token: bool) -> LoginResponse {
         (status = 200, description = "Password accepted; the next step", body = LoginResponse),
         (status = 401, description = "Wrong login name or password (login-failed)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Plain HTTP from another machine (insecure-transport)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out after repeated failures (locked-out)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked out after repeated failures (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
     ))]
 pub async fn login(
     _secure: SecureTransport,
@@ -89,7 +89,7 @@ pub async fn login(
     responses(
         (status = 200, description = "Accepted; the next step", body = LoginResponse),
         (status = 401, description = "No such pending session, or the code is refused (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
     ))]
 pub async fn second_factor(
     _secure: SecureTransport,
@@ -113,6 +113,7 @@ pub async fn second_factor(
     responses(
         (status = 204, description = "Re-authenticated"),
         (status = 401, description = "Refused (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
     ))]
 pub async fn step_up(
     _secure: SecureTransport,

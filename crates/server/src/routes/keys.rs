@@ -207,7 +207,7 @@ pub async fn seal_status(State(state): State<AppState>) -> Json<SealStatusView> 
         (status = 400, description = "Wrong passphrase or share; nothing changed", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Sent over plain HTTP from another machine (insecure-transport)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not exactly one of passphrase, share, reset", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Another unseal attempt is in progress", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Another unseal attempt is in progress (unseal-busy)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ))]
 pub async fn unseal(
     _secure: SecureTransport,

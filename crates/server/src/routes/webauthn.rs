@@ -116,7 +116,7 @@ pub async fn remove(
         (status = 200, description = "The options for navigator.credentials.get()", body = WebauthnStartResponse),
         (status = 401, description = "No such session, or no key registered (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "WebAuthn is not configured (webauthn-not-configured)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
     ))]
 pub async fn start(
     _secure: SecureTransport,
@@ -142,7 +142,7 @@ pub async fn start(
         (status = 200, description = "Accepted; the next step", body = LoginResponse),
         (status = 401, description = "Refused (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "WebAuthn is not configured (webauthn-not-configured)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
     ))]
 pub async fn finish(
     _secure: SecureTransport,

@@ -313,7 +313,127 @@ async fn refusals_are_clear_and_alike(engine: Engine) {
     server.stop().await;
 }
 
-both_engines!(the_done_when_path, refusals_are_clear_and_alike);
+/// Asserts a 429 `locked-out` with a `Retry-After` of whole seconds, at
+/// least one and at most `limit`; answers it.
+async fn locked_out(response: reqwest::Response, limit: u64) -> u64 {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=limit).contains(&retry), "Retry-After: {retry}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "https://rempart.dev/problems/locked-out");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&retry.to_string()),
+        "{body}"
+    );
+    retry
+}
+
+/// Every refusal by a limit is a 429 with `Retry-After` from the
+/// lockout's end: the login name's lockout, the source's, and step-up
+/// while the account is locked; and the OpenAPI document says so.
+async fn limits_say_when_to_retry(engine: Engine) {
+    let Some(server) = TestServer::start_with(engine, |config| {
+        config.identity.source_attempts = 8;
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = server.admin_token().await;
+    json_of(
+        post(
+            &server,
+            &admin,
+            "/api/v1/users",
+            &json!({"name": "bob@example.com", "kind": "staff", "password": PASSWORD,
+                    "temporary_password": false, "display_name": "Bob"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let login = |name: &str, password: &str| {
+        server
+            .client
+            .post(server.at("/api/v1/auth/login"))
+            .json(&json!({"name": name, "password": password, "return_token": true}))
+            .send()
+    };
+    let session = json_of(login("bob@example.com", PASSWORD).await.unwrap(), 200).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lockout = server.core.identity().config().lockout_secs;
+    for _ in 0..5 {
+        let wrong = login("bob@example.com", "wrong-password-1").await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The name's lockout: the right password waits too.
+    locked_out(login("bob@example.com", PASSWORD).await.unwrap(), lockout).await;
+    // Step-up from a session opened before the lockout waits as well.
+    let step_up = post(
+        &server,
+        &session,
+        "/api/v1/auth/step-up",
+        &json!({"password": PASSWORD}),
+    )
+    .await;
+    locked_out(step_up, lockout).await;
+    // The source's lockout: eight failures from one address, whatever
+    // the names (five counted above, three more here).
+    for name in ["carol@example.com", "dan@example.com", "erin@example.com"] {
+        let wrong = login(name, "wrong-password-1").await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    locked_out(login("frank@example.com", "x").await.unwrap(), lockout).await;
+
+    // Documented: every 429 in the OpenAPI document carries Retry-After,
+    // and every route a lockout refuses documents its 429.
+    let doc: Value = server
+        .client
+        .get(server.at("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut with_429 = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if let Some(answer) = operation["responses"].get("429") {
+                assert!(
+                    answer["headers"].get("Retry-After").is_some(),
+                    "{method} {path}: {answer}"
+                );
+                with_429.push(format!("{method} {path}"));
+            }
+        }
+    }
+    for route in [
+        "post /api/v1/auth/login",
+        "post /api/v1/auth/second-factor",
+        "post /api/v1/auth/step-up",
+        "post /api/v1/auth/webauthn/start",
+        "post /api/v1/auth/webauthn/finish",
+        "post /api/v1/sys/unseal",
+    ] {
+        assert!(with_429.iter().any(|r| r == route), "{route}: {with_429:?}");
+    }
+}
+
+both_engines!(
+    the_done_when_path,
+    refusals_are_clear_and_alike,
+    limits_say_when_to_retry
+);
 
 /// Deny by default: every documented operation either declares how it is
 /// authenticated (and then refuses a request without a credential), or is
