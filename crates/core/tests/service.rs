@@ -9,6 +9,9 @@
     reason = "tests"
 )]
 
+#[path = "service/concurrency.rs"]
+mod concurrency;
+
 use std::sync::Arc;
 
 use rempart_core::{
