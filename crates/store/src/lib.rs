@@ -235,6 +235,28 @@ pub trait Tx: ReadTx + IdentityTx + Send {
 /// The reads of a transaction. [`Store::begin_read`] returns only this,
 /// so a write inside a read transaction does not compile. Dropping it
 /// ends it.
+///
+/// A write goes in a write transaction:
+///
+/// ```no_run
+/// # async fn f(store: &dyn rempart_store::Store, tenant: &rempart_model::Tenant)
+/// # -> Result<(), rempart_store::StoreError> {
+/// let mut tx = store.begin().await?;
+/// tx.insert_tenant(tenant).await?;
+/// tx.commit().await
+/// # }
+/// ```
+///
+/// and the same write in a read transaction does not compile:
+///
+/// ```compile_fail
+/// # async fn f(store: &dyn rempart_store::Store, tenant: &rempart_model::Tenant)
+/// # -> Result<(), rempart_store::StoreError> {
+/// let mut tx = store.begin_read().await?;
+/// tx.insert_tenant(tenant).await?;
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait ReadTx: IdentityReadTx + Send {
     // Tenants.
