@@ -164,7 +164,7 @@ pub trait Tx: ReadTx + IdentityTx + Send {
     /// last one. The first `seq` must be the head's plus one.
     async fn append_audit_batch(&mut self, events: &[AuditRecord]) -> Result<(), StoreError>;
 
-    // The audit log's Merkle nodes, checkpoints and search (issue 4).
+    // The audit log's Merkle nodes, checkpoints and signing keys.
 
     /// Stores Merkle nodes `(level, index, hash)`; a node is written once,
     /// when the event that completes it is appended. Level 0 (leaves) is
@@ -181,7 +181,7 @@ pub trait Tx: ReadTx + IdentityTx + Send {
     /// recorded is left as it is.
     async fn record_audit_key(&mut self, key: &AuditKeyRecord) -> Result<(), StoreError>;
 
-    // Data keys (issue 3), stored wrapped only.
+    // Data keys, stored wrapped only.
 
     /// Stores a new data key, unless the tenant (or the system, for a key
     /// of no tenant) already has one for the same purpose: then nothing is
@@ -205,7 +205,7 @@ pub trait Tx: ReadTx + IdentityTx + Send {
     /// returns how many.
     async fn delete_data_keys_of_tenant(&mut self, tenant: TenantId) -> Result<u64, StoreError>;
 
-    // Shipping the audit log to external sinks (issue 4).
+    // Shipping the audit log to external sinks.
 
     /// Takes or renews the lease to ship to `sink` until `until`, creating
     /// the sink's cursor at 0 on first use. Returns the cursor when
@@ -364,7 +364,7 @@ pub trait ReadTx: IdentityReadTx + Send {
     /// Data keys per environment and KEK version.
     async fn data_key_versions(&mut self) -> Result<Vec<DataKeyVersionCount>, StoreError>;
 
-    // Shipping the audit log to external sinks (issue 4).
+    // Shipping the audit log to external sinks.
 
     /// The last appended event, read without locking it.
     async fn audit_head(&mut self) -> Result<AuditHead, StoreError>;
