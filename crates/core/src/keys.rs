@@ -1149,25 +1149,44 @@ impl Rempart {
             Some(t) => tx.data_key_for(t.id, purpose).await?,
             None => tx.system_data_key_for(purpose).await?,
         };
-        let key = if let Some(stored) = stored {
+        let unwrap = |stored: DataKeyRecord| {
             let wrapped = WrappedDataKey::from_bytes(stored.wrapped).map_err(KeyError::from)?;
             self.keys
-                .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))?
+                .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))
+        };
+        let key = if let Some(stored) = stored {
+            unwrap(stored)?
         } else {
             let (key, wrapped) = self.keys.with_keyring(|k| k.new_data_key(&binding))?;
             let id = *key.id().as_bytes();
-            tx.insert_data_key(&DataKeyRecord {
-                id,
-                tenant: tenant.map(|t| t.id),
-                environment,
-                purpose: purpose.to_owned(),
-                kek_version: wrapped.kek_version(),
-                wrapped: wrapped.into_bytes(),
-                encryptions: 0,
-                created_at: now,
-                rewrapped_at: None,
-            })
-            .await?;
+            let inserted = tx
+                .insert_data_key(&DataKeyRecord {
+                    id,
+                    tenant: tenant.map(|t| t.id),
+                    environment,
+                    purpose: purpose.to_owned(),
+                    kek_version: wrapped.kek_version(),
+                    wrapped: wrapped.into_bytes(),
+                    encryptions: 0,
+                    created_at: now,
+                    rewrapped_at: None,
+                })
+                .await?;
+            if !inserted {
+                // A concurrent transaction stored the first key of this
+                // purpose and committed: use it (the new one was never
+                // stored, so nothing encrypted under it exists).
+                let stored = match tenant {
+                    Some(t) => tx.data_key_for(t.id, purpose).await?,
+                    None => tx.system_data_key_for(purpose).await?,
+                };
+                let stored = stored.ok_or_else(|| {
+                    rempart_store::StoreError::Corrupt(
+                        "a data key that conflicted on insert cannot be read".to_owned(),
+                    )
+                })?;
+                return Ok(unwrap(stored)?);
+            }
             let mut draft = Draft::new("system", Action::DataKeyCreate, Outcome::Success)
                 .target(format!("data-key:{}/purpose:{purpose}", key_id_text(&id)));
             if let Some(t) = tenant {

@@ -9,6 +9,8 @@
     reason = "tests"
 )]
 
+#[path = "service/concurrency.rs"]
+mod concurrency;
 #[path = "service/controls.rs"]
 mod controls;
 #[path = "service/upgrade.rs"]

@@ -250,43 +250,6 @@ macro_rules! engine_impl {
                 Ok(())
             }
 
-            async fn list_tenants(
-                &mut self,
-                filter: &TenantFilter,
-            ) -> Result<Vec<Tenant>, StoreError> {
-                let mut query = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT id, name, region, environment, created_at FROM tenants",
-                );
-                push_tenant_filter(&mut query, filter);
-                query.push(" ORDER BY name_key");
-                let rows = query.build().fetch_all(&mut *self.inner).await?;
-                rows.iter().map(tenant_from_row).collect()
-            }
-
-            async fn count_tenants(&mut self) -> Result<u64, StoreError> {
-                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
-                    .fetch_one(&mut *self.inner)
-                    .await?;
-                to_u64(n)
-            }
-
-            async fn tenant(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, name, region, environment, created_at FROM tenants WHERE id = $1",
-                )
-                .bind(id.0)
-                .fetch_optional(&mut *self.inner)
-                .await?;
-                row.as_ref().map(tenant_from_row).transpose()
-            }
-
-            async fn count_principals(&mut self) -> Result<u64, StoreError> {
-                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM principals")
-                    .fetch_one(&mut *self.inner)
-                    .await?;
-                to_u64(n)
-            }
-
             async fn insert_principal(
                 &mut self,
                 principal: &PrincipalRecord,
@@ -311,17 +274,6 @@ macro_rules! engine_impl {
                 Ok(())
             }
 
-            async fn principal(
-                &mut self,
-                id: PrincipalId,
-            ) -> Result<Option<PrincipalRecord>, StoreError> {
-                let row = sqlx::query(concat!("SELECT ", crate::identity::principal_columns!(), " FROM principals WHERE id = $1"))
-                    .bind(id.0)
-                    .fetch_optional(&mut *self.inner)
-                    .await?;
-                row.as_ref().map(principal_from_row).transpose()
-            }
-
             async fn insert_grant(
                 &mut self,
                 id: Uuid,
@@ -338,16 +290,6 @@ macro_rules! engine_impl {
                     granted_by: None,
                 })
                 .await
-            }
-
-            async fn grants_of(&mut self, principal: PrincipalId) -> Result<Vec<Grant>, StoreError> {
-                use crate::identity::IdentityTx as _;
-                Ok(self
-                    .grant_records_of(principal)
-                    .await?
-                    .into_iter()
-                    .map(|record| record.grant)
-                    .collect())
             }
 
             async fn insert_token(&mut self, token: &TokenRecord) -> Result<(), StoreError> {
@@ -372,17 +314,6 @@ macro_rules! engine_impl {
                 Ok(())
             }
 
-            async fn token_by_hash(
-                &mut self,
-                hash: &[u8; 32],
-            ) -> Result<Option<TokenRecord>, StoreError> {
-                let row = sqlx::query(concat!("SELECT ", crate::identity::token_columns!(), " FROM api_tokens WHERE token_hash = $1"))
-                .bind(hash.as_slice())
-                .fetch_optional(&mut *self.inner)
-                .await?;
-                row.as_ref().map(token_from_row).transpose()
-            }
-
             async fn touch_token(&mut self, id: Uuid, at: OffsetDateTime) -> Result<(), StoreError> {
                 sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                     .bind(to_micros(at)?)
@@ -405,30 +336,6 @@ macro_rules! engine_impl {
                 .execute(&mut *self.inner)
                 .await?;
                 Ok(())
-            }
-
-            async fn bootstrap_by_hash(
-                &mut self,
-                hash: &[u8; 32],
-            ) -> Result<Option<BootstrapRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, secret_hash, created_at, expires_at, used_at \
-                     FROM bootstrap_credentials WHERE secret_hash = $1",
-                )
-                .bind(hash.as_slice())
-                .fetch_optional(&mut *self.inner)
-                .await?;
-                row.as_ref().map(bootstrap_from_row).transpose()
-            }
-
-            async fn latest_bootstrap(&mut self) -> Result<Option<BootstrapRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, secret_hash, created_at, expires_at, used_at \
-                     FROM bootstrap_credentials ORDER BY created_at DESC LIMIT 1",
-                )
-                .fetch_optional(&mut *self.inner)
-                .await?;
-                row.as_ref().map(bootstrap_from_row).transpose()
             }
 
             async fn mark_bootstrap_used(
@@ -518,20 +425,6 @@ macro_rules! engine_impl {
                 Ok(())
             }
 
-            async fn audit_pending(
-                &mut self,
-                limit: u32,
-            ) -> Result<Vec<crate::PendingAuditRecord>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT id, event_id, time, actor, action, target, tenant_id, outcome, request_id, source, details \
-                     FROM audit_pending ORDER BY id LIMIT $1",
-                )
-                .bind(i64::from(limit))
-                .fetch_all(&mut *self.inner)
-                .await?;
-                rows.iter().map(pending_from_row).collect()
-            }
-
             async fn take_audit_pending(
                 &mut self,
                 limit: u32,
@@ -602,22 +495,6 @@ macro_rules! engine_impl {
                 }
             }
 
-            async fn audit_events(
-                &mut self,
-                after_seq: u64,
-                limit: u32,
-            ) -> Result<Vec<AuditRecord>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, event_id, prev_hash, hash \
-                     FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
-                )
-                .bind(to_i64(after_seq)?)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *self.inner)
-                .await?;
-                rows.iter().map(audit_from_row).collect()
-            }
-
             async fn insert_audit_nodes(
                 &mut self,
                 nodes: &[(u32, u64, [u8; 32])],
@@ -643,6 +520,302 @@ macro_rules! engine_impl {
                 }
                 query.build().execute(&mut *self.inner).await?;
                 Ok(())
+            }
+
+            async fn insert_audit_checkpoint(
+                &mut self,
+                cp: &crate::CheckpointRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (number, size, key_id, root, time, prev_hash, signature) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(to_i64(cp.number)?)
+                .bind(to_i64(cp.size)?)
+                .bind(cp.key_id.as_slice())
+                .bind(cp.root.as_slice())
+                .bind(to_micros(cp.time)?)
+                .bind(cp.prev_hash.as_slice())
+                .bind(cp.signature.as_slice())
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_data_key(&mut self, key: &crate::DataKeyRecord) -> Result<bool, StoreError> {
+                // Both unique keys (a tenant's purpose, and the system's
+                // purpose) end in "do nothing": on PostgreSQL the insert
+                // waits for a concurrent one of the same key and then yields
+                // to it, instead of failing the transaction.
+                let done = sqlx::query(
+                    "INSERT INTO data_keys (id, tenant_id, environment, purpose, kek_version, wrapped, encryptions, created_at, rewrapped_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                )
+                .bind(key.id.as_slice())
+                .bind(key.tenant.map(|t| t.0))
+                .bind(key.environment.as_str())
+                .bind(key.purpose.as_str())
+                .bind(i64::from(key.kek_version))
+                .bind(key.wrapped.as_slice())
+                .bind(to_i64(key.encryptions)?)
+                .bind(to_micros(key.created_at)?)
+                .bind(opt_to_micros(key.rewrapped_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn record_audit_key(
+                &mut self,
+                key: &crate::AuditKeyRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_keys (key_id, public_key, recorded_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",
+                )
+                .bind(key.key_id.as_slice())
+                .bind(key.public_key.as_slice())
+                .bind(to_micros(key.recorded_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn set_data_key_encryptions(
+                &mut self,
+                id: &[u8; crate::DATA_KEY_ID_LEN],
+                encryptions: u64,
+            ) -> Result<(), StoreError> {
+                sqlx::query("UPDATE data_keys SET encryptions = $1 WHERE id = $2")
+                    .bind(to_i64(encryptions)?)
+                    .bind(id.as_slice())
+                    .execute(&mut *self.inner)
+                    .await?;
+                Ok(())
+            }
+
+            async fn update_wrapped_data_key(
+                &mut self,
+                id: &[u8; crate::DATA_KEY_ID_LEN],
+                wrapped: &[u8],
+                kek_version: u32,
+                at: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE data_keys SET wrapped = $1, kek_version = $2, rewrapped_at = $3 WHERE id = $4",
+                )
+                .bind(wrapped)
+                .bind(i64::from(kek_version))
+                .bind(to_micros(at)?)
+                .bind(id.as_slice())
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn acquire_ship_lease(
+                &mut self,
+                sink: &str,
+                holder: &str,
+                now: OffsetDateTime,
+                until: OffsetDateTime,
+            ) -> Result<Option<crate::ShipCursor>, StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_shipping (sink, shipped_seq, shipped_checkpoint) \
+                     VALUES ($1, 0, 0) ON CONFLICT (sink) DO NOTHING",
+                )
+                .bind(sink)
+                .execute(&mut *self.inner)
+                .await?;
+                let taken = sqlx::query(
+                    "UPDATE audit_shipping SET lease_holder = $1, lease_until = $2 \
+                     WHERE sink = $3 AND (lease_holder IS NULL OR lease_holder = $1 \
+                     OR lease_until IS NULL OR lease_until <= $4)",
+                )
+                .bind(holder)
+                .bind(to_micros(until)?)
+                .bind(sink)
+                .bind(to_micros(now)?)
+                .execute(&mut *self.inner)
+                .await?;
+                if taken.rows_affected() != 1 {
+                    return Ok(None);
+                }
+                self.ship_cursor(sink).await
+            }
+
+            async fn advance_ship_cursor(
+                &mut self,
+                sink: &str,
+                holder: &str,
+                from: (u64, u64),
+                to: (u64, u64),
+                now: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                let moved = sqlx::query(
+                    "UPDATE audit_shipping SET shipped_seq = $1, shipped_checkpoint = $2, shipped_at = $3 \
+                     WHERE sink = $4 AND lease_holder = $5 AND shipped_seq = $6 AND shipped_checkpoint = $7",
+                )
+                .bind(to_i64(to.0)?)
+                .bind(to_i64(to.1)?)
+                .bind(to_micros(now)?)
+                .bind(sink)
+                .bind(holder)
+                .bind(to_i64(from.0)?)
+                .bind(to_i64(from.1)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(moved.rows_affected() == 1)
+            }
+
+            async fn release_ship_lease(
+                &mut self,
+                sink: &str,
+                holder: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE audit_shipping SET lease_holder = NULL, lease_until = NULL \
+                     WHERE sink = $1 AND lease_holder = $2",
+                )
+                .bind(sink)
+                .bind(holder)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_data_keys_of_tenant(&mut self, tenant: TenantId) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM data_keys WHERE tenant_id = $1")
+                    .bind(tenant.0)
+                    .execute(&mut *self.inner)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl ReadTx for $tx {
+            async fn list_tenants(
+                &mut self,
+                filter: &TenantFilter,
+            ) -> Result<Vec<Tenant>, StoreError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, name, region, environment, created_at FROM tenants",
+                );
+                push_tenant_filter(&mut query, filter);
+                query.push(" ORDER BY name_key");
+                let rows = query.build().fetch_all(&mut *self.inner).await?;
+                rows.iter().map(tenant_from_row).collect()
+            }
+
+            async fn count_tenants(&mut self) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
+                    .fetch_one(&mut *self.inner)
+                    .await?;
+                to_u64(n)
+            }
+
+            async fn tenant(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, name, region, environment, created_at FROM tenants WHERE id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(tenant_from_row).transpose()
+            }
+
+            async fn count_principals(&mut self) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM principals")
+                    .fetch_one(&mut *self.inner)
+                    .await?;
+                to_u64(n)
+            }
+
+            async fn principal(
+                &mut self,
+                id: PrincipalId,
+            ) -> Result<Option<PrincipalRecord>, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", crate::identity::principal_columns!(), " FROM principals WHERE id = $1"))
+                    .bind(id.0)
+                    .fetch_optional(&mut *self.inner)
+                    .await?;
+                row.as_ref().map(principal_from_row).transpose()
+            }
+
+            async fn grants_of(&mut self, principal: PrincipalId) -> Result<Vec<Grant>, StoreError> {
+                use crate::identity::IdentityReadTx as _;
+                Ok(self
+                    .grant_records_of(principal)
+                    .await?
+                    .into_iter()
+                    .map(|record| record.grant)
+                    .collect())
+            }
+
+            async fn token_by_hash(
+                &mut self,
+                hash: &[u8; 32],
+            ) -> Result<Option<TokenRecord>, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", crate::identity::token_columns!(), " FROM api_tokens WHERE token_hash = $1"))
+                .bind(hash.as_slice())
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(token_from_row).transpose()
+            }
+
+            async fn bootstrap_by_hash(
+                &mut self,
+                hash: &[u8; 32],
+            ) -> Result<Option<BootstrapRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, secret_hash, created_at, expires_at, used_at \
+                     FROM bootstrap_credentials WHERE secret_hash = $1",
+                )
+                .bind(hash.as_slice())
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(bootstrap_from_row).transpose()
+            }
+
+            async fn latest_bootstrap(&mut self) -> Result<Option<BootstrapRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, secret_hash, created_at, expires_at, used_at \
+                     FROM bootstrap_credentials ORDER BY created_at DESC LIMIT 1",
+                )
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(bootstrap_from_row).transpose()
+            }
+
+            async fn audit_pending(
+                &mut self,
+                limit: u32,
+            ) -> Result<Vec<crate::PendingAuditRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, event_id, time, actor, action, target, tenant_id, outcome, request_id, source, details \
+                     FROM audit_pending ORDER BY id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter().map(pending_from_row).collect()
+            }
+
+            async fn audit_events(
+                &mut self,
+                after_seq: u64,
+                limit: u32,
+            ) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, event_id, prev_hash, hash \
+                     FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(to_i64(after_seq)?)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter().map(audit_from_row).collect()
             }
 
             async fn audit_event_hashes(
@@ -720,61 +893,6 @@ macro_rules! engine_impl {
                 .fetch_optional(&mut *self.inner)
                 .await?;
                 row.as_ref().map(audit_from_row).transpose()
-            }
-
-            async fn insert_audit_checkpoint(
-                &mut self,
-                cp: &crate::CheckpointRecord,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO audit_checkpoints (number, size, key_id, root, time, prev_hash, signature) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(to_i64(cp.number)?)
-                .bind(to_i64(cp.size)?)
-                .bind(cp.key_id.as_slice())
-                .bind(cp.root.as_slice())
-                .bind(to_micros(cp.time)?)
-                .bind(cp.prev_hash.as_slice())
-                .bind(cp.signature.as_slice())
-                .execute(&mut *self.inner)
-                .await?;
-                Ok(())
-            }
-
-            async fn insert_data_key(&mut self, key: &crate::DataKeyRecord) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO data_keys (id, tenant_id, environment, purpose, kek_version, wrapped, encryptions, created_at, rewrapped_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(key.id.as_slice())
-                .bind(key.tenant.map(|t| t.0))
-                .bind(key.environment.as_str())
-                .bind(key.purpose.as_str())
-                .bind(i64::from(key.kek_version))
-                .bind(key.wrapped.as_slice())
-                .bind(to_i64(key.encryptions)?)
-                .bind(to_micros(key.created_at)?)
-                .bind(opt_to_micros(key.rewrapped_at)?)
-                .execute(&mut *self.inner)
-                .await?;
-                Ok(())
-            }
-
-            async fn record_audit_key(
-                &mut self,
-                key: &crate::AuditKeyRecord,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO audit_keys (key_id, public_key, recorded_at) \
-                     VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",
-                )
-                .bind(key.key_id.as_slice())
-                .bind(key.public_key.as_slice())
-                .bind(to_micros(key.recorded_at)?)
-                .execute(&mut *self.inner)
-                .await?;
-                Ok(())
             }
 
             async fn latest_audit_key(
@@ -977,19 +1095,6 @@ macro_rules! engine_impl {
                 row.as_ref().map(data_key_from_row).transpose()
             }
 
-            async fn set_data_key_encryptions(
-                &mut self,
-                id: &[u8; crate::DATA_KEY_ID_LEN],
-                encryptions: u64,
-            ) -> Result<(), StoreError> {
-                sqlx::query("UPDATE data_keys SET encryptions = $1 WHERE id = $2")
-                    .bind(to_i64(encryptions)?)
-                    .bind(id.as_slice())
-                    .execute(&mut *self.inner)
-                    .await?;
-                Ok(())
-            }
-
             async fn data_keys_to_rewrap(
                 &mut self,
                 environment: &str,
@@ -1011,25 +1116,6 @@ macro_rules! engine_impl {
                 rows.iter().map(data_key_from_row).collect()
             }
 
-            async fn update_wrapped_data_key(
-                &mut self,
-                id: &[u8; crate::DATA_KEY_ID_LEN],
-                wrapped: &[u8],
-                kek_version: u32,
-                at: OffsetDateTime,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE data_keys SET wrapped = $1, kek_version = $2, rewrapped_at = $3 WHERE id = $4",
-                )
-                .bind(wrapped)
-                .bind(i64::from(kek_version))
-                .bind(to_micros(at)?)
-                .bind(id.as_slice())
-                .execute(&mut *self.inner)
-                .await?;
-                Ok(())
-            }
-
             async fn audit_head(&mut self) -> Result<AuditHead, StoreError> {
                 use sqlx::Row as _;
                 let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
@@ -1039,77 +1125,6 @@ macro_rules! engine_impl {
                     seq: to_u64(row.try_get("seq")?)?,
                     hash: hash32(&row.try_get::<Vec<u8>, _>("hash")?)?,
                 })
-            }
-
-            async fn acquire_ship_lease(
-                &mut self,
-                sink: &str,
-                holder: &str,
-                now: OffsetDateTime,
-                until: OffsetDateTime,
-            ) -> Result<Option<crate::ShipCursor>, StoreError> {
-                sqlx::query(
-                    "INSERT INTO audit_shipping (sink, shipped_seq, shipped_checkpoint) \
-                     VALUES ($1, 0, 0) ON CONFLICT (sink) DO NOTHING",
-                )
-                .bind(sink)
-                .execute(&mut *self.inner)
-                .await?;
-                let taken = sqlx::query(
-                    "UPDATE audit_shipping SET lease_holder = $1, lease_until = $2 \
-                     WHERE sink = $3 AND (lease_holder IS NULL OR lease_holder = $1 \
-                     OR lease_until IS NULL OR lease_until <= $4)",
-                )
-                .bind(holder)
-                .bind(to_micros(until)?)
-                .bind(sink)
-                .bind(to_micros(now)?)
-                .execute(&mut *self.inner)
-                .await?;
-                if taken.rows_affected() != 1 {
-                    return Ok(None);
-                }
-                self.ship_cursor(sink).await
-            }
-
-            async fn advance_ship_cursor(
-                &mut self,
-                sink: &str,
-                holder: &str,
-                from: (u64, u64),
-                to: (u64, u64),
-                now: OffsetDateTime,
-            ) -> Result<bool, StoreError> {
-                let moved = sqlx::query(
-                    "UPDATE audit_shipping SET shipped_seq = $1, shipped_checkpoint = $2, shipped_at = $3 \
-                     WHERE sink = $4 AND lease_holder = $5 AND shipped_seq = $6 AND shipped_checkpoint = $7",
-                )
-                .bind(to_i64(to.0)?)
-                .bind(to_i64(to.1)?)
-                .bind(to_micros(now)?)
-                .bind(sink)
-                .bind(holder)
-                .bind(to_i64(from.0)?)
-                .bind(to_i64(from.1)?)
-                .execute(&mut *self.inner)
-                .await?;
-                Ok(moved.rows_affected() == 1)
-            }
-
-            async fn release_ship_lease(
-                &mut self,
-                sink: &str,
-                holder: &str,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "UPDATE audit_shipping SET lease_holder = NULL, lease_until = NULL \
-                     WHERE sink = $1 AND lease_holder = $2",
-                )
-                .bind(sink)
-                .bind(holder)
-                .execute(&mut *self.inner)
-                .await?;
-                Ok(())
             }
 
             async fn data_key_versions(
@@ -1132,14 +1147,6 @@ macro_rules! engine_impl {
                         })
                     })
                     .collect()
-            }
-
-            async fn delete_data_keys_of_tenant(&mut self, tenant: TenantId) -> Result<u64, StoreError> {
-                let done = sqlx::query("DELETE FROM data_keys WHERE tenant_id = $1")
-                    .bind(tenant.0)
-                    .execute(&mut *self.inner)
-                    .await?;
-                Ok(done.rows_affected())
             }
 
             async fn ship_cursor(

@@ -3,9 +3,10 @@
 //! codes, login throttling, sessions, scoped API tokens and custom roles.
 //!
 //! [`IdentityTx`] is a supertrait of [`Tx`](crate::Tx): the same
-//! transaction carries identity changes and their audit event. Its one
-//! implementation is generated per engine by [`identity_impl!`], with the
-//! same SQL text on both.
+//! transaction carries identity changes and their audit event; its reads,
+//! [`IdentityReadTx`], are a supertrait of [`ReadTx`](crate::ReadTx). The
+//! one implementation is generated per engine by [`identity_impl!`], with
+//! the same SQL text on both.
 
 use async_trait::async_trait;
 use rempart_model::{Grant, PermissionSet, PrincipalId, RoleName, TenantId};
@@ -202,43 +203,27 @@ pub enum AccountFilter {
     Tenants(Vec<TenantId>),
 }
 
+/// The identity writes of a write transaction (see [`crate::Tx`]).
 #[async_trait]
-pub trait IdentityTx: Send {
+pub trait IdentityTx: IdentityReadTx + Send {
     // Accounts.
 
-    async fn principal_by_name(
-        &mut self,
-        name_key: &str,
-    ) -> Result<Option<PrincipalRecord>, StoreError>;
-    async fn list_principals(
-        &mut self,
-        filter: &AccountFilter,
-    ) -> Result<Vec<PrincipalRecord>, StoreError>;
     async fn set_principal_state(
         &mut self,
         id: PrincipalId,
         state: crate::PrincipalState,
     ) -> Result<bool, StoreError>;
-    async fn count_break_glass(&mut self) -> Result<u64, StoreError>;
 
     // Passwords.
 
-    async fn password(&mut self, id: PrincipalId) -> Result<Option<PasswordRecord>, StoreError>;
     /// Sets the password and appends the hash to the history, keeping the
     /// last `keep` hashes.
     async fn set_password(&mut self, record: &PasswordRecord, keep: u32) -> Result<(), StoreError>;
     /// Replaces the hash only (a re-hash with new parameters).
     async fn rehash_password(&mut self, id: PrincipalId, hash: &str) -> Result<(), StoreError>;
-    /// The last `limit` password hashes, newest first.
-    async fn password_history(
-        &mut self,
-        id: PrincipalId,
-        limit: u32,
-    ) -> Result<Vec<String>, StoreError>;
 
     // TOTP and recovery codes.
 
-    async fn totp(&mut self, id: PrincipalId) -> Result<Option<TotpRecord>, StoreError>;
     async fn put_totp(&mut self, record: &TotpRecord) -> Result<(), StoreError>;
     /// Moves the last accepted step from `expected` to `step`; `false` when
     /// another request moved it first (the code was used concurrently).
@@ -263,11 +248,9 @@ pub trait IdentityTx: Send {
         hash: &[u8; 32],
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    async fn count_recovery_codes(&mut self, id: PrincipalId) -> Result<u64, StoreError>;
 
     // Login throttling.
 
-    async fn throttle(&mut self, key: &str) -> Result<Option<ThrottleRecord>, StoreError>;
     /// Counts one failure under `key` in one statement (concurrent
     /// failures on several replicas all count): a window that began before
     /// `window_cutoff` starts again at `now`.
@@ -291,11 +274,6 @@ pub trait IdentityTx: Send {
     // Sessions.
 
     async fn insert_session(&mut self, session: &SessionRecord) -> Result<(), StoreError>;
-    async fn session_by_hash(
-        &mut self,
-        hash: &[u8; 32],
-    ) -> Result<Option<SessionRecord>, StoreError>;
-    async fn session(&mut self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
     async fn update_session(
         &mut self,
         id: Uuid,
@@ -312,17 +290,9 @@ pub trait IdentityTx: Send {
         id: PrincipalId,
         at: OffsetDateTime,
     ) -> Result<u64, StoreError>;
-    /// Sessions not revoked and not past their absolute timeout at `now`.
-    async fn sessions_of(
-        &mut self,
-        id: PrincipalId,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, StoreError>;
 
     // API tokens.
 
-    async fn token(&mut self, id: Uuid) -> Result<Option<TokenRecord>, StoreError>;
-    async fn tokens_of(&mut self, id: PrincipalId) -> Result<Vec<TokenRecord>, StoreError>;
     async fn revoke_token(&mut self, id: Uuid, at: OffsetDateTime) -> Result<bool, StoreError>;
     async fn revoke_tokens_of(
         &mut self,
@@ -333,19 +303,11 @@ pub trait IdentityTx: Send {
     // Roles and grants.
 
     async fn insert_role(&mut self, role: &RoleRecord) -> Result<(), StoreError>;
-    async fn role(&mut self, name: &RoleName) -> Result<Option<RoleRecord>, StoreError>;
-    async fn roles(&mut self) -> Result<Vec<RoleRecord>, StoreError>;
     async fn insert_grant_record(&mut self, record: &GrantRecord) -> Result<(), StoreError>;
-    async fn grant_records_of(&mut self, id: PrincipalId) -> Result<Vec<GrantRecord>, StoreError>;
-    async fn grant_record(&mut self, id: Uuid) -> Result<Option<GrantRecord>, StoreError>;
     async fn delete_grant(&mut self, id: Uuid) -> Result<bool, StoreError>;
 
     // Tenants' own access settings.
 
-    async fn tenant_access(
-        &mut self,
-        tenant: TenantId,
-    ) -> Result<Option<TenantAccessRecord>, StoreError>;
     async fn put_tenant_access(&mut self, record: &TenantAccessRecord) -> Result<(), StoreError>;
 
     // WebAuthn credentials and ceremonies (see `crate::webauthn`).
@@ -354,15 +316,6 @@ pub trait IdentityTx: Send {
         &mut self,
         record: &crate::WebauthnCredentialRecord,
     ) -> Result<(), StoreError>;
-    async fn webauthn_credentials(
-        &mut self,
-        id: PrincipalId,
-    ) -> Result<Vec<crate::WebauthnCredentialRecord>, StoreError>;
-    /// Whether any account holds a credential with this authenticator id.
-    async fn webauthn_credential_exists(
-        &mut self,
-        credential_id: &[u8],
-    ) -> Result<bool, StoreError>;
     /// Records a use: the new serialised credential and counter, only if
     /// the stored counter is still `expected` (`false`: another request
     /// used the credential first).
@@ -402,6 +355,86 @@ pub trait IdentityTx: Send {
     ) -> Result<Option<crate::WebauthnCeremonyRecord>, StoreError>;
     /// Deletes every ceremony that expired at or before `now`.
     async fn purge_webauthn_ceremonies(&mut self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// The identity reads of a transaction (see [`crate::ReadTx`]).
+#[async_trait]
+pub trait IdentityReadTx: Send {
+    // Accounts.
+
+    async fn principal_by_name(
+        &mut self,
+        name_key: &str,
+    ) -> Result<Option<PrincipalRecord>, StoreError>;
+    async fn list_principals(
+        &mut self,
+        filter: &AccountFilter,
+    ) -> Result<Vec<PrincipalRecord>, StoreError>;
+    async fn count_break_glass(&mut self) -> Result<u64, StoreError>;
+
+    // Passwords.
+
+    async fn password(&mut self, id: PrincipalId) -> Result<Option<PasswordRecord>, StoreError>;
+    /// The last `limit` password hashes, newest first.
+    async fn password_history(
+        &mut self,
+        id: PrincipalId,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
+
+    // TOTP and recovery codes.
+
+    async fn totp(&mut self, id: PrincipalId) -> Result<Option<TotpRecord>, StoreError>;
+    async fn count_recovery_codes(&mut self, id: PrincipalId) -> Result<u64, StoreError>;
+
+    // Login throttling.
+
+    async fn throttle(&mut self, key: &str) -> Result<Option<ThrottleRecord>, StoreError>;
+
+    // Sessions.
+
+    async fn session_by_hash(
+        &mut self,
+        hash: &[u8; 32],
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    async fn session(&mut self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
+    /// Sessions not revoked and not past their absolute timeout at `now`.
+    async fn sessions_of(
+        &mut self,
+        id: PrincipalId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    // API tokens.
+
+    async fn token(&mut self, id: Uuid) -> Result<Option<TokenRecord>, StoreError>;
+    async fn tokens_of(&mut self, id: PrincipalId) -> Result<Vec<TokenRecord>, StoreError>;
+
+    // Roles and grants.
+
+    async fn role(&mut self, name: &RoleName) -> Result<Option<RoleRecord>, StoreError>;
+    async fn roles(&mut self) -> Result<Vec<RoleRecord>, StoreError>;
+    async fn grant_records_of(&mut self, id: PrincipalId) -> Result<Vec<GrantRecord>, StoreError>;
+    async fn grant_record(&mut self, id: Uuid) -> Result<Option<GrantRecord>, StoreError>;
+
+    // Tenants' own access settings.
+
+    async fn tenant_access(
+        &mut self,
+        tenant: TenantId,
+    ) -> Result<Option<TenantAccessRecord>, StoreError>;
+
+    // WebAuthn credentials (see `crate::webauthn`).
+
+    async fn webauthn_credentials(
+        &mut self,
+        id: PrincipalId,
+    ) -> Result<Vec<crate::WebauthnCredentialRecord>, StoreError>;
+    /// Whether any account holds a credential with this authenticator id.
+    async fn webauthn_credential_exists(
+        &mut self,
+        credential_id: &[u8],
+    ) -> Result<bool, StoreError>;
 }
 
 /// Parses a stored grant row's scope.
@@ -567,48 +600,6 @@ macro_rules! identity_impl {
 
         #[async_trait]
         impl $crate::identity::IdentityTx for $tx {
-            async fn principal_by_name(
-                &mut self,
-                name_key: &str,
-            ) -> Result<Option<PrincipalRecord>, StoreError> {
-                let row = sqlx::query(concat!("SELECT ", $crate::identity::principal_columns!(), " FROM principals WHERE name_key = $1"))
-                    .bind(name_key)
-                    .fetch_optional(&mut *self.inner)
-                    .await?;
-                row.as_ref().map(principal_from_row).transpose()
-            }
-
-            async fn list_principals(
-                &mut self,
-                filter: &$crate::identity::AccountFilter,
-            ) -> Result<Vec<PrincipalRecord>, StoreError> {
-                use $crate::identity::AccountFilter;
-                let mut query = sqlx::QueryBuilder::<$db>::new(concat!(
-                    "SELECT ",
-                    $crate::identity::principal_columns!(),
-                    " FROM principals"
-                ));
-                match filter {
-                    AccountFilter::All => {}
-                    AccountFilter::Staff => {
-                        query.push(" WHERE kind <> 'tenant_user'");
-                    }
-                    AccountFilter::Tenants(ids) if ids.is_empty() => {
-                        query.push(" WHERE 1 = 0");
-                    }
-                    AccountFilter::Tenants(ids) => {
-                        query.push(" WHERE tenant_id IN (");
-                        let mut list = query.separated(", ");
-                        for id in ids {
-                            list.push_bind(id.0);
-                        }
-                        query.push(")");
-                    }
-                }
-                query.push(" ORDER BY name_key");
-                let rows = query.build().fetch_all(&mut *self.inner).await?;
-                rows.iter().map(principal_from_row).collect()
-            }
 
             async fn set_principal_state(
                 &mut self,
@@ -622,37 +613,6 @@ macro_rules! identity_impl {
                     .await?;
                 self.move_auth_epoch().await?;
                 Ok(done.rows_affected() == 1)
-            }
-
-            async fn count_break_glass(&mut self) -> Result<u64, StoreError> {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM principals WHERE break_glass AND state <> 'terminated'",
-                )
-                .fetch_one(&mut *self.inner)
-                .await?;
-                to_u64(n)
-            }
-
-            async fn password(
-                &mut self,
-                id: PrincipalId,
-            ) -> Result<Option<$crate::identity::PasswordRecord>, StoreError> {
-                use sqlx::Row as _;
-                let row = sqlx::query(
-                    "SELECT hash, changed_at, must_change FROM passwords WHERE principal_id = $1",
-                )
-                .bind(id.0)
-                .fetch_optional(&mut *self.inner)
-                .await?;
-                row.map(|row| {
-                    Ok($crate::identity::PasswordRecord {
-                        principal: id,
-                        hash: row.try_get("hash")?,
-                        changed_at: from_micros(row.try_get("changed_at")?)?,
-                        must_change: row.try_get("must_change")?,
-                    })
-                })
-                .transpose()
             }
 
             async fn set_password(
@@ -704,49 +664,6 @@ macro_rules! identity_impl {
                     .execute(&mut *self.inner)
                     .await?;
                 Ok(())
-            }
-
-            async fn password_history(
-                &mut self,
-                id: PrincipalId,
-                limit: u32,
-            ) -> Result<Vec<String>, StoreError> {
-                let hashes: Vec<String> = sqlx::query_scalar(
-                    "SELECT hash FROM password_history WHERE principal_id = $1 \
-                     ORDER BY set_at DESC LIMIT $2",
-                )
-                .bind(id.0)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *self.inner)
-                .await?;
-                Ok(hashes)
-            }
-
-            async fn totp(
-                &mut self,
-                id: PrincipalId,
-            ) -> Result<Option<$crate::identity::TotpRecord>, StoreError> {
-                use sqlx::Row as _;
-                let row = sqlx::query(
-                    "SELECT secret, last_step, created_at, confirmed_at FROM totp_credentials \
-                     WHERE principal_id = $1",
-                )
-                .bind(id.0)
-                .fetch_optional(&mut *self.inner)
-                .await?;
-                row.map(|row| {
-                    Ok($crate::identity::TotpRecord {
-                        principal: id,
-                        secret: row.try_get("secret")?,
-                        last_step: row
-                            .try_get::<Option<i64>, _>("last_step")?
-                            .map(to_u64)
-                            .transpose()?,
-                        created_at: from_micros(row.try_get("created_at")?)?,
-                        confirmed_at: opt_from_micros(row.try_get("confirmed_at")?)?,
-                    })
-                })
-                .transpose()
             }
 
             async fn put_totp(
@@ -843,48 +760,13 @@ macro_rules! identity_impl {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn count_recovery_codes(&mut self, id: PrincipalId) -> Result<u64, StoreError> {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM recovery_codes WHERE principal_id = $1 AND used_at IS NULL",
-                )
-                .bind(id.0)
-                .fetch_one(&mut *self.inner)
-                .await?;
-                to_u64(n)
-            }
-
-            async fn throttle(
-                &mut self,
-                key: &str,
-            ) -> Result<Option<$crate::identity::ThrottleRecord>, StoreError> {
-                use sqlx::Row as _;
-                let row = sqlx::query(
-                    "SELECT failures, window_start, locked_until, lockouts FROM login_throttle WHERE key = $1",
-                )
-                .bind(key)
-                .fetch_optional(&mut *self.inner)
-                .await?;
-                row.map(|row| {
-                    let count = |n: i64| {
-                        u32::try_from(n).map_err(|_| StoreError::corrupt("throttle count out of range"))
-                    };
-                    Ok($crate::identity::ThrottleRecord {
-                        key: key.to_owned(),
-                        failures: count(row.try_get("failures")?)?,
-                        window_start: from_micros(row.try_get("window_start")?)?,
-                        locked_until: opt_from_micros(row.try_get("locked_until")?)?,
-                        lockouts: count(row.try_get("lockouts")?)?,
-                    })
-                })
-                .transpose()
-            }
-
             async fn count_login_failure(
                 &mut self,
                 key: &str,
                 now: OffsetDateTime,
                 window_cutoff: OffsetDateTime,
             ) -> Result<$crate::identity::ThrottleRecord, StoreError> {
+                use $crate::identity::IdentityReadTx as _;
                 sqlx::query(
                     "INSERT INTO login_throttle (key, failures, window_start, locked_until, lockouts) \
                      VALUES ($1, 1, $2, NULL, 0) \
@@ -978,28 +860,6 @@ macro_rules! identity_impl {
                 Ok(())
             }
 
-            async fn session_by_hash(
-                &mut self,
-                hash: &[u8; 32],
-            ) -> Result<Option<$crate::identity::SessionRecord>, StoreError> {
-                let row = sqlx::query(concat!("SELECT ", $crate::identity::session_columns!(), " FROM sessions WHERE secret_hash = $1"))
-                    .bind(hash.as_slice())
-                    .fetch_optional(&mut *self.inner)
-                    .await?;
-                row.as_ref().map(session_from_row).transpose()
-            }
-
-            async fn session(
-                &mut self,
-                id: Uuid,
-            ) -> Result<Option<$crate::identity::SessionRecord>, StoreError> {
-                let row = sqlx::query(concat!("SELECT ", $crate::identity::session_columns!(), " FROM sessions WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&mut *self.inner)
-                    .await?;
-                row.as_ref().map(session_from_row).transpose()
-            }
-
             async fn update_session(
                 &mut self,
                 id: Uuid,
@@ -1061,36 +921,6 @@ macro_rules! identity_impl {
                 Ok(done.rows_affected())
             }
 
-            async fn sessions_of(
-                &mut self,
-                id: PrincipalId,
-                now: OffsetDateTime,
-            ) -> Result<Vec<$crate::identity::SessionRecord>, StoreError> {
-                let rows = sqlx::query(concat!("SELECT ", $crate::identity::session_columns!(), " FROM sessions WHERE principal_id = $1 AND revoked_at IS NULL \
-                     AND expires_at > $2 ORDER BY created_at"))
-                    .bind(id.0)
-                    .bind(to_micros(now)?)
-                    .fetch_all(&mut *self.inner)
-                    .await?;
-                rows.iter().map(session_from_row).collect()
-            }
-
-            async fn token(&mut self, id: Uuid) -> Result<Option<TokenRecord>, StoreError> {
-                let row = sqlx::query(concat!("SELECT ", $crate::identity::token_columns!(), " FROM api_tokens WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&mut *self.inner)
-                    .await?;
-                row.as_ref().map(token_from_row).transpose()
-            }
-
-            async fn tokens_of(&mut self, id: PrincipalId) -> Result<Vec<TokenRecord>, StoreError> {
-                let rows = sqlx::query(concat!("SELECT ", $crate::identity::token_columns!(), " FROM api_tokens WHERE principal_id = $1 ORDER BY created_at"))
-                    .bind(id.0)
-                    .fetch_all(&mut *self.inner)
-                    .await?;
-                rows.iter().map(token_from_row).collect()
-            }
-
             async fn revoke_token(
                 &mut self,
                 id: Uuid,
@@ -1139,28 +969,6 @@ macro_rules! identity_impl {
                 Ok(())
             }
 
-            async fn role(
-                &mut self,
-                name: &rempart_model::RoleName,
-            ) -> Result<Option<$crate::identity::RoleRecord>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT name, permissions, description, created_at FROM roles WHERE name = $1",
-                )
-                .bind(name.as_str())
-                .fetch_optional(&mut *self.inner)
-                .await?;
-                row.as_ref().map(role_from_row).transpose()
-            }
-
-            async fn roles(&mut self) -> Result<Vec<$crate::identity::RoleRecord>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT name, permissions, description, created_at FROM roles ORDER BY name",
-                )
-                .fetch_all(&mut *self.inner)
-                .await?;
-                rows.iter().map(role_from_row).collect()
-            }
-
             async fn insert_grant_record(
                 &mut self,
                 record: &$crate::identity::GrantRecord,
@@ -1184,29 +992,6 @@ macro_rules! identity_impl {
                 Ok(())
             }
 
-            async fn grant_records_of(
-                &mut self,
-                id: PrincipalId,
-            ) -> Result<Vec<$crate::identity::GrantRecord>, StoreError> {
-                let rows = sqlx::query(concat!("SELECT ", $crate::identity::grant_columns!(), " FROM grants g LEFT JOIN roles r ON r.name = g.role \
-                     WHERE g.principal_id = $1 ORDER BY g.created_at"))
-                    .bind(id.0)
-                    .fetch_all(&mut *self.inner)
-                    .await?;
-                rows.iter().map(grant_from_row).collect()
-            }
-
-            async fn grant_record(
-                &mut self,
-                id: Uuid,
-            ) -> Result<Option<$crate::identity::GrantRecord>, StoreError> {
-                let row = sqlx::query(concat!("SELECT ", $crate::identity::grant_columns!(), " FROM grants g LEFT JOIN roles r ON r.name = g.role WHERE g.id = $1"))
-                    .bind(id)
-                    .fetch_optional(&mut *self.inner)
-                    .await?;
-                row.as_ref().map(grant_from_row).transpose()
-            }
-
             async fn delete_grant(&mut self, id: Uuid) -> Result<bool, StoreError> {
                 let done = sqlx::query("DELETE FROM grants WHERE id = $1")
                     .bind(id)
@@ -1214,30 +999,6 @@ macro_rules! identity_impl {
                     .await?;
                 self.move_auth_epoch().await?;
                 Ok(done.rows_affected() == 1)
-            }
-
-            async fn tenant_access(
-                &mut self,
-                tenant: TenantId,
-            ) -> Result<Option<$crate::identity::TenantAccessRecord>, StoreError> {
-                use sqlx::Row as _;
-                let row = sqlx::query(
-                    "SELECT password_policy, allow_list, require_mfa, updated_at \
-                     FROM tenant_access WHERE tenant_id = $1",
-                )
-                .bind(tenant.0)
-                .fetch_optional(&mut *self.inner)
-                .await?;
-                row.map(|row| {
-                    Ok($crate::identity::TenantAccessRecord {
-                        tenant,
-                        password_policy: row.try_get("password_policy")?,
-                        allow_list: row.try_get("allow_list")?,
-                        require_mfa: row.try_get("require_mfa")?,
-                        updated_at: from_micros(row.try_get("updated_at")?)?,
-                    })
-                })
-                .transpose()
             }
 
             async fn put_tenant_access(
@@ -1281,49 +1042,6 @@ macro_rules! identity_impl {
                 .execute(&mut *self.inner)
                 .await?;
                 Ok(())
-            }
-
-            async fn webauthn_credentials(
-                &mut self,
-                id: PrincipalId,
-            ) -> Result<Vec<$crate::WebauthnCredentialRecord>, StoreError> {
-                use sqlx::Row as _;
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    $crate::webauthn::webauthn_credential_columns!(),
-                    " FROM webauthn_credentials WHERE principal_id = $1 ORDER BY created_at, id"
-                ))
-                .bind(id.0)
-                .fetch_all(&mut *self.inner)
-                .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok($crate::WebauthnCredentialRecord {
-                            id: row.try_get("id")?,
-                            principal: PrincipalId(row.try_get("principal_id")?),
-                            credential_id: row.try_get("credential_id")?,
-                            name: row.try_get("name")?,
-                            passkey: row.try_get("passkey")?,
-                            counter: u32::try_from(row.try_get::<i64, _>("counter")?)
-                                .map_err(|_| StoreError::corrupt("a WebAuthn counter out of range"))?,
-                            created_at: from_micros(row.try_get("created_at")?)?,
-                            last_used_at: opt_from_micros(row.try_get("last_used_at")?)?,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn webauthn_credential_exists(
-                &mut self,
-                credential_id: &[u8],
-            ) -> Result<bool, StoreError> {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM webauthn_credentials WHERE credential_id = $1",
-                )
-                .bind(credential_id)
-                .fetch_one(&mut *self.inner)
-                .await?;
-                Ok(n > 0)
             }
 
             async fn update_webauthn_credential(
@@ -1444,6 +1162,326 @@ macro_rules! identity_impl {
                     .execute(&mut *self.inner)
                     .await?;
                 Ok(done.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl $crate::identity::IdentityReadTx for $tx {
+            async fn principal_by_name(
+                &mut self,
+                name_key: &str,
+            ) -> Result<Option<PrincipalRecord>, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", $crate::identity::principal_columns!(), " FROM principals WHERE name_key = $1"))
+                    .bind(name_key)
+                    .fetch_optional(&mut *self.inner)
+                    .await?;
+                row.as_ref().map(principal_from_row).transpose()
+            }
+
+            async fn list_principals(
+                &mut self,
+                filter: &$crate::identity::AccountFilter,
+            ) -> Result<Vec<PrincipalRecord>, StoreError> {
+                use $crate::identity::AccountFilter;
+                let mut query = sqlx::QueryBuilder::<$db>::new(concat!(
+                    "SELECT ",
+                    $crate::identity::principal_columns!(),
+                    " FROM principals"
+                ));
+                match filter {
+                    AccountFilter::All => {}
+                    AccountFilter::Staff => {
+                        query.push(" WHERE kind <> 'tenant_user'");
+                    }
+                    AccountFilter::Tenants(ids) if ids.is_empty() => {
+                        query.push(" WHERE 1 = 0");
+                    }
+                    AccountFilter::Tenants(ids) => {
+                        query.push(" WHERE tenant_id IN (");
+                        let mut list = query.separated(", ");
+                        for id in ids {
+                            list.push_bind(id.0);
+                        }
+                        query.push(")");
+                    }
+                }
+                query.push(" ORDER BY name_key");
+                let rows = query.build().fetch_all(&mut *self.inner).await?;
+                rows.iter().map(principal_from_row).collect()
+            }
+
+            async fn count_break_glass(&mut self) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM principals WHERE break_glass AND state <> 'terminated'",
+                )
+                .fetch_one(&mut *self.inner)
+                .await?;
+                to_u64(n)
+            }
+
+            async fn password(
+                &mut self,
+                id: PrincipalId,
+            ) -> Result<Option<$crate::identity::PasswordRecord>, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "SELECT hash, changed_at, must_change FROM passwords WHERE principal_id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.map(|row| {
+                    Ok($crate::identity::PasswordRecord {
+                        principal: id,
+                        hash: row.try_get("hash")?,
+                        changed_at: from_micros(row.try_get("changed_at")?)?,
+                        must_change: row.try_get("must_change")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn password_history(
+                &mut self,
+                id: PrincipalId,
+                limit: u32,
+            ) -> Result<Vec<String>, StoreError> {
+                let hashes: Vec<String> = sqlx::query_scalar(
+                    "SELECT hash FROM password_history WHERE principal_id = $1 \
+                     ORDER BY set_at DESC LIMIT $2",
+                )
+                .bind(id.0)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *self.inner)
+                .await?;
+                Ok(hashes)
+            }
+
+            async fn totp(
+                &mut self,
+                id: PrincipalId,
+            ) -> Result<Option<$crate::identity::TotpRecord>, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "SELECT secret, last_step, created_at, confirmed_at FROM totp_credentials \
+                     WHERE principal_id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.map(|row| {
+                    Ok($crate::identity::TotpRecord {
+                        principal: id,
+                        secret: row.try_get("secret")?,
+                        last_step: row
+                            .try_get::<Option<i64>, _>("last_step")?
+                            .map(to_u64)
+                            .transpose()?,
+                        created_at: from_micros(row.try_get("created_at")?)?,
+                        confirmed_at: opt_from_micros(row.try_get("confirmed_at")?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn count_recovery_codes(&mut self, id: PrincipalId) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM recovery_codes WHERE principal_id = $1 AND used_at IS NULL",
+                )
+                .bind(id.0)
+                .fetch_one(&mut *self.inner)
+                .await?;
+                to_u64(n)
+            }
+
+            async fn throttle(
+                &mut self,
+                key: &str,
+            ) -> Result<Option<$crate::identity::ThrottleRecord>, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "SELECT failures, window_start, locked_until, lockouts FROM login_throttle WHERE key = $1",
+                )
+                .bind(key)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.map(|row| {
+                    let count = |n: i64| {
+                        u32::try_from(n).map_err(|_| StoreError::corrupt("throttle count out of range"))
+                    };
+                    Ok($crate::identity::ThrottleRecord {
+                        key: key.to_owned(),
+                        failures: count(row.try_get("failures")?)?,
+                        window_start: from_micros(row.try_get("window_start")?)?,
+                        locked_until: opt_from_micros(row.try_get("locked_until")?)?,
+                        lockouts: count(row.try_get("lockouts")?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn session_by_hash(
+                &mut self,
+                hash: &[u8; 32],
+            ) -> Result<Option<$crate::identity::SessionRecord>, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", $crate::identity::session_columns!(), " FROM sessions WHERE secret_hash = $1"))
+                    .bind(hash.as_slice())
+                    .fetch_optional(&mut *self.inner)
+                    .await?;
+                row.as_ref().map(session_from_row).transpose()
+            }
+
+            async fn session(
+                &mut self,
+                id: Uuid,
+            ) -> Result<Option<$crate::identity::SessionRecord>, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", $crate::identity::session_columns!(), " FROM sessions WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *self.inner)
+                    .await?;
+                row.as_ref().map(session_from_row).transpose()
+            }
+
+            async fn sessions_of(
+                &mut self,
+                id: PrincipalId,
+                now: OffsetDateTime,
+            ) -> Result<Vec<$crate::identity::SessionRecord>, StoreError> {
+                let rows = sqlx::query(concat!("SELECT ", $crate::identity::session_columns!(), " FROM sessions WHERE principal_id = $1 AND revoked_at IS NULL \
+                     AND expires_at > $2 ORDER BY created_at"))
+                    .bind(id.0)
+                    .bind(to_micros(now)?)
+                    .fetch_all(&mut *self.inner)
+                    .await?;
+                rows.iter().map(session_from_row).collect()
+            }
+
+            async fn token(&mut self, id: Uuid) -> Result<Option<TokenRecord>, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", $crate::identity::token_columns!(), " FROM api_tokens WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *self.inner)
+                    .await?;
+                row.as_ref().map(token_from_row).transpose()
+            }
+
+            async fn tokens_of(&mut self, id: PrincipalId) -> Result<Vec<TokenRecord>, StoreError> {
+                let rows = sqlx::query(concat!("SELECT ", $crate::identity::token_columns!(), " FROM api_tokens WHERE principal_id = $1 ORDER BY created_at"))
+                    .bind(id.0)
+                    .fetch_all(&mut *self.inner)
+                    .await?;
+                rows.iter().map(token_from_row).collect()
+            }
+
+            async fn role(
+                &mut self,
+                name: &rempart_model::RoleName,
+            ) -> Result<Option<$crate::identity::RoleRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT name, permissions, description, created_at FROM roles WHERE name = $1",
+                )
+                .bind(name.as_str())
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.as_ref().map(role_from_row).transpose()
+            }
+
+            async fn roles(&mut self) -> Result<Vec<$crate::identity::RoleRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT name, permissions, description, created_at FROM roles ORDER BY name",
+                )
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter().map(role_from_row).collect()
+            }
+
+            async fn grant_records_of(
+                &mut self,
+                id: PrincipalId,
+            ) -> Result<Vec<$crate::identity::GrantRecord>, StoreError> {
+                let rows = sqlx::query(concat!("SELECT ", $crate::identity::grant_columns!(), " FROM grants g LEFT JOIN roles r ON r.name = g.role \
+                     WHERE g.principal_id = $1 ORDER BY g.created_at"))
+                    .bind(id.0)
+                    .fetch_all(&mut *self.inner)
+                    .await?;
+                rows.iter().map(grant_from_row).collect()
+            }
+
+            async fn grant_record(
+                &mut self,
+                id: Uuid,
+            ) -> Result<Option<$crate::identity::GrantRecord>, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", $crate::identity::grant_columns!(), " FROM grants g LEFT JOIN roles r ON r.name = g.role WHERE g.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *self.inner)
+                    .await?;
+                row.as_ref().map(grant_from_row).transpose()
+            }
+
+            async fn tenant_access(
+                &mut self,
+                tenant: TenantId,
+            ) -> Result<Option<$crate::identity::TenantAccessRecord>, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "SELECT password_policy, allow_list, require_mfa, updated_at \
+                     FROM tenant_access WHERE tenant_id = $1",
+                )
+                .bind(tenant.0)
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                row.map(|row| {
+                    Ok($crate::identity::TenantAccessRecord {
+                        tenant,
+                        password_policy: row.try_get("password_policy")?,
+                        allow_list: row.try_get("allow_list")?,
+                        require_mfa: row.try_get("require_mfa")?,
+                        updated_at: from_micros(row.try_get("updated_at")?)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn webauthn_credentials(
+                &mut self,
+                id: PrincipalId,
+            ) -> Result<Vec<$crate::WebauthnCredentialRecord>, StoreError> {
+                use sqlx::Row as _;
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    $crate::webauthn::webauthn_credential_columns!(),
+                    " FROM webauthn_credentials WHERE principal_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(id.0)
+                .fetch_all(&mut *self.inner)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::WebauthnCredentialRecord {
+                            id: row.try_get("id")?,
+                            principal: PrincipalId(row.try_get("principal_id")?),
+                            credential_id: row.try_get("credential_id")?,
+                            name: row.try_get("name")?,
+                            passkey: row.try_get("passkey")?,
+                            counter: u32::try_from(row.try_get::<i64, _>("counter")?)
+                                .map_err(|_| StoreError::corrupt("a WebAuthn counter out of range"))?,
+                            created_at: from_micros(row.try_get("created_at")?)?,
+                            last_used_at: opt_from_micros(row.try_get("last_used_at")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn webauthn_credential_exists(
+                &mut self,
+                credential_id: &[u8],
+            ) -> Result<bool, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM webauthn_credentials WHERE credential_id = $1",
+                )
+                .bind(credential_id)
+                .fetch_one(&mut *self.inner)
+                .await?;
+                Ok(n > 0)
             }
         }
     };

@@ -2,7 +2,10 @@
 //!
 //! The store keeps state; it makes no policy decision. Every write happens
 //! inside a [`Tx`], so that the service layer can put a change and its audit
-//! event in one transaction (invariant 1). Queries of tenant data take the
+//! event in one transaction (invariant 1). A read transaction is a
+//! [`ReadTx`], a type with no write method, so that a write can only be
+//! made in a transaction opened for writing (on SQLite, one that holds the
+//! write lock from its start). Queries of tenant data take the
 //! tenant scope as an argument (invariant 2): there is no "list everything"
 //! that a caller could forget to filter.
 //!
@@ -31,8 +34,8 @@ use uuid::Uuid;
 pub use data_keys::{DATA_KEY_ID_LEN, DataKeyRecord, DataKeyVersionCount};
 pub use error::StoreError;
 pub use identity::{
-    AccountFilter, AccountKind, GrantRecord, IdentityTx, PasswordRecord, RoleRecord, SessionRecord,
-    SessionStage, TenantAccessRecord, ThrottleRecord, TotpRecord,
+    AccountFilter, AccountKind, GrantRecord, IdentityReadTx, IdentityTx, PasswordRecord,
+    RoleRecord, SessionRecord, SessionStage, TenantAccessRecord, ThrottleRecord, TotpRecord,
 };
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
@@ -69,8 +72,11 @@ pub trait Store: Send + Sync + Debug {
 
     /// A transaction that only reads: on SQLite it does not take the write
     /// lock, so that reads (authenticating a request) do not queue behind
-    /// each other (on PostgreSQL, reads never queue). Only read in it.
-    async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError>;
+    /// each other (on PostgreSQL, reads never queue). Its type has no write
+    /// method: a write in it does not compile. (On SQLite, a deferred
+    /// transaction that writes cannot wait for the write lock: it fails
+    /// with `database is locked` as soon as another writer commits.)
+    async fn begin_read(&self) -> Result<Box<dyn ReadTx>, StoreError>;
 
     /// The auth epoch: a counter every change that can end or narrow a
     /// credential moves, in the change's transaction; what each request
@@ -94,9 +100,10 @@ pub trait Store: Send + Sync + Debug {
     async fn close(&self);
 }
 
-/// One transaction. Dropping it without [`Tx::commit`] rolls it back.
+/// A write transaction: the reads of [`ReadTx`], the writes, and the
+/// commit. Dropping it without [`Tx::commit`] rolls it back.
 #[async_trait]
-pub trait Tx: IdentityTx + Send {
+pub trait Tx: ReadTx + IdentityTx + Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 
     // Tenants.
@@ -104,14 +111,10 @@ pub trait Tx: IdentityTx + Send {
     /// Inserts a tenant; a name that differs from an existing one only in
     /// case is a [`StoreError::Conflict`].
     async fn insert_tenant(&mut self, tenant: &Tenant) -> Result<(), StoreError>;
-    async fn list_tenants(&mut self, filter: &TenantFilter) -> Result<Vec<Tenant>, StoreError>;
-    async fn count_tenants(&mut self) -> Result<u64, StoreError>;
 
     // Principals and grants.
 
-    async fn count_principals(&mut self) -> Result<u64, StoreError>;
     async fn insert_principal(&mut self, principal: &PrincipalRecord) -> Result<(), StoreError>;
-    async fn principal(&mut self, id: PrincipalId) -> Result<Option<PrincipalRecord>, StoreError>;
     async fn insert_grant(
         &mut self,
         id: Uuid,
@@ -119,22 +122,15 @@ pub trait Tx: IdentityTx + Send {
         grant: &Grant,
         created_at: time::OffsetDateTime,
     ) -> Result<(), StoreError>;
-    async fn grants_of(&mut self, principal: PrincipalId) -> Result<Vec<Grant>, StoreError>;
 
     // API tokens (stored as SHA-256 hashes only).
 
     async fn insert_token(&mut self, token: &TokenRecord) -> Result<(), StoreError>;
-    async fn token_by_hash(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
     async fn touch_token(&mut self, id: Uuid, at: time::OffsetDateTime) -> Result<(), StoreError>;
 
     // The bootstrap credential (stored as a SHA-256 hash only).
 
     async fn insert_bootstrap(&mut self, record: &BootstrapRecord) -> Result<(), StoreError>;
-    async fn bootstrap_by_hash(
-        &mut self,
-        hash: &[u8; 32],
-    ) -> Result<Option<BootstrapRecord>, StoreError>;
-    async fn latest_bootstrap(&mut self) -> Result<Option<BootstrapRecord>, StoreError>;
     /// Marks a credential used; false if it was already used (so that two
     /// concurrent exchanges cannot both succeed).
     async fn mark_bootstrap_used(
@@ -151,20 +147,12 @@ pub trait Tx: IdentityTx + Send {
     /// Appends an event and moves the head to it. The event's `seq` must be
     /// the head's plus one.
     async fn append_audit(&mut self, event: &AuditRecord) -> Result<(), StoreError>;
-    async fn audit_events(
-        &mut self,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<AuditRecord>, StoreError>;
-    async fn tenant(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
 
     // Audit events waiting for the sequencer (group commit, migration 0007).
 
     /// Records an event in this transaction, without touching the chain's
     /// head (so that concurrent writers do not serialize).
     async fn insert_audit_pending(&mut self, event: &PendingAuditRecord) -> Result<(), StoreError>;
-    /// Up to `limit` pending events, in insertion order.
-    async fn audit_pending(&mut self, limit: u32) -> Result<Vec<PendingAuditRecord>, StoreError>;
     /// Removes the first `limit` pending events and returns them, in
     /// insertion order (one statement: exactly the rows returned are
     /// removed, and only if this transaction commits).
@@ -176,7 +164,7 @@ pub trait Tx: IdentityTx + Send {
     /// last one. The first `seq` must be the head's plus one.
     async fn append_audit_batch(&mut self, events: &[AuditRecord]) -> Result<(), StoreError>;
 
-    // The audit log's Merkle nodes, checkpoints and search (issue 4).
+    // The audit log's Merkle nodes, checkpoints and signing keys.
 
     /// Stores Merkle nodes `(level, index, hash)`; a node is written once,
     /// when the event that completes it is appended. Level 0 (leaves) is
@@ -185,20 +173,6 @@ pub trait Tx: IdentityTx + Send {
         &mut self,
         nodes: &[(u32, u64, [u8; 32])],
     ) -> Result<(), StoreError>;
-    /// The hashes of the events asked for by `seq`, in any order; missing
-    /// ones are absent (the Merkle tree's leaves, which are not stored as
-    /// nodes since migration 0007).
-    async fn audit_event_hashes(
-        &mut self,
-        seqs: &[u64],
-    ) -> Result<Vec<(u64, [u8; 32])>, StoreError>;
-    /// The Merkle nodes asked for, in any order; missing ones are absent.
-    async fn audit_nodes(
-        &mut self,
-        keys: &[(u32, u64)],
-    ) -> Result<Vec<(u32, u64, [u8; 32])>, StoreError>;
-    /// One event by its `seq`.
-    async fn audit_event(&mut self, seq: u64) -> Result<Option<AuditRecord>, StoreError>;
     async fn insert_audit_checkpoint(
         &mut self,
         checkpoint: &CheckpointRecord,
@@ -206,68 +180,19 @@ pub trait Tx: IdentityTx + Send {
     /// Records a checkpoint signing key's public half; a key already
     /// recorded is left as it is.
     async fn record_audit_key(&mut self, key: &AuditKeyRecord) -> Result<(), StoreError>;
-    /// The most recently recorded checkpoint signing key.
-    async fn latest_audit_key(&mut self) -> Result<Option<AuditKeyRecord>, StoreError>;
-    /// The checkpoint with the highest number.
-    async fn last_audit_checkpoint(&mut self) -> Result<Option<CheckpointRecord>, StoreError>;
-    /// Checkpoints numbered after `after_number`, in order.
-    async fn audit_checkpoints(
-        &mut self,
-        after_number: u64,
-        limit: u32,
-    ) -> Result<Vec<CheckpointRecord>, StoreError>;
-    /// The checkpoint of exactly `size` events.
-    async fn audit_checkpoint_of_size(
-        &mut self,
-        size: u64,
-    ) -> Result<Option<CheckpointRecord>, StoreError>;
-    /// Events matching `query` within `scope`, in `seq` order. An event
-    /// with no tenant is seen only with [`TenantFilter::All`].
-    async fn search_audit(
-        &mut self,
-        query: &AuditQuery,
-        scope: &TenantFilter,
-    ) -> Result<Vec<AuditRecord>, StoreError>;
-    // Data keys (issue 3), stored wrapped only.
 
-    async fn insert_data_key(&mut self, key: &DataKeyRecord) -> Result<(), StoreError>;
-    /// The tenant's data key for `purpose`, if it has one.
-    async fn data_key_for(
-        &mut self,
-        tenant: TenantId,
-        purpose: &str,
-    ) -> Result<Option<DataKeyRecord>, StoreError>;
-    /// The system-wide data key (no tenant) for `purpose`, if there is one.
-    async fn system_data_key_for(
-        &mut self,
-        purpose: &str,
-    ) -> Result<Option<DataKeyRecord>, StoreError>;
-    /// A system-wide data key by id (never a tenant's).
-    async fn system_data_key_by_id(
-        &mut self,
-        id: &[u8; DATA_KEY_ID_LEN],
-    ) -> Result<Option<DataKeyRecord>, StoreError>;
-    /// A data key by id, only if it belongs to `tenant`.
-    async fn data_key_by_id(
-        &mut self,
-        tenant: TenantId,
-        id: &[u8; DATA_KEY_ID_LEN],
-    ) -> Result<Option<DataKeyRecord>, StoreError>;
+    // Data keys, stored wrapped only.
+
+    /// Stores a new data key, unless the tenant (or the system, for a key
+    /// of no tenant) already has one for the same purpose: then nothing is
+    /// written and the answer is `false` (two transactions creating the
+    /// first key of a purpose at once; the loser reads the winner's key).
+    async fn insert_data_key(&mut self, key: &DataKeyRecord) -> Result<bool, StoreError>;
     async fn set_data_key_encryptions(
         &mut self,
         id: &[u8; DATA_KEY_ID_LEN],
         encryptions: u64,
     ) -> Result<(), StoreError>;
-    /// Up to `limit` data keys of `environment` wrapped under a version
-    /// below `below_version`, with ids after `after`, in id order: the
-    /// resumable work list of a re-wrap.
-    async fn data_keys_to_rewrap(
-        &mut self,
-        environment: &str,
-        below_version: u32,
-        after: Option<&[u8; DATA_KEY_ID_LEN]>,
-        limit: u32,
-    ) -> Result<Vec<DataKeyRecord>, StoreError>;
     /// Replaces a wrapped key (same data key, newer KEK version).
     async fn update_wrapped_data_key(
         &mut self,
@@ -276,16 +201,12 @@ pub trait Tx: IdentityTx + Send {
         kek_version: u32,
         at: time::OffsetDateTime,
     ) -> Result<(), StoreError>;
-    /// Data keys per environment and KEK version.
-    async fn data_key_versions(&mut self) -> Result<Vec<DataKeyVersionCount>, StoreError>;
     /// Deletes the tenant's wrapped data keys (after crypto-shredding);
     /// returns how many.
     async fn delete_data_keys_of_tenant(&mut self, tenant: TenantId) -> Result<u64, StoreError>;
 
-    // Shipping the audit log to external sinks (issue 4).
+    // Shipping the audit log to external sinks.
 
-    /// The last appended event, read without locking it.
-    async fn audit_head(&mut self) -> Result<AuditHead, StoreError>;
     /// Takes or renews the lease to ship to `sink` until `until`, creating
     /// the sink's cursor at 0 on first use. Returns the cursor when
     /// `holder` holds the lease, `None` while another holder's lease runs.
@@ -309,6 +230,144 @@ pub trait Tx: IdentityTx + Send {
     ) -> Result<bool, StoreError>;
     /// Gives the lease up (a clean stop), if `holder` holds it.
     async fn release_ship_lease(&mut self, sink: &str, holder: &str) -> Result<(), StoreError>;
+}
+
+/// The reads of a transaction. [`Store::begin_read`] returns only this,
+/// so a write inside a read transaction does not compile. Dropping it
+/// ends it.
+///
+/// A write goes in a write transaction:
+///
+/// ```no_run
+/// # async fn f(store: &dyn rempart_store::Store, tenant: &rempart_model::Tenant)
+/// # -> Result<(), rempart_store::StoreError> {
+/// let mut tx = store.begin().await?;
+/// tx.insert_tenant(tenant).await?;
+/// tx.commit().await
+/// # }
+/// ```
+///
+/// and the same write in a read transaction does not compile:
+///
+/// ```compile_fail
+/// # async fn f(store: &dyn rempart_store::Store, tenant: &rempart_model::Tenant)
+/// # -> Result<(), rempart_store::StoreError> {
+/// let mut tx = store.begin_read().await?;
+/// tx.insert_tenant(tenant).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[async_trait]
+pub trait ReadTx: IdentityReadTx + Send {
+    // Tenants.
+
+    async fn list_tenants(&mut self, filter: &TenantFilter) -> Result<Vec<Tenant>, StoreError>;
+    async fn count_tenants(&mut self) -> Result<u64, StoreError>;
+    async fn tenant(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+
+    // Principals and grants.
+
+    async fn count_principals(&mut self) -> Result<u64, StoreError>;
+    async fn principal(&mut self, id: PrincipalId) -> Result<Option<PrincipalRecord>, StoreError>;
+    async fn grants_of(&mut self, principal: PrincipalId) -> Result<Vec<Grant>, StoreError>;
+
+    // API tokens and the bootstrap credential.
+
+    async fn token_by_hash(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+    async fn bootstrap_by_hash(
+        &mut self,
+        hash: &[u8; 32],
+    ) -> Result<Option<BootstrapRecord>, StoreError>;
+    async fn latest_bootstrap(&mut self) -> Result<Option<BootstrapRecord>, StoreError>;
+
+    // The audit log: events, pending events, Merkle nodes, checkpoints and
+    // search.
+
+    async fn audit_events(
+        &mut self,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Up to `limit` pending events, in insertion order.
+    async fn audit_pending(&mut self, limit: u32) -> Result<Vec<PendingAuditRecord>, StoreError>;
+    /// The hashes of the events asked for by `seq`, in any order; missing
+    /// ones are absent (the Merkle tree's leaves, which are not stored as
+    /// nodes since migration 0007).
+    async fn audit_event_hashes(
+        &mut self,
+        seqs: &[u64],
+    ) -> Result<Vec<(u64, [u8; 32])>, StoreError>;
+    /// The Merkle nodes asked for, in any order; missing ones are absent.
+    async fn audit_nodes(
+        &mut self,
+        keys: &[(u32, u64)],
+    ) -> Result<Vec<(u32, u64, [u8; 32])>, StoreError>;
+    /// One event by its `seq`.
+    async fn audit_event(&mut self, seq: u64) -> Result<Option<AuditRecord>, StoreError>;
+    /// The most recently recorded checkpoint signing key.
+    async fn latest_audit_key(&mut self) -> Result<Option<AuditKeyRecord>, StoreError>;
+    /// The checkpoint with the highest number.
+    async fn last_audit_checkpoint(&mut self) -> Result<Option<CheckpointRecord>, StoreError>;
+    /// Checkpoints numbered after `after_number`, in order.
+    async fn audit_checkpoints(
+        &mut self,
+        after_number: u64,
+        limit: u32,
+    ) -> Result<Vec<CheckpointRecord>, StoreError>;
+    /// The checkpoint of exactly `size` events.
+    async fn audit_checkpoint_of_size(
+        &mut self,
+        size: u64,
+    ) -> Result<Option<CheckpointRecord>, StoreError>;
+    /// Events matching `query` within `scope`, in `seq` order. An event
+    /// with no tenant is seen only with [`TenantFilter::All`].
+    async fn search_audit(
+        &mut self,
+        query: &AuditQuery,
+        scope: &TenantFilter,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+
+    // Data keys, stored wrapped only.
+
+    /// The tenant's data key for `purpose`, if it has one.
+    async fn data_key_for(
+        &mut self,
+        tenant: TenantId,
+        purpose: &str,
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+    /// The system-wide data key (no tenant) for `purpose`, if there is one.
+    async fn system_data_key_for(
+        &mut self,
+        purpose: &str,
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+    /// A system-wide data key by id (never a tenant's).
+    async fn system_data_key_by_id(
+        &mut self,
+        id: &[u8; DATA_KEY_ID_LEN],
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+    /// A data key by id, only if it belongs to `tenant`.
+    async fn data_key_by_id(
+        &mut self,
+        tenant: TenantId,
+        id: &[u8; DATA_KEY_ID_LEN],
+    ) -> Result<Option<DataKeyRecord>, StoreError>;
+    /// Up to `limit` data keys of `environment` wrapped under a version
+    /// below `below_version`, with ids after `after`, in id order: the
+    /// resumable work list of a re-wrap.
+    async fn data_keys_to_rewrap(
+        &mut self,
+        environment: &str,
+        below_version: u32,
+        after: Option<&[u8; DATA_KEY_ID_LEN]>,
+        limit: u32,
+    ) -> Result<Vec<DataKeyRecord>, StoreError>;
+    /// Data keys per environment and KEK version.
+    async fn data_key_versions(&mut self) -> Result<Vec<DataKeyVersionCount>, StoreError>;
+
+    // Shipping the audit log to external sinks.
+
+    /// The last appended event, read without locking it.
+    async fn audit_head(&mut self) -> Result<AuditHead, StoreError>;
     /// The sink's cursor, if it has one.
     async fn ship_cursor(&mut self, sink: &str) -> Result<Option<ShipCursor>, StoreError>;
 }

@@ -19,8 +19,8 @@ use crate::engine::{
 };
 use crate::migrate::{MigrationStatus, SchemaVersion, migration_error, newest_known};
 use crate::{
-    AuditHead, AuditRecord, BootstrapRecord, Engine, PrincipalRecord, PrincipalState, Store,
-    StoreError, TenantFilter, TokenRecord, Tx, redact_url,
+    AuditHead, AuditRecord, BootstrapRecord, Engine, PrincipalRecord, PrincipalState, ReadTx,
+    Store, StoreError, TenantFilter, TokenRecord, Tx, redact_url,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -81,10 +81,11 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError> {
+    async fn begin_read(&self) -> Result<Box<dyn ReadTx>, StoreError> {
         // Row locks are taken only by writes: a plain transaction already
-        // reads without blocking anyone.
-        let inner = self.pool.begin().await?;
+        // reads without blocking anyone. Read-only, so that the database
+        // also refuses a write that would reach it.
+        let inner = self.pool.begin_with("BEGIN READ ONLY").await?;
         Ok(Box::new(PostgresTx::new(inner, self.lease.clone())))
     }
 

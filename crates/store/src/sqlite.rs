@@ -19,8 +19,8 @@ use crate::engine::{
 };
 use crate::migrate::{MigrationStatus, SchemaVersion, migration_error, newest_known};
 use crate::{
-    AuditHead, AuditRecord, BootstrapRecord, Engine, PrincipalRecord, PrincipalState, Store,
-    StoreError, TenantFilter, TokenRecord, Tx,
+    AuditHead, AuditRecord, BootstrapRecord, Engine, PrincipalRecord, PrincipalState, ReadTx,
+    Store, StoreError, TenantFilter, TokenRecord, Tx,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -82,7 +82,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn begin_read(&self) -> Result<Box<dyn Tx>, StoreError> {
+    async fn begin_read(&self) -> Result<Box<dyn ReadTx>, StoreError> {
         // Deferred: readers run alongside each other and the writer (WAL).
         let inner = self.pool.begin_with("BEGIN DEFERRED").await?;
         Ok(Box::new(SqliteTx::new(inner, self.lease.clone())))

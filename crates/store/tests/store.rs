@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
 use rempart_model::{Environment, Region, Tenant, TenantId, TenantName};
-use rempart_store::{AuditRecord, StoreError, TenantFilter};
+use rempart_store::{AuditRecord, DATA_KEY_ID_LEN, DataKeyRecord, StoreError, TenantFilter};
 use rempart_testkit::{Engine, TestDatabase, both_engines};
 use time::macros::datetime;
 use uuid::Uuid;
@@ -261,6 +261,83 @@ async fn a_moved_auth_epoch_is_seen_everywhere_once_the_move_returns(engine: Eng
     }
 }
 
+fn data_key(id: u8, tenant: Option<TenantId>) -> DataKeyRecord {
+    DataKeyRecord {
+        id: [id; DATA_KEY_ID_LEN],
+        tenant,
+        environment: Environment::production(),
+        purpose: "vault".to_owned(),
+        kek_version: 1,
+        wrapped: vec![id; 40],
+        encryptions: 0,
+        created_at: datetime!(2026-11-29 10:00 UTC),
+        rewrapped_at: None,
+    }
+}
+
+/// Returns once a session of the test's PostgreSQL database waits on a
+/// lock (the racing insert is blocked on this transaction's key).
+async fn wait_for_a_lock_wait(url: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    for _ in 0..5_000 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("the racing insert never waited on the first one");
+}
+
+/// Two first uses of a data key at once: the second insert of the same
+/// tenant and purpose (or system purpose) yields to the first instead of
+/// failing its transaction, and the first key is the one that stays.
+async fn a_second_first_data_key_yields_to_the_first(engine: Engine) {
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let store = db.store().await;
+    let t = tenant(1, "Alpha", Environment::production());
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_tenant(&t).await.unwrap();
+    assert!(tx.insert_data_key(&data_key(1, Some(t.id))).await.unwrap());
+    assert!(tx.insert_data_key(&data_key(2, None)).await.unwrap());
+    if engine == Engine::Postgres {
+        // A concurrent insert waits for this transaction, then yields.
+        let other = store.clone();
+        let tenant_id = t.id;
+        let racer = tokio::spawn(async move {
+            let mut tx = other.begin().await.unwrap();
+            let inserted = tx.insert_data_key(&data_key(3, Some(tenant_id))).await;
+            let kept = tx.data_key_for(tenant_id, "vault").await.unwrap();
+            tx.commit().await.unwrap();
+            (inserted.unwrap(), kept.map(|k| k.id))
+        });
+        wait_for_a_lock_wait(&db.url).await;
+        tx.commit().await.unwrap();
+        assert_eq!(racer.await.unwrap(), (false, Some([1; DATA_KEY_ID_LEN])));
+    } else {
+        // SQLite writers are serial (the write lock from the start).
+        tx.commit().await.unwrap();
+    }
+    let mut tx = store.begin().await.unwrap();
+    assert!(!tx.insert_data_key(&data_key(4, Some(t.id))).await.unwrap());
+    assert!(!tx.insert_data_key(&data_key(5, None)).await.unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = store.begin_read().await.unwrap();
+    let kept = tx.data_key_for(t.id, "vault").await.unwrap().unwrap();
+    assert_eq!(kept.id, [1; DATA_KEY_ID_LEN]);
+    let kept = tx.system_data_key_for("vault").await.unwrap().unwrap();
+    assert_eq!(kept.id, [2; DATA_KEY_ID_LEN]);
+}
+
 both_engines!(
     migrations_are_idempotent,
     a_moved_auth_epoch_is_seen_everywhere_once_the_move_returns,
@@ -269,4 +346,5 @@ both_engines!(
     the_audit_head_only_moves_forward_by_one,
     pending_audit_events_keep_their_order,
     an_unreachable_database_says_so_without_its_password,
+    a_second_first_data_key_yields_to_the_first,
 );

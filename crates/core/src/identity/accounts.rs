@@ -131,7 +131,7 @@ impl Rempart {
             },
             None => None,
         };
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.store.begin().await?;
         if account.break_glass
             && tx.count_break_glass().await? >= u64::from(self.identity.config.break_glass_max)
         {

@@ -360,7 +360,7 @@ impl Rempart {
                 field: "mfa_issuer",
                 message: e.to_string(),
             })?;
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.store.begin().await?;
         if tx
             .totp(actor.principal)
             .await?

@@ -12,8 +12,8 @@
 
 use rempart_model::{Action, Grant, Outcome, Scope, Tenant};
 use rempart_store::{
-    AccountKind, PrincipalRecord, PrincipalState, SessionRecord, SessionStage, ThrottleRecord,
-    TokenRecord, Tx,
+    AccountKind, PrincipalRecord, PrincipalState, ReadTx, SessionRecord, SessionStage,
+    ThrottleRecord, TokenRecord, Tx,
 };
 use secrecy::{ExposeSecret, SecretString};
 use time::{Duration, OffsetDateTime};
@@ -725,7 +725,7 @@ impl Rempart {
     /// its grants cut down to its permissions and tenant.
     pub(crate) async fn token_grants(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn ReadTx,
         ctx: &RequestContext,
         token: &TokenRecord,
         grants: Vec<Grant>,

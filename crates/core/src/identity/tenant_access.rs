@@ -5,7 +5,7 @@
 
 use rempart_model::password_policy::PasswordPolicy;
 use rempart_model::{Action, AllowList, Outcome, Permission, Scope, TenantId};
-use rempart_store::{AccountKind, PasswordRecord, PrincipalRecord, TenantAccessRecord, Tx};
+use rempart_store::{AccountKind, PasswordRecord, PrincipalRecord, ReadTx, TenantAccessRecord};
 use time::OffsetDateTime;
 
 use crate::actor::Actor;
@@ -167,7 +167,7 @@ impl Rempart {
     /// The settings of `tenant` within `tx` (defaults when none were set).
     pub(crate) async fn access_in(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn ReadTx,
         tenant: TenantId,
     ) -> Result<TenantAccess, ServiceError> {
         match tx.tenant_access(tenant).await? {
@@ -179,7 +179,7 @@ impl Rempart {
     /// The settings that bind `account`: its tenant's, for a tenant user.
     pub(crate) async fn access_of(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn ReadTx,
         account: &PrincipalRecord,
     ) -> Result<TenantAccess, ServiceError> {
         match (account.kind, account.tenant) {
@@ -200,7 +200,7 @@ impl Rempart {
     /// The password policy of the account `principal`, within `tx`.
     pub(crate) async fn policy_of(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn ReadTx,
         principal: rempart_model::PrincipalId,
     ) -> Result<PasswordPolicy, ServiceError> {
         match tx.principal(principal).await? {
@@ -242,12 +242,12 @@ impl Rempart {
     /// with its reason, and is returned; otherwise `tx` is handed back.
     pub(crate) async fn admit_holder(
         &self,
-        mut tx: Box<dyn Tx>,
+        mut tx: Box<dyn ReadTx>,
         ctx: &RequestContext,
         now: OffsetDateTime,
         principal: &PrincipalRecord,
         action: Action,
-    ) -> Result<Box<dyn Tx>, ServiceError> {
+    ) -> Result<Box<dyn ReadTx>, ServiceError> {
         let actor = format!("principal:{}", principal.id);
         if principal.state != rempart_store::PrincipalState::Active {
             drop(tx);
