@@ -335,6 +335,9 @@ pub trait IdentityTx: Send {
     async fn insert_grant_record(&mut self, record: &GrantRecord) -> Result<(), StoreError>;
     async fn grant_records_of(&mut self, id: PrincipalId) -> Result<Vec<GrantRecord>, StoreError>;
     async fn grant_record(&mut self, id: Uuid) -> Result<Option<GrantRecord>, StoreError>;
+    /// Every staff-wide grant: whoever administers access is among their
+    /// holders.
+    async fn global_grant_records(&mut self) -> Result<Vec<GrantRecord>, StoreError>;
     async fn delete_grant(&mut self, id: Uuid) -> Result<bool, StoreError>;
 
     // Tenants' own access settings.
@@ -1173,6 +1176,16 @@ macro_rules! identity_impl {
                 let rows = sqlx::query(concat!("SELECT ", $crate::identity::grant_columns!(), " FROM grants g LEFT JOIN roles r ON r.name = g.role \
                      WHERE g.principal_id = $1 ORDER BY g.created_at"))
                     .bind(id.0)
+                    .fetch_all(&mut *self.inner)
+                    .await?;
+                rows.iter().map(grant_from_row).collect()
+            }
+
+            async fn global_grant_records(
+                &mut self,
+            ) -> Result<Vec<$crate::identity::GrantRecord>, StoreError> {
+                let rows = sqlx::query(concat!("SELECT ", $crate::identity::grant_columns!(), " FROM grants g LEFT JOIN roles r ON r.name = g.role \
+                     WHERE g.scope_kind = 'global' ORDER BY g.created_at"))
                     .fetch_all(&mut *self.inner)
                     .await?;
                 rows.iter().map(grant_from_row).collect()
