@@ -319,6 +319,7 @@ async fn refusals_are_clear_and_alike(engine: Engine) {
 /// (`rule-refused`, naming `no-escalation`); the only administrator
 /// deleting its own `security-admin` grant is refused
 /// (`last-administrator`) and keeps it.
+#[allow(clippy::too_many_lines, reason = "one scenario, told in order")]
 async fn authority_never_widens_over_http(engine: Engine) {
     let Some(server) = TestServer::start(engine).await else {
         return;
