@@ -613,9 +613,10 @@ pub enum TokenCommand {
         /// A service account to make it for (default: yourself).
         #[arg(long)]
         holder: Option<String>,
-        /// Lifetime in days, 1 to 366.
-        #[arg(long, default_value_t = 90)]
-        days: u32,
+        /// Lifetime in days, 1 to 366 (default: 90, and never past the
+        /// expiry of the token you use).
+        #[arg(long)]
+        days: Option<u32>,
         /// Limit it to this permission (repeat for several).
         #[arg(long = "permission", value_name = "PERMISSION")]
         permissions: Vec<String>,

@@ -34,15 +34,7 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     // directory holds the keyring, the login-name key and the bootstrap
     // credential file (and the SQLite database), private from the start.
     create_data_dir(&config)?;
-    let store = open_store(&config).await?;
-    let migrated = store.migrate().await?;
-    if migrated.applied_any() {
-        tracing::info!(
-            from = migrated.before,
-            to = migrated.after,
-            "migrated the database schema"
-        );
-    }
+    let store = open_and_migrate(&config).await?;
     let core = Rempart::new(store, Arc::new(SystemClock))
         .with_identity(identity(&config)?)
         .with_deployment(rempart_core::controls::Deployment::from_config(&config));
@@ -142,6 +134,20 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
 
 /// The identity settings, with the login-name key that keys the login
 /// throttle (beside the keyring; created on first start).
+/// The store, migrated to this binary's schema.
+async fn open_and_migrate(config: &Config) -> anyhow::Result<Arc<dyn rempart_store::Store>> {
+    let store = open_store(config).await?;
+    let migrated = store.migrate().await?;
+    if migrated.applied_any() {
+        tracing::info!(
+            from = migrated.before,
+            to = migrated.after,
+            "migrated the database schema"
+        );
+    }
+    Ok(store)
+}
+
 fn identity(config: &Config) -> anyhow::Result<rempart_core::identity::Identity> {
     let path = config.login_key_file();
     let (login_key, created) = LoginKey::load_or_create(&path)?;

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use rempart_model::grant_index::GrantIndex;
-use rempart_model::{Environment, Grant, Permission, PrincipalId, PrincipalName, Scope, TenantId};
+use rempart_model::{
+    Cut, Environment, Grant, Permission, PrincipalId, PrincipalName, Scope, TenantId,
+};
 use rempart_store::TenantFilter;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -24,7 +26,9 @@ pub enum Credential {
 
 /// Who is acting: a principal, through one credential, with the grants it
 /// held when the request was authenticated (indexed once, so that each
-/// decision is two hash lookups whatever the number of grants).
+/// decision is two hash lookups whatever the number of grants), already
+/// cut down by the credential, and the cut itself: whatever the actor
+/// creates is judged against both (invariant 8).
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub principal: PrincipalId,
@@ -36,6 +40,7 @@ pub struct Actor {
     /// grants or their index.
     grants: Arc<[Grant]>,
     index: Arc<GrantIndex>,
+    cut: Arc<Cut>,
 }
 
 impl Actor {
@@ -67,7 +72,23 @@ impl Actor {
             credential,
             grants,
             index,
+            cut: Arc::new(Cut::none()),
         }
+    }
+
+    /// The same actor, its credential cut to `cut` (an API token's
+    /// tenant, permissions, networks and expiry). The grants given to
+    /// [`Actor::new`] must already be cut to it.
+    #[must_use]
+    pub fn with_cut(mut self, cut: Cut) -> Self {
+        self.cut = Arc::new(cut);
+        self
+    }
+
+    /// What the credential is cut to: nothing for a login session (the
+    /// holder in person), the token's own cut for an API token.
+    pub fn cut(&self) -> &Cut {
+        &self.cut
     }
 
     /// Whether the actor proved its identity within `window` of `now`:

@@ -274,7 +274,8 @@ impl Rempart {
             tx.commit().await?;
             token_record.last_used_at = Some(now);
         }
-        let actor = Actor::new(principal.id, principal.name, token_record.id, grants);
+        let actor = Actor::new(principal.id, principal.name, token_record.id, grants)
+            .with_cut(crate::identity::token_cut(&token_record));
         Ok((actor, token_record))
     }
 

@@ -12,6 +12,8 @@
     reason = "tests"
 )]
 
+#[path = "identity/authority.rs"]
+mod authority;
 #[path = "identity/webauthn.rs"]
 mod webauthn;
 

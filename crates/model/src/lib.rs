@@ -6,6 +6,7 @@
 
 pub mod allow_list;
 pub mod audit;
+pub mod authority;
 pub mod bootstrap;
 pub mod control;
 pub mod environment;
@@ -18,6 +19,7 @@ pub mod tenant;
 
 pub use allow_list::{AllowList, AllowListError};
 pub use audit::{Action, Outcome};
+pub use authority::{Cut, Excess, Uncovered};
 pub use environment::{Environment, EnvironmentError};
 pub use permission::{Permission, PermissionSet};
 pub use principal::{PrincipalId, PrincipalName, PrincipalNameError};

@@ -416,6 +416,9 @@ pub trait IdentityReadTx: Send {
     async fn roles(&mut self) -> Result<Vec<RoleRecord>, StoreError>;
     async fn grant_records_of(&mut self, id: PrincipalId) -> Result<Vec<GrantRecord>, StoreError>;
     async fn grant_record(&mut self, id: Uuid) -> Result<Option<GrantRecord>, StoreError>;
+    /// Every staff-wide grant: whoever administers access is among their
+    /// holders.
+    async fn global_grant_records(&mut self) -> Result<Vec<GrantRecord>, StoreError>;
 
     // Tenants' own access settings.
 
@@ -1415,6 +1418,16 @@ macro_rules! identity_impl {
                     .fetch_optional(&mut *self.inner)
                     .await?;
                 row.as_ref().map(grant_from_row).transpose()
+            }
+
+            async fn global_grant_records(
+                &mut self,
+            ) -> Result<Vec<$crate::identity::GrantRecord>, StoreError> {
+                let rows = sqlx::query(concat!("SELECT ", $crate::identity::grant_columns!(), " FROM grants g LEFT JOIN roles r ON r.name = g.role \
+                     WHERE g.scope_kind = 'global' ORDER BY g.created_at"))
+                    .fetch_all(&mut *self.inner)
+                    .await?;
+                rows.iter().map(grant_from_row).collect()
             }
 
             async fn tenant_access(

@@ -5,9 +5,18 @@
 //! grant to themselves, grant more than they hold in that scope
 //! (escalation), give a tenant user a scope outside their tenant, or join
 //! two roles a separation-of-duty rule keeps apart.
+//!
+//! Invariant 8 (a credential never exceeds its parent): a token, a grant
+//! or a custom role carries at most the authority of the credential that
+//! makes it, as that credential is cut (tenant, permissions, networks,
+//! expiry); refusals name the rule `no-escalation`.
 
+use std::collections::HashMap;
+
+use rempart_model::authority::uncovered;
 use rempart_model::{
-    Action, Grant, Outcome, Permission, PermissionSet, PrincipalId, Role, RoleName, Scope, TenantId,
+    Action, Cut, Environment, Grant, Outcome, Permission, PermissionSet, PrincipalId, Role,
+    RoleName, Scope, Tenant, TenantId,
 };
 use rempart_store::{
     AccountKind, GrantRecord, PrincipalRecord, RoleRecord, StoreError, TokenRecord,
@@ -17,6 +26,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::Refusal;
+use super::administrators::Removal;
 use super::login::SessionView;
 use crate::actor::{Actor, Credential};
 use crate::audit_details::Details;
@@ -68,7 +78,8 @@ pub struct NewToken {
     /// Whose token: the caller's own when `None`; a service account's
     /// (with `user.update` staff-wide).
     pub holder: Option<PrincipalId>,
-    /// `None`: the default lifetime (90 days).
+    /// `None`: the default lifetime (90 days, and never past the expiry
+    /// of the asking token).
     pub expires_in: Option<Duration>,
     /// Cut the holder's permissions to these.
     pub permissions: Option<PermissionSet>,
@@ -132,6 +143,31 @@ impl Rempart {
                 field: "description",
                 message: "at most 500 characters".to_owned(),
             });
+        }
+        // A role is granted anywhere: it carries only what the creating
+        // credential holds staff-wide.
+        if let Some(missing) = new
+            .permissions
+            .iter()
+            .find(|p| !actor.may(*p, &Scope::Global, None, now))
+        {
+            let refused = self
+                .refuse_rule(
+                    actor,
+                    ctx,
+                    now,
+                    Refusal {
+                        action: Action::RoleCreate,
+                        target,
+                        tenant: None,
+                        reason: &format!(
+                            "the asking credential does not hold {missing} staff-wide, which the role would carry"
+                        ),
+                    },
+                    "no-escalation",
+                )
+                .await?;
+            return Err(refused);
         }
         let record = RoleRecord {
             name: new.name,
@@ -288,17 +324,33 @@ impl Rempart {
                 "no-self-grant",
                 "no one grants a role to themselves".to_owned(),
             ))
-        } else if let Some(missing) = permissions
-            .iter()
-            .find(|p| !actor.may(*p, &new.scope, environment.as_ref(), now))
-        {
-            Some((
-                "no-escalation",
+        } else if let Some(missing) = uncovered(
+            &[Grant {
+                role: new.role.clone(),
+                permissions,
+                scope: new.scope.clone(),
+                expires_at: new.expires_at,
+            }],
+            actor.grants(),
+            new.expires_at,
+            now,
+            |_| environment.clone(),
+        ) {
+            // Judged against the credential's cut grants, and over the
+            // grant's whole life: a grant outliving the granter's own is
+            // an escalation in time.
+            let message = if missing.held_now {
                 format!(
-                    "the granter does not hold {missing} in that scope, which {} carries",
-                    new.role
-                ),
-            ))
+                    "the granter holds {} in that scope for less time than the grant would last, which {} carries",
+                    missing.permission, new.role
+                )
+            } else {
+                format!(
+                    "the granter does not hold {} in that scope, which {} carries",
+                    missing.permission, new.role
+                )
+            };
+            Some(("no-escalation", message))
         } else if holder.kind == AccountKind::TenantUser && tenant != holder.tenant {
             Some((
                 "tenant-boundary",
@@ -411,6 +463,31 @@ impl Rempart {
         self.require_step_up(actor, ctx, now, Action::GrantRevoke, &target)
             .await?;
         let mut tx = self.store.begin().await?;
+        if self
+            .removes_last_administrator(tx.as_mut(), Removal::Grant(grant))
+            .await?
+        {
+            drop(tx);
+            let tenant = match record.grant.scope {
+                Scope::Tenant(t) => Some(t),
+                _ => None,
+            };
+            let refused = self
+                .refuse_rule(
+                    actor,
+                    ctx,
+                    now,
+                    Refusal {
+                        action: Action::GrantRevoke,
+                        target,
+                        tenant,
+                        reason: "it is the last grant of grant.manage and user.update staff-wide, without expiry, of an active account; grant them to another account first",
+                    },
+                    "last-administrator",
+                )
+                .await?;
+            return Err(refused);
+        }
         tx.delete_grant(grant).await?;
         let mut draft = Draft::new(actor.audit_name(), Action::GrantRevoke, Outcome::Success)
             .target(target)
@@ -515,20 +592,30 @@ impl Rempart {
                 message: "1 to 100 characters".to_owned(),
             });
         }
-        let lifetime = new.expires_in.unwrap_or(TOKEN_DEFAULT_LIFETIME);
-        if lifetime <= Duration::ZERO || lifetime > TOKEN_MAX_LIFETIME {
-            return Err(ServiceError::Invalid {
-                field: "expires_in_days",
-                message: "a token lives 1 to 366 days".to_owned(),
-            });
-        }
-        if let Some(t) = new.tenant {
-            let mut tx = self.store.begin_read().await?;
-            let exists = tx.tenant(t).await?.is_some();
-            drop(tx);
-            if !exists {
-                return Err(ServiceError::TenantNotFound);
-            }
+        let lifetime = token_lifetime(actor, new.expires_in, now)?;
+        let tenant = match new.tenant {
+            Some(t) => Some(self.tenant_record(t).await?),
+            None => None,
+        };
+        let cut = Cut {
+            tenant: new.tenant,
+            permissions: new.permissions,
+            networks: new.allow_list.clone(),
+            expires_at: Some(now + lifetime),
+        };
+        if let Some(reason) = self
+            .token_excess(actor, &holder, &cut, tenant.as_ref(), now)
+            .await?
+        {
+            return Err(self
+                .refuse_excess(
+                    actor,
+                    ctx,
+                    now,
+                    (Action::TokenCreate, target, new.tenant),
+                    &reason,
+                )
+                .await?);
         }
         let secret = secret::generate(SecretKind::ApiToken)?;
         let record = TokenRecord {
@@ -557,6 +644,93 @@ impl Rempart {
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok((record, secret))
+    }
+
+    async fn tenant_record(&self, id: TenantId) -> Result<Tenant, ServiceError> {
+        let mut tx = self.store.begin_read().await?;
+        let found = tx.tenant(id).await?;
+        drop(tx);
+        found.ok_or(ServiceError::TenantNotFound)
+    }
+
+    /// Refuses (and records) what would carry more than the asking
+    /// credential: the rule `no-escalation`.
+    async fn refuse_excess(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        (action, target, tenant): (Action, String, Option<TenantId>),
+        reason: &str,
+    ) -> Result<ServiceError, ServiceError> {
+        self.refuse_rule(
+            actor,
+            ctx,
+            now,
+            Refusal {
+                action,
+                target,
+                tenant,
+                reason,
+            },
+            "no-escalation",
+        )
+        .await
+    }
+
+    /// How a new token for `holder`, cut to `cut`, would carry more than
+    /// the asking credential (invariant 8), as a refusal's reason; `None`
+    /// when it would not. Three checks: the declared cut within the asking
+    /// credential's (which holds whatever is granted later); a tenant
+    /// binding only to a tenant the asking credential holds a grant in; and
+    /// the grants the token would carry now covered by the asking
+    /// credential's until the token expires (a service account's grants
+    /// are not the asker's).
+    async fn token_excess(
+        &self,
+        actor: &Actor,
+        holder: &PrincipalRecord,
+        cut: &Cut,
+        tenant: Option<&Tenant>,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, ServiceError> {
+        if let Some(excess) = cut.exceeds(actor.cut()) {
+            return Ok(Some(excess.to_string()));
+        }
+        if let Some(tenant) = tenant {
+            let target = Scope::Tenant(tenant.id);
+            let holds = actor
+                .grants()
+                .iter()
+                .any(|g| g.is_active(now) && g.scope.covers(&target, Some(&tenant.environment)));
+            if !holds {
+                return Ok(Some(format!(
+                    "the asking credential holds no grant in tenant {}",
+                    tenant.id
+                )));
+            }
+        }
+        let mut tx = self.store.begin_read().await?;
+        let grants = tx.grants_of(holder.id).await?;
+        let carried = super::login::restrict(grants, cut.permissions, tenant);
+        let mut environments: HashMap<TenantId, Environment> = HashMap::new();
+        for grant in &carried {
+            if let Scope::Tenant(t) = grant.scope
+                && !environments.contains_key(&t)
+                && let Some(found) = tx.tenant(t).await?
+            {
+                environments.insert(t, found.environment);
+            }
+        }
+        drop(tx);
+        Ok(
+            uncovered(&carried, actor.grants(), cut.expires_at, now, |t| {
+                environments.get(&t).cloned()
+            })
+            .map(|missing| {
+                format!("the token would carry more than the asking credential: {missing}")
+            }),
+        )
     }
 
     /// Whose credentials a listing shows (the caller's own when `None`),
@@ -692,7 +866,7 @@ impl Rempart {
         let holder = holder.ok_or_else(|| ServiceError::NotFound {
             what: format!("{kind} {id}"),
         })?;
-        self.authorize_revocation(actor, ctx, now, holder, action, &target)
+        self.authorize_revocation(actor, ctx, now, (holder, id), action, &target)
             .await?;
         let mut tx = self.store.begin().await?;
         match credential {
@@ -705,16 +879,20 @@ impl Rempart {
         Ok(())
     }
 
+    /// One's own credentials, or `session.revoke` over the holder. A
+    /// credential cut to one tenant or some permissions revokes itself, but
+    /// its holder's other credentials only with `session.revoke` in its
+    /// cut (invariant 8).
     async fn authorize_revocation(
         &self,
         actor: &Actor,
         ctx: &RequestContext,
         now: OffsetDateTime,
-        holder: PrincipalId,
+        (holder, credential): (PrincipalId, Uuid),
         action: Action,
         target: &str,
     ) -> Result<(), ServiceError> {
-        if holder == actor.principal {
+        if holder == actor.principal && (credential == actor.token || !actor.cut().narrows_what()) {
             return Ok(());
         }
         let account = self.account(holder).await?;
@@ -730,4 +908,47 @@ impl Rempart {
         )
         .await
     }
+}
+
+/// The cut of a stored API token: what its actor carries besides its
+/// holder's grants (see [`Actor::cut`]). Networks that no longer parse are
+/// left out, as the check at use leaves them out.
+pub(crate) fn token_cut(token: &TokenRecord) -> Cut {
+    Cut {
+        tenant: token.tenant,
+        permissions: token.permissions,
+        networks: token.allow_list.as_deref().map(|list| {
+            let nets = list
+                .split_whitespace()
+                .filter(|n| n.parse::<ipnet::IpNet>().is_ok());
+            rempart_model::AllowList::parse(nets)
+                .unwrap_or_else(|_| rempart_model::AllowList::none())
+        }),
+        expires_at: token.expires_at,
+    }
+}
+
+/// A new token's lifetime: as asked, 1 to 366 days; by default 90 days,
+/// stopping at the asking token's expiry (a lifetime asked for explicitly
+/// past it is refused as `no-escalation` afterwards).
+fn token_lifetime(
+    actor: &Actor,
+    asked: Option<Duration>,
+    now: OffsetDateTime,
+) -> Result<Duration, ServiceError> {
+    let lifetime = asked.unwrap_or_else(|| {
+        actor
+            .cut()
+            .expires_at
+            .map_or(TOKEN_DEFAULT_LIFETIME, |until| {
+                TOKEN_DEFAULT_LIFETIME.min(until - now)
+            })
+    });
+    if lifetime <= Duration::ZERO || lifetime > TOKEN_MAX_LIFETIME {
+        return Err(ServiceError::Invalid {
+            field: "expires_in_days",
+            message: "a token lives 1 to 366 days".to_owned(),
+        });
+    }
+    Ok(lifetime)
 }

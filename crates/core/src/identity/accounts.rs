@@ -8,6 +8,7 @@ use rempart_store::{
 use secrecy::SecretString;
 
 use super::Refusal;
+use super::administrators::Removal;
 use crate::actor::Actor;
 use crate::audit_details::Details;
 use crate::audit_log::Draft;
@@ -302,6 +303,28 @@ impl Rempart {
             });
         }
         let mut tx = self.store.begin().await?;
+        if state != PrincipalState::Active
+            && self
+                .removes_last_administrator(tx.as_mut(), Removal::Account(account))
+                .await?
+        {
+            drop(tx);
+            let refused = self
+                .refuse_rule(
+                    actor,
+                    ctx,
+                    now,
+                    Refusal {
+                        action: Action::UserState,
+                        target,
+                        tenant: record.tenant,
+                        reason: "the account is the last active one holding grant.manage and user.update staff-wide without expiry; grant them to another account first",
+                    },
+                    "last-administrator",
+                )
+                .await?;
+            return Err(refused);
+        }
         tx.set_principal_state(account, state).await?;
         let (sessions, tokens) = if state == PrincipalState::Active {
             (0, 0)

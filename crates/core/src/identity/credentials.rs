@@ -181,6 +181,8 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{}", actor.principal);
+        self.require_uncut(actor, ctx, now, Action::PasswordChange, &target)
+            .await?;
         let mut tx = self.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let stored = tx.password(actor.principal).await?;
@@ -353,6 +355,8 @@ impl Rempart {
     ) -> Result<TotpEnrolment, ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{}", actor.principal);
+        self.require_uncut(actor, ctx, now, Action::MfaEnrol, &target)
+            .await?;
         let secret = TotpSecret::generate().map_err(|_| ServiceError::RandomUnavailable)?;
         let uri = secret
             .enrolment_uri(&self.identity.config.mfa_issuer, actor.name.as_str())

@@ -741,7 +741,12 @@ impl Rempart {
             }
         }
         let tenant = match token.tenant {
-            Some(t) => tx.tenant(t).await?,
+            Some(t) => match tx.tenant(t).await? {
+                Some(tenant) => Some(tenant),
+                // Bound to a tenant that is gone: bound to nothing, never
+                // unbound.
+                None => return Ok(Vec::new()),
+            },
             None => None,
         };
         Ok(restrict(grants, token.permissions, tenant.as_ref()))

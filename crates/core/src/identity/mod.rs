@@ -10,8 +10,9 @@
 //! keyring (TOTP secrets).
 
 mod access;
-pub(crate) use access::TOKEN_DEFAULT_LIFETIME;
+pub(crate) use access::{TOKEN_DEFAULT_LIFETIME, token_cut};
 mod accounts;
+mod administrators;
 mod config;
 mod credentials;
 mod login;
@@ -262,6 +263,38 @@ impl Rempart {
         )
         .await?;
         Err(ServiceError::StepUpRequired)
+    }
+
+    /// A credential cut to one tenant or to some permissions acts within
+    /// that cut only (invariant 8): it changes none of its holder's
+    /// sign-in factors, and no other credential of its holder, which are
+    /// the holder's whole authority. Refused as `no-escalation`.
+    pub(crate) async fn require_uncut(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        action: Action,
+        target: &str,
+    ) -> Result<(), ServiceError> {
+        if !actor.cut().narrows_what() {
+            return Ok(());
+        }
+        let refused = self
+            .refuse_rule(
+                actor,
+                ctx,
+                now,
+                Refusal {
+                    action,
+                    target: target.to_owned(),
+                    tenant: None,
+                    reason: "a credential cut to one tenant or some permissions changes neither its holder's sign-in factors nor its holder's other credentials",
+                },
+                "no-escalation",
+            )
+            .await?;
+        Err(refused)
     }
 
     /// Records a refusal by `actor`, its reason sealed in the details.

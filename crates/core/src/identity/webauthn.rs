@@ -398,6 +398,8 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
         let target = format!("webauthn:{id}");
+        self.require_uncut(actor, ctx, now, Action::WebauthnRemove, &target)
+            .await?;
         self.require_step_up(actor, ctx, now, Action::WebauthnRemove, &target)
             .await?;
         let refuse = |reason: &'static str| super::Refusal {

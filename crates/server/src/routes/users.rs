@@ -127,7 +127,7 @@ pub async fn list(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The account", body = UserView),
-        (status = 403, description = "Not allowed, no recent login (step-up-required), or one's own account (rule-refused)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed, no recent login (step-up-required), or refused by a rule (rule-refused: one's own account, last-administrator)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_state(
@@ -242,7 +242,7 @@ pub async fn roles(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 201, description = "The role", body = RoleViewWire),
-        (status = 403, description = "No role.manage", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No role.manage, or a permission the credential does not hold staff-wide (rule-refused: no-escalation)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad name, a built-in name, or an unknown permission", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_role(
@@ -314,7 +314,7 @@ pub async fn create_grant(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed, or the last administrator's grant (rule-refused: last-administrator)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such grant", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_grant(
@@ -335,7 +335,7 @@ pub async fn revoke_grant(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 201, description = "The token, shown once", body = CreatedToken),
-        (status = 403, description = "Not allowed, or no recent login (step-up-required)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed, no recent login (step-up-required), or more than the asking credential carries (rule-refused: no-escalation)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such holder, or no such tenant (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
     ))]

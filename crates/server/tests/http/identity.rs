@@ -429,10 +429,139 @@ async fn limits_say_when_to_retry(engine: Engine) {
     }
 }
 
+/// Invariant 8 and the last administrator over HTTP: a token cut to one
+/// tenant and `tenant.read` asking `POST /api/v1/tokens` for every
+/// permission of its holder, unbound, or for another tenant, is refused
+/// (`rule-refused`, naming `no-escalation`); the only administrator
+/// deleting its own `security-admin` grant is refused
+/// (`last-administrator`) and keeps it.
+#[allow(clippy::too_many_lines, reason = "one scenario, told in order")]
+async fn authority_never_widens_over_http(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let admin = server.admin_token().await;
+    let mut tenants = Vec::new();
+    for name in ["Acme", "Bolt"] {
+        let tenant = json_of(
+            post(
+                &server,
+                &admin,
+                "/api/v1/tenants",
+                &json!({"name": name, "region": "eu", "environment": "production"}),
+            )
+            .await,
+            201,
+        )
+        .await;
+        tenants.push(tenant["id"].as_str().unwrap().to_owned());
+    }
+    let cut = json_of(
+        post(
+            &server,
+            &admin,
+            "/api/v1/tokens",
+            &json!({"name": "reader", "tenant": tenants[0], "permissions": ["tenant.read"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let cut = cut["token"].as_str().unwrap().to_owned();
+    for body in [
+        json!({"name": "wider"}),
+        json!({"name": "wider", "permissions": ["tenant.read"]}),
+        json!({"name": "wider", "tenant": tenants[1], "permissions": ["tenant.read"]}),
+        json!({"name": "wider", "tenant": tenants[0], "permissions": ["tenant.read", "user.read"]}),
+    ] {
+        let refused = json_of(post(&server, &cut, "/api/v1/tokens", &body).await, 403).await;
+        assert!(
+            refused["type"].as_str().unwrap().ends_with("rule-refused"),
+            "{refused}"
+        );
+        assert!(
+            refused["detail"]
+                .as_str()
+                .unwrap()
+                .contains("no-escalation"),
+            "{refused}"
+        );
+    }
+    json_of(
+        post(
+            &server,
+            &cut,
+            "/api/v1/tokens",
+            &json!({"name": "narrower", "tenant": tenants[0], "permissions": ["tenant.read"], "expires_in_days": 1}),
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    // The only administrator keeps its own grant.
+    let me = json_of(
+        server
+            .client
+            .get(server.at("/api/v1/auth/whoami"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let grants = json_of(
+        server
+            .client
+            .get(server.at(&format!(
+                "/api/v1/users/{}/grants",
+                me["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let grant = grants["grants"][0]["id"].as_str().unwrap().to_owned();
+    let delete = || async {
+        server
+            .client
+            .delete(server.at(&format!("/api/v1/grants/{grant}")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+    };
+    let refused = json_of(delete().await, 403).await;
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("last-administrator"),
+        "{refused}"
+    );
+    assert_eq!(
+        server
+            .client
+            .get(server.at("/api/v1/tenants"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "still administering"
+    );
+}
+
 both_engines!(
     the_done_when_path,
     refusals_are_clear_and_alike,
-    limits_say_when_to_retry
+    limits_say_when_to_retry,
+    authority_never_widens_over_http
 );
 
 /// Deny by default: every documented operation either declares how it is
