@@ -9,9 +9,7 @@
 use rempart_model::{
     Action, Grant, Outcome, Permission, PermissionSet, PrincipalId, Role, RoleName, Scope, TenantId,
 };
-use rempart_store::{
-    AccountKind, GrantRecord, PrincipalRecord, RoleRecord, StoreError, TokenRecord,
-};
+use rempart_store::{AccountKind, GrantRecord, RoleRecord, StoreError, TokenRecord};
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -25,6 +23,7 @@ use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::secret::{self, SecretKind};
 use crate::service::Rempart;
+use crate::visibility::{Sight, Unseen, Why, no_account};
 
 /// The longest an API token may live.
 const TOKEN_MAX_LIFETIME: Duration = Duration::days(366);
@@ -219,26 +218,31 @@ impl Rempart {
     ) -> Result<GrantRecord, ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{}", new.principal);
+        // A tenant or an account the granter does not see is not found.
+        let environment = match &new.scope {
+            Scope::Tenant(t) => Some(
+                self.tenant_in_sight(actor, ctx, now, *t, Action::GrantCreate)
+                    .await?,
+            ),
+            _ => None,
+        };
+        let (holder, _, _) = self
+            .account_in_sight(
+                actor,
+                ctx,
+                now,
+                new.principal,
+                Sight::Account,
+                no_account(new.principal, Action::GrantCreate),
+            )
+            .await?;
         let mut tx = self.store.begin_read().await?;
-        let holder = tx.principal(new.principal).await?;
         let custom = match new.role.builtin() {
             Some(_) => None,
             None => tx.role(&new.role).await?,
         };
-        let environment = match &new.scope {
-            Scope::Tenant(t) => Some(
-                tx.tenant(*t)
-                    .await?
-                    .ok_or(ServiceError::TenantNotFound)?
-                    .environment,
-            ),
-            _ => None,
-        };
         let held = tx.grant_records_of(new.principal).await?;
         drop(tx);
-        let holder = holder.ok_or_else(|| ServiceError::NotFound {
-            what: format!("principal {}", new.principal),
-        })?;
         let tenant = match new.scope {
             Scope::Tenant(t) => Some(t),
             _ => None,
@@ -395,9 +399,34 @@ impl Rempart {
             _ => None,
         };
         drop(tx);
-        let record = found.ok_or_else(|| ServiceError::NotFound {
-            what: format!("grant {grant}"),
-        })?;
+        // Seen by its holder, and by whoever reads accounts or manages
+        // grants in its scope; otherwise not found.
+        let seen = match found {
+            None => Err(Why::Absent),
+            Some(g)
+                if g.principal == actor.principal
+                    || Sight::Grant.seen_by(actor, &g.grant.scope, environment.as_ref(), now) =>
+            {
+                Ok(g)
+            }
+            Some(g) => Err(Why::OutOfScope(match g.grant.scope {
+                Scope::Tenant(t) => Some(t),
+                _ => None,
+            })),
+        };
+        let record = match seen {
+            Ok(record) => record,
+            Err(why) => {
+                let unseen = Unseen {
+                    action: Action::GrantRevoke,
+                    target,
+                    answer: ServiceError::NotFound {
+                        what: format!("grant {grant}"),
+                    },
+                };
+                return Err(self.unseen(actor, ctx, now, why, unseen).await?);
+            }
+        };
         self.authorize(
             actor,
             ctx,
@@ -437,8 +466,16 @@ impl Rempart {
         let now = self.clock.now();
         let target = format!("principal:{principal}");
         if principal != actor.principal {
-            let account = self.account(principal).await?;
-            let (scope, env) = self.account_scope(&account).await?;
+            let (_, scope, env) = self
+                .account_in_sight(
+                    actor,
+                    ctx,
+                    now,
+                    principal,
+                    Sight::Account,
+                    no_account(principal, Action::GrantList),
+                )
+                .await?;
             self.authorize(
                 actor,
                 ctx,
@@ -459,15 +496,6 @@ impl Rempart {
         Ok(grants)
     }
 
-    async fn account(&self, id: PrincipalId) -> Result<PrincipalRecord, ServiceError> {
-        let mut tx = self.store.begin_read().await?;
-        let found = tx.principal(id).await?;
-        drop(tx);
-        found.ok_or_else(|| ServiceError::NotFound {
-            what: format!("principal {id}"),
-        })
-    }
-
     /// Creates an API token (the secret is returned once, stored hashed).
     /// For the caller, or for a service account with `user.update`
     /// staff-wide; from a session, after a recent login.
@@ -480,7 +508,18 @@ impl Rempart {
         let now = self.clock.now();
         let holder_id = new.holder.unwrap_or(actor.principal);
         let target = format!("principal:{holder_id}");
-        let holder = self.account(holder_id).await?;
+        // An account the caller does not see is not found, whatever its
+        // kind.
+        let (holder, _, _) = self
+            .account_in_sight(
+                actor,
+                ctx,
+                now,
+                holder_id,
+                Sight::Account,
+                no_account(holder_id, Action::TokenCreate),
+            )
+            .await?;
         if holder_id != actor.principal {
             if holder.kind != AccountKind::Service {
                 return Err(ServiceError::Invalid {
@@ -523,12 +562,8 @@ impl Rempart {
             });
         }
         if let Some(t) = new.tenant {
-            let mut tx = self.store.begin_read().await?;
-            let exists = tx.tenant(t).await?.is_some();
-            drop(tx);
-            if !exists {
-                return Err(ServiceError::TenantNotFound);
-            }
+            self.tenant_in_sight(actor, ctx, now, t, Action::TokenCreate)
+                .await?;
         }
         let secret = secret::generate(SecretKind::ApiToken)?;
         let record = TokenRecord {
@@ -572,8 +607,16 @@ impl Rempart {
         let holder = holder.unwrap_or(actor.principal);
         let target = format!("principal:{holder}");
         if holder != actor.principal {
-            let account = self.account(holder).await?;
-            let (scope, env) = self.account_scope(&account).await?;
+            let (_, scope, env) = self
+                .account_in_sight(
+                    actor,
+                    ctx,
+                    now,
+                    holder,
+                    Sight::Account,
+                    no_account(holder, action),
+                )
+                .await?;
             self.authorize(
                 actor,
                 ctx,
@@ -689,11 +732,33 @@ impl Rempart {
             Revocable::Session(id) => tx.session(id).await?.map(|s| s.principal),
         };
         drop(tx);
-        let holder = holder.ok_or_else(|| ServiceError::NotFound {
-            what: format!("{kind} {id}"),
-        })?;
-        self.authorize_revocation(actor, ctx, now, holder, action, &target)
+        // Not there, or held by an account the caller does not see: the
+        // same answer.
+        let unseen = || Unseen {
+            action,
+            target: target.clone(),
+            answer: ServiceError::NotFound {
+                what: format!("{kind} {id}"),
+            },
+        };
+        let Some(holder) = holder else {
+            return Err(self.unseen(actor, ctx, now, Why::Absent, unseen()).await?);
+        };
+        if holder != actor.principal {
+            let (_, scope, env) = self
+                .account_in_sight(actor, ctx, now, holder, Sight::Credential, unseen())
+                .await?;
+            self.authorize(
+                actor,
+                ctx,
+                now,
+                Permission::SessionRevoke,
+                (&scope, env.as_ref()),
+                action,
+                &target,
+            )
             .await?;
+        }
         let mut tx = self.store.begin().await?;
         match credential {
             Revocable::Token(id) => tx.revoke_token(id, now).await?,
@@ -703,31 +768,5 @@ impl Rempart {
         self.append_audit(tx.as_mut(), ctx, now, draft).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn authorize_revocation(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        holder: PrincipalId,
-        action: Action,
-        target: &str,
-    ) -> Result<(), ServiceError> {
-        if holder == actor.principal {
-            return Ok(());
-        }
-        let account = self.account(holder).await?;
-        let (scope, env) = self.account_scope(&account).await?;
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::SessionRevoke,
-            (&scope, env.as_ref()),
-            action,
-            target,
-        )
-        .await
     }
 }
