@@ -184,9 +184,20 @@ impl Rempart {
         self.drain_audit().await?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let (event, target, environment) =
-            crate::audit_service::event_and_scope(tx.as_mut(), seq).await?;
+        let found = crate::audit_service::event_and_scope(tx.as_mut(), seq).await?;
         drop(tx);
+        let (event, target, environment) =
+            match crate::audit_service::event_in_sight(actor, now, found) {
+                Ok(seen) => seen,
+                Err(why) => {
+                    let unseen = crate::visibility::Unseen {
+                        action: Action::AuditSearch,
+                        target: format!("audit-event:{seq}/details"),
+                        answer: crate::audit_service::no_event(seq),
+                    };
+                    return Err(self.unseen(actor, ctx, now, why, unseen).await?);
+                }
+            };
         let mut draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Success)
             .target(format!("audit-event:{seq}/details"));
         if let Some(t) = event.tenant {

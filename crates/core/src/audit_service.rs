@@ -24,6 +24,7 @@ use crate::audit_log::{AuditChain, Draft, StoredNodes, to_checkpoint, to_event};
 use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::service::Rempart;
+use crate::visibility::{Sight, Unseen, Why};
 
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,7 +360,19 @@ impl Rempart {
         self.drain_audit().await?;
         let now = self.clock().now();
         let mut tx = self.store.begin().await?;
-        let (event, target, environment) = event_and_scope(tx.as_mut(), seq).await?;
+        let found = event_and_scope(tx.as_mut(), seq).await?;
+        let (event, target, environment) = match event_in_sight(actor, now, found) {
+            Ok(seen) => seen,
+            Err(why) => {
+                drop(tx);
+                let unseen = Unseen {
+                    action: Action::AuditProof,
+                    target: format!("audit-event:{seq}"),
+                    answer: no_event(seq),
+                };
+                return Err(self.unseen(actor, ctx, now, why, unseen).await?);
+            }
+        };
         let mut draft = Draft::new(actor.audit_name(), Action::AuditProof, Outcome::Success)
             .target(format!("audit-event:{seq}"));
         if let Some(t) = event.tenant {
@@ -514,17 +527,18 @@ impl CheckpointPages {
     }
 }
 
+/// An audit event, and the scope it lives in.
+pub(crate) type ScopedEvent = (AuditRecord, Scope, Option<rempart_model::Environment>);
+
 /// An audit event and the scope a caller needs to see it: its tenant (with
 /// the tenant's environment), or staff-wide for an event with no tenant.
-/// An unknown `seq` is `NotFound`.
+/// `None` for an unknown `seq`.
 pub(crate) async fn event_and_scope(
     tx: &mut dyn rempart_store::Tx,
     seq: u64,
-) -> Result<(AuditRecord, Scope, Option<rempart_model::Environment>), ServiceError> {
+) -> Result<Option<ScopedEvent>, ServiceError> {
     let Some(event) = tx.audit_event(seq).await? else {
-        return Err(ServiceError::NotFound {
-            what: format!("audit event {seq}"),
-        });
+        return Ok(None);
     };
     let (target, environment) = match event.tenant {
         Some(t) => {
@@ -533,5 +547,31 @@ pub(crate) async fn event_and_scope(
         }
         None => (Scope::Global, None),
     };
-    Ok((event, target, environment))
+    Ok(Some((event, target, environment)))
+}
+
+/// The event `found`, if `actor` sees it (`audit.search` or `audit.proof`
+/// over its scope); otherwise why not. An event out of sight is answered
+/// like one that does not exist ([`no_event`]).
+pub(crate) fn event_in_sight(
+    actor: &Actor,
+    now: OffsetDateTime,
+    found: Option<ScopedEvent>,
+) -> Result<ScopedEvent, Why> {
+    match found {
+        None => Err(Why::Absent),
+        Some((event, scope, env))
+            if Sight::AuditEvent.seen_by(actor, &scope, env.as_ref(), now) =>
+        {
+            Ok((event, scope, env))
+        }
+        Some((event, _, _)) => Err(Why::OutOfScope(event.tenant.map(TenantId))),
+    }
+}
+
+/// The answer to an event that is not there, or not in sight.
+pub(crate) fn no_event(seq: u64) -> ServiceError {
+    ServiceError::NotFound {
+        what: format!("audit event {seq}"),
+    }
 }

@@ -23,6 +23,7 @@ pub mod password;
 pub mod secret;
 pub mod service;
 pub mod totp;
+mod visibility;
 
 pub use actor::{Actor, Credential};
 pub use clock::{Clock, ManualClock, SystemClock};

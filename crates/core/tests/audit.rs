@@ -394,7 +394,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
         .audit_inclusion_proof(&auditor, &ctx(), globex_event, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
+    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
     let err = f
         .core
         .audit_inclusion_proof(&auditor, &ctx(), 99_999, None)

@@ -3,7 +3,8 @@
 //! input answered with problem+json and nothing changed; headers, request
 //! ids, health, metrics, OpenAPI coverage, TLS, graceful shutdown; client
 //! addresses and transports behind proxies (`forwarding`); every answer an
-//! extractor gives documented by its operation (`contract`).
+//! extractor gives documented by its operation (`contract`); objects out of
+//! a caller's scope answered like absent ones (`scope`).
 
 #![allow(
     clippy::unwrap_used,
@@ -18,6 +19,8 @@ mod contract;
 mod forwarding;
 #[path = "http/identity.rs"]
 mod identity;
+#[path = "http/scope.rs"]
+mod scope;
 #[path = "http/webauthn.rs"]
 mod webauthn;
 
@@ -348,8 +351,9 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
             .unwrap();
         ids.push(uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap());
     }
-    // A Globex auditor asks for the proof of Acme's creation: refused, and
-    // the refusal's reason is sealed in Acme's key.
+    // A Globex auditor asks for the proof of Acme's creation: not found,
+    // as if it did not exist; the refusal is recorded in Acme, its reason
+    // sealed in Acme's key.
     let outsider = rempart_core::Actor::new(
         rempart_model::PrincipalId(uuid::Uuid::new_v4()),
         rempart_model::PrincipalName::parse("globex-auditor").unwrap(),
@@ -380,12 +384,13 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
             )
             .await
             .unwrap_err();
-        assert!(matches!(err, rempart_core::ServiceError::Forbidden { .. }));
+        assert!(matches!(err, rempart_core::ServiceError::NotFound { .. }));
         server.core.drain_audit().await.unwrap();
         let mut tx = server.store.begin().await.unwrap();
         let last = tx.audit_events(created, 1000).await.unwrap();
         let refused = last.iter().rfind(|e| e.action == "audit.proof").unwrap();
         assert!(refused.details.is_some());
+        assert_eq!(refused.tenant, Some(ids[0]));
         (created, refused.seq)
     };
     let get = |seq: u64, auth: bool| {
@@ -404,7 +409,7 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
     let body: Value = answer.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"seq": refused, "details": {"reason": "permission audit.proof needed"}})
+        json!({"seq": refused, "details": {"reason": "outside the caller's scope"}})
     );
     let body: Value = get(created, true).await.unwrap().json().await.unwrap();
     assert_eq!(body, json!({"seq": created, "details": null}));

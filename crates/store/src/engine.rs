@@ -31,6 +31,18 @@ pub(crate) fn to_i64(n: u64) -> Result<i64, StoreError> {
     i64::try_from(n).map_err(|_| StoreError::corrupt("sequence number out of range"))
 }
 
+/// A sequence number or size to look up: one no row can hold (above
+/// `i64::MAX`) finds nothing, rather than being an error.
+pub(crate) fn lookup_i64(n: u64) -> Option<i64> {
+    i64::try_from(n).ok()
+}
+
+/// A lower bound ("after this seq"): past every row a column can hold, it
+/// is the largest value the column can hold.
+pub(crate) fn after_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 pub(crate) fn to_u64(n: i64) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::corrupt("negative count or sequence number"))
 }
@@ -811,7 +823,7 @@ macro_rules! engine_impl {
                     "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, event_id, prev_hash, hash \
                      FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
                 )
-                .bind(to_i64(after_seq)?)
+                .bind(crate::engine::after_i64(after_seq))
                 .bind(i64::from(limit))
                 .fetch_all(&mut *self.inner)
                 .await?;
@@ -885,11 +897,14 @@ macro_rules! engine_impl {
                 &mut self,
                 seq: u64,
             ) -> Result<Option<AuditRecord>, StoreError> {
+                let Some(seq) = crate::engine::lookup_i64(seq) else {
+                    return Ok(None);
+                };
                 let row = sqlx::query(
                     "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, event_id, prev_hash, hash \
                      FROM audit_events WHERE seq = $1",
                 )
-                .bind(to_i64(seq)?)
+                .bind(seq)
                 .fetch_optional(&mut *self.inner)
                 .await?;
                 row.as_ref().map(audit_from_row).transpose()
@@ -949,11 +964,14 @@ macro_rules! engine_impl {
                 &mut self,
                 size: u64,
             ) -> Result<Option<crate::CheckpointRecord>, StoreError> {
+                let Some(size) = crate::engine::lookup_i64(size) else {
+                    return Ok(None);
+                };
                 let row = sqlx::query(
                     "SELECT number, size, key_id, root, time, prev_hash, signature \
                      FROM audit_checkpoints WHERE size = $1",
                 )
-                .bind(to_i64(size)?)
+                .bind(size)
                 .fetch_optional(&mut *self.inner)
                 .await?;
                 row.as_ref().map($tx::checkpoint_from_row).transpose()
@@ -968,7 +986,7 @@ macro_rules! engine_impl {
                     "SELECT seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, event_id, prev_hash, hash \
                      FROM audit_events WHERE seq > ",
                 );
-                query.push_bind(to_i64(q.after_seq)?);
+                query.push_bind(crate::engine::after_i64(q.after_seq));
                 if let Some(since) = q.since {
                     query.push(" AND time >= ").push_bind(to_micros(since)?);
                 }

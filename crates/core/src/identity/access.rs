@@ -35,6 +35,7 @@ use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::secret::{self, SecretKind};
 use crate::service::Rempart;
+use crate::visibility::{Sight, Unseen, Why, no_account};
 
 /// The longest an API token may live.
 const TOKEN_MAX_LIFETIME: Duration = Duration::days(366);
@@ -255,26 +256,31 @@ impl Rempart {
     ) -> Result<GrantRecord, ServiceError> {
         let now = self.clock.now();
         let target = format!("principal:{}", new.principal);
+        // A tenant or an account the granter does not see is not found.
+        let environment = match &new.scope {
+            Scope::Tenant(t) => Some(
+                self.tenant_in_sight(actor, ctx, now, *t, Action::GrantCreate)
+                    .await?,
+            ),
+            _ => None,
+        };
+        let (holder, _, _) = self
+            .account_in_sight(
+                actor,
+                ctx,
+                now,
+                new.principal,
+                Sight::Account,
+                no_account(new.principal, Action::GrantCreate),
+            )
+            .await?;
         let mut tx = self.store.begin_read().await?;
-        let holder = tx.principal(new.principal).await?;
         let custom = match new.role.builtin() {
             Some(_) => None,
             None => tx.role(&new.role).await?,
         };
-        let environment = match &new.scope {
-            Scope::Tenant(t) => Some(
-                tx.tenant(*t)
-                    .await?
-                    .ok_or(ServiceError::TenantNotFound)?
-                    .environment,
-            ),
-            _ => None,
-        };
         let held = tx.grant_records_of(new.principal).await?;
         drop(tx);
-        let holder = holder.ok_or_else(|| ServiceError::NotFound {
-            what: format!("principal {}", new.principal),
-        })?;
         let tenant = match new.scope {
             Scope::Tenant(t) => Some(t),
             _ => None,
@@ -447,9 +453,34 @@ impl Rempart {
             _ => None,
         };
         drop(tx);
-        let record = found.ok_or_else(|| ServiceError::NotFound {
-            what: format!("grant {grant}"),
-        })?;
+        // Seen by its holder, and by whoever reads accounts or manages
+        // grants in its scope; otherwise not found.
+        let seen = match found {
+            None => Err(Why::Absent),
+            Some(g)
+                if g.principal == actor.principal
+                    || Sight::Grant.seen_by(actor, &g.grant.scope, environment.as_ref(), now) =>
+            {
+                Ok(g)
+            }
+            Some(g) => Err(Why::OutOfScope(match g.grant.scope {
+                Scope::Tenant(t) => Some(t),
+                _ => None,
+            })),
+        };
+        let record = match seen {
+            Ok(record) => record,
+            Err(why) => {
+                let unseen = Unseen {
+                    action: Action::GrantRevoke,
+                    target,
+                    answer: ServiceError::NotFound {
+                        what: format!("grant {grant}"),
+                    },
+                };
+                return Err(self.unseen(actor, ctx, now, why, unseen).await?);
+            }
+        };
         self.authorize(
             actor,
             ctx,
@@ -514,8 +545,16 @@ impl Rempart {
         let now = self.clock.now();
         let target = format!("principal:{principal}");
         if principal != actor.principal {
-            let account = self.account(principal).await?;
-            let (scope, env) = self.account_scope(&account).await?;
+            let (_, scope, env) = self
+                .account_in_sight(
+                    actor,
+                    ctx,
+                    now,
+                    principal,
+                    Sight::Account,
+                    no_account(principal, Action::GrantList),
+                )
+                .await?;
             self.authorize(
                 actor,
                 ctx,
@@ -536,15 +575,6 @@ impl Rempart {
         Ok(grants)
     }
 
-    async fn account(&self, id: PrincipalId) -> Result<PrincipalRecord, ServiceError> {
-        let mut tx = self.store.begin_read().await?;
-        let found = tx.principal(id).await?;
-        drop(tx);
-        found.ok_or_else(|| ServiceError::NotFound {
-            what: format!("principal {id}"),
-        })
-    }
-
     /// Creates an API token (the secret is returned once, stored hashed).
     /// For the caller, or for a service account with `user.update`
     /// staff-wide; from a session, after a recent login.
@@ -557,7 +587,18 @@ impl Rempart {
         let now = self.clock.now();
         let holder_id = new.holder.unwrap_or(actor.principal);
         let target = format!("principal:{holder_id}");
-        let holder = self.account(holder_id).await?;
+        // An account the caller does not see is not found, whatever its
+        // kind.
+        let (holder, _, _) = self
+            .account_in_sight(
+                actor,
+                ctx,
+                now,
+                holder_id,
+                Sight::Account,
+                no_account(holder_id, Action::TokenCreate),
+            )
+            .await?;
         if holder_id != actor.principal {
             if holder.kind != AccountKind::Service {
                 return Err(ServiceError::Invalid {
@@ -585,14 +626,14 @@ impl Rempart {
                     .to_owned(),
             });
         }
-        let name = new.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(ServiceError::Invalid {
-                field: "name",
-                message: "1 to 100 characters".to_owned(),
-            });
-        }
+        let name = token_name(&new.name)?;
         let lifetime = token_lifetime(actor, new.expires_in, now)?;
+        // A tenant the caller cannot see answers as one that does not exist,
+        // before anything is said about the cut.
+        if let Some(t) = new.tenant {
+            self.tenant_in_sight(actor, ctx, now, t, Action::TokenCreate)
+                .await?;
+        }
         let tenant = match new.tenant {
             Some(t) => Some(self.tenant_record(t).await?),
             None => None,
@@ -746,8 +787,16 @@ impl Rempart {
         let holder = holder.unwrap_or(actor.principal);
         let target = format!("principal:{holder}");
         if holder != actor.principal {
-            let account = self.account(holder).await?;
-            let (scope, env) = self.account_scope(&account).await?;
+            let (_, scope, env) = self
+                .account_in_sight(
+                    actor,
+                    ctx,
+                    now,
+                    holder,
+                    Sight::Account,
+                    no_account(holder, action),
+                )
+                .await?;
             self.authorize(
                 actor,
                 ctx,
@@ -863,10 +912,19 @@ impl Rempart {
             Revocable::Session(id) => tx.session(id).await?.map(|s| s.principal),
         };
         drop(tx);
-        let holder = holder.ok_or_else(|| ServiceError::NotFound {
-            what: format!("{kind} {id}"),
-        })?;
-        self.authorize_revocation(actor, ctx, now, (holder, id), action, &target)
+        // Not there, or held by an account the caller does not see: the
+        // same answer.
+        let unseen = Unseen {
+            action,
+            target: target.clone(),
+            answer: ServiceError::NotFound {
+                what: format!("{kind} {id}"),
+            },
+        };
+        let Some(holder) = holder else {
+            return Err(self.unseen(actor, ctx, now, Why::Absent, unseen).await?);
+        };
+        self.authorize_revocation(actor, ctx, now, (holder, id), unseen)
             .await?;
         let mut tx = self.store.begin().await?;
         match credential {
@@ -882,21 +940,34 @@ impl Rempart {
     /// One's own credentials, or `session.revoke` over the holder. A
     /// credential cut to one tenant or some permissions revokes itself, but
     /// its holder's other credentials only with `session.revoke` in its
-    /// cut (invariant 8).
+    /// cut (invariant 8). Another account's credential is first looked up
+    /// through the visibility rule: out of sight, it answers as absent.
     async fn authorize_revocation(
         &self,
         actor: &Actor,
         ctx: &RequestContext,
         now: OffsetDateTime,
         (holder, credential): (PrincipalId, Uuid),
-        action: Action,
-        target: &str,
+        unseen: Unseen,
     ) -> Result<(), ServiceError> {
         if holder == actor.principal && (credential == actor.token || !actor.cut().narrows_what()) {
             return Ok(());
         }
-        let account = self.account(holder).await?;
-        let (scope, env) = self.account_scope(&account).await?;
+        let (action, target) = (unseen.action, unseen.target.clone());
+        let (scope, env) = if holder == actor.principal {
+            let mut tx = self.store.begin_read().await?;
+            let found = tx.principal(holder).await?;
+            drop(tx);
+            let account = found.ok_or_else(|| ServiceError::NotFound {
+                what: format!("principal {holder}"),
+            })?;
+            self.account_scope(&account).await?
+        } else {
+            let (_, scope, env) = self
+                .account_in_sight(actor, ctx, now, holder, Sight::Credential, unseen)
+                .await?;
+            (scope, env)
+        };
         self.authorize(
             actor,
             ctx,
@@ -904,7 +975,7 @@ impl Rempart {
             Permission::SessionRevoke,
             (&scope, env.as_ref()),
             action,
-            target,
+            &target,
         )
         .await
     }
@@ -926,6 +997,18 @@ pub(crate) fn token_cut(token: &TokenRecord) -> Cut {
         }),
         expires_at: token.expires_at,
     }
+}
+
+/// A token's name: 1 to 100 characters, trimmed.
+fn token_name(name: &str) -> Result<String, ServiceError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ServiceError::Invalid {
+            field: "name",
+            message: "1 to 100 characters".to_owned(),
+        });
+    }
+    Ok(name.to_owned())
 }
 
 /// A new token's lifetime: as asked, 1 to 366 days; by default 90 days,

@@ -15,6 +15,7 @@ use crate::audit_log::Draft;
 use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::service::Rempart;
+use crate::visibility::Sight;
 
 /// An account to create.
 #[derive(Debug)]
@@ -85,13 +86,12 @@ impl Rempart {
         {
             return Err(invalid("display_name", "at most 200 characters"));
         }
+        // A tenant the caller does not see is not found.
         let environment = match new.tenant {
-            Some(tenant) => {
-                let mut tx = self.store.begin_read().await?;
-                let found = tx.tenant(tenant).await?;
-                drop(tx);
-                Some(found.ok_or(ServiceError::TenantNotFound)?.environment)
-            }
+            Some(tenant) => Some(
+                self.tenant_in_sight(actor, ctx, now, tenant, Action::UserCreate)
+                    .await?,
+            ),
             None => None,
         };
         let scope = new.tenant.map_or(Scope::Global, Scope::Tenant);
@@ -200,10 +200,9 @@ impl Rempart {
         let now = self.clock.now();
         let (scope, environment, filter) = match tenant {
             Some(t) => {
-                let mut tx = self.store.begin_read().await?;
-                let env = tx.tenant(t).await?.map(|t| t.environment);
-                drop(tx);
-                let env = env.ok_or(ServiceError::TenantNotFound)?;
+                let env = self
+                    .tenant_in_sight(actor, ctx, now, t, Action::UserList)
+                    .await?;
                 (Scope::Tenant(t), Some(env), AccountFilter::Tenants(vec![t]))
             }
             None => (Scope::Global, None, AccountFilter::All),
@@ -243,7 +242,9 @@ impl Rempart {
         };
         let account = found.ok_or_else(not_found)?;
         let (scope, env) = self.account_scope(&account).await?;
-        if !actor.may(Permission::UserRead, &scope, env.as_ref(), now) {
+        if account.id != actor.principal
+            && !Sight::Account.seen_by(actor, &scope, env.as_ref(), now)
+        {
             // Outside the caller's scope: as if it did not exist.
             return Err(not_found());
         }

@@ -43,6 +43,7 @@ use crate::context::RequestContext;
 use crate::error::ServiceError;
 use crate::password::{HashParams, PasswordError, PasswordHasher};
 use crate::service::Rempart;
+use crate::visibility::{Sight, no_account};
 
 /// The identity settings in force and the password hasher they configure.
 #[derive(Debug, Clone)]
@@ -202,9 +203,10 @@ impl Rempart {
         Err(ServiceError::Forbidden { permission })
     }
 
-    /// The account `id`, once `actor` may do `permission` over it and has
-    /// proved identity recently: the lookup, authorization and step-up
-    /// that every service changing an account starts with.
+    /// The account `id`, once `actor` sees it (out of scope, it is not
+    /// found), may do `permission` over it and has proved identity
+    /// recently: the lookup, authorization and step-up that every service
+    /// changing an account starts with.
     pub(crate) async fn account_for_change(
         &self,
         actor: &Actor,
@@ -215,13 +217,9 @@ impl Rempart {
         action: Action,
     ) -> Result<PrincipalRecord, ServiceError> {
         let target = format!("principal:{id}");
-        let mut tx = self.store.begin_read().await?;
-        let found = tx.principal(id).await?;
-        drop(tx);
-        let record = found.ok_or_else(|| ServiceError::NotFound {
-            what: format!("principal {id}"),
-        })?;
-        let (scope, env) = self.account_scope(&record).await?;
+        let (record, scope, env) = self
+            .account_in_sight(actor, ctx, now, id, Sight::Account, no_account(id, action))
+            .await?;
         self.authorize(
             actor,
             ctx,

@@ -61,10 +61,9 @@ impl Rempart {
     ) -> Result<TenantAccess, ServiceError> {
         let now = self.clock.now();
         let target = format!("tenant:{tenant}");
-        let mut tx = self.store.begin_read().await?;
-        let found = tx.tenant(tenant).await?;
-        drop(tx);
-        let environment = found.ok_or(ServiceError::TenantNotFound)?.environment;
+        let environment = self
+            .tenant_in_sight(actor, ctx, now, tenant, Action::TenantAccess)
+            .await?;
         self.authorize(
             actor,
             ctx,
@@ -146,11 +145,9 @@ impl Rempart {
         tenant: TenantId,
     ) -> Result<TenantAccess, ServiceError> {
         let now = self.clock.now();
-        let mut tx = self.store.begin_read().await?;
-        let found = tx.tenant(tenant).await?;
-        let environment = found.ok_or(ServiceError::TenantNotFound)?.environment;
-        let access = self.access_in(tx.as_mut(), tenant).await?;
-        drop(tx);
+        let environment = self
+            .tenant_in_sight(actor, ctx, now, tenant, Action::TenantAccess)
+            .await?;
         self.authorize(
             actor,
             ctx,
@@ -161,6 +158,9 @@ impl Rempart {
             &format!("tenant:{tenant}"),
         )
         .await?;
+        let mut tx = self.store.begin_read().await?;
+        let access = self.access_in(tx.as_mut(), tenant).await?;
+        drop(tx);
         Ok(access)
     }
 

@@ -37,7 +37,7 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
             .audit_inclusion_proof(&outsider, &ctx(), created, None)
             .await
             .unwrap_err();
-        assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
+        assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
     }
     let refused: Vec<AuditRecord> = events(&f)
         .await
@@ -48,7 +48,7 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
     for e in &refused {
         assert_eq!(e.tenant, Some(acme.0));
         let stored = e.details.as_deref().unwrap();
-        for clear in [&b"audit.proof needed"[..], b"reason", b"permission"] {
+        for clear in [&b"outside the caller"[..], b"reason", b"scope"] {
             assert!(
                 !stored.windows(clear.len()).any(|w| w == clear),
                 "plaintext in the stored details"
@@ -61,8 +61,9 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
     f.core.checkpoint_audit_if_due(true).await.unwrap();
     f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
 
-    // In scope: the plaintext. Out of scope: refused, and that is audited.
-    let expected = serde_json::json!({"reason": "permission audit.proof needed"});
+    // In scope: the plaintext. Out of scope: not found, as if absent, and
+    // that is audited.
+    let expected = serde_json::json!({"reason": "outside the caller's scope"});
     for reader in [&admin, &insider] {
         let got = f
             .core
@@ -76,7 +77,7 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
         .audit_event_details(&outsider, &ctx(), first)
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
+    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
     assert_eq!(
         f.core
             .audit_event_details(&admin, &ctx(), created)
@@ -119,7 +120,7 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::Keys(_)), "{err:?}");
-    assert!(!err.to_string().contains("audit.proof needed"), "{err}");
+    assert!(!err.to_string().contains("outside the caller"), "{err}");
     assert_eq!(first_problem(&f).await.seq(), second);
 }
 
@@ -177,7 +178,7 @@ pub async fn details_without_a_tenant_use_the_system_key(engine: rempart_testkit
         .audit_event_details(&scoped, &ctx(), first)
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
+    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
     // The system key is re-wrapped with the tenants' keys, and still opens.
     let production = rempart_model::Environment::production();
     f.core

@@ -214,7 +214,7 @@ pub async fn while_sealed_events_are_stored_without_their_details(engine: Engine
         .await
         .unwrap_err();
     assert!(
-        matches!(err, rempart_core::ServiceError::Forbidden { .. }),
+        matches!(err, rempart_core::ServiceError::NotFound { .. }),
         "{err:?}"
     );
     let refused = last_event(&core, &store).await;
@@ -239,6 +239,6 @@ pub async fn while_sealed_events_are_stored_without_their_details(engine: Engine
         core.audit_event_details(&staff, &ctx(), refused.seq)
             .await
             .unwrap(),
-        Some(serde_json::json!({"reason": "permission audit.proof needed"}))
+        Some(serde_json::json!({"reason": "outside the caller's scope"}))
     );
 }

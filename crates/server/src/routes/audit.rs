@@ -246,8 +246,8 @@ pub async fn search(
     responses(
         (status = 200, description = "The proof", body = InclusionProofView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The grants do not carry audit.proof over the event's tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such event or checkpoint", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The grants see the event (audit.search) but do not carry audit.proof over its tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event or checkpoint, or an event outside the caller's scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The checkpoint does not cover the event yet", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn inclusion(
@@ -290,8 +290,8 @@ pub struct AuditDetailsView {
     responses(
         (status = 200, description = "The details (null if none)", body = AuditDetailsView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The grants do not carry audit.search over the event's tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The grants see the event (audit.proof) but do not carry audit.search over its tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The details do not decrypt (moved from another event, or a retired key)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
     ))]

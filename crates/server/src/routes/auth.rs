@@ -251,7 +251,7 @@ pub struct HolderQuery {
     responses(
         (status = 200, description = "Live sessions", body = SessionList),
         (status = 403, description = "No user.read over that account", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_sessions(
     State(state): State<AppState>,
@@ -276,7 +276,7 @@ pub async fn list_sessions(
     responses(
         (status = 204, description = "Ended"),
         (status = 403, description = "Another's session without session.revoke", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session, or one whose holder is outside the caller's scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_session(
     State(state): State<AppState>,

@@ -59,7 +59,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The settings", body = TenantAccessWire),
         (status = 403, description = "No tenant.read over it", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant, or one outside the caller's scope (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn access(
     State(state): State<AppState>,
@@ -85,6 +85,7 @@ pub async fn access(
     responses(
         (status = 200, description = "The settings now", body = TenantAccessWire),
         (status = 403, description = "No tenant.update over it, or no recent login", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant, or one outside the caller's scope (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_access(

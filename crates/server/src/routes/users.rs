@@ -51,7 +51,7 @@ async fn resolve(
     responses(
         (status = 201, description = "The account", body = UserView),
         (status = 403, description = "No user.create there, or a rule refuses (rule-refused)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant, or one outside the caller's scope (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The login name is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is not valid, or the password breaks the policy (password-refused)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -101,7 +101,7 @@ pub struct TenantQuery {
     responses(
         (status = 200, description = "The accounts", body = UserList),
         (status = 403, description = "No user.read there", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant, or one outside the caller's scope (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -128,7 +128,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The account", body = UserView),
         (status = 403, description = "Not allowed, no recent login (step-up-required), or refused by a rule (rule-refused: one's own account, last-administrator)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_state(
     State(state): State<AppState>,
@@ -157,6 +157,7 @@ pub async fn set_state(
     responses(
         (status = 204, description = "Set"),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The password breaks the policy (password-refused)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset_password(
@@ -183,6 +184,7 @@ pub async fn reset_password(
     responses(
         (status = 204, description = "Reset"),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The login name is not valid (user)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset_mfa(
@@ -203,6 +205,7 @@ pub async fn reset_mfa(
     responses(
         (status = 200, description = "The grants", body = GrantList),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The login name is not valid (user)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn grants_of(
@@ -279,7 +282,7 @@ pub async fn create_role(
     responses(
         (status = 201, description = "The grant", body = GrantView),
         (status = 403, description = "Not allowed, or refused by a rule (rule-refused)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account, or no such tenant in the scope (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account or tenant, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unknown role, or a bad scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_grant(
@@ -315,7 +318,7 @@ pub async fn create_grant(
     responses(
         (status = 204, description = "Revoked"),
         (status = 403, description = "Not allowed, or the last administrator's grant (rule-refused: last-administrator)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such grant", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grant, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_grant(
     State(state): State<AppState>,
@@ -336,7 +339,7 @@ pub async fn revoke_grant(
     responses(
         (status = 201, description = "The token, shown once", body = CreatedToken),
         (status = 403, description = "Not allowed, no recent login (step-up-required), or more than the asking credential carries (rule-refused: no-escalation)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such holder, or no such tenant (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such holder or tenant, or one outside the caller's scope (whatever the kind of account)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_token(
@@ -403,7 +406,7 @@ pub struct HolderQuery {
     responses(
         (status = 200, description = "The tokens", body = TokenList),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No account of that id or login name (user)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No account of that id or login name (user), or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_tokens(
     State(state): State<AppState>,
@@ -429,7 +432,7 @@ pub async fn list_tokens(
     responses(
         (status = 204, description = "Revoked"),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such token, or one whose holder is outside the caller's scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_token(
     State(state): State<AppState>,

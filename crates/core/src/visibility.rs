@@ -1,0 +1,209 @@
+//! Out of scope looks like not there (invariant 8, control AC-3): what a
+//! caller may know exists.
+//!
+//! A caller sees an object when it holds, in the object's scope, a
+//! permission that reads that kind of object ([`Sight`]). An object it does
+//! not see is answered exactly like one that does not exist: the same
+//! error, built only from the id the caller gave, so that an id of another
+//! tenant tells nothing (neither that it exists nor what kind of account it
+//! names). Only then is the permission for the action itself checked: a
+//! caller that sees an object but may not act on it is refused with 403.
+//!
+//! An attempt on an object the caller does not see, absent or out of scope,
+//! is recorded as a refusal in both cases alike (one event each, the same
+//! action and target), so the audit log does not tell them apart to anyone
+//! who watches it grow either; the sealed reason says which it was, and an
+//! attempt on another tenant's object is recorded in that tenant, where its
+//! own administrators see it.
+
+use rempart_model::{Action, Environment, Outcome, Permission, PrincipalId, Scope, TenantId};
+use rempart_store::{AccountKind, PrincipalRecord};
+use time::OffsetDateTime;
+
+use crate::actor::Actor;
+use crate::audit_details::Details;
+use crate::audit_log::Draft;
+use crate::context::RequestContext;
+use crate::error::ServiceError;
+use crate::service::Rempart;
+
+/// Kinds of objects, by the permissions that let a caller know one exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sight {
+    /// A tenant: any permission in it (a grant there already names it:
+    /// `whoami` lists it).
+    Tenant,
+    /// An account, and what hangs off it (its grants, password, second
+    /// factors, state): `user.read` over it.
+    Account,
+    /// A token or session, by its holder: `user.read` or `session.revoke`
+    /// over the holder.
+    Credential,
+    /// A grant, by its scope: `user.read` or `grant.manage` there.
+    Grant,
+    /// An audit event, by its tenant: `audit.search` or `audit.proof`.
+    AuditEvent,
+}
+
+impl Sight {
+    fn readers(self) -> &'static [Permission] {
+        match self {
+            Self::Tenant => Permission::ALL,
+            Self::Account => &[Permission::UserRead],
+            Self::Credential => &[Permission::UserRead, Permission::SessionRevoke],
+            Self::Grant => &[Permission::UserRead, Permission::GrantManage],
+            Self::AuditEvent => &[Permission::AuditSearch, Permission::AuditProof],
+        }
+    }
+
+    /// Whether `actor` may know that an object of this kind in `scope`
+    /// exists.
+    pub(crate) fn seen_by(
+        self,
+        actor: &Actor,
+        scope: &Scope,
+        environment: Option<&Environment>,
+        now: OffsetDateTime,
+    ) -> bool {
+        self.readers()
+            .iter()
+            .any(|p| actor.may(*p, scope, environment, now))
+    }
+}
+
+/// How to answer an object the caller does not see: the action tried, its
+/// audit target as the caller named it (`principal:<id>` …), and the
+/// answer an absent object gets.
+pub(crate) struct Unseen {
+    pub action: Action,
+    pub target: String,
+    pub answer: ServiceError,
+}
+
+/// Why an object was not seen, as sealed in the refusal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Why {
+    Absent,
+    /// It exists, in this tenant when it belongs to one (its
+    /// administrators see the attempt).
+    OutOfScope(Option<TenantId>),
+}
+
+impl Rempart {
+    /// Records the attempt on an object `actor` does not see, and returns
+    /// the answer to give.
+    pub(crate) async fn unseen(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        why: Why,
+        unseen: Unseen,
+    ) -> Result<ServiceError, ServiceError> {
+        let (reason, tenant) = match why {
+            Why::Absent => ("not found", None),
+            Why::OutOfScope(tenant) => ("outside the caller's scope", tenant),
+        };
+        let draft = Draft::new(actor.audit_name(), unseen.action, Outcome::Denied)
+            .target(unseen.target)
+            .details(Details::reason(reason))
+            .in_tenant(tenant);
+        self.refuse_with_details(ctx, now, draft).await?;
+        Ok(unseen.answer)
+    }
+
+    /// The tenant `tenant`'s environment, if `actor` sees it; otherwise
+    /// the attempt is recorded and `TenantNotFound` answered, as for a
+    /// tenant that does not exist.
+    pub(crate) async fn tenant_in_sight(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        tenant: TenantId,
+        action: Action,
+    ) -> Result<Environment, ServiceError> {
+        let mut tx = self.store.begin_read().await?;
+        let found = tx.tenant(tenant).await?;
+        drop(tx);
+        let why = match found {
+            Some(t)
+                if Sight::Tenant.seen_by(
+                    actor,
+                    &Scope::Tenant(tenant),
+                    Some(&t.environment),
+                    now,
+                ) =>
+            {
+                return Ok(t.environment);
+            }
+            Some(_) => Why::OutOfScope(Some(tenant)),
+            None => Why::Absent,
+        };
+        let unseen = Unseen {
+            action,
+            target: format!("tenant:{tenant}"),
+            answer: ServiceError::TenantNotFound,
+        };
+        Err(self.unseen(actor, ctx, now, why, unseen).await?)
+    }
+
+    /// The account `id`, its scope and environment, if `actor` sees it as
+    /// `sight` ([`Sight::Account`], or [`Sight::Credential`] for the holder
+    /// of a credential); one's own account is always in sight. Otherwise
+    /// the attempt is recorded and `unseen` answered.
+    pub(crate) async fn account_in_sight(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+        id: PrincipalId,
+        sight: Sight,
+        unseen: Unseen,
+    ) -> Result<(PrincipalRecord, Scope, Option<Environment>), ServiceError> {
+        let mut tx = self.store.begin_read().await?;
+        let found = tx.principal(id).await?;
+        let placed = match &found {
+            Some(account) => Some(account_scope_in(tx.as_mut(), account).await?),
+            None => None,
+        };
+        drop(tx);
+        let why = match (found, placed) {
+            (Some(account), Some((scope, env)))
+                if id == actor.principal || sight.seen_by(actor, &scope, env.as_ref(), now) =>
+            {
+                return Ok((account, scope, env));
+            }
+            (Some(account), _) => Why::OutOfScope(account.tenant),
+            (None, _) => Why::Absent,
+        };
+        Err(self.unseen(actor, ctx, now, why, unseen).await?)
+    }
+}
+
+/// The scope an account lives in, and its environment: a tenant user's
+/// tenant, or staff-wide.
+pub(crate) async fn account_scope_in(
+    tx: &mut dyn rempart_store::ReadTx,
+    account: &PrincipalRecord,
+) -> Result<(Scope, Option<Environment>), ServiceError> {
+    match (account.kind, account.tenant) {
+        (AccountKind::TenantUser, Some(tenant)) => {
+            let env = tx.tenant(tenant).await?.map(|t| t.environment);
+            Ok((Scope::Tenant(tenant), env))
+        }
+        _ => Ok((Scope::Global, None)),
+    }
+}
+
+/// The answer to an account that is not there, or not in sight:
+/// `NotFound` naming it, recorded with the target `principal:<id>`.
+pub(crate) fn no_account(id: PrincipalId, action: Action) -> Unseen {
+    Unseen {
+        action,
+        target: format!("principal:{id}"),
+        answer: ServiceError::NotFound {
+            what: format!("principal {id}"),
+        },
+    }
+}
