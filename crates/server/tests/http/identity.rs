@@ -471,7 +471,6 @@ async fn authority_never_widens_over_http(engine: Engine) {
     for body in [
         json!({"name": "wider"}),
         json!({"name": "wider", "permissions": ["tenant.read"]}),
-        json!({"name": "wider", "tenant": tenants[1], "permissions": ["tenant.read"]}),
         json!({"name": "wider", "tenant": tenants[0], "permissions": ["tenant.read", "user.read"]}),
     ] {
         let refused = json_of(post(&server, &cut, "/api/v1/tokens", &body).await, 403).await;
@@ -487,6 +486,26 @@ async fn authority_never_widens_over_http(engine: Engine) {
             "{refused}"
         );
     }
+    // Another tenant is outside the cut: it answers as a tenant that does
+    // not exist.
+    let unseen = json_of(
+        post(
+            &server,
+            &cut,
+            "/api/v1/tokens",
+            &json!({"name": "wider", "tenant": tenants[1], "permissions": ["tenant.read"]}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert!(
+        unseen["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("tenant-not-found"),
+        "{unseen}"
+    );
     json_of(
         post(
             &server,

@@ -100,7 +100,9 @@ fn field_rule(name: &str) -> Option<Rule> {
         | "allow_list" | "description" | "password_policy" | "since" | "until" | "actor"
         | "action" | "outcome" | "after" | "limit" | "checkpoint" | "from" | "to" | "code"
         | "current_password" | "new_password" | "return_token" | "credential" | "administrator"
-        | "region" | "environment" | "passphrase" | "share" | "min_version" | "ceremony" => {
+        | "region" | "environment" | "passphrase" | "share" | "min_version" | "ceremony"
+        // Control ids name controls of the catalogue, not objects of a tenant.
+        | "controls" => {
             Rule::Omit
         }
         _ => return None,
