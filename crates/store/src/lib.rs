@@ -36,8 +36,9 @@ pub use identity::{
 };
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
-    AuditHead, AuditKeyRecord, AuditQuery, AuditRecord, BootstrapRecord, CheckpointRecord,
-    PendingAuditRecord, PrincipalRecord, PrincipalState, ShipCursor, TenantFilter, TokenRecord,
+    AuditHead, AuditKeyCertificateRecord, AuditKeyRecord, AuditQuery, AuditRecord, BootstrapRecord,
+    CheckpointRecord, PendingAuditRecord, PrincipalRecord, PrincipalState, ShipCursor,
+    TenantFilter, TokenRecord,
 };
 pub use webauthn::{CeremonyKind, WebauthnCeremonyRecord, WebauthnCredentialRecord};
 
@@ -208,6 +209,18 @@ pub trait Tx: IdentityTx + Send {
     async fn record_audit_key(&mut self, key: &AuditKeyRecord) -> Result<(), StoreError>;
     /// The most recently recorded checkpoint signing key.
     async fn latest_audit_key(&mut self) -> Result<Option<AuditKeyRecord>, StoreError>;
+    /// A recorded checkpoint signing key by its id.
+    async fn audit_key(&mut self, key_id: [u8; 8]) -> Result<Option<AuditKeyRecord>, StoreError>;
+    /// Records that a key certified its successor (a rotation of the audit
+    /// signing key); a key already certified is left as it is.
+    async fn record_audit_key_certificate(
+        &mut self,
+        certificate: &AuditKeyCertificateRecord,
+    ) -> Result<(), StoreError>;
+    /// Every certificate of a rotation, oldest first.
+    async fn audit_key_certificates(
+        &mut self,
+    ) -> Result<Vec<AuditKeyCertificateRecord>, StoreError>;
     /// The checkpoint with the highest number.
     async fn last_audit_checkpoint(&mut self) -> Result<Option<CheckpointRecord>, StoreError>;
     /// Checkpoints numbered after `after_number`, in order.
