@@ -125,33 +125,11 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
             trusted_export,
             config,
         } => {
-            let options = VerifyOptions {
-                keys: public_key
-                    .iter()
-                    .map(|k| parse_key(k))
-                    .collect::<anyhow::Result<_>>()?,
-                strict,
-                trusted: match (trusted_checkpoint, trusted_export) {
-                    (Some(text), _) => Some(parse_trusted(&text)?),
-                    (None, Some(path)) => Some(trusted_from_export(&path, &public_key)?),
-                    (None, None) => None,
-                },
-            };
+            let options =
+                VerifyOptions::parse(&public_key, strict, trusted_checkpoint, trusted_export)?;
             verify(export, options, &config).await
         }
-        AuditCommand::SealPending { config } => {
-            let config = load_config(&config, None)?;
-            let store = open_store(&config).await?;
-            store.schema_version().await?.check_current()?;
-            let core = Rempart::new(store, Arc::new(SystemClock));
-            let sealed = core.seal_pending_audit().await;
-            core.close().await;
-            let n = sealed?;
-            output::line(&format!(
-                "chained {n} pending audit events (and the audit.seal_pending event recording it)"
-            ));
-            Ok(())
-        }
+        AuditCommand::SealPending { config } => seal_pending(&config).await,
         AuditCommand::Export {
             output,
             since,
@@ -240,6 +218,21 @@ fn parse_key(text: &str) -> anyhow::Result<PublicKey> {
         .map_err(|e| anyhow!("--public-key: {e}"))
 }
 
+/// Chains the pending events offline, recorded as `audit.seal_pending`.
+async fn seal_pending(args: &ConfigArgs) -> anyhow::Result<()> {
+    let config = load_config(args, None)?;
+    let store = open_store(&config).await?;
+    store.schema_version().await?.check_current()?;
+    let core = Rempart::new(store, Arc::new(SystemClock));
+    let sealed = core.seal_pending_audit().await;
+    core.close().await;
+    let n = sealed?;
+    output::line(&format!(
+        "chained {n} pending audit events (and the audit.seal_pending event recording it)"
+    ));
+    Ok(())
+}
+
 /// What `audit verify` checks besides the log itself.
 struct VerifyOptions {
     keys: Vec<PublicKey>,
@@ -248,6 +241,26 @@ struct VerifyOptions {
 }
 
 impl VerifyOptions {
+    fn parse(
+        public_key: &[String],
+        strict: bool,
+        trusted_checkpoint: Option<String>,
+        trusted_export: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            keys: public_key
+                .iter()
+                .map(|k| parse_key(k))
+                .collect::<anyhow::Result<_>>()?,
+            strict,
+            trusted: match (trusted_checkpoint, trusted_export) {
+                (Some(text), _) => Some(parse_trusted(&text)?),
+                (None, Some(path)) => Some(trusted_from_export(&path, public_key)?),
+                (None, None) => None,
+            },
+        })
+    }
+
     fn verifier(&self, keys: Vec<PublicKey>) -> Verifier {
         let mut v = Verifier::with_trusted_keys(keys);
         if self.strict {
