@@ -26,6 +26,12 @@ pub const CHECKPOINT_DOMAIN: &[u8] = b"rempart/audit/checkpoint\0";
 /// The checkpoint encoding version.
 pub const CHECKPOINT_VERSION: u8 = 1;
 
+/// Domain-separation prefix of a key certificate's signed message.
+pub const KEY_CERTIFICATE_DOMAIN: &[u8] = b"rempart/audit/key\0";
+
+/// The key certificate encoding version.
+pub const KEY_CERTIFICATE_VERSION: u8 = 1;
+
 /// Length of an Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
 
@@ -318,6 +324,59 @@ impl Checkpoint {
     }
 }
 
+/// A successor audit signing key, certified by its predecessor: the
+/// predecessor's signature over `KEY_CERTIFICATE_DOMAIN || u8 1 ||
+/// certified_by || key`. A verifier that trusts the first key follows the
+/// certificates to every later one (a rotation of the signing key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyCertificate {
+    /// The successor key.
+    pub key: PublicKey,
+    /// The id of the predecessor key, which signed the certificate.
+    pub certified_by: KeyId,
+    /// The predecessor's Ed25519 signature of [`KeyCertificate::signed_message`].
+    pub signature: [u8; SIGNATURE_LEN],
+}
+
+impl KeyCertificate {
+    /// Certifies `successor` with the predecessor `signer`.
+    pub fn create(signer: &dyn Signer, successor: PublicKey) -> Result<Self, SignerError> {
+        let mut cert = Self {
+            key: successor,
+            certified_by: signer.public_key().key_id(),
+            signature: [0; SIGNATURE_LEN],
+        };
+        cert.signature = signer.sign(&cert.signed_message())?;
+        Ok(cert)
+    }
+
+    /// What the signature covers: `KEY_CERTIFICATE_DOMAIN || u8 1 ||
+    /// certified_by (8 bytes) || key (32 bytes)`.
+    pub fn signed_message(&self) -> Vec<u8> {
+        let mut msg = Vec::with_capacity(KEY_CERTIFICATE_DOMAIN.len() + 1 + 8 + 32);
+        msg.extend_from_slice(KEY_CERTIFICATE_DOMAIN);
+        msg.push(KEY_CERTIFICATE_VERSION);
+        msg.extend_from_slice(&self.certified_by.0);
+        msg.extend_from_slice(self.key.as_bytes());
+        msg
+    }
+
+    /// Checks that `predecessor` signed this certificate.
+    pub fn verify(&self, predecessor: &PublicKey) -> Result<(), CheckpointError> {
+        let expected = predecessor.key_id();
+        if self.certified_by != expected {
+            return Err(CheckpointError::WrongKey {
+                found: self.certified_by,
+                expected,
+            });
+        }
+        if !predecessor.verify(&self.signed_message(), &self.signature) {
+            return Err(CheckpointError::BadSignature);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 #[allow(
     clippy::cast_possible_truncation,
@@ -382,6 +441,26 @@ mod tests {
             c1.verify_signature(&other),
             Err(CheckpointError::WrongKey { .. })
         ));
+    }
+
+    #[test]
+    fn key_certificates_chain_a_rotation() {
+        let (first, second) = (signer(1), signer(2));
+        let cert = KeyCertificate::create(&first, second.public_key()).unwrap();
+        cert.verify(&first.public_key()).unwrap();
+        assert!(matches!(
+            cert.verify(&second.public_key()),
+            Err(CheckpointError::WrongKey { .. })
+        ));
+        let mut forged = cert.clone();
+        forged.key = signer(3).public_key();
+        assert_eq!(
+            forged.verify(&first.public_key()),
+            Err(CheckpointError::BadSignature)
+        );
+        let msg = cert.signed_message();
+        assert_eq!(&msg[..18], KEY_CERTIFICATE_DOMAIN);
+        assert_eq!(msg.len(), 18 + 1 + 8 + 32);
     }
 
     #[test]

@@ -102,6 +102,12 @@ pub enum EncodeError {
     /// The log is full: the next sequence number does not fit 64 bits.
     #[error("the audit log has reached the largest sequence number")]
     SequenceExhausted,
+    /// A time outside the years 1 to 9999 (UTC), which the format refuses.
+    #[error("the time {time_us} µs since the epoch is outside the years 1 to 9999")]
+    TimeOutOfRange {
+        /// The time, in microseconds since the Unix epoch.
+        time_us: i64,
+    },
 }
 
 /// What the caller knows about an event before it joins the chain.
@@ -164,6 +170,20 @@ pub struct Event {
     pub hash: Hash,
 }
 
+/// The earliest `time` the format allows: 0001-01-01T00:00:00Z, in
+/// microseconds since the Unix epoch.
+pub const MIN_TIME_US: i64 = -62_135_596_800_000_000;
+
+/// The latest `time` the format allows: 9999-12-31T23:59:59.999999Z, in
+/// microseconds since the Unix epoch.
+pub const MAX_TIME_US: i64 = 253_402_300_799_999_999;
+
+/// Whether `micros` is within the years 1 to 9999 (UTC), the range of
+/// `time` in events and checkpoints.
+pub fn time_in_range(micros: i64) -> bool {
+    (MIN_TIME_US..=MAX_TIME_US).contains(&micros)
+}
+
 /// Microseconds since the Unix epoch, rounded toward the past.
 pub fn unix_micros(time: OffsetDateTime) -> i64 {
     let micros = time.unix_timestamp_nanos().div_euclid(1000);
@@ -173,8 +193,11 @@ pub fn unix_micros(time: OffsetDateTime) -> i64 {
 }
 
 /// The time `micros` microseconds after the Unix epoch, in UTC; `None` when
-/// it is outside the years the `time` crate represents.
+/// it is outside the years 1 to 9999 ([`MIN_TIME_US`], [`MAX_TIME_US`]).
 pub fn from_unix_micros(micros: i64) -> Option<OffsetDateTime> {
+    if !time_in_range(micros) {
+        return None;
+    }
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok()
 }
 
@@ -220,6 +243,11 @@ impl EventRef<'_> {
     /// Appends the encoding of this event (everything but `prev_hash` and
     /// `hash`) to `out`: version 2 with its `id`, version 1 without.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if !time_in_range(self.time_us) {
+            return Err(EncodeError::TimeOutOfRange {
+                time_us: self.time_us,
+            });
+        }
         out.push(if self.id.is_some() {
             ENCODING_VERSION
         } else {
@@ -265,8 +293,8 @@ impl EventRef<'_> {
         Ok(event_hash(&self.prev_hash, buf))
     }
 
-    /// The owned event; `None` when `time_us` is outside the years the
-    /// `time` crate represents.
+    /// The owned event; `None` when `time_us` is outside the years 1 to
+    /// 9999.
     pub fn to_event(&self) -> Option<Event> {
         Some(Event {
             seq: self.seq,
@@ -518,6 +546,32 @@ mod tests {
             from_unix_micros(-1).unwrap(),
             datetime!(1969-12-31 23:59:59.999_999 UTC)
         );
+    }
+
+    #[test]
+    fn time_is_within_the_years_1_to_9999() {
+        assert_eq!(
+            from_unix_micros(MIN_TIME_US).unwrap(),
+            datetime!(0001-01-01 00:00 UTC)
+        );
+        assert_eq!(
+            from_unix_micros(MAX_TIME_US).unwrap(),
+            datetime!(9999-12-31 23:59:59.999_999 UTC)
+        );
+        // Year 0 and year 10000 are outside, though the time crate has them.
+        assert_eq!(from_unix_micros(MIN_TIME_US - 1), None);
+        assert_eq!(from_unix_micros(MAX_TIME_US + 1), None);
+        assert_eq!(from_unix_micros(i64::MIN), None);
+        let mut head = ChainHead::GENESIS;
+        let mut b = body(1);
+        b.time = datetime!(0000-12-31 23:59 UTC);
+        assert!(matches!(
+            head.seal(b),
+            Err(EncodeError::TimeOutOfRange { .. })
+        ));
+        let mut b = body(1);
+        b.time = datetime!(0001-01-01 00:00 UTC);
+        assert!(head.seal(b).is_ok());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Hash;
-use crate::checkpoint::{Checkpoint, KeyId, PublicKey, SIGNATURE_LEN};
+use crate::checkpoint::{Checkpoint, KeyCertificate, KeyId, PublicKey, SIGNATURE_LEN};
 use crate::event::{Event, EventRef, Outcome, from_unix_micros, unix_micros};
 use crate::verify::{Anchor, Problem, Report, Verifier};
 
@@ -35,8 +35,15 @@ pub const EXPORT_FORMAT: &str = "rempart-audit-export";
 pub const EXPORT_VERSION: u32 = 1;
 
 /// The export version of a partial export (from a later event, with an
-/// anchor); this crate reads versions 1 and 2.
+/// anchor); this crate reads versions 1, 2 and 3.
 pub const PARTIAL_EXPORT_VERSION: u32 = 2;
+
+/// The export version of an export whose checkpoints are signed by more
+/// than one key (a rotation): its header always names `start_seq`, and the
+/// key lines certifying each later key follow it. Written only when the
+/// signing key was rotated, so that other exports stay readable by readers
+/// of versions 1 and 2.
+pub const ROTATED_EXPORT_VERSION: u32 = 3;
 
 /// Longest line accepted (a large `details` envelope fits many times over).
 pub const MAX_LINE_LEN: usize = 64 * 1024 * 1024;
@@ -51,8 +58,12 @@ pub struct Header {
     /// The first event's `seq`: 1 for a full export.
     pub start_seq: u64,
     /// For a partial export (`start_seq > 1`): the anchor and the
-    /// checkpoint of `start_seq - 1` events that signs it (lines 2 and 3).
+    /// checkpoint of `start_seq - 1` events that signs it (the lines after
+    /// the header and the key lines).
     pub anchor: Option<(Anchor, Checkpoint)>,
+    /// Version 3: the later signing keys, each certified by the one
+    /// before it (the first by the header's key), in order.
+    pub keys: Vec<KeyCertificate>,
 }
 
 /// One line after the header.
@@ -110,7 +121,7 @@ pub enum ReadError {
     },
     /// A version this reader does not know.
     #[error(
-        "line {line}: export version {version} is not supported (this reader knows versions {EXPORT_VERSION} and {PARTIAL_EXPORT_VERSION})"
+        "line {line}: export version {version} is not supported (this reader knows versions {EXPORT_VERSION}, {PARTIAL_EXPORT_VERSION} and {ROTATED_EXPORT_VERSION})"
     )]
     UnsupportedVersion {
         /// The line.
@@ -176,6 +187,9 @@ pub enum VerifyError {
         /// The given key's id.
         expected: KeyId,
     },
+    /// The verifier was given no key.
+    #[error("no public key was given to verify the export")]
+    NoKey,
     /// The log was tampered with (or damaged).
     #[error("line {line}: {problem}")]
     Tampered {
@@ -191,7 +205,7 @@ impl VerifyError {
     pub fn line(&self) -> u64 {
         match self {
             Self::Read(e) => e.line(),
-            Self::WrongKey { .. } => 1,
+            Self::WrongKey { .. } | Self::NoKey => 1,
             Self::Tampered { line, .. } => *line,
         }
     }
@@ -224,6 +238,15 @@ struct PartialHeaderOut<'a> {
     version: u32,
     key_id: &'a str,
     start_seq: u64,
+}
+
+#[derive(Serialize)]
+struct KeyOut {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    public_key: String,
+    certified_by: String,
+    certificate: String,
 }
 
 #[derive(Serialize)]
@@ -293,23 +316,8 @@ pub struct ExportWriter<W: Write> {
 
 impl<W: Write> ExportWriter<W> {
     /// Writes the header line for checkpoints signed by `key_id`.
-    pub fn new(mut out: W, key_id: KeyId) -> Result<Self, ExportError> {
-        let id = key_id.to_string();
-        write_line(
-            &mut out,
-            &HeaderOut {
-                kind: "header",
-                format: EXPORT_FORMAT,
-                version: EXPORT_VERSION,
-                key_id: &id,
-            },
-        )?;
-        Ok(Self {
-            out,
-            events: 0,
-            event_lines: 0,
-            checkpoints: 0,
-        })
+    pub fn new(out: W, key_id: KeyId) -> Result<Self, ExportError> {
+        Self::start(out, key_id, &[], None)
     }
 
     /// Writes the header of a partial export that starts after
@@ -317,31 +325,88 @@ impl<W: Write> ExportWriter<W> {
     /// `checkpoint` (which must cover exactly `anchor.size` events). An
     /// anchor of size 0 writes a full export (version 1) instead.
     pub fn new_partial(
-        mut out: W,
+        out: W,
         key_id: KeyId,
         anchor: &Anchor,
         checkpoint: &Checkpoint,
     ) -> Result<Self, ExportError> {
-        if anchor.size == 0 {
-            return Self::new(out, key_id);
-        }
-        if checkpoint.size != anchor.size {
+        Self::start(out, key_id, &[], Some((anchor, checkpoint)))
+    }
+
+    /// Writes the header for checkpoints signed first by `key_id` and then
+    /// by each key of `keys` in turn (each certified by the one before it:
+    /// a rotation), the key lines, and for a partial export its anchor and
+    /// anchoring checkpoint. The version is the lowest that carries it: 1
+    /// (full), 2 (partial), or 3 (with key lines).
+    pub fn start(
+        mut out: W,
+        key_id: KeyId,
+        keys: &[KeyCertificate],
+        anchor: Option<(&Anchor, &Checkpoint)>,
+    ) -> Result<Self, ExportError> {
+        let anchor = anchor.filter(|(a, _)| a.size > 0);
+        if let Some((anchor, checkpoint)) = anchor
+            && checkpoint.size != anchor.size
+        {
             return Err(ExportError::CheckpointOutOfPlace {
                 size: checkpoint.size,
                 events: anchor.size,
             });
         }
         let id = key_id.to_string();
-        write_line(
-            &mut out,
-            &PartialHeaderOut {
-                kind: "header",
-                format: EXPORT_FORMAT,
-                version: PARTIAL_EXPORT_VERSION,
-                key_id: &id,
-                start_seq: anchor.size + 1,
-            },
-        )?;
+        let start_seq = anchor.map_or(1, |(a, _)| a.size + 1);
+        if !keys.is_empty() {
+            write_line(
+                &mut out,
+                &PartialHeaderOut {
+                    kind: "header",
+                    format: EXPORT_FORMAT,
+                    version: ROTATED_EXPORT_VERSION,
+                    key_id: &id,
+                    start_seq,
+                },
+            )?;
+            for cert in keys {
+                write_line(
+                    &mut out,
+                    &KeyOut {
+                        kind: "key",
+                        public_key: hex::encode(cert.key.as_bytes()),
+                        certified_by: cert.certified_by.to_string(),
+                        certificate: hex::encode(cert.signature),
+                    },
+                )?;
+            }
+        } else if anchor.is_some() {
+            write_line(
+                &mut out,
+                &PartialHeaderOut {
+                    kind: "header",
+                    format: EXPORT_FORMAT,
+                    version: PARTIAL_EXPORT_VERSION,
+                    key_id: &id,
+                    start_seq,
+                },
+            )?;
+        } else {
+            write_line(
+                &mut out,
+                &HeaderOut {
+                    kind: "header",
+                    format: EXPORT_FORMAT,
+                    version: EXPORT_VERSION,
+                    key_id: &id,
+                },
+            )?;
+        }
+        let Some((anchor, checkpoint)) = anchor else {
+            return Ok(Self {
+                out,
+                events: 0,
+                event_lines: 0,
+                checkpoints: 0,
+            });
+        };
         write_line(
             &mut out,
             &AnchorOut {
@@ -529,8 +594,14 @@ struct Line<'a> {
     source: Option<Text<'a>>,
     #[serde(borrow)]
     details: Option<Text<'a>>,
-    #[serde(borrow)]
-    id: Option<Text<'a>>,
+    /// `Some(None)` for `"id":null`, which is malformed (an event of
+    /// encoding version 1 omits the field).
+    #[allow(
+        clippy::option_option,
+        reason = "absent, null and a value are three different readings"
+    )]
+    #[serde(default, borrow, deserialize_with = "present")]
+    id: Option<Option<Text<'a>>>,
     #[serde(borrow)]
     prev_hash: Option<Text<'a>>,
     #[serde(borrow)]
@@ -547,11 +618,23 @@ struct Line<'a> {
     last_hash: Option<Text<'a>>,
     #[serde(borrow)]
     frontier: Option<Vec<Text<'a>>>,
+    #[serde(borrow)]
+    public_key: Option<Text<'a>>,
+    #[serde(borrow)]
+    certified_by: Option<Text<'a>>,
+    #[serde(borrow)]
+    certificate: Option<Text<'a>>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`), for the one
+/// field where `null` and absent differ.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// The names of the fields a line may carry besides `type`, in the order of
 /// [`Line::present`]'s bits.
-const FIELD_NAMES: [&str; 24] = [
+const FIELD_NAMES: [&str; 27] = [
     "format",
     "version",
     "key_id",
@@ -576,6 +659,9 @@ const FIELD_NAMES: [&str; 24] = [
     "last_hash",
     "frontier",
     "id",
+    "public_key",
+    "certified_by",
+    "certificate",
 ];
 
 /// The bits of `names` in [`FIELD_NAMES`], for `const` blocks (computed at
@@ -643,6 +729,9 @@ impl Line<'_> {
             self.last_hash.is_some(),
             self.frontier.is_some(),
             self.id.is_some(),
+            self.public_key.is_some(),
+            self.certified_by.is_some(),
+            self.certificate.is_some(),
         ];
         flags
             .iter()
@@ -651,7 +740,8 @@ impl Line<'_> {
     }
 }
 
-const TIME_RANGE: &str = "time_us is outside the years 1 to 9999";
+const TIME_RANGE: &str =
+    "time_us is outside the years 1 to 9999 (-62135596800000000 to 253402300799999999)";
 
 struct LineCtx {
     line: u64,
@@ -749,6 +839,8 @@ pub struct ExportReader<R: BufRead> {
     events: u64,
     checkpoints: u64,
     ended: bool,
+    /// `buf` holds a line read ahead and not yet consumed.
+    unread: bool,
 }
 
 impl<R: BufRead> ExportReader<R> {
@@ -764,10 +856,12 @@ impl<R: BufRead> ExportReader<R> {
                 key_id: KeyId([0; 8]),
                 start_seq: 1,
                 anchor: None,
+                keys: Vec::new(),
             },
             events: 0,
             checkpoints: 0,
             ended: false,
+            unread: false,
         };
         if !reader.read_line()? {
             return Err(ReadError::Malformed {
@@ -791,7 +885,9 @@ impl<R: BufRead> ExportReader<R> {
                 "header",
                 const { field_mask(&["format", "version", "key_id"]) },
             )?;
-        } else if version == u64::from(PARTIAL_EXPORT_VERSION) {
+        } else if version == u64::from(PARTIAL_EXPORT_VERSION)
+            || version == u64::from(ROTATED_EXPORT_VERSION)
+        {
             ctx.only(
                 &line,
                 "header",
@@ -805,21 +901,59 @@ impl<R: BufRead> ExportReader<R> {
         let start_seq = if version == u64::from(EXPORT_VERSION) {
             1
         } else {
-            reader.header.version = PARTIAL_EXPORT_VERSION;
+            reader.header.version = u32::try_from(version).unwrap_or(PARTIAL_EXPORT_VERSION);
             ctx.req(line.start_seq, "header", "start_seq")?
         };
         if start_seq == 0 {
             return Err(ctx.bad("start_seq must be at least 1"));
         }
         reader.header.start_seq = start_seq;
+        if reader.header.version == ROTATED_EXPORT_VERSION {
+            reader.read_keys()?;
+        }
         if start_seq > 1 {
             reader.header.anchor = Some(reader.read_anchor(start_seq - 1)?);
         }
         Ok(reader)
     }
 
-    /// Reads lines 2 and 3 of a partial export: the anchor of `size` events
-    /// and its checkpoint.
+    /// Reads the key lines after a version 3 header, leaving the first
+    /// other line unread.
+    fn read_keys(&mut self) -> Result<(), ReadError> {
+        const K: &str = "key";
+        loop {
+            if !self.read_line()? {
+                return Err(ReadError::MissingEnd { line: self.line });
+            }
+            let ctx = LineCtx { line: self.line };
+            let line = parse(&ctx, &self.buf)?;
+            if line.kind.0 != K {
+                self.unread = true;
+                return Ok(());
+            }
+            ctx.only(
+                &line,
+                K,
+                const { field_mask(&["public_key", "certified_by", "certificate"]) },
+            )?;
+            let key: [u8; 32] =
+                ctx.hex_fixed(&ctx.req(line.public_key, K, "public_key")?, "public_key")?;
+            let certified_by = KeyId(ctx.hex_fixed(
+                &ctx.req(line.certified_by, K, "certified_by")?,
+                "certified_by",
+            )?);
+            let signature: [u8; SIGNATURE_LEN] =
+                ctx.hex_fixed(&ctx.req(line.certificate, K, "certificate")?, "certificate")?;
+            self.header.keys.push(KeyCertificate {
+                key: PublicKey::from_bytes(key),
+                certified_by,
+                signature,
+            });
+        }
+    }
+
+    /// Reads the two lines of a partial export after its header (and key
+    /// lines): the anchor of `size` events and its checkpoint.
     fn read_anchor(&mut self, size: u64) -> Result<(Anchor, Checkpoint), ReadError> {
         const K: &str = "anchor";
         if !self.read_line()? {
@@ -828,7 +962,9 @@ impl<R: BufRead> ExportReader<R> {
         let ctx = LineCtx { line: self.line };
         let line = parse(&ctx, &self.buf)?;
         if line.kind.0 != K {
-            return Err(ctx.bad("line 2 of a partial export must be its anchor"));
+            return Err(ctx.bad(
+                "the line after the header (and key lines) of a partial export must be its anchor",
+            ));
         }
         ctx.only(
             &line,
@@ -860,7 +996,7 @@ impl<R: BufRead> ExportReader<R> {
         let ctx = LineCtx { line: self.line };
         let line = parse(&ctx, &self.buf)?;
         if line.kind.0 != "checkpoint" {
-            return Err(ctx.bad("line 3 of a partial export must be the anchor's checkpoint"));
+            return Err(ctx.bad("the line after a partial export's anchor must be its checkpoint"));
         }
         let checkpoint = checkpoint_from(&ctx, line)?;
         self.checkpoints += 1;
@@ -882,6 +1018,10 @@ impl<R: BufRead> ExportReader<R> {
     /// Reads the next line into `buf` without its newline; `false` at the
     /// end of the input.
     fn read_line(&mut self) -> Result<bool, ReadError> {
+        if self.unread {
+            self.unread = false;
+            return Ok(true);
+        }
         read_line_into(&mut self.input, &mut self.line, &mut self.buf)
     }
 
@@ -948,6 +1088,12 @@ impl<R: BufRead> ExportReader<R> {
                 return Ok(None);
             }
             "header" => return Err(ctx.bad("a second header line")),
+            "key" => {
+                return Err(
+                    ctx.bad("a key line belongs right after the header of a version 3 export")
+                );
+            }
+            "anchor" => return Err(ctx.bad("an anchor line belongs right after the header")),
             other => return Err(ctx.bad(format!("unknown line type {other:?}"))),
         };
         match record {
@@ -983,6 +1129,13 @@ fn read_line_into<R: BufRead>(
         return Err(ReadError::Malformed {
             line: *line,
             reason: format!("the line is longer than {MAX_LINE_LEN} bytes"),
+        });
+    } else {
+        // Every line ends with a newline, the end line included: a file
+        // that stops without one was cut.
+        return Err(ReadError::Malformed {
+            line: *line,
+            reason: "the line does not end with a newline: the export was cut".into(),
         });
     }
     Ok(true)
@@ -1056,6 +1209,17 @@ fn parse<'a>(ctx: &LineCtx, buf: &'a [u8]) -> Result<Line<'a>, ReadError> {
     if let Some(line) = fast_event_line(text) {
         return Ok(line);
     }
+    // JSON white space between tokens (space, tab) is allowed; a carriage
+    // return is not (CRLF line ends are malformed), nor a byte-order mark.
+    // JSON forbids both inside strings, so a byte search finds them.
+    if text.starts_with('\u{feff}') {
+        return Err(ctx.bad("a byte-order mark: an export is UTF-8 without one"));
+    }
+    if text.as_bytes().contains(&b'\r') {
+        return Err(ctx.bad(
+            "a carriage return: lines end with a line feed alone (no CRLF), and white space between tokens is spaces and tabs",
+        ));
+    }
     serde_json::from_str(text).map_err(|e| ctx.bad(format!("not a valid export line: {e}")))
 }
 
@@ -1115,7 +1279,7 @@ fn fast_event_line(text: &str) -> Option<Line<'_>> {
         request_id: request_id.map(t),
         source: source.map(t),
         details: details.map(t),
-        id: id.map(t),
+        id: id.map(|id| Some(t(id))),
         prev_hash: Some(t(prev_hash)),
         hash: Some(t(hash)),
         size: None,
@@ -1126,6 +1290,9 @@ fn fast_event_line(text: &str) -> Option<Line<'_>> {
         start_seq: None,
         last_hash: None,
         frontier: None,
+        public_key: None,
+        certified_by: None,
+        certificate: None,
     })
 }
 
@@ -1273,7 +1440,15 @@ fn event_from<'a>(
         .as_ref()
         .map(|t| uuid(t, "tenant"))
         .transpose()?;
-    let id = line.id.as_ref().map(|t| uuid(t, "id")).transpose()?;
+    let id = match &line.id {
+        None => None,
+        Some(None) => {
+            return Err(ctx.bad(
+                "id is null: an event of encoding version 1 omits the field, never writes null",
+            ));
+        }
+        Some(Some(t)) => Some(uuid(t, "id")?),
+    };
     let source = match line.source {
         None => None,
         Some(s) => {
@@ -1371,25 +1546,34 @@ pub fn verify_export_with<R: BufRead>(
     mut verifier: Verifier,
 ) -> Result<Report, VerifyError> {
     let mut reader = ExportReader::new(input)?;
-    let expected = verifier.key().key_id();
-    if reader.header().key_id != expected {
-        return Err(VerifyError::WrongKey {
-            found: reader.header().key_id,
-            expected,
-        });
+    let found = reader.header().key_id;
+    match verifier.start_with_key(found) {
+        Ok(()) => {}
+        Err(Some(expected)) => return Err(VerifyError::WrongKey { found, expected }),
+        Err(None) => return Err(VerifyError::NoKey),
     }
     let mut last_line = 1;
+    for cert in &reader.header().keys {
+        last_line += 1;
+        verifier
+            .push_key(cert)
+            .map_err(|problem| VerifyError::Tampered {
+                line: last_line,
+                problem,
+            })?;
+    }
     if let Some((anchor, checkpoint)) = &reader.header().anchor {
-        last_line = 3;
+        let anchor_line = last_line + 1;
+        last_line += 2;
         verifier
             .push_anchor(anchor, checkpoint)
             .map_err(|problem| VerifyError::Tampered {
                 // The checkpoint's own faults show on its line, the
-                // anchor's on line 2.
+                // anchor's on the line before.
                 line: if matches!(problem, Problem::AnchorUnsigned { .. }) {
-                    2
+                    anchor_line
                 } else {
-                    3
+                    last_line
                 },
                 problem,
             })?;
@@ -2038,7 +2222,7 @@ mod tests {
         let good = lines(&text);
         let cases: [(usize, &str, &str); 7] = [
             (0, "\"start_seq\":6", "\"start_seq\":0"),
-            (0, "\"version\":2", "\"version\":3"),
+            (0, "\"version\":2", "\"version\":4"),
             (0, "\"start_seq\":6", "\"start_seq\":6,\"extra\":1"),
             (1, "\"size\":5", "\"size\":4"),
             (1, "\"type\":\"anchor\"", "\"type\":\"checkpoint\""),
@@ -2084,7 +2268,7 @@ mod tests {
 
     #[test]
     fn field_masks_name_each_field() {
-        assert_eq!(field_mask(&FIELD_NAMES), (1 << 24) - 1);
+        assert_eq!(field_mask(&FIELD_NAMES), (1 << 27) - 1);
         for (i, name) in FIELD_NAMES.iter().enumerate() {
             assert_eq!(field_mask(&[name]), 1 << i, "{name}");
         }
@@ -2133,5 +2317,295 @@ mod tests {
             w.checkpoint(&cp),
             Err(ExportError::CheckpointOutOfPlace { .. })
         ));
+    }
+
+    /// What a forger without the signing key can write: the log of `n`
+    /// events with `edit` applied to their bodies, rehashed and rechained,
+    /// keeping only the genuine checkpoints of at most `keep` events.
+    fn forged(n: u64, every: u64, keep: u64, edit: impl Fn(u64, &mut EventBody)) -> String {
+        let key = signer();
+        let mut w = ExportWriter::new(Vec::new(), key.public_key().key_id()).unwrap();
+        let mut head = ChainHead::GENESIS;
+        let mut tree = MerkleLog::new();
+        let mut prev: Option<Checkpoint> = None;
+        for i in 1..=n {
+            let mut fields = body(i);
+            edit(i, &mut fields);
+            let e = head.seal(fields).unwrap();
+            tree.push(&e.hash);
+            w.event(&e).unwrap();
+            if i % every == 0 && i <= keep {
+                let cp = Checkpoint::create(
+                    &key,
+                    i,
+                    tree.root(),
+                    datetime!(2025-03-02 0:00 UTC),
+                    prev.as_ref(),
+                )
+                .unwrap();
+                w.checkpoint(&cp).unwrap();
+                prev = Some(cp);
+            }
+        }
+        String::from_utf8(w.finish().unwrap()).unwrap()
+    }
+
+    fn verify_with(text: &str, v: Verifier) -> Result<Report, VerifyError> {
+        verify_export_with(text.as_bytes(), v)
+    }
+
+    #[test]
+    fn the_unsigned_tail_is_refused_by_strict_mode_and_by_a_trusted_checkpoint() {
+        let key = signer().public_key();
+        let genuine = export(23, 5);
+        let report = verify(&genuine).unwrap();
+        assert_eq!((report.checkpointed, report.unsigned_tail()), (20, 3));
+        let root20 = report.checkpoint_root.unwrap();
+        assert_eq!(
+            tampered(verify_with(&genuine, Verifier::new(key).strict())).1,
+            Problem::UnsignedTail {
+                first: 21,
+                last: 23
+            }
+        );
+
+        // The last checkpoint line deleted and the end count fixed: its
+        // events become an unsigned tail.
+        let mut l = lines(&genuine);
+        let i = l
+            .iter()
+            .position(|x| x.contains("\"type\":\"checkpoint\"") && x.contains("\"size\":20,"))
+            .unwrap();
+        l.remove(i);
+        let last = l.len() - 1;
+        l[last] = "{\"type\":\"end\",\"events\":23,\"checkpoints\":3}".into();
+        let cut = join(&l);
+        assert_eq!(verify(&cut).unwrap().unsigned_tail(), 8);
+        assert_eq!(
+            tampered(verify_with(&cut, Verifier::new(key).strict())).1,
+            Problem::UnsignedTail {
+                first: 16,
+                last: 23
+            }
+        );
+        // Then an event it signed edited and the chain rehashed: the
+        // checkpoint trusted from an earlier export catches it.
+        let edited = forged(23, 5, 15, |i, b| {
+            if i == 18 {
+                b.actor = "principal:someone-else".into();
+            }
+        });
+        assert_eq!(verify(&edited).unwrap().unsigned_tail(), 8);
+        assert_eq!(
+            tampered(verify_with(
+                &edited,
+                Verifier::new(key).trusting(20, root20)
+            ))
+            .1,
+            Problem::TrustedRootMismatch { size: 20 }
+        );
+        assert!(verify_with(&edited, Verifier::new(key).strict()).is_err());
+        // Deleting alone changes no event: the trusted checkpoint still
+        // matches (the log is intact up to it), strict mode refuses.
+        assert!(verify_with(&cut, Verifier::new(key).trusting(20, root20)).is_ok());
+
+        // An event of the tail edited and rehashed.
+        let tail_edit = forged(23, 5, 20, |i, b| {
+            if i == 22 {
+                b.outcome = Outcome::Success;
+                b.action = "tenant.read".into();
+            }
+        });
+        assert_eq!(verify(&tail_edit).unwrap().unsigned_tail(), 3);
+        assert_eq!(
+            tampered(verify_with(&tail_edit, Verifier::new(key).strict())).1,
+            Problem::UnsignedTail {
+                first: 21,
+                last: 23
+            }
+        );
+        assert_eq!(
+            tampered(verify_with(
+                &tail_edit,
+                Verifier::new(key).trusting(23, report.root)
+            ))
+            .1,
+            Problem::TrustedRootMismatch { size: 23 }
+        );
+
+        // Forged events appended after the last checkpoint.
+        let appended = forged(26, 5, 20, |_, _| {});
+        assert_eq!(verify(&appended).unwrap().unsigned_tail(), 6);
+        assert_eq!(
+            tampered(verify_with(&appended, Verifier::new(key).strict())).1,
+            Problem::UnsignedTail {
+                first: 21,
+                last: 26
+            }
+        );
+    }
+
+    /// An export of `n` events, a checkpoint every `every`, the first
+    /// `rotate` checkpoints signed by `signer()` and the others by a second
+    /// key it certified; partial from the checkpoint of `from` events.
+    fn rotated_export(n: u64, every: u64, rotate: u64, from: u64) -> (String, PublicKey) {
+        let (k1, k2) = (signer(), Ed25519Signer::from_seed(&[6; 32]).unwrap());
+        let cert = KeyCertificate::create(&k1, k2.public_key()).unwrap();
+        let mut head = ChainHead::GENESIS;
+        let mut tree = MerkleLog::new();
+        let mut prev: Option<Checkpoint> = None;
+        let mut records = Vec::new();
+        let mut anchor = None;
+        for i in 1..=n {
+            let e = head.seal(body(i)).unwrap();
+            tree.push(&e.hash);
+            let last_hash = e.hash;
+            records.push(Record::Event(e));
+            if i % every == 0 {
+                let by: &Ed25519Signer = if i / every <= rotate { &k1 } else { &k2 };
+                let cp = Checkpoint::create(
+                    by,
+                    i,
+                    tree.root(),
+                    datetime!(2025-03-02 0:00 UTC),
+                    prev.as_ref(),
+                )
+                .unwrap();
+                if i == from {
+                    anchor = Some((
+                        Anchor {
+                            size: i,
+                            last_hash,
+                            frontier: tree_peaks(&tree, i),
+                        },
+                        cp.clone(),
+                    ));
+                }
+                prev = Some(cp.clone());
+                records.push(Record::Checkpoint(cp));
+            }
+        }
+        let mut w = ExportWriter::start(
+            Vec::new(),
+            k1.public_key().key_id(),
+            &[cert],
+            anchor.as_ref().map(|(a, c)| (a, c)),
+        )
+        .unwrap();
+        for r in records {
+            match r {
+                Record::Event(e) if e.seq > from => w.event(&e).unwrap(),
+                Record::Checkpoint(c) if c.size > from => w.checkpoint(&c).unwrap(),
+                _ => {}
+            }
+        }
+        (
+            String::from_utf8(w.finish().unwrap()).unwrap(),
+            k2.public_key(),
+        )
+    }
+
+    fn tree_peaks(tree: &MerkleLog, size: u64) -> Vec<Hash> {
+        crate::Frontier::from_source(tree, size)
+            .unwrap()
+            .peaks()
+            .to_vec()
+    }
+
+    #[test]
+    fn an_export_verifies_across_a_rotation_of_the_signing_key() {
+        let (text, second) = rotated_export(23, 5, 2, 0);
+        assert!(text.starts_with(
+            "{\"type\":\"header\",\"format\":\"rempart-audit-export\",\"version\":3,"
+        ));
+        assert!(lines(&text)[1].starts_with("{\"type\":\"key\","));
+        let r = verify(&text).unwrap();
+        assert_eq!((r.checkpoints, r.checkpointed, r.keys.len()), (4, 20, 2));
+        assert_eq!(r.key_id, second.key_id());
+        // The second key alone is not the export's first key.
+        assert!(matches!(
+            verify_export(text.as_bytes(), &second),
+            Err(VerifyError::WrongKey { .. })
+        ));
+        // Either of several trusted keys.
+        let v = Verifier::with_trusted_keys(vec![second, signer().public_key()]);
+        assert!(verify_with(&text, v).is_ok());
+        // The key line removed: the later checkpoints name an unknown key.
+        let mut l = lines(&text);
+        l.remove(1);
+        assert!(matches!(
+            tampered(verify(&join(&l))),
+            (_, Problem::CheckpointWrongKey { size: 15, .. })
+        ));
+        // A key certified by someone else.
+        let mut l = lines(&text);
+        let mut v: serde_json::Value = serde_json::from_str(&l[1]).unwrap();
+        v["public_key"] = hex::encode([9u8; 32]).into();
+        l[1] = v.to_string();
+        assert!(matches!(
+            tampered(verify(&join(&l))),
+            (2, Problem::KeyNotCertified { .. })
+        ));
+        // A key line anywhere else is malformed.
+        let mut l = lines(&text);
+        let key_line = l.remove(1);
+        l.insert(4, key_line);
+        assert!(matches!(
+            verify(&join(&l)),
+            Err(VerifyError::Read(ReadError::Malformed { line: 5, .. }))
+        ));
+
+        // A partial export anchored on a checkpoint of the second key.
+        let (partial, _) = rotated_export(23, 5, 2, 15);
+        let r = verify(&partial).unwrap();
+        assert_eq!((r.first_seq, r.events, r.checkpointed), (16, 23, 20));
+        let l = lines(&partial);
+        assert!(l[2].starts_with("{\"type\":\"anchor\","), "{}", l[2]);
+    }
+
+    #[test]
+    fn spellings_outside_the_format_are_malformed() {
+        let text = export(6, 5);
+        let good = lines(&text);
+        let refused = |t: String| match verify(&t) {
+            Err(VerifyError::Read(ReadError::Malformed { line, reason })) => (line, reason),
+            other => panic!("expected a malformed line, got {other:?}"),
+        };
+        // "id": null is not an absent id.
+        let i = good.iter().position(|l| l.contains("\"id\":\"")).unwrap();
+        let mut l = good.clone();
+        let start = l[i].find(",\"id\":\"").unwrap();
+        let end = start + ",\"id\":\"".len() + 36 + 1;
+        l[i].replace_range(start..end, ",\"id\":null");
+        let (line, reason) = refused(join(&l));
+        assert_eq!(line, i as u64 + 1);
+        assert!(reason.contains("id is null"), "{reason}");
+        // CRLF, a byte-order mark, no final newline.
+        let (line, reason) = refused(text.replace('\n', "\r\n"));
+        assert_eq!(line, 1);
+        assert!(reason.contains("carriage return"), "{reason}");
+        let (line, reason) = refused(format!("\u{feff}{text}"));
+        assert_eq!(line, 1);
+        assert!(reason.contains("byte-order mark"), "{reason}");
+        let (line, reason) = refused(text.trim_end_matches('\n').to_owned());
+        assert_eq!(line, good.len() as u64);
+        assert!(reason.contains("newline"), "{reason}");
+        // Spaces and tabs between tokens are JSON white space: accepted.
+        let mut l = good.clone();
+        l[1] = l[1].replacen("\"seq\":1,", "\t\"seq\" : 1 ,", 1);
+        assert!(verify(&join(&l)).is_ok());
+        // Year 0.
+        let mut l = good.clone();
+        let t = serde_json::from_str::<serde_json::Value>(&l[1]).unwrap()["time_us"]
+            .as_i64()
+            .unwrap();
+        l[1] = l[1].replacen(
+            &format!("\"time_us\":{t},"),
+            &format!("\"time_us\":{},", crate::event::MIN_TIME_US - 1),
+            1,
+        );
+        let (line, reason) = refused(join(&l));
+        assert_eq!(line, 2);
+        assert!(reason.contains("years 1 to 9999"), "{reason}");
     }
 }

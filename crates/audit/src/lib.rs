@@ -14,8 +14,9 @@
 //! Invariants this crate upholds:
 //! - a hash covers a canonical, versioned binary encoding, never JSON text;
 //! - the `details` bytes are hashed as given (ciphertext), never decrypted;
-//! - verification never answers "verified" for a log that a checkpoint
-//!   signed with the given key does not vouch for.
+//! - verification never answers "verified" without saying how many events
+//!   at the end no checkpoint signed with a trusted key vouches for (the
+//!   unsigned tail), and a strict verifier refuses any.
 
 pub mod batch;
 pub mod checkpoint;
@@ -26,12 +27,13 @@ pub mod verify;
 
 pub use batch::BatchWriter;
 pub use checkpoint::{
-    Checkpoint, CheckpointError, Ed25519Signer, KeyId, PublicKey, PublicKeyParseError,
-    SIGNATURE_LEN, Signer, SignerError,
+    Checkpoint, CheckpointError, Ed25519Signer, KeyCertificate, KeyId, PublicKey,
+    PublicKeyParseError, SIGNATURE_LEN, Signer, SignerError,
 };
 pub use event::{ChainHead, EncodeError, Event, EventBody, Outcome};
 pub use export::{
     ExportError, ExportReader, ExportWriter, Header, ReadError, Record, VerifyError, verify_export,
+    verify_export_with,
 };
 pub use merkle::{
     Frontier, MerkleError, MerkleLog, NodeSource, ProofError, consistency_proof, inclusion_proof,

@@ -2,17 +2,21 @@
 //!
 //! Invariant: the [`Verifier`] stops at the first problem and keeps
 //! reporting it; [`Verifier::finish`] answers `Ok` only if every event
-//! hashed and chained, every checkpoint was signed by the given key, chained
-//! to the previous one and matched the Merkle root of the events before it,
-//! and at least one checkpoint vouches for the log. Memory stays constant
-//! apart from the Merkle frontier (one hash per bit of the log size).
+//! hashed and chained, every checkpoint was signed by a trusted key (the
+//! first key, or a later one each certified by its predecessor), chained
+//! to the previous one and matched the Merkle root of the events before it.
+//! Events after the last checkpoint (all of them when no checkpoint of
+//! size > 0 exists) are chained but vouched for by nothing: the [`Report`]
+//! counts them ([`Report::unsigned_tail`]), and a strict verifier
+//! ([`Verifier::strict`]) refuses them. Memory stays constant apart from the
+//! Merkle frontier (one hash per bit of the log size) and the key chain.
 //!
 //! Order: a checkpoint of size `n` comes right after event `n` (after the
 //! header for `n = 0`), so its root is that of the events seen so far.
 
 use time::OffsetDateTime;
 
-use crate::checkpoint::{Checkpoint, CheckpointError, KeyId, PublicKey};
+use crate::checkpoint::{Checkpoint, CheckpointError, KeyCertificate, KeyId, PublicKey};
 use crate::event::{EncodeError, Event, EventRef};
 use crate::merkle::Frontier;
 
@@ -163,11 +167,28 @@ pub enum Problem {
         /// The export's first event.
         start: u64,
     },
-    /// The log holds events but no checkpoint vouches for them.
-    #[error("no signed checkpoint covers the {events} events: nothing vouches for them")]
-    NoCheckpoint {
-        /// Events present.
-        events: u64,
+    /// Strict verification: events after the last checkpoint, which no
+    /// signature vouches for (a forger can edit or append them freely).
+    #[error(
+        "events {first} to {last} are chained but no signed checkpoint covers them: nothing vouches for them (strict verification refuses an unsigned tail)"
+    )]
+    UnsignedTail {
+        /// The first event after the last checkpoint.
+        first: u64,
+        /// The last event.
+        last: u64,
+    },
+    /// A key certificate that its predecessor did not sign.
+    #[error(
+        "the audit signing key {key} is not certified by the key before it ({predecessor}): its certificate does not verify"
+    )]
+    KeyNotCertified {
+        /// The key the certificate introduces.
+        key: KeyId,
+        /// The key that should have signed it.
+        predecessor: KeyId,
+        /// The last event before the certificate.
+        after: u64,
     },
 }
 
@@ -192,7 +213,8 @@ impl Problem {
             | Self::AnchorUnsigned { size }
             | Self::TrustedBeforeStart { size, .. } => *size,
             Self::Truncated { present, .. } => present.saturating_add(1),
-            Self::NoCheckpoint { events } => *events,
+            Self::UnsignedTail { first, .. } => *first,
+            Self::KeyNotCertified { after, .. } => after.saturating_add(1),
         }
     }
 }
@@ -210,18 +232,25 @@ pub struct Report {
     pub root: Hash,
     /// Checkpoints verified.
     pub checkpoints: u64,
-    /// Events covered by the last checkpoint.
+    /// Events covered by the last checkpoint (0 without one: a checkpoint
+    /// of size 0 vouches for nothing).
     pub checkpointed: u64,
+    /// The Merkle root the last checkpoint signs (with `checkpointed`, what
+    /// a later verification can be given to trust).
+    pub checkpoint_root: Option<Hash>,
     /// When the last checkpoint was made.
     pub last_checkpoint_time: Option<OffsetDateTime>,
-    /// The key that signed the checkpoints.
+    /// The key that signed the last checkpoint (the first key without one).
     pub key_id: KeyId,
+    /// The signing keys, the first one trusted and each later one certified
+    /// by its predecessor (one key when it was never rotated).
+    pub keys: Vec<KeyId>,
 }
 
 impl Report {
     /// Events after the last checkpoint: chained, but not yet signed.
     pub fn unsigned_tail(&self) -> u64 {
-        self.events - self.checkpointed
+        self.events.saturating_sub(self.checkpointed)
     }
 }
 
@@ -229,13 +258,22 @@ impl Report {
 struct LastCheckpoint {
     size: u64,
     hash: Hash,
+    root: Hash,
     time: OffsetDateTime,
 }
 
 /// Verifies a log pushed to it in order. See the module documentation.
 #[derive(Debug)]
 pub struct Verifier {
-    key: PublicKey,
+    /// Keys a log may start with (the first key, or several trusted ones).
+    trusted_keys: Vec<PublicKey>,
+    /// The log's signing keys: a trusted first key, then each key certified
+    /// by the one before it.
+    keys: Vec<PublicKey>,
+    /// Index in `keys` of the key of the last checkpoint: later checkpoints
+    /// use it or a later key, never a retired one.
+    key_index: usize,
+    strict: bool,
     last_seq: u64,
     last_hash: Hash,
     frontier: Frontier,
@@ -250,8 +288,18 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier for a log whose checkpoints `key` signs.
     pub fn new(key: PublicKey) -> Self {
+        Self::with_trusted_keys(vec![key])
+    }
+
+    /// A verifier for a log whose first signing key is one of `keys` (the
+    /// first of them until [`Verifier::start_with_key`] chooses another).
+    /// Later keys must be certified in the log ([`Verifier::push_key`]).
+    pub fn with_trusted_keys(keys: Vec<PublicKey>) -> Self {
         Self {
-            key,
+            keys: keys.first().copied().into_iter().collect(),
+            trusted_keys: keys,
+            key_index: 0,
+            strict: false,
             last_seq: 0,
             last_hash: ZERO_HASH,
             frontier: Frontier::new(),
@@ -264,6 +312,15 @@ impl Verifier {
         }
     }
 
+    /// Refuses an unsigned tail: [`Verifier::finish`] answers
+    /// [`Problem::UnsignedTail`] when events follow the last checkpoint (or
+    /// no checkpoint of size > 0 exists).
+    #[must_use]
+    pub fn strict(mut self) -> Self {
+        self.strict = true;
+        self
+    }
+
     /// Also requires the log to reach `size` events with Merkle root `root`
     /// (from a checkpoint seen earlier, e.g. a published one): this detects
     /// a log cut after a checkpoint, or rewritten from scratch.
@@ -273,9 +330,48 @@ impl Verifier {
         self
     }
 
-    /// The key the verifier checks signatures with.
-    pub fn key(&self) -> &PublicKey {
-        &self.key
+    /// The first signing key: the trusted key the log starts with.
+    pub fn key(&self) -> Option<&PublicKey> {
+        self.keys.first()
+    }
+
+    /// Chooses the trusted key named `key_id` as the log's first signing
+    /// key (an export names it in its header), before anything is pushed.
+    /// `Err` with the id of the first trusted key when none matches.
+    pub fn start_with_key(&mut self, key_id: KeyId) -> Result<(), Option<KeyId>> {
+        match self.trusted_keys.iter().find(|k| k.key_id() == key_id) {
+            Some(key) if self.last_seq == 0 && self.last_checkpoint.is_none() => {
+                self.keys = vec![*key];
+                self.key_index = 0;
+                Ok(())
+            }
+            _ => Err(self.trusted_keys.first().map(PublicKey::key_id)),
+        }
+    }
+
+    /// Accepts the next signing key if the current last key certified it
+    /// (a rotation): checkpoints after it may be signed by the new key.
+    pub fn push_key(&mut self, cert: &KeyCertificate) -> Result<(), Problem> {
+        if let Some(p) = &self.failed {
+            return Err(p.clone());
+        }
+        let Some(predecessor) = self.keys.last().copied() else {
+            return self.fail(Problem::KeyNotCertified {
+                key: cert.key.key_id(),
+                predecessor: cert.certified_by,
+                after: self.last_seq,
+            });
+        };
+        let known = self.keys.iter().any(|k| k.key_id() == cert.key.key_id());
+        if known || cert.verify(&predecessor).is_err() {
+            return self.fail(Problem::KeyNotCertified {
+                key: cert.key.key_id(),
+                predecessor: predecessor.key_id(),
+                after: self.last_seq,
+            });
+        }
+        self.keys.push(cert.key);
+        Ok(())
     }
 
     /// The last event verified so far (0 before the first).
@@ -385,14 +481,37 @@ impl Verifier {
         self.last_checkpoint = Some(LastCheckpoint {
             size: checkpoint.size,
             hash: checkpoint.hash(),
+            root: checkpoint.root,
             time: checkpoint.time,
         });
         Ok(())
     }
 
     fn check_signature(&mut self, cp: &Checkpoint) -> Result<(), Problem> {
-        match cp.verify_signature(&self.key) {
-            Ok(()) => Ok(()),
+        // The checkpoint's key: the key of the last checkpoint or a later
+        // one of the certified chain, never a retired one.
+        let usable = self.keys.get(self.key_index..).unwrap_or_default();
+        let found = usable
+            .iter()
+            .enumerate()
+            .find(|(_, k)| k.key_id() == cp.key_id)
+            .map(|(i, k)| (i, *k));
+        let Some((offset, key)) = found else {
+            let expected = usable
+                .first()
+                .or(self.keys.last())
+                .map_or(cp.key_id, PublicKey::key_id);
+            return self.fail(Problem::CheckpointWrongKey {
+                size: cp.size,
+                found: cp.key_id,
+                expected,
+            });
+        };
+        match cp.verify_signature(&key) {
+            Ok(()) => {
+                self.key_index += offset;
+                Ok(())
+            }
             Err(CheckpointError::BadSignature) => {
                 self.fail(Problem::CheckpointForged { size: cp.size })
             }
@@ -436,6 +555,7 @@ impl Verifier {
         self.last_checkpoint = Some(LastCheckpoint {
             size: cp.size,
             hash: cp.hash(),
+            root: cp.root,
             time: cp.time,
         });
         Ok(())
@@ -454,20 +574,29 @@ impl Verifier {
                 present: self.last_seq,
             });
         }
-        if self.last_seq > 0 && self.last_checkpoint.is_none() {
-            return Err(Problem::NoCheckpoint {
-                events: self.last_seq,
+        let checkpointed = self.last_checkpoint.map_or(0, |c| c.size);
+        if self.strict && self.last_seq > checkpointed {
+            return Err(Problem::UnsignedTail {
+                first: checkpointed + 1,
+                last: self.last_seq,
             });
         }
+        let key_id = self
+            .keys
+            .get(self.key_index)
+            .or(self.keys.first())
+            .map_or(KeyId([0; 8]), PublicKey::key_id);
         Ok(Report {
             first_seq: self.anchor.map_or(1, |size| size + 1),
             events: self.last_seq,
             last_hash: self.last_hash,
             root: self.frontier.root(),
             checkpoints: self.checkpoints,
-            checkpointed: self.last_checkpoint.map_or(0, |c| c.size),
+            checkpointed,
+            checkpoint_root: self.last_checkpoint.map(|c| c.root),
             last_checkpoint_time: self.last_checkpoint.map(|c| c.time),
-            key_id: self.key.key_id(),
+            key_id,
+            keys: self.keys.iter().map(PublicKey::key_id).collect(),
         })
     }
 }
@@ -535,6 +664,17 @@ mod tests {
 
     fn run(items: &[Item], key: PublicKey) -> Result<Report, Problem> {
         let mut v = Verifier::new(key);
+        for it in items {
+            match it {
+                Item::E(e) => v.push_event(e)?,
+                Item::C(c) => v.push_checkpoint(c)?,
+            }
+        }
+        v.finish()
+    }
+
+    fn run_strict(items: &[Item], key: PublicKey) -> Result<Report, Problem> {
+        let mut v = Verifier::new(key).strict();
         for it in items {
             match it {
                 Item::E(e) => v.push_event(e)?,
@@ -697,10 +837,17 @@ mod tests {
             Err(Problem::CheckpointOutOfPlace { size: 5, after: 6 })
         );
 
-        // No checkpoint at all.
+        // No checkpoint at all: intact, every event in the unsigned tail;
+        // a strict verifier refuses it.
         let items = log(4, 5, &s);
-        assert_eq!(run(&items, key), Err(Problem::NoCheckpoint { events: 4 }));
+        let r = run(&items, key).unwrap();
+        assert_eq!((r.checkpoints, r.unsigned_tail()), (0, 4));
+        assert_eq!(
+            run_strict(&items, key),
+            Err(Problem::UnsignedTail { first: 1, last: 4 })
+        );
         assert!(run(&[], key).is_ok());
+        assert!(run_strict(&[], key).is_ok());
     }
 
     #[test]
@@ -744,5 +891,123 @@ mod tests {
         assert_eq!(result, Err(Problem::TrustedRootMismatch { size: 7 }));
         // The verifier stays failed.
         assert!(v.finish().is_err());
+    }
+
+    #[test]
+    fn a_checkpoint_of_size_zero_vouches_for_nothing() {
+        let s = signer();
+        let key = s.public_key();
+        let empty = Checkpoint::create(
+            &s,
+            0,
+            crate::merkle::empty_root(),
+            datetime!(2025-03-02 0:00 UTC),
+            None,
+        )
+        .unwrap();
+        let mut items = vec![Item::C(empty)];
+        items.extend(log(3, 5, &s));
+        let r = run(&items, key).unwrap();
+        assert_eq!(
+            (r.checkpoints, r.checkpointed, r.unsigned_tail()),
+            (1, 0, 3)
+        );
+        assert_eq!(
+            run_strict(&items, key),
+            Err(Problem::UnsignedTail { first: 1, last: 3 })
+        );
+    }
+
+    #[test]
+    fn strict_verification_refuses_an_unsigned_tail() {
+        let s = signer();
+        let key = s.public_key();
+        let items = log(12, 5, &s);
+        assert_eq!(run(&items, key).unwrap().unsigned_tail(), 2);
+        assert_eq!(
+            run_strict(&items, key),
+            Err(Problem::UnsignedTail {
+                first: 11,
+                last: 12
+            })
+        );
+        assert!(run_strict(&log(10, 5, &s), key).is_ok());
+    }
+
+    #[test]
+    fn checkpoints_verify_across_certified_key_rotations() {
+        let (k1, k2, k3) = (
+            signer(),
+            Ed25519Signer::from_seed(&[43; 32]).unwrap(),
+            Ed25519Signer::from_seed(&[44; 32]).unwrap(),
+        );
+        let c12 = KeyCertificate::create(&k1, k2.public_key()).unwrap();
+        let c23 = KeyCertificate::create(&k2, k3.public_key()).unwrap();
+        let events: Vec<Event> = {
+            let mut head = ChainHead::GENESIS;
+            (1..=6).map(|i| head.seal(body(i)).unwrap()).collect()
+        };
+        let mut tree = MerkleLog::new();
+        let t = datetime!(2025-03-02 0:00 UTC);
+        let mut prev = None;
+        let mut cps = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            tree.push(&e.hash);
+            if (i + 1) % 2 == 0 {
+                let by: &Ed25519Signer = [&k1, &k2, &k3][i / 2];
+                let cp = Checkpoint::create(by, e.seq, tree.root(), t, prev.as_ref()).unwrap();
+                prev = Some(cp.clone());
+                cps.push(cp);
+            }
+        }
+        let run_with = |v: &mut Verifier, certs: &[&KeyCertificate], cps: &[Checkpoint]| {
+            for c in certs {
+                v.push_key(c)?;
+            }
+            for (i, e) in events.iter().enumerate() {
+                v.push_event(e)?;
+                if (i + 1) % 2 == 0 {
+                    v.push_checkpoint(&cps[i / 2])?;
+                }
+            }
+            Ok::<(), Problem>(())
+        };
+        let mut v = Verifier::new(k1.public_key()).strict();
+        run_with(&mut v, &[&c12, &c23], &cps).unwrap();
+        let r = v.finish().unwrap();
+        assert_eq!(r.keys.len(), 3);
+        assert_eq!(r.key_id, k3.public_key().key_id());
+
+        // Without the certificates, the later keys are unknown.
+        let mut v = Verifier::new(k1.public_key());
+        assert!(matches!(
+            run_with(&mut v, &[], &cps),
+            Err(Problem::CheckpointWrongKey { size: 4, .. })
+        ));
+        // A certificate signed by a key other than the predecessor.
+        let forged = KeyCertificate::create(&k3, k2.public_key()).unwrap();
+        let mut v = Verifier::new(k1.public_key());
+        assert!(matches!(
+            run_with(&mut v, &[&forged], &cps),
+            Err(Problem::KeyNotCertified { .. })
+        ));
+        // A retired key cannot sign after its successor did.
+        let mut late = cps.clone();
+        late[2] = Checkpoint::create(&k1, 6, late[2].root, t, Some(&late[1])).unwrap();
+        let mut v = Verifier::new(k1.public_key());
+        assert!(matches!(
+            run_with(&mut v, &[&c12, &c23], &late),
+            Err(Problem::CheckpointWrongKey { size: 6, .. })
+        ));
+        // Trusting the first key of several.
+        let mut v = Verifier::with_trusted_keys(vec![k3.public_key(), k1.public_key()]);
+        v.start_with_key(k1.public_key().key_id()).unwrap();
+        run_with(&mut v, &[&c12, &c23], &cps).unwrap();
+        assert!(v.finish().is_ok());
+        let mut v = Verifier::new(k2.public_key());
+        assert_eq!(
+            v.start_with_key(k1.public_key().key_id()),
+            Err(Some(k2.public_key().key_id()))
+        );
     }
 }

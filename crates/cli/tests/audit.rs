@@ -2,7 +2,10 @@
 //! replicas append concurrently to one fresh PostgreSQL database and leave
 //! one valid chain; `rempart audit verify` checks it from the database and,
 //! after `rempart audit export`, from the file with only the public key; a
-//! tampered database or export makes it fail naming the first bad seq.
+//! tampered database or export makes it fail naming the first bad seq. A
+//! fresh install verifies in its first minute (intact, with an unsigned
+//! tail that --strict refuses) and its export verifies strictly; verifying
+//! the database leaves it as it was, pending events included.
 
 #![allow(
     clippy::unwrap_used,
@@ -135,8 +138,13 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
     // One valid chain, from the database.
     let verified = rempart(&db, &["audit", "verify"]);
     assert!(verified.status.success(), "{}", text(&verified.stderr));
-    let report = text(&verified.stdout);
-    assert!(report.contains("verified: "), "{report}");
+    let stdout = text(&verified.stdout);
+    assert!(stdout.starts_with("intact\n"), "{stdout}");
+    let report = stdout
+        .lines()
+        .find(|l| l.starts_with("verified: "))
+        .unwrap()
+        .to_owned();
     let events: u64 = report
         .split_whitespace()
         .nth(1)
@@ -196,8 +204,11 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
         );
         let ok = offline(&partial, &key);
         assert!(ok.status.success(), "{since}: {}", text(&ok.stderr));
-        let report = text(&ok.stdout);
-        assert!(report.starts_with("verified: "), "{report}");
+        let stdout = text(&ok.stdout);
+        let report = stdout
+            .lines()
+            .find(|l| l.starts_with("verified: "))
+            .unwrap_or_else(|| panic!("{stdout}"));
         let first: u64 = match report.strip_prefix("verified: events ") {
             Some(rest) => rest.split_whitespace().next().unwrap().parse().unwrap(),
             None => 1,
@@ -315,3 +326,135 @@ async fn public_key_offline_is_the_keyrings(engine: Engine) {
 }
 
 rempart_testkit::both_engines!(public_key_offline_is_the_keyrings);
+
+/// The audit rows a verification must leave as they were.
+async fn audit_rows(
+    db: &TestDatabase,
+) -> (
+    Vec<rempart_store::PendingAuditRecord>,
+    Vec<rempart_store::AuditRecord>,
+    Vec<rempart_store::CheckpointRecord>,
+) {
+    let store = db.store().await;
+    let mut tx = store.begin().await.unwrap();
+    let rows = (
+        tx.audit_pending(10_000).await.unwrap(),
+        tx.audit_events(0, 10_000).await.unwrap(),
+        tx.audit_checkpoints(0, 10_000).await.unwrap(),
+    );
+    drop(tx);
+    store.close().await;
+    rows
+}
+
+/// A fresh install: `rempart audit verify` answers intact with an unsigned
+/// tail (exit 0; --strict refuses it), reads only (pending events stay
+/// pending and are reported), and an export made at once signs a
+/// checkpoint over its last event, so that it verifies strictly.
+async fn a_fresh_install_verifies_in_its_first_minute(engine: Engine) {
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let init = rempart(&db, &["init"]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+
+    let verified = rempart(&db, &["audit", "verify"]);
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    let out = text(&verified.stdout);
+    assert!(
+        out.contains("intact; the last ") && out.contains("events chained but not yet signed"),
+        "{out}"
+    );
+    let strict = rempart(&db, &["audit", "verify", "--strict"]);
+    assert!(!strict.status.success(), "{}", text(&strict.stdout));
+    assert!(
+        text(&strict.stderr).contains("no signed checkpoint covers them"),
+        "{}",
+        text(&strict.stderr)
+    );
+
+    // Events left pending by a stopped server: verification reports them
+    // and changes nothing.
+    let store = db.store().await;
+    let clock = std::sync::Arc::new(rempart_core::SystemClock);
+    let core = rempart_core::Rempart::new(store.clone(), clock);
+    for _ in 0..2 {
+        core.record_offline(
+            rempart_model::Action::AuditSearch,
+            rempart_model::Outcome::Success,
+        )
+        .await
+        .unwrap();
+    }
+    store.close().await;
+    let before = audit_rows(&db).await;
+    assert_eq!(before.0.len(), 2);
+    let verified = rempart(&db, &["audit", "verify"]);
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    assert!(
+        text(&verified.stdout).contains("2 recorded events are pending"),
+        "{}",
+        text(&verified.stdout)
+    );
+    assert_eq!(audit_rows(&db).await, before, "audit verify wrote");
+    let sealed = rempart(&db, &["audit", "seal-pending"]);
+    assert!(sealed.status.success(), "{}", text(&sealed.stderr));
+    assert!(audit_rows(&db).await.0.is_empty());
+
+    // The export signs a checkpoint over its last event.
+    let key = rempart(&db, &["audit", "public-key"]);
+    let key = text(&key.stdout).trim().to_owned();
+    let file = db.dir().join("first-minute.jsonl");
+    let exported = rempart(
+        &db,
+        &["audit", "export", "--output", file.to_str().unwrap()],
+    );
+    assert!(exported.status.success(), "{}", text(&exported.stderr));
+    let ok = Command::new(BIN)
+        .args(["audit", "verify", "--strict", "--export"])
+        .arg(&file)
+        .args(["--public-key", &key])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let report = text(&ok.stdout);
+    assert!(report.starts_with("intact\n"), "{report}");
+    // Its last checkpoint, trusted by a later verification.
+    let trusted = report
+        .lines()
+        .find_map(|l| l.strip_prefix("last checkpoint: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let again = rempart(&db, &["audit", "verify", "--trusted-checkpoint", &trusted]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let wrong = format!("{}:{}", trusted.split(':').next().unwrap(), "00".repeat(32));
+    let refused = rempart(&db, &["audit", "verify", "--trusted-checkpoint", &wrong]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("first bad seq"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    // --since past the end is an error.
+    let past = rempart(
+        &db,
+        &[
+            "audit",
+            "export",
+            "--since",
+            "100000",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(!past.status.success());
+    assert!(
+        text(&past.stderr).contains("the audit log ends at event"),
+        "{}",
+        text(&past.stderr)
+    );
+}
+
+rempart_testkit::both_engines!(a_fresh_install_verifies_in_its_first_minute);

@@ -6,14 +6,20 @@
 //! part of the query (invariant 2). Verification and export read the log in
 //! pages, each in a short transaction: events and checkpoints are never
 //! rewritten once committed, so a page read later is still the same log.
+//!
+//! Verification of the database only reads: it leaves pending events
+//! pending (it reports them) and writes no event of its own, so verifying
+//! changes nothing. Export makes sure a signed checkpoint covers the last
+//! event it writes when a signer is at hand, and carries every rotation of
+//! the signing key (each new key certified by the one before it).
 
 use std::io::Write;
 use std::sync::Arc;
 
 use rempart_audit::merkle::leaf_hash;
 use rempart_audit::{
-    Anchor, Checkpoint, ExportWriter, Frontier, Hash, Problem, PublicKey, Report, Verifier,
-    consistency_proof, inclusion_proof,
+    Anchor, Checkpoint, ExportWriter, Frontier, Hash, KeyCertificate, KeyId, Problem, PublicKey,
+    Report, SIGNATURE_LEN, Signer, Verifier, consistency_proof, inclusion_proof,
 };
 use rempart_model::{Action, Outcome, Permission, Scope, TenantId};
 use rempart_store::{AuditQuery, AuditRecord, TenantFilter};
@@ -35,7 +41,17 @@ pub struct ExportSummary {
     pub events: u64,
     /// Checkpoint lines written (the anchor's included).
     pub checkpoints: u64,
+    /// The last event written (the export's end).
+    pub last_seq: u64,
+    /// Events written after the last checkpoint: 0 when a signed
+    /// checkpoint covers the last event.
+    pub unsigned_tail: u64,
+    /// Whether the export signed a checkpoint to cover its last event.
+    pub signed_checkpoint: bool,
 }
+
+/// Pending events counted at most (verification reports "at least").
+const PENDING_COUNT_LIMIT: u32 = 100_000;
 
 /// Rows read per transaction by verification and export.
 const PAGE: u32 = 5_000;
@@ -136,15 +152,32 @@ impl Rempart {
         Ok(())
     }
 
-    /// Verifies the whole log in the database against `key`: every event
-    /// hashed and chained, every checkpoint signed, chained and matching the
-    /// Merkle root. The inner result is the first problem found.
+    /// Verifies the whole chained log in the database against `key` (the
+    /// first signing key; later ones through their certificates): every
+    /// event hashed and chained, every checkpoint signed, chained and
+    /// matching the Merkle root. The inner result is the first problem
+    /// found. Read-only: pending events stay pending
+    /// ([`Rempart::pending_audit_events`] counts them).
     pub async fn verify_audit_log(
         &self,
         key: &PublicKey,
     ) -> Result<Result<Report, Problem>, ServiceError> {
-        self.drain_audit().await?;
-        let mut verifier = Verifier::new(*key);
+        self.verify_audit_log_with(Verifier::new(*key)).await
+    }
+
+    /// [`Rempart::verify_audit_log`] with a prepared verifier (strict, or
+    /// trusting a checkpoint seen before). Reads only.
+    pub async fn verify_audit_log_with(
+        &self,
+        mut verifier: Verifier,
+    ) -> Result<Result<Report, Problem>, ServiceError> {
+        if let Some(first) = verifier.key().copied() {
+            for cert in self.audit_key_certificates_after(first.key_id()).await? {
+                if let Err(p) = verifier.push_key(&cert) {
+                    return Ok(Err(p));
+                }
+            }
+        }
         let mut checkpoints = CheckpointPages::default();
         let mut pending = checkpoints.next(self).await?;
         let mut after = 0u64;
@@ -207,6 +240,25 @@ impl Rempart {
         from: u64,
     ) -> Result<ExportSummary, ServiceError> {
         self.drain_audit().await?;
+        let head = {
+            let mut tx = self.store.begin().await?;
+            tx.audit_head().await?.seq
+        };
+        if from > 1 && from > head {
+            return Err(ServiceError::Invalid {
+                field: "since",
+                message: format!(
+                    "the audit log ends at event {head}: nothing to export from event {from}"
+                ),
+            });
+        }
+        // A signed checkpoint covers the last event exported, when a signer
+        // is at hand (otherwise the summary says how many are unsigned).
+        let signed_checkpoint = self.checkpoint_audit_if_due(true).await?.is_some();
+        let certificates = self.audit_key_certificates().await?;
+        let first_key = certificates
+            .first()
+            .map_or(key.key_id(), |c| c.certified_by);
         let bad = |e: rempart_audit::ExportError| ServiceError::AuditLog(e.to_string());
         let mut checkpoints = CheckpointPages::default();
         let mut pending = checkpoints.next(self).await?;
@@ -223,17 +275,20 @@ impl Rempart {
                 // A full export: the checkpoints skipped above come back.
                 checkpoints = CheckpointPages::default();
                 pending = checkpoints.next(self).await?;
-                ExportWriter::new(out, key.key_id()).map_err(bad)?
+                ExportWriter::start(out, first_key, &certificates, None).map_err(bad)?
             }
             Some(cp) => {
                 let anchor = self.audit_anchor(cp).await?;
-                ExportWriter::new_partial(out, key.key_id(), &anchor, cp).map_err(bad)?
+                ExportWriter::start(out, first_key, &certificates, Some((&anchor, cp)))
+                    .map_err(bad)?
             }
         };
+        let mut checkpointed = anchor_cp.as_ref().map_or(0, |cp| cp.size);
         let first_seq = anchor_cp.as_ref().map_or(1, |cp| cp.size + 1);
         let mut cps = u64::from(anchor_cp.is_some());
         let mut events = 0u64;
         let mut after = first_seq - 1;
+        let mut last_seq = after;
         loop {
             let page = {
                 let mut tx = self.store.begin().await?;
@@ -246,10 +301,12 @@ impl Rempart {
             for record in &page {
                 while let Some(cp) = pending.take_if(|cp| cp.size < record.seq) {
                     writer.checkpoint(&cp).map_err(bad)?;
+                    checkpointed = cp.size;
                     cps += 1;
                     pending = checkpoints.next(self).await?;
                 }
                 writer.event(&to_event(record)?).map_err(bad)?;
+                last_seq = record.seq;
                 events += 1;
             }
         }
@@ -263,7 +320,13 @@ impl Rempart {
             });
         }
         while let Some(cp) = pending {
+            // Checkpoints signed after the events read (by another replica
+            // meanwhile) cover events not in this export: they stop it.
+            if cp.size > last_seq {
+                break;
+            }
             writer.checkpoint(&cp).map_err(bad)?;
+            checkpointed = cp.size;
             cps += 1;
             pending = checkpoints.next(self).await?;
         }
@@ -272,7 +335,123 @@ impl Rempart {
             first_seq,
             events,
             checkpoints: cps,
+            last_seq,
+            unsigned_tail: last_seq.saturating_sub(checkpointed),
+            signed_checkpoint,
         })
+    }
+
+    /// Closes the store without chaining pending events (what
+    /// [`Rempart::close`] does): for commands that only read.
+    pub async fn close_read_only(&self) {
+        self.store.close().await;
+    }
+
+    /// Events recorded but not chained yet (left by a stopped server, or
+    /// waiting for the sequencer), counted up to 100,000. Reads only.
+    pub async fn pending_audit_events(&self) -> Result<u64, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let pending = tx.audit_pending(PENDING_COUNT_LIMIT).await?;
+        Ok(u64::try_from(pending.len()).unwrap_or(u64::MAX))
+    }
+
+    /// Chains the pending events now (what `rempart serve` does at start),
+    /// and records that it did (`audit.seal_pending`, by the system, itself
+    /// chained). Returns how many events were pending.
+    pub async fn seal_pending_audit(&self) -> Result<u64, ServiceError> {
+        let chained = self.drain_audit().await?;
+        let draft = Draft::new("system", Action::AuditSealPending, Outcome::Success)
+            .target(format!("audit-pending:{chained}"));
+        let now = self.clock().now();
+        let mut tx = self.store.begin().await?;
+        self.audit
+            .append(tx.as_mut(), &RequestContext::system(), now, draft)
+            .await?;
+        tx.commit().await?;
+        self.drain_audit().await?;
+        Ok(chained)
+    }
+
+    /// Records a rotation of the audit signing key: `predecessor` (the key
+    /// signing checkpoints until now) certifies `successor`, and both
+    /// public keys are recorded, with a `keys.rotate` event in the same
+    /// transaction. Checkpoints signed by `successor` afterwards verify for
+    /// anyone holding the first key: exports carry the certificate.
+    pub async fn certify_audit_key(
+        &self,
+        predecessor: &(dyn Signer + Send + Sync),
+        successor: PublicKey,
+    ) -> Result<(), ServiceError> {
+        let cert = KeyCertificate::create(predecessor, successor)
+            .map_err(|e| ServiceError::AuditLog(e.to_string()))?;
+        let now = self.clock().now();
+        let mut tx = self.store.begin().await?;
+        tx.record_audit_key(&crate::audit_key::key_record(
+            &predecessor.public_key(),
+            now,
+        ))
+        .await?;
+        tx.record_audit_key(&crate::audit_key::key_record(&successor, now))
+            .await?;
+        tx.record_audit_key_certificate(&rempart_store::AuditKeyCertificateRecord {
+            key_id: successor.key_id().0,
+            public_key: *successor.as_bytes(),
+            certified_by: cert.certified_by.0,
+            certificate: cert.signature.to_vec(),
+            recorded_at: now,
+        })
+        .await?;
+        let draft = Draft::new("system", Action::KeysRotate, Outcome::Success)
+            .target(format!("audit-signing-key:{}", successor.key_id()));
+        self.audit
+            .append(tx.as_mut(), &RequestContext::system(), now, draft)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The rotations of the signing key, oldest first, as certificates.
+    async fn audit_key_certificates(&self) -> Result<Vec<KeyCertificate>, ServiceError> {
+        let mut tx = self.store.begin().await?;
+        let rows = tx.audit_key_certificates().await?;
+        rows.into_iter()
+            .map(|r| {
+                let signature: [u8; SIGNATURE_LEN] =
+                    r.certificate.as_slice().try_into().map_err(|_| {
+                        ServiceError::AuditLog(format!(
+                            "the certificate of audit key {} is not {SIGNATURE_LEN} bytes",
+                            KeyId(r.key_id)
+                        ))
+                    })?;
+                Ok(KeyCertificate {
+                    key: PublicKey::from_bytes(r.public_key),
+                    certified_by: KeyId(r.certified_by),
+                    signature,
+                })
+            })
+            .collect()
+    }
+
+    /// The certificates that follow `key` in the chain of rotations (none
+    /// when `key` certified nothing).
+    async fn audit_key_certificates_after(
+        &self,
+        key: KeyId,
+    ) -> Result<Vec<KeyCertificate>, ServiceError> {
+        let all = self.audit_key_certificates().await?;
+        let start = all.iter().position(|c| c.certified_by == key);
+        Ok(start.map_or_else(Vec::new, |i| all.into_iter().skip(i).collect()))
+    }
+
+    /// The first audit signing key: the one the first rotation certified
+    /// from, or the only one recorded. What verification starts from.
+    pub async fn first_audit_public_key(&self) -> Result<Option<PublicKey>, ServiceError> {
+        let Some(first) = self.audit_key_certificates().await?.into_iter().next() else {
+            return self.recorded_audit_public_key().await;
+        };
+        let mut tx = self.store.begin().await?;
+        let found = tx.audit_key(first.certified_by.0).await?;
+        Ok(found.map(|r| PublicKey::from_bytes(r.public_key)))
     }
 
     /// The anchor of a partial export after the events `cp` covers, checked
@@ -513,12 +692,12 @@ impl CheckpointPages {
                     // A row that cannot be a checkpoint: hand the verifier
                     // one whose signature cannot verify, so it says forged.
                     Err(_) => self.buffered.push_back(Checkpoint {
-                        key_id: rempart_audit::KeyId(record.key_id),
+                        key_id: KeyId(record.key_id),
                         size: record.size,
                         root: record.root,
                         time: record.time,
                         prev_hash: record.prev_hash,
-                        signature: [0; rempart_audit::SIGNATURE_LEN],
+                        signature: [0; SIGNATURE_LEN],
                     }),
                 }
             }

@@ -546,6 +546,177 @@ async fn search_is_scoped_paginated_and_audited(engine: Engine) {
     assert!(searches.len() >= 4, "every search is recorded");
 }
 
+/// The audit rows a verification must leave as they were.
+async fn audit_rows(
+    f: &Fixture,
+) -> (
+    Vec<rempart_store::PendingAuditRecord>,
+    Vec<rempart_store::AuditRecord>,
+    Vec<rempart_store::CheckpointRecord>,
+) {
+    let mut tx = f.store.begin().await.unwrap();
+    (
+        tx.audit_pending(10_000).await.unwrap(),
+        tx.audit_events(0, 10_000).await.unwrap(),
+        tx.audit_checkpoints(0, 10_000).await.unwrap(),
+    )
+}
+
+async fn verification_reads_only_and_reports_pending_events(engine: Engine) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    // Events a stopped server left pending: recorded, not chained.
+    for _ in 0..3 {
+        f.core
+            .record_offline(
+                rempart_model::Action::AuditVerify,
+                rempart_model::Outcome::Success,
+            )
+            .await
+            .unwrap();
+    }
+    let before = audit_rows(&f).await;
+    assert_eq!(before.0.len(), 3);
+    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    assert_eq!((report.events, report.unsigned_tail()), (7, 0));
+    assert_eq!(f.core.pending_audit_events().await.unwrap(), 3);
+    assert_eq!(audit_rows(&f).await, before, "verification changed the log");
+
+    // Chaining them is an explicit, audited command.
+    assert_eq!(f.core.seal_pending_audit().await.unwrap(), 3);
+    assert_eq!(f.core.pending_audit_events().await.unwrap(), 0);
+    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    assert_eq!(report.events, 11, "three pending and audit.seal_pending");
+}
+
+async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    // A fresh install: two events, no checkpoint yet (every 4 events, or a
+    // minute). The database verifies as intact with an unsigned tail.
+    admin(&f).await;
+    f.core.drain_audit().await.unwrap();
+    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    assert_eq!((report.checkpoints, report.unsigned_tail()), (0, 2));
+    let strict = f
+        .core
+        .verify_audit_log_with(rempart_audit::Verifier::new(f.key).strict())
+        .await
+        .unwrap();
+    assert!(
+        matches!(strict, Err(Problem::UnsignedTail { first: 1, last: 2 })),
+        "{strict:?}"
+    );
+
+    // Without a signer the export says so; with one it signs.
+    let unsigned = Rempart::new(f.store.clone(), f.clock.clone());
+    let mut out = Vec::new();
+    let summary = unsigned
+        .export_audit_log_from(&mut out, &f.key, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.unsigned_tail, summary.signed_checkpoint),
+        (2, false)
+    );
+    let mut out = Vec::new();
+    let summary = f
+        .core
+        .export_audit_log_from(&mut out, &f.key, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.unsigned_tail, summary.signed_checkpoint),
+        (0, true)
+    );
+    let report = rempart_audit::verify_export_with(
+        out.as_slice(),
+        rempart_audit::Verifier::new(f.key).strict(),
+    )
+    .unwrap();
+    assert_eq!(report.checkpointed, summary.last_seq);
+
+    // --since past the end of the log is an error, as a time past it is.
+    let mut out = Vec::new();
+    let past = f
+        .core
+        .export_audit_log_from(&mut out, &f.key, summary.last_seq + 5)
+        .await;
+    assert!(
+        matches!(past, Err(ServiceError::Invalid { .. })),
+        "{past:?}"
+    );
+}
+
+async fn an_export_verifies_across_a_rotation_of_the_signing_key(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    for name in ["Acme", "Globex", "Initech"] {
+        f.clock.advance(Duration::seconds(1));
+        f.core
+            .create_tenant(&admin, &ctx(), tenant(name))
+            .await
+            .unwrap();
+    }
+    f.core.checkpoint_audit_if_due(true).await.unwrap();
+    let first = Ed25519Signer::from_seed(&[9; 32]).unwrap();
+    let second = Ed25519Signer::from_seed(&[10; 32]).unwrap();
+    f.core
+        .certify_audit_key(&first, second.public_key())
+        .await
+        .unwrap();
+    let rotated = f.core.clone().with_audit(AuditChain::new(
+        Some(Arc::new(second)),
+        4,
+        Duration::minutes(1),
+    ));
+    f.clock.advance(Duration::seconds(1));
+    rotated
+        .create_tenant(&admin, &ctx(), tenant("Vandelay"))
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let summary = rotated
+        .export_audit_log_from(&mut out, &f.key, 1)
+        .await
+        .unwrap();
+    assert_eq!(summary.unsigned_tail, 0);
+    let text = String::from_utf8(out.clone()).unwrap();
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("{\"type\":\"key\",")
+    );
+    // The first key alone verifies it, following the certificate.
+    let report = verify_export(out.as_slice(), &f.key).unwrap();
+    assert_eq!(report.keys.len(), 2);
+    assert!(report.checkpoints >= 3, "{report:?}");
+    // So does the database, and a partial export.
+    let from_db = rotated.verify_audit_log(&f.key).await.unwrap().unwrap();
+    assert_eq!((from_db.root, from_db.keys.len()), (report.root, 2));
+    assert_eq!(rotated.first_audit_public_key().await.unwrap(), Some(f.key));
+    let mut out = Vec::new();
+    rotated
+        .export_audit_log_from(&mut out, &f.key, report.events)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify_export(out.as_slice(), &f.key).unwrap().root,
+        report.root
+    );
+}
+
+both_engines!(
+    verification_reads_only_and_reports_pending_events,
+    an_export_signs_a_checkpoint_over_its_last_event,
+    an_export_verifies_across_a_rotation_of_the_signing_key,
+);
+
 both_engines!(
     an_intact_log_verifies_from_the_database_and_from_its_export,
     an_edited_event_is_found,

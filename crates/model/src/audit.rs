@@ -27,6 +27,9 @@ pub enum Action {
     AuditVerify,
     #[serde(rename = "audit.export")]
     AuditExport,
+    /// Chaining, offline, the events a stopped server left pending.
+    #[serde(rename = "audit.seal_pending")]
+    AuditSealPending,
     #[serde(rename = "keys.init")]
     KeysInit,
     #[serde(rename = "keys.unseal")]
@@ -134,6 +137,7 @@ impl Action {
             Self::AuditProof => "audit.proof",
             Self::AuditVerify => "audit.verify",
             Self::AuditExport => "audit.export",
+            Self::AuditSealPending => "audit.seal_pending",
             Self::KeysInit => "keys.init",
             Self::KeysUnseal => "keys.unseal",
             Self::KeysStatus => "keys.status",

@@ -593,6 +593,24 @@ macro_rules! engine_impl {
                 Ok(())
             }
 
+            async fn record_audit_key_certificate(
+                &mut self,
+                certificate: &crate::AuditKeyCertificateRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_key_certificates (key_id, public_key, certified_by, certificate, recorded_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_id) DO NOTHING",
+                )
+                .bind(certificate.key_id.as_slice())
+                .bind(certificate.public_key.as_slice())
+                .bind(certificate.certified_by.as_slice())
+                .bind(certificate.certificate.as_slice())
+                .bind(to_micros(certificate.recorded_at)?)
+                .execute(&mut *self.inner)
+                .await?;
+                Ok(())
+            }
+
             async fn set_data_key_encryptions(
                 &mut self,
                 id: &[u8; crate::DATA_KEY_ID_LEN],
@@ -930,6 +948,54 @@ macro_rules! engine_impl {
                     public_key: hash32(&row.try_get::<Vec<u8>, _>("public_key")?)?,
                     recorded_at: from_micros(row.try_get("recorded_at")?)?,
                 }))
+            }
+
+            async fn audit_key(
+                &mut self,
+                key_id: [u8; 8],
+            ) -> Result<Option<crate::AuditKeyRecord>, StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query(
+                    "SELECT public_key, recorded_at FROM audit_keys WHERE key_id = $1",
+                )
+                .bind(key_id.as_slice())
+                .fetch_optional(&mut *self.inner)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                Ok(Some(crate::AuditKeyRecord {
+                    key_id,
+                    public_key: hash32(&row.try_get::<Vec<u8>, _>("public_key")?)?,
+                    recorded_at: from_micros(row.try_get("recorded_at")?)?,
+                }))
+            }
+
+            async fn audit_key_certificates(
+                &mut self,
+            ) -> Result<Vec<crate::AuditKeyCertificateRecord>, StoreError> {
+                use sqlx::Row as _;
+                let rows = sqlx::query(
+                    "SELECT key_id, public_key, certified_by, certificate, recorded_at \
+                     FROM audit_key_certificates ORDER BY recorded_at, key_id",
+                )
+                .fetch_all(&mut *self.inner)
+                .await?;
+                let id8 = |bytes: Vec<u8>| {
+                    <[u8; 8]>::try_from(bytes.as_slice())
+                        .map_err(|_| StoreError::corrupt("a stored key id is not 8 bytes"))
+                };
+                rows.iter()
+                    .map(|row| {
+                        Ok(crate::AuditKeyCertificateRecord {
+                            key_id: id8(row.try_get("key_id")?)?,
+                            public_key: hash32(&row.try_get::<Vec<u8>, _>("public_key")?)?,
+                            certified_by: id8(row.try_get("certified_by")?)?,
+                            certificate: row.try_get("certificate")?,
+                            recorded_at: from_micros(row.try_get("recorded_at")?)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn last_audit_checkpoint(

@@ -39,8 +39,9 @@ pub use identity::{
 };
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use records::{
-    AuditHead, AuditKeyRecord, AuditQuery, AuditRecord, BootstrapRecord, CheckpointRecord,
-    PendingAuditRecord, PrincipalRecord, PrincipalState, ShipCursor, TenantFilter, TokenRecord,
+    AuditHead, AuditKeyCertificateRecord, AuditKeyRecord, AuditQuery, AuditRecord, BootstrapRecord,
+    CheckpointRecord, PendingAuditRecord, PrincipalRecord, PrincipalState, ShipCursor,
+    TenantFilter, TokenRecord,
 };
 pub use webauthn::{CeremonyKind, WebauthnCeremonyRecord, WebauthnCredentialRecord};
 
@@ -180,6 +181,12 @@ pub trait Tx: ReadTx + IdentityTx + Send {
     /// Records a checkpoint signing key's public half; a key already
     /// recorded is left as it is.
     async fn record_audit_key(&mut self, key: &AuditKeyRecord) -> Result<(), StoreError>;
+    /// Records that a key certified its successor (a rotation of the audit
+    /// signing key); a key already certified is left as it is.
+    async fn record_audit_key_certificate(
+        &mut self,
+        certificate: &AuditKeyCertificateRecord,
+    ) -> Result<(), StoreError>;
 
     // Data keys, stored wrapped only.
 
@@ -306,6 +313,12 @@ pub trait ReadTx: IdentityReadTx + Send {
     async fn audit_event(&mut self, seq: u64) -> Result<Option<AuditRecord>, StoreError>;
     /// The most recently recorded checkpoint signing key.
     async fn latest_audit_key(&mut self) -> Result<Option<AuditKeyRecord>, StoreError>;
+    /// A recorded checkpoint signing key by its id.
+    async fn audit_key(&mut self, key_id: [u8; 8]) -> Result<Option<AuditKeyRecord>, StoreError>;
+    /// Every certificate of a rotation, oldest first.
+    async fn audit_key_certificates(
+        &mut self,
+    ) -> Result<Vec<AuditKeyCertificateRecord>, StoreError>;
     /// The checkpoint with the highest number.
     async fn last_audit_checkpoint(&mut self) -> Result<Option<CheckpointRecord>, StoreError>;
     /// Checkpoints numbered after `after_number`, in order.

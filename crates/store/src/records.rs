@@ -224,6 +224,21 @@ pub struct AuditKeyRecord {
     pub recorded_at: OffsetDateTime,
 }
 
+/// A rotation of the audit signing key: the predecessor's signature over
+/// its successor (docs/formats/audit.md section 3.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditKeyCertificateRecord {
+    /// The successor's id.
+    pub key_id: [u8; 8],
+    /// The successor's public key.
+    pub public_key: [u8; 32],
+    /// The predecessor's id.
+    pub certified_by: [u8; 8],
+    /// The predecessor's Ed25519 signature.
+    pub certificate: Vec<u8>,
+    pub recorded_at: OffsetDateTime,
+}
+
 /// A search of the audit log. Every field narrows it; the tenant scope is
 /// passed separately, as a [`TenantFilter`] (invariant 2).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
