@@ -4,9 +4,10 @@
 //! service layer and its audit log still verifies.
 //!
 //! The fixture, `tests/fixtures/schema-0009/`, is what a database of
-//! commit a9868ea looked like: its migrations 0001 to 0009, copied byte for
-//! byte (the current migrator checks each applied migration's checksum, so
-//! an edited old migration fails this test), and one seed per engine: the
+//! commit a9868ea looked like: the checksums of its migrations 0001 to 0009
+//! (the old schema is built from this tree's migrations up to version 9,
+//! after checking they still hash to those values: an edited or removed
+//! released migration fails this test), and one seed per engine: the
 //! rows of every table after a short scenario (a tenant, accounts with
 //! passwords and grants, an API token, a throttled login, a signed audit
 //! checkpoint). The seeds were written by `write_the_upgrade_fixture`
@@ -72,11 +73,51 @@ fn core_on(store: Arc<dyn Store>, db: &TestDatabase) -> Rempart {
         ))
 }
 
-/// Applies the fixture's migrations (the earlier release's) to `db`.
+/// The migrations of this tree for `engine`: those up to
+/// [`FIXTURE_VERSION`] are the earlier release's, unchanged (checked
+/// against the fixture's checksums first).
+async fn released_migrations(engine: Engine) -> sqlx::migrate::Migrator {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../store/migrations")
+        .join(engine_dir(engine));
+    let migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    let listed = std::fs::read_to_string(fixture_dir().join("released-migrations.sha384")).unwrap();
+    let released: Vec<(i64, &str)> = listed
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            (parts.next()? == engine_dir(engine))
+                .then(|| Some((parts.next()?.parse().ok()?, parts.nth(1)?)))
+                .flatten()
+        })
+        .collect();
+    assert_eq!(
+        released.len(),
+        9,
+        "the release's nine migrations are listed"
+    );
+    for (version, checksum) in released {
+        let current = migrator
+            .iter()
+            .find(|m| m.version == version)
+            .unwrap_or_else(|| panic!("released migration {version} was removed"));
+        assert_eq!(
+            current.checksum.iter().fold(String::new(), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            }),
+            checksum,
+            "released migration {version} was edited: migrations are append-only"
+        );
+    }
+    migrator
+}
+
+/// Builds the earlier release's schema (migrations up to
+/// [`FIXTURE_VERSION`]) in `db`.
 async fn old_schema(db: &TestDatabase) {
-    let migrator = sqlx::migrate::Migrator::new(fixture_dir().join(engine_dir(db.engine)))
-        .await
-        .unwrap();
+    let migrator = released_migrations(db.engine).await;
     match db.engine {
         Engine::Sqlite => {
             let options = db
@@ -87,12 +128,12 @@ async fn old_schema(db: &TestDatabase) {
             let mut conn = sqlx::SqliteConnection::connect_with(&options)
                 .await
                 .unwrap();
-            migrator.run(&mut conn).await.unwrap();
+            migrator.run_to(FIXTURE_VERSION, &mut conn).await.unwrap();
             conn.close().await.unwrap();
         }
         Engine::Postgres => {
             let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            migrator.run(&mut conn).await.unwrap();
+            migrator.run_to(FIXTURE_VERSION, &mut conn).await.unwrap();
             conn.close().await.unwrap();
         }
     }
