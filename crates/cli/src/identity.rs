@@ -1,4 +1,4 @@
-//! Identity commands (issue 5): `login`, `logout`, `password`, `step-up`,
+//! Identity commands: `login`, `logout`, `password`, `step-up`,
 //! `user`, `role`, `grant`, `token`, `mfa`, `session`. All are clients of
 //! the API. Passwords and codes are read from the terminal with echo off,
 //! or, with `--stdin`, one per line from standard input (for scripts);

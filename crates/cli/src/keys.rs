@@ -1,4 +1,4 @@
-//! Keyring commands (issue 3). `init` and `keys reseal` are offline: they
+//! Keyring commands. `init` and `keys reseal` are offline: they
 //! act on the keyring file and record what they did in the audit log.
 //! `unseal` talks to the server's unauthenticated unseal endpoint; the other
 //! `keys` commands are API clients, authorized and audited like any caller.

@@ -560,7 +560,7 @@ rempart_testkit::both_engines!(cli_administration);
 
 const PASSWORD: &str = "violet-Harbour-lantern-93";
 
-/// Issue 5's "done when", from the CLI only: bootstrap, a staff
+/// The end-to-end identity path, from the CLI only: bootstrap, a staff
 /// administrator with a password and TOTP, login, a tenant user given a
 /// role, and a separation-of-duty rule refusing a conflicting grant. No
 /// secret typed in is ever printed.

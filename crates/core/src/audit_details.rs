@@ -1,4 +1,4 @@
-//! Sealed audit-event details (issues 3 and 4): a small JSON object that
+//! Sealed audit-event details (invariant 3, control ML-2): a small JSON object that
 //! may hold personal data (a refusal's reason, a tenant's name) is
 //! encrypted at rest with AES-256-GCM under the event's tenant's data key
 //! for purpose `audit-details`, and bound (associated data) to the event's

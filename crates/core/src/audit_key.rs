@@ -1,4 +1,4 @@
-//! The audit signing key, held in the keyring (issues 3 and 4): checkpoints
+//! The audit signing key, held in the keyring (control ML-7): checkpoints
 //! are signed with the keyring's Ed25519 [`AuditSigningKey`]; its private
 //! half never leaves the keyring (invariant 4), and its public half is
 //! recorded in the database (`audit_keys`) whenever the keyring is opened,

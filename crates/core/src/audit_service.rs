@@ -1,5 +1,5 @@
 //! The audit log's own services: checkpoints by time, verification of the
-//! live database, export, search and proofs (issue 4).
+//! live database, export, search and proofs (control ML-7).
 //!
 //! Search and proofs are authorized like any other action and audited; a
 //! tenant-scoped caller reaches only its tenant's events, and the scope is

@@ -1,4 +1,4 @@
-//! Continuous shipping of the audit log to an HTTPS sink (issue 4).
+//! Continuous shipping of the audit log to an HTTPS sink (control ML-2).
 //!
 //! A copy of the log outside Rempart's database is what makes a rewrite of
 //! the database detectable by someone other than its administrator. The

@@ -25,7 +25,7 @@ pub struct Config {
     pub log: LogConfig,
     pub audit: AuditConfig,
     pub keyring: KeyringConfig,
-    /// Login, sessions, lockout, MFA, separation of duties (issue 5).
+    /// Login, sessions, lockout, MFA, separation of duties.
     pub identity: crate::identity::IdentityConfig,
     /// The password policy for staff, and every tenant's baseline.
     pub password: rempart_model::password_policy::PasswordPolicy,
@@ -36,7 +36,7 @@ pub struct Config {
     pub ignored_variables: Vec<String>,
 }
 
-/// The audit log: checkpoint intervals and the signing key (issue 4).
+/// The audit log: checkpoint intervals and the signing key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {

@@ -35,9 +35,9 @@ pub struct Rempart {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: Arc<AuditChain>,
-    /// The keyring (issue 3); unconfigured (sealed) until `with_keys`.
+    /// The keyring; unconfigured (sealed) until `with_keys`.
     pub(crate) keys: Arc<crate::keys::KeyVault>,
-    /// Identity settings and the password hasher (issue 5).
+    /// Identity settings and the password hasher.
     pub(crate) identity: Arc<crate::identity::Identity>,
     /// Authentication results of this replica, valid while the database's
     /// auth epoch does not move.

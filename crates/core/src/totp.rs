@@ -1,4 +1,4 @@
-//! TOTP second factor (RFC 6238; control AC-1), issue 5 groundwork.
+//! TOTP second factor (RFC 6238; control AC-1).
 //!
 //! Secrets are 160 random bits from the operating system; enrolment gives
 //! an `otpauth://` URI that standard authenticator apps accept (SHA-1, six

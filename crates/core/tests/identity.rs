@@ -1,4 +1,4 @@
-//! Identity and access (issue 5) through the service layer, on both
+//! Identity and access through the service layer, on both
 //! engines: accounts, the password policy, login with TOTP and recovery
 //! codes, no user enumeration, lockout, sessions and tokens, grants with
 //! separation of duties, break-glass. Every refusal changes nothing and is

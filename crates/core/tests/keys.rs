@@ -1,4 +1,4 @@
-//! Issue 3 on both engines, through the service layer: tenant enrolment,
+//! The keyring on both engines, through the service layer: tenant enrolment,
 //! envelope encryption through stored wrapped data keys, separation of
 //! production and development, rotation, resumable re-wrap, retirement,
 //! crypto-shredding, sealing and unsealing; bad input changes nothing.

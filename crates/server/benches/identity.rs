@@ -1,4 +1,4 @@
-//! Issue 5's identity benchmarks, measured in one run on one machine:
+//! The identity benchmarks, measured in one run on one machine:
 //!
 //! 1. password logins per second over HTTP at the default Argon2id
 //!    parameters, next to the raw Argon2id rate of the same parameters

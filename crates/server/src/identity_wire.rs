@@ -1,4 +1,4 @@
-//! Request and response bodies of the identity API (issue 5). Secrets in
+//! Request and response bodies of the identity API. Secrets in
 //! requests (passwords, codes) are never printed by `Debug`; secrets in
 //! responses (session and API tokens, TOTP secrets, recovery codes) are
 //! shown once and never printed either.

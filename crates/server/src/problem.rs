@@ -223,7 +223,7 @@ impl From<ServiceError> for Problem {
 }
 
 impl Problem {
-    /// The mapping of identity errors (issue 5): login, policy, rules.
+    /// The mapping of identity errors: login, policy, rules.
     fn from_identity_error(err: &ServiceError) -> Self {
         match err {
             ServiceError::LoginFailed => Self::new(
@@ -290,7 +290,7 @@ impl Problem {
 }
 
 impl Problem {
-    /// The one mapping of keyring errors (issue 3). Messages come from
+    /// The one mapping of keyring errors. Messages come from
     /// error types written to hold no key material.
     fn from_key_error(err: &rempart_core::keys::KeyError) -> Self {
         use rempart_core::keys::KeyErrorKind as K;

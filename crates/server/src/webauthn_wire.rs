@@ -1,4 +1,4 @@
-//! Request and response bodies of the WebAuthn API (issue 5). The
+//! Request and response bodies of the WebAuthn API. The
 //! credential and options fields are WebAuthn's own JSON (the shapes
 //! `navigator.credentials.create()` and `.get()` take and return), passed
 //! through as webauthn-rs defines them. They carry public keys, signatures

@@ -1,4 +1,4 @@
-//! Issue 3 over HTTP, on both engines: a sealed server is live but not
+//! The keyring over HTTP, on both engines: a sealed server is live but not
 //! ready and answers "keyring sealed" until unsealed; and no key leaves:
 //! real flows (init, unseal, rotate, re-wrap, encrypt/decrypt, shred, and
 //! their errors) run while every log line is captured, and the logs, every

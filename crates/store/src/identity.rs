@@ -1,4 +1,4 @@
-//! Identity storage (issue 5): accounts, password hashes and history, TOTP
+//! Identity storage: accounts, password hashes and history, TOTP
 //! credentials (sealed by the keyring before they arrive here), recovery
 //! codes, login throttling, sessions, scoped API tokens and custom roles.
 //!

@@ -179,7 +179,7 @@ pub struct AuditRecord {
 }
 
 /// An audit event recorded in its action's transaction and not yet sealed
-/// into the chain (issue 4's group commit): the sequencer gives it its
+/// into the chain (the audit log's group commit): the sequencer gives it its
 /// `seq`, `prev_hash` and `hash` later, in insertion order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingAuditRecord {

@@ -1,4 +1,4 @@
-//! WebAuthn storage (issue 5, control AC-1): registered security keys and
+//! WebAuthn storage (control AC-1): registered security keys and
 //! passkeys, and the state of ceremonies in progress.
 //!
 //! Ceremony state lives here, not in the client and not in one replica's

@@ -1,4 +1,4 @@
-//! Identity and access (issue 5; controls AC-1, AC-2, AC-5, AC-6, DS-4,
+//! Identity and access (controls AC-1, AC-2, AC-5, AC-6, DS-4,
 //! CR-1): accounts, passwords, second factors, login with throttling,
 //! sessions, API tokens, roles, grants and separation of duties.
 //!

@@ -1,5 +1,5 @@
-//! WebAuthn security keys and passkeys as a second factor (issue 5,
-//! control AC-1), with webauthn-rs as the relying party.
+//! WebAuthn security keys and passkeys as a second factor (control AC-1),
+//! with webauthn-rs as the relying party.
 //!
 //! A ceremony (registration or authentication) is started by one request
 //! and finished by another, which a load balancer may send to another

@@ -1,4 +1,4 @@
-//! Checkpoints signed by the keyring's audit key (issues 3 and 4): they
+//! Checkpoints signed by the keyring's audit key: they
 //! verify with the keyring's public key, which is recorded in the database
 //! for offline use; while the keyring is sealed events are chained and
 //! checkpoints wait, and the first one due after unsealing covers them all.

@@ -1,4 +1,4 @@
-//! Group commit (issue 4's append cost): events recorded pending by many
+//! Group commit (the audit log's append cost): events recorded pending by many
 //! concurrent writers, chained by two sequencers of two "replicas" at once
 //! (each with its own caches, as two processes would be), form one valid
 //! chain holding every event exactly once, with its count checkpoints; and a

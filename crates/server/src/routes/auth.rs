@@ -1,5 +1,5 @@
 //! Login, the second factor, step-up, logout, password change, TOTP
-//! enrolment and sessions (issue 5). Every route that carries a password,
+//! enrolment and sessions (control AC-1). Every route that carries a password,
 //! a code or a session secret refuses plain HTTP except from loopback.
 
 #![allow(

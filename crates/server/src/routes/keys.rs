@@ -1,4 +1,4 @@
-//! The keyring over HTTP (issue 3): seal status and unseal (unauthenticated,
+//! The keyring over HTTP (control DS-7): seal status and unseal (unauthenticated,
 //! like Vault's: the unsealer holds the secret, not a token), and the key
 //! administration routes (status, rotate, re-wrap, retire, shred), each
 //! authorized and audited by the service layer. No route returns key

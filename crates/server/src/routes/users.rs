@@ -1,4 +1,4 @@
-//! Accounts, roles, grants and API tokens (issue 5).
+//! Accounts, roles, grants and API tokens (controls AC-2, DV-4).
 
 #![allow(
     unused_qualifications,

@@ -1,4 +1,4 @@
-//! WebAuthn security keys and passkeys (issue 5): registration by a
+//! WebAuthn security keys and passkeys (control AC-1): registration by a
 //! logged-in holder (or one whose login waits for MFA enrolment), and
 //! authentication as the second factor of a login or as step-up. Each
 //! ceremony is two requests; its state stays in the database, so the two

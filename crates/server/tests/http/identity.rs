@@ -1,4 +1,4 @@
-//! Identity over HTTP (issue 5): the "done when" path through the API, on
+//! Identity over HTTP: the end-to-end identity path through the API, on
 //! both engines. Bootstrap, a staff administrator with a password and
 //! TOTP, login, a tenant user with a role, and a separation-of-duty rule
 //! refusing a conflicting grant; plus cookies, CSRF, enumeration, policy

@@ -1,4 +1,4 @@
-//! WebAuthn over HTTP (issue 5), on both engines, with a software passkey:
+//! WebAuthn over HTTP, on both engines, with a software passkey:
 //! registration at the forced MFA enrolment, login with the key, a
 //! replayed assertion answered with problem+json, audited, and leaving the
 //! login where it was, and a lost key removed (never the last second
