@@ -558,6 +558,35 @@ async fn password_policy_and_history(engine: Engine) {
     let step = f.core.login(&ctx(), "erin", secret(GOOD2)).await.unwrap();
     assert_eq!(step.stage, SessionStage::Full);
     assert_eq!(erin.kind, AccountKind::Staff);
+
+    // Wrong current passwords lock the login name out; while the lockout
+    // holds, even the right one is refused, saying how long to wait.
+    let (actor, _) = f
+        .core
+        .authenticate_session(&ctx(), &step.session, &[SessionStage::Full])
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let wrong = f
+            .core
+            .change_password(&actor, &ctx(), secret("not-it-at-all-1"), secret(GOOD))
+            .await;
+        assert!(wrong.is_err());
+    }
+    let locked = f
+        .core
+        .change_password(
+            &actor,
+            &ctx(),
+            secret(GOOD2),
+            secret("amber-Quarry-meadow-58"),
+        )
+        .await;
+    assert!(
+        matches!(locked, Err(ServiceError::LockedOut { retry_after_secs }) if retry_after_secs > 0),
+        "{locked:?}"
+    );
+    assert!(f.core.login(&ctx(), "erin", secret(GOOD2)).await.is_err());
 }
 
 async fn separation_of_duties_and_grant_rules(engine: Engine) {

@@ -194,6 +194,10 @@ impl Rempart {
                 message: "this account has no password".to_owned(),
             });
         };
+        // Wrong current passwords count toward the login lockout; while it
+        // holds, this check is refused like every other password check.
+        self.refuse_if_locked(actor, ctx, now, &account, &target, Action::PasswordChange)
+            .await?;
         let proof = self
             .identity
             .hasher

@@ -164,6 +164,7 @@ pub async fn logout(
         (status = 204, description = "Changed"),
         (status = 401, description = "The current password is wrong", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The new password breaks the policy; each rule is named (password-refused)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Locked out after repeated failures (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
     ))]
 pub async fn change_password(
     _secure: SecureTransport,
