@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use rempart_store::AuditRecord;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use super::{ControlCheck, Finding};
 use crate::error::ServiceError;
@@ -69,7 +69,7 @@ impl ControlCheck for LogVerifies {
         "audit"
     }
 
-    async fn run(&self, core: &Rempart, _now: OffsetDateTime) -> Result<Finding, ServiceError> {
+    async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError> {
         // The signer's key; else the keyring's; else the one recorded in
         // the database (a sealed keyring).
         let key = match core.audit_public_key() {
@@ -86,13 +86,39 @@ impl ControlCheck for LogVerifies {
             ));
         };
         Ok(match core.verify_audit_log(&key).await? {
-            Ok(report) => Finding::from_findings(
-                Vec::new(),
-                format!(
-                    "{} events chained and {} checkpoints verified against the audit public key; the last checkpoint covers {} events",
-                    report.events, report.checkpoints, report.checkpointed
-                ),
-            ),
+            Ok(report) => {
+                // Events past the last checkpoint are chained but nothing
+                // signed vouches for them yet: normal for a checkpoint
+                // interval, a finding once the oldest is older than two
+                // intervals and a minute (a sealed keyring, a stopped
+                // checkpoint task).
+                let unsigned = report.events.saturating_sub(report.checkpointed);
+                let limit = Duration::seconds(
+                    i64::try_from(core.deployment.checkpoint_every_secs.saturating_mul(2))
+                        .unwrap_or(i64::MAX / 2),
+                ) + Duration::minutes(1);
+                let mut findings = Vec::new();
+                if unsigned > 0 {
+                    let oldest = {
+                        let mut tx = core.store.begin_read().await?;
+                        tx.audit_event(report.checkpointed + 1).await?
+                    };
+                    if let Some(oldest) = oldest.filter(|e| now - e.time > limit) {
+                        findings.push(format!(
+                            "{unsigned} events are chained but no signed checkpoint covers them; the oldest, event {}, is {} minutes old (is the keyring sealed?)",
+                            oldest.seq,
+                            (now - oldest.time).whole_minutes()
+                        ));
+                    }
+                }
+                Finding::from_findings(
+                    findings,
+                    format!(
+                        "{} events chained and {} checkpoints verified against the audit public key; {} events after the last checkpoint",
+                        report.events, report.checkpoints, unsigned
+                    ),
+                )
+            }
             Err(problem) => Finding::from_findings(
                 vec![problem.to_string()],
                 "the audit log, from its first event",

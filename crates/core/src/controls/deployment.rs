@@ -5,7 +5,7 @@
 //! the defaults below, which claim nothing: no TLS, no sink.
 
 /// How this replica is deployed, as far as the controls are concerned.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
     /// This process terminates TLS itself (`server.tls_cert_file`).
     pub tls: bool,
@@ -16,6 +16,20 @@ pub struct Deployment {
     pub listens_on_loopback: bool,
     /// The audit log's shipping sinks, as configured (URLs).
     pub audit_sinks: Vec<String>,
+    /// How often a checkpoint is signed (`audit.checkpoint_every_secs`).
+    pub checkpoint_every_secs: u64,
+}
+
+impl Default for Deployment {
+    fn default() -> Self {
+        Self {
+            tls: false,
+            behind_tls_proxy: false,
+            listens_on_loopback: false,
+            audit_sinks: Vec::new(),
+            checkpoint_every_secs: 60,
+        }
+    }
 }
 
 impl Deployment {
@@ -27,6 +41,7 @@ impl Deployment {
             behind_tls_proxy: config.server.behind_tls_proxy,
             listens_on_loopback: config.server.listen.ip().is_loopback(),
             audit_sinks: config.audit.ship_url.iter().cloned().collect(),
+            checkpoint_every_secs: config.audit.checkpoint_every_secs,
         }
     }
 }

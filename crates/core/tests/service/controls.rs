@@ -295,7 +295,17 @@ async fn checks_fail_once_state_is_broken_behind_the_service_layer(engine: Engin
         "{dv4:?}"
     );
 
-    // ML-7: an event edited in the database, under a signed checkpoint.
+    // ML-7: events that no signed checkpoint has covered for longer than
+    // two checkpoint intervals and a minute.
+    f.core.drain_audit().await.unwrap();
+    f.clock.advance(Duration::minutes(4));
+    let ml7 = findings(&check(&f, &admin, &["ML-7"]).await, "ML-7");
+    assert!(
+        ml7.iter()
+            .any(|f| f.contains("no signed checkpoint covers them")),
+        "{ml7:?}"
+    );
+    // An event edited in the database, under a signed checkpoint.
     f.core.checkpoint_audit_if_due(true).await.unwrap();
     let report = check(&f, &admin, &["ML-7"]).await;
     assert_eq!(outcome(&report, "ML-7"), &CheckOutcome::Pass, "{report:?}");
@@ -327,6 +337,7 @@ async fn a_plain_http_deployment_and_a_plain_sink_fail(engine: Engine) {
         behind_tls_proxy: false,
         listens_on_loopback: false,
         audit_sinks: vec!["http://logs.example.com/ingest".to_owned()],
+        ..Deployment::default()
     });
     let admin = rempart_testkit::fixtures::first_admin(&core, &ctx()).await;
     let only = [id("DS-4"), id("ML-2")];
