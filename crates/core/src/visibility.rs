@@ -1,4 +1,4 @@
-//! Out of scope looks like not there (invariant 8, control AC-3): what a
+//! Out of scope looks like not there (invariant 8, control AC-2): what a
 //! caller may know exists.
 //!
 //! A caller sees an object when it holds, in the object's scope, a

@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -184,12 +185,14 @@ struct CatalogueFile {
 }
 
 impl Catalogue {
-    /// The catalogue shipped in this binary.
+    /// The catalogue shipped in this binary, parsed once per process.
     ///
     /// # Errors
     /// Only if the shipped file is broken, which the crate's tests rule out.
-    pub fn builtin() -> Result<Self, CatalogueError> {
-        Self::parse(BUILTIN)
+    pub fn builtin() -> Result<&'static Self, CatalogueError> {
+        static PARSED: LazyLock<Result<Catalogue, CatalogueError>> =
+            LazyLock::new(|| Catalogue::parse(BUILTIN));
+        PARSED.as_ref().map_err(Clone::clone)
     }
 
     /// Parses and validates a catalogue.

@@ -111,7 +111,7 @@ pub fn checked_controls() -> Result<Vec<ControlId>, ServiceError> {
         .collect())
 }
 
-fn catalogue() -> Result<Catalogue, ServiceError> {
+fn catalogue() -> Result<&'static Catalogue, ServiceError> {
     Catalogue::builtin().map_err(|e| ServiceError::ControlCatalogue(e.to_string()))
 }
 

@@ -1,4 +1,4 @@
-//! Never lock the organisation out (controls AC-2, AC-6): a change that
+//! Never lock the organisation out (control AC-2): a change that
 //! would leave no active account administering access for good — holding
 //! `grant.manage` and `user.update` staff-wide through grants without an
 //! expiry ([`rempart_model::authority::administrators`]) — is refused with
