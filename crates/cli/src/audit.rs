@@ -546,7 +546,7 @@ fn with_signer(config: &rempart_core::Config, core: Rempart) -> (Rempart, Option
             ),
         );
     }
-    let chain = rempart_core::audit_key::chain_for(config, Arc::clone(&vault));
+    let chain = rempart_core::audit::signing_key::chain_for(config, Arc::clone(&vault));
     (core.with_keys(vault).with_audit(chain), None)
 }
 
@@ -555,7 +555,7 @@ async fn export_from(
     path: &std::path::Path,
     since: Option<Since>,
     key: &PublicKey,
-) -> anyhow::Result<rempart_core::audit_service::ExportSummary> {
+) -> anyhow::Result<rempart_core::audit::ExportSummary> {
     let from = match since {
         None => 1,
         Some(Since::Seq(seq)) => seq,

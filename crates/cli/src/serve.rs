@@ -27,8 +27,8 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
         tracing::warn!(variable = %name, "{}", ignored_variable_warning(name));
     }
     // Configuration checks first: a bad one creates nothing.
-    if let Some(options) = rempart_core::audit_ship::ShipOptions::from_config(&config.audit) {
-        rempart_core::audit_ship::check(&options).context("audit shipping")?;
+    if let Some(options) = rempart_core::audit::ship::ShipOptions::from_config(&config.audit) {
+        rempart_core::audit::ship::check(&options).context("audit shipping")?;
     }
     // Then, before anything else and whatever the database: the data
     // directory holds the keyring, the login-name key and the bootstrap
@@ -48,10 +48,10 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     // While sealed, the key recorded earlier names the signer (shipping).
     let known = core.recorded_audit_public_key().await?;
     let core = core.with_audit(
-        rempart_core::audit_key::chain_for(&config, vault).with_known_public_key(known),
+        rempart_core::audit::signing_key::chain_for(&config, vault).with_known_public_key(known),
     );
     // Events are recorded pending in their action's transaction; this task
-    // chains them in batches (group commit), see rempart_core::audit_log.
+    // chains them in batches (group commit), see rempart_core::kernel::audit_chain.
     let sequencer = {
         let core = core.clone();
         tokio::spawn(async move { core.run_audit_sequencer().await })
@@ -63,7 +63,7 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     let housekeeping = tokio::spawn(housekeeping(core.clone()));
     // A bad sink (URL, CA file, token file) stops the start here, before
     // anything is served.
-    let shipper = rempart_core::audit_ship::Shipper::from_config(core.clone(), &config.audit)
+    let shipper = rempart_core::audit::ship::Shipper::from_config(core.clone(), &config.audit)
         .context("audit shipping")?
         .map(Arc::new);
     let shipping = shipper.clone().map(|shipper| {

@@ -314,7 +314,7 @@ async fn public_key_offline_is_the_keyrings(engine: Engine) {
         None,
     )
     .unwrap();
-    let expected = rempart_core::audit_key::keyring_public_key(&vault)
+    let expected = rempart_core::audit::signing_key::keyring_public_key(&vault)
         .unwrap()
         .to_string();
     // Without the root key file the keyring cannot be opened: the key comes

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use rempart_audit::{Ed25519Signer, Signer as _};
-use rempart_core::audit_log::AuditChain;
+use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::{Rempart, SystemClock};
 use rempart_model::{Action, Outcome};
 use rempart_testkit::{Engine, TestDatabase};

@@ -781,11 +781,11 @@ impl Config {
             );
         }
         if let Some(url) = &self.audit.ship_url
-            && let Err(e) = crate::audit_ship::sink_url(url)
+            && let Err(e) = crate::audit::ship::sink_url(url)
         {
             return impossible("audit.ship_url", &e.to_string());
         }
-        if !(1..=crate::audit_ship::MAX_BATCH_SIZE).contains(&self.audit.ship_batch_size) {
+        if !(1..=crate::audit::ship::MAX_BATCH_SIZE).contains(&self.audit.ship_batch_size) {
             return impossible(
                 "audit.ship_batch_size",
                 "expected an integer from 1 to 10000",

@@ -1,33 +1,32 @@
-//! Rempart's application core: services that authorize, act and audit.
+//! Rempart's application core: a small kernel and one service per domain.
 //!
-//! [`Rempart`] is the service layer of invariant 1: every state change goes
-//! through one of its methods, which checks the caller's grants (invariant
-//! 2), performs the change and appends the audit event in one transaction.
-//! It does not speak HTTP; the server and the CLI call it.
+//! The [`kernel`] holds what every domain shares: the store, the clock, the
+//! audit chain, the keyring, and the gate ([`kernel::gate`]) through which
+//! every state change passes: it opens the write transaction, authorizes
+//! inside it, records a refusal the same way everywhere, runs the domain's
+//! body, appends the audit event and commits (invariants 1 and 2).
+//!
+//! Each domain is a folder: [`tenants`], [`identity`], [`keys`], [`audit`],
+//! [`controls`]. A domain uses the kernel and `rempart_model`, and another
+//! domain only through that domain's service methods. [`Rempart`] is the
+//! facade the server and the CLI call; it does not speak HTTP.
+//! `docs/architecture.md` describes the layers and the recipe for a new
+//! domain.
 
-pub mod actor;
-pub mod audit_details;
-pub mod audit_key;
-pub mod audit_log;
-pub mod audit_service;
-pub mod audit_ship;
-mod auth_cache;
-pub mod clock;
+pub mod audit;
 pub mod config;
-pub mod context;
 pub mod controls;
-pub mod error;
 pub mod identity;
+pub mod kernel;
 pub mod keys;
-pub mod password;
-pub mod secret;
 pub mod service;
-pub mod totp;
-mod visibility;
+pub mod tenants;
 
-pub use actor::{Actor, Credential};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use context::{RequestContext, Transport};
-pub use error::ServiceError;
-pub use service::{BootstrapResult, BootstrapStatus, Rempart};
+pub use identity::bootstrap::{BootstrapResult, BootstrapStatus};
+pub use kernel::actor::{Actor, Credential};
+pub use kernel::clock::{self, Clock, ManualClock, SystemClock};
+pub use kernel::context::{RequestContext, Transport};
+pub use kernel::error::ServiceError;
+pub use kernel::secret;
+pub use service::Rempart;

@@ -18,7 +18,7 @@ use rempart_audit::{
     Ed25519Signer, Problem, PublicKey, Signer as _, verify_consistency, verify_export,
     verify_inclusion,
 };
-use rempart_core::audit_log::AuditChain;
+use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::{Actor, ManualClock, Rempart, RequestContext, ServiceError};
 use rempart_model::{Environment, NewTenant, Region, Role, Scope, Tenant, TenantName};
 use rempart_store::{AuditQuery, Store};

@@ -1127,7 +1127,7 @@ async fn hashes_are_upgraded_at_login(engine: Engine) {
         Identity::for_tests_with(
             IdentityConfig::default(),
             PasswordPolicy::default(),
-            rempart_core::password::HashParams {
+            rempart_core::identity::password::HashParams {
                 memory_kib: 128,
                 iterations: 2,
                 parallelism: 1,

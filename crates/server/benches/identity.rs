@@ -93,7 +93,7 @@ enum Memory {
 /// Raw Argon2id hashes per second with `threads` threads.
 fn raw_argon2(hashes: usize, threads: usize, memory: Memory) -> f64 {
     use argon2::password_hash::PasswordHasher as _;
-    let defaults = rempart_core::password::HashParams::default();
+    let defaults = rempart_core::identity::password::HashParams::default();
     let params = Params::new(
         defaults.memory_kib,
         defaults.iterations,

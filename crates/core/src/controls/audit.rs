@@ -8,7 +8,7 @@ use rempart_store::AuditRecord;
 use time::{Duration, OffsetDateTime};
 
 use super::{ControlCheck, Finding};
-use crate::error::ServiceError;
+use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
 
 pub(super) fn checks() -> Vec<Box<dyn ControlCheck>> {
@@ -43,7 +43,7 @@ async fn each_event(
     let mut after = 0;
     loop {
         let page = {
-            let mut tx = core.store.begin_read().await?;
+            let mut tx = core.kernel.store.begin_read().await?;
             tx.audit_events(after, PAGE).await?
         };
         let Some(last) = page.last() else {
@@ -74,7 +74,7 @@ impl ControlCheck for LogVerifies {
         // the database (a sealed keyring).
         let key = match core.audit_public_key() {
             Some(key) => Some(key),
-            None => match crate::audit_key::keyring_public_key(&core.keys) {
+            None => match crate::audit::signing_key::keyring_public_key(&core.kernel.keys) {
                 Some(key) => Some(key),
                 None => core.recorded_audit_public_key().await?,
             },
@@ -100,7 +100,7 @@ impl ControlCheck for LogVerifies {
                 let mut findings = Vec::new();
                 if unsigned > 0 {
                     let oldest = {
-                        let mut tx = core.store.begin_read().await?;
+                        let mut tx = core.kernel.store.begin_read().await?;
                         tx.audit_event(report.checkpointed + 1).await?
                     };
                     if let Some(oldest) = oldest.filter(|e| now - e.time > limit) {
@@ -162,7 +162,7 @@ impl ControlCheck for LogEncryptedAndShippedOverTls {
             ));
         }
         for sink in &core.deployment.audit_sinks {
-            if crate::audit_ship::sink_url(sink).is_err() {
+            if crate::audit::ship::sink_url(sink).is_err() {
                 findings.push(format!(
                     "audit sink {} is not an https URL",
                     rempart_store::redact_url(sink)
@@ -215,19 +215,19 @@ impl ControlCheck for NoSecretInTheLog {
             .map(|seq| format!("event {seq}: a secret in a clear field"))
             .collect();
 
-        let sealed = core.keys.is_sealed();
+        let sealed = core.kernel.keys.is_sealed();
         let mut opened = 0u64;
         if !sealed {
             let after = events.saturating_sub(DETAILS_SCANNED);
             let page = {
-                let mut tx = core.store.begin_read().await?;
+                let mut tx = core.kernel.store.begin_read().await?;
                 tx.audit_events(after, u32::try_from(DETAILS_SCANNED).unwrap_or(u32::MAX))
                     .await?
             };
             for event in page.iter().filter(|e| e.details.is_some()) {
                 // A detail that no longer opens (a shredded tenant's) holds
                 // nothing anyone can read.
-                if let Ok(Some(plain)) = core.open_audit_details(event).await {
+                if let Ok(Some(plain)) = core.kernel.open_audit_details(event).await {
                     opened += 1;
                     if holds_secret(&String::from_utf8_lossy(&plain)) {
                         findings.push(format!("event {}: a secret in its details", event.seq));

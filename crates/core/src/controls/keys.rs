@@ -8,8 +8,8 @@ use rempart_crypto::Keyring;
 use time::OffsetDateTime;
 
 use super::{ControlCheck, Finding};
-use crate::error::ServiceError;
-use crate::keys::KeyError;
+use crate::kernel::error::ServiceError;
+use crate::kernel::keyring::KeyError;
 use crate::service::Rempart;
 
 pub(super) fn checks() -> Vec<Box<dyn ControlCheck>> {
@@ -33,7 +33,7 @@ impl ControlCheck for EnvironmentsHaveTheirOwnKeys {
     }
 
     async fn run(&self, core: &Rempart, _now: OffsetDateTime) -> Result<Finding, ServiceError> {
-        let looked = core.keys.with_keyring(|keyring: &Keyring| {
+        let looked = core.kernel.keys.with_keyring(|keyring: &Keyring| {
             Ok((keyring.status()?, keyring.keks_shared_across_environments()))
         });
         let (status, shared) = match looked {

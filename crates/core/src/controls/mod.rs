@@ -26,11 +26,11 @@ use rempart_model::control::{Catalogue, CheckOutcome, CheckResult, ControlId};
 use rempart_model::{Action, Outcome, Permission, Scope};
 use time::OffsetDateTime;
 
-use crate::actor::Actor;
-use crate::audit_details::Details;
-use crate::audit_log::Draft;
-use crate::context::RequestContext;
-use crate::error::ServiceError;
+use crate::kernel::actor::Actor;
+use crate::kernel::audit_chain::Draft;
+use crate::kernel::context::RequestContext;
+use crate::kernel::details::Details;
+use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
 
 pub use deployment::Deployment;
@@ -154,7 +154,7 @@ impl Rempart {
         ctx: &RequestContext,
         only: &[ControlId],
     ) -> Result<ControlReport, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         self.authorize(
             actor,
             ctx,
@@ -240,8 +240,11 @@ impl Rempart {
         let draft = Draft::new(actor.audit_name(), Action::ControlsCheck, Outcome::Success)
             .target("controls")
             .details(Details::new(&summary));
-        let mut tx = self.store.begin().await?;
-        self.audit.append(tx.as_mut(), ctx, now, draft).await?;
+        let mut tx = self.kernel.store.begin().await?;
+        self.kernel
+            .audit
+            .append(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(ControlReport {
             checked_at: now,

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{ControlCheck, Finding};
-use crate::error::ServiceError;
+use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
 
 pub(super) fn checks() -> Vec<Box<dyn ControlCheck>> {
@@ -40,7 +40,7 @@ impl ControlCheck for ReadinessReflectsDependencies {
             findings.push("the database does not answer: /readyz answers 503".to_owned());
             "the database did not answer"
         };
-        let keyring = if core.keys.is_sealed() {
+        let keyring = if core.kernel.keys.is_sealed() {
             findings
                 .push("the keyring is sealed: /readyz answers 503 until it is unsealed".to_owned());
             "the keyring is sealed"

@@ -28,14 +28,14 @@ use uuid::Uuid;
 use super::Refusal;
 use super::administrators::Removal;
 use super::login::SessionView;
-use crate::actor::{Actor, Credential};
-use crate::audit_details::Details;
-use crate::audit_log::Draft;
-use crate::context::RequestContext;
-use crate::error::ServiceError;
-use crate::secret::{self, SecretKind};
+use crate::kernel::actor::{Actor, Credential};
+use crate::kernel::audit_chain::Draft;
+use crate::kernel::context::RequestContext;
+use crate::kernel::details::Details;
+use crate::kernel::error::ServiceError;
+use crate::kernel::secret::{self, SecretKind};
+use crate::kernel::visibility::{Sight, Unseen, Why, no_account};
 use crate::service::Rempart;
-use crate::visibility::{Sight, Unseen, Why, no_account};
 
 /// The longest an API token may live.
 const TOKEN_MAX_LIFETIME: Duration = Duration::days(366);
@@ -90,6 +90,15 @@ pub struct NewToken {
     pub allow_list: Option<rempart_model::AllowList>,
 }
 
+/// An allow-list as stored: its networks, space-separated.
+fn allow_list_text(list: &rempart_model::AllowList) -> String {
+    list.entries()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn builtin_description(role: Role) -> &'static str {
     match role {
         Role::SecurityAdmin => "Runs the programme: tenants, keys, access",
@@ -113,7 +122,7 @@ impl Rempart {
         ctx: &RequestContext,
         new: NewRole,
     ) -> Result<RoleView, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("role:{}", new.name);
         self.authorize(
             actor,
@@ -176,7 +185,7 @@ impl Rempart {
             description: new.description,
             created_at: now,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         match tx.insert_role(&record).await {
             Ok(()) => {}
             Err(StoreError::Conflict { .. }) => {
@@ -190,7 +199,9 @@ impl Rempart {
         let draft = Draft::new(actor.audit_name(), Action::RoleCreate, Outcome::Success)
             .target(target)
             .details(Details::field("permissions", record.permissions.to_names()));
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(RoleView {
             name: record.name,
@@ -206,7 +217,7 @@ impl Rempart {
         actor: &Actor,
         ctx: &RequestContext,
     ) -> Result<Vec<RoleView>, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         if actor.tenant_filter(Permission::RoleRead, now).is_none() {
             self.authorize(
                 actor,
@@ -219,10 +230,12 @@ impl Rempart {
             )
             .await?;
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let custom = tx.roles().await?;
         let draft = Draft::new(actor.audit_name(), Action::RoleList, Outcome::Success);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         let mut roles: Vec<RoleView> = Role::ALL
             .iter()
@@ -254,7 +267,7 @@ impl Rempart {
         ctx: &RequestContext,
         new: NewGrant,
     ) -> Result<GrantRecord, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("principal:{}", new.principal);
         // A tenant or an account the granter does not see is not found.
         let environment = match &new.scope {
@@ -274,7 +287,7 @@ impl Rempart {
                 no_account(new.principal, Action::GrantCreate),
             )
             .await?;
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let custom = match new.role.builtin() {
             Some(_) => None,
             None => tx.role(&new.role).await?,
@@ -384,7 +397,7 @@ impl Rempart {
             return Err(refused);
         }
         let record = GrantRecord {
-            id: self.clock.new_id(),
+            id: self.kernel.clock.new_id(),
             principal: new.principal,
             grant: Grant {
                 role: new.role,
@@ -395,7 +408,7 @@ impl Rempart {
             created_at: now,
             granted_by: Some(actor.principal),
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.insert_grant_record(&record).await?;
         let draft = Draft::new(actor.audit_name(), Action::GrantCreate, Outcome::Success)
             .target(format!("grant:{}", record.id))
@@ -404,7 +417,9 @@ impl Rempart {
                 format!("{} to principal:{}", record.grant.role, record.principal),
             ))
             .in_tenant(tenant);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -444,9 +459,9 @@ impl Rempart {
         ctx: &RequestContext,
         grant: Uuid,
     ) -> Result<(), ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("grant:{grant}");
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let found = tx.grant_record(grant).await?;
         let environment = match found.as_ref().map(|g| &g.grant.scope) {
             Some(Scope::Tenant(t)) => tx.tenant(*t).await?.map(|t| t.environment),
@@ -493,7 +508,7 @@ impl Rempart {
         .await?;
         self.require_step_up(actor, ctx, now, Action::GrantRevoke, &target)
             .await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         if self
             .removes_last_administrator(tx.as_mut(), Removal::Grant(grant))
             .await?
@@ -529,7 +544,9 @@ impl Rempart {
         if let Scope::Tenant(t) = record.grant.scope {
             draft = draft.tenant(t);
         }
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -542,7 +559,7 @@ impl Rempart {
         ctx: &RequestContext,
         principal: PrincipalId,
     ) -> Result<Vec<GrantRecord>, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("principal:{principal}");
         if principal != actor.principal {
             let (_, scope, env) = self
@@ -566,11 +583,13 @@ impl Rempart {
             )
             .await?;
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let grants = tx.grant_records_of(principal).await?;
         let draft =
             Draft::new(actor.audit_name(), Action::GrantList, Outcome::Success).target(target);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(grants)
     }
@@ -584,7 +603,7 @@ impl Rempart {
         ctx: &RequestContext,
         new: NewToken,
     ) -> Result<(TokenRecord, SecretString), ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let holder_id = new.holder.unwrap_or(actor.principal);
         let target = format!("principal:{holder_id}");
         // An account the caller does not see is not found, whatever its
@@ -630,12 +649,12 @@ impl Rempart {
         let lifetime = token_lifetime(actor, new.expires_in, now)?;
         // A tenant the caller cannot see answers as one that does not exist,
         // before anything is said about the cut.
-        if let Some(t) = new.tenant {
-            self.tenant_in_sight(actor, ctx, now, t, Action::TokenCreate)
-                .await?;
-        }
         let tenant = match new.tenant {
-            Some(t) => Some(self.tenant_record(t).await?),
+            Some(t) => {
+                self.tenant_in_sight(actor, ctx, now, t, Action::TokenCreate)
+                    .await?;
+                Some(self.tenant_record(t).await?)
+            }
             None => None,
         };
         let cut = Cut {
@@ -660,7 +679,7 @@ impl Rempart {
         }
         let secret = secret::generate(SecretKind::ApiToken)?;
         let record = TokenRecord {
-            id: self.clock.new_id(),
+            id: self.kernel.clock.new_id(),
             principal: holder_id,
             hash: secret::fingerprint(&secret),
             name,
@@ -670,25 +689,21 @@ impl Rempart {
             last_used_at: None,
             tenant: new.tenant,
             permissions: new.permissions,
-            allow_list: new.allow_list.map(|list| {
-                list.entries()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }),
+            allow_list: new.allow_list.as_ref().map(allow_list_text),
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.insert_token(&record).await?;
         let draft = Draft::new(actor.audit_name(), Action::TokenCreate, Outcome::Success)
             .target(format!("token:{}", record.id));
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok((record, secret))
     }
 
     async fn tenant_record(&self, id: TenantId) -> Result<Tenant, ServiceError> {
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let found = tx.tenant(id).await?;
         drop(tx);
         found.ok_or(ServiceError::TenantNotFound)
@@ -751,7 +766,7 @@ impl Rempart {
                 )));
             }
         }
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let grants = tx.grants_of(holder.id).await?;
         let carried = super::login::restrict(grants, cut.permissions, tenant);
         let mut environments: HashMap<TenantId, Environment> = HashMap::new();
@@ -819,15 +834,17 @@ impl Rempart {
         ctx: &RequestContext,
         holder: Option<PrincipalId>,
     ) -> Result<Vec<TokenRecord>, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let (holder, target) = self
             .holder_for_listing(actor, ctx, now, holder, Action::TokenList)
             .await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let tokens = tx.tokens_of(holder).await?;
         let draft =
             Draft::new(actor.audit_name(), Action::TokenList, Outcome::Success).target(target);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(tokens)
     }
@@ -851,15 +868,17 @@ impl Rempart {
         ctx: &RequestContext,
         holder: Option<PrincipalId>,
     ) -> Result<Vec<SessionView>, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let (holder, target) = self
             .holder_for_listing(actor, ctx, now, holder, Action::SessionList)
             .await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let sessions = tx.sessions_of(holder, now).await?;
         let draft =
             Draft::new(actor.audit_name(), Action::SessionList, Outcome::Success).target(target);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         let current = match actor.credential {
             Credential::Session { id, .. } => Some(id),
@@ -900,13 +919,13 @@ impl Rempart {
         ctx: &RequestContext,
         credential: Revocable,
     ) -> Result<(), ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let (kind, id, action) = match credential {
             Revocable::Token(id) => ("token", id, Action::TokenRevoke),
             Revocable::Session(id) => ("session", id, Action::SessionRevoke),
         };
         let target = format!("{kind}:{id}");
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let holder = match credential {
             Revocable::Token(id) => tx.token(id).await?.map(|t| t.principal),
             Revocable::Session(id) => tx.session(id).await?.map(|s| s.principal),
@@ -926,13 +945,15 @@ impl Rempart {
         };
         self.authorize_revocation(actor, ctx, now, (holder, id), unseen)
             .await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         match credential {
             Revocable::Token(id) => tx.revoke_token(id, now).await?,
             Revocable::Session(id) => tx.revoke_session(id, now).await?,
         };
         let draft = Draft::new(actor.audit_name(), action, Outcome::Success).target(target);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -955,7 +976,7 @@ impl Rempart {
         }
         let (action, target) = (unseen.action, unseen.target.clone());
         let (scope, env) = if holder == actor.principal {
-            let mut tx = self.store.begin_read().await?;
+            let mut tx = self.kernel.store.begin_read().await?;
             let found = tx.principal(holder).await?;
             drop(tx);
             let account = found.ok_or_else(|| ServiceError::NotFound {

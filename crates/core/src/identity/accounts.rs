@@ -9,13 +9,13 @@ use secrecy::SecretString;
 
 use super::Refusal;
 use super::administrators::Removal;
-use crate::actor::Actor;
-use crate::audit_details::Details;
-use crate::audit_log::Draft;
-use crate::context::RequestContext;
-use crate::error::ServiceError;
+use crate::kernel::actor::Actor;
+use crate::kernel::audit_chain::Draft;
+use crate::kernel::context::RequestContext;
+use crate::kernel::details::Details;
+use crate::kernel::error::ServiceError;
+use crate::kernel::visibility::Sight;
 use crate::service::Rempart;
-use crate::visibility::Sight;
 
 /// An account to create.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ impl Rempart {
         ctx: &RequestContext,
         new: NewAccount,
     ) -> Result<PrincipalRecord, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let invalid = |field: &'static str, message: &str| ServiceError::Invalid {
             field,
             message: message.to_owned(),
@@ -107,7 +107,7 @@ impl Rempart {
         .await?;
 
         let account = PrincipalRecord {
-            id: PrincipalId(self.clock.new_id()),
+            id: PrincipalId(self.kernel.clock.new_id()),
             name: new.name,
             state: PrincipalState::Active,
             created_at: now,
@@ -132,7 +132,7 @@ impl Rempart {
             },
             None => None,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         if account.break_glass
             && tx.count_break_glass().await? >= u64::from(self.identity.config.break_glass_max)
         {
@@ -181,7 +181,9 @@ impl Rempart {
             .target(format!("principal:{}", account.id))
             .details(Details::field("kind", account.kind.as_str()))
             .in_tenant(account.tenant);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         if account.break_glass {
             tracing::warn!(account = %account.id, "emergency (break-glass) account created");
@@ -197,7 +199,7 @@ impl Rempart {
         ctx: &RequestContext,
         tenant: Option<TenantId>,
     ) -> Result<Vec<PrincipalRecord>, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let (scope, environment, filter) = match tenant {
             Some(t) => {
                 let env = self
@@ -217,11 +219,13 @@ impl Rempart {
             "users",
         )
         .await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let accounts = tx.list_principals(&filter).await?;
         let draft =
             Draft::new(actor.audit_name(), Action::UserList, Outcome::Success).in_tenant(tenant);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(accounts)
     }
@@ -233,8 +237,8 @@ impl Rempart {
         ctx: &RequestContext,
         name: &PrincipalName,
     ) -> Result<PrincipalRecord, ServiceError> {
-        let now = self.clock.now();
-        let mut tx = self.store.begin_read().await?;
+        let now = self.kernel.clock.now();
+        let mut tx = self.kernel.store.begin_read().await?;
         let found = tx.principal_by_name(&name.uniqueness_key()).await?;
         drop(tx);
         let not_found = || ServiceError::NotFound {
@@ -248,11 +252,13 @@ impl Rempart {
             // Outside the caller's scope: as if it did not exist.
             return Err(not_found());
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let draft = Draft::new(actor.audit_name(), Action::UserList, Outcome::Success)
             .target(format!("principal:{}", account.id))
             .in_tenant(account.tenant);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(account)
     }
@@ -268,7 +274,7 @@ impl Rempart {
         account: PrincipalId,
         state: PrincipalState,
     ) -> Result<PrincipalRecord, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("principal:{account}");
         let record = self
             .account_for_change(
@@ -303,7 +309,7 @@ impl Rempart {
                 message: "a terminated account stays terminated".to_owned(),
             });
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         if state != PrincipalState::Active
             && self
                 .removes_last_administrator(tx.as_mut(), Removal::Account(account))
@@ -343,7 +349,9 @@ impl Rempart {
             .target(target)
             .details(Details::new(&details))
             .in_tenant(record.tenant);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(PrincipalRecord { state, ..record })
     }

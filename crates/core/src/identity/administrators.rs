@@ -13,7 +13,7 @@ use rempart_model::authority::administrators;
 use rempart_store::{PrincipalState, Tx};
 use uuid::Uuid;
 
-use crate::error::ServiceError;
+use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
 
 /// What a change takes away.

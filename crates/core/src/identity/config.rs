@@ -5,7 +5,7 @@ use rempart_model::password_policy::PasswordPolicy;
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
-use crate::password::HashParams;
+use crate::identity::password::HashParams;
 
 /// Login, sessions, lockout, MFA and separation of duties.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

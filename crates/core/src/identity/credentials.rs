@@ -8,13 +8,13 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use super::Refusal;
-use crate::actor::{Actor, Credential};
-use crate::audit_details::Details;
-use crate::audit_log::Draft;
-use crate::context::RequestContext;
-use crate::error::ServiceError;
+use crate::identity::totp::{TotpRefusal, TotpSecret};
+use crate::kernel::actor::{Actor, Credential};
+use crate::kernel::audit_chain::Draft;
+use crate::kernel::context::RequestContext;
+use crate::kernel::details::Details;
+use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
-use crate::totp::{TotpRefusal, TotpSecret};
 
 /// The data-key purpose sealing TOTP secrets.
 const TOTP_PURPOSE: &str = "identity-totp";
@@ -179,11 +179,11 @@ impl Rempart {
         current: SecretString,
         new: SecretString,
     ) -> Result<(), ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("principal:{}", actor.principal);
         self.require_uncut(actor, ctx, now, Action::PasswordChange, &target)
             .await?;
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let stored = tx.password(actor.principal).await?;
         let history = tx.password_history(actor.principal, MAX_HISTORY).await?;
@@ -207,14 +207,16 @@ impl Rempart {
         if !proof.matches {
             // The failure counts toward the lockout and is audited, in one
             // transaction.
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.kernel.store.begin().await?;
             self.count_failure(tx.as_mut(), now, &self.account_key(&account))
                 .await?;
             let draft = Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Denied)
                 .target(target)
                 .details(Details::reason("the current password is wrong"))
                 .in_tenant(account.tenant);
-            self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+            self.kernel
+                .append_audit(tx.as_mut(), ctx, now, draft)
+                .await?;
             tx.commit().await?;
             return Err(ServiceError::LoginFailed);
         }
@@ -228,7 +230,7 @@ impl Rempart {
             }
             Err(e) => return Err(e),
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.set_password(
             &PasswordRecord {
                 principal: account.id,
@@ -259,7 +261,9 @@ impl Rempart {
         let draft = Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Success)
             .target(target)
             .in_tenant(account.tenant);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -274,7 +278,7 @@ impl Rempart {
         account: PrincipalId,
         new: SecretString,
     ) -> Result<(), ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("principal:{account}");
         let record = self
             .account_for_change(
@@ -286,7 +290,7 @@ impl Rempart {
                 Action::PasswordSet,
             )
             .await?;
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let history = tx.password_history(account, MAX_HISTORY).await?;
         drop(tx);
         if record.kind == rempart_store::AccountKind::Service {
@@ -305,7 +309,7 @@ impl Rempart {
             }
             Err(e) => return Err(e),
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.set_password(
             &PasswordRecord {
                 principal: account,
@@ -320,7 +324,9 @@ impl Rempart {
         let draft = Draft::new(actor.audit_name(), Action::PasswordSet, Outcome::Success)
             .target(target)
             .in_tenant(record.tenant);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -357,7 +363,7 @@ impl Rempart {
         actor: &Actor,
         ctx: &RequestContext,
     ) -> Result<TotpEnrolment, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("principal:{}", actor.principal);
         self.require_uncut(actor, ctx, now, Action::MfaEnrol, &target)
             .await?;
@@ -368,7 +374,7 @@ impl Rempart {
                 field: "mfa_issuer",
                 message: e.to_string(),
             })?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         if tx
             .totp(actor.principal)
             .await?
@@ -394,11 +400,12 @@ impl Rempart {
             });
         }
         let key = self
+            .kernel
             .system_data_key(tx.as_mut(), ctx, now, TOTP_PURPOSE)
             .await?;
         let sealed = key
             .encrypt(&totp_record(actor.principal), secret.expose_bytes())
-            .map_err(crate::keys::KeyError::from)?;
+            .map_err(crate::kernel::keyring::KeyError::from)?;
         tx.set_data_key_encryptions(key.id().as_bytes(), key.usage().encryptions)
             .await?;
         tx.put_totp(&TotpRecord {
@@ -411,7 +418,9 @@ impl Rempart {
         .await?;
         let draft =
             Draft::new(actor.audit_name(), Action::MfaEnrol, Outcome::Success).target(target);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         let base32 = base32_upper(secret.expose_bytes());
         Ok(TotpEnrolment {
@@ -429,9 +438,9 @@ impl Rempart {
         ctx: &RequestContext,
         code: &SecretString,
     ) -> Result<RecoveryCodes, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("principal:{}", actor.principal);
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let pending = tx.totp(actor.principal).await?;
         drop(tx);
         let Some(pending) = pending.filter(|t| t.confirmed_at.is_none()) else {
@@ -460,7 +469,7 @@ impl Rempart {
             }
         };
         let (codes, hashes) = self.new_recovery_codes()?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         if !tx
             .advance_totp_step(actor.principal, pending.last_step, step, Some(now))
             .await?
@@ -491,7 +500,9 @@ impl Rempart {
         }
         let draft =
             Draft::new(actor.audit_name(), Action::MfaConfirm, Outcome::Success).target(target);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(codes)
     }
@@ -505,7 +516,12 @@ impl Rempart {
             .collect::<Result<_, _>>()?;
         let hashes = codes
             .iter()
-            .map(|c| (self.clock.new_id(), recovery_fingerprint(c.expose_secret())))
+            .map(|c| {
+                (
+                    self.kernel.clock.new_id(),
+                    recovery_fingerprint(c.expose_secret()),
+                )
+            })
             .collect();
         Ok((RecoveryCodes(codes), hashes))
     }
@@ -520,7 +536,7 @@ impl Rempart {
         ctx: &RequestContext,
         account: PrincipalId,
     ) -> Result<(), ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("principal:{account}");
         let record = self
             .account_for_change(
@@ -532,7 +548,7 @@ impl Rempart {
                 Action::MfaReset,
             )
             .await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.delete_totp(account).await?;
         tx.delete_webauthn_credentials(account).await?;
         tx.replace_recovery_codes(account, &[], now).await?;
@@ -540,7 +556,9 @@ impl Rempart {
         let draft = Draft::new(actor.audit_name(), Action::MfaReset, Outcome::Success)
             .target(target)
             .in_tenant(record.tenant);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -548,6 +566,7 @@ impl Rempart {
     /// The TOTP secret of a stored credential, opened by the keyring.
     pub(crate) async fn open_totp(&self, record: &TotpRecord) -> Result<TotpSecret, ServiceError> {
         let bytes = self
+            .kernel
             .decrypt_system(TOTP_PURPOSE, &totp_record(record.principal), &record.secret)
             .await?;
         TotpSecret::from_bytes(bytes).map_err(|e| ServiceError::AuditLog(e.to_string()))

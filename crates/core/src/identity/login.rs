@@ -22,14 +22,14 @@ use uuid::Uuid;
 use super::Refusal;
 use super::credentials::{is_recovery_code, recovery_fingerprint};
 use super::tenant_access::TenantAccess;
-use crate::actor::{Actor, Credential};
-use crate::audit_details::Details;
-use crate::audit_log::Draft;
-use crate::context::RequestContext;
-use crate::error::ServiceError;
-use crate::secret::{self, SecretKind};
+use crate::identity::totp::TotpRefusal;
+use crate::kernel::actor::{Actor, Credential};
+use crate::kernel::audit_chain::Draft;
+use crate::kernel::context::RequestContext;
+use crate::kernel::details::Details;
+use crate::kernel::error::ServiceError;
+use crate::kernel::secret::{self, SecretKind};
 use crate::service::Rempart;
-use crate::totp::TotpRefusal;
 
 /// How often a session's "last seen" time is written: idle timeouts are
 /// exact to this.
@@ -100,11 +100,11 @@ impl Rempart {
         name: &str,
         password: SecretString,
     ) -> Result<LoginStep, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let name_key = name.trim().to_lowercase();
         // Keyed by a hash: a password typed as the name is never stored.
         let account_throttle = self.identity.login_key.throttle_key(&name_key);
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let account_lock = tx.throttle(&account_throttle).await?;
         let source_lock = match source_key(ctx) {
             Some(key) => tx.throttle(&key).await?,
@@ -169,14 +169,16 @@ impl Rempart {
             _ => None,
         };
         if let Some(reason) = failure {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.kernel.store.begin().await?;
             self.count_failure(tx.as_mut(), now, &account_throttle)
                 .await?;
             if let Some(key) = source_key(ctx) {
                 self.count_source_failure(tx.as_mut(), now, &key).await?;
             }
             let draft = login_draft(&target, tenant, Outcome::Denied, reason);
-            self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+            self.kernel
+                .append_audit(tx.as_mut(), ctx, now, draft)
+                .await?;
             self.lockout_events(tx.as_mut(), ctx, now, &account_throttle, &target)
                 .await?;
             tx.commit().await?;
@@ -201,7 +203,7 @@ impl Rempart {
         } else {
             None
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         if let Some(hash) = rehashed {
             tx.rehash_password(account.id, &hash).await?;
         }
@@ -224,7 +226,7 @@ impl Rempart {
             SessionStage::Full
         };
         let session = SessionRecord {
-            id: self.clock.new_id(),
+            id: self.kernel.clock.new_id(),
             principal: account.id,
             hash: secret::fingerprint(&secret),
             stage,
@@ -244,7 +246,9 @@ impl Rempart {
         .target(format!("session:{}", session.id))
         .details(Details::field("next", stage.as_str()))
         .in_tenant(account.tenant);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         if account.break_glass {
             let draft = Draft::new(
                 format!("principal:{}", account.id),
@@ -253,7 +257,9 @@ impl Rempart {
             )
             .target(format!("session:{}", session.id))
             .details(Details::field("severity", "high"));
-            self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+            self.kernel
+                .append_audit(tx.as_mut(), ctx, now, draft)
+                .await?;
             tracing::warn!(account = %account.id, "emergency (break-glass) account logged in");
         }
         tx.commit().await?;
@@ -278,12 +284,12 @@ impl Rempart {
         session: &SecretString,
         code: &SecretString,
     ) -> Result<LoginStep, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let (actor, record) = self
             .authenticate_session(ctx, session, &[SessionStage::SecondFactor])
             .await?;
         let target = format!("session:{}", record.id);
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let totp = tx.totp(actor.principal).await?;
         let password = tx.password(actor.principal).await?;
@@ -301,12 +307,12 @@ impl Rempart {
             Action::LoginSecondFactor,
         )
         .await?;
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let policy = self.policy_with(&self.access_of(tx.as_mut(), &account).await?);
         drop(tx);
 
         let text = code.expose_secret().trim();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let outcome: Result<&'static str, String> = if is_recovery_code(text) {
             if tx
                 .use_recovery_code(actor.principal, &recovery_fingerprint(text), now)
@@ -321,7 +327,7 @@ impl Rempart {
                 Some(t) if t.confirmed_at.is_some() => {
                     drop(tx);
                     let secret = self.open_totp(t).await?;
-                    tx = self.store.begin().await?;
+                    tx = self.kernel.store.begin().await?;
                     match secret.verify(text, now, t.last_step) {
                         Ok(step) => {
                             if tx
@@ -358,7 +364,9 @@ impl Rempart {
                 .target(target)
                 .details(Details::field("method", method))
                 .in_tenant(account.tenant);
-                self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+                self.kernel
+                    .append_audit(tx.as_mut(), ctx, now, draft)
+                    .await?;
                 tx.commit().await?;
                 Ok(LoginStep {
                     session: session.clone(),
@@ -378,7 +386,9 @@ impl Rempart {
                 .target(target.clone())
                 .details(Details::reason(reason.clone()))
                 .in_tenant(account.tenant);
-                self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+                self.kernel
+                    .append_audit(tx.as_mut(), ctx, now, draft)
+                    .await?;
                 self.lockout_events(tx.as_mut(), ctx, now, &throttle, &target)
                     .await?;
                 tx.commit().await?;
@@ -396,7 +406,7 @@ impl Rempart {
         password: SecretString,
         code: Option<SecretString>,
     ) -> Result<(), ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let Credential::Session { id, .. } = actor.credential else {
             return Err(ServiceError::Invalid {
                 field: "credential",
@@ -404,7 +414,7 @@ impl Rempart {
             });
         };
         let target = format!("session:{id}");
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let stored = tx.password(actor.principal).await?;
         let totp = tx.totp(actor.principal).await?;
@@ -449,7 +459,7 @@ impl Rempart {
                 }
             }
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         if let Some((expected, step)) = advance
             && !tx
                 .advance_totp_step(actor.principal, expected, step, None)
@@ -459,12 +469,14 @@ impl Rempart {
         }
         if let Some(reason) = failure {
             drop(tx);
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.kernel.store.begin().await?;
             self.count_failure(tx.as_mut(), now, &throttle).await?;
             let draft = Draft::new(actor.audit_name(), Action::StepUp, Outcome::Denied)
                 .target(target.clone())
                 .details(Details::reason(reason.clone()));
-            self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+            self.kernel
+                .append_audit(tx.as_mut(), ctx, now, draft)
+                .await?;
             self.lockout_events(tx.as_mut(), ctx, now, &throttle, &target)
                 .await?;
             tx.commit().await?;
@@ -472,7 +484,9 @@ impl Rempart {
         }
         tx.update_session(id, SessionStage::Full, now, now).await?;
         let draft = Draft::new(actor.audit_name(), Action::StepUp, Outcome::Success).target(target);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -495,7 +509,7 @@ impl Rempart {
         target: &str,
         action: Action,
     ) -> Result<(), ServiceError> {
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let lock = tx.throttle(&self.account_key(account)).await?;
         drop(tx);
         let Some(retry) = locked_for(lock.as_ref(), now) else {
@@ -520,18 +534,20 @@ impl Rempart {
 
     /// Ends the caller's own session.
     pub async fn logout(&self, actor: &Actor, ctx: &RequestContext) -> Result<(), ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let Credential::Session { id, .. } = actor.credential else {
             return Err(ServiceError::Invalid {
                 field: "credential",
                 message: "only a login session logs out; revoke an API token instead".to_owned(),
             });
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.revoke_session(id, now).await?;
         let draft = Draft::new(actor.audit_name(), Action::Logout, Outcome::Success)
             .target(format!("session:{id}"));
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -541,7 +557,7 @@ impl Rempart {
     /// another key would count failures apart from the others.
     pub async fn login_key_matches(&self) -> Result<bool, ServiceError> {
         let mine = self.identity.login_key.check_value();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let recorded = tx.record_login_key_check(mine).await?;
         tx.commit().await?;
         Ok(recorded == mine)
@@ -551,13 +567,14 @@ impl Rempart {
     /// escalation looks back that far). Run by `rempart serve` every few
     /// minutes; returns how many were forgotten.
     pub async fn purge_login_throttle(&self) -> Result<u64, ServiceError> {
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.kernel.clock.now();
+        let mut tx = self.kernel.store.begin().await?;
         let purged = tx.purge_login_throttle(now - Duration::days(1)).await?;
         if purged > 0 {
             let draft = Draft::new("system", Action::ThrottlePurge, Outcome::Success)
                 .details(Details::field("purged", purged.to_string()));
-            self.append_audit(tx.as_mut(), &RequestContext::system(), now, draft)
+            self.kernel
+                .append_audit(tx.as_mut(), &RequestContext::system(), now, draft)
                 .await?;
         }
         tx.commit().await?;
@@ -661,7 +678,7 @@ impl Rempart {
                 let draft = Draft::new("system", Action::Lockout, Outcome::Success)
                     .target(target.to_owned())
                     .details(Details::new(&details));
-                self.append_audit(tx, ctx, now, draft).await?;
+                self.kernel.append_audit(tx, ctx, now, draft).await?;
                 tracing::warn!(target = %target, "login locked out after repeated failures");
             }
         }
@@ -677,9 +694,9 @@ impl Rempart {
         secret: &SecretString,
         stages: &[SessionStage],
     ) -> Result<(Actor, SessionRecord), ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let idle = self.identity.config.session_idle();
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let found = tx.session_by_hash(&secret::fingerprint(secret)).await?;
         let live = found.filter(|s| {
             s.revoked_at.is_none() && now < s.expires_at && now - s.last_seen_at < idle
@@ -705,7 +722,7 @@ impl Rempart {
         let grants = tx.grants_of(principal.id).await?;
         drop(tx);
         if now - session.last_seen_at >= SESSION_TOUCH_INTERVAL {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.kernel.store.begin().await?;
             tx.touch_session(session.id, now).await?;
             tx.commit().await?;
         }

@@ -10,6 +10,11 @@
 //! keyring (TOTP secrets).
 
 mod access;
+pub(crate) mod auth_cache;
+mod authenticate;
+pub mod bootstrap;
+pub mod password;
+pub(crate) mod totp;
 pub(crate) use access::{TOKEN_DEFAULT_LIFETIME, token_cut};
 mod accounts;
 mod administrators;
@@ -36,14 +41,14 @@ use rempart_model::{Action, Environment, Outcome, Permission, Scope, TenantId};
 use rempart_store::{AccountKind, PrincipalRecord};
 use time::OffsetDateTime;
 
-use crate::actor::Actor;
-use crate::audit_details::Details;
-use crate::audit_log::Draft;
-use crate::context::RequestContext;
-use crate::error::ServiceError;
-use crate::password::{HashParams, PasswordError, PasswordHasher};
+use crate::identity::password::{HashParams, PasswordError, PasswordHasher};
+use crate::kernel::actor::Actor;
+use crate::kernel::audit_chain::Draft;
+use crate::kernel::context::RequestContext;
+use crate::kernel::details::Details;
+use crate::kernel::error::ServiceError;
+use crate::kernel::visibility::{Sight, no_account};
 use crate::service::Rempart;
-use crate::visibility::{Sight, no_account};
 
 /// The identity settings in force and the password hasher they configure.
 #[derive(Debug, Clone)]
@@ -342,7 +347,7 @@ impl Rempart {
     ) -> Result<(Scope, Option<Environment>), ServiceError> {
         match (account.kind, account.tenant) {
             (AccountKind::TenantUser, Some(tenant)) => {
-                let mut tx = self.store.begin_read().await?;
+                let mut tx = self.kernel.store.begin_read().await?;
                 let env = tx.tenant(tenant).await?.map(|t| t.environment);
                 drop(tx);
                 Ok((Scope::Tenant(tenant), env))

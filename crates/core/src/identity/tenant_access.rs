@@ -8,11 +8,11 @@ use rempart_model::{Action, AllowList, Outcome, Permission, Scope, TenantId};
 use rempart_store::{AccountKind, PasswordRecord, PrincipalRecord, ReadTx, TenantAccessRecord};
 use time::OffsetDateTime;
 
-use crate::actor::Actor;
-use crate::audit_details::Details;
-use crate::audit_log::Draft;
-use crate::context::RequestContext;
-use crate::error::ServiceError;
+use crate::kernel::actor::Actor;
+use crate::kernel::audit_chain::Draft;
+use crate::kernel::context::RequestContext;
+use crate::kernel::details::Details;
+use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
 
 /// A tenant's access settings.
@@ -59,7 +59,7 @@ impl Rempart {
         tenant: TenantId,
         access: TenantAccess,
     ) -> Result<TenantAccess, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("tenant:{tenant}");
         let environment = self
             .tenant_in_sight(actor, ctx, now, tenant, Action::TenantAccess)
@@ -116,7 +116,7 @@ impl Rempart {
             require_mfa: access.require_mfa,
             updated_at: now,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.put_tenant_access(&record).await?;
         let mut details = serde_json::Map::new();
         details.insert("require_mfa".to_owned(), access.require_mfa.into());
@@ -132,7 +132,9 @@ impl Rempart {
             .target(target)
             .tenant(tenant)
             .details(Details::new(&details));
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(access)
     }
@@ -144,7 +146,7 @@ impl Rempart {
         ctx: &RequestContext,
         tenant: TenantId,
     ) -> Result<TenantAccess, ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let environment = self
             .tenant_in_sight(actor, ctx, now, tenant, Action::TenantAccess)
             .await?;
@@ -158,7 +160,7 @@ impl Rempart {
             &format!("tenant:{tenant}"),
         )
         .await?;
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let access = self.access_in(tx.as_mut(), tenant).await?;
         drop(tx);
         Ok(access)
@@ -213,7 +215,7 @@ impl Rempart {
         &self,
         account: &PrincipalRecord,
     ) -> Result<PasswordPolicy, ServiceError> {
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let access = self.access_of(tx.as_mut(), account).await?;
         drop(tx);
         Ok(self.policy_with(&access))

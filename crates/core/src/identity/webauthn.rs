@@ -30,11 +30,11 @@ pub use webauthn_rs::prelude::{
 
 use super::IdentityConfig;
 use super::login::LoginStep;
-use crate::actor::{Actor, Credential};
-use crate::audit_details::Details;
-use crate::audit_log::Draft;
-use crate::context::RequestContext;
-use crate::error::ServiceError;
+use crate::kernel::actor::{Actor, Credential};
+use crate::kernel::audit_chain::Draft;
+use crate::kernel::context::RequestContext;
+use crate::kernel::details::Details;
+use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
 
 /// How long a started ceremony may be finished.
@@ -145,7 +145,7 @@ impl Rempart {
         let Credential::Session { id, .. } = actor.credential else {
             return Ok(None);
         };
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let session = tx.session(id).await?;
         drop(tx);
         Ok(session)
@@ -159,7 +159,7 @@ impl Rempart {
         ctx: &RequestContext,
     ) -> Result<WebauthnChallenge<CreationChallengeResponse>, ServiceError> {
         let webauthn = self.webauthn()?;
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("principal:{}", actor.principal);
         let session = self.session_of(actor).await?;
         let Some(session) =
@@ -170,7 +170,7 @@ impl Rempart {
                 message: "a security key or passkey is registered from a login session".to_owned(),
             });
         };
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let existing = tx.webauthn_credentials(actor.principal).await?;
         drop(tx);
         if existing.len() >= MAX_CREDENTIALS {
@@ -206,7 +206,7 @@ impl Rempart {
             )
             .map_err(|e| ServiceError::AuditLog(format!("WebAuthn registration: {e}")))?;
         let ceremony = WebauthnCeremonyRecord {
-            id: self.clock.new_id(),
+            id: self.kernel.clock.new_id(),
             principal: actor.principal,
             session: session.id,
             kind: CeremonyKind::Registration,
@@ -214,7 +214,7 @@ impl Rempart {
             created_at: now,
             expires_at: now + CEREMONY_LIFETIME,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.purge_webauthn_ceremonies(now).await?;
         tx.insert_webauthn_ceremony(&ceremony).await?;
         let draft = Draft::new(
@@ -224,7 +224,9 @@ impl Rempart {
         )
         .target(target)
         .details(Details::field("ceremony", ceremony.id.to_string()));
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(WebauthnChallenge {
             ceremony: ceremony.id,
@@ -247,7 +249,7 @@ impl Rempart {
         credential: &RegisterPublicKeyCredential,
     ) -> Result<WebauthnCredentialView, ServiceError> {
         let webauthn = self.webauthn()?;
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("principal:{}", actor.principal);
         let name = name.trim();
         let name = if name.is_empty() {
@@ -267,7 +269,7 @@ impl Rempart {
                 message: "a security key or passkey is registered from a login session".to_owned(),
             });
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let taken = tx
             .take_webauthn_ceremony(
                 ceremony,
@@ -303,13 +305,15 @@ impl Rempart {
                 )
                 .target(target)
                 .details(Details::reason(reason.clone()));
-                self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+                self.kernel
+                    .append_audit(tx.as_mut(), ctx, now, draft)
+                    .await?;
                 tx.commit().await?;
                 return Err(ServiceError::SecondFactorRefused(reason));
             }
         };
         let record = WebauthnCredentialRecord {
-            id: self.clock.new_id(),
+            id: self.kernel.clock.new_id(),
             principal: actor.principal,
             credential_id: passkey.cred_id().clone(),
             name: name.to_owned(),
@@ -352,7 +356,9 @@ impl Rempart {
         )
         .target(target)
         .details(Details::field("credential", record.id.to_string()));
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(WebauthnCredentialView {
             id: record.id,
@@ -369,7 +375,7 @@ impl Rempart {
         &self,
         actor: &Actor,
     ) -> Result<Vec<WebauthnCredentialView>, ServiceError> {
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let records = tx.webauthn_credentials(actor.principal).await?;
         drop(tx);
         Ok(records
@@ -396,7 +402,7 @@ impl Rempart {
         ctx: &RequestContext,
         id: Uuid,
     ) -> Result<(), ServiceError> {
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let target = format!("webauthn:{id}");
         self.require_uncut(actor, ctx, now, Action::WebauthnRemove, &target)
             .await?;
@@ -408,7 +414,7 @@ impl Rempart {
             tenant: None,
             reason,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         // Two removals at once must not both see another factor left.
         tx.lock_principal(actor.principal).await?;
         let keys = tx.webauthn_credentials(actor.principal).await?;
@@ -436,7 +442,9 @@ impl Rempart {
         tx.delete_webauthn_credential(actor.principal, id).await?;
         let draft =
             Draft::new(actor.audit_name(), Action::WebauthnRemove, Outcome::Success).target(target);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -449,7 +457,7 @@ impl Rempart {
         session: &SecretString,
     ) -> Result<WebauthnChallenge<RequestChallengeResponse>, ServiceError> {
         let webauthn = self.webauthn()?;
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let (actor, record) = self
             .authenticate_session(
                 ctx,
@@ -458,7 +466,7 @@ impl Rempart {
             )
             .await?;
         let target = format!("session:{}", record.id);
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let credentials = tx.webauthn_credentials(actor.principal).await?;
         drop(tx);
@@ -488,7 +496,7 @@ impl Rempart {
             .start_passkey_authentication(&passkeys)
             .map_err(|e| ServiceError::AuditLog(format!("WebAuthn authentication: {e}")))?;
         let ceremony = WebauthnCeremonyRecord {
-            id: self.clock.new_id(),
+            id: self.kernel.clock.new_id(),
             principal: actor.principal,
             session: record.id,
             kind: CeremonyKind::Authentication,
@@ -496,14 +504,16 @@ impl Rempart {
             created_at: now,
             expires_at: now + CEREMONY_LIFETIME,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         tx.purge_webauthn_ceremonies(now).await?;
         tx.insert_webauthn_ceremony(&ceremony).await?;
         let draft = Draft::new(actor.audit_name(), Action::WebauthnStart, Outcome::Success)
             .target(target)
             .details(Details::field("ceremony", ceremony.id.to_string()))
             .in_tenant(account.tenant);
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .append_audit(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(WebauthnChallenge {
             ceremony: ceremony.id,
@@ -526,7 +536,7 @@ impl Rempart {
         assertion: &PublicKeyCredential,
     ) -> Result<LoginStep, ServiceError> {
         let webauthn = self.webauthn()?;
-        let now = self.clock.now();
+        let now = self.kernel.clock.now();
         let (actor, record) = self
             .authenticate_session(
                 ctx,
@@ -535,7 +545,7 @@ impl Rempart {
             )
             .await?;
         let target = format!("session:{}", record.id);
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.kernel.store.begin_read().await?;
         let account = tx.principal(actor.principal).await?;
         let password = tx.password(actor.principal).await?;
         drop(tx);
@@ -546,7 +556,7 @@ impl Rempart {
             .await?;
         let throttle = self.account_key(&account);
 
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let taken = tx
             .take_webauthn_ceremony(
                 ceremony,
@@ -637,7 +647,9 @@ impl Rempart {
                     .target(target)
                     .details(Details::new(&details))
                     .in_tenant(account.tenant);
-                self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+                self.kernel
+                    .append_audit(tx.as_mut(), ctx, now, draft)
+                    .await?;
                 tx.commit().await?;
                 Ok(LoginStep {
                     session: session.clone(),
@@ -658,7 +670,9 @@ impl Rempart {
                     .target(target.clone())
                     .details(Details::new(&details))
                     .in_tenant(account.tenant);
-                self.append_audit(tx.as_mut(), ctx, now, draft).await?;
+                self.kernel
+                    .append_audit(tx.as_mut(), ctx, now, draft)
+                    .await?;
                 self.lockout_events(tx.as_mut(), ctx, now, &throttle, &target)
                     .await?;
                 tx.commit().await?;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use rempart_audit::PublicKey;
-use rempart_core::audit_log::AuditChain;
+use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::keys::{KdfParams, KeyVault, KeyringLocation, RootKeySource, UnsealInput};
 use rempart_core::{ManualClock, Rempart};
 use rempart_model::{Action, Outcome};
@@ -19,7 +19,7 @@ use time::macros::datetime;
 use super::ctx;
 
 fn keyring_key(vault: &KeyVault) -> PublicKey {
-    rempart_core::audit_key::keyring_public_key(vault).unwrap()
+    rempart_core::audit::signing_key::keyring_public_key(vault).unwrap()
 }
 
 fn core_with(store: Arc<dyn Store>, clock: Arc<ManualClock>, vault: &Arc<KeyVault>) -> Rempart {

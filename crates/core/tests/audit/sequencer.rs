@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use rempart_audit::Ed25519Signer;
-use rempart_core::audit_log::AuditChain;
+use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::{Rempart, ServiceError};
 use rempart_model::{Action, Outcome, Role, Scope};
 use rempart_testkit::Engine;

@@ -11,7 +11,7 @@ use std::time::Duration as StdDuration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use rempart_audit::{PublicKey, verify_export};
-use rempart_core::audit_ship::{ShipError, ShipOptions, Shipped, Shipper};
+use rempart_core::audit::ship::{ShipError, ShipOptions, Shipped, Shipper};
 use rempart_model::{Action, Outcome};
 use rempart_testkit::Engine;
 use time::Duration;

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use rempart_audit::Ed25519Signer;
-use rempart_core::audit_log::AuditChain;
 use rempart_core::controls::{ControlReport, Deployment};
 use rempart_core::identity::{Identity, IdentityConfig, NewAccount};
+use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::{Actor, ManualClock, Rempart, RequestContext, ServiceError};
 use rempart_model::control::{CheckOutcome, ControlId};
 use rempart_model::password_policy::PasswordPolicy;

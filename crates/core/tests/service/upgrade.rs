@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rempart_audit::{Ed25519Signer, Signer as _};
-use rempart_core::audit_log::AuditChain;
+use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::{Actor, ManualClock, Rempart, RequestContext};
 use rempart_model::{Environment, NewTenant, PrincipalName, Region, Role, Scope, TenantName};
 use rempart_store::{AccountKind, Store};

@@ -212,7 +212,7 @@ pub async fn search(
         ));
     }
     let limit = p.limit.unwrap_or(100);
-    if !(1..=rempart_core::audit_service::MAX_SEARCH_LIMIT).contains(&limit) {
+    if !(1..=rempart_core::audit::MAX_SEARCH_LIMIT).contains(&limit) {
         return Err(Problem::invalid_field("limit", "expected 1 to 1000"));
     }
     let q = AuditQuery {

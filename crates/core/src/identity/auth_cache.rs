@@ -22,7 +22,7 @@ use std::sync::{Mutex, PoisonError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::actor::Actor;
+use crate::kernel::actor::Actor;
 
 /// Entries kept at most; the cache is emptied when full.
 const CAPACITY: usize = 10_000;

@@ -34,7 +34,7 @@
 //! yet chained: that window is what the group commit costs.
 //!
 //! `details` are stored only sealed (an AES-256-GCM envelope from the
-//! keyring, see [`crate::audit_details`]): plaintext details given to a
+//! keyring, see [`crate::kernel::details`]): plaintext details given to a
 //! draft are encrypted here, before the pending row is written, bound to the
 //! event's random `id` (known now, unlike its `seq`), which the chained
 //! event carries and its hash covers (encoding version 2). Without a key (a
@@ -57,8 +57,8 @@ use rempart_store::{AuditRecord, CheckpointRecord, PendingAuditRecord, Store, Tx
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::context::RequestContext;
-use crate::error::ServiceError;
+use crate::kernel::context::RequestContext;
+use crate::kernel::error::ServiceError;
 
 /// An event before the chain seals it.
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ pub struct Draft {
     pub details: Option<Vec<u8>>,
     /// Details to seal at append (bound to the event's `id`); never stored
     /// as they are.
-    pub plain_details: Option<crate::audit_details::Details>,
+    pub plain_details: Option<crate::kernel::details::Details>,
 }
 
 impl Draft {
@@ -92,7 +92,7 @@ impl Draft {
     /// are encrypted at append under the tenant's `audit-details` data key,
     /// bound to the event, and only the ciphertext is stored.
     #[must_use]
-    pub fn details(mut self, details: crate::audit_details::Details) -> Self {
+    pub fn details(mut self, details: crate::kernel::details::Details) -> Self {
         self.plain_details = Some(details);
         self
     }
@@ -140,7 +140,7 @@ enum SignerSource {
     /// A fixed signer (tests, tools), or none: no checkpoints.
     Fixed(Option<SharedSigner>),
     /// The keyring's audit signing key, usable only while it is open.
-    Keyring(Arc<crate::keys::KeyVault>),
+    Keyring(Arc<crate::kernel::keyring::KeyVault>),
 }
 
 /// The audit log's settings and the appender's cache.
@@ -220,7 +220,7 @@ impl AuditChain {
     /// keyring is sealed, events are appended and chained and checkpoints
     /// wait; the first one due after unsealing covers them all.
     pub fn with_keyring(
-        vault: Arc<crate::keys::KeyVault>,
+        vault: Arc<crate::kernel::keyring::KeyVault>,
         checkpoint_every_events: u64,
         checkpoint_every: Duration,
     ) -> Self {
@@ -234,9 +234,8 @@ impl AuditChain {
     pub fn signer(&self) -> Option<SharedSigner> {
         match &self.signer {
             SignerSource::Fixed(s) => s.clone(),
-            SignerSource::Keyring(vault) => {
-                crate::audit_key::KeyringSigner::open(vault).map(|s| Arc::new(s) as SharedSigner)
-            }
+            SignerSource::Keyring(vault) => crate::audit::signing_key::KeyringSigner::open(vault)
+                .map(|s| Arc::new(s) as SharedSigner),
         }
     }
 
@@ -339,7 +338,7 @@ impl AuditChain {
             .await
             .is_ok();
         if woken {
-            crate::clock::pause(self.gather).await;
+            crate::kernel::clock::pause(self.gather).await;
         }
     }
 
@@ -523,8 +522,11 @@ impl AuditChain {
         // no-op once known), so that each checkpoint's key is in the
         // database for offline verification.
         if let SignerSource::Keyring(_) = &self.signer {
-            tx.record_audit_key(&crate::audit_key::key_record(&signer.public_key(), now))
-                .await?;
+            tx.record_audit_key(&crate::audit::signing_key::key_record(
+                &signer.public_key(),
+                now,
+            ))
+            .await?;
         }
         let number = last.map_or(1, |c| c.number + 1);
         let record = CheckpointRecord {

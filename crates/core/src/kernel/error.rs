@@ -41,7 +41,7 @@ pub enum ServiceError {
     #[error("no such tenant")]
     TenantNotFound,
     #[error(transparent)]
-    Keys(#[from] crate::keys::KeyError),
+    Keys(#[from] crate::kernel::keyring::KeyError),
     /// A wrong login name or password: the same answer for both, so that
     /// no one learns which accounts exist.
     #[error("the login name or password is wrong")]
@@ -79,8 +79,8 @@ pub enum ServiceError {
     ControlCatalogue(String),
 }
 
-impl From<crate::secret::RandomUnavailable> for ServiceError {
-    fn from(_: crate::secret::RandomUnavailable) -> Self {
+impl From<crate::kernel::secret::RandomUnavailable> for ServiceError {
+    fn from(_: crate::kernel::secret::RandomUnavailable) -> Self {
         Self::RandomUnavailable
     }
 }

@@ -17,8 +17,8 @@ use rempart_audit::{PublicKey, SIGNATURE_LEN, Signer, SignerError};
 use rempart_store::AuditKeyRecord;
 use time::OffsetDateTime;
 
-use crate::error::ServiceError;
-use crate::keys::KeyVault;
+use crate::kernel::error::ServiceError;
+use crate::kernel::keyring::KeyVault;
 
 /// A [`Signer`] that signs with the keyring's audit signing key. It exists
 /// only while the keyring is open ([`KeyringSigner::open`]); signing fails,
@@ -89,8 +89,11 @@ pub fn key_record(key: &PublicKey, now: OffsetDateTime) -> AuditKeyRecord {
 
 /// The audit chain `rempart serve` runs with: signed by the keyring's key
 /// (when open), with the configured checkpoint intervals.
-pub fn chain_for(config: &crate::Config, vault: Arc<KeyVault>) -> crate::audit_log::AuditChain {
-    crate::audit_log::AuditChain::with_keyring(
+pub fn chain_for(
+    config: &crate::Config,
+    vault: Arc<KeyVault>,
+) -> crate::kernel::audit_chain::AuditChain {
+    crate::kernel::audit_chain::AuditChain::with_keyring(
         vault,
         config.audit.checkpoint_every_events,
         time::Duration::seconds(
@@ -103,11 +106,11 @@ impl crate::Rempart {
     /// Records the keyring's audit public key in the database, if the
     /// keyring is open. Idempotent. Returns the key recorded.
     pub async fn record_audit_public_key(&self) -> Result<Option<PublicKey>, ServiceError> {
-        let Some(key) = keyring_public_key(&self.keys) else {
+        let Some(key) = keyring_public_key(&self.kernel.keys) else {
             return Ok(None);
         };
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.kernel.clock.now();
+        let mut tx = self.kernel.store.begin().await?;
         tx.record_audit_key(&key_record(&key, now)).await?;
         tx.commit().await?;
         Ok(Some(key))
@@ -116,7 +119,7 @@ impl crate::Rempart {
     /// The key that verifies checkpoints, as recorded in the database (no
     /// keyring needed): the most recently recorded one.
     pub async fn recorded_audit_public_key(&self) -> Result<Option<PublicKey>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let found = tx.latest_audit_key().await?;
         drop(tx);
         Ok(found.map(|r| PublicKey::from_bytes(r.public_key)))

@@ -13,6 +13,10 @@
 //! event it writes when a signer is at hand, and carries every rotation of
 //! the signing key (each new key certified by the one before it).
 
+mod details;
+pub mod ship;
+pub mod signing_key;
+
 use std::io::Write;
 use std::sync::Arc;
 
@@ -25,12 +29,12 @@ use rempart_model::{Action, Outcome, Permission, Scope, TenantId};
 use rempart_store::{AuditQuery, AuditRecord, TenantFilter};
 use time::OffsetDateTime;
 
-use crate::actor::Actor;
-use crate::audit_log::{AuditChain, Draft, StoredNodes, to_checkpoint, to_event};
-use crate::context::RequestContext;
-use crate::error::ServiceError;
+use crate::kernel::actor::Actor;
+use crate::kernel::audit_chain::{AuditChain, Draft, StoredNodes, to_checkpoint, to_event};
+use crate::kernel::context::RequestContext;
+use crate::kernel::error::ServiceError;
+use crate::kernel::visibility::{Sight, Unseen, Why};
 use crate::service::Rempart;
-use crate::visibility::{Sight, Unseen, Why};
 
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,22 +87,23 @@ impl Rempart {
     /// Uses `chain` (signer, checkpoint intervals) for every append.
     #[must_use]
     pub fn with_audit(mut self, chain: AuditChain) -> Self {
-        self.audit = Arc::new(chain);
+        self.kernel.audit = Arc::new(chain);
         self
     }
 
     /// The key that verifies checkpoints, if a signer is configured (while
     /// the keyring is sealed: the key recorded in the database, if given).
     pub fn audit_public_key(&self) -> Option<PublicKey> {
-        self.audit.public_key()
+        self.kernel.audit.public_key()
     }
 
-    /// Chains every pending event (see [`crate::audit_log`]): readers of the
+    /// Chains every pending event (see [`crate::kernel::audit_chain`]): readers of the
     /// chain call it first, so that a caller sees its own events. Returns
     /// how many were chained.
     pub async fn drain_audit(&self) -> Result<u64, ServiceError> {
-        self.audit
-            .drain(self.store.as_ref(), self.clock().now())
+        self.kernel
+            .audit
+            .drain(self.kernel.store.as_ref(), self.kernel.clock().now())
             .await
     }
 
@@ -108,7 +113,7 @@ impl Rempart {
     /// until dropped or aborted; errors are logged and retried.
     pub async fn run_audit_sequencer(&self) {
         loop {
-            self.audit.wait_for_appends().await;
+            self.kernel.audit.wait_for_appends().await;
             match self.drain_audit().await {
                 Ok(0) => {}
                 Ok(n) => tracing::trace!(events = n, "chained pending audit events"),
@@ -125,9 +130,10 @@ impl Rempart {
     /// write it, and the others then find it done.
     pub async fn checkpoint_audit_if_due(&self, force: bool) -> Result<Option<u64>, ServiceError> {
         self.drain_audit().await?;
-        let now = self.clock().now();
-        let mut tx = self.store.begin().await?;
+        let now = self.kernel.clock().now();
+        let mut tx = self.kernel.store.begin().await?;
         let done = self
+            .kernel
             .audit
             .checkpoint_if_due(tx.as_mut(), now, force)
             .await?;
@@ -142,10 +148,11 @@ impl Rempart {
         action: Action,
         outcome: Outcome,
     ) -> Result<(), ServiceError> {
-        let now = self.clock().now();
-        let mut tx = self.store.begin().await?;
+        let now = self.kernel.clock().now();
+        let mut tx = self.kernel.store.begin().await?;
         let draft = Draft::new("system", action, outcome);
-        self.audit
+        self.kernel
+            .audit
             .append(tx.as_mut(), &RequestContext::system(), now, draft)
             .await?;
         tx.commit().await?;
@@ -183,7 +190,7 @@ impl Rempart {
         let mut after = 0u64;
         loop {
             let page = {
-                let mut tx = self.store.begin().await?;
+                let mut tx = self.kernel.store.begin().await?;
                 tx.audit_events(after, PAGE).await?
             };
             let Some(last) = page.last() else {
@@ -241,7 +248,7 @@ impl Rempart {
     ) -> Result<ExportSummary, ServiceError> {
         self.drain_audit().await?;
         let head = {
-            let mut tx = self.store.begin().await?;
+            let mut tx = self.kernel.store.begin().await?;
             tx.audit_head().await?.seq
         };
         if from > 1 && from > head {
@@ -291,7 +298,7 @@ impl Rempart {
         let mut last_seq = after;
         loop {
             let page = {
-                let mut tx = self.store.begin().await?;
+                let mut tx = self.kernel.store.begin().await?;
                 tx.audit_events(after, PAGE).await?
             };
             let Some(last) = page.last() else {
@@ -344,13 +351,13 @@ impl Rempart {
     /// Closes the store without chaining pending events (what
     /// [`Rempart::close`] does): for commands that only read.
     pub async fn close_read_only(&self) {
-        self.store.close().await;
+        self.kernel.store.close().await;
     }
 
     /// Events recorded but not chained yet (left by a stopped server, or
     /// waiting for the sequencer), counted up to 100,000. Reads only.
     pub async fn pending_audit_events(&self) -> Result<u64, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let pending = tx.audit_pending(PENDING_COUNT_LIMIT).await?;
         Ok(u64::try_from(pending.len()).unwrap_or(u64::MAX))
     }
@@ -362,9 +369,10 @@ impl Rempart {
         let chained = self.drain_audit().await?;
         let draft = Draft::new("system", Action::AuditSealPending, Outcome::Success)
             .target(format!("audit-pending:{chained}"));
-        let now = self.clock().now();
-        let mut tx = self.store.begin().await?;
-        self.audit
+        let now = self.kernel.clock().now();
+        let mut tx = self.kernel.store.begin().await?;
+        self.kernel
+            .audit
             .append(tx.as_mut(), &RequestContext::system(), now, draft)
             .await?;
         tx.commit().await?;
@@ -384,14 +392,11 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let cert = KeyCertificate::create(predecessor, successor)
             .map_err(|e| ServiceError::AuditLog(e.to_string()))?;
-        let now = self.clock().now();
-        let mut tx = self.store.begin().await?;
-        tx.record_audit_key(&crate::audit_key::key_record(
-            &predecessor.public_key(),
-            now,
-        ))
-        .await?;
-        tx.record_audit_key(&crate::audit_key::key_record(&successor, now))
+        let now = self.kernel.clock().now();
+        let mut tx = self.kernel.store.begin().await?;
+        tx.record_audit_key(&signing_key::key_record(&predecessor.public_key(), now))
+            .await?;
+        tx.record_audit_key(&signing_key::key_record(&successor, now))
             .await?;
         tx.record_audit_key_certificate(&rempart_store::AuditKeyCertificateRecord {
             key_id: successor.key_id().0,
@@ -403,7 +408,8 @@ impl Rempart {
         .await?;
         let draft = Draft::new("system", Action::KeysRotate, Outcome::Success)
             .target(format!("audit-signing-key:{}", successor.key_id()));
-        self.audit
+        self.kernel
+            .audit
             .append(tx.as_mut(), &RequestContext::system(), now, draft)
             .await?;
         tx.commit().await?;
@@ -412,7 +418,7 @@ impl Rempart {
 
     /// The rotations of the signing key, oldest first, as certificates.
     async fn audit_key_certificates(&self) -> Result<Vec<KeyCertificate>, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let rows = tx.audit_key_certificates().await?;
         rows.into_iter()
             .map(|r| {
@@ -449,7 +455,7 @@ impl Rempart {
         let Some(first) = self.audit_key_certificates().await?.into_iter().next() else {
             return self.recorded_audit_public_key().await;
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let found = tx.audit_key(first.certified_by.0).await?;
         Ok(found.map(|r| PublicKey::from_bytes(r.public_key)))
     }
@@ -457,7 +463,7 @@ impl Rempart {
     /// The anchor of a partial export after the events `cp` covers, checked
     /// against `cp` (a damaged tree is refused here, not exported).
     async fn audit_anchor(&self, cp: &Checkpoint) -> Result<Anchor, ServiceError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let last = tx
             .audit_event(cp.size)
             .await?
@@ -490,7 +496,7 @@ impl Rempart {
             limit: 1,
             ..AuditQuery::default()
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let found = tx.search_audit(&query, &TenantFilter::All).await?;
         Ok(found.first().map(|r| r.seq))
     }
@@ -504,7 +510,7 @@ impl Rempart {
         ctx: &RequestContext,
         mut query: AuditQuery,
     ) -> Result<Vec<AuditRecord>, ServiceError> {
-        let now = self.clock().now();
+        let now = self.kernel.clock().now();
         let Some(scope) = actor.tenant_filter(Permission::AuditSearch, now) else {
             let draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Denied);
             self.refuse_audit(ctx, draft).await?;
@@ -514,13 +520,16 @@ impl Rempart {
         };
         query.limit = query.limit.clamp(1, MAX_SEARCH_LIMIT);
         self.drain_audit().await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let found = tx.search_audit(&query, &scope).await?;
         let mut draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Success);
         if let Some(tenant) = query.tenant {
             draft = draft.tenant(TenantId(tenant));
         }
-        self.audit.append(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .audit
+            .append(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(found)
     }
@@ -537,8 +546,8 @@ impl Rempart {
         size: Option<u64>,
     ) -> Result<InclusionProof, ServiceError> {
         self.drain_audit().await?;
-        let now = self.clock().now();
-        let mut tx = self.store.begin().await?;
+        let now = self.kernel.clock().now();
+        let mut tx = self.kernel.store.begin().await?;
         let found = event_and_scope(tx.as_mut(), seq).await?;
         let (event, target, environment) = match event_in_sight(actor, now, found) {
             Ok(seen) => seen,
@@ -560,7 +569,7 @@ impl Rempart {
         if !actor.may(Permission::AuditProof, &target, environment.as_ref(), now) {
             drop(tx);
             draft.outcome = Outcome::Denied;
-            let draft = draft.details(crate::audit_details::Details::reason(
+            let draft = draft.details(crate::kernel::details::Details::reason(
                 "permission audit.proof needed",
             ));
             self.refuse_with_details(ctx, now, draft).await?;
@@ -598,7 +607,10 @@ impl Rempart {
             inclusion_proof(src, index, record.size)
         })
         .await?;
-        self.audit.append(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .audit
+            .append(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(InclusionProof {
             leaf_hash: leaf_hash(&event.hash),
@@ -620,7 +632,7 @@ impl Rempart {
         new: u64,
     ) -> Result<ConsistencyProof, ServiceError> {
         self.drain_audit().await?;
-        let now = self.clock().now();
+        let now = self.kernel.clock().now();
         let draft = Draft::new(actor.audit_name(), Action::AuditProof, Outcome::Success)
             .target(format!("audit-consistency:{old}-{new}"));
         if actor.tenant_filter(Permission::AuditProof, now).is_none() {
@@ -637,7 +649,7 @@ impl Rempart {
                 message: format!("the old size {old} is larger than the new size {new}"),
             });
         }
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.kernel.store.begin().await?;
         let mut checkpoint = async |size: u64| match tx.audit_checkpoint_of_size(size).await? {
             Some(r) => to_checkpoint(&r),
             None => Err(ServiceError::NotFound {
@@ -648,7 +660,10 @@ impl Rempart {
         let new_cp = checkpoint(new).await?;
         let path =
             StoredNodes::compute(tx.as_mut(), new, |src| consistency_proof(src, old, new)).await?;
-        self.audit.append(tx.as_mut(), ctx, now, draft).await?;
+        self.kernel
+            .audit
+            .append(tx.as_mut(), ctx, now, draft)
+            .await?;
         tx.commit().await?;
         Ok(ConsistencyProof {
             old: old_cp,
@@ -658,8 +673,15 @@ impl Rempart {
     }
 
     async fn refuse_audit(&self, ctx: &RequestContext, draft: Draft) -> Result<(), ServiceError> {
-        let now = self.clock().now();
-        crate::audit_log::record_refusal(self.store.as_ref(), &self.audit, ctx, now, draft).await
+        let now = self.kernel.clock().now();
+        crate::kernel::audit_chain::record_refusal(
+            self.kernel.store.as_ref(),
+            &self.kernel.audit,
+            ctx,
+            now,
+            draft,
+        )
+        .await
     }
 }
 
@@ -679,7 +701,7 @@ impl CheckpointPages {
     async fn next(&mut self, core: &Rempart) -> Result<Option<Checkpoint>, ServiceError> {
         if self.buffered.is_empty() && !self.done {
             let page = {
-                let mut tx = core.store.begin().await?;
+                let mut tx = core.kernel.store.begin().await?;
                 tx.audit_checkpoints(self.after, PAGE).await?
             };
             match page.last() {

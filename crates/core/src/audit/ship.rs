@@ -22,10 +22,10 @@ use rempart_audit::{BatchWriter, PublicKey};
 use rempart_store::ShipCursor;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::audit_log::{to_checkpoint, to_event};
-use crate::clock::pause;
 use crate::config::AuditConfig;
-use crate::error::ServiceError;
+use crate::kernel::audit_chain::{to_checkpoint, to_event};
+use crate::kernel::clock::pause;
+use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
 
 /// The largest `audit.ship_batch_size`.
@@ -258,7 +258,13 @@ impl Shipper {
 
     /// The sink's cursor as the database holds it.
     pub async fn cursor(&self) -> Result<Option<ShipCursor>, ShipError> {
-        let mut tx = self.core.store.begin().await.map_err(ServiceError::from)?;
+        let mut tx = self
+            .core
+            .kernel
+            .store
+            .begin()
+            .await
+            .map_err(ServiceError::from)?;
         Ok(tx
             .ship_cursor(&self.sink)
             .await
@@ -270,8 +276,8 @@ impl Shipper {
     pub async fn ship_once(&self) -> Result<Shipped, ShipError> {
         // Only chained events are shipped: chain what is pending first.
         self.core.drain_audit().await?;
-        let store = &self.core.store;
-        let now = self.core.clock().now();
+        let store = &self.core.kernel.store;
+        let now = self.core.kernel.clock().now();
         let cursor = {
             let mut tx = store.begin().await.map_err(ServiceError::from)?;
             let cursor = tx
@@ -342,7 +348,7 @@ impl Shipper {
                     &self.holder,
                     (cursor.shipped_seq, cursor.shipped_checkpoint),
                     (through_seq, to_checkpoint_number),
-                    self.core.clock().now(),
+                    self.core.kernel.clock().now(),
                 )
                 .await
                 .map_err(ServiceError::from)?;
@@ -424,7 +430,13 @@ impl Shipper {
 
     /// Gives the lease up, so that another replica takes over at once.
     pub async fn release(&self) -> Result<(), ShipError> {
-        let mut tx = self.core.store.begin().await.map_err(ServiceError::from)?;
+        let mut tx = self
+            .core
+            .kernel
+            .store
+            .begin()
+            .await
+            .map_err(ServiceError::from)?;
         tx.release_ship_lease(&self.sink, &self.holder)
             .await
             .map_err(ServiceError::from)?;

@@ -19,19 +19,18 @@
 //! the production KEK). While the keyring is sealed an event is stored
 //! without its details rather than the action being refused.
 //!
-//! [`AuditChain::append_sealing`]: crate::audit_log::AuditChain::append_sealing
+//! [`AuditChain::append_sealing`]: crate::kernel::audit_chain::AuditChain::append_sealing
 
-use rempart_model::{Action, Outcome, Permission, TenantId};
+use rempart_model::TenantId;
 use rempart_store::{AuditRecord, Tx};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::actor::Actor;
-use crate::audit_log::Draft;
-use crate::context::RequestContext;
-use crate::error::ServiceError;
-use crate::keys::KeyError;
-use crate::service::Rempart;
+use crate::kernel::Kernel;
+use crate::kernel::audit_chain::Draft;
+use crate::kernel::context::RequestContext;
+use crate::kernel::error::ServiceError;
+use crate::kernel::keyring::KeyError;
 
 /// The data-key purpose that seals audit details.
 pub const PURPOSE: &str = "audit-details";
@@ -86,14 +85,14 @@ fn record_of_id(id: uuid::Uuid, action: &str) -> Vec<u8> {
 
 /// The associated data of the details of `event`: bound to its id, or, for
 /// an event of encoding version 1 (no id), to its `seq`.
-fn record(event: &AuditRecord) -> Vec<u8> {
+pub(crate) fn record(event: &AuditRecord) -> Vec<u8> {
     match event.id {
         Some(id) => record_of_id(id, &event.action),
         None => format!("audit-event:{}:{}", event.seq, event.action).into_bytes(),
     }
 }
 
-impl Rempart {
+impl Kernel {
     /// Appends `draft` within `tx`, sealing its plain details under its
     /// tenant's `audit-details` data key. With no tenant, or while the
     /// keyring is sealed, the event is stored without its details.
@@ -134,19 +133,6 @@ impl Rempart {
             .await
     }
 
-    /// Records a refused attempt, with its details, in its own transaction.
-    pub(crate) async fn refuse_with_details(
-        &self,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        draft: Draft,
-    ) -> Result<(), ServiceError> {
-        let mut tx = self.store.begin().await?;
-        self.append_audit(tx.as_mut(), ctx, now, draft).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Opens an event's sealed details for a check inside the service
     /// layer (the control checks' scan for secrets). Never for callers: a
     /// caller reads details through [`Rempart::audit_event_details`],
@@ -167,81 +153,5 @@ impl Rempart {
             }
         };
         Ok(Some(Zeroizing::new(opened)))
-    }
-
-    /// The decrypted details of event `seq` (`None` if it has none). Needs
-    /// `audit.search` over the event's tenant (staff-wide for an event with
-    /// no tenant); the read is audited (`audit.search`, target
-    /// `audit-event:<seq>/details`), refused and failed reads too. Details
-    /// moved from another event, or of a crypto-shredded tenant, do not
-    /// open.
-    pub async fn audit_event_details(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        seq: u64,
-    ) -> Result<Option<serde_json::Value>, ServiceError> {
-        self.drain_audit().await?;
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
-        let found = crate::audit_service::event_and_scope(tx.as_mut(), seq).await?;
-        drop(tx);
-        let (event, target, environment) =
-            match crate::audit_service::event_in_sight(actor, now, found) {
-                Ok(seen) => seen,
-                Err(why) => {
-                    let unseen = crate::visibility::Unseen {
-                        action: Action::AuditSearch,
-                        target: format!("audit-event:{seq}/details"),
-                        answer: crate::audit_service::no_event(seq),
-                    };
-                    return Err(self.unseen(actor, ctx, now, why, unseen).await?);
-                }
-            };
-        let mut draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Success)
-            .target(format!("audit-event:{seq}/details"));
-        if let Some(t) = event.tenant {
-            draft = draft.tenant(TenantId(t));
-        }
-        if !actor.may(Permission::AuditSearch, &target, environment.as_ref(), now) {
-            draft.outcome = Outcome::Denied;
-            self.refuse(ctx, now, draft).await?;
-            return Err(ServiceError::Forbidden {
-                permission: Permission::AuditSearch,
-            });
-        }
-        let opened = match (&event.details, event.tenant) {
-            (None, _) => Ok(None),
-            (Some(envelope), Some(tenant)) => self
-                .decrypt_for_tenant(TenantId(tenant), PURPOSE, &record(&event), envelope)
-                .await
-                .map(|plain| Some(Zeroizing::new(plain))),
-            (Some(envelope), None) => self
-                .decrypt_system(PURPOSE, &record(&event), envelope)
-                .await
-                .map(|plain| Some(Zeroizing::new(plain))),
-        };
-        let value = opened.and_then(|plain| {
-            plain
-                .map(|p| {
-                    serde_json::from_slice::<serde_json::Value>(&p).map_err(|_| {
-                        ServiceError::AuditLog(format!("the details of event {seq} are not JSON"))
-                    })
-                })
-                .transpose()
-        });
-        match value {
-            Ok(value) => {
-                let mut tx = self.store.begin().await?;
-                self.audit.append(tx.as_mut(), ctx, now, draft).await?;
-                tx.commit().await?;
-                Ok(value)
-            }
-            Err(e) => {
-                draft.outcome = Outcome::Failed;
-                self.refuse(ctx, now, draft).await?;
-                Err(e)
-            }
-        }
     }
 }
