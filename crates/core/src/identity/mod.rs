@@ -13,6 +13,7 @@ mod access;
 pub(crate) mod auth_cache;
 mod authenticate;
 pub mod bootstrap;
+pub mod error;
 pub mod password;
 pub(crate) mod totp;
 pub(crate) use access::{TOKEN_DEFAULT_LIFETIME, token_cut};
