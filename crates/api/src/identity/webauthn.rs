@@ -1,13 +1,12 @@
-//! Request and response bodies of the WebAuthn API. The
-//! credential and options fields are WebAuthn's own JSON (the shapes
-//! `navigator.credentials.create()` and `.get()` take and return), passed
-//! through as webauthn-rs defines them. They carry public keys, signatures
-//! and challenges, never a secret of the holder's.
+//! WebAuthn security keys and passkeys: registration, listing, removal,
+//! and authentication. The options and credential fields are WebAuthn's
+//! own JSON (the shapes `navigator.credentials.create()` and `.get()` take
+//! and return), passed through as the relying party library defines them:
+//! the types here take them as a parameter (`O`, `C`), which the server
+//! fills with that library's types, and which is any JSON value by default
+//! (for a client, and in the OpenAPI document: an object). They carry
+//! public keys, signatures and challenges, never a secret of the holder's.
 
-use rempart_core::identity::webauthn::{
-    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, WebauthnCredentialView,
-};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -15,29 +14,31 @@ use uuid::Uuid;
 
 /// A started registration: finish it with the same `ceremony` within five
 /// minutes, on any replica.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebauthnRegisterStartResponse {
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(bound = "")]
+pub struct WebauthnRegisterStartResponse<O = serde_json::Value> {
     pub ceremony: Uuid,
     /// `PublicKeyCredentialCreationOptions`, under `publicKey`: pass it to
     /// `navigator.credentials.create()`.
     #[schema(value_type = Object)]
-    pub options: CreationChallengeResponse,
+    pub options: O,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(bound = "")]
 #[serde(deny_unknown_fields)]
-pub struct WebauthnRegisterFinishRequest {
+pub struct WebauthnRegisterFinishRequest<C = serde_json::Value> {
     pub ceremony: Uuid,
     /// The holder's name for the key ("YubiKey 5C"); default "security key".
     #[serde(default)]
     pub name: String,
     /// What `navigator.credentials.create()` answered.
     #[schema(value_type = Object)]
-    pub credential: RegisterPublicKeyCredential,
+    pub credential: C,
 }
 
 /// A registered security key or passkey.
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WebauthnCredentialWire {
     pub id: Uuid,
     pub name: String,
@@ -68,45 +69,28 @@ impl std::fmt::Debug for WebauthnCredentialWire {
     }
 }
 
-impl From<WebauthnCredentialView> for WebauthnCredentialWire {
-    fn from(v: WebauthnCredentialView) -> Self {
-        Self {
-            id: v.id,
-            name: v.name,
-            created_at: v.created_at,
-            last_used_at: v.last_used_at,
-            stage: v.stage.map(|s| s.as_str().to_owned()),
-            recovery_codes: v.recovery_codes.map(|codes| {
-                codes
-                    .0
-                    .iter()
-                    .map(|c| secrecy::ExposeSecret::expose_secret(c).to_owned())
-                    .collect()
-            }),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WebauthnCredentialList {
     pub credentials: Vec<WebauthnCredentialWire>,
 }
 
 /// A started authentication: finish it with the same `ceremony`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebauthnStartResponse {
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(bound = "")]
+pub struct WebauthnStartResponse<O = serde_json::Value> {
     pub ceremony: Uuid,
     /// `PublicKeyCredentialRequestOptions`, under `publicKey`: pass it to
     /// `navigator.credentials.get()`.
     #[schema(value_type = Object)]
-    pub options: RequestChallengeResponse,
+    pub options: O,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(bound = "")]
 #[serde(deny_unknown_fields)]
-pub struct WebauthnFinishRequest {
+pub struct WebauthnFinishRequest<C = serde_json::Value> {
     pub ceremony: Uuid,
     /// What `navigator.credentials.get()` answered.
     #[schema(value_type = Object)]
-    pub credential: PublicKeyCredential,
+    pub credential: C,
 }
