@@ -6,22 +6,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rempart_model::{
-    Environment, Grant, PrincipalId, PrincipalName, Region, Tenant, TenantId, TenantName,
-};
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres};
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::engine::{
-    engine_impl, from_micros, hash32, opt_from_micros, opt_to_micros, to_i64, to_micros, to_u64,
-};
+use crate::engine::{EngineTx, RowsAffected, to_u64};
 use crate::migrate::{MigrationStatus, SchemaVersion, migration_error, newest_known};
-use crate::{
-    AuditHead, AuditRecord, BootstrapRecord, Engine, PrincipalRecord, PrincipalState, ReadTx,
-    Store, StoreError, TenantFilter, TokenRecord, Tx, redact_url,
-};
+use crate::{Engine, ReadTx, Store, StoreError, Tx, redact_url};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -67,7 +57,11 @@ impl Store for PostgresStore {
 
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         let inner = self.pool.begin().await?;
-        Ok(Box::new(PostgresTx::new(inner, self.lease.clone())))
+        Ok(Box::new(EngineTx::new(
+            inner,
+            Engine::Postgres,
+            self.lease.clone(),
+        )))
     }
 
     async fn auth_epoch(&self) -> Result<u64, StoreError> {
@@ -86,7 +80,11 @@ impl Store for PostgresStore {
         // reads without blocking anyone. Read-only, so that the database
         // also refuses a write that would reach it.
         let inner = self.pool.begin_with("BEGIN READ ONLY").await?;
-        Ok(Box::new(PostgresTx::new(inner, self.lease.clone())))
+        Ok(Box::new(EngineTx::new(
+            inner,
+            Engine::Postgres,
+            self.lease.clone(),
+        )))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -138,10 +136,8 @@ impl Store for PostgresStore {
     }
 }
 
-engine_impl!(
-    PostgresTx,
-    Postgres,
-    "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-);
-
-crate::identity::identity_impl!(PostgresTx, Postgres);
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}

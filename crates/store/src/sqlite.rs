@@ -6,22 +6,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rempart_model::{
-    Environment, Grant, PrincipalId, PrincipalName, Region, Tenant, TenantId, TenantName,
-};
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool};
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::engine::{
-    engine_impl, from_micros, hash32, opt_from_micros, opt_to_micros, to_i64, to_micros, to_u64,
-};
+use crate::engine::{EngineTx, RowsAffected, to_u64};
 use crate::migrate::{MigrationStatus, SchemaVersion, migration_error, newest_known};
-use crate::{
-    AuditHead, AuditRecord, BootstrapRecord, Engine, PrincipalRecord, PrincipalState, ReadTx,
-    Store, StoreError, TenantFilter, TokenRecord, Tx,
-};
+use crate::{Engine, ReadTx, Store, StoreError, Tx};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -68,7 +58,11 @@ impl Store for SqliteStore {
 
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(SqliteTx::new(inner, self.lease.clone())))
+        Ok(Box::new(EngineTx::new(
+            inner,
+            Engine::Sqlite,
+            self.lease.clone(),
+        )))
     }
 
     async fn auth_epoch(&self) -> Result<u64, StoreError> {
@@ -85,7 +79,11 @@ impl Store for SqliteStore {
     async fn begin_read(&self) -> Result<Box<dyn ReadTx>, StoreError> {
         // Deferred: readers run alongside each other and the writer (WAL).
         let inner = self.pool.begin_with("BEGIN DEFERRED").await?;
-        Ok(Box::new(SqliteTx::new(inner, self.lease.clone())))
+        Ok(Box::new(EngineTx::new(
+            inner,
+            Engine::Sqlite,
+            self.lease.clone(),
+        )))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -139,12 +137,8 @@ impl Store for SqliteStore {
     }
 }
 
-// SQLite has no row locks: `BEGIN IMMEDIATE` already holds the database's
-// write lock, so reading the head is enough.
-engine_impl!(
-    SqliteTx,
-    Sqlite,
-    "SELECT seq, hash FROM audit_head WHERE id = 1"
-);
-
-crate::identity::identity_impl!(SqliteTx, Sqlite);
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
