@@ -13,8 +13,8 @@
 //! [`audit`], each with its records, its read and write traits, its SQL
 //! text and its row mapping. [`ReadTx`] and [`Tx`] gather every domain's
 //! traits. Both engines run the same SQL text (numbered `$n` parameters
-//! work on both) from one implementation, generic over the engine
-//! ([`engine`](crate::engine)); only the schema and the locking differ.
+//! work on both) from one implementation, generic over the engine (the
+//! private `engine` module); only the schema and the locking differ.
 //! The auth epoch moves in one place, the commit of a transaction that
 //! changed what cached authentications hold.
 
@@ -92,7 +92,7 @@ pub trait Store: Send + Sync + Debug {
     /// checks before trusting a cached authentication. Read at most once
     /// per lease, and a commit that moved it outlasts every lease, so the
     /// value is never older than the last move that has returned
-    /// ([`auth_lease`](crate::auth_lease)).
+    /// ([`auth_lease`]).
     async fn auth_epoch(&self) -> Result<u64, StoreError>;
 
     /// Whether the database answers (for `/readyz`).

@@ -2,20 +2,24 @@
 //! waiting for the sequencer, the Merkle nodes and signed checkpoints, the
 //! signing keys' public halves, and the shipping cursors. The `audit`
 //! crate defines the encodings and verifies; the store keeps the columns.
+//! The records are in `records.rs`; each part's SQL text, row mapping,
+//! and read and write traits are in `tx.rs`.
 //!
 //! [`AuditReadTx`] gathers the reads (a supertrait of
 //! [`ReadTx`](crate::ReadTx)); [`AuditTx`] the writes (a supertrait of
 //! [`Tx`](crate::Tx)).
 
-mod checkpoints;
-mod keys;
-mod log;
-mod shipping;
+mod records;
+mod tx;
 
-pub use checkpoints::{CheckpointReadTx, CheckpointRecord, CheckpointTx};
-pub use keys::{AuditKeyCertificateRecord, AuditKeyReadTx, AuditKeyRecord, AuditKeyTx};
-pub use log::{AuditHead, AuditLogReadTx, AuditLogTx, AuditQuery, AuditRecord, PendingAuditRecord};
-pub use shipping::{ShipCursor, ShipReadTx, ShipTx};
+pub use records::{
+    AuditHead, AuditKeyCertificateRecord, AuditKeyRecord, AuditQuery, AuditRecord,
+    CheckpointRecord, PendingAuditRecord, ShipCursor,
+};
+pub use tx::{
+    AuditKeyReadTx, AuditKeyTx, AuditLogReadTx, AuditLogTx, CheckpointReadTx, CheckpointTx,
+    ShipReadTx, ShipTx,
+};
 
 use crate::engine::{Db, EngineTx};
 

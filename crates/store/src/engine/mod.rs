@@ -27,6 +27,7 @@
 //! moves it; a transaction dropped without committing moves nothing.
 
 mod columns;
+mod pool;
 mod statement;
 mod values;
 
@@ -39,6 +40,7 @@ use sqlx::{AssertSqlSafe, Database, Encode, Executor, IntoArguments, Type};
 use uuid::Uuid;
 
 pub use columns::Columns;
+pub use pool::{Backend, EngineStore, pool_options};
 pub use statement::{Param, Stmt};
 pub use values::{after_i64, lookup_i64, opt_to_micros, to_i64, to_micros, to_u64};
 
@@ -78,64 +80,58 @@ pub trait SqlWrite: SqlRead {
     async fn execute(&mut self, stmt: Stmt<'_>) -> Result<u64, StoreError>;
 }
 
+/// A row mapping: reads a row's columns into a record.
+pub trait RowMap<T>: Fn(&dyn Columns) -> Result<T, StoreError> + Send + Sync {}
+
+impl<T, F: Fn(&dyn Columns) -> Result<T, StoreError> + Send + Sync> RowMap<T> for F {}
+
 /// Rows mapped to records: what a domain's provided methods call.
 pub trait Fetch: SqlRead {
-    /// Every row, mapped by `map`.
-    fn all<'a, T, F>(
+    /// The rows asked for, each mapped by `map`.
+    fn mapped<'a, T: Send + 'a>(
         &'a mut self,
         stmt: Stmt<'a>,
-        map: F,
-    ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send + 'a
-    where
-        T: Send + 'a,
-        F: Fn(&dyn Columns) -> Result<T, StoreError> + Send + Sync + 'a,
-    {
+        rows: Rows,
+        map: impl RowMap<T> + 'a,
+    ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send + 'a {
         async move {
             let mut out = Vec::new();
             let mut each = |row: &dyn Columns| {
                 out.push(map(row)?);
                 Ok(())
             };
-            self.fetch(stmt, Rows::All, &mut each).await?;
+            self.fetch(stmt, rows, &mut each).await?;
             Ok(out)
         }
     }
 
-    /// The first row, if there is one, mapped by `map`.
-    fn optional<'a, T, F>(
+    /// Every row.
+    fn all<'a, T: Send + 'a>(
         &'a mut self,
         stmt: Stmt<'a>,
-        map: F,
-    ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'a
-    where
-        T: Send + 'a,
-        F: Fn(&dyn Columns) -> Result<T, StoreError> + Send + Sync + 'a,
-    {
-        async move {
-            let mut out = None;
-            let mut each = |row: &dyn Columns| {
-                out = Some(map(row)?);
-                Ok(())
-            };
-            self.fetch(stmt, Rows::First, &mut each).await?;
-            Ok(out)
-        }
+        map: impl RowMap<T> + 'a,
+    ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send + 'a {
+        self.mapped(stmt, Rows::All, map)
     }
 
-    /// The first row, which must exist, mapped by `map`.
-    fn one<'a, T, F>(
+    /// The first row, if there is one.
+    fn optional<'a, T: Send + 'a>(
         &'a mut self,
         stmt: Stmt<'a>,
-        map: F,
-    ) -> impl Future<Output = Result<T, StoreError>> + Send + 'a
-    where
-        T: Send + 'a,
-        F: Fn(&dyn Columns) -> Result<T, StoreError> + Send + Sync + 'a,
-    {
+        map: impl RowMap<T> + 'a,
+    ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send + 'a {
+        async move { Ok(self.mapped(stmt, Rows::First, map).await?.pop()) }
+    }
+
+    /// The first row, which must be there.
+    fn one<'a, T: Send + 'a>(
+        &'a mut self,
+        stmt: Stmt<'a>,
+        map: impl RowMap<T> + 'a,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send + 'a {
         async move {
-            self.optional(stmt, map)
-                .await?
-                .ok_or_else(|| sqlx::Error::RowNotFound.into())
+            let row = self.optional(stmt, map).await?;
+            row.ok_or_else(|| sqlx::Error::RowNotFound.into())
         }
     }
 }
@@ -158,6 +154,9 @@ pub trait Db: Database<Row: Columns> {
         stmt: Stmt<'c>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send + 'c;
 
+    /// A sqlx query of `stmt`'s text with its parameters bound.
+    fn query(stmt: Stmt<'_>) -> sqlx::query::Query<'static, Self, Self::Arguments>;
+
     /// Runs a statement; answers its rows (at most one for [`Rows::First`]).
     fn rows<'c>(
         conn: &'c mut Self::Connection,
@@ -178,11 +177,27 @@ where
     for<'q> Option<&'q [u8]>: Encode<'q, D> + Type<D>,
     for<'q> Option<Uuid>: Encode<'q, D> + Type<D>,
 {
+    fn query(stmt: Stmt<'_>) -> sqlx::query::Query<'static, D, D::Arguments> {
+        let (sql, params) = stmt.into_parts();
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for param in params {
+            query = match param {
+                Param::Bool(v) => query.bind(v),
+                Param::I32(v) => query.bind(v),
+                Param::I64(v) => query.bind(v),
+                Param::Text(v) => query.bind(v.as_deref()),
+                Param::Bytes(v) => query.bind(v.as_deref()),
+                Param::Uuid(v) => query.bind(v),
+            };
+        }
+        query
+    }
+
     fn run<'c>(
         conn: &'c mut Self::Connection,
         stmt: Stmt<'c>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send + 'c {
-        let query = bind::<D>(stmt);
+        let query = D::query(stmt);
         async move { Ok(conn.execute(query).await?.affected()) }
     }
 
@@ -191,7 +206,7 @@ where
         stmt: Stmt<'c>,
         rows: Rows,
     ) -> impl Future<Output = Result<Vec<Self::Row>, StoreError>> + Send + 'c {
-        let query = bind::<D>(stmt);
+        let query = D::query(stmt);
         async move {
             Ok(match rows {
                 Rows::All => conn.fetch_all(query).await?,
@@ -199,32 +214,6 @@ where
             })
         }
     }
-}
-
-/// A sqlx query of `stmt`'s text with its parameters bound.
-fn bind<D>(stmt: Stmt<'_>) -> sqlx::query::Query<'static, D, D::Arguments>
-where
-    D: Database,
-    for<'q> Option<bool>: Encode<'q, D> + Type<D>,
-    for<'q> Option<i32>: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D> + Type<D>,
-    for<'q> Option<&'q str>: Encode<'q, D> + Type<D>,
-    for<'q> Option<&'q [u8]>: Encode<'q, D> + Type<D>,
-    for<'q> Option<Uuid>: Encode<'q, D> + Type<D>,
-{
-    let (sql, params) = stmt.into_parts();
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for param in params {
-        query = match param {
-            Param::Bool(v) => query.bind(v),
-            Param::I32(v) => query.bind(v),
-            Param::I64(v) => query.bind(v),
-            Param::Text(v) => query.bind(v.as_deref()),
-            Param::Bytes(v) => query.bind(v.as_deref()),
-            Param::Uuid(v) => query.bind(v),
-        };
-    }
-    query
 }
 
 /// The statement that moves the auth epoch: [`EngineTx::commit`] alone

@@ -115,21 +115,21 @@ impl From<i64> for Param<'_> {
     }
 }
 
+impl From<Uuid> for Param<'_> {
+    fn from(v: Uuid) -> Self {
+        Self::Uuid(Some(v))
+    }
+}
+
 impl From<Option<i64>> for Param<'_> {
     fn from(v: Option<i64>) -> Self {
         Self::I64(v)
     }
 }
 
-impl<'a> From<&'a str> for Param<'a> {
-    fn from(v: &'a str) -> Self {
-        Self::Text(Some(Cow::Borrowed(v)))
-    }
-}
-
-impl<'a> From<Option<&'a str>> for Param<'a> {
-    fn from(v: Option<&'a str>) -> Self {
-        Self::Text(v.map(Cow::Borrowed))
+impl From<Option<Uuid>> for Param<'_> {
+    fn from(v: Option<Uuid>) -> Self {
+        Self::Uuid(v)
     }
 }
 
@@ -145,6 +145,18 @@ impl From<Option<String>> for Param<'_> {
     }
 }
 
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(v: &'a str) -> Self {
+        Self::Text(Some(Cow::Borrowed(v)))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Self::Text(v.map(Cow::Borrowed))
+    }
+}
+
 impl<'a> From<&'a [u8]> for Param<'a> {
     fn from(v: &'a [u8]) -> Self {
         Self::Bytes(Some(Cow::Borrowed(v)))
@@ -154,18 +166,6 @@ impl<'a> From<&'a [u8]> for Param<'a> {
 impl<'a> From<Option<&'a [u8]>> for Param<'a> {
     fn from(v: Option<&'a [u8]>) -> Self {
         Self::Bytes(v.map(Cow::Borrowed))
-    }
-}
-
-impl From<Uuid> for Param<'_> {
-    fn from(v: Uuid) -> Self {
-        Self::Uuid(Some(v))
-    }
-}
-
-impl From<Option<Uuid>> for Param<'_> {
-    fn from(v: Option<Uuid>) -> Self {
-        Self::Uuid(v)
     }
 }
 

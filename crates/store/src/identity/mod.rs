@@ -2,40 +2,29 @@
 //! bootstrap credential, sessions, password hashes and history, TOTP
 //! credentials (sealed by the keyring before they arrive here) and
 //! recovery codes, login throttling, tenants' own access settings, and
-//! WebAuthn credentials and ceremonies. One file per feature, each with
-//! its records, its read and write traits, its SQL and its row mapping.
+//! WebAuthn credentials and ceremonies. The records are in `records.rs`;
+//! each feature's SQL text, row mapping, and read and write traits are in
+//! `tx.rs`, one section per feature.
 //!
 //! [`IdentityReadTx`] gathers the reads and is a supertrait of
 //! [`ReadTx`](crate::ReadTx); [`IdentityTx`] gathers the writes and is a
 //! supertrait of [`Tx`](crate::Tx): the same transaction carries identity
 //! changes and their audit event. The changes that end or narrow what a
 //! cached authentication holds mark their statements, and the commit moves
-//! the auth epoch ([`engine`](crate::engine) documents the one place).
+//! the auth epoch (the private `engine` module documents the one place).
 
-mod accounts;
-mod bootstrap;
-mod grants;
-mod passwords;
-mod sessions;
-mod tenant_access;
-mod throttle;
-mod tokens;
-mod totp;
-mod webauthn;
+mod records;
+mod tx;
 
-pub use accounts::{
-    AccountFilter, AccountKind, AccountReadTx, AccountTx, PrincipalRecord, PrincipalState,
+pub use records::{
+    AccountFilter, AccountKind, BootstrapRecord, CeremonyKind, GrantRecord, PasswordRecord,
+    PrincipalRecord, PrincipalState, RoleRecord, SessionRecord, SessionStage, TenantAccessRecord,
+    ThrottleRecord, TokenRecord, TotpRecord, WebauthnCeremonyRecord, WebauthnCredentialRecord,
 };
-pub use bootstrap::{BootstrapReadTx, BootstrapRecord, BootstrapTx};
-pub use grants::{GrantReadTx, GrantRecord, GrantTx, RoleRecord};
-pub use passwords::{PasswordReadTx, PasswordRecord, PasswordTx};
-pub use sessions::{SessionReadTx, SessionRecord, SessionStage, SessionTx};
-pub use tenant_access::{TenantAccessReadTx, TenantAccessRecord, TenantAccessTx};
-pub use throttle::{ThrottleReadTx, ThrottleRecord, ThrottleTx};
-pub use tokens::{TokenReadTx, TokenRecord, TokenTx};
-pub use totp::{TotpReadTx, TotpRecord, TotpTx};
-pub use webauthn::{
-    CeremonyKind, WebauthnCeremonyRecord, WebauthnCredentialRecord, WebauthnReadTx, WebauthnTx,
+pub use tx::{
+    AccountReadTx, AccountTx, BootstrapReadTx, BootstrapTx, GrantReadTx, GrantTx, PasswordReadTx,
+    PasswordTx, SessionReadTx, SessionTx, TenantAccessReadTx, TenantAccessTx, ThrottleReadTx,
+    ThrottleTx, TokenReadTx, TokenTx, TotpReadTx, TotpTx, WebauthnReadTx, WebauthnTx,
 };
 
 use crate::engine::{Db, EngineTx};
