@@ -5,6 +5,8 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+// The events and their head.
+
 /// The last event of the audit chain (`seq` 0 and a zero hash when empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuditHead {
@@ -71,6 +73,8 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+// Signed checkpoints.
+
 /// A signed checkpoint as stored. The `audit` crate defines its encoding
 /// and verifies it; the store keeps the columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +89,8 @@ pub struct CheckpointRecord {
     pub prev_hash: [u8; 32],
     pub signature: Vec<u8>,
 }
+
+// The signing keys and their rotations.
 
 /// A public key that signs audit checkpoints, as recorded when the keyring
 /// was opened (not secret: it verifies, it cannot sign).
@@ -110,6 +116,8 @@ pub struct AuditKeyCertificateRecord {
     pub certificate: Vec<u8>,
     pub recorded_at: OffsetDateTime,
 }
+
+// Shipping to external sinks.
 
 /// How far one shipping sink has acknowledged the audit log, and which
 /// replica holds the lease to ship to it.

@@ -557,20 +557,20 @@ impl<D: Db> AuditKeyTx for EngineTx<D> {}
 // Shipping the audit log to external sinks: one cursor per sink, moved only
 // by the replica that holds the sink's lease.
 
-const SHIP_CURSOR: &str = "SELECT sink, shipped_seq, shipped_checkpoint, lease_holder, lease_until, \
-                      shipped_at FROM audit_shipping WHERE sink = $1";
+const SHIP_CURSOR: &str = "SELECT sink, shipped_seq, shipped_checkpoint, lease_holder, \
+                           lease_until, shipped_at FROM audit_shipping WHERE sink = $1";
 const CREATE_CURSOR: &str = "INSERT INTO audit_shipping (sink, shipped_seq, shipped_checkpoint) \
-                      VALUES ($1, 0, 0) ON CONFLICT (sink) DO NOTHING";
+                             VALUES ($1, 0, 0) ON CONFLICT (sink) DO NOTHING";
 /// Takes the lease for `$1` until `$2` if it is free, `$1`'s, or expired at `$4`.
 const TAKE_LEASE: &str = "UPDATE audit_shipping SET lease_holder = $1, lease_until = $2 \
                           WHERE sink = $3 AND (lease_holder IS NULL OR lease_holder = $1 \
                           OR lease_until IS NULL OR lease_until <= $4)";
 const ADVANCE_CURSOR: &str = "UPDATE audit_shipping \
-                       SET shipped_seq = $1, shipped_checkpoint = $2, shipped_at = $3 \
-                       WHERE sink = $4 AND lease_holder = $5 \
-                       AND shipped_seq = $6 AND shipped_checkpoint = $7";
+                              SET shipped_seq = $1, shipped_checkpoint = $2, shipped_at = $3 \
+                              WHERE sink = $4 AND lease_holder = $5 \
+                              AND shipped_seq = $6 AND shipped_checkpoint = $7";
 const RELEASE_LEASE: &str = "UPDATE audit_shipping SET lease_holder = NULL, lease_until = NULL \
-                       WHERE sink = $1 AND lease_holder = $2";
+                             WHERE sink = $1 AND lease_holder = $2";
 
 /// The shipping cursors' reads.
 #[async_trait]

@@ -7,6 +7,8 @@ use rempart_model::{Grant, PermissionSet, PrincipalId, PrincipalName, RoleName, 
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+// Accounts.
+
 /// What an account is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AccountKind {
@@ -106,6 +108,8 @@ pub enum AccountFilter {
     Tenants(Vec<TenantId>),
 }
 
+// Grants and custom roles.
+
 /// A grant as stored, with its id (to revoke it) and who gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantRecord {
@@ -124,6 +128,8 @@ pub struct RoleRecord {
     pub description: String,
     pub created_at: OffsetDateTime,
 }
+
+// API tokens.
 
 /// An API token. `hash` is SHA-256 of the token; the token itself is never
 /// stored.
@@ -182,6 +188,8 @@ impl std::fmt::Debug for TokenRecord {
     }
 }
 
+// The bootstrap credential.
+
 /// A bootstrap credential. `hash` is SHA-256 of the credential.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BootstrapRecord {
@@ -201,6 +209,8 @@ impl std::fmt::Debug for BootstrapRecord {
             .finish_non_exhaustive()
     }
 }
+
+// Sessions.
 
 /// How far a session has come through login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +275,8 @@ impl std::fmt::Debug for SessionRecord {
     }
 }
 
+// Passwords.
+
 /// A password credential: an Argon2id PHC string, never the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordRecord {
@@ -284,6 +296,8 @@ impl std::fmt::Debug for PasswordRecord {
             .finish_non_exhaustive()
     }
 }
+
+// TOTP.
 
 /// A TOTP credential. `secret` is the keyring's envelope of the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -307,6 +321,8 @@ impl std::fmt::Debug for TotpRecord {
     }
 }
 
+// Login throttling.
+
 /// Failed logins counted under one key (an account or a source address).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThrottleRecord {
@@ -317,6 +333,8 @@ pub struct ThrottleRecord {
     /// Lockouts so far: each one lasts longer (escalation).
     pub lockouts: u32,
 }
+
+// Tenants' own access settings.
 
 /// A tenant's own access settings. `password_policy` is the policy as
 /// JSON (the service layer owns its shape); `allow_list` is CIDRs,
@@ -329,6 +347,8 @@ pub struct TenantAccessRecord {
     pub require_mfa: bool,
     pub updated_at: OffsetDateTime,
 }
+
+// WebAuthn credentials and ceremonies.
 
 /// A registered WebAuthn credential. `passkey` is the relying-party
 /// library's serialised credential: the public key, the signature counter

@@ -29,15 +29,15 @@ use crate::engine::{
 // Accounts: staff, tenant users and service accounts, their state, and the
 // break-glass accounts.
 
-const INSERT_PRINCIPAL: &str = "INSERT INTO principals (id, name, name_key, state, created_at, kind, \
-                      tenant_id, email, display_name, break_glass) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+const INSERT_PRINCIPAL: &str = "INSERT INTO principals (id, name, name_key, state, created_at, \
+                                kind, tenant_id, email, display_name, break_glass) \
+                                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const PRINCIPALS: &str = "SELECT id, name, state, created_at, kind, tenant_id, email, \
-                      display_name, break_glass FROM principals";
+                          display_name, break_glass FROM principals";
 const PRINCIPAL_BY_ID: &str = "SELECT id, name, state, created_at, kind, tenant_id, email, \
-                     display_name, break_glass FROM principals WHERE id = $1";
+                               display_name, break_glass FROM principals WHERE id = $1";
 const PRINCIPAL_BY_NAME: &str = "SELECT id, name, state, created_at, kind, tenant_id, email, \
-                       display_name, break_glass FROM principals WHERE name_key = $1";
+                                 display_name, break_glass FROM principals WHERE name_key = $1";
 const COUNT_PRINCIPALS: &str = "SELECT COUNT(*) AS n FROM principals";
 const COUNT_BREAK_GLASS: &str =
     "SELECT COUNT(*) AS n FROM principals WHERE break_glass AND state <> 'terminated'";
@@ -352,18 +352,19 @@ impl<D: Db> GrantTx for EngineTx<D> {}
 // API tokens, stored as SHA-256 hashes only: scoped to a tenant, limited to
 // permissions and networks, revocable.
 
-const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, principal_id, token_hash, name, created_at, \
-                      expires_at, revoked_at, last_used_at, tenant_id, permissions, allow_list) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, principal_id, token_hash, name, \
+                            created_at, expires_at, revoked_at, last_used_at, tenant_id, \
+                            permissions, allow_list) \
+                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 const TOKEN_BY_HASH: &str = "SELECT id, principal_id, token_hash, name, created_at, expires_at, \
-                       revoked_at, last_used_at, tenant_id, permissions, allow_list \
-                       FROM api_tokens WHERE token_hash = $1";
+                             revoked_at, last_used_at, tenant_id, permissions, allow_list \
+                             FROM api_tokens WHERE token_hash = $1";
 const TOKEN_BY_ID: &str = "SELECT id, principal_id, token_hash, name, created_at, expires_at, \
-                     revoked_at, last_used_at, tenant_id, permissions, allow_list \
-                     FROM api_tokens WHERE id = $1";
+                           revoked_at, last_used_at, tenant_id, permissions, allow_list \
+                           FROM api_tokens WHERE id = $1";
 const TOKENS_OF: &str = "SELECT id, principal_id, token_hash, name, created_at, expires_at, \
-                            revoked_at, last_used_at, tenant_id, permissions, allow_list \
-                            FROM api_tokens WHERE principal_id = $1 ORDER BY created_at";
+                         revoked_at, last_used_at, tenant_id, permissions, allow_list \
+                         FROM api_tokens WHERE principal_id = $1 ORDER BY created_at";
 const TOUCH_TOKEN: &str = "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2";
 const REVOKE_TOKEN: &str =
     "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
@@ -463,12 +464,12 @@ impl<D: Db> TokenTx for EngineTx<D> {}
 // administrator, stored as a SHA-256 hash only.
 
 const INSERT_BOOTSTRAP: &str = "INSERT INTO bootstrap_credentials \
-                      (id, secret_hash, created_at, expires_at, used_at) \
-                      VALUES ($1, $2, $3, $4, $5)";
+                                (id, secret_hash, created_at, expires_at, used_at) \
+                                VALUES ($1, $2, $3, $4, $5)";
 const BOOTSTRAP_BY_HASH: &str = "SELECT id, secret_hash, created_at, expires_at, used_at \
-                       FROM bootstrap_credentials WHERE secret_hash = $1";
+                                 FROM bootstrap_credentials WHERE secret_hash = $1";
 const LATEST_BOOTSTRAP: &str = "SELECT id, secret_hash, created_at, expires_at, used_at \
-                      FROM bootstrap_credentials ORDER BY created_at DESC LIMIT 1";
+                                FROM bootstrap_credentials ORDER BY created_at DESC LIMIT 1";
 const MARK_BOOTSTRAP_USED: &str =
     "UPDATE bootstrap_credentials SET used_at = $1 WHERE id = $2 AND used_at IS NULL";
 
@@ -534,21 +535,23 @@ impl<D: Db> BootstrapTx for EngineTx<D> {}
 // its secret, with its stage through login, its timeouts and its
 // revocation.
 
-const INSERT_SESSION: &str = "INSERT INTO sessions (id, principal_id, secret_hash, stage, created_at, \
-                      last_seen_at, expires_at, authenticated_at, revoked_at, source) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-const SESSION_BY_HASH: &str = "SELECT id, principal_id, secret_hash, stage, created_at, last_seen_at, \
-                       expires_at, authenticated_at, revoked_at, source \
-                       FROM sessions WHERE secret_hash = $1";
-const SESSION_BY_ID: &str = "SELECT id, principal_id, secret_hash, stage, created_at, last_seen_at, \
-                     expires_at, authenticated_at, revoked_at, source \
-                     FROM sessions WHERE id = $1";
-const LIVE_SESSIONS_OF: &str = "SELECT id, principal_id, secret_hash, stage, created_at, last_seen_at, \
-                       expires_at, authenticated_at, revoked_at, source \
-                       FROM sessions WHERE principal_id = $1 AND revoked_at IS NULL \
-                       AND expires_at > $2 ORDER BY created_at";
-const UPDATE_SESSION: &str = "UPDATE sessions SET stage = $1, last_seen_at = $2, authenticated_at = $3 \
-                      WHERE id = $4";
+const INSERT_SESSION: &str = "INSERT INTO sessions (id, principal_id, secret_hash, stage, \
+                              created_at, last_seen_at, expires_at, authenticated_at, \
+                              revoked_at, source) \
+                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+const SESSION_BY_HASH: &str = "SELECT id, principal_id, secret_hash, stage, created_at, \
+                               last_seen_at, expires_at, authenticated_at, revoked_at, source \
+                               FROM sessions WHERE secret_hash = $1";
+const SESSION_BY_ID: &str = "SELECT id, principal_id, secret_hash, stage, created_at, \
+                             last_seen_at, expires_at, authenticated_at, revoked_at, source \
+                             FROM sessions WHERE id = $1";
+const LIVE_SESSIONS_OF: &str = "SELECT id, principal_id, secret_hash, stage, created_at, \
+                                last_seen_at, expires_at, authenticated_at, revoked_at, source \
+                                FROM sessions WHERE principal_id = $1 AND revoked_at IS NULL \
+                                AND expires_at > $2 ORDER BY created_at";
+const UPDATE_SESSION: &str = "UPDATE sessions \
+                              SET stage = $1, last_seen_at = $2, authenticated_at = $3 \
+                              WHERE id = $4";
 const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at = $1 WHERE id = $2";
 const REVOKE_SESSION: &str =
     "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
@@ -671,9 +674,9 @@ impl<D: Db> SessionTx for EngineTx<D> {}
 // history of past hashes (never a password).
 
 const PUT_PASSWORD: &str = "INSERT INTO passwords (principal_id, hash, changed_at, must_change) \
-                   VALUES ($1, $2, $3, $4) \
-                   ON CONFLICT (principal_id) DO UPDATE \
-                   SET hash = $2, changed_at = $3, must_change = $4";
+                            VALUES ($1, $2, $3, $4) \
+                            ON CONFLICT (principal_id) DO UPDATE \
+                            SET hash = $2, changed_at = $3, must_change = $4";
 const REHASH_PASSWORD: &str = "UPDATE passwords SET hash = $1 WHERE principal_id = $2";
 const PASSWORD: &str =
     "SELECT hash, changed_at, must_change FROM passwords WHERE principal_id = $1";
@@ -685,7 +688,7 @@ const TRIM_HISTORY: &str = "DELETE FROM password_history WHERE principal_id = $1
                             WHERE principal_id = $1 \
                             ORDER BY set_at DESC LIMIT 1 OFFSET $2), -1)";
 const PASSWORD_HISTORY: &str = "SELECT hash FROM password_history WHERE principal_id = $1 \
-                       ORDER BY set_at DESC LIMIT $2";
+                                ORDER BY set_at DESC LIMIT $2";
 
 /// The password reads of a transaction.
 #[async_trait]
@@ -757,14 +760,14 @@ impl<D: Db> PasswordTx for EngineTx<D> {}
 // only).
 
 const TOTP: &str = "SELECT secret, last_step, created_at, confirmed_at FROM totp_credentials \
-                   WHERE principal_id = $1";
+                    WHERE principal_id = $1";
 const INSERT_TOTP: &str = "INSERT INTO totp_credentials \
-                      (principal_id, secret, last_step, created_at, confirmed_at) \
-                      VALUES ($1, $2, $3, $4, $5)";
+                           (principal_id, secret, last_step, created_at, confirmed_at) \
+                           VALUES ($1, $2, $3, $4, $5)";
 const DELETE_TOTP: &str = "DELETE FROM totp_credentials WHERE principal_id = $1";
 const ADVANCE_TOTP: &str = "UPDATE totp_credentials SET last_step = $1, \
-                       confirmed_at = COALESCE(confirmed_at, $2) \
-                       WHERE principal_id = $3 AND COALESCE(last_step, -1) = $4";
+                            confirmed_at = COALESCE(confirmed_at, $2) \
+                            WHERE principal_id = $3 AND COALESCE(last_step, -1) = $4";
 const COUNT_CODES: &str =
     "SELECT COUNT(*) AS n FROM recovery_codes WHERE principal_id = $1 AND used_at IS NULL";
 const DELETE_CODES: &str = "DELETE FROM recovery_codes WHERE principal_id = $1";
@@ -885,11 +888,11 @@ const COUNT_FAILURE: &str = "INSERT INTO login_throttle \
                              window_start = CASE WHEN login_throttle.window_start < $3 THEN $2 \
                              ELSE login_throttle.window_start END";
 const LOCK_LOGIN: &str = "UPDATE login_throttle \
-                    SET locked_until = $1, lockouts = lockouts + 1, failures = 0 \
-                    WHERE key = $2";
+                          SET locked_until = $1, lockouts = lockouts + 1, failures = 0 \
+                          WHERE key = $2";
 const CLEAR_THROTTLE: &str = "DELETE FROM login_throttle WHERE key = $1";
 const PURGE_THROTTLE: &str = "DELETE FROM login_throttle WHERE window_start < $1 \
-                     AND (locked_until IS NULL OR locked_until < $1)";
+                              AND (locked_until IS NULL OR locked_until < $1)";
 const RECORD_KEY_CHECK: &str = "INSERT INTO login_key_check (id, check_value) VALUES (1, $1) \
                                 ON CONFLICT (id) DO NOTHING";
 const KEY_CHECK: &str = "SELECT check_value FROM login_key_check WHERE id = 1";
@@ -971,12 +974,12 @@ impl<D: Db> ThrottleTx for EngineTx<D> {}
 // users may come from, and whether they must use MFA.
 
 const TENANT_ACCESS: &str = "SELECT password_policy, allow_list, require_mfa, updated_at \
-                   FROM tenant_access WHERE tenant_id = $1";
+                             FROM tenant_access WHERE tenant_id = $1";
 const PUT_TENANT_ACCESS: &str = "INSERT INTO tenant_access \
-                   (tenant_id, password_policy, allow_list, require_mfa, updated_at) \
-                   VALUES ($1, $2, $3, $4, $5) \
-                   ON CONFLICT (tenant_id) DO UPDATE SET password_policy = $2, \
-                   allow_list = $3, require_mfa = $4, updated_at = $5";
+                                 (tenant_id, password_policy, allow_list, require_mfa, updated_at) \
+                                 VALUES ($1, $2, $3, $4, $5) \
+                                 ON CONFLICT (tenant_id) DO UPDATE SET password_policy = $2, \
+                                 allow_list = $3, require_mfa = $4, updated_at = $5";
 
 /// The tenant access settings' reads.
 #[async_trait]
