@@ -1,11 +1,17 @@
 //! The audit log's own services: checkpoints by time, verification of the
 //! live database, export, search and proofs (control ML-7).
 //!
-//! Search and proofs are authorized like any other action and audited; a
-//! tenant-scoped caller reaches only its tenant's events, and the scope is
-//! part of the query (invariant 2). Verification and export read the log in
-//! pages, each in a short transaction: events and checkpoints are never
-//! rewritten once committed, so a page read later is still the same log.
+//! Search, proofs and reads of sealed details are audited reads through the
+//! gate (`Kernel::audited_read`): authorized like any other action, the
+//! event they look at read in the gate's transaction, and the read itself
+//! recorded; a tenant-scoped caller reaches only its tenant's events, and
+//! the scope is part of the query (invariant 2). They chain the pending
+//! events before the gate opens (the sequencer takes a write transaction of
+//! its own). Verification and export are offline tools (the CLI records
+//! them, `audit.verify` and `audit.export`): they read the log in pages,
+//! each in a short read transaction (`Kernel::read`): events and
+//! checkpoints are never rewritten once committed, so a page read later is
+//! still the same log.
 //!
 //! Verification of the database only reads: it leaves pending events
 //! pending (it reports them) and writes no event of its own, so verifying

@@ -7,8 +7,8 @@
 //! head of the chain, so concurrent writers commit together (one fsync for
 //! many on PostgreSQL) instead of one after the other.
 //!
-//! The sequencer ([`AuditChain::sequence`], run by [`crate::Rempart`]'s
-//! `drain_audit` and by the background task of `rempart serve`) moves
+//! The sequencer ([`AuditChain::sequence`], run by [`Kernel::drain_audit`]
+//! and by the background task of `rempart serve`) moves
 //! pending events into the chain in batches, each in one transaction: lock
 //! the head (`BEGIN IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on
 //! PostgreSQL), take up to `batch_size` pending rows in insertion order

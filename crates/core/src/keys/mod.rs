@@ -7,8 +7,12 @@
 //!
 //! Invariant 4 ("keys stay in the keyring"): nothing here returns or logs key
 //! bytes; statuses carry versions, dates and counts only. Each
-//! administrative action is authorized and audited in the same database
-//! transaction as its database change (invariant 1).
+//! administrative action passes the gate: authorized and audited in the
+//! same database transaction as its database change (invariant 1). A
+//! change to the keyring file is saved just before that transaction
+//! commits, so a failure before it leaves nothing; each action says what a
+//! failure after it leaves. An unseal has no account: the keyring checks
+//! the secret offered, and a refused one is recorded as a failure.
 
 pub use crate::kernel::keyring::{
     CryptoError, KdfParams, KeyError, KeyErrorKind, KeyVault, Keyring, KeyringLocation,
