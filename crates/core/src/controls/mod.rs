@@ -3,7 +3,7 @@
 //! pass, fail or "could not run", always with the evidence it looked at.
 //!
 //! The catalogue itself is data (`rempart_model::control`); this module
-//! runs the checks the domains register ([`registry`]), for a caller
+//! runs the checks the domains register (`registry`), for a caller
 //! holding `controls.check`, and records the run in the audit log
 //! (invariant 1: a run is an action like any other, with its summary in the
 //! event's sealed details). A check only reads: it opens read transactions

@@ -20,6 +20,7 @@
 //! without its details rather than the action being refused.
 //!
 //! [`AuditChain::append_sealing`]: crate::kernel::audit_chain::AuditChain::append_sealing
+//! [`Rempart::audit_event_details`]: crate::Rempart::audit_event_details
 
 use rempart_model::TenantId;
 use rempart_store::{AuditRecord, ReadTx, Tx};
