@@ -327,3 +327,115 @@ pub async fn the_background_task_catches_up(engine: Engine) {
     assert_eq!(sink.verified(&f.key), (1..=10).collect::<Vec<_>>());
     receiver.stop().await;
 }
+
+/// Any provider plugs in behind the `Sink` trait: an in-memory sink takes
+/// the place of the HTTPS one, and the shipper's lease, cursor and retries
+/// work the same (a refusal moves nothing; what arrives verifies).
+mod in_memory {
+    use std::fmt::Write as _;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use rempart_core::audit::ship::{
+        Ack, Batch, Pacing, ShipError, Shipped, Shipper, Sink, SinkError,
+    };
+    use rempart_testkit::{Engine, both_engines};
+
+    use super::super::fixture;
+    use super::{append, drain, shipped_seq};
+
+    /// Keeps every batch it accepts; refuses with 503 while `refusing`.
+    #[derive(Debug, Default)]
+    struct MemorySink {
+        batches: Mutex<Vec<Batch>>,
+        refusing: AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl Sink for MemorySink {
+        fn id(&self) -> &'static str {
+            "memory:audit-test"
+        }
+
+        async fn deliver(&self, batch: &Batch) -> Result<Ack, SinkError> {
+            if self.refusing.load(Ordering::SeqCst) {
+                return Err(SinkError::Refused { status: 503 });
+            }
+            self.batches.lock().unwrap().push(batch.clone());
+            Ok(Ack)
+        }
+    }
+
+    impl MemorySink {
+        /// The batches received, as one export verified with `key`; the
+        /// `seq` of every event, in order.
+        fn verified(&self, key: &rempart_audit::PublicKey) -> Vec<u64> {
+            let batches = self.batches.lock().unwrap();
+            let mut export = format!(
+                "{{\"type\":\"header\",\"format\":\"rempart-audit-export\",\"version\":1,\"key_id\":\"{}\"}}\n",
+                key.key_id()
+            );
+            let (mut events, mut cps) = (Vec::new(), 0u64);
+            let mut after = 0;
+            for batch in batches.iter() {
+                assert_eq!(batch.after_seq, after, "batches follow each other");
+                after = batch.through_seq;
+                let text = std::str::from_utf8(&batch.body).unwrap();
+                let lines: Vec<&str> = text.lines().collect();
+                for line in &lines[1..lines.len() - 1] {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                    if v["type"] == "event" {
+                        events.push(v["seq"].as_u64().unwrap());
+                    } else {
+                        cps += 1;
+                    }
+                    export.push_str(line);
+                    export.push('\n');
+                }
+            }
+            let _ = writeln!(
+                export,
+                "{{\"type\":\"end\",\"events\":{},\"checkpoints\":{cps}}}",
+                events.len()
+            );
+            let report = rempart_audit::verify_export(export.as_bytes(), key).unwrap();
+            assert_eq!(report.events, events.len() as u64);
+            events
+        }
+    }
+
+    async fn an_in_memory_sink_takes_the_place_of_https(engine: Engine) {
+        let Some(f) = fixture(engine).await else {
+            return;
+        };
+        let sink = std::sync::Arc::new(MemorySink::default());
+        let pacing = Pacing {
+            batch_size: 4,
+            ..Pacing::default()
+        };
+        let shipper = Shipper::with_sink(f.core.clone(), sink.clone(), pacing).unwrap();
+        assert_eq!(shipper.sink(), "memory:audit-test");
+
+        append(&f, 6).await;
+        f.core.checkpoint_audit_if_due(true).await.unwrap();
+
+        // Refused: the sink is named, and the cursor does not move.
+        sink.refusing.store(true, Ordering::SeqCst);
+        let err = shipper.ship_once().await.unwrap_err();
+        assert!(
+            matches!(&err, ShipError::Refused { sink, status: 503 } if sink == "memory:audit-test"),
+            "{err}"
+        );
+        assert!(sink.batches.lock().unwrap().is_empty());
+
+        // Accepted: every event once, in order, in batches of 4 at most.
+        sink.refusing.store(false, Ordering::SeqCst);
+        assert_eq!(drain(&shipper).await, 2);
+        assert_eq!(sink.verified(&f.key), (1..=6).collect::<Vec<_>>());
+        assert_eq!(shipped_seq(&shipper).await, 6);
+        assert_eq!(shipper.ship_once().await.unwrap(), Shipped::UpToDate);
+        shipper.release().await.unwrap();
+    }
+
+    both_engines!(an_in_memory_sink_takes_the_place_of_https);
+}
