@@ -495,8 +495,8 @@ async fn export(
 /// operator input (a key file, or REMPART_KEYRING_PASSPHRASE); otherwise the
 /// core as it is and why no checkpoint can be signed.
 fn with_signer(config: &rempart_core::Config, core: Rempart) -> (Rempart, Option<String>) {
-    use rempart_core::keys::{KeyVault, KeyringLocation};
-    let location = KeyringLocation::from_config(config);
+    use rempart_core::keys::KeyVault;
+    let location = config.keyring_location();
     if !location.path.exists() {
         return (
             core,

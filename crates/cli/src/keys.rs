@@ -14,7 +14,7 @@ use rempart_api::keys::{
     RewrapResponse, RotateResponse, SealStatusView, ShredRequest, ShredResponse, UnsealRequest,
 };
 use rempart_core::config::KeyringProvider;
-use rempart_core::keys::{KeyVault, KeyringLocation, RootKeySource};
+use rempart_core::keys::{KeyVault, RootKeySource};
 use rempart_core::{Clock as _, Rempart, SystemClock};
 use rempart_model::Action;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -193,7 +193,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<()> {
     let config = offline::load_config(&args.config, None)?;
     let core = offline_core(&config).await?;
     let source = source(&config, &args.source)?;
-    let location = KeyringLocation::from_config(&config);
+    let location = config.keyring_location();
     let (vault, shares) = KeyVault::init(location.clone(), &source, SystemClock.now())?;
     let core = core.with_keys(Arc::new(vault));
     core.record_offline_key_action(Action::KeysInit, "keyring")
@@ -435,7 +435,7 @@ async fn rewrap(client: &Client, environment: &str, batch: u32) -> anyhow::Resul
 
 async fn reseal(config_args: &ConfigArgs, args: &SourceArgs) -> anyhow::Result<()> {
     let config = offline::load_config(config_args, None)?;
-    let location = KeyringLocation::from_config(&config);
+    let location = config.keyring_location();
     let vault = KeyVault::load(location.clone(), passphrase_from_env())?;
     let status = vault.seal_status();
     if status.sealed {

@@ -608,8 +608,13 @@ async fn a_corrupt_or_truncated_keyring_is_refused_and_kept(engine: Engine) {
         assert!(!err.to_string().is_empty());
         // Starting again (what `serve` does) refuses too and never replaces it.
         let config = rempart_core::Config::default();
-        let err = KeyVault::open_or_create(f.location.clone(), &config, None, f.core.clock().now())
-            .unwrap_err();
+        let err = KeyVault::open_or_create(
+            f.location.clone(),
+            &config.keyring,
+            None,
+            f.core.clock().now(),
+        )
+        .unwrap_err();
         assert!(!err.to_string().is_empty());
         assert_eq!(std::fs::read(&f.location.path).unwrap(), bad);
     }

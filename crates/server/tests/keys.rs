@@ -90,7 +90,7 @@ fn forms(key: &[u8]) -> Vec<String> {
 }
 
 fn secrets_of(server: &TestServer, data_keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let location = KeyringLocation::from_config(&server.config);
+    let location = server.config.keyring_location();
     let keyring = Keyring::load(
         &location.path,
         &KeyFileProvider::load(&location.key_file).unwrap(),

@@ -258,8 +258,8 @@ impl TestServer {
         let store = database.store().await;
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let (keys, _) = KeyVault::open_or_create(
-            KeyringLocation::from_config(&config),
-            &config,
+            config.keyring_location(),
+            &config.keyring,
             None,
             clock.now(),
         )
@@ -281,7 +281,7 @@ impl TestServer {
                 }
                 .with_admin_sources(config.access.admin_sources().cloned()),
             )
-            .with_deployment(rempart_core::controls::Deployment::from_config(&config));
+            .with_deployment(config.deployment());
         let bootstrap_credential = match core.ensure_bootstrap().await.expect("bootstrap") {
             rempart_core::BootstrapStatus::Issued { credential, .. } => Some(credential),
             _ => None,

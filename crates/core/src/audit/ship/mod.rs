@@ -44,7 +44,6 @@ use std::time::Duration as StdDuration;
 use rempart_audit::{BatchWriter, PublicKey};
 use rempart_store::{AuditRecord, CheckpointRecord, ShipCursor};
 
-use crate::config::AuditConfig;
 use crate::kernel::audit_chain::{to_checkpoint, to_event};
 use crate::kernel::clock::pause;
 use crate::kernel::error::ServiceError;
@@ -125,16 +124,6 @@ impl ShipOptions {
             lease: pacing.lease,
             timeout: StdDuration::from_secs(30),
         }
-    }
-
-    /// The options `config` asks for; `None` when no sink is configured.
-    pub fn from_config(config: &AuditConfig) -> Option<Self> {
-        let url = config.ship_url.as_ref()?;
-        let mut options = Self::new(url.clone());
-        options.ca_file.clone_from(&config.ship_ca_file);
-        options.token_file.clone_from(&config.ship_auth_header_file);
-        options.batch_size = config.ship_batch_size;
-        Some(options)
     }
 
     /// The pacing these options ask for, whatever the sink.
@@ -242,13 +231,6 @@ impl Shipper {
             holder,
             pacing,
         })
-    }
-
-    /// The shipper configured in `config`, if any.
-    pub fn from_config(core: Rempart, config: &AuditConfig) -> Result<Option<Self>, ShipError> {
-        ShipOptions::from_config(config)
-            .map(|options| Self::new(core, options))
-            .transpose()
     }
 
     /// The sink's identity (for HTTPS, its URL without query), as logs
