@@ -70,7 +70,7 @@ fn path_kind(path: &str, param: &str) -> Kind {
         "events" => Kind::AuditEvent,
         other => panic!(
             "{path}: no rule for making ids of the path parameter {param} (collection {other:?}); \
-             add one to path_kind in tests/http/scope.rs"
+             add one to path_kind in tests/server/http/scope.rs"
         ),
     }
 }
@@ -197,7 +197,7 @@ fn operations_with_ids(doc: &Value) -> Vec<Operation> {
                         Some(_) if required => missing.push(format!("query parameter {name}")),
                         Some(_) => {}
                         None => panic!(
-                            "{path}: is the query parameter {name} an id? classify it in field_rule (tests/http/scope.rs)"
+                            "{path}: is the query parameter {name} an id? classify it in field_rule (tests/server/http/scope.rs)"
                         ),
                     },
                     _ => {}
@@ -232,7 +232,7 @@ fn operations_with_ids(doc: &Value) -> Vec<Operation> {
                         Some(Rule::Value(_) | Rule::Omit) if !required => {}
                         Some(_) => missing.push(format!("body field {name}")),
                         None => panic!(
-                            "{path}: is the body field {name} an id? classify it in field_rule (tests/http/scope.rs)"
+                            "{path}: is the body field {name} an id? classify it in field_rule (tests/server/http/scope.rs)"
                         ),
                     }
                 }
@@ -240,7 +240,7 @@ fn operations_with_ids(doc: &Value) -> Vec<Operation> {
             if !operation.slots.is_empty() {
                 assert!(
                     missing.is_empty(),
-                    "{path}: no example for the required {missing:?} (field_rule in tests/http/scope.rs)"
+                    "{path}: no example for the required {missing:?} (field_rule in tests/server/http/scope.rs)"
                 );
                 found.push(operation);
             }

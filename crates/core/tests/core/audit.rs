@@ -3,14 +3,6 @@
 //! bad seq; proofs verify against signed checkpoints and respect tenant
 //! scope; search is scoped in the query and itself audited.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
-
 use std::sync::Arc;
 
 use rempart_audit::merkle::leaf_hash;
@@ -730,7 +722,6 @@ both_engines!(
     a_partial_export_verifies_offline_from_its_anchor,
 );
 
-#[path = "audit/ship.rs"]
 mod ship;
 use ship::{shipping_survives_outages_refusals_and_restarts, the_background_task_catches_up};
 
@@ -739,7 +730,6 @@ both_engines!(
     the_background_task_catches_up,
 );
 
-#[path = "audit/keyring.rs"]
 mod keyring;
 use keyring::{
     a_sealed_keyring_chains_events_and_signs_after_unsealing,
@@ -753,7 +743,6 @@ both_engines!(
     while_sealed_events_are_stored_without_their_details,
 );
 
-#[path = "audit/details.rs"]
 mod details;
 use details::{
     details_are_sealed_bound_and_read_in_scope, details_without_a_tenant_use_the_system_key,
@@ -764,7 +753,6 @@ both_engines!(
     details_without_a_tenant_use_the_system_key,
 );
 
-#[path = "audit/sequencer.rs"]
 mod sequencer;
 use sequencer::{
     concurrent_writers_and_sequencers_make_one_chain, pending_events_hold_only_sealed_details,

@@ -4,17 +4,7 @@
 //! separation of duties, break-glass. Every refusal changes nothing and is
 //! audited.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
-
-#[path = "identity/authority.rs"]
 mod authority;
-#[path = "identity/webauthn.rs"]
 mod webauthn;
 
 use std::sync::Arc;

@@ -234,7 +234,7 @@ both_engines!(upgrades_keep_data_and_the_audit_log);
 
 /// Writes `seed-<engine>.sql` from a database built by the fixture's
 /// migrations and a short scenario through the service layer. Ignored:
-/// run it by hand (`cargo test -p rempart-core --test service --
+/// run it by hand (`cargo test -p rempart-core --test core --
 /// --ignored write_the_upgrade_fixture`, PostgreSQL reachable) only when
 /// making a new fixture, at the release the fixture stands for.
 async fn write_the_upgrade_fixture(engine: Engine) {
@@ -346,7 +346,7 @@ async fn scenario(core: &Rempart, store: &dyn Store) {
 async fn dump(db: &TestDatabase) -> String {
     let mut out = String::from(
         "-- Rows of a database at schema version 9 (commit a9868ea), written by\n\
-         -- write_the_upgrade_fixture in crates/core/tests/service/upgrade.rs.\n",
+         -- write_the_upgrade_fixture in crates/core/tests/core/service/upgrade.rs.\n",
     );
     match db.engine {
         Engine::Sqlite => {

@@ -2,18 +2,8 @@
 //! its audit event; a refused or failed one leaves neither (a refusal is
 //! recorded as such, in its own transaction).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
-
-#[path = "service/concurrency.rs"]
 mod concurrency;
-#[path = "service/controls.rs"]
 mod controls;
-#[path = "service/upgrade.rs"]
 mod upgrade;
 
 use std::sync::Arc;

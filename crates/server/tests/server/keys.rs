@@ -6,15 +6,6 @@
 //! the raw bytes (hex and base64) of the root key, the KEKs, the tenant
 //! keys and the data keys.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests; a leak test reads best as one flow"
-)]
-
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 

@@ -3,14 +3,6 @@
 //! or an account suspended there, fails on its next request to the other,
 //! while the other is busy serving (its auth-epoch lease always fresh).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
-
 use std::path::Path;
 
 use rempart_testkit::replica::Replica;

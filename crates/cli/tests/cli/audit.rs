@@ -7,15 +7,6 @@
 //! tail that --strict refuses) and its export verifies strictly; verifying
 //! the database leaves it as it was, pending events included.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
-
 use std::process::Command;
 
 use rempart_testkit::replica::Replica;

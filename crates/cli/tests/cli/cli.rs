@@ -1,15 +1,6 @@
 //! The `rempart` binary as a user runs it: first start, second start,
 //! bootstrap and tenants from the CLI, configuration errors, refusals.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
-
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;

@@ -3,13 +3,6 @@
 //! production and development, rotation, resumable re-wrap, retirement,
 //! crypto-shredding, sealing and unsealing; bad input changes nothing.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
-
 use std::sync::Arc;
 
 use rempart_core::keys::{

@@ -6,22 +6,10 @@
 //! extractor gives documented by its operation (`contract`); objects out of
 //! a caller's scope answered like absent ones (`scope`).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
-
-#[path = "http/contract.rs"]
 mod contract;
-#[path = "http/forwarding.rs"]
 mod forwarding;
-#[path = "http/identity.rs"]
 mod identity;
-#[path = "http/scope.rs"]
 mod scope;
-#[path = "http/webauthn.rs"]
 mod webauthn;
 
 use std::io::{Read as _, Write as _};
