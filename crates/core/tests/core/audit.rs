@@ -3,6 +3,7 @@
 //! bad seq; proofs verify against signed checkpoints and respect tenant
 //! scope; search is scoped in the query and itself audited.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use rempart_audit::merkle::leaf_hash;
@@ -11,71 +12,57 @@ use rempart_audit::{
     verify_inclusion,
 };
 use rempart_core::audit_log::AuditChain;
-use rempart_core::{Actor, ManualClock, Rempart, RequestContext, ServiceError};
-use rempart_model::{Environment, NewTenant, Region, Role, Scope, Tenant, TenantName};
-use rempart_store::{AuditQuery, Store};
-use rempart_testkit::{Engine, TestDatabase, both_engines};
+use rempart_core::{Actor, Rempart, RequestContext, ServiceError};
+use rempart_model::{Environment, NewTenant, Role, Scope, Tenant};
+use rempart_store::AuditQuery;
+use rempart_testkit::{Engine, both_engines};
 use time::Duration;
 use time::macros::datetime;
 
+use crate::support::{self, context, new_tenant};
+
+/// A service whose log is signed by a fixed test key, checkpointing every
+/// fourth event.
 struct Fixture {
-    core: Rempart,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
+    base: support::Fixture,
     key: PublicKey,
-    db: TestDatabase,
+}
+
+impl Deref for Fixture {
+    type Target = support::Fixture;
+
+    fn deref(&self) -> &support::Fixture {
+        &self.base
+    }
 }
 
 async fn fixture(engine: Engine) -> Option<Fixture> {
-    let db = TestDatabase::create(engine).await?;
-    let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
     let signer = Ed25519Signer::from_seed(&[9; 32]).unwrap();
     let key = signer.public_key();
     let chain = AuditChain::new(Some(Arc::new(signer)), 4, Duration::minutes(1));
-    let core = Rempart::new(store.clone(), clock.clone())
-        .with_audit(chain)
-        .with_keys(rempart_testkit::test_keys(db.dir()));
-    Some(Fixture {
-        core,
-        store,
-        clock,
-        key,
-        db,
+    let base = support::Fixture::new(engine, datetime!(2026-11-27 09:00 UTC), |core, db| {
+        core.with_audit(chain)
+            .with_keys(rempart_testkit::test_keys(db.dir()))
     })
+    .await?;
+    Some(Fixture { base, key })
 }
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: Some("req-1".to_owned()),
-        source: Some("2001:db8::7".parse().unwrap()),
-        ..RequestContext::default()
-    }
+    context("req-1", "2001:db8::7")
 }
 
 fn tenant(name: &str) -> NewTenant {
-    NewTenant {
-        name: TenantName::parse(name).unwrap(),
-        region: Region::parse("eu").unwrap(),
-        environment: Environment::production(),
-    }
+    new_tenant(name, "eu", Environment::production())
 }
 
 async fn admin(f: &Fixture) -> Actor {
-    rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await
+    f.admin(&ctx()).await
 }
 
 /// A principal holding `role` in `scope`.
 async fn holder(f: &Fixture, name: &str, role: Role, scope: Scope) -> Actor {
-    rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        name,
-        &[(role, scope)],
-    )
-    .await
+    f.holder(&ctx(), name, &[(role, scope)]).await
 }
 
 /// Ten or so events, checkpoints at every fourth and one at the end.
@@ -97,25 +84,10 @@ async fn populated(engine: Engine) -> Option<(Fixture, Vec<Tenant>)> {
     Some((f, tenants))
 }
 
-async fn sql(f: &Fixture, statements: &[&'static str]) {
+async fn sql(f: &Fixture, statements: &[&str]) {
     // Tamper with the chain, not with events still pending.
     f.core.drain_audit().await.unwrap();
-    match f.db.engine {
-        Engine::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(&f.db.url).await.unwrap();
-            for s in statements {
-                sqlx::raw_sql(*s).execute(&pool).await.unwrap();
-            }
-            pool.close().await;
-        }
-        Engine::Postgres => {
-            let pool = sqlx::PgPool::connect(&f.db.url).await.unwrap();
-            for s in statements {
-                sqlx::raw_sql(*s).execute(&pool).await.unwrap();
-            }
-            pool.close().await;
-        }
-    }
+    f.db.execute(statements).await;
 }
 
 async fn first_problem(f: &Fixture) -> Problem {
@@ -334,11 +306,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
     let acme = tenants[0].id;
     let globex = tenants[1].id;
     let auditor = holder(&f, "acme-auditor", Role::Auditor, Scope::Tenant(acme)).await;
-    let admin_events = {
-        f.core.drain_audit().await.unwrap();
-        let mut tx = f.store.begin().await.unwrap();
-        tx.audit_events(0, 1000).await.unwrap()
-    };
+    let admin_events = f.audit().await;
     let acme_event = admin_events
         .iter()
         .find(|e| e.tenant == Some(acme.0))
@@ -394,11 +362,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
         .unwrap_err();
     assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
     // The refusal was recorded.
-    let events = {
-        f.core.drain_audit().await.unwrap();
-        let mut tx = f.store.begin().await.unwrap();
-        tx.audit_events(0, 1000).await.unwrap()
-    };
+    let events = f.audit().await;
     assert!(
         events
             .iter()

@@ -3,52 +3,45 @@
 //! production and development, rotation, resumable re-wrap, retirement,
 //! crypto-shredding, sealing and unsealing; bad input changes nothing.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use rempart_core::keys::{
-    KdfParams, KeyError, KeyErrorKind, KeyVault, KeyringLocation, RootKeySource, UnsealInput,
+    KeyError, KeyErrorKind, KeyVault, KeyringLocation, RootKeySource, UnsealInput,
 };
-use rempart_core::{Actor, ManualClock, Rempart, RequestContext, ServiceError};
-use rempart_model::{Environment, NewTenant, PrincipalName, Region, Tenant, TenantName};
-use rempart_store::{AuditRecord, Store};
-use rempart_testkit::{Engine, TestDatabase, both_engines};
+use rempart_core::{Actor, RequestContext, ServiceError};
+use rempart_model::{Environment, PrincipalName, Tenant};
+use rempart_store::AuditRecord;
+use rempart_testkit::{Engine, both_engines, keyring_location, passphrase_source};
 use secrecy::SecretString;
 use time::macros::datetime;
 
+use crate::support::{self, context, new_tenant};
+
+/// A service with the keyring `vault` makes, and where that keyring is.
 struct Fixture {
-    core: Rempart,
-    store: Arc<dyn Store>,
+    base: support::Fixture,
     location: KeyringLocation,
-    _db: TestDatabase,
 }
 
-fn location(dir: &std::path::Path) -> KeyringLocation {
-    KeyringLocation {
-        path: dir.join("keyring.rmk"),
-        key_file: dir.join("root.key"),
+impl Deref for Fixture {
+    type Target = support::Fixture;
+
+    fn deref(&self) -> &support::Fixture {
+        &self.base
     }
-}
-
-fn cheap_kdf() -> KdfParams {
-    KdfParams::new(8, 1, 1).unwrap()
 }
 
 async fn fixture_with(
     engine: Engine,
     vault: impl FnOnce(&KeyringLocation) -> KeyVault,
 ) -> Option<Fixture> {
-    let db = TestDatabase::create(engine).await?;
-    let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
-    let location = location(db.dir());
-    let keys = Arc::new(vault(&location));
-    let core = Rempart::new(store.clone(), clock).with_keys(keys);
-    Some(Fixture {
-        core,
-        store,
-        location,
-        _db: db,
+    let base = support::Fixture::new(engine, datetime!(2026-11-27 09:00 UTC), |core, db| {
+        core.with_keys(Arc::new(vault(&keyring_location(db.dir()))))
     })
+    .await?;
+    let location = keyring_location(base.db.dir());
+    Some(Fixture { base, location })
 }
 
 async fn fixture(engine: Engine) -> Option<Fixture> {
@@ -65,37 +58,32 @@ async fn fixture(engine: Engine) -> Option<Fixture> {
 }
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: Some("req-keys".to_owned()),
-        source: Some("192.0.2.9".parse().unwrap()),
-        ..RequestContext::default()
-    }
+    context("req-keys", "192.0.2.9")
 }
 
-fn new_tenant(name: &str, environment: Environment) -> NewTenant {
-    NewTenant {
-        name: TenantName::parse(name).unwrap(),
-        region: Region::parse("us").unwrap(),
-        environment,
-    }
-}
-
-/// The chained log (pending events chained first, as readers do).
 async fn audit(f: &Fixture) -> Vec<AuditRecord> {
-    f.core.drain_audit().await.unwrap();
-    let mut tx = f.store.begin().await.unwrap();
-    tx.audit_events(0, 10_000).await.unwrap()
+    f.audit().await
 }
 
 async fn admin(f: &Fixture) -> Actor {
-    rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await
+    f.admin(&ctx()).await
 }
 
+/// Creates a tenant in `env`.
 async fn tenant(f: &Fixture, actor: &Actor, name: &str, env: Environment) -> Tenant {
+    try_tenant(f, actor, name, env).await.unwrap()
+}
+
+/// Tries to create a tenant in `env`.
+async fn try_tenant(
+    f: &Fixture,
+    actor: &Actor,
+    name: &str,
+    env: Environment,
+) -> Result<Tenant, ServiceError> {
     f.core
-        .create_tenant(actor, &ctx(), new_tenant(name, env))
+        .create_tenant(actor, &ctx(), new_tenant(name, "us", env))
         .await
-        .unwrap()
 }
 
 fn key_kind(err: &ServiceError) -> KeyErrorKind {
@@ -439,10 +427,7 @@ async fn without_permission_nothing_changes(engine: Engine) {
 
 async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engine: Engine) {
     let Some(f) = fixture_with(engine, |l| {
-        let source = RootKeySource::Passphrase {
-            passphrase: SecretString::from("correct horse battery".to_owned()),
-            kdf: cheap_kdf(),
-        };
+        let source = passphrase_source("correct horse battery");
         drop(KeyVault::init(l.clone(), &source, datetime!(2026-11-27 09:00 UTC)).unwrap());
         KeyVault::load(l.clone(), None).unwrap()
     })
@@ -452,13 +437,7 @@ async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engin
     };
     assert!(f.core.keys().is_sealed());
     let admin = admin(&f).await;
-    let err = f
-        .core
-        .create_tenant(
-            &admin,
-            &ctx(),
-            new_tenant("Acme", Environment::production()),
-        )
+    let err = try_tenant(&f, &admin, "Acme", Environment::production())
         .await
         .unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Sealed, "{err}");
@@ -491,12 +470,7 @@ async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engin
         .await
         .unwrap();
     assert!(!status.sealed);
-    f.core
-        .create_tenant(
-            &admin,
-            &ctx(),
-            new_tenant("Acme", Environment::production()),
-        )
+    try_tenant(&f, &admin, "Acme", Environment::production())
         .await
         .unwrap();
     let outcomes: Vec<(String, String)> = audit(&f)
@@ -553,7 +527,7 @@ async fn shares_are_entered_one_by_one(engine: Engine) {
     // every partial share is forgotten.
     let other_dir = tempfile::tempdir().unwrap();
     let (_, other) = KeyVault::init(
-        location(other_dir.path()),
+        keyring_location(other_dir.path()),
         &RootKeySource::Shamir {
             threshold: 2,
             shares: 2,
@@ -661,19 +635,10 @@ async fn a_keyring_changed_on_disk_is_not_overwritten(engine: Engine) {
     // An offline reseal while the service runs.
     let offline = KeyVault::load(f.location.clone(), None).unwrap();
     offline
-        .reseal(&RootKeySource::Passphrase {
-            passphrase: SecretString::from("a new passphrase here".to_owned()),
-            kdf: cheap_kdf(),
-        })
+        .reseal(&passphrase_source("a new passphrase here"))
         .unwrap();
     let resealed = std::fs::read(&f.location.path).unwrap();
-    let err = f
-        .core
-        .create_tenant(
-            &admin,
-            &ctx(),
-            new_tenant("Late", Environment::production()),
-        )
+    let err = try_tenant(&f, &admin, "Late", Environment::production())
         .await
         .unwrap_err();
     assert!(

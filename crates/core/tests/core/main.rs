@@ -12,3 +12,4 @@ mod audit;
 mod identity;
 mod keys;
 mod service;
+mod support;

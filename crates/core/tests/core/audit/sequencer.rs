@@ -112,10 +112,7 @@ pub async fn pending_events_hold_only_sealed_details(engine: Engine) {
         );
     }
     // Chained as it was recorded: same id, same envelope, in order.
-    f.core.drain_audit().await.unwrap();
-    let mut tx = f.store.begin().await.unwrap();
-    let events = tx.audit_events(0, 1000).await.unwrap();
-    drop(tx);
+    let events = f.audit().await;
     let tail: Vec<_> = events[events.len() - pending.len()..]
         .iter()
         .map(|e| e.id.unwrap())

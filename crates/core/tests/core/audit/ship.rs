@@ -110,15 +110,10 @@ struct Sink {
 
 fn sink() -> Sink {
     let dir = tempfile::tempdir().unwrap();
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap();
-    let cert_file = dir.path().join("cert.pem");
-    let key_file = dir.path().join("key.pem");
-    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
-    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let cert = rempart_testkit::self_signed_certificate(dir.path());
     std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
-    let tls = Arc::new(rempart_server::tls::load_config(&cert_file, &key_file).unwrap());
+    let tls = rempart_server::tls::load_config(&cert.cert_file, &cert.key_file).unwrap();
+    let tls = Arc::new(tls);
     let inbox = Arc::new(Mutex::new(Inbox {
         lines: Vec::new(),
         last_seq: 0,

@@ -4,35 +4,18 @@
 //! refusing a conflicting grant; plus cookies, CSRF, enumeration, policy
 //! refusals, and the rule that every route declares its access.
 
-use rempart_testkit::{Engine, TestServer, both_engines};
-use reqwest::StatusCode;
+use rempart_testkit::http::{ANONYMOUS, Answer, Http as _, operations, send, staff, tenant};
+use rempart_testkit::{Engine, PASSWORD, TestServer, both_engines};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "violet-Harbour-lantern-93";
+use super::probe;
 
 /// The TOTP code of `uri` at the server's clock.
 fn code_now(server: &TestServer, uri: &str) -> String {
     let totp = totp_rs::Totp::from_url(uri).unwrap();
     let now = u64::try_from(server.core.clock().now().unix_timestamp()).unwrap();
     totp.generate(now).to_string()
-}
-
-async fn post(server: &TestServer, token: &str, path: &str, body: &Value) -> reqwest::Response {
-    server
-        .client
-        .post(server.at(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let got = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    body
 }
 
 #[allow(clippy::too_many_lines, reason = "one scenario, told in order")]
@@ -43,44 +26,29 @@ async fn the_done_when_path(engine: Engine) {
     let admin = server.admin_token().await;
 
     // A staff administrator with a password.
-    let alice = json_of(
-        post(
-            &server,
-            &admin,
-            "/api/v1/users",
-            &json!({"name": "alice@example.com", "kind": "staff", "password": PASSWORD,
-                    "temporary_password": false, "display_name": "Alice"}),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let alice = json!({"name": "alice@example.com", "kind": "staff", "password": PASSWORD,
+                       "temporary_password": false, "display_name": "Alice"});
+    let alice = server
+        .post(&admin, "/api/v1/users", &alice)
+        .await
+        .expect(201);
     assert_eq!(alice["state"], "active");
-    json_of(
-        post(
-            &server,
-            &admin,
-            "/api/v1/grants",
-            &json!({"user": "alice@example.com", "role": "security-admin", "scope": "global"}),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let grant = json!({"user": "alice@example.com", "role": "security-admin", "scope": "global"});
+    server
+        .post(&admin, "/api/v1/grants", &grant)
+        .await
+        .expect(201);
 
     // Log in: the session cookie is HttpOnly, Secure, SameSite=Strict;
     // TOTP enrolment is forced before anything else.
     let response = server
-        .client
-        .post(server.at("/api/v1/auth/login"))
-        .json(&json!({"name": "ALICE@example.com", "password": PASSWORD, "return_token": true}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+        .post(
+            ANONYMOUS,
+            "/api/v1/auth/login",
+            &json!({"name": "ALICE@example.com", "password": PASSWORD, "return_token": true}),
+        )
+        .await;
+    let cookie = response.header("set-cookie").to_owned();
     for attribute in [
         "rempart_session=rmp_ses_",
         "HttpOnly",
@@ -89,99 +57,56 @@ async fn the_done_when_path(engine: Engine) {
     ] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
-    let login = json_of(response, 200).await;
+    let login = response.expect(200);
     assert_eq!(login["stage"], "enrol_mfa");
     let session = login["token"].as_str().unwrap().to_owned();
-    let early = server
-        .client
-        .get(server.at("/api/v1/tenants"))
-        .bearer_auth(&session)
-        .send()
+    server
+        .get(&session, "/api/v1/tenants")
         .await
-        .unwrap();
-    let early = json_of(early, 403).await;
-    assert!(
-        early["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("login-incomplete")
-    );
+        .problem(403, "login-incomplete");
 
-    let enrolment = json_of(
-        post(&server, &session, "/api/v1/mfa/totp", &json!({})).await,
-        200,
-    )
-    .await;
+    let enrolment = server
+        .post(&session, "/api/v1/mfa/totp", &json!({}))
+        .await
+        .expect(200);
     let uri = enrolment["uri"].as_str().unwrap().to_owned();
     assert!(
         uri.starts_with("otpauth://totp/Rempart:alice%40example.com?"),
         "{uri}"
     );
-    let codes = json_of(
-        post(
-            &server,
-            &session,
-            "/api/v1/mfa/totp/confirm",
-            &json!({"code": code_now(&server, &uri)}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let code = json!({"code": code_now(&server, &uri)});
+    let codes = server
+        .post(&session, "/api/v1/mfa/totp/confirm", &code)
+        .await
+        .expect(200);
     assert_eq!(codes["recovery_codes"].as_array().unwrap().len(), 10);
 
     // Logged in: Alice creates a tenant and one of its users, and gives
     // them a role.
-    let acme = json_of(
-        post(
-            &server,
-            &session,
-            "/api/v1/tenants",
-            &json!({"name": "Acme", "region": "eu", "environment": "production"}),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let acme = server
+        .post(&session, "/api/v1/tenants", &tenant("Acme", "eu"))
+        .await
+        .expect(201);
     let acme_id = acme["id"].as_str().unwrap();
-    json_of(
-        post(
-            &server,
-            &session,
-            "/api/v1/users",
-            &json!({"name": "bob@acme.test", "kind": "tenant_user", "tenant": acme_id}),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let granted = json_of(
-        post(
-            &server,
-            &session,
-            "/api/v1/grants",
-            &json!({"user": "bob@acme.test", "role": "tenant-member", "scope": format!("tenant:{acme_id}")}),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let bob = json!({"name": "bob@acme.test", "kind": "tenant_user", "tenant": acme_id});
+    server
+        .post(&session, "/api/v1/users", &bob)
+        .await
+        .expect(201);
+    let grant = json!({"user": "bob@acme.test", "role": "tenant-member", "scope": format!("tenant:{acme_id}")});
+    let granted = server
+        .post(&session, "/api/v1/grants", &grant)
+        .await
+        .expect(201);
     assert_eq!(granted["permissions"], json!(["tenant.read"]));
 
     // Separation of duties: Alice is a security administrator; the
     // auditor role is refused to her, naming the rule.
-    let refused = json_of(
-        post(
-            &server,
-            &admin,
-            "/api/v1/grants",
-            &json!({"user": "alice@example.com", "role": "auditor", "scope": "global"}),
-        )
-        .await,
-        403,
-    )
-    .await;
-    assert!(refused["type"].as_str().unwrap().ends_with("rule-refused"));
+    let grant = json!({"user": "alice@example.com", "role": "auditor", "scope": "global"});
+    let refused = server
+        .post(&admin, "/api/v1/grants", &grant)
+        .await
+        .problem(403, "rule-refused");
     assert!(
         refused["detail"]
             .as_str()
@@ -193,40 +118,22 @@ async fn the_done_when_path(engine: Engine) {
     // The browser path: the cookie authenticates reads; a change from
     // another origin is refused.
     let pair = cookie.split(';').next().unwrap().to_owned();
-    let sessions = server
-        .client
-        .get(server.at("/api/v1/sessions"))
-        .header("cookie", &pair)
-        .send()
+    let with_cookie = |method: Method, path: &str| {
+        server
+            .request(method, ANONYMOUS, path)
+            .header("cookie", &pair)
+    };
+    let sessions = send(with_cookie(Method::GET, "/api/v1/sessions"))
         .await
-        .unwrap();
-    let sessions = json_of(sessions, 200).await;
+        .expect(200);
     assert_eq!(sessions["sessions"][0]["current"], true);
-    let forged = server
-        .client
-        .post(server.at("/api/v1/auth/logout"))
-        .header("cookie", &pair)
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
-    json_of(forged, 403).await;
-    let logout = server
-        .client
-        .post(server.at("/api/v1/auth/logout"))
-        .header("cookie", &pair)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    let after = server
-        .client
-        .get(server.at("/api/v1/tenants"))
-        .bearer_auth(&session)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    let forged =
+        with_cookie(Method::POST, "/api/v1/auth/logout").header("origin", "https://evil.example");
+    send(forged).await.expect(403);
+    let logout = send(with_cookie(Method::POST, "/api/v1/auth/logout")).await;
+    assert_eq!(logout.status, 204);
+    let after = server.get(&session, "/api/v1/tenants").await;
+    assert_eq!(after.status, 401);
     server.stop().await;
 }
 
@@ -235,44 +142,27 @@ async fn refusals_are_clear_and_alike(engine: Engine) {
         return;
     };
     let admin = server.admin_token().await;
-    json_of(
-        post(
-            &server,
-            &admin,
-            "/api/v1/users",
-            &json!({"name": "carol", "kind": "staff", "password": PASSWORD, "temporary_password": false}),
-        )
-        .await,
-        201,
-    )
-    .await;
+    server
+        .post(&admin, "/api/v1/users", &staff("carol"))
+        .await
+        .expect(201);
     let mut answers = Vec::new();
     for name in ["carol", "nobody"] {
-        let response = server
-            .client
-            .post(server.at("/api/v1/auth/login"))
-            .json(&json!({"name": name, "password": "wrong-password-1"}))
-            .send()
+        let wrong = json!({"name": name, "password": "wrong-password-1"});
+        let mut body = server
+            .post(ANONYMOUS, "/api/v1/auth/login", &wrong)
             .await
-            .unwrap();
-        let mut body = json_of(response, 401).await;
+            .expect(401);
         body.as_object_mut().unwrap().remove("instance");
         answers.push(body);
     }
     assert_eq!(answers[0], answers[1]);
 
-    let weak = json_of(
-        post(
-            &server,
-            &admin,
-            "/api/v1/users",
-            &json!({"name": "dave", "kind": "staff", "password": "password"}),
-        )
-        .await,
-        422,
-    )
-    .await;
-    assert!(weak["type"].as_str().unwrap().ends_with("password-refused"));
+    let weak = json!({"name": "dave", "kind": "staff", "password": "password"});
+    let weak = server
+        .post(&admin, "/api/v1/users", &weak)
+        .await
+        .problem(422, "password-refused");
     let rules: Vec<&str> = weak["errors"]
         .as_array()
         .unwrap()
@@ -299,31 +189,25 @@ async fn refusals_are_clear_and_alike(engine: Engine) {
             "role",
         ),
     ] {
-        let bad = json_of(post(&server, &admin, "/api/v1/grants", &body).await, 422).await;
+        let bad = server
+            .post(&admin, "/api/v1/grants", &body)
+            .await
+            .expect(422);
         assert_eq!(bad["errors"][0]["field"], field, "{bad}");
     }
     let forged = server
-        .client
-        .get(server.at("/api/v1/tenants"))
-        .header("cookie", "rempart_session=rmp_ses_forged")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+        .request(Method::GET, ANONYMOUS, "/api/v1/tenants")
+        .header("cookie", "rempart_session=rmp_ses_forged");
+    assert_eq!(send(forged).await.status, 401);
     server.stop().await;
 }
 
 /// Asserts a 429 `locked-out` with a `Retry-After` of whole seconds, at
 /// least one and at most `limit`; answers it.
-async fn locked_out(response: reqwest::Response, limit: u64) -> u64 {
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+fn locked_out(answer: &Answer, limit: u64) -> u64 {
+    let body = answer.expect(429);
+    let retry: u64 = answer.header("retry-after").parse().unwrap();
     assert!((1..=limit).contains(&retry), "Retry-After: {retry}");
-    let body: Value = response.json().await.unwrap();
     assert_eq!(body["type"], "https://rempart.dev/problems/locked-out");
     assert!(
         body["detail"]
@@ -347,83 +231,64 @@ async fn limits_say_when_to_retry(engine: Engine) {
         return;
     };
     let admin = server.admin_token().await;
-    json_of(
-        post(
-            &server,
-            &admin,
-            "/api/v1/users",
-            &json!({"name": "bob@example.com", "kind": "staff", "password": PASSWORD,
-                    "temporary_password": false, "display_name": "Bob"}),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let bob = json!({"name": "bob@example.com", "kind": "staff", "password": PASSWORD,
+                     "temporary_password": false, "display_name": "Bob"});
+    server.post(&admin, "/api/v1/users", &bob).await.expect(201);
     let login = |name: &str, password: &str| {
-        server
-            .client
-            .post(server.at("/api/v1/auth/login"))
-            .json(&json!({"name": name, "password": password, "return_token": true}))
-            .send()
+        server.post(
+            ANONYMOUS,
+            "/api/v1/auth/login",
+            &json!({"name": name, "password": password, "return_token": true}),
+        )
     };
-    let session = json_of(login("bob@example.com", PASSWORD).await.unwrap(), 200).await["token"]
+    let session = server.login("bob@example.com", PASSWORD).await["token"]
         .as_str()
         .unwrap()
         .to_owned();
     let lockout = server.core.identity().config().lockout_secs;
     for _ in 0..5 {
-        let wrong = login("bob@example.com", "wrong-password-1").await.unwrap();
-        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let wrong = login("bob@example.com", "wrong-password-1").await;
+        assert_eq!(wrong.status, 401);
     }
     // The name's lockout: the right password waits too.
-    locked_out(login("bob@example.com", PASSWORD).await.unwrap(), lockout).await;
+    locked_out(&login("bob@example.com", PASSWORD).await, lockout);
     // Step-up from a session opened before the lockout waits as well.
-    let step_up = post(
-        &server,
-        &session,
-        "/api/v1/auth/step-up",
-        &json!({"password": PASSWORD}),
-    )
-    .await;
-    locked_out(step_up, lockout).await;
+    let step_up = server
+        .post(
+            &session,
+            "/api/v1/auth/step-up",
+            &json!({"password": PASSWORD}),
+        )
+        .await;
+    locked_out(&step_up, lockout);
     // The source's lockout: eight failures from one address, whatever
     // the names (five counted above, three more here).
     for name in ["carol@example.com", "dan@example.com", "erin@example.com"] {
-        let wrong = login(name, "wrong-password-1").await.unwrap();
-        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let wrong = login(name, "wrong-password-1").await;
+        assert_eq!(wrong.status, 401);
     }
-    locked_out(login("frank@example.com", "x").await.unwrap(), lockout).await;
+    locked_out(&login("frank@example.com", "x").await, lockout);
 
     // Documented: every 429 in the OpenAPI document carries Retry-After,
     // and every route a lockout refuses documents its 429.
-    let doc: Value = server
-        .client
-        .get(server.at("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = server.openapi().await;
     let mut with_429 = Vec::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for (method, operation) in item.as_object().unwrap() {
-            if let Some(answer) = operation["responses"].get("429") {
-                assert!(
-                    answer["headers"].get("Retry-After").is_some(),
-                    "{method} {path}: {answer}"
-                );
-                with_429.push(format!("{method} {path}"));
-            }
+    for (method, path, operation) in operations(&doc) {
+        if let Some(answer) = operation["responses"].get("429") {
+            assert!(
+                answer["headers"].get("Retry-After").is_some(),
+                "{method} {path}: {answer}"
+            );
+            with_429.push(format!("{method} {path}"));
         }
     }
     for route in [
-        "post /api/v1/auth/login",
-        "post /api/v1/auth/second-factor",
-        "post /api/v1/auth/step-up",
-        "post /api/v1/auth/webauthn/start",
-        "post /api/v1/auth/webauthn/finish",
-        "post /api/v1/sys/unseal",
+        "POST /api/v1/auth/login",
+        "POST /api/v1/auth/second-factor",
+        "POST /api/v1/auth/step-up",
+        "POST /api/v1/auth/webauthn/start",
+        "POST /api/v1/auth/webauthn/finish",
+        "POST /api/v1/sys/unseal",
     ] {
         assert!(with_429.iter().any(|r| r == route), "{route}: {with_429:?}");
     }
@@ -435,7 +300,6 @@ async fn limits_say_when_to_retry(engine: Engine) {
 /// (`rule-refused`, naming `no-escalation`); the only administrator
 /// deleting its own `security-admin` grant is refused
 /// (`last-administrator`) and keeps it.
-#[allow(clippy::too_many_lines, reason = "one scenario, told in order")]
 async fn authority_never_widens_over_http(engine: Engine) {
     let Some(server) = TestServer::start(engine).await else {
         return;
@@ -443,41 +307,27 @@ async fn authority_never_widens_over_http(engine: Engine) {
     let admin = server.admin_token().await;
     let mut tenants = Vec::new();
     for name in ["Acme", "Bolt"] {
-        let tenant = json_of(
-            post(
-                &server,
-                &admin,
-                "/api/v1/tenants",
-                &json!({"name": name, "region": "eu", "environment": "production"}),
-            )
-            .await,
-            201,
-        )
-        .await;
+        let tenant = server
+            .post(&admin, "/api/v1/tenants", &tenant(name, "eu"))
+            .await
+            .expect(201);
         tenants.push(tenant["id"].as_str().unwrap().to_owned());
     }
-    let cut = json_of(
-        post(
-            &server,
-            &admin,
-            "/api/v1/tokens",
-            &json!({"name": "reader", "tenant": tenants[0], "permissions": ["tenant.read"]}),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let cut = json!({"name": "reader", "tenant": tenants[0], "permissions": ["tenant.read"]});
+    let cut = server
+        .post(&admin, "/api/v1/tokens", &cut)
+        .await
+        .expect(201);
     let cut = cut["token"].as_str().unwrap().to_owned();
     for body in [
         json!({"name": "wider"}),
         json!({"name": "wider", "permissions": ["tenant.read"]}),
         json!({"name": "wider", "tenant": tenants[0], "permissions": ["tenant.read", "user.read"]}),
     ] {
-        let refused = json_of(post(&server, &cut, "/api/v1/tokens", &body).await, 403).await;
-        assert!(
-            refused["type"].as_str().unwrap().ends_with("rule-refused"),
-            "{refused}"
-        );
+        let refused = server
+            .post(&cut, "/api/v1/tokens", &body)
+            .await
+            .problem(403, "rule-refused");
         assert!(
             refused["detail"]
                 .as_str()
@@ -488,73 +338,29 @@ async fn authority_never_widens_over_http(engine: Engine) {
     }
     // Another tenant is outside the cut: it answers as a tenant that does
     // not exist.
-    let unseen = json_of(
-        post(
-            &server,
-            &cut,
-            "/api/v1/tokens",
-            &json!({"name": "wider", "tenant": tenants[1], "permissions": ["tenant.read"]}),
-        )
-        .await,
-        404,
-    )
-    .await;
-    assert!(
-        unseen["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("tenant-not-found"),
-        "{unseen}"
-    );
-    json_of(
-        post(
-            &server,
-            &cut,
-            "/api/v1/tokens",
-            &json!({"name": "narrower", "tenant": tenants[0], "permissions": ["tenant.read"], "expires_in_days": 1}),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let other = json!({"name": "wider", "tenant": tenants[1], "permissions": ["tenant.read"]});
+    server
+        .post(&cut, "/api/v1/tokens", &other)
+        .await
+        .problem(404, "tenant-not-found");
+    let narrower = json!({"name": "narrower", "tenant": tenants[0], "permissions": ["tenant.read"], "expires_in_days": 1});
+    server
+        .post(&cut, "/api/v1/tokens", &narrower)
+        .await
+        .expect(201);
 
     // The only administrator keeps its own grant.
-    let me = json_of(
-        server
-            .client
-            .get(server.at("/api/v1/auth/whoami"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    let grants = json_of(
-        server
-            .client
-            .get(server.at(&format!(
-                "/api/v1/users/{}/grants",
-                me["id"].as_str().unwrap()
-            )))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    let grant = grants["grants"][0]["id"].as_str().unwrap().to_owned();
-    let delete = || async {
-        server
-            .client
-            .delete(server.at(&format!("/api/v1/grants/{grant}")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-    };
-    let refused = json_of(delete().await, 403).await;
+    let me = server.get(&admin, "/api/v1/auth/whoami").await.expect(200);
+    let me = me["id"].as_str().unwrap();
+    let grants = server
+        .get(&admin, &format!("/api/v1/users/{me}/grants"))
+        .await
+        .expect(200);
+    let grant = grants["grants"][0]["id"].as_str().unwrap();
+    let refused = server
+        .delete(&admin, &format!("/api/v1/grants/{grant}"))
+        .await
+        .expect(403);
     assert!(
         refused["detail"]
             .as_str()
@@ -563,15 +369,8 @@ async fn authority_never_widens_over_http(engine: Engine) {
         "{refused}"
     );
     assert_eq!(
-        server
-            .client
-            .get(server.at("/api/v1/tenants"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK,
+        server.get(&admin, "/api/v1/tenants").await.status,
+        200,
         "still administering"
     );
 }
@@ -599,54 +398,33 @@ async fn every_route_declares_its_access() {
         "POST /api/v1/sys/unseal",
     ];
     let server = TestServer::start(Engine::Sqlite).await.unwrap();
-    let doc: Value = server
-        .client
-        .get(server.at("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = server.openapi().await;
     let mut secured = 0;
-    for (path, operations) in doc["paths"].as_object().unwrap() {
-        for (method, operation) in operations.as_object().unwrap() {
-            let name = format!("{} {path}", method.to_uppercase());
-            let declared = operation
-                .get("security")
-                .and_then(Value::as_array)
-                .is_some_and(|s| !s.is_empty());
-            if !declared {
-                assert!(
-                    PUBLIC.contains(&name.as_str()),
-                    "{name} declares no security"
-                );
-                continue;
-            }
-            secured += 1;
-            let concrete = path
-                .replace("{seq}", "1")
-                .replace("{id}", "00000000-0000-0000-0000-000000000000")
-                .replace("{user}", "someone")
-                .replace("{environment}", "production")
-                .replace("{tenant}", "00000000-0000-0000-0000-000000000000");
-            let response = server
-                .client
-                .request(
-                    reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
-                    server.at(&concrete),
-                )
-                .header("content-type", "application/json")
-                .body("{}")
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(
-                response.status(),
-                StatusCode::UNAUTHORIZED,
-                "{name} answers without a credential"
+    for (method, path, operation) in operations(&doc) {
+        let name = format!("{method} {path}");
+        let declared = operation
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty());
+        if !declared {
+            assert!(
+                PUBLIC.contains(&name.as_str()),
+                "{name} declares no security"
             );
+            continue;
         }
+        secured += 1;
+        let concrete = path
+            .replace("{seq}", "1")
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{user}", "someone")
+            .replace("{environment}", "production")
+            .replace("{tenant}", "00000000-0000-0000-0000-000000000000");
+        assert_eq!(
+            probe(&server, method, &concrete).await.status,
+            401,
+            "{name} answers without a credential"
+        );
     }
     assert!(secured > 20, "{secured}");
     server.stop().await;

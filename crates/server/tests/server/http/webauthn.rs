@@ -6,36 +6,17 @@
 //! so.
 
 use rempart_core::identity::webauthn::{CreationChallengeResponse, RequestChallengeResponse, Url};
-use rempart_testkit::{Engine, TestServer, both_engines};
+use rempart_testkit::http::{Http as _, staff};
+use rempart_testkit::{Engine, PASSWORD, TestServer, both_engines};
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
-const PASSWORD: &str = "violet-Harbour-lantern-93";
 const ORIGIN: &str = "https://localhost";
 
-async fn post(server: &TestServer, token: &str, path: &str, body: &Value) -> (u16, Value) {
-    let response = server
-        .client
-        .post(server.at(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
+/// Logs `name` in: the session's token and its stage.
 async fn login(server: &TestServer, name: &str) -> (String, String) {
-    let (status, body) = post(
-        server,
-        "",
-        "/api/v1/auth/login",
-        &json!({"name": name, "password": PASSWORD, "return_token": true}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let body = server.login(name, PASSWORD).await;
     (
         body["token"].as_str().unwrap().to_owned(),
         body["stage"].as_str().unwrap().to_owned(),
@@ -43,41 +24,63 @@ async fn login(server: &TestServer, name: &str) -> (String, String) {
 }
 
 async fn start_auth(server: &TestServer, session: &str) -> (String, RequestChallengeResponse) {
-    let (status, started) = post(server, session, "/api/v1/auth/webauthn/start", &json!({})).await;
-    assert_eq!(status, 200, "{started}");
+    let started = server
+        .post(session, "/api/v1/auth/webauthn/start", &json!({}))
+        .await
+        .expect(200);
     (
         started["ceremony"].as_str().unwrap().to_owned(),
         serde_json::from_value(started["options"].clone()).unwrap(),
     )
 }
 
+/// Answers the second factor `session`'s login waits for with `key`: the
+/// finish request (to replay) and its answer.
+async fn authenticate(server: &TestServer, session: &str, key: &mut SoftPasskey) -> (Value, Value) {
+    let (ceremony, options) = start_auth(server, session).await;
+    let assertion = key
+        .do_authentication(Url::parse(ORIGIN).unwrap(), options)
+        .unwrap();
+    let finish = json!({"ceremony": ceremony, "credential": assertion});
+    let done = server
+        .post(session, "/api/v1/auth/webauthn/finish", &finish)
+        .await
+        .expect(200);
+    (finish, done)
+}
+
 /// Registers `key` under `name` from `session`; the finish answer.
 async fn register(server: &TestServer, session: &str, key: &mut SoftPasskey, name: &str) -> Value {
-    let (status, started) = post(
-        server,
-        session,
-        "/api/v1/mfa/webauthn/register/start",
-        &json!({}),
-    )
-    .await;
-    assert_eq!(status, 200, "{started}");
+    let started = server
+        .post(session, "/api/v1/mfa/webauthn/register/start", &json!({}))
+        .await
+        .expect(200);
     let options: CreationChallengeResponse =
         serde_json::from_value(started["options"].clone()).unwrap();
     let credential = key
         .do_registration(Url::parse(ORIGIN).unwrap(), options)
         .unwrap();
-    let (status, registered) = post(
-        server,
-        session,
-        "/api/v1/mfa/webauthn/register/finish",
-        &json!({"ceremony": started["ceremony"], "name": name, "credential": credential}),
-    )
-    .await;
-    assert_eq!(status, 200, "{registered}");
-    registered
+    let finish = json!({"ceremony": started["ceremony"], "name": name, "credential": credential});
+    server
+        .post(session, "/api/v1/mfa/webauthn/register/finish", &finish)
+        .await
+        .expect(200)
 }
 
-#[allow(clippy::too_many_lines, reason = "one scenario, told in order")]
+/// The names of the security keys `session`'s account holds.
+async fn keys(server: &TestServer, session: &str) -> Vec<String> {
+    let listed = server
+        .get(session, "/api/v1/mfa/webauthn")
+        .await
+        .expect(200);
+    listed["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 async fn register_and_log_in_with_a_passkey(engine: Engine) {
     let Some(server) = TestServer::start_with(engine, |c| {
         "localhost".clone_into(&mut c.identity.webauthn_rp_id);
@@ -87,25 +90,16 @@ async fn register_and_log_in_with_a_passkey(engine: Engine) {
     else {
         return;
     };
-    let origin = Url::parse(ORIGIN).unwrap();
     let admin = server.admin_token().await;
-    let (status, body) = post(
-        &server,
-        &admin,
-        "/api/v1/users",
-        &json!({"name": "dana", "kind": "staff", "password": PASSWORD,
-                "temporary_password": false}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = post(
-        &server,
-        &admin,
-        "/api/v1/grants",
-        &json!({"user": "dana", "role": "security-admin", "scope": "global"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    server
+        .post(&admin, "/api/v1/users", &staff("dana"))
+        .await
+        .expect(201);
+    let grant = json!({"user": "dana", "role": "security-admin", "scope": "global"});
+    server
+        .post(&admin, "/api/v1/grants", &grant)
+        .await
+        .expect(201);
 
     // Forced enrolment, done with a passkey instead of TOTP.
     let (session, stage) = login(&server, "dana").await;
@@ -114,111 +108,52 @@ async fn register_and_log_in_with_a_passkey(engine: Engine) {
     let registered = register(&server, &session, &mut key, "soft key").await;
     assert_eq!(registered["stage"], "full");
     assert_eq!(registered["name"], "soft key");
-    let listed: Value = server
-        .client
-        .get(server.at("/api/v1/mfa/webauthn"))
-        .bearer_auth(&session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(keys(&server, &session).await, ["soft key"]);
 
     // The next login asks for the key.
     let (session, stage) = login(&server, "dana").await;
     assert_eq!(stage, "second_factor");
-    let (ceremony, options) = start_auth(&server, &session).await;
-    let assertion = key.do_authentication(origin.clone(), options).unwrap();
-    let (status, done) = post(
-        &server,
-        &session,
-        "/api/v1/auth/webauthn/finish",
-        &json!({"ceremony": ceremony, "credential": assertion}),
-    )
-    .await;
-    assert_eq!(status, 200, "{done}");
+    let (replay, done) = authenticate(&server, &session, &mut key).await;
     assert_eq!(done["stage"], "full");
 
     // The same assertion replayed on a new login: refused, audited, and
     // the login still waits for its second factor.
     let (replayed_on, _) = login(&server, "dana").await;
-    let (status, problem) = post(
-        &server,
-        &replayed_on,
-        "/api/v1/auth/webauthn/finish",
-        &json!({"ceremony": ceremony, "credential": assertion}),
-    )
-    .await;
-    assert_eq!(status, 401, "{problem}");
-    assert!(
-        problem["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("second-factor-refused"),
-        "{problem}"
-    );
+    server
+        .post(&replayed_on, "/api/v1/auth/webauthn/finish", &replay)
+        .await
+        .problem(401, "second-factor-refused");
     let (fresh, _) = start_auth(&server, &replayed_on).await;
-    let (status, _) = post(
-        &server,
-        &replayed_on,
-        "/api/v1/auth/webauthn/finish",
-        &json!({"ceremony": fresh, "credential": assertion}),
-    )
-    .await;
-    assert_eq!(status, 401);
-    let still: Value = server
-        .client
-        .get(server.at("/api/v1/tenants"))
-        .bearer_auth(&replayed_on)
-        .send()
+    let replay = json!({"ceremony": fresh, "credential": replay["credential"]});
+    let again = server
+        .post(&replayed_on, "/api/v1/auth/webauthn/finish", &replay)
+        .await;
+    assert_eq!(again.status, 401, "{}", again.text);
+    server
+        .get(&replayed_on, "/api/v1/tenants")
         .await
-        .unwrap()
-        .json()
+        .problem(403, "login-incomplete");
+    let denied = server
+        .audit_events()
         .await
-        .unwrap();
-    assert!(
-        still["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("login-incomplete"),
-        "{still}"
-    );
-    server.core.drain_audit().await.unwrap();
-    let mut tx = server.store.begin().await.unwrap();
-    let events = tx.audit_events(0, 100_000).await.unwrap();
-    drop(tx);
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e.action == "auth.webauthn" && e.outcome == "denied")
-            .count(),
-        2
-    );
+        .iter()
+        .filter(|e| e.action == "auth.webauthn" && e.outcome == "denied")
+        .count();
+    assert_eq!(denied, 2);
     // A malformed assertion is a 400/422 problem, not a server error.
-    let (status, _) = post(
-        &server,
-        &replayed_on,
-        "/api/v1/auth/webauthn/finish",
-        &json!({"ceremony": fresh, "credential": {"id": "x"}}),
-    )
-    .await;
+    let malformed = json!({"ceremony": fresh, "credential": {"id": "x"}});
+    let status = server
+        .post(&replayed_on, "/api/v1/auth/webauthn/finish", &malformed)
+        .await
+        .status;
     assert!((400..500).contains(&status), "{status}");
 
     // A lost key is removed by its holder, from the session that just
     // logged in with it, but never the account's last second factor.
     let first = registered["id"].as_str().unwrap().to_owned();
-    let remove = |token: &str, id: &str| {
-        server
-            .client
-            .delete(server.at(&format!("/api/v1/mfa/webauthn/{id}")))
-            .bearer_auth(token)
-            .send()
-    };
-    let last = remove(&session, &first).await.unwrap();
-    assert_eq!(last.status(), 403);
-    let last: Value = last.json().await.unwrap();
+    let remove =
+        |token: &str, id: &str| server.delete(token, &format!("/api/v1/mfa/webauthn/{id}"));
+    let last = remove(&session, &first).await.expect(403);
     assert!(
         last["detail"]
             .as_str()
@@ -230,74 +165,30 @@ async fn register_and_log_in_with_a_passkey(engine: Engine) {
     let second = register(&server, &session, &mut spare, "spare key").await;
     // Another account's key is not found, even for an administrator.
     let spare_id = second["id"].as_str().unwrap().to_owned();
-    assert_eq!(remove(&admin, &spare_id).await.unwrap().status(), 404);
+    assert_eq!(remove(&admin, &spare_id).await.status, 404);
     // A malformed id is a problem document, like every other refusal.
-    let malformed = remove(&session, "not-a-uuid").await.unwrap();
-    assert_eq!(malformed.status(), 400);
-    assert_eq!(
-        malformed.headers()["content-type"],
-        "application/problem+json"
-    );
-    let malformed: Value = malformed.json().await.unwrap();
-    assert!(
-        malformed["type"].as_str().unwrap().ends_with("bad-request"),
-        "{malformed}"
-    );
+    remove(&session, "not-a-uuid")
+        .await
+        .problem(400, "bad-request");
     let tenant = server
-        .client
-        .get(server.at("/api/v1/tenants/not-a-uuid/access"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(tenant.status(), 400);
-    assert_eq!(tenant.headers()["content-type"], "application/problem+json");
+        .get(&admin, "/api/v1/tenants/not-a-uuid/access")
+        .await;
+    assert_eq!(tenant.status, 400);
+    assert_eq!(tenant.header("content-type"), "application/problem+json");
     let query = server
-        .client
-        .get(server.at("/api/v1/sessions?user=not-a-uuid"))
-        .bearer_auth(&admin)
-        .send()
+        .get(&admin, "/api/v1/sessions?user=not-a-uuid")
         .await
-        .unwrap();
-    assert_eq!(query.status(), 422);
-    let query: Value = query.json().await.unwrap();
+        .expect(422);
     assert_eq!(query["errors"][0]["field"], "query", "{query}");
-    assert_eq!(remove(&session, &first).await.unwrap().status(), 204);
-    assert_eq!(remove(&session, &first).await.unwrap().status(), 404);
-    let listed: Value = server
-        .client
-        .get(server.at("/api/v1/mfa/webauthn"))
-        .bearer_auth(&session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let names: Vec<&str> = listed["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["spare key"]);
+    assert_eq!(remove(&session, &first).await.status, 204);
+    assert_eq!(remove(&session, &first).await.status, 404);
+    assert_eq!(keys(&server, &session).await, ["spare key"]);
     // The spare key logs in; every removal and refusal is in the log.
     let (next, stage) = login(&server, "dana").await;
     assert_eq!(stage, "second_factor");
-    let (ceremony, options) = start_auth(&server, &next).await;
-    let assertion = spare.do_authentication(origin, options).unwrap();
-    let (status, done) = post(
-        &server,
-        &next,
-        "/api/v1/auth/webauthn/finish",
-        &json!({"ceremony": ceremony, "credential": assertion}),
-    )
-    .await;
-    assert_eq!(status, 200, "{done}");
-    server.core.drain_audit().await.unwrap();
-    let mut tx = server.store.begin().await.unwrap();
-    let events = tx.audit_events(0, 100_000).await.unwrap();
-    drop(tx);
+    let (_, done) = authenticate(&server, &next, &mut spare).await;
+    assert_eq!(done["stage"], "full");
+    let events = server.audit_events().await;
     let removals = |outcome: &str| {
         events
             .iter()
@@ -314,23 +205,13 @@ both_engines!(register_and_log_in_with_a_passkey);
 async fn webauthn_routes_say_when_it_is_not_configured() {
     let server = TestServer::start(Engine::Sqlite).await.unwrap();
     let admin = server.admin_token().await;
-    let (status, body) = post(
-        &server,
-        &admin,
-        "/api/v1/users",
-        &json!({"name": "erin", "kind": "staff", "password": PASSWORD,
-                "temporary_password": false}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    server
+        .post(&admin, "/api/v1/users", &staff("erin"))
+        .await
+        .expect(201);
     let (session, _) = login(&server, "erin").await;
-    let (status, problem) =
-        post(&server, &session, "/api/v1/auth/webauthn/start", &json!({})).await;
-    assert_eq!(status, 409, "{problem}");
-    assert!(
-        problem["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("webauthn-not-configured")
-    );
+    server
+        .post(&session, "/api/v1/auth/webauthn/start", &json!({}))
+        .await
+        .problem(409, "webauthn-not-configured");
 }
