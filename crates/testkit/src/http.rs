@@ -122,6 +122,22 @@ impl Answer {
         );
         body
     }
+
+    /// Asserts a problem document as [`Answer::problem`] does, whose
+    /// detail says `says`; the document.
+    ///
+    /// # Panics
+    ///
+    /// When any of that does not hold.
+    #[track_caller]
+    pub fn refusal(&self, status: u16, kind: &str, says: &str) -> Value {
+        let body = self.problem(status, kind);
+        assert!(
+            body["detail"].as_str().is_some_and(|d| d.contains(says)),
+            "the detail does not say {says:?}: {body}"
+        );
+        body
+    }
 }
 
 /// Sends `request`; its answer, read in full.
@@ -170,10 +186,12 @@ pub trait Http {
         send(request)
     }
 
+    /// `GET path` as `token`.
     fn get(&self, token: &str, path: &str) -> impl Future<Output = Answer> + Send + use<Self> {
         self.call(Method::GET, token, path, None)
     }
 
+    /// `POST path` as `token`, with `body` as JSON.
     fn post(
         &self,
         token: &str,
@@ -183,15 +201,7 @@ pub trait Http {
         self.call(Method::POST, token, path, Some(body))
     }
 
-    fn put(
-        &self,
-        token: &str,
-        path: &str,
-        body: &Value,
-    ) -> impl Future<Output = Answer> + Send + use<Self> {
-        self.call(Method::PUT, token, path, Some(body))
-    }
-
+    /// `DELETE path` as `token`.
     fn delete(&self, token: &str, path: &str) -> impl Future<Output = Answer> + Send + use<Self> {
         self.call(Method::DELETE, token, path, None)
     }

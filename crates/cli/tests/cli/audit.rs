@@ -254,14 +254,9 @@ async fn public_key_offline_is_the_keyrings(engine: Engine) {
     );
     let init = rempart(&db, &["init"]);
     assert!(init.status.success(), "{}", text(&init.stderr));
-    let vault = rempart_core::keys::KeyVault::load(
-        rempart_core::keys::KeyringLocation {
-            path: db.dir().join("keyring.rmk"),
-            key_file: db.dir().join("root.key"),
-        },
-        None,
-    )
-    .unwrap();
+    let vault =
+        rempart_core::keys::KeyVault::load(rempart_testkit::keyring_location(db.dir()), None)
+            .unwrap();
     let expected = rempart_core::audit_key::keyring_public_key(&vault)
         .unwrap()
         .to_string();

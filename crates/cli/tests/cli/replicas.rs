@@ -84,9 +84,14 @@ async fn revocation_reaches_every_replica_at_once() {
     let session = login(&b).await;
     assert_eq!(b.get(&session, "/api/v1/sessions").await.status, 200);
     let suspended = json!({"state": "suspended"});
-    a.put(&admin, "/api/v1/users/carol/state", &suspended)
-        .await
-        .expect(200);
+    a.call(
+        Method::PUT,
+        &admin,
+        "/api/v1/users/carol/state",
+        Some(&suspended),
+    )
+    .await
+    .expect(200);
     assert_eq!(b.get(&session, "/api/v1/sessions").await.status, 401);
 
     busy.store(false, Ordering::SeqCst);

@@ -3,7 +3,6 @@
 //! bad seq; proofs verify against signed checkpoints and respect tenant
 //! scope; search is scoped in the query and itself audited.
 
-use std::ops::Deref;
 use std::sync::Arc;
 
 use rempart_audit::merkle::leaf_hash;
@@ -19,33 +18,27 @@ use rempart_testkit::{Engine, both_engines};
 use time::Duration;
 use time::macros::datetime;
 
-use crate::support::{self, context, new_tenant};
+use crate::support::{Fixture, context, new_tenant};
 
-/// A service whose log is signed by a fixed test key, checkpointing every
+/// The log's signing key: a fixed test seed.
+fn signer() -> Ed25519Signer {
+    Ed25519Signer::from_seed(&[9; 32]).unwrap()
+}
+
+/// The public key the log verifies with.
+fn key() -> PublicKey {
+    signer().public_key()
+}
+
+/// A service whose log is signed by [`signer`], checkpointing every
 /// fourth event.
-struct Fixture {
-    base: support::Fixture,
-    key: PublicKey,
-}
-
-impl Deref for Fixture {
-    type Target = support::Fixture;
-
-    fn deref(&self) -> &support::Fixture {
-        &self.base
-    }
-}
-
 async fn fixture(engine: Engine) -> Option<Fixture> {
-    let signer = Ed25519Signer::from_seed(&[9; 32]).unwrap();
-    let key = signer.public_key();
-    let chain = AuditChain::new(Some(Arc::new(signer)), 4, Duration::minutes(1));
-    let base = support::Fixture::new(engine, datetime!(2026-11-27 09:00 UTC), |core, db| {
+    let chain = AuditChain::new(Some(Arc::new(signer())), 4, Duration::minutes(1));
+    Fixture::new(engine, datetime!(2026-11-27 09:00 UTC), |core, db| {
         core.with_audit(chain)
             .with_keys(rempart_testkit::test_keys(db.dir()))
     })
-    .await?;
-    Some(Fixture { base, key })
+    .await
 }
 
 fn ctx() -> RequestContext {
@@ -90,8 +83,19 @@ async fn sql(f: &Fixture, statements: &[&str]) {
     f.db.execute(statements).await;
 }
 
+/// Tampers with the populated log by `statements`: the first problem
+/// verification finds must be the one `expected` describes.
+async fn verify_finds(engine: Engine, statements: &[&str], expected: impl Fn(&Problem) -> bool) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    sql(&f, statements).await;
+    let problem = first_problem(&f).await;
+    assert!(expected(&problem), "{problem:?}");
+}
+
 async fn first_problem(f: &Fixture) -> Problem {
-    match f.core.verify_audit_log(&f.key).await.unwrap() {
+    match f.core.verify_audit_log(&key()).await.unwrap() {
         Ok(report) => panic!("a tampered log verified: {report:?}"),
         Err(problem) => problem,
     }
@@ -101,7 +105,7 @@ async fn an_intact_log_verifies_from_the_database_and_from_its_export(engine: En
     let Some((f, _)) = populated(engine).await else {
         return;
     };
-    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let report = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!(
         report.events, 7,
         "issue, exchange, five creates: {report:?}"
@@ -113,9 +117,9 @@ async fn an_intact_log_verifies_from_the_database_and_from_its_export(engine: En
     assert!(report.checkpoints >= 2, "by count and by force: {report:?}");
 
     let mut out = Vec::new();
-    let (events, checkpoints) = f.core.export_audit_log(&mut out, &f.key).await.unwrap();
+    let (events, checkpoints) = f.core.export_audit_log(&mut out, &key()).await.unwrap();
     assert_eq!((events, checkpoints), (report.events, report.checkpoints));
-    let from_export = verify_export(out.as_slice(), &f.key).unwrap();
+    let from_export = verify_export(out.as_slice(), &key()).unwrap();
     assert_eq!(from_export.root, report.root);
 
     // Another key verifies nothing.
@@ -132,14 +136,14 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
     let Some((f, _)) = populated(engine).await else {
         return;
     };
-    let full = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let full = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!(full.events, 7);
 
     // From event 6: anchored on the checkpoint of 4 events, so from 5.
     let mut out = Vec::new();
     let summary = f
         .core
-        .export_audit_log_from(&mut out, &f.key, 6)
+        .export_audit_log_from(&mut out, &key(), 6)
         .await
         .unwrap();
     assert_eq!((summary.first_seq, summary.events), (5, 3));
@@ -150,7 +154,7 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
             .unwrap()
             .starts_with("{\"type\":\"anchor\",\"size\":4,")
     );
-    let report = verify_export(out.as_slice(), &f.key).unwrap();
+    let report = verify_export(out.as_slice(), &key()).unwrap();
     assert_eq!(
         (
             report.first_seq,
@@ -163,7 +167,7 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
 
     // Tampering with an event or the anchor is named.
     let edited = text.replacen("\"outcome\":\"success\"", "\"outcome\":\"failed\"", 1);
-    let err = verify_export(edited.as_bytes(), &f.key).unwrap_err();
+    let err = verify_export(edited.as_bytes(), &key()).unwrap_err();
     assert!(
         matches!(err.problem(), Some(Problem::EventEdited { seq: 5 })),
         "{err}"
@@ -172,7 +176,7 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
     let mut anchor: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
     anchor["frontier"][0] = "00".repeat(32).into();
     lines[1] = anchor.to_string();
-    let err = verify_export(format!("{}\n", lines.join("\n")).as_bytes(), &f.key).unwrap_err();
+    let err = verify_export(format!("{}\n", lines.join("\n")).as_bytes(), &key()).unwrap_err();
     assert!(
         matches!(err.problem(), Some(Problem::AnchorUnsigned { size: 4 })),
         "{err}"
@@ -183,16 +187,16 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
         let mut out = Vec::new();
         let summary = f
             .core
-            .export_audit_log_from(&mut out, &f.key, from)
+            .export_audit_log_from(&mut out, &key(), from)
             .await
             .unwrap();
         assert_eq!((summary.first_seq, summary.events), (1, 7), "{from}");
-        assert_eq!(verify_export(out.as_slice(), &f.key).unwrap().events, 7);
+        assert_eq!(verify_export(out.as_slice(), &key()).unwrap().events, 7);
     }
     // Past the end: nothing to export.
     let mut out = Vec::new();
     assert!(matches!(
-        f.core.export_audit_log_from(&mut out, &f.key, 8).await,
+        f.core.export_audit_log_from(&mut out, &key(), 8).await,
         Err(ServiceError::Invalid { .. })
     ));
     // By time: the first event at or after it.
@@ -213,90 +217,51 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
 }
 
 async fn an_edited_event_is_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
-    sql(
-        &f,
-        &["UPDATE audit_events SET actor = 'principal:forged' WHERE seq = 3"],
-    )
-    .await;
-    let problem = first_problem(&f).await;
-    assert_eq!(problem, Problem::EventEdited { seq: 3 });
+    let tampering = ["UPDATE audit_events SET actor = 'principal:forged' WHERE seq = 3"];
+    let expected = |p: &Problem| matches!(p, Problem::EventEdited { seq: 3 });
+    verify_finds(engine, &tampering, expected).await;
 }
 
 async fn a_deleted_event_is_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
-    sql(&f, &["DELETE FROM audit_events WHERE seq = 3"]).await;
-    let problem = first_problem(&f).await;
-    assert_eq!(problem, Problem::EventMissing { seq: 3, found: 4 });
+    let tampering = ["DELETE FROM audit_events WHERE seq = 3"];
+    let expected = |p: &Problem| matches!(p, Problem::EventMissing { seq: 3, found: 4 });
+    verify_finds(engine, &tampering, expected).await;
 }
 
 async fn reordered_events_are_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
-    sql(
-        &f,
-        &[
-            "UPDATE audit_events SET seq = 1000003 WHERE seq = 3",
-            "UPDATE audit_events SET seq = 3 WHERE seq = 4",
-            "UPDATE audit_events SET seq = 4 WHERE seq = 1000003",
-        ],
-    )
-    .await;
     // In the database the order is the seq column: the event now at seq 3
     // was hashed as event 4, so it no longer matches its hash there.
-    let problem = first_problem(&f).await;
-    assert_eq!(problem.seq(), 3, "{problem}");
+    let tampering = [
+        "UPDATE audit_events SET seq = 1000003 WHERE seq = 3",
+        "UPDATE audit_events SET seq = 3 WHERE seq = 4",
+        "UPDATE audit_events SET seq = 4 WHERE seq = 1000003",
+    ];
+    verify_finds(engine, &tampering, |p| p.seq() == 3).await;
 }
 
 async fn an_inserted_event_is_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
-    sql(
-        &f,
-        &[
-            "UPDATE audit_events SET seq = seq + 1000000 WHERE seq >= 3",
-            "UPDATE audit_events SET seq = seq - 999999 WHERE seq > 1000000",
-            "INSERT INTO audit_events (seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash) \
+    let tampering = [
+        "UPDATE audit_events SET seq = seq + 1000000 WHERE seq >= 3",
+        "UPDATE audit_events SET seq = seq - 999999 WHERE seq > 1000000",
+        "INSERT INTO audit_events (seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash) \
              SELECT 3, time, actor, action, target, tenant_id, outcome, request_id, source, details, hash, hash FROM audit_events WHERE seq = 2",
-        ],
-    )
-    .await;
-    let problem = first_problem(&f).await;
-    assert_eq!(problem, Problem::EventEdited { seq: 3 });
+    ];
+    let expected = |p: &Problem| matches!(p, Problem::EventEdited { seq: 3 });
+    verify_finds(engine, &tampering, expected).await;
 }
 
 async fn a_truncated_log_is_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
-    sql(&f, &["DELETE FROM audit_events WHERE seq > 5"]).await;
-    let problem = first_problem(&f).await;
-    assert!(
-        matches!(problem, Problem::Truncated { present: 5, .. }),
-        "{problem}"
-    );
-    assert_eq!(problem.seq(), 6);
+    let tampering = ["DELETE FROM audit_events WHERE seq > 5"];
+    let expected = |p: &Problem| matches!(p, Problem::Truncated { present: 5, .. }) && p.seq() == 6;
+    verify_finds(engine, &tampering, expected).await;
 }
 
 async fn a_forged_checkpoint_is_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
     // Point the first checkpoint at another root: its signature no longer
     // covers what it says.
-    sql(
-        &f,
-        &["UPDATE audit_checkpoints SET root = prev_hash WHERE number = 1"],
-    )
-    .await;
-    let problem = first_problem(&f).await;
-    assert_eq!(problem, Problem::CheckpointForged { size: 4 });
+    let tampering = ["UPDATE audit_checkpoints SET root = prev_hash WHERE number = 1"];
+    let expected = |p: &Problem| matches!(p, Problem::CheckpointForged { size: 4 });
+    verify_finds(engine, &tampering, expected).await;
 }
 
 async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
@@ -323,7 +288,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
         .audit_inclusion_proof(&auditor, &ctx(), acme_event, None)
         .await
         .unwrap();
-    proof.checkpoint.verify_signature(&f.key).unwrap();
+    proof.checkpoint.verify_signature(&key()).unwrap();
     assert_eq!(proof.leaf_hash, leaf_hash(&proof.event.hash));
     verify_inclusion(
         &proof.leaf_hash,
@@ -391,7 +356,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
 
     // The log with proofs and refusals appended still verifies.
     f.core.checkpoint_audit_if_due(true).await.unwrap();
-    f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    f.core.verify_audit_log(&key()).await.unwrap().unwrap();
 }
 
 async fn search_is_scoped_paginated_and_audited(engine: Engine) {
@@ -534,7 +499,7 @@ async fn verification_reads_only_and_reports_pending_events(engine: Engine) {
     }
     let before = audit_rows(&f).await;
     assert_eq!(before.0.len(), 3);
-    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let report = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!((report.events, report.unsigned_tail()), (7, 0));
     assert_eq!(f.core.pending_audit_events().await.unwrap(), 3);
     assert_eq!(audit_rows(&f).await, before, "verification changed the log");
@@ -542,7 +507,7 @@ async fn verification_reads_only_and_reports_pending_events(engine: Engine) {
     // Chaining them is an explicit, audited command.
     assert_eq!(f.core.seal_pending_audit().await.unwrap(), 3);
     assert_eq!(f.core.pending_audit_events().await.unwrap(), 0);
-    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let report = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!(report.events, 11, "three pending and audit.seal_pending");
 }
 
@@ -554,11 +519,11 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
     // minute). The database verifies as intact with an unsigned tail.
     admin(&f).await;
     f.core.drain_audit().await.unwrap();
-    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let report = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!((report.checkpoints, report.unsigned_tail()), (0, 2));
     let strict = f
         .core
-        .verify_audit_log_with(rempart_audit::Verifier::new(f.key).strict())
+        .verify_audit_log_with(rempart_audit::Verifier::new(key()).strict())
         .await
         .unwrap();
     assert!(
@@ -570,7 +535,7 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
     let unsigned = Rempart::new(f.store.clone(), f.clock.clone());
     let mut out = Vec::new();
     let summary = unsigned
-        .export_audit_log_from(&mut out, &f.key, 1)
+        .export_audit_log_from(&mut out, &key(), 1)
         .await
         .unwrap();
     assert_eq!(
@@ -580,7 +545,7 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
     let mut out = Vec::new();
     let summary = f
         .core
-        .export_audit_log_from(&mut out, &f.key, 1)
+        .export_audit_log_from(&mut out, &key(), 1)
         .await
         .unwrap();
     assert_eq!(
@@ -589,7 +554,7 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
     );
     let report = rempart_audit::verify_export_with(
         out.as_slice(),
-        rempart_audit::Verifier::new(f.key).strict(),
+        rempart_audit::Verifier::new(key()).strict(),
     )
     .unwrap();
     assert_eq!(report.checkpointed, summary.last_seq);
@@ -598,7 +563,7 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
     let mut out = Vec::new();
     let past = f
         .core
-        .export_audit_log_from(&mut out, &f.key, summary.last_seq + 5)
+        .export_audit_log_from(&mut out, &key(), summary.last_seq + 5)
         .await;
     assert!(
         matches!(past, Err(ServiceError::Invalid { .. })),
@@ -637,7 +602,7 @@ async fn an_export_verifies_across_a_rotation_of_the_signing_key(engine: Engine)
         .unwrap();
     let mut out = Vec::new();
     let summary = rotated
-        .export_audit_log_from(&mut out, &f.key, 1)
+        .export_audit_log_from(&mut out, &key(), 1)
         .await
         .unwrap();
     assert_eq!(summary.unsigned_tail, 0);
@@ -649,20 +614,20 @@ async fn an_export_verifies_across_a_rotation_of_the_signing_key(engine: Engine)
             .starts_with("{\"type\":\"key\",")
     );
     // The first key alone verifies it, following the certificate.
-    let report = verify_export(out.as_slice(), &f.key).unwrap();
+    let report = verify_export(out.as_slice(), &key()).unwrap();
     assert_eq!(report.keys.len(), 2);
     assert!(report.checkpoints >= 3, "{report:?}");
     // So does the database, and a partial export.
-    let from_db = rotated.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let from_db = rotated.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!((from_db.root, from_db.keys.len()), (report.root, 2));
-    assert_eq!(rotated.first_audit_public_key().await.unwrap(), Some(f.key));
+    assert_eq!(rotated.first_audit_public_key().await.unwrap(), Some(key()));
     let mut out = Vec::new();
     rotated
-        .export_audit_log_from(&mut out, &f.key, report.events)
+        .export_audit_log_from(&mut out, &key(), report.events)
         .await
         .unwrap();
     assert_eq!(
-        verify_export(out.as_slice(), &f.key).unwrap().root,
+        verify_export(out.as_slice(), &key()).unwrap().root,
         report.root
     );
 }

@@ -3,7 +3,6 @@
 //! production and development, rotation, resumable re-wrap, retirement,
 //! crypto-shredding, sealing and unsealing; bad input changes nothing.
 
-use std::ops::Deref;
 use std::sync::Arc;
 
 use rempart_core::keys::{
@@ -16,32 +15,31 @@ use rempart_testkit::{Engine, both_engines, keyring_location, passphrase_source}
 use secrecy::SecretString;
 use time::macros::datetime;
 
-use crate::support::{self, context, new_tenant};
+use crate::support::{Fixture, context, new_tenant};
 
-/// A service with the keyring `vault` makes, and where that keyring is.
-struct Fixture {
-    base: support::Fixture,
-    location: KeyringLocation,
-}
-
-impl Deref for Fixture {
-    type Target = support::Fixture;
-
-    fn deref(&self) -> &support::Fixture {
-        &self.base
-    }
-}
-
+/// A service with the keyring `vault` makes of its location.
 async fn fixture_with(
     engine: Engine,
     vault: impl FnOnce(&KeyringLocation) -> KeyVault,
 ) -> Option<Fixture> {
-    let base = support::Fixture::new(engine, datetime!(2026-11-27 09:00 UTC), |core, db| {
+    Fixture::new(engine, datetime!(2026-11-27 09:00 UTC), |core, db| {
         core.with_keys(Arc::new(vault(&keyring_location(db.dir()))))
     })
-    .await?;
-    let location = keyring_location(base.db.dir());
-    Some(Fixture { base, location })
+    .await
+}
+
+fn passphrase(text: &str) -> UnsealInput {
+    UnsealInput::Passphrase(SecretString::from(text.to_owned()))
+}
+
+/// Where the fixture's keyring is.
+fn location(f: &Fixture) -> KeyringLocation {
+    keyring_location(f.db.dir())
+}
+
+/// The keyring file's bytes.
+fn keyring_file(f: &Fixture) -> Vec<u8> {
+    std::fs::read(location(f).path).unwrap()
 }
 
 async fn fixture(engine: Engine) -> Option<Fixture> {
@@ -306,7 +304,7 @@ async fn rotation_rewrap_and_retirement(engine: Engine) {
         assert_eq!(plain, t.name.as_str().as_bytes());
     }
     // The keyring on disk carries the change: reload it and look.
-    let reloaded = KeyVault::load(f.location.clone(), None).unwrap();
+    let reloaded = KeyVault::load(location(&f), None).unwrap();
     let env = reloaded.with_keyring(rempart_crypto_status).unwrap();
     assert_eq!(env, (2, 2));
     let actions: Vec<String> = audit(&f).await.into_iter().map(|e| e.action).collect();
@@ -338,7 +336,7 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
         .encrypt_for_tenant(&ctx(), t.id, "p", b"r", b"bye")
         .await
         .unwrap();
-    let keyring_before = std::fs::read(&f.location.path).unwrap();
+    let keyring_before = keyring_file(&f);
     let err = f
         .core
         .shred_tenant(&admin, &ctx(), t.id, "yes")
@@ -348,7 +346,7 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
         err,
         ServiceError::Keys(KeyError::ConfirmationMismatch { .. })
     ));
-    assert_eq!(std::fs::read(&f.location.path).unwrap(), keyring_before);
+    assert_eq!(keyring_file(&f), keyring_before);
     assert_eq!(
         f.core
             .decrypt_for_tenant(t.id, "p", b"r", &envelope)
@@ -384,7 +382,7 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
     assert_eq!(shred.tenant, Some(t.id.0));
     assert_eq!(shred.outcome, "success");
     // A reloaded keyring agrees: the tenant key is gone from disk too.
-    let reloaded = KeyVault::load(f.location.clone(), None).unwrap();
+    let reloaded = KeyVault::load(location(&f), None).unwrap();
     let counts = reloaded
         .with_keyring(|k| k.status().map(|s| (s.tenants_enrolled, s.tenants_shredded)))
         .unwrap();
@@ -402,7 +400,7 @@ async fn without_permission_nothing_changes(engine: Engine) {
         uuid::Uuid::nil(),
         Vec::new(),
     );
-    let before = std::fs::read(&f.location.path).unwrap();
+    let before = keyring_file(&f);
     let prod = Environment::production();
     assert!(matches!(
         f.core.rotate_kek(&nobody, &ctx(), &prod).await,
@@ -416,7 +414,7 @@ async fn without_permission_nothing_changes(engine: Engine) {
         f.core.retire_keks(&nobody, &ctx(), &prod, 1).await,
         Err(ServiceError::Forbidden { .. })
     ));
-    assert_eq!(std::fs::read(&f.location.path).unwrap(), before);
+    assert_eq!(keyring_file(&f), before);
     let denied = audit(&f)
         .await
         .into_iter()
@@ -449,24 +447,18 @@ async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engin
     assert_eq!(tx.count_tenants().await.unwrap(), 0);
     drop(tx);
 
-    let on_disk = std::fs::read(&f.location.path).unwrap();
+    let on_disk = keyring_file(&f);
     let err = f
         .core
-        .unseal(
-            &ctx(),
-            UnsealInput::Passphrase(SecretString::from("wrong".to_owned())),
-        )
+        .unseal(&ctx(), passphrase("wrong"))
         .await
         .unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Refused, "{err}");
     assert!(f.core.keys().is_sealed());
-    assert_eq!(std::fs::read(&f.location.path).unwrap(), on_disk);
+    assert_eq!(keyring_file(&f), on_disk);
     let status = f
         .core
-        .unseal(
-            &ctx(),
-            UnsealInput::Passphrase(SecretString::from("correct horse battery".to_owned())),
-        )
+        .unseal(&ctx(), passphrase("correct horse battery"))
         .await
         .unwrap();
     assert!(!status.sealed);
@@ -559,7 +551,7 @@ async fn a_corrupt_or_truncated_keyring_is_refused_and_kept(engine: Engine) {
     let Some(f) = fixture(engine).await else {
         return;
     };
-    let good = std::fs::read(&f.location.path).unwrap();
+    let good = keyring_file(&f);
     for bad in [
         good[..good.len() / 2].to_vec(),
         {
@@ -570,32 +562,28 @@ async fn a_corrupt_or_truncated_keyring_is_refused_and_kept(engine: Engine) {
         },
         b"not a keyring".to_vec(),
     ] {
-        std::fs::write(&f.location.path, &bad).unwrap();
-        let err = KeyVault::load(f.location.clone(), None).unwrap_err();
+        std::fs::write(&location(&f).path, &bad).unwrap();
+        let err = KeyVault::load(location(&f), None).unwrap_err();
         assert!(!err.to_string().is_empty());
         // Starting again (what `serve` does) refuses too and never replaces it.
         let config = rempart_core::Config::default();
-        let err = KeyVault::open_or_create(f.location.clone(), &config, None, f.core.clock().now())
+        let err = KeyVault::open_or_create(location(&f), &config, None, f.core.clock().now())
             .unwrap_err();
         assert!(!err.to_string().is_empty());
-        assert_eq!(std::fs::read(&f.location.path).unwrap(), bad);
+        assert_eq!(keyring_file(&f), bad);
     }
-    std::fs::write(&f.location.path, &good).unwrap();
-    let err = KeyVault::init(
-        f.location.clone(),
-        &RootKeySource::KeyFile,
-        f.core.clock().now(),
-    )
-    .unwrap_err();
+    std::fs::write(&location(&f).path, &good).unwrap();
+    let err =
+        KeyVault::init(location(&f), &RootKeySource::KeyFile, f.core.clock().now()).unwrap_err();
     assert!(matches!(err, KeyError::Exists { .. }));
-    assert_eq!(std::fs::read(&f.location.path).unwrap(), good);
+    assert_eq!(keyring_file(&f), good);
 }
 
 async fn reseal_moves_to_a_new_root_key(engine: Engine) {
     let Some(f) = fixture(engine).await else {
         return;
     };
-    let old_key_file = std::fs::read(&f.location.key_file).unwrap();
+    let old_key_file = std::fs::read(&location(&f).key_file).unwrap();
     let vault = f.core.keys();
     let texts = vault
         .reseal(&RootKeySource::Shamir {
@@ -605,12 +593,8 @@ async fn reseal_moves_to_a_new_root_key(engine: Engine) {
         .unwrap();
     assert_eq!(texts.len(), 2);
     // The old key file no longer opens it; the shares do.
-    assert!(
-        KeyVault::load(f.location.clone(), None)
-            .unwrap()
-            .is_sealed()
-    );
-    let reopened = KeyVault::load(f.location.clone(), None).unwrap();
+    assert!(KeyVault::load(location(&f), None).unwrap().is_sealed());
+    let reopened = KeyVault::load(location(&f), None).unwrap();
     let shares: Vec<SecretString> = texts
         .iter()
         .map(|t| SecretString::from(t.expose().to_owned()))
@@ -619,12 +603,8 @@ async fn reseal_moves_to_a_new_root_key(engine: Engine) {
     assert!(!reopened.is_sealed());
     // And back to a key file: written beside, then moved into place.
     reopened.reseal(&RootKeySource::KeyFile).unwrap();
-    assert_ne!(std::fs::read(&f.location.key_file).unwrap(), old_key_file);
-    assert!(
-        !KeyVault::load(f.location.clone(), None)
-            .unwrap()
-            .is_sealed()
-    );
+    assert_ne!(std::fs::read(&location(&f).key_file).unwrap(), old_key_file);
+    assert!(!KeyVault::load(location(&f), None).unwrap().is_sealed());
 }
 
 async fn a_keyring_changed_on_disk_is_not_overwritten(engine: Engine) {
@@ -633,11 +613,11 @@ async fn a_keyring_changed_on_disk_is_not_overwritten(engine: Engine) {
     };
     let admin = admin(&f).await;
     // An offline reseal while the service runs.
-    let offline = KeyVault::load(f.location.clone(), None).unwrap();
+    let offline = KeyVault::load(location(&f), None).unwrap();
     offline
         .reseal(&passphrase_source("a new passphrase here"))
         .unwrap();
-    let resealed = std::fs::read(&f.location.path).unwrap();
+    let resealed = keyring_file(&f);
     let err = try_tenant(&f, &admin, "Late", Environment::production())
         .await
         .unwrap_err();
@@ -645,7 +625,7 @@ async fn a_keyring_changed_on_disk_is_not_overwritten(engine: Engine) {
         matches!(err, ServiceError::Keys(KeyError::ChangedOnDisk { .. })),
         "{err}"
     );
-    assert_eq!(std::fs::read(&f.location.path).unwrap(), resealed);
+    assert_eq!(keyring_file(&f), resealed);
     let mut tx = f.store.begin().await.unwrap();
     assert_eq!(tx.count_tenants().await.unwrap(), 0);
 }

@@ -151,29 +151,20 @@ async fn bootstrap_is_single_use_and_expires(engine: Engine) {
         BootstrapStatus::Pending { .. }
     ));
 
-    let name = || PrincipalName::parse("admin@example.com").unwrap();
+    let exchange = async |credential: &SecretString| {
+        let name = PrincipalName::parse("admin@example.com").unwrap();
+        f.core.exchange_bootstrap(&ctx(), credential, name).await
+    };
     let wrong = SecretString::from("rmp_boot_not-the-credential".to_owned());
-    let err = f
-        .core
-        .exchange_bootstrap(&ctx(), &wrong, name())
-        .await
-        .unwrap_err();
+    let err = exchange(&wrong).await.unwrap_err();
     assert!(matches!(
         err,
         ServiceError::BootstrapRefused(BootstrapRefusal::Unknown)
     ));
 
-    let result = f
-        .core
-        .exchange_bootstrap(&ctx(), &credential, name())
-        .await
-        .unwrap();
+    let result = exchange(&credential).await.unwrap();
     assert!(result.token.expose_secret().starts_with("rmp_at_"));
-    let err = f
-        .core
-        .exchange_bootstrap(&ctx(), &credential, name())
-        .await
-        .unwrap_err();
+    let err = exchange(&credential).await.unwrap_err();
     assert!(matches!(
         err,
         ServiceError::BootstrapRefused(BootstrapRefusal::AlreadyUsed)

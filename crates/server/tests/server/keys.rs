@@ -11,13 +11,12 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine as _;
-use rempart_core::keys::{KdfParams, KeyVault, KeyringLocation, RootKeySource};
+use rempart_core::keys::{KeyVault, KeyringLocation};
 use rempart_crypto::{KeyFileProvider, Keyring, WrappedDataKey};
 use rempart_model::TenantId;
 use rempart_testkit::http::{ANONYMOUS, Answer, Http as _, tenant};
 use rempart_testkit::{Engine, TestServer, both_engines};
 use reqwest::Method;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 /// Every log line of this test binary, at every level, from the first
@@ -142,38 +141,27 @@ async fn no_key_leaves_through_logs_responses_or_errors(engine: Engine) {
         .encrypt_for_tenant(&ctx, dev, purpose, b"r1", b"bob@example.com")
         .await
         .unwrap();
-    assert_eq!(
-        server
-            .core
-            .decrypt_for_tenant(prod, purpose, b"r1", &envelope)
+    let decrypt = async |tenant: TenantId, envelope: &[u8]| {
+        let core = &server.core;
+        core.decrypt_for_tenant(tenant, purpose, b"r1", envelope)
             .await
-            .unwrap(),
+    };
+    assert_eq!(
+        decrypt(prod, &envelope).await.unwrap(),
         b"alice@example.com"
     );
-    seen.error(
-        &server
-            .core
-            .decrypt_for_tenant(dev, purpose, b"r1", &envelope)
-            .await
-            .unwrap_err(),
-    );
+    // Another tenant's key, a tampered envelope, a truncated one: refused,
+    // and what the refusals say is scanned too.
     let mut tampered = envelope.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
-    seen.error(
-        &server
-            .core
-            .decrypt_for_tenant(prod, purpose, b"r1", &tampered)
-            .await
-            .unwrap_err(),
-    );
-    seen.error(
-        &server
-            .core
-            .decrypt_for_tenant(prod, purpose, b"r1", &envelope[..10])
-            .await
-            .unwrap_err(),
-    );
+    for (tenant, envelope) in [
+        (dev, &envelope[..]),
+        (prod, &tampered),
+        (prod, &envelope[..10]),
+    ] {
+        seen.error(&decrypt(tenant, envelope).await.unwrap_err());
+    }
     let mut secrets = secrets_of(&server, &wrapped_data_keys(&server, &tenants).await);
 
     // Administration over HTTP, with its errors, in this order: each call
@@ -248,11 +236,7 @@ async fn no_key_leaves_through_logs_responses_or_errors(engine: Engine) {
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        server
-            .core
-            .decrypt_for_tenant(prod, purpose, b"r1", &envelope)
-            .await
-            .unwrap(),
+        decrypt(prod, &envelope).await.unwrap(),
         b"alice@example.com"
     );
 
@@ -292,15 +276,9 @@ const WRONG_PASSPHRASE: &str = "not the passphrase of the sealed test";
 async fn a_sealed_server_is_live_but_not_ready_until_unsealed(engine: Engine) {
     let logs = logs();
     let dir = tempfile::tempdir().unwrap();
-    let location = KeyringLocation {
-        path: dir.path().join("keyring.rmk"),
-        key_file: dir.path().join("root.key"),
-    };
+    let location = rempart_testkit::keyring_location(dir.path());
     let passphrase = "a passphrase for the sealed test";
-    let source = RootKeySource::Passphrase {
-        passphrase: SecretString::from(passphrase.to_owned()),
-        kdf: KdfParams::new(8, 1, 1).unwrap(),
-    };
+    let source = rempart_testkit::passphrase_source(passphrase);
     drop(KeyVault::init(location.clone(), &source, time::OffsetDateTime::UNIX_EPOCH).unwrap());
     let path = location.path.clone();
     let Some(server) = TestServer::start_with(engine, move |c| {

@@ -7,7 +7,7 @@ use rempart_core::ServiceError;
 use rempart_model::{Role, Scope};
 use rempart_store::AuditRecord;
 
-use super::{Fixture, ctx, first_problem, holder, populated, sql};
+use super::{Fixture, ctx, first_problem, holder, key, populated, sql};
 
 /// Moves the sealed details of event `from` onto event `to`, in SQL: they
 /// do not open for `reader` there (they are bound to their seq); the error.
@@ -76,7 +76,7 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
 
     // The hash covers the ciphertext: the log verifies without decrypting.
     f.core.checkpoint_audit_if_due(true).await.unwrap();
-    f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    f.core.verify_audit_log(&key()).await.unwrap().unwrap();
 
     // In scope: the plaintext. Out of scope: not found, as if absent, and
     // that is audited.
@@ -171,7 +171,7 @@ pub async fn details_without_a_tenant_use_the_system_key(engine: rempart_testkit
         assert!(!stored.windows(clear.len()).any(|w| w == clear));
     }
     f.core.checkpoint_audit_if_due(true).await.unwrap();
-    f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     let (first, second) = (refused[0].seq, refused[1].seq);
     assert_eq!(
         f.core

@@ -17,7 +17,7 @@ use rempart_testkit::Engine;
 use time::Duration;
 use tokio::sync::oneshot;
 
-use super::{Fixture, fixture};
+use super::{Fixture, fixture, key};
 
 const TOKEN: &str = "sink-token-for-tests-only-7f3a";
 
@@ -222,7 +222,7 @@ pub async fn shipping_survives_outages_refusals_and_restarts(engine: Engine) {
     append(&f, 7).await;
     f.core.checkpoint_audit_if_due(true).await.unwrap();
     assert!(drain(&shipper).await >= 3, "batches hold 3 events at most");
-    assert_eq!(sink.verified(&f.key), (1..=7).collect::<Vec<_>>());
+    assert_eq!(sink.verified(&key()), (1..=7).collect::<Vec<_>>());
     assert!(
         sink.inbox
             .lock()
@@ -254,7 +254,7 @@ pub async fn shipping_survives_outages_refusals_and_restarts(engine: Engine) {
         "{err}"
     );
     assert_eq!(shipped_seq(&shipper).await, 7);
-    assert_eq!(sink.verified(&f.key).len(), 7);
+    assert_eq!(sink.verified(&key()).len(), 7);
 
     // The shipper dies holding its lease; a new one (a restart) takes over
     // once the lease expires, from the cursor.
@@ -265,7 +265,7 @@ pub async fn shipping_survives_outages_refusals_and_restarts(engine: Engine) {
     f.clock.advance(Duration::minutes(3));
     f.core.checkpoint_audit_if_due(true).await.unwrap();
     drain(&restarted).await;
-    let all = sink.verified(&f.key);
+    let all = sink.verified(&key());
     assert_eq!(
         all,
         (1..=12).collect::<Vec<_>>(),
@@ -280,7 +280,7 @@ pub async fn shipping_survives_outages_refusals_and_restarts(engine: Engine) {
     f.clock.advance(Duration::minutes(2));
     f.core.checkpoint_audit_if_due(true).await.unwrap();
     assert_eq!(drain(&restarted).await, 1);
-    assert_eq!(sink.verified(&f.key), (1..=13).collect::<Vec<_>>());
+    assert_eq!(sink.verified(&key()), (1..=13).collect::<Vec<_>>());
     let cursor = restarted.cursor().await.unwrap().unwrap();
     assert!(cursor.shipped_checkpoint >= 4);
 
@@ -319,6 +319,6 @@ pub async fn the_background_task_catches_up(engine: Engine) {
         waited += 1;
     }
     task.abort();
-    assert_eq!(sink.verified(&f.key), (1..=10).collect::<Vec<_>>());
+    assert_eq!(sink.verified(&key()), (1..=10).collect::<Vec<_>>());
     receiver.stop().await;
 }
