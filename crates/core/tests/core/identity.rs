@@ -4,47 +4,43 @@
 //! separation of duties, break-glass. Every refusal changes nothing and is
 //! audited.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
-
-#[path = "identity/authority.rs"]
 mod authority;
-#[path = "identity/webauthn.rs"]
 mod webauthn;
 
-use std::sync::Arc;
+use std::ops::Deref;
 
 use rempart_core::identity::{
     Identity, IdentityConfig, LoginKey, LoginStep, NewAccount, NewGrant, NewRole, NewToken,
     TenantAccess,
 };
-use rempart_core::{Actor, Clock as _, ManualClock, Rempart, RequestContext, ServiceError};
+use rempart_core::{Actor, Clock as _, Rempart, RequestContext, ServiceError};
 use rempart_model::password_policy::{PasswordPolicy, PasswordRule};
-use rempart_model::{
-    Environment, NewTenant, Permission, PermissionSet, PrincipalName, Region, Role, RoleName,
-    Scope, TenantName,
-};
-use rempart_store::{AccountKind, AuditRecord, PrincipalState, SessionStage, Store};
-use rempart_testkit::{Engine, TestDatabase, both_engines};
+use rempart_model::{Environment, Permission, PermissionSet, Role, RoleName, Scope, TenantId};
+use rempart_store::{AccountKind, AuditRecord, PrincipalRecord, PrincipalState, SessionStage};
+use rempart_testkit::{Engine, both_engines};
 use secrecy::{ExposeSecret as _, SecretString};
 use time::Duration;
 use time::macros::datetime;
 
+use crate::support::{self, account, context, new_tenant};
+pub use crate::support::{grant, secret, staff};
+
 const GOOD: &str = "violet-Harbour-lantern-93";
 const GOOD2: &str = "amber-Quarry-meadow-57";
 
+/// A service with an identity service, and the key of its login throttle
+/// (to find a name's counter).
 struct Fixture {
-    core: Rempart,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    /// The key of the login throttle, to find a name's counter.
+    base: support::Fixture,
     login_key: LoginKey,
-    db: TestDatabase,
+}
+
+impl Deref for Fixture {
+    type Target = support::Fixture;
+
+    fn deref(&self) -> &support::Fixture {
+        &self.base
+    }
 }
 
 async fn fixture(engine: Engine) -> Option<Fixture> {
@@ -52,68 +48,73 @@ async fn fixture(engine: Engine) -> Option<Fixture> {
 }
 
 async fn fixture_with(engine: Engine, config: IdentityConfig) -> Option<Fixture> {
-    let db = TestDatabase::create(engine).await?;
-    let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
     let login_key = LoginKey::ephemeral();
-    let core = Rempart::new(store.clone(), clock.clone())
-        .with_keys(rempart_testkit::test_keys(db.dir()))
-        .with_identity(
-            Identity::for_tests(config, PasswordPolicy::default())
-                .with_login_key(login_key.clone()),
-        );
-    Some(Fixture {
-        core,
-        store,
-        clock,
-        login_key,
-        db,
+    let identity =
+        Identity::for_tests(config, PasswordPolicy::default()).with_login_key(login_key.clone());
+    let base = support::Fixture::new(engine, datetime!(2026-11-28 09:00 UTC), |core, db| {
+        core.with_keys(rempart_testkit::test_keys(db.dir()))
+            .with_identity(identity)
     })
+    .await?;
+    Some(Fixture { base, login_key })
 }
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: Some("req-id".to_owned()),
-        source: Some("192.0.2.7".parse().unwrap()),
-        ..RequestContext::default()
-    }
-}
-
-fn secret(s: &str) -> SecretString {
-    SecretString::from(s.to_owned())
-}
-
-fn staff(name: &str, password: Option<&str>) -> NewAccount {
-    NewAccount {
-        name: PrincipalName::parse(name).unwrap(),
-        kind: AccountKind::Staff,
-        tenant: None,
-        email: None,
-        display_name: None,
-        password: password.map(secret),
-        temporary_password: false,
-        break_glass: false,
-    }
+    context("req-id", "192.0.2.7")
 }
 
 /// The audit trail, every pending event chained first.
 async fn audit(f: &Fixture) -> Vec<AuditRecord> {
-    f.core.drain_audit().await.unwrap();
-    let mut tx = f.store.begin().await.unwrap();
-    tx.audit_events(0, 100_000).await.unwrap()
+    f.audit().await
 }
 
 async fn admin(f: &Fixture) -> Actor {
-    rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await
+    f.admin(&ctx()).await
 }
 
-fn grant(principal: rempart_model::PrincipalId, role: Role, scope: Scope) -> NewGrant {
-    NewGrant {
-        principal,
-        role: role.name(),
-        scope,
-        expires_at: None,
-    }
+/// Creates `new` as `admin`.
+async fn create(f: &Fixture, admin: &Actor, new: NewAccount) -> PrincipalRecord {
+    f.core.create_account(admin, &ctx(), new).await.unwrap()
+}
+
+/// Creates `new` as `admin`, and grants it `role` in `scope`.
+async fn create_with(
+    f: &Fixture,
+    admin: &Actor,
+    new: NewAccount,
+    role: Role,
+    scope: Scope,
+) -> PrincipalRecord {
+    let account = create(f, admin, new).await;
+    try_grant(f, admin, account.id, role, scope).await.unwrap();
+    account
+}
+
+/// Tries to grant `role` in `scope` to `principal`, as `actor`.
+async fn try_grant(
+    f: &Fixture,
+    actor: &Actor,
+    principal: rempart_model::PrincipalId,
+    role: Role,
+    scope: Scope,
+) -> Result<rempart_store::GrantRecord, ServiceError> {
+    f.core
+        .grant_role(actor, &ctx(), grant(principal, role, scope))
+        .await
+}
+
+/// The grants of `principal`, as `actor` sees them.
+async fn grants(
+    f: &Fixture,
+    actor: &Actor,
+    principal: rempart_model::PrincipalId,
+) -> Vec<rempart_store::GrantRecord> {
+    f.core.list_grants(actor, &ctx(), principal).await.unwrap()
+}
+
+/// A tenant user of `tenant`.
+fn tenant_user(name: &str, tenant: TenantId, password: Option<&str>) -> NewAccount {
+    account(name, AccountKind::TenantUser, Some(tenant), password)
 }
 
 /// The current TOTP code of an enrolment URI, at the fixture's clock.
@@ -159,19 +160,14 @@ async fn login_flow(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    let alice = f
-        .core
-        .create_account(&admin, &ctx(), staff("Alice@Example.com", Some(GOOD)))
-        .await
-        .unwrap();
-    f.core
-        .grant_role(
-            &admin,
-            &ctx(),
-            grant(alice.id, Role::SecurityAdmin, Scope::Global),
-        )
-        .await
-        .unwrap();
+    create_with(
+        &f,
+        &admin,
+        staff("Alice@Example.com", Some(GOOD)),
+        Role::SecurityAdmin,
+        Scope::Global,
+    )
+    .await;
 
     // Privileged staff enrol a second factor at their first login; the
     // identifier is compared without case.
@@ -246,15 +242,14 @@ async fn recovery_codes_are_single_use(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    let bob = f
-        .core
-        .create_account(&admin, &ctx(), staff("bob", Some(GOOD)))
-        .await
-        .unwrap();
-    f.core
-        .grant_role(&admin, &ctx(), grant(bob.id, Role::Hr, Scope::Global))
-        .await
-        .unwrap();
+    create_with(
+        &f,
+        &admin,
+        staff("bob", Some(GOOD)),
+        Role::Hr,
+        Scope::Global,
+    )
+    .await;
     let step = f.core.login(&ctx(), "bob", secret(GOOD)).await.unwrap();
     let (actor, _) = f
         .core
@@ -284,10 +279,7 @@ async fn no_user_enumeration(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    f.core
-        .create_account(&admin, &ctx(), staff("carol", Some(GOOD)))
-        .await
-        .unwrap();
+    create(&f, &admin, staff("carol", Some(GOOD))).await;
     let hasher = f.core.identity().hasher().clone();
     let mut answers = Vec::new();
     let mut work = Vec::new();
@@ -323,10 +315,7 @@ async fn lockout_escalates_and_is_audited(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    f.core
-        .create_account(&admin, &ctx(), staff("dave", Some(GOOD)))
-        .await
-        .unwrap();
+    create(&f, &admin, staff("dave", Some(GOOD))).await;
     for name in ["dave", "ghost"] {
         for _ in 0..5 {
             let wrong = f.core.login(&ctx(), name, secret("wrong-password-1")).await;
@@ -415,10 +404,7 @@ async fn typed_names_are_never_stored_in_clear(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    f.core
-        .create_account(&admin, &ctx(), staff("dave", Some(GOOD)))
-        .await
-        .unwrap();
+    create(&f, &admin, staff("dave", Some(GOOD))).await;
     // A password typed into the name field, until that name is locked.
     let slip = "Typed-Into-The-Name-Field-42";
     for _ in 0..5 {
@@ -527,7 +513,7 @@ async fn password_policy_and_history(engine: Engine) {
     // old one cannot come back.
     let mut new = staff("erin", Some(GOOD));
     new.temporary_password = true;
-    let erin = f.core.create_account(&admin, &ctx(), new).await.unwrap();
+    let erin = create(&f, &admin, new).await;
     let step = f.core.login(&ctx(), "erin", secret(GOOD)).await.unwrap();
     assert_eq!(step.stage, SessionStage::ChangePassword);
     let (actor, _) = f
@@ -594,41 +580,24 @@ async fn separation_of_duties_and_grant_rules(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    let frank = f
-        .core
-        .create_account(&admin, &ctx(), staff("frank", None))
-        .await
-        .unwrap();
-    f.core
-        .grant_role(
-            &admin,
-            &ctx(),
-            grant(frank.id, Role::Auditor, Scope::Global),
-        )
-        .await
-        .unwrap();
-    let grants_before = f.core.list_grants(&admin, &ctx(), frank.id).await.unwrap();
+    let frank = create_with(
+        &f,
+        &admin,
+        staff("frank", None),
+        Role::Auditor,
+        Scope::Global,
+    )
+    .await;
+    let grants_before = grants(&f, &admin, frank.id).await;
 
-    let sod = f
-        .core
-        .grant_role(
-            &admin,
-            &ctx(),
-            grant(frank.id, Role::SecurityAdmin, Scope::Global),
-        )
+    let sod = try_grant(&f, &admin, frank.id, Role::SecurityAdmin, Scope::Global)
         .await
         .unwrap_err();
     assert!(
         matches!(&sod, ServiceError::RuleRefused { rule: "separation-of-duties", message } if message.contains("auditor")),
         "{sod:?}"
     );
-    let own = f
-        .core
-        .grant_role(
-            &admin,
-            &ctx(),
-            grant(admin.principal, Role::Hr, Scope::Global),
-        )
+    let own = try_grant(&f, &admin, admin.principal, Role::Hr, Scope::Global)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -656,81 +625,47 @@ async fn separation_of_duties_and_grant_rules(engine: Engine) {
         unknown,
         ServiceError::Invalid { field: "role", .. }
     ));
-    assert_eq!(
-        f.core.list_grants(&admin, &ctx(), frank.id).await.unwrap(),
-        grants_before
-    );
+    assert_eq!(grants(&f, &admin, frank.id).await, grants_before);
 
     // A tenant administrator grants within the tenant, never beyond what
     // they hold.
-    let acme = f
-        .core
-        .create_tenant(
-            &admin,
-            &ctx(),
-            NewTenant {
-                name: TenantName::parse("Acme").unwrap(),
-                region: Region::parse("eu").unwrap(),
-                environment: Environment::production(),
-            },
-        )
-        .await
-        .unwrap();
+    let acme = new_tenant("Acme", "eu", Environment::production());
+    let acme = f.core.create_tenant(&admin, &ctx(), acme).await.unwrap();
     let user = |name: &str| NewAccount {
-        name: PrincipalName::parse(name).unwrap(),
-        kind: AccountKind::TenantUser,
-        tenant: Some(acme.id),
         email: Some(format!("{name}@acme.test")),
-        display_name: None,
-        password: None,
-        temporary_password: false,
-        break_glass: false,
+        ..tenant_user(name, acme.id, None)
     };
-    let grace = f
-        .core
-        .create_account(&admin, &ctx(), user("grace"))
-        .await
-        .unwrap();
-    let heidi = f
-        .core
-        .create_account(&admin, &ctx(), user("heidi"))
-        .await
-        .unwrap();
-    f.core
-        .grant_role(
-            &admin,
-            &ctx(),
-            grant(grace.id, Role::TenantAdmin, Scope::Tenant(acme.id)),
-        )
-        .await
-        .unwrap();
+    let grace = create(&f, &admin, user("grace")).await;
+    let heidi = create(&f, &admin, user("heidi")).await;
+    try_grant(
+        &f,
+        &admin,
+        grace.id,
+        Role::TenantAdmin,
+        Scope::Tenant(acme.id),
+    )
+    .await
+    .unwrap();
     let grace_actor = Actor::new(
         grace.id,
         grace.name.clone(),
         uuid::Uuid::nil(),
-        f.core
-            .list_grants(&admin, &ctx(), grace.id)
+        grants(&f, &admin, grace.id)
             .await
-            .unwrap()
             .into_iter()
             .map(|g| g.grant)
             .collect(),
     );
-    f.core
-        .grant_role(
-            &grace_actor,
-            &ctx(),
-            grant(heidi.id, Role::TenantMember, Scope::Tenant(acme.id)),
-        )
-        .await
-        .unwrap();
-    let beyond = f
-        .core
-        .grant_role(
-            &grace_actor,
-            &ctx(),
-            grant(heidi.id, Role::Auditor, Scope::Global),
-        )
+    try_grant(
+        &f,
+        &grace_actor,
+        heidi.id,
+        Role::TenantMember,
+        Scope::Tenant(acme.id),
+    )
+    .await
+    .unwrap();
+    let beyond = try_grant(&f, &grace_actor, heidi.id, Role::Auditor, Scope::Global)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -739,15 +674,15 @@ async fn separation_of_duties_and_grant_rules(engine: Engine) {
             permission: Permission::GrantManage
         }
     ));
-    let escalate = f
-        .core
-        .grant_role(
-            &grace_actor,
-            &ctx(),
-            grant(heidi.id, Role::SecurityAdmin, Scope::Tenant(acme.id)),
-        )
-        .await
-        .unwrap_err();
+    let escalate = try_grant(
+        &f,
+        &grace_actor,
+        heidi.id,
+        Role::SecurityAdmin,
+        Scope::Tenant(acme.id),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(
             escalate,
@@ -758,13 +693,7 @@ async fn separation_of_duties_and_grant_rules(engine: Engine) {
         ),
         "{escalate:?}"
     );
-    let outside = f
-        .core
-        .grant_role(
-            &admin,
-            &ctx(),
-            grant(heidi.id, Role::Support, Scope::Global),
-        )
+    let outside = try_grant(&f, &admin, heidi.id, Role::Support, Scope::Global)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -819,11 +748,7 @@ async fn custom_roles(engine: Engine) {
         builtin,
         Err(ServiceError::Invalid { field: "name", .. })
     ));
-    let ivan = f
-        .core
-        .create_account(&admin, &ctx(), staff("ivan", Some(GOOD)))
-        .await
-        .unwrap();
+    let ivan = create(&f, &admin, staff("ivan", Some(GOOD))).await;
     f.core
         .grant_role(
             &admin,
@@ -853,26 +778,17 @@ async fn tokens_and_offboarding(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    let service = f
-        .core
-        .create_account(
-            &admin,
-            &ctx(),
-            NewAccount {
-                kind: AccountKind::Service,
-                ..staff("billing-exporter", None)
-            },
-        )
-        .await
-        .unwrap();
-    f.core
-        .grant_role(
-            &admin,
-            &ctx(),
-            grant(service.id, Role::Auditor, Scope::Global),
-        )
-        .await
-        .unwrap();
+    let service = create_with(
+        &f,
+        &admin,
+        NewAccount {
+            kind: AccountKind::Service,
+            ..staff("billing-exporter", None)
+        },
+        Role::Auditor,
+        Scope::Global,
+    )
+    .await;
     let new_token = |permissions, allow_list: Option<&str>| NewToken {
         name: "ci".to_owned(),
         holder: Some(service.id),
@@ -987,18 +903,9 @@ async fn step_up_guards_sensitive_actions(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    let judy = f
-        .core
-        .create_account(&admin, &ctx(), staff("judy", Some(GOOD)))
-        .await
-        .unwrap();
-    let kim = f
-        .core
-        .create_account(&admin, &ctx(), staff("kim", None))
-        .await
-        .unwrap();
-    f.core
-        .grant_role(&admin, &ctx(), grant(judy.id, Role::Hr, Scope::Global))
+    let judy = create(&f, &admin, staff("judy", Some(GOOD))).await;
+    let kim = create(&f, &admin, staff("kim", None)).await;
+    try_grant(&f, &admin, judy.id, Role::Hr, Scope::Global)
         .await
         .unwrap();
     let (step, uri) = enrolled_login(&f, "judy", GOOD).await;
@@ -1028,19 +935,8 @@ async fn tenant_access_tightens_and_fences(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    let acme = f
-        .core
-        .create_tenant(
-            &admin,
-            &ctx(),
-            NewTenant {
-                name: TenantName::parse("Acme").unwrap(),
-                region: Region::parse("eu").unwrap(),
-                environment: Environment::production(),
-            },
-        )
-        .await
-        .unwrap();
+    let acme = new_tenant("Acme", "eu", Environment::production());
+    let acme = f.core.create_tenant(&admin, &ctx(), acme).await.unwrap();
     let tighter = PasswordPolicy {
         min_length: 16,
         ..PasswordPolicy::default()
@@ -1058,22 +954,10 @@ async fn tenant_access_tightens_and_fences(engine: Engine) {
         )
         .await
         .unwrap();
-    let user = |name: &str, password: &str| NewAccount {
-        name: PrincipalName::parse(name).unwrap(),
-        kind: AccountKind::TenantUser,
-        tenant: Some(acme.id),
-        email: None,
-        display_name: None,
-        password: Some(secret(password)),
-        temporary_password: false,
-        break_glass: false,
-    };
+    let user = |name: &str, password: &str| tenant_user(name, acme.id, Some(password));
     // 13 characters: enough for staff (12), not for Acme (16).
     let short = "Lime-Orbit-72";
-    f.core
-        .create_account(&admin, &ctx(), staff("staffer", Some(short)))
-        .await
-        .unwrap();
+    create(&f, &admin, staff("staffer", Some(short))).await;
     let refused = f
         .core
         .create_account(&admin, &ctx(), user("mallory", short))
@@ -1083,10 +967,7 @@ async fn tenant_access_tightens_and_fences(engine: Engine) {
         matches!(&refused, ServiceError::PasswordRefused { rules } if rules.contains(&PasswordRule::TooShort { min: 16 })),
         "{refused:?}"
     );
-    f.core
-        .create_account(&admin, &ctx(), user("nina", GOOD))
-        .await
-        .unwrap();
+    create(&f, &admin, user("nina", GOOD)).await;
     // Outside the tenant's networks: the same answer as a wrong password.
     let outside = f.core.login(&ctx(), "nina", secret(GOOD)).await;
     assert!(
@@ -1109,11 +990,7 @@ async fn hashes_are_upgraded_at_login(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    let olive = f
-        .core
-        .create_account(&admin, &ctx(), staff("olive", Some(GOOD)))
-        .await
-        .unwrap();
+    let olive = create(&f, &admin, staff("olive", Some(GOOD))).await;
     let stored = |f: &Fixture| {
         let store = f.store.clone();
         async move {

@@ -6,67 +6,34 @@
 //! PostgreSQL two first uses of a data key at once must not fail one of
 //! them on the unique key.
 
-use std::sync::Arc;
-
 use rempart_core::identity::{NewAccount, NewGrant, NewToken, TenantAccess};
-use rempart_core::{Actor, ManualClock, Rempart, RequestContext};
-use rempart_model::{
-    Environment, NewTenant, PrincipalId, PrincipalName, Region, Role, Scope, TenantId, TenantName,
-};
-use rempart_store::{AccountKind, Store};
-use rempart_testkit::{Engine, TestDatabase};
+use rempart_core::{Actor, Rempart, RequestContext};
+use rempart_model::{Environment, NewTenant, PrincipalId, Role, Scope, TenantId};
+use rempart_store::AccountKind;
+use rempart_testkit::Engine;
 use time::Duration;
 use time::macros::datetime;
 use tokio::task::JoinSet;
 
+use crate::support::{Fixture, account, context, new_tenant};
+
 /// How many of each kind of write run at once.
 const EACH: usize = 6;
 
-struct Fixture {
-    core: Rempart,
-    store: Arc<dyn Store>,
-    _db: TestDatabase,
-}
-
 async fn fixture(engine: Engine) -> Option<Fixture> {
-    let db = TestDatabase::create(engine).await?;
-    let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-29 09:00 UTC)));
-    let core = Rempart::new(store.clone(), clock).with_keys(rempart_testkit::test_keys(db.dir()));
-    Some(Fixture {
-        core,
-        store,
-        _db: db,
-    })
+    Fixture::with_keys(engine, datetime!(2026-11-29 09:00 UTC)).await
 }
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: Some("req-concurrent".to_owned()),
-        source: Some("192.0.2.9".parse().unwrap()),
-        ..RequestContext::default()
-    }
+    context("req-concurrent", "192.0.2.9")
 }
 
 fn tenant(name: &str) -> NewTenant {
-    NewTenant {
-        name: TenantName::parse(name).unwrap(),
-        region: Region::parse("eu").unwrap(),
-        environment: Environment::production(),
-    }
+    new_tenant(name, "eu", Environment::production())
 }
 
 fn service_account(name: &str) -> NewAccount {
-    NewAccount {
-        name: PrincipalName::parse(name).unwrap(),
-        kind: AccountKind::Service,
-        tenant: None,
-        email: None,
-        display_name: None,
-        password: None,
-        temporary_password: false,
-        break_glass: false,
-    }
+    account(name, AccountKind::Service, None, None)
 }
 
 /// One write, named for the failure message.
@@ -106,7 +73,7 @@ async fn every_write_succeeds_beside_other_writers(engine: Engine) {
     let Some(f) = fixture(engine).await else {
         return;
     };
-    let admin: Actor = rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await;
+    let admin: Actor = f.admin(&ctx()).await;
     let (holders, fenced, fresh) = targets(&f.core, &admin).await;
     let mut set = JoinSet::new();
     for i in 0..2 * EACH {
@@ -202,9 +169,8 @@ async fn every_write_succeeds_beside_other_writers(engine: Engine) {
 
 /// Each fresh tenant got one data key, created (and audited) once.
 async fn one_data_key_each(f: &Fixture, fresh: &[TenantId]) {
-    f.core.drain_audit().await.unwrap();
+    let events = f.audit().await;
     let mut tx = f.store.begin_read().await.unwrap();
-    let events = tx.audit_events(0, 100_000).await.unwrap();
     for tenant in fresh {
         assert!(
             tx.data_key_for(*tenant, "concurrency")

@@ -15,7 +15,7 @@ use time::Duration;
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
-use super::{Fixture, GOOD, admin, audit, ctx, fixture_with, grant, secret, staff};
+use super::{Fixture, GOOD, admin, audit, create, create_with, ctx, fixture_with, secret, staff};
 
 const ORIGIN: &str = "https://localhost";
 
@@ -44,19 +44,14 @@ async fn enrolled(
     admin: &Actor,
     name: &str,
 ) -> (rempart_model::PrincipalId, SoftPasskey) {
-    let account = f
-        .core
-        .create_account(admin, &ctx(), staff(name, Some(GOOD)))
-        .await
-        .unwrap();
-    f.core
-        .grant_role(
-            admin,
-            &ctx(),
-            grant(account.id, Role::SecurityAdmin, Scope::Global),
-        )
-        .await
-        .unwrap();
+    let account = create_with(
+        f,
+        admin,
+        staff(name, Some(GOOD)),
+        Role::SecurityAdmin,
+        Scope::Global,
+    )
+    .await;
     let step = f.core.login(&ctx(), name, secret(GOOD)).await.unwrap();
     assert_eq!(step.stage, SessionStage::EnrolMfa);
     let (actor, _) = f
@@ -305,10 +300,7 @@ async fn webauthn_off_without_configuration(engine: Engine) {
         return;
     };
     let admin = admin(&f).await;
-    f.core
-        .create_account(&admin, &ctx(), staff("carol", Some(GOOD)))
-        .await
-        .unwrap();
+    create(&f, &admin, staff("carol", Some(GOOD))).await;
     let step = f.core.login(&ctx(), "carol", secret(GOOD)).await.unwrap();
     let refused = f.core.webauthn_start(&ctx(), &step.session).await;
     assert!(

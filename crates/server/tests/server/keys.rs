@@ -6,27 +6,21 @@
 //! the raw bytes (hex and base64) of the root key, the KEKs, the tenant
 //! keys and the data keys.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests; a leak test reads best as one flow"
-)]
-
+use std::future::Future;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine as _;
-use rempart_core::keys::{KdfParams, KeyVault, KeyringLocation, RootKeySource};
+use rempart_core::keys::KeyVault;
 use rempart_crypto::{KeyFileProvider, Keyring, WrappedDataKey};
 use rempart_model::TenantId;
+use rempart_testkit::http::{ANONYMOUS, Answer, Http as _, tenant};
 use rempart_testkit::{Engine, TestServer, both_engines};
-use secrecy::SecretString;
+use reqwest::Method;
 use serde_json::{Value, json};
 
-/// Every log line of this test binary, at every level.
+/// Every log line of this test binary, at every level, from the first
+/// call on (the other tests' lines too: more to scan, never less).
 fn logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
@@ -56,18 +50,15 @@ impl Write for Buffer {
     }
 }
 
-/// Records every response body it sees.
+/// Records every answer it sees, headers and body.
 struct Seen(Vec<String>);
 
 impl Seen {
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> (u16, Value) {
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let headers = format!("{:?}", response.headers());
-        let text = response.text().await.unwrap();
-        self.0.push(headers);
-        self.0.push(text.clone());
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    async fn send(&mut self, answer: impl Future<Output = Answer>) -> (u16, Value) {
+        let answer = answer.await;
+        self.0.push(format!("{:?}", answer.headers));
+        self.0.push(answer.text.clone());
+        (answer.status, answer.value())
     }
 
     fn error(&mut self, err: &dyn std::fmt::Debug) {
@@ -125,18 +116,13 @@ async fn no_key_leaves_through_logs_responses_or_errors(engine: Engine) {
         return;
     };
     let token = server.admin_token().await;
-    let client = server.client.clone();
     let mut seen = Seen(Vec::new());
-    let post =
-        |path: &str, body: Value| client.post(server.at(path)).bearer_auth(&token).json(&body);
 
     let mut tenants = Vec::new();
     for (name, env) in [("Prod", "production"), ("Dev", "development")] {
+        let tenant = json!({"name": name, "region": "us", "environment": env});
         let (status, body) = seen
-            .send(post(
-                "/api/v1/tenants",
-                json!({"name": name, "region": "us", "environment": env}),
-            ))
+            .send(server.post(&token, "/api/v1/tenants", &tenant))
             .await;
         assert_eq!(status, 201, "{body}");
         let id: uuid::Uuid = body["id"].as_str().unwrap().parse().unwrap();
@@ -155,136 +141,102 @@ async fn no_key_leaves_through_logs_responses_or_errors(engine: Engine) {
         .encrypt_for_tenant(&ctx, dev, purpose, b"r1", b"bob@example.com")
         .await
         .unwrap();
-    assert_eq!(
-        server
-            .core
-            .decrypt_for_tenant(prod, purpose, b"r1", &envelope)
+    let decrypt = async |tenant: TenantId, envelope: &[u8]| {
+        let core = &server.core;
+        core.decrypt_for_tenant(tenant, purpose, b"r1", envelope)
             .await
-            .unwrap(),
+    };
+    assert_eq!(
+        decrypt(prod, &envelope).await.unwrap(),
         b"alice@example.com"
     );
-    seen.error(
-        &server
-            .core
-            .decrypt_for_tenant(dev, purpose, b"r1", &envelope)
-            .await
-            .unwrap_err(),
-    );
+    // Another tenant's key, a tampered envelope, a truncated one: refused,
+    // and what the refusals say is scanned too.
     let mut tampered = envelope.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
-    seen.error(
-        &server
-            .core
-            .decrypt_for_tenant(prod, purpose, b"r1", &tampered)
-            .await
-            .unwrap_err(),
-    );
-    seen.error(
-        &server
-            .core
-            .decrypt_for_tenant(prod, purpose, b"r1", &envelope[..10])
-            .await
-            .unwrap_err(),
-    );
+    for (tenant, envelope) in [
+        (dev, &envelope[..]),
+        (prod, &tampered),
+        (prod, &envelope[..10]),
+    ] {
+        seen.error(&decrypt(tenant, envelope).await.unwrap_err());
+    }
     let mut secrets = secrets_of(&server, &wrapped_data_keys(&server, &tenants).await);
 
-    // Administration over HTTP, with its errors.
-    let (status, body) = seen
-        .send(client.get(server.at("/api/v1/keys")).bearer_auth(&token))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["seal"]["sealed"], false);
-    assert!(body["environments"].as_array().unwrap().len() >= 2);
-    let (status, body) = seen
-        .send(post(
-            "/api/v1/keys/rotate",
+    // Administration over HTTP, with its errors, in this order: each call
+    // and the status it answers.
+    let retire = json!({"environment": "production", "min_version": 2});
+    let shred = json!({"tenant": dev.0, "confirm": dev.0.to_string()});
+    let calls = [
+        (Method::GET, "keys", Value::Null, 200),
+        (
+            Method::POST,
+            "keys/rotate",
             json!({"environment": "production"}),
-        ))
-        .await;
-    assert_eq!((status, body["version"].as_u64()), (200, Some(2)), "{body}");
-    let (status, _) = seen
-        .send(post(
-            "/api/v1/keys/rotate",
+            200,
+        ),
+        (
+            Method::POST,
+            "keys/rotate",
             json!({"environment": "nowhere"}),
-        ))
-        .await;
-    assert_eq!(status, 422);
-    let (status, _) = seen
-        .send(post(
-            "/api/v1/keys/retire",
-            json!({"environment": "production", "min_version": 2}),
-        ))
-        .await;
-    assert_eq!(status, 409);
-    let (status, body) = seen
-        .send(post(
-            "/api/v1/keys/rewrap",
+            422,
+        ),
+        (Method::POST, "keys/retire", retire.clone(), 409),
+        (
+            Method::POST,
+            "keys/rewrap",
             json!({"environment": "production", "limit": 1}),
-        ))
-        .await;
-    assert_eq!(
-        (status, body["rewrapped"].as_u64()),
-        (200, Some(1)),
-        "{body}"
-    );
-    let (status, _) = seen
-        .send(post(
-            "/api/v1/keys/rewrap",
+            200,
+        ),
+        (
+            Method::POST,
+            "keys/rewrap",
             json!({"environment": "production", "after": "zz"}),
-        ))
-        .await;
-    assert_eq!(status, 422);
-    let (status, _) = seen
-        .send(post(
-            "/api/v1/keys/retire",
-            json!({"environment": "production", "min_version": 2}),
-        ))
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = seen
-        .send(post(
-            "/api/v1/keys/shred",
+            422,
+        ),
+        (Method::POST, "keys/retire", retire, 200),
+        (
+            Method::POST,
+            "keys/shred",
             json!({"tenant": dev.0, "confirm": "yes"}),
-        ))
-        .await;
-    assert_eq!(status, 422);
-    let (status, body) = seen
-        .send(post(
-            "/api/v1/keys/shred",
-            json!({"tenant": dev.0, "confirm": dev.0.to_string()}),
-        ))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = seen
-        .send(post(
-            "/api/v1/keys/shred",
-            json!({"tenant": dev.0, "confirm": dev.0.to_string()}),
-        ))
-        .await;
-    assert_eq!(status, 410, "{body}");
+            422,
+        ),
+        (Method::POST, "keys/shred", shred.clone(), 200),
+        (Method::POST, "keys/shred", shred, 410),
+    ];
+    let mut answers = Vec::new();
+    for (method, path, body, status) in calls {
+        let path = format!("/api/v1/{path}");
+        let body = (!body.is_null()).then_some(body);
+        let (got, answer) = seen
+            .send(server.call(method, &token, &path, body.as_ref()))
+            .await;
+        assert_eq!(got, status, "{path}: {answer}");
+        answers.push(answer);
+    }
+    // Unsealed, two environments or more; the rotation made version 2; the
+    // re-wrap did one key.
+    assert_eq!(answers[0]["seal"]["sealed"], false);
+    assert!(answers[0]["environments"].as_array().unwrap().len() >= 2);
+    assert_eq!(answers[1]["version"].as_u64(), Some(2), "{}", answers[1]);
+    assert_eq!(answers[4]["rewrapped"].as_u64(), Some(1), "{}", answers[4]);
+    // And the routes without a credential.
+    let unseal = json!({"share": "x", "passphrase": "y"});
     let (status, _) = seen
-        .send(
-            client
-                .post(server.at("/api/v1/sys/unseal"))
-                .json(&json!({"share": "x", "passphrase": "y"})),
-        )
+        .send(server.post(ANONYMOUS, "/api/v1/sys/unseal", &unseal))
         .await;
     assert_eq!(status, 422);
     let (status, body) = seen
-        .send(client.get(server.at("/api/v1/sys/seal-status")))
+        .send(server.get(ANONYMOUS, "/api/v1/sys/seal-status"))
         .await;
     assert_eq!((status, body["sealed"].as_bool()), (200, Some(false)));
     let (status, _) = seen
-        .send(client.get(server.at("/api/v1/openapi.json")))
+        .send(server.get(ANONYMOUS, "/api/v1/openapi.json"))
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        server
-            .core
-            .decrypt_for_tenant(prod, purpose, b"r1", &envelope)
-            .await
-            .unwrap(),
+        decrypt(prod, &envelope).await.unwrap(),
         b"alice@example.com"
     );
 
@@ -318,18 +270,15 @@ async fn no_key_leaves_through_logs_responses_or_errors(engine: Engine) {
     server.stop().await;
 }
 
+/// A passphrase tried to unseal, never logged either.
+const WRONG_PASSPHRASE: &str = "not the passphrase of the sealed test";
+
 async fn a_sealed_server_is_live_but_not_ready_until_unsealed(engine: Engine) {
     let logs = logs();
     let dir = tempfile::tempdir().unwrap();
-    let location = KeyringLocation {
-        path: dir.path().join("keyring.rmk"),
-        key_file: dir.path().join("root.key"),
-    };
+    let location = rempart_testkit::keyring_location(dir.path());
     let passphrase = "a passphrase for the sealed test";
-    let source = RootKeySource::Passphrase {
-        passphrase: SecretString::from(passphrase.to_owned()),
-        kdf: KdfParams::new(8, 1, 1).unwrap(),
-    };
+    let source = rempart_testkit::passphrase_source(passphrase);
     drop(KeyVault::init(location.clone(), &source, time::OffsetDateTime::UNIX_EPOCH).unwrap());
     let path = location.path.clone();
     let Some(server) = TestServer::start_with(engine, move |c| {
@@ -339,82 +288,48 @@ async fn a_sealed_server_is_live_but_not_ready_until_unsealed(engine: Engine) {
     else {
         return;
     };
-    let client = &server.client;
     let token = server.admin_token().await;
+    let ready = || server.get(ANONYMOUS, "/readyz");
 
-    let healthz = client.get(server.at("/healthz")).send().await.unwrap();
-    assert_eq!(healthz.status(), 200);
-    let readyz = client.get(server.at("/readyz")).send().await.unwrap();
-    assert_eq!(readyz.status(), 503);
-    let create = || {
-        client
-            .post(server.at("/api/v1/tenants"))
-            .bearer_auth(&token)
-            .json(&json!({"name": "Acme", "region": "us", "environment": "production"}))
-    };
-    let refused = create().send().await.unwrap();
-    assert_eq!(refused.status(), 503);
-    assert_eq!(
-        refused.headers()["content-type"],
-        "application/problem+json"
-    );
-    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(server.get(ANONYMOUS, "/healthz").await.status, 200);
+    assert_eq!(ready().await.status, 503);
+    let create = || server.post(&token, "/api/v1/tenants", &tenant("Acme", "us"));
+    let problem = create().await.problem(503, "/keyring-sealed");
     assert_eq!(problem["title"], "keyring sealed");
     assert_eq!(
         problem["type"],
         "https://rempart.dev/problems/keyring-sealed"
     );
-    let status: Value = client
-        .get(server.at("/api/v1/sys/seal-status"))
-        .send()
+    let status = server
+        .get(ANONYMOUS, "/api/v1/sys/seal-status")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(status["sealed"], true);
     assert_eq!(status["provider"], "passphrase");
 
-    let unseal = |body: Value| client.post(server.at("/api/v1/sys/unseal")).json(&body);
-    let wrong = unseal(json!({"passphrase": "not it"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 400);
-    let problem: Value = wrong.json().await.unwrap();
+    let unseal = |passphrase: &str| {
+        server.post(
+            ANONYMOUS,
+            "/api/v1/sys/unseal",
+            &json!({"passphrase": passphrase}),
+        )
+    };
+    let problem = unseal(WRONG_PASSPHRASE).await.expect(400);
     assert_eq!(
         problem["type"],
         "https://rempart.dev/problems/unseal-refused"
     );
-    assert_eq!(
-        client
-            .get(server.at("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        503
-    );
-    let right = unseal(json!({"passphrase": passphrase}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(right.status(), 200);
-    let status: Value = right.json().await.unwrap();
+    assert_eq!(ready().await.status, 503);
+    let status = unseal(passphrase).await.expect(200);
     assert_eq!(status["sealed"], false);
-    assert_eq!(
-        client
-            .get(server.at("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(create().send().await.unwrap().status(), 201);
+    assert_eq!(ready().await.status, 200);
+    assert_eq!(create().await.status, 201);
     let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(!logged.contains(passphrase), "the passphrase was logged");
-    assert!(!logged.contains("not it"), "a wrong passphrase was logged");
+    assert!(
+        !logged.contains(WRONG_PASSPHRASE),
+        "a wrong passphrase was logged"
+    );
     server.stop().await;
 }
 

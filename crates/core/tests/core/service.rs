@@ -2,75 +2,35 @@
 //! its audit event; a refused or failed one leaves neither (a refusal is
 //! recorded as such, in its own transaction).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
-
-#[path = "service/concurrency.rs"]
 mod concurrency;
-#[path = "service/controls.rs"]
 mod controls;
-#[path = "service/upgrade.rs"]
 mod upgrade;
 
-use std::sync::Arc;
-
-use rempart_core::{
-    Actor, BootstrapStatus, Clock as _, ManualClock, Rempart, RequestContext, ServiceError,
-};
+use rempart_core::{Actor, BootstrapStatus, Clock as _, RequestContext, ServiceError};
 use rempart_model::bootstrap::BootstrapRefusal;
-use rempart_model::{Environment, NewTenant, PrincipalName, Region, TenantName};
+use rempart_model::{Environment, NewTenant, PrincipalName, TenantName};
 use rempart_store::{AuditRecord, Store};
-use rempart_testkit::{Engine, TestDatabase, both_engines};
+use rempart_testkit::{Engine, both_engines};
 use secrecy::{ExposeSecret as _, SecretString};
 use time::Duration;
 use time::macros::datetime;
 
-struct Fixture {
-    core: Rempart,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    _db: TestDatabase,
-}
+use crate::support::{Fixture, context, new_tenant};
 
 async fn fixture(engine: Engine) -> Option<Fixture> {
-    let db = TestDatabase::create(engine).await?;
-    let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
-    let core =
-        Rempart::new(store.clone(), clock.clone()).with_keys(rempart_testkit::test_keys(db.dir()));
-    Some(Fixture {
-        core,
-        store,
-        clock,
-        _db: db,
-    })
+    Fixture::with_keys(engine, datetime!(2026-11-27 09:00 UTC)).await
 }
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: Some("req-1".to_owned()),
-        source: Some("192.0.2.7".parse().unwrap()),
-        ..RequestContext::default()
-    }
+    context("req-1", "192.0.2.7")
 }
 
 fn acme() -> NewTenant {
-    NewTenant {
-        name: TenantName::parse("Acme").unwrap(),
-        region: Region::parse("us").unwrap(),
-        environment: Environment::production(),
-    }
+    new_tenant("Acme", "us", Environment::production())
 }
 
-/// The chained log (pending events chained first, as readers do).
 async fn audit(f: &Fixture) -> Vec<AuditRecord> {
-    f.core.drain_audit().await.unwrap();
-    let mut tx = f.store.begin().await.unwrap();
-    tx.audit_events(0, 10_000).await.unwrap()
+    f.audit().await
 }
 
 async fn tenant_count(store: &dyn Store) -> u64 {
@@ -79,20 +39,12 @@ async fn tenant_count(store: &dyn Store) -> u64 {
 }
 
 async fn admin(f: &Fixture) -> Actor {
-    rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await
+    f.admin(&ctx()).await
 }
 
 /// A principal with a token and no grant at all.
 async fn nobody(f: &Fixture) -> Actor {
-    rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        "nobody",
-        &[],
-    )
-    .await
+    f.holder(&ctx(), "nobody", &[]).await
 }
 
 async fn a_success_leaves_the_change_and_its_event(engine: Engine) {
@@ -199,29 +151,20 @@ async fn bootstrap_is_single_use_and_expires(engine: Engine) {
         BootstrapStatus::Pending { .. }
     ));
 
-    let name = || PrincipalName::parse("admin@example.com").unwrap();
+    let exchange = async |credential: &SecretString| {
+        let name = PrincipalName::parse("admin@example.com").unwrap();
+        f.core.exchange_bootstrap(&ctx(), credential, name).await
+    };
     let wrong = SecretString::from("rmp_boot_not-the-credential".to_owned());
-    let err = f
-        .core
-        .exchange_bootstrap(&ctx(), &wrong, name())
-        .await
-        .unwrap_err();
+    let err = exchange(&wrong).await.unwrap_err();
     assert!(matches!(
         err,
         ServiceError::BootstrapRefused(BootstrapRefusal::Unknown)
     ));
 
-    let result = f
-        .core
-        .exchange_bootstrap(&ctx(), &credential, name())
-        .await
-        .unwrap();
+    let result = exchange(&credential).await.unwrap();
     assert!(result.token.expose_secret().starts_with("rmp_at_"));
-    let err = f
-        .core
-        .exchange_bootstrap(&ctx(), &credential, name())
-        .await
-        .unwrap_err();
+    let err = exchange(&credential).await.unwrap_err();
     assert!(matches!(
         err,
         ServiceError::BootstrapRefused(BootstrapRefusal::AlreadyUsed)
@@ -356,18 +299,16 @@ async fn tenant_lists_are_scoped_by_grant(engine: Engine) {
     assert_eq!(all.iter().map(|t| t.id).collect::<Vec<_>>(), [a.id, b.id]);
 
     // An auditor of the development environment sees its tenant only.
-    let auditor = rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        "dev-auditor",
-        &[(
-            rempart_model::Role::Auditor,
-            rempart_model::Scope::Environment(Environment::development()),
-        )],
-    )
-    .await;
+    let auditor = f
+        .holder(
+            &ctx(),
+            "dev-auditor",
+            &[(
+                rempart_model::Role::Auditor,
+                rempart_model::Scope::Environment(Environment::development()),
+            )],
+        )
+        .await;
     let seen = f.core.list_tenants(&auditor, &ctx()).await.unwrap();
     assert_eq!(seen.iter().map(|t| t.id).collect::<Vec<_>>(), [b.id]);
     let err = f

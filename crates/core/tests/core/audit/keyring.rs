@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rempart_audit::PublicKey;
 use rempart_core::kernel::audit_chain::AuditChain;
-use rempart_core::keys::{KdfParams, KeyVault, KeyringLocation, RootKeySource, UnsealInput};
+use rempart_core::keys::{KeyVault, KeyringLocation, UnsealInput};
 use rempart_core::{ManualClock, Rempart};
 use rempart_model::{Action, Outcome};
 use rempart_store::Store;
@@ -94,22 +94,7 @@ pub async fn a_sealed_keyring_chains_events_and_signs_after_unsealing(engine: En
     let Some(db) = TestDatabase::create(engine).await else {
         return;
     };
-    let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
-    let location = KeyringLocation {
-        path: db.dir().join("keyring.rmk"),
-        key_file: db.dir().join("root.key"),
-    };
-    let source = RootKeySource::Passphrase {
-        passphrase: SecretString::from("correct horse battery".to_owned()),
-        kdf: KdfParams::new(8, 1, 1).unwrap(),
-    };
-    let (opened, _) = KeyVault::init(
-        location.clone(),
-        &source,
-        rempart_core::Clock::now(clock.as_ref()),
-    )
-    .unwrap();
+    let (store, clock, location, opened) = passphrase_keyring(&db).await;
     let key = keyring_key(&opened);
     drop(opened);
     let vault = Arc::new(KeyVault::load(location, None).unwrap());
@@ -136,7 +121,7 @@ pub async fn a_sealed_keyring_chains_events_and_signs_after_unsealing(engine: En
     // Unsealing records the public key (with its own audit event, 11) ...
     core.unseal(
         &ctx(),
-        UnsealInput::Passphrase(SecretString::from("correct horse battery".to_owned())),
+        UnsealInput::Passphrase(SecretString::from(PASSPHRASE.to_owned())),
     )
     .await
     .unwrap();
@@ -149,6 +134,22 @@ pub async fn a_sealed_keyring_chains_events_and_signs_after_unsealing(engine: En
     let report = core.verify_audit_log(&key).await.unwrap().unwrap();
     assert_eq!(report.events, 12);
     assert_eq!(report.checkpointed, 12);
+}
+
+const PASSPHRASE: &str = "correct horse battery";
+
+/// A store on `db`, a clock, and a new keyring in `db`'s directory whose
+/// root key comes from [`PASSPHRASE`]: where it is, and it opened.
+async fn passphrase_keyring(
+    db: &TestDatabase,
+) -> (Arc<dyn Store>, Arc<ManualClock>, KeyringLocation, KeyVault) {
+    let store = db.store().await;
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
+    let location = rempart_testkit::keyring_location(db.dir());
+    let source = rempart_testkit::passphrase_source(PASSPHRASE);
+    let now = rempart_core::Clock::now(clock.as_ref());
+    let (opened, _) = KeyVault::init(location.clone(), &source, now).unwrap();
+    (store, clock, location, opened)
 }
 
 fn actor(
@@ -165,9 +166,8 @@ fn actor(
 }
 
 async fn last_event(core: &Rempart, store: &Arc<dyn Store>) -> rempart_store::AuditRecord {
-    core.drain_audit().await.unwrap();
-    let mut tx = store.begin().await.unwrap();
-    tx.audit_events(0, 1000).await.unwrap().pop().unwrap()
+    let mut events = rempart_testkit::audit_trail(core, store.as_ref()).await;
+    events.pop().unwrap()
 }
 
 pub async fn while_sealed_events_are_stored_without_their_details(engine: Engine) {
@@ -175,22 +175,7 @@ pub async fn while_sealed_events_are_stored_without_their_details(engine: Engine
     let Some(db) = TestDatabase::create(engine).await else {
         return;
     };
-    let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
-    let location = KeyringLocation {
-        path: db.dir().join("keyring.rmk"),
-        key_file: db.dir().join("root.key"),
-    };
-    let source = RootKeySource::Passphrase {
-        passphrase: SecretString::from("correct horse battery".to_owned()),
-        kdf: KdfParams::new(8, 1, 1).unwrap(),
-    };
-    let (opened, _) = KeyVault::init(
-        location.clone(),
-        &source,
-        rempart_core::Clock::now(clock.as_ref()),
-    )
-    .unwrap();
+    let (store, clock, location, opened) = passphrase_keyring(&db).await;
     let opened = Arc::new(opened);
     let staff = actor("staff", Role::SecurityAdmin, Scope::Global);
     let unsealed = core_with(store.clone(), clock.clone(), &opened);
@@ -226,7 +211,7 @@ pub async fn while_sealed_events_are_stored_without_their_details(engine: Engine
     // Reading details while sealed: the keyring must be unsealed first.
     core.unseal(
         &ctx(),
-        UnsealInput::Passphrase(SecretString::from("correct horse battery".to_owned())),
+        UnsealInput::Passphrase(SecretString::from(PASSPHRASE.to_owned())),
     )
     .await
     .unwrap();

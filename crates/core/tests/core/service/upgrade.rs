@@ -23,21 +23,23 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rempart_audit::{Ed25519Signer, Signer as _};
+use rempart_core::identity::NewAccount;
 use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::{Actor, ManualClock, Rempart, RequestContext};
-use rempart_model::{Environment, NewTenant, PrincipalName, Region, Role, Scope, TenantName};
+use rempart_model::{Environment, Role, Scope};
 use rempart_store::{AccountKind, Store};
-use rempart_testkit::{Engine, TestDatabase, both_engines};
+use rempart_testkit::{Engine, PASSWORD, TestDatabase, both_engines};
 use secrecy::SecretString;
 use sqlx::Connection as _;
 use time::Duration;
 use time::macros::datetime;
 
+use crate::support::{account, context, new_tenant, staff};
+
 /// The schema version the fixture was made at.
 const FIXTURE_VERSION: i64 = 9;
 /// The audit signing key of the fixture (a fixed seed, for tests only).
 const SIGNING_SEED: [u8; 32] = [7; 32];
-const PASSWORD: &str = "violet-Harbour-lantern-93";
 /// The reader's API token (`principal_with` makes it from the name).
 const READER_TOKEN: &str = "rmp_at_reader-token-for-tests-only";
 
@@ -53,11 +55,7 @@ fn engine_dir(engine: Engine) -> &'static str {
 }
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: Some("req-upgrade".to_owned()),
-        source: Some("192.0.2.9".parse().unwrap()),
-        ..RequestContext::default()
-    }
+    context("req-upgrade", "192.0.2.9")
 }
 
 fn core_on(store: Arc<dyn Store>, db: &TestDatabase) -> Rempart {
@@ -234,7 +232,7 @@ both_engines!(upgrades_keep_data_and_the_audit_log);
 
 /// Writes `seed-<engine>.sql` from a database built by the fixture's
 /// migrations and a short scenario through the service layer. Ignored:
-/// run it by hand (`cargo test -p rempart-core --test service --
+/// run it by hand (`cargo test -p rempart-core --test core --
 /// --ignored write_the_upgrade_fixture`, PostgreSQL reachable) only when
 /// making a new fixture, at the release the fixture stands for.
 async fn write_the_upgrade_fixture(engine: Engine) {
@@ -280,50 +278,20 @@ async fn scenario(core: &Rempart, store: &dyn Store) {
         &[(Role::SecurityAdmin, Scope::Global)],
     )
     .await;
-    let acme = core
-        .create_tenant(
-            &admin,
-            &ctx(),
-            NewTenant {
-                name: TenantName::parse("acme").unwrap(),
-                region: Region::parse("eu").unwrap(),
-                environment: Environment::production(),
-            },
-        )
-        .await
-        .unwrap();
-    core.create_account(
-        &admin,
-        &ctx(),
-        rempart_core::identity::NewAccount {
-            name: PrincipalName::parse("carol@example.com").unwrap(),
-            kind: AccountKind::Staff,
-            tenant: None,
-            email: None,
-            display_name: Some("Carol".to_owned()),
-            password: Some(SecretString::from(PASSWORD)),
-            temporary_password: false,
-            break_glass: false,
-        },
-    )
-    .await
-    .unwrap();
-    core.create_account(
-        &admin,
-        &ctx(),
-        rempart_core::identity::NewAccount {
-            name: PrincipalName::parse("dave@acme.example").unwrap(),
-            kind: AccountKind::TenantUser,
-            tenant: Some(acme.id),
-            email: None,
-            display_name: None,
-            password: Some(SecretString::from(PASSWORD)),
-            temporary_password: false,
-            break_glass: false,
-        },
-    )
-    .await
-    .unwrap();
+    let acme = new_tenant("acme", "eu", Environment::production());
+    let acme = core.create_tenant(&admin, &ctx(), acme).await.unwrap();
+    let carol = NewAccount {
+        display_name: Some("Carol".to_owned()),
+        ..staff("carol@example.com", Some(PASSWORD))
+    };
+    core.create_account(&admin, &ctx(), carol).await.unwrap();
+    let dave = account(
+        "dave@acme.example",
+        AccountKind::TenantUser,
+        Some(acme.id),
+        Some(PASSWORD),
+    );
+    core.create_account(&admin, &ctx(), dave).await.unwrap();
     // A failed login leaves a throttle row, keyed as the earlier release
     // keyed it: by the typed name in clear (the upgrade drops such rows).
     let mut tx = store.begin().await.unwrap();
@@ -340,13 +308,25 @@ async fn scenario(core: &Rempart, store: &dyn Store) {
         .unwrap();
 }
 
+/// Appends the `rows` of `table`, as INSERT statements, to `out`; rows the
+/// migrations seed (singletons) give way to the copy.
+fn copy_rows(out: &mut String, table: &str, rows: Vec<String>) {
+    if !rows.is_empty() {
+        let _ = writeln!(out, "DELETE FROM \"{table}\";");
+    }
+    for row in rows {
+        out.push_str(&row);
+        out.push('\n');
+    }
+}
+
 /// Every row of every table but the migrations' own, as INSERT statements
 /// for the same engine, tables in creation order, each table emptied first
 /// (the migrations seed some singleton rows).
 async fn dump(db: &TestDatabase) -> String {
     let mut out = String::from(
         "-- Rows of a database at schema version 9 (commit a9868ea), written by\n\
-         -- write_the_upgrade_fixture in crates/core/tests/service/upgrade.rs.\n",
+         -- write_the_upgrade_fixture in crates/core/tests/core/service/upgrade.rs.\n",
     );
     match db.engine {
         Engine::Sqlite => {
@@ -382,14 +362,7 @@ async fn dump(db: &TestDatabase) -> String {
                 .fetch_all(&mut conn)
                 .await
                 .unwrap();
-                // Rows the migrations seed (singletons) give way to the copy.
-                if !rows.is_empty() {
-                    let _ = writeln!(out, "DELETE FROM \"{table}\";");
-                }
-                for row in rows {
-                    out.push_str(&row);
-                    out.push('\n');
-                }
+                copy_rows(&mut out, &table, rows);
             }
         }
         Engine::Postgres => {
@@ -410,14 +383,7 @@ async fn dump(db: &TestDatabase) -> String {
                 .fetch_all(&mut conn)
                 .await
                 .unwrap();
-                // Rows the migrations seed (singletons) give way to the copy.
-                if !rows.is_empty() {
-                    let _ = writeln!(out, "DELETE FROM \"{table}\";");
-                }
-                for row in rows {
-                    out.push_str(&row);
-                    out.push('\n');
-                }
+                copy_rows(&mut out, &table, rows);
             }
         }
     }

@@ -7,12 +7,27 @@ use rempart_core::ServiceError;
 use rempart_model::{Role, Scope};
 use rempart_store::AuditRecord;
 
-use super::{Fixture, ctx, first_problem, holder, populated, sql};
+use super::{Fixture, ctx, first_problem, holder, key, populated, sql};
 
-async fn events(f: &Fixture) -> Vec<AuditRecord> {
-    f.core.drain_audit().await.unwrap();
-    let mut tx = f.store.begin().await.unwrap();
-    tx.audit_events(0, 1000).await.unwrap()
+/// Moves the sealed details of event `from` onto event `to`, in SQL: they
+/// do not open for `reader` there (they are bound to their seq); the error.
+async fn moved_details_do_not_open(
+    f: &Fixture,
+    reader: &rempart_core::Actor,
+    from: u64,
+    to: u64,
+) -> ServiceError {
+    let moved = format!(
+        "UPDATE audit_events SET details = (SELECT details FROM audit_events WHERE seq = {from}) WHERE seq = {to}"
+    );
+    sql(f, &[&moved]).await;
+    let err = f
+        .core
+        .audit_event_details(reader, &ctx(), to)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Keys(_)), "{err:?}");
+    err
 }
 
 pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit::Engine) {
@@ -23,7 +38,8 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
     let (acme, globex) = (tenants[0].id, tenants[1].id);
     let outsider = holder(&f, "globex-auditor", Role::Auditor, Scope::Tenant(globex)).await;
     let insider = holder(&f, "acme-auditor", Role::Auditor, Scope::Tenant(acme)).await;
-    let created = events(&f)
+    let created = f
+        .audit()
         .await
         .into_iter()
         .find(|e| e.action == "tenant.create" && e.tenant == Some(acme.0))
@@ -39,7 +55,8 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
             .unwrap_err();
         assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
     }
-    let refused: Vec<AuditRecord> = events(&f)
+    let refused: Vec<AuditRecord> = f
+        .audit()
         .await
         .into_iter()
         .filter(|e| e.action == "audit.proof" && e.outcome == "denied")
@@ -59,7 +76,7 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
 
     // The hash covers the ciphertext: the log verifies without decrypting.
     f.core.checkpoint_audit_if_due(true).await.unwrap();
-    f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    f.core.verify_audit_log(&key()).await.unwrap().unwrap();
 
     // In scope: the plaintext. Out of scope: not found, as if absent, and
     // that is audited.
@@ -86,7 +103,8 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
         None
     );
     let target = format!("audit-event:{first}/details");
-    let reads: Vec<(String, String)> = events(&f)
+    let reads: Vec<(String, String)> = f
+        .audit()
         .await
         .into_iter()
         .filter(|e| e.target.as_deref() == Some(target.as_str()))
@@ -107,19 +125,7 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
 
     // Moved to another event of the same tenant, the details do not open
     // (they are bound to their seq), and the edit breaks the chain.
-    let moved: &'static str = Box::leak(
-        format!(
-            "UPDATE audit_events SET details = (SELECT details FROM audit_events WHERE seq = {first}) WHERE seq = {second}"
-        )
-        .into_boxed_str(),
-    );
-    sql(&f, &[moved]).await;
-    let err = f
-        .core
-        .audit_event_details(&admin, &ctx(), second)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::Keys(_)), "{err:?}");
+    let err = moved_details_do_not_open(&f, &admin, first, second).await;
     assert!(!err.to_string().contains("outside the caller"), "{err}");
     assert_eq!(first_problem(&f).await.seq(), second);
 }
@@ -151,7 +157,8 @@ pub async fn details_without_a_tenant_use_the_system_key(engine: rempart_testkit
             .unwrap_err();
         assert!(matches!(err, ServiceError::BootstrapRefused(_)), "{err:?}");
     }
-    let refused: Vec<AuditRecord> = events(&f)
+    let refused: Vec<AuditRecord> = f
+        .audit()
         .await
         .into_iter()
         .filter(|e| e.action == "bootstrap.exchange" && e.outcome == "denied")
@@ -164,7 +171,7 @@ pub async fn details_without_a_tenant_use_the_system_key(engine: rempart_testkit
         assert!(!stored.windows(clear.len()).any(|w| w == clear));
     }
     f.core.checkpoint_audit_if_due(true).await.unwrap();
-    f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     let (first, second) = (refused[0].seq, refused[1].seq);
     assert_eq!(
         f.core
@@ -203,17 +210,5 @@ pub async fn details_without_a_tenant_use_the_system_key(engine: rempart_testkit
             .unwrap()
             .is_some()
     );
-    let moved: &'static str = Box::leak(
-        format!(
-            "UPDATE audit_events SET details = (SELECT details FROM audit_events WHERE seq = {first}) WHERE seq = {second}"
-        )
-        .into_boxed_str(),
-    );
-    sql(&f, &[moved]).await;
-    let err = f
-        .core
-        .audit_event_details(&staff, &ctx(), second)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::Keys(_)), "{err:?}");
+    moved_details_do_not_open(&f, &staff, first, second).await;
 }

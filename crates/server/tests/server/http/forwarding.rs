@@ -6,81 +6,67 @@
 use std::net::IpAddr;
 
 use rempart_model::AllowList;
+use rempart_testkit::http::{Answer, Http as _, send};
 use rempart_testkit::{Engine, TestServer};
-use secrecy::ExposeSecret as _;
-use serde_json::{Value, json};
+use reqwest::Method;
+use serde_json::json;
 
-/// The bootstrap exchange, with extra headers.
+/// The bootstrap exchange through `client`, saying `X-Forwarded-For` and
+/// `X-Forwarded-Proto` when given.
 async fn exchange(
     server: &TestServer,
     client: &reqwest::Client,
-    headers: &[(&str, &str)],
-) -> reqwest::Response {
-    let credential = server
-        .bootstrap_credential
-        .as_ref()
-        .unwrap()
-        .expose_secret();
-    let mut request = client
-        .post(server.at("/api/v1/bootstrap"))
-        .json(&json!({"credential": credential, "administrator": "admin@example.com"}));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
+    forwarded_for: Option<&str>,
+    proto: Option<&str>,
+) -> Answer {
+    let mut request = client.post(server.at("/api/v1/bootstrap")).json(
+        &json!({"credential": server.bootstrap_secret(), "administrator": "admin@example.com"}),
+    );
+    for (name, value) in [
+        ("x-forwarded-for", forwarded_for),
+        ("x-forwarded-proto", proto),
+    ] {
+        if let Some(value) = value {
+            request = request.header(name, value);
+        }
     }
-    request.send().await.unwrap()
+    send(request).await
+}
+
+/// Sources as [`sources`] lists them.
+fn some(sources: &[&str]) -> Vec<Option<String>> {
+    sources.iter().map(|s| Some((*s).to_owned())).collect()
 }
 
 /// The `source` of every audit event with `action`.
 async fn sources(server: &TestServer, action: &str) -> Vec<Option<String>> {
-    server.core.drain_audit().await.unwrap();
-    let mut tx = server.store.begin().await.unwrap();
-    tx.audit_events(0, 1000)
+    server
+        .audit_events()
         .await
-        .unwrap()
         .into_iter()
         .filter(|e| e.action == action)
         .map(|e| e.source)
         .collect()
 }
 
-async fn audit_count(server: &TestServer) -> usize {
-    server.core.drain_audit().await.unwrap();
-    let mut tx = server.store.begin().await.unwrap();
-    tx.audit_events(0, 100_000).await.unwrap().len()
-}
-
-async fn refused_over_plain_http(response: reqwest::Response) {
-    assert_eq!(response.status(), 403);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
+fn refused_over_plain_http(answer: &Answer) {
+    let body = answer.problem(403, "/insecure-transport");
     assert_eq!(
         body["type"],
         "https://rempart.dev/problems/insecure-transport"
     );
     assert_eq!(body["title"], "Credentials over plain HTTP refused");
-    assert_eq!(body["status"], 403);
 }
 
 #[tokio::test]
 async fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
     let server = TestServer::start(Engine::Sqlite).await.unwrap();
-    let response = exchange(
-        &server,
-        &server.client,
-        &[
-            ("x-forwarded-for", "198.51.100.7"),
-            ("x-forwarded-proto", "http"),
-        ],
-    )
-    .await;
+    let response = exchange(&server, &server.client, Some("198.51.100.7"), Some("http")).await;
     // Loopback passes, whatever the headers say; the peer is the source.
-    assert_eq!(response.status(), 201);
+    assert_eq!(response.status, 201);
     assert_eq!(
         sources(&server, "bootstrap.exchange").await,
-        [Some("127.0.0.1".to_owned())]
+        some(&["127.0.0.1"])
     );
     server.stop().await;
 }
@@ -93,80 +79,49 @@ async fn a_trusted_proxy_names_the_client_and_its_transport() {
     })
     .await
     .unwrap();
-    let before = audit_count(&server).await;
+    let before = server.audit_events().await.len();
 
     // The proxy says its client spoke plain HTTP from afar: refused, and
     // nothing changed (the credential still works below).
-    let response = exchange(
-        &server,
-        &server.client,
-        &[
-            ("x-forwarded-for", "198.51.100.7"),
-            ("x-forwarded-proto", "http"),
-        ],
-    )
-    .await;
-    refused_over_plain_http(response).await;
+    let response = exchange(&server, &server.client, Some("198.51.100.7"), Some("http")).await;
+    refused_over_plain_http(&response);
     // A silent proxy in front of a plain listener: plain, refused.
-    let response = exchange(
-        &server,
-        &server.client,
-        &[("x-forwarded-for", "198.51.100.7")],
-    )
-    .await;
-    refused_over_plain_http(response).await;
-    assert_eq!(audit_count(&server).await, before);
+    let response = exchange(&server, &server.client, Some("198.51.100.7"), None).await;
+    refused_over_plain_http(&response);
+    assert_eq!(server.audit_events().await.len(), before);
 
     // Over HTTPS to the proxy: accepted; the client is the rightmost
     // address that is not a trusted proxy, not what the client wrote itself.
     let response = exchange(
         &server,
         &server.client,
-        &[
-            ("x-forwarded-for", "203.0.113.66, 198.51.100.7, 10.1.2.3"),
-            ("x-forwarded-proto", "https"),
-        ],
+        Some("203.0.113.66, 198.51.100.7, 10.1.2.3"),
+        Some("https"),
     )
     .await;
-    assert_eq!(response.status(), 201);
+    assert_eq!(response.status, 201);
     assert_eq!(
         sources(&server, "bootstrap.exchange").await,
-        [Some("198.51.100.7".to_owned())]
+        some(&["198.51.100.7"])
     );
     // And for an authenticated request too.
-    let token = response.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let listed = server
-        .client
-        .get(server.at("/api/v1/tenants"))
-        .bearer_auth(&token)
-        .header("x-forwarded-for", "2001:db8::77")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.status(), 200);
+    let token = response.json()["token"].as_str().unwrap().to_owned();
+    let listed = |from: &str| {
+        send(
+            server
+                .request(Method::GET, &token, "/api/v1/tenants")
+                .header("x-forwarded-for", from),
+        )
+    };
+    assert_eq!(listed("2001:db8::77").await.status, 200);
     assert_eq!(
         sources(&server, "tenant.list").await,
-        [Some("2001:db8::77".to_owned())]
+        some(&["2001:db8::77"])
     );
     // A malformed header leaves the peer.
-    server
-        .client
-        .get(server.at("/api/v1/tenants"))
-        .bearer_auth(&token)
-        .header("x-forwarded-for", "198.51.100.7, not-an-address")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        sources(&server, "tenant.list").await,
-        [
-            Some("2001:db8::77".to_owned()),
-            Some("127.0.0.1".to_owned())
-        ]
-    );
+    listed("198.51.100.7, not-an-address").await;
+    let listed = sources(&server, "tenant.list").await;
+    assert_eq!(listed, some(&["2001:db8::77", "127.0.0.1"]));
     server.stop().await;
 }
 
@@ -196,24 +151,13 @@ async fn credentials_over_plain_http_from_another_machine_are_refused() {
     .await
     .unwrap();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let before = audit_count(&server).await;
+    let before = server.audit_events().await.len();
 
-    refused_over_plain_http(exchange(&server, &client, &[]).await).await;
+    refused_over_plain_http(&exchange(&server, &client, None, None).await);
     // An untrusted peer cannot claim TLS or loopback.
-    refused_over_plain_http(
-        exchange(
-            &server,
-            &client,
-            &[
-                ("x-forwarded-proto", "https"),
-                ("x-forwarded-for", "127.0.0.1"),
-            ],
-        )
-        .await,
-    )
-    .await;
+    refused_over_plain_http(&exchange(&server, &client, Some("127.0.0.1"), Some("https")).await);
     assert_eq!(
-        audit_count(&server).await,
+        server.audit_events().await.len(),
         before,
         "nothing recorded or changed"
     );
@@ -222,8 +166,8 @@ async fn credentials_over_plain_http_from_another_machine_are_refused() {
     drop(tx);
 
     // Routes that carry no credential still answer.
-    let health = client.get(server.at("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 200);
+    let health = send(client.get(server.at("/healthz"))).await;
+    assert_eq!(health.status, 200);
     server.stop().await;
 
     // The same address listed as a trusted proxy that says https: accepted,
@@ -235,19 +179,11 @@ async fn credentials_over_plain_http_from_another_machine_are_refused() {
     })
     .await
     .unwrap();
-    let response = exchange(
-        &server,
-        &client,
-        &[
-            ("x-forwarded-proto", "https"),
-            ("x-forwarded-for", "198.51.100.9"),
-        ],
-    )
-    .await;
-    assert_eq!(response.status(), 201);
+    let response = exchange(&server, &client, Some("198.51.100.9"), Some("https")).await;
+    assert_eq!(response.status, 201);
     assert_eq!(
         sources(&server, "bootstrap.exchange").await,
-        [Some("198.51.100.9".to_owned())]
+        some(&["198.51.100.9"])
     );
     server.stop().await;
 }

@@ -6,32 +6,20 @@
 //! extractor gives documented by its operation (`contract`); objects out of
 //! a caller's scope answered like absent ones (`scope`).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
-
-#[path = "http/contract.rs"]
 mod contract;
-#[path = "http/forwarding.rs"]
 mod forwarding;
-#[path = "http/identity.rs"]
 mod identity;
-#[path = "http/scope.rs"]
 mod scope;
-#[path = "http/webauthn.rs"]
 mod webauthn;
 
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
 use rempart_store::Store;
+use rempart_testkit::http::{ANONYMOUS, Answer, Http as _, operations, send, tenant};
 use rempart_testkit::{Engine, TestServer, both_engines};
-use reqwest::StatusCode;
-use secrecy::ExposeSecret as _;
-use serde_json::{Value, json};
+use reqwest::Method;
+use serde_json::json;
 
 /// Tenants, and audit events recorded (chained or still pending).
 async fn counts(store: &dyn Store) -> (u64, usize) {
@@ -43,17 +31,16 @@ async fn counts(store: &dyn Store) -> (u64, usize) {
     )
 }
 
-async fn problem(response: reqwest::Response, status: u16, kind: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], status);
-    assert!(body["type"].as_str().unwrap().ends_with(kind), "{body}");
-    assert!(!body["detail"].as_str().unwrap().is_empty());
-    body
+/// `method path` with `{}` as a JSON body and no credential: what every
+/// documented operation is sent to see that it exists and is guarded.
+pub async fn probe(server: &TestServer, method: Method, path: &str) -> Answer {
+    send(
+        server
+            .request(method, ANONYMOUS, path)
+            .header("content-type", "application/json")
+            .body("{}"),
+    )
+    .await
 }
 
 async fn first_start_bootstrap_and_tenants(engine: Engine) {
@@ -62,37 +49,20 @@ async fn first_start_bootstrap_and_tenants(engine: Engine) {
     };
     let token = server.admin_token().await;
 
-    let created = server
-        .client
-        .post(server.at("/api/v1/tenants"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Acme", "region": "us", "environment": "production"}))
-        .send()
+    let tenant = server
+        .post(&token, "/api/v1/tenants", &tenant("Acme", "us"))
         .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let tenant: Value = created.json().await.unwrap();
+        .expect(201);
     assert_eq!(tenant["name"], "Acme");
     assert_eq!(tenant["region"], "us");
     assert_eq!(tenant["environment"], "production");
 
-    let listed: Value = server
-        .client
-        .get(server.at("/api/v1/tenants"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = server.get(&token, "/api/v1/tenants").await.json();
     assert_eq!(listed["tenants"].as_array().unwrap().len(), 1);
     assert_eq!(listed["tenants"][0]["id"], tenant["id"]);
 
     // The audit trail holds every step, with the source address.
-    server.core.drain_audit().await.unwrap();
-    let mut tx = server.store.begin().await.unwrap();
-    let events = tx.audit_events(0, 100).await.unwrap();
+    let events = server.audit_events().await;
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -109,7 +79,6 @@ async fn first_start_bootstrap_and_tenants(engine: Engine) {
             .all(|e| e.source.as_deref() == Some("127.0.0.1"))
     );
     assert!(events[1..].iter().all(|e| e.request_id.is_some()));
-    drop(tx);
     server.stop().await;
 }
 
@@ -118,60 +87,33 @@ async fn bad_input_changes_nothing(engine: Engine) {
         return;
     };
     let token = server.admin_token().await;
-    let create = |body: reqwest::Body, content_type: &'static str| {
-        server
-            .client
-            .post(server.at("/api/v1/tenants"))
-            .bearer_auth(&token)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
+    let create = |body: String, content_type: &'static str| {
+        send(
+            server
+                .request(Method::POST, &token, "/api/v1/tenants")
+                .header("content-type", content_type)
+                .body(body),
+        )
     };
-    let ok = json!({"name": "Acme", "region": "us", "environment": "production"}).to_string();
-    assert_eq!(
-        create(ok.clone().into(), "application/json")
-            .await
-            .unwrap()
-            .status(),
-        201
-    );
+    let ok = tenant("Acme", "us").to_string();
+    create(ok.clone(), "application/json").await.expect(201);
     let before = counts(server.store.as_ref()).await;
 
-    problem(
-        create("{\"name\": ".into(), "application/json")
-            .await
-            .unwrap(),
-        400,
-        "malformed-json",
-    )
-    .await;
-    problem(
-        create(ok.clone().into(), "text/plain").await.unwrap(),
-        415,
-        "unsupported-media-type",
-    )
-    .await;
+    create("{\"name\": ".to_owned(), "application/json")
+        .await
+        .problem(400, "malformed-json");
+    create(ok.clone(), "text/plain")
+        .await
+        .problem(415, "unsupported-media-type");
     let unknown = json!({"name": "B", "region": "us", "environment": "production", "owner": "x"});
-    let body = problem(
-        create(unknown.to_string().into(), "application/json")
-            .await
-            .unwrap(),
-        422,
-        "invalid-body",
-    )
-    .await;
-    assert!(body["detail"].as_str().unwrap().contains("owner"), "{body}");
+    create(unknown.to_string(), "application/json")
+        .await
+        .refusal(422, "invalid-body", "owner");
     let missing = json!({"name": "B", "region": "us"});
-    problem(
-        create(missing.to_string().into(), "application/json")
-            .await
-            .unwrap(),
-        422,
-        "invalid-body",
-    )
-    .await;
-    let big =
-        json!({"name": "x".repeat(2 * 1024 * 1024), "region": "us", "environment": "production"});
+    create(missing.to_string(), "application/json")
+        .await
+        .problem(422, "invalid-body");
+    let big = tenant(&"x".repeat(2 * 1024 * 1024), "us");
     // The server answers before reading the whole body and then closes the
     // connection: send it on a connection of its own, so the client does not
     // reuse a closing one for the next request.
@@ -179,31 +121,16 @@ async fn bad_input_changes_nothing(engine: Engine) {
         .post(server.at("/api/v1/tenants"))
         .bearer_auth(&token)
         .header("content-type", "application/json")
-        .body(big.to_string())
-        .send()
-        .await
-        .unwrap();
-    problem(oversized, 413, "body-too-large").await;
+        .body(big.to_string());
+    send(oversized).await.problem(413, "body-too-large");
     let bad_region = json!({"name": "B", "region": "United States", "environment": "production"});
-    let body = problem(
-        create(bad_region.to_string().into(), "application/json")
-            .await
-            .unwrap(),
-        422,
-        "invalid-field",
-    )
-    .await;
+    let body = create(bad_region.to_string(), "application/json")
+        .await
+        .problem(422, "invalid-field");
     assert_eq!(body["errors"][0]["field"], "region");
-    let duplicate = json!({"name": "ACME", "region": "us", "environment": "production"});
-    let body = problem(
-        create(duplicate.to_string().into(), "application/json")
-            .await
-            .unwrap(),
-        409,
-        "name-taken",
-    )
-    .await;
-    assert!(body["detail"].as_str().unwrap().contains("ACME"));
+    create(tenant("ACME", "us").to_string(), "application/json")
+        .await
+        .refusal(409, "name-taken", "ACME");
 
     assert_eq!(
         counts(server.store.as_ref()).await,
@@ -217,33 +144,16 @@ async fn bootstrap_credentials_are_single_use_and_expire(engine: Engine) {
     let Some(server) = TestServer::start(engine).await else {
         return;
     };
-    let credential = server
-        .bootstrap_credential
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
-    let exchange = |credential: String| {
-        server
-            .client
-            .post(server.at("/api/v1/bootstrap"))
-            .json(&json!({"credential": credential, "administrator": "admin@example.com"}))
-            .send()
-    };
+    let credential = server.bootstrap_secret();
     // Expired: a day later, the credential no longer works.
     server.clock.advance(time::Duration::hours(24));
-    let body = problem(
-        exchange(credential.clone()).await.unwrap(),
-        403,
-        "bootstrap-refused",
-    )
-    .await;
-    assert!(body["detail"].as_str().unwrap().contains("expired"));
+    server
+        .bootstrap(&credential)
+        .await
+        .refusal(403, "bootstrap-refused", "expired");
     server.clock.advance(-time::Duration::hours(1));
 
-    let exchanged = exchange(credential.clone()).await.unwrap();
-    assert_eq!(exchanged.status(), 201);
-    let exchanged: Value = exchanged.json().await.unwrap();
+    let exchanged = server.bootstrap(&credential).await.expect(201);
     let token = exchanged["token"].as_str().unwrap().to_owned();
     let expires_at = time::OffsetDateTime::parse(
         exchanged["token_expires_at"].as_str().unwrap(),
@@ -258,19 +168,14 @@ async fn bootstrap_credentials_are_single_use_and_expire(engine: Engine) {
         "{lifetime}"
     );
     let before = counts(server.store.as_ref()).await;
-    let body = problem(
-        exchange(credential.clone()).await.unwrap(),
-        403,
-        "bootstrap-refused",
-    )
-    .await;
-    assert!(body["detail"].as_str().unwrap().contains("already used"));
-    problem(
-        exchange("rmp_boot_guess".to_owned()).await.unwrap(),
-        403,
-        "bootstrap-refused",
-    )
-    .await;
+    server
+        .bootstrap(&credential)
+        .await
+        .refusal(403, "bootstrap-refused", "already used");
+    server
+        .bootstrap("rmp_boot_guess")
+        .await
+        .problem(403, "bootstrap-refused");
     let after = counts(server.store.as_ref()).await;
     assert_eq!(after.0, before.0);
     assert_eq!(
@@ -282,16 +187,10 @@ async fn bootstrap_credentials_are_single_use_and_expire(engine: Engine) {
     assert_eq!(tx.count_principals().await.unwrap(), 1);
     drop(tx);
 
-    let whoami = || {
-        server
-            .client
-            .get(server.at("/api/v1/auth/whoami"))
-            .bearer_auth(&token)
-            .send()
-    };
-    assert_eq!(whoami().await.unwrap().status(), 200);
+    let whoami = || server.get(&token, "/api/v1/auth/whoami");
+    assert_eq!(whoami().await.status, 200);
     server.clock.set(expires_at);
-    assert_eq!(whoami().await.unwrap().status(), 401);
+    assert_eq!(whoami().await.status, 401);
     server.stop().await;
 }
 
@@ -299,33 +198,17 @@ async fn tokens_are_required_and_checked(engine: Engine) {
     let Some(server) = TestServer::start(engine).await else {
         return;
     };
-    let none = server
-        .client
-        .get(server.at("/api/v1/tenants"))
-        .send()
+    let none = server.get(ANONYMOUS, "/api/v1/tenants").await;
+    assert_eq!(none.header("www-authenticate"), "Bearer realm=\"rempart\"");
+    none.problem(401, "unauthenticated");
+    server
+        .get("rmp_at_forged", "/api/v1/tenants")
         .await
-        .unwrap();
-    assert_eq!(
-        none.headers()["www-authenticate"],
-        "Bearer realm=\"rempart\""
-    );
-    problem(none, 401, "unauthenticated").await;
-    let forged = server
-        .client
-        .get(server.at("/api/v1/tenants"))
-        .bearer_auth("rmp_at_forged")
-        .send()
-        .await
-        .unwrap();
-    problem(forged, 401, "unauthenticated").await;
+        .problem(401, "unauthenticated");
     let malformed = server
-        .client
-        .get(server.at("/api/v1/tenants"))
-        .header("authorization", "Basic YTpi")
-        .send()
-        .await
-        .unwrap();
-    problem(malformed, 401, "unauthenticated").await;
+        .request(Method::GET, ANONYMOUS, "/api/v1/tenants")
+        .header("authorization", "Basic YTpi");
+    send(malformed).await.problem(401, "unauthenticated");
     server.stop().await;
 }
 
@@ -338,17 +221,10 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
     let token = server.admin_token().await;
     let mut ids = Vec::new();
     for name in ["Acme", "Globex"] {
-        let created: Value = server
-            .client
-            .post(server.at("/api/v1/tenants"))
-            .bearer_auth(&token)
-            .json(&json!({"name": name, "region": "us", "environment": "production"}))
-            .send()
+        let created = server
+            .post(&token, "/api/v1/tenants", &tenant(name, "us"))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         ids.push(uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap());
     }
     // A Globex auditor asks for the proof of Acme's creation: not found,
@@ -364,69 +240,51 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
             None,
         )],
     );
-    let (created, refused) = {
-        server.core.drain_audit().await.unwrap();
-        let mut tx = server.store.begin().await.unwrap();
-        let events = tx.audit_events(0, 1000).await.unwrap();
-        let created = events
-            .iter()
-            .find(|e| e.action == "tenant.create" && e.tenant == Some(ids[0]))
-            .unwrap()
-            .seq;
-        drop(tx);
-        let err = server
-            .core
-            .audit_inclusion_proof(
-                &outsider,
-                &rempart_core::RequestContext::system(),
-                created,
-                None,
-            )
-            .await
-            .unwrap_err();
-        assert!(matches!(err, rempart_core::ServiceError::NotFound { .. }));
-        server.core.drain_audit().await.unwrap();
-        let mut tx = server.store.begin().await.unwrap();
-        let last = tx.audit_events(created, 1000).await.unwrap();
-        let refused = last.iter().rfind(|e| e.action == "audit.proof").unwrap();
-        assert!(refused.details.is_some());
-        assert_eq!(refused.tenant, Some(ids[0]));
-        (created, refused.seq)
-    };
-    let get = |seq: u64, auth: bool| {
-        let request = server
-            .client
-            .get(server.at(&format!("/api/v1/audit/events/{seq}/details")));
-        let request = if auth {
-            request.bearer_auth(&token)
-        } else {
-            request
-        };
-        request.send()
-    };
-    let answer = get(refused, true).await.unwrap();
-    assert_eq!(answer.status(), StatusCode::OK);
-    let body: Value = answer.json().await.unwrap();
+    let created = server
+        .audit_events()
+        .await
+        .iter()
+        .find(|e| e.action == "tenant.create" && e.tenant == Some(ids[0]))
+        .unwrap()
+        .seq;
+    let err = server
+        .core
+        .audit_inclusion_proof(
+            &outsider,
+            &rempart_core::RequestContext::system(),
+            created,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, rempart_core::ServiceError::NotFound { .. }));
+    let events = server.audit_events().await;
+    let refused = events.iter().rfind(|e| e.action == "audit.proof").unwrap();
+    assert!(refused.details.is_some());
+    assert_eq!(refused.tenant, Some(ids[0]));
+    let refused = refused.seq;
+
+    let details =
+        |seq: u64, token: &str| server.get(token, &format!("/api/v1/audit/events/{seq}/details"));
+    let body = details(refused, &token).await.expect(200);
     assert_eq!(
         body,
         json!({"seq": refused, "details": {"reason": "outside the caller's scope"}})
     );
-    let body: Value = get(created, true).await.unwrap().json().await.unwrap();
+    let body = details(created, &token).await.json();
     assert_eq!(body, json!({"seq": created, "details": null}));
-    problem(get(refused, false).await.unwrap(), 401, "unauthenticated").await;
-    problem(get(1_000_000, true).await.unwrap(), 404, "not-found").await;
-    server.core.drain_audit().await.unwrap();
-    let mut tx = server.store.begin().await.unwrap();
-    let target = format!("audit-event:{refused}/details");
-    let reads = tx
-        .audit_events(0, 1000)
+    details(refused, ANONYMOUS)
         .await
-        .unwrap()
+        .problem(401, "unauthenticated");
+    details(1_000_000, &token).await.problem(404, "not-found");
+    let target = format!("audit-event:{refused}/details");
+    let reads = server
+        .audit_events()
+        .await
         .into_iter()
         .filter(|e| e.target.as_deref() == Some(target.as_str()))
         .count();
     assert_eq!(reads, 1);
-    drop(tx);
     server.stop().await;
 }
 
@@ -442,87 +300,58 @@ both_engines!(
 async fn every_response_carries_security_headers_and_a_request_id() {
     let server = TestServer::start(Engine::Sqlite).await.unwrap();
     for path in ["/healthz", "/api/v1/tenants", "/no/such/route"] {
-        let response = server.client.get(server.at(path)).send().await.unwrap();
-        let h = response.headers();
+        let response = server.get(ANONYMOUS, path).await;
         assert!(
-            h["content-security-policy"]
-                .to_str()
-                .unwrap()
+            response
+                .header("content-security-policy")
                 .contains("frame-ancestors 'none'"),
             "{path}"
         );
-        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(
+            response.header("x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(response.header("referrer-policy"), "no-referrer", "{path}");
         assert!(
-            h.get("strict-transport-security").is_none(),
+            response.headers.get("strict-transport-security").is_none(),
             "no HSTS without TLS"
         );
-        assert_eq!(h["x-request-id"].to_str().unwrap().len(), 36, "{path}");
+        assert_eq!(response.header("x-request-id").len(), 36, "{path}");
     }
-    let mine = server
-        .client
-        .get(server.at("/healthz"))
-        .header("x-request-id", "trace-42")
-        .send()
+    let with_id = |id: &'static str| {
+        send(
+            server
+                .request(Method::GET, ANONYMOUS, "/healthz")
+                .header("x-request-id", id),
+        )
+    };
+    assert_eq!(with_id("trace-42").await.header("x-request-id"), "trace-42");
+    assert_ne!(with_id("a b\tc").await.headers["x-request-id"], "a b\tc");
+    server
+        .get(ANONYMOUS, "/no/such/route")
         .await
-        .unwrap();
-    assert_eq!(mine.headers()["x-request-id"], "trace-42");
-    let hostile = server
-        .client
-        .get(server.at("/healthz"))
-        .header("x-request-id", "a b\tc")
-        .send()
+        .problem(404, "not-found");
+    server
+        .delete(ANONYMOUS, "/healthz")
         .await
-        .unwrap();
-    assert_ne!(hostile.headers()["x-request-id"], "a b\tc");
-    let not_found = server
-        .client
-        .get(server.at("/no/such/route"))
-        .send()
-        .await
-        .unwrap();
-    problem(not_found, 404, "not-found").await;
-    let wrong_method = server
-        .client
-        .delete(server.at("/healthz"))
-        .send()
-        .await
-        .unwrap();
-    problem(wrong_method, 405, "method-not-allowed").await;
+        .problem(405, "method-not-allowed");
     server.stop().await;
 }
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let server = TestServer::start(Engine::Sqlite).await.unwrap();
-    let health = server
-        .client
-        .get(server.at("/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
-    let ready = server
-        .client
-        .get(server.at("/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
-    let metrics = server
-        .client
-        .get(server.at("/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), 200);
+    assert_eq!(server.get(ANONYMOUS, "/healthz").await.status, 200);
+    assert_eq!(server.get(ANONYMOUS, "/readyz").await.status, 200);
+    let metrics = server.get(ANONYMOUS, "/metrics").await;
+    assert_eq!(metrics.status, 200);
     assert!(
-        metrics.headers()["content-type"]
-            .to_str()
-            .unwrap()
+        metrics
+            .header("content-type")
             .starts_with("text/plain; version=0.0.4")
     );
-    let text = metrics.text().await.unwrap();
+    let text = &metrics.text;
     assert!(
         text.contains("# TYPE rempart_http_requests_total counter"),
         "{text}"
@@ -531,20 +360,8 @@ async fn health_readiness_and_metrics() {
 
     // With the database gone, readiness says so.
     server.store.close().await;
-    let ready = server
-        .client
-        .get(server.at("/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503);
-    let health = server
-        .client
-        .get(server.at("/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
+    assert_eq!(server.get(ANONYMOUS, "/readyz").await.status, 503);
+    assert_eq!(server.get(ANONYMOUS, "/healthz").await.status, 200);
     server.stop().await;
 }
 
@@ -586,15 +403,7 @@ async fn every_route_is_documented() {
     }
 
     let server = TestServer::start(Engine::Sqlite).await.unwrap();
-    let doc: Value = server
-        .client
-        .get(server.at("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = server.openapi().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
     for expected in [
@@ -608,23 +417,12 @@ async fn every_route_is_documented() {
     ] {
         assert!(paths.contains_key(expected), "{expected} is not documented");
     }
-    for (path, operations) in paths {
-        for method in operations.as_object().unwrap().keys() {
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let response = server
-                .client
-                .request(method.clone(), server.at(path))
-                .header("content-type", "application/json")
-                .body("{}")
-                .send()
-                .await
-                .unwrap();
-            assert!(
-                ![404, 405].contains(&response.status().as_u16()),
-                "{method} {path} is documented but answers {}",
-                response.status()
-            );
-        }
+    for (method, path, _) in operations(&doc) {
+        let status = probe(&server, method.clone(), path).await.status;
+        assert!(
+            ![404, 405].contains(&status),
+            "{method} {path} is documented but answers {status}"
+        );
     }
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
@@ -636,12 +434,7 @@ async fn every_route_is_documented() {
 #[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_requests() {
     let mut server = TestServer::start(Engine::Sqlite).await.unwrap();
-    let credential = server
-        .bootstrap_credential
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
+    let credential = server.bootstrap_secret();
     let body = json!({"credential": credential, "administrator": "admin@example.com"}).to_string();
     let addr = server.url.trim_start_matches("http://").to_owned();
 
@@ -660,12 +453,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     stream.write_all(first.as_bytes()).unwrap();
     stream.flush().unwrap();
     // Let the server read the head and start the request.
-    let _ = server
-        .client
-        .get(server.at("/healthz"))
-        .send()
-        .await
-        .unwrap();
+    server.get(ANONYMOUS, "/healthz").await;
 
     let task = server.signal_shutdown().unwrap();
     // Wait until the listener is closed to new connections.
@@ -711,14 +499,8 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
 #[tokio::test]
 async fn tls_12_and_13_with_hsts() {
     let dir = tempfile::tempdir().unwrap();
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap();
-    let cert_file = dir.path().join("cert.pem");
-    let key_file = dir.path().join("key.pem");
-    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
-    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
-    let (c, k) = (cert_file.clone(), key_file.clone());
+    let cert = rempart_testkit::self_signed_certificate(dir.path());
+    let (c, k) = (cert.cert_file.clone(), cert.key_file.clone());
     let server = TestServer::start_with(Engine::Sqlite, move |config| {
         config.server.tls_cert_file = Some(c);
         config.server.tls_key_file = Some(k);
@@ -727,7 +509,7 @@ async fn tls_12_and_13_with_hsts() {
     .unwrap();
     assert!(server.url.starts_with("https://"));
     let url = server.url.replace("127.0.0.1", "localhost");
-    let root = reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap();
+    let root = reqwest::Certificate::from_pem(cert.pem.as_bytes()).unwrap();
     for version in [
         reqwest::tls::Version::TLS_1_2,
         reqwest::tls::Version::TLS_1_3,
@@ -759,7 +541,7 @@ async fn tls_12_and_13_with_hsts() {
 
     // A missing key file is a clear error naming it.
     let missing = dir.path().join("nope.pem");
-    let err = rempart_server::tls::load_config(&cert_file, &missing)
+    let err = rempart_server::tls::load_config(&cert.cert_file, &missing)
         .unwrap_err()
         .to_string();
     assert!(err.contains("nope.pem"), "{err}");

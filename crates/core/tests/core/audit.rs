@@ -3,14 +3,6 @@
 //! bad seq; proofs verify against signed checkpoints and respect tenant
 //! scope; search is scoped in the query and itself audited.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
-
 use std::sync::Arc;
 
 use rempart_audit::merkle::leaf_hash;
@@ -19,71 +11,51 @@ use rempart_audit::{
     verify_inclusion,
 };
 use rempart_core::kernel::audit_chain::AuditChain;
-use rempart_core::{Actor, ManualClock, Rempart, RequestContext, ServiceError};
-use rempart_model::{Environment, NewTenant, Region, Role, Scope, Tenant, TenantName};
-use rempart_store::{AuditQuery, Store};
-use rempart_testkit::{Engine, TestDatabase, both_engines};
+use rempart_core::{Actor, Rempart, RequestContext, ServiceError};
+use rempart_model::{Environment, NewTenant, Role, Scope, Tenant};
+use rempart_store::AuditQuery;
+use rempart_testkit::{Engine, both_engines};
 use time::Duration;
 use time::macros::datetime;
 
-struct Fixture {
-    core: Rempart,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    key: PublicKey,
-    db: TestDatabase,
+use crate::support::{Fixture, context, new_tenant};
+
+/// The log's signing key: a fixed test seed.
+fn signer() -> Ed25519Signer {
+    Ed25519Signer::from_seed(&[9; 32]).unwrap()
 }
 
+/// The public key the log verifies with.
+fn key() -> PublicKey {
+    signer().public_key()
+}
+
+/// A service whose log is signed by [`signer`], checkpointing every
+/// fourth event.
 async fn fixture(engine: Engine) -> Option<Fixture> {
-    let db = TestDatabase::create(engine).await?;
-    let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
-    let signer = Ed25519Signer::from_seed(&[9; 32]).unwrap();
-    let key = signer.public_key();
-    let chain = AuditChain::new(Some(Arc::new(signer)), 4, Duration::minutes(1));
-    let core = Rempart::new(store.clone(), clock.clone())
-        .with_audit(chain)
-        .with_keys(rempart_testkit::test_keys(db.dir()));
-    Some(Fixture {
-        core,
-        store,
-        clock,
-        key,
-        db,
+    let chain = AuditChain::new(Some(Arc::new(signer())), 4, Duration::minutes(1));
+    Fixture::new(engine, datetime!(2026-11-27 09:00 UTC), |core, db| {
+        core.with_audit(chain)
+            .with_keys(rempart_testkit::test_keys(db.dir()))
     })
+    .await
 }
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: Some("req-1".to_owned()),
-        source: Some("2001:db8::7".parse().unwrap()),
-        ..RequestContext::default()
-    }
+    context("req-1", "2001:db8::7")
 }
 
 fn tenant(name: &str) -> NewTenant {
-    NewTenant {
-        name: TenantName::parse(name).unwrap(),
-        region: Region::parse("eu").unwrap(),
-        environment: Environment::production(),
-    }
+    new_tenant(name, "eu", Environment::production())
 }
 
 async fn admin(f: &Fixture) -> Actor {
-    rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await
+    f.admin(&ctx()).await
 }
 
 /// A principal holding `role` in `scope`.
 async fn holder(f: &Fixture, name: &str, role: Role, scope: Scope) -> Actor {
-    rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        name,
-        &[(role, scope)],
-    )
-    .await
+    f.holder(&ctx(), name, &[(role, scope)]).await
 }
 
 /// Ten or so events, checkpoints at every fourth and one at the end.
@@ -105,29 +77,25 @@ async fn populated(engine: Engine) -> Option<(Fixture, Vec<Tenant>)> {
     Some((f, tenants))
 }
 
-async fn sql(f: &Fixture, statements: &[&'static str]) {
+async fn sql(f: &Fixture, statements: &[&str]) {
     // Tamper with the chain, not with events still pending.
     f.core.drain_audit().await.unwrap();
-    match f.db.engine {
-        Engine::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(&f.db.url).await.unwrap();
-            for s in statements {
-                sqlx::raw_sql(*s).execute(&pool).await.unwrap();
-            }
-            pool.close().await;
-        }
-        Engine::Postgres => {
-            let pool = sqlx::PgPool::connect(&f.db.url).await.unwrap();
-            for s in statements {
-                sqlx::raw_sql(*s).execute(&pool).await.unwrap();
-            }
-            pool.close().await;
-        }
-    }
+    f.db.execute(statements).await;
+}
+
+/// Tampers with the populated log by `statements`: the first problem
+/// verification finds must be the one `expected` describes.
+async fn verify_finds(engine: Engine, statements: &[&str], expected: impl Fn(&Problem) -> bool) {
+    let Some((f, _)) = populated(engine).await else {
+        return;
+    };
+    sql(&f, statements).await;
+    let problem = first_problem(&f).await;
+    assert!(expected(&problem), "{problem:?}");
 }
 
 async fn first_problem(f: &Fixture) -> Problem {
-    match f.core.verify_audit_log(&f.key).await.unwrap() {
+    match f.core.verify_audit_log(&key()).await.unwrap() {
         Ok(report) => panic!("a tampered log verified: {report:?}"),
         Err(problem) => problem,
     }
@@ -137,7 +105,7 @@ async fn an_intact_log_verifies_from_the_database_and_from_its_export(engine: En
     let Some((f, _)) = populated(engine).await else {
         return;
     };
-    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let report = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!(
         report.events, 7,
         "issue, exchange, five creates: {report:?}"
@@ -149,9 +117,9 @@ async fn an_intact_log_verifies_from_the_database_and_from_its_export(engine: En
     assert!(report.checkpoints >= 2, "by count and by force: {report:?}");
 
     let mut out = Vec::new();
-    let (events, checkpoints) = f.core.export_audit_log(&mut out, &f.key).await.unwrap();
+    let (events, checkpoints) = f.core.export_audit_log(&mut out, &key()).await.unwrap();
     assert_eq!((events, checkpoints), (report.events, report.checkpoints));
-    let from_export = verify_export(out.as_slice(), &f.key).unwrap();
+    let from_export = verify_export(out.as_slice(), &key()).unwrap();
     assert_eq!(from_export.root, report.root);
 
     // Another key verifies nothing.
@@ -168,14 +136,14 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
     let Some((f, _)) = populated(engine).await else {
         return;
     };
-    let full = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let full = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!(full.events, 7);
 
     // From event 6: anchored on the checkpoint of 4 events, so from 5.
     let mut out = Vec::new();
     let summary = f
         .core
-        .export_audit_log_from(&mut out, &f.key, 6)
+        .export_audit_log_from(&mut out, &key(), 6)
         .await
         .unwrap();
     assert_eq!((summary.first_seq, summary.events), (5, 3));
@@ -186,7 +154,7 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
             .unwrap()
             .starts_with("{\"type\":\"anchor\",\"size\":4,")
     );
-    let report = verify_export(out.as_slice(), &f.key).unwrap();
+    let report = verify_export(out.as_slice(), &key()).unwrap();
     assert_eq!(
         (
             report.first_seq,
@@ -199,7 +167,7 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
 
     // Tampering with an event or the anchor is named.
     let edited = text.replacen("\"outcome\":\"success\"", "\"outcome\":\"failed\"", 1);
-    let err = verify_export(edited.as_bytes(), &f.key).unwrap_err();
+    let err = verify_export(edited.as_bytes(), &key()).unwrap_err();
     assert!(
         matches!(err.problem(), Some(Problem::EventEdited { seq: 5 })),
         "{err}"
@@ -208,7 +176,7 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
     let mut anchor: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
     anchor["frontier"][0] = "00".repeat(32).into();
     lines[1] = anchor.to_string();
-    let err = verify_export(format!("{}\n", lines.join("\n")).as_bytes(), &f.key).unwrap_err();
+    let err = verify_export(format!("{}\n", lines.join("\n")).as_bytes(), &key()).unwrap_err();
     assert!(
         matches!(err.problem(), Some(Problem::AnchorUnsigned { size: 4 })),
         "{err}"
@@ -219,16 +187,16 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
         let mut out = Vec::new();
         let summary = f
             .core
-            .export_audit_log_from(&mut out, &f.key, from)
+            .export_audit_log_from(&mut out, &key(), from)
             .await
             .unwrap();
         assert_eq!((summary.first_seq, summary.events), (1, 7), "{from}");
-        assert_eq!(verify_export(out.as_slice(), &f.key).unwrap().events, 7);
+        assert_eq!(verify_export(out.as_slice(), &key()).unwrap().events, 7);
     }
     // Past the end: nothing to export.
     let mut out = Vec::new();
     assert!(matches!(
-        f.core.export_audit_log_from(&mut out, &f.key, 8).await,
+        f.core.export_audit_log_from(&mut out, &key(), 8).await,
         Err(ServiceError::Invalid { .. })
     ));
     // By time: the first event at or after it.
@@ -249,90 +217,51 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
 }
 
 async fn an_edited_event_is_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
-    sql(
-        &f,
-        &["UPDATE audit_events SET actor = 'principal:forged' WHERE seq = 3"],
-    )
-    .await;
-    let problem = first_problem(&f).await;
-    assert_eq!(problem, Problem::EventEdited { seq: 3 });
+    let tampering = ["UPDATE audit_events SET actor = 'principal:forged' WHERE seq = 3"];
+    let expected = |p: &Problem| matches!(p, Problem::EventEdited { seq: 3 });
+    verify_finds(engine, &tampering, expected).await;
 }
 
 async fn a_deleted_event_is_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
-    sql(&f, &["DELETE FROM audit_events WHERE seq = 3"]).await;
-    let problem = first_problem(&f).await;
-    assert_eq!(problem, Problem::EventMissing { seq: 3, found: 4 });
+    let tampering = ["DELETE FROM audit_events WHERE seq = 3"];
+    let expected = |p: &Problem| matches!(p, Problem::EventMissing { seq: 3, found: 4 });
+    verify_finds(engine, &tampering, expected).await;
 }
 
 async fn reordered_events_are_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
-    sql(
-        &f,
-        &[
-            "UPDATE audit_events SET seq = 1000003 WHERE seq = 3",
-            "UPDATE audit_events SET seq = 3 WHERE seq = 4",
-            "UPDATE audit_events SET seq = 4 WHERE seq = 1000003",
-        ],
-    )
-    .await;
     // In the database the order is the seq column: the event now at seq 3
     // was hashed as event 4, so it no longer matches its hash there.
-    let problem = first_problem(&f).await;
-    assert_eq!(problem.seq(), 3, "{problem}");
+    let tampering = [
+        "UPDATE audit_events SET seq = 1000003 WHERE seq = 3",
+        "UPDATE audit_events SET seq = 3 WHERE seq = 4",
+        "UPDATE audit_events SET seq = 4 WHERE seq = 1000003",
+    ];
+    verify_finds(engine, &tampering, |p| p.seq() == 3).await;
 }
 
 async fn an_inserted_event_is_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
-    sql(
-        &f,
-        &[
-            "UPDATE audit_events SET seq = seq + 1000000 WHERE seq >= 3",
-            "UPDATE audit_events SET seq = seq - 999999 WHERE seq > 1000000",
-            "INSERT INTO audit_events (seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash) \
+    let tampering = [
+        "UPDATE audit_events SET seq = seq + 1000000 WHERE seq >= 3",
+        "UPDATE audit_events SET seq = seq - 999999 WHERE seq > 1000000",
+        "INSERT INTO audit_events (seq, time, actor, action, target, tenant_id, outcome, request_id, source, details, prev_hash, hash) \
              SELECT 3, time, actor, action, target, tenant_id, outcome, request_id, source, details, hash, hash FROM audit_events WHERE seq = 2",
-        ],
-    )
-    .await;
-    let problem = first_problem(&f).await;
-    assert_eq!(problem, Problem::EventEdited { seq: 3 });
+    ];
+    let expected = |p: &Problem| matches!(p, Problem::EventEdited { seq: 3 });
+    verify_finds(engine, &tampering, expected).await;
 }
 
 async fn a_truncated_log_is_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
-    sql(&f, &["DELETE FROM audit_events WHERE seq > 5"]).await;
-    let problem = first_problem(&f).await;
-    assert!(
-        matches!(problem, Problem::Truncated { present: 5, .. }),
-        "{problem}"
-    );
-    assert_eq!(problem.seq(), 6);
+    let tampering = ["DELETE FROM audit_events WHERE seq > 5"];
+    let expected = |p: &Problem| matches!(p, Problem::Truncated { present: 5, .. }) && p.seq() == 6;
+    verify_finds(engine, &tampering, expected).await;
 }
 
 async fn a_forged_checkpoint_is_found(engine: Engine) {
-    let Some((f, _)) = populated(engine).await else {
-        return;
-    };
     // Point the first checkpoint at another root: its signature no longer
     // covers what it says.
-    sql(
-        &f,
-        &["UPDATE audit_checkpoints SET root = prev_hash WHERE number = 1"],
-    )
-    .await;
-    let problem = first_problem(&f).await;
-    assert_eq!(problem, Problem::CheckpointForged { size: 4 });
+    let tampering = ["UPDATE audit_checkpoints SET root = prev_hash WHERE number = 1"];
+    let expected = |p: &Problem| matches!(p, Problem::CheckpointForged { size: 4 });
+    verify_finds(engine, &tampering, expected).await;
 }
 
 async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
@@ -342,11 +271,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
     let acme = tenants[0].id;
     let globex = tenants[1].id;
     let auditor = holder(&f, "acme-auditor", Role::Auditor, Scope::Tenant(acme)).await;
-    let admin_events = {
-        f.core.drain_audit().await.unwrap();
-        let mut tx = f.store.begin().await.unwrap();
-        tx.audit_events(0, 1000).await.unwrap()
-    };
+    let admin_events = f.audit().await;
     let acme_event = admin_events
         .iter()
         .find(|e| e.tenant == Some(acme.0))
@@ -363,7 +288,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
         .audit_inclusion_proof(&auditor, &ctx(), acme_event, None)
         .await
         .unwrap();
-    proof.checkpoint.verify_signature(&f.key).unwrap();
+    proof.checkpoint.verify_signature(&key()).unwrap();
     assert_eq!(proof.leaf_hash, leaf_hash(&proof.event.hash));
     verify_inclusion(
         &proof.leaf_hash,
@@ -402,11 +327,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
         .unwrap_err();
     assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
     // The refusal was recorded.
-    let events = {
-        f.core.drain_audit().await.unwrap();
-        let mut tx = f.store.begin().await.unwrap();
-        tx.audit_events(0, 1000).await.unwrap()
-    };
+    let events = f.audit().await;
     assert!(
         events
             .iter()
@@ -435,7 +356,7 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
 
     // The log with proofs and refusals appended still verifies.
     f.core.checkpoint_audit_if_due(true).await.unwrap();
-    f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    f.core.verify_audit_log(&key()).await.unwrap().unwrap();
 }
 
 async fn search_is_scoped_paginated_and_audited(engine: Engine) {
@@ -578,7 +499,7 @@ async fn verification_reads_only_and_reports_pending_events(engine: Engine) {
     }
     let before = audit_rows(&f).await;
     assert_eq!(before.0.len(), 3);
-    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let report = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!((report.events, report.unsigned_tail()), (7, 0));
     assert_eq!(f.core.pending_audit_events().await.unwrap(), 3);
     assert_eq!(audit_rows(&f).await, before, "verification changed the log");
@@ -586,7 +507,7 @@ async fn verification_reads_only_and_reports_pending_events(engine: Engine) {
     // Chaining them is an explicit, audited command.
     assert_eq!(f.core.seal_pending_audit().await.unwrap(), 3);
     assert_eq!(f.core.pending_audit_events().await.unwrap(), 0);
-    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let report = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!(report.events, 11, "three pending and audit.seal_pending");
 }
 
@@ -598,11 +519,11 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
     // minute). The database verifies as intact with an unsigned tail.
     admin(&f).await;
     f.core.drain_audit().await.unwrap();
-    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let report = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!((report.checkpoints, report.unsigned_tail()), (0, 2));
     let strict = f
         .core
-        .verify_audit_log_with(rempart_audit::Verifier::new(f.key).strict())
+        .verify_audit_log_with(rempart_audit::Verifier::new(key()).strict())
         .await
         .unwrap();
     assert!(
@@ -614,7 +535,7 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
     let unsigned = Rempart::new(f.store.clone(), f.clock.clone());
     let mut out = Vec::new();
     let summary = unsigned
-        .export_audit_log_from(&mut out, &f.key, 1)
+        .export_audit_log_from(&mut out, &key(), 1)
         .await
         .unwrap();
     assert_eq!(
@@ -624,7 +545,7 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
     let mut out = Vec::new();
     let summary = f
         .core
-        .export_audit_log_from(&mut out, &f.key, 1)
+        .export_audit_log_from(&mut out, &key(), 1)
         .await
         .unwrap();
     assert_eq!(
@@ -633,7 +554,7 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
     );
     let report = rempart_audit::verify_export_with(
         out.as_slice(),
-        rempart_audit::Verifier::new(f.key).strict(),
+        rempart_audit::Verifier::new(key()).strict(),
     )
     .unwrap();
     assert_eq!(report.checkpointed, summary.last_seq);
@@ -642,7 +563,7 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
     let mut out = Vec::new();
     let past = f
         .core
-        .export_audit_log_from(&mut out, &f.key, summary.last_seq + 5)
+        .export_audit_log_from(&mut out, &key(), summary.last_seq + 5)
         .await;
     assert!(
         matches!(past, Err(ServiceError::Invalid { .. })),
@@ -681,7 +602,7 @@ async fn an_export_verifies_across_a_rotation_of_the_signing_key(engine: Engine)
         .unwrap();
     let mut out = Vec::new();
     let summary = rotated
-        .export_audit_log_from(&mut out, &f.key, 1)
+        .export_audit_log_from(&mut out, &key(), 1)
         .await
         .unwrap();
     assert_eq!(summary.unsigned_tail, 0);
@@ -693,20 +614,20 @@ async fn an_export_verifies_across_a_rotation_of_the_signing_key(engine: Engine)
             .starts_with("{\"type\":\"key\",")
     );
     // The first key alone verifies it, following the certificate.
-    let report = verify_export(out.as_slice(), &f.key).unwrap();
+    let report = verify_export(out.as_slice(), &key()).unwrap();
     assert_eq!(report.keys.len(), 2);
     assert!(report.checkpoints >= 3, "{report:?}");
     // So does the database, and a partial export.
-    let from_db = rotated.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let from_db = rotated.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!((from_db.root, from_db.keys.len()), (report.root, 2));
-    assert_eq!(rotated.first_audit_public_key().await.unwrap(), Some(f.key));
+    assert_eq!(rotated.first_audit_public_key().await.unwrap(), Some(key()));
     let mut out = Vec::new();
     rotated
-        .export_audit_log_from(&mut out, &f.key, report.events)
+        .export_audit_log_from(&mut out, &key(), report.events)
         .await
         .unwrap();
     assert_eq!(
-        verify_export(out.as_slice(), &f.key).unwrap().root,
+        verify_export(out.as_slice(), &key()).unwrap().root,
         report.root
     );
 }
@@ -730,7 +651,6 @@ both_engines!(
     a_partial_export_verifies_offline_from_its_anchor,
 );
 
-#[path = "audit/ship.rs"]
 mod ship;
 use ship::{shipping_survives_outages_refusals_and_restarts, the_background_task_catches_up};
 
@@ -739,7 +659,6 @@ both_engines!(
     the_background_task_catches_up,
 );
 
-#[path = "audit/keyring.rs"]
 mod keyring;
 use keyring::{
     a_sealed_keyring_chains_events_and_signs_after_unsealing,
@@ -753,7 +672,6 @@ both_engines!(
     while_sealed_events_are_stored_without_their_details,
 );
 
-#[path = "audit/details.rs"]
 mod details;
 use details::{
     details_are_sealed_bound_and_read_in_scope, details_without_a_tenant_use_the_system_key,
@@ -764,7 +682,6 @@ both_engines!(
     details_without_a_tenant_use_the_system_key,
 );
 
-#[path = "audit/sequencer.rs"]
 mod sequencer;
 use sequencer::{
     concurrent_writers_and_sequencers_make_one_chain, pending_events_hold_only_sealed_details,

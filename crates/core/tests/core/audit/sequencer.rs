@@ -7,14 +7,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use rempart_audit::Ed25519Signer;
 use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::{Rempart, ServiceError};
 use rempart_model::{Action, Outcome, Role, Scope};
 use rempart_testkit::Engine;
 use time::Duration;
 
-use super::{ctx, fixture, holder, populated};
+use super::{ctx, fixture, holder, key, populated, signer};
 
 const WRITERS: usize = 6;
 const PER_WRITER: usize = 20;
@@ -24,8 +23,7 @@ pub async fn concurrent_writers_and_sequencers_make_one_chain(engine: Engine) {
         return;
     };
     // A second replica: same store and signing key, its own chain caches.
-    let signer = Ed25519Signer::from_seed(&[9; 32]).unwrap();
-    let mut chain = AuditChain::new(Some(Arc::new(signer)), 4, Duration::minutes(1));
+    let mut chain = AuditChain::new(Some(Arc::new(signer())), 4, Duration::minutes(1));
     chain.gather = std::time::Duration::from_millis(2);
     chain.batch_size = 7;
     let replica = Rempart::new(f.store.clone(), f.clock.clone()).with_audit(chain);
@@ -69,7 +67,7 @@ pub async fn concurrent_writers_and_sequencers_make_one_chain(engine: Engine) {
     assert_eq!(events.len(), usize::try_from(total).unwrap());
     let ids: HashSet<_> = events.iter().map(|e| e.id.unwrap()).collect();
     assert_eq!(ids.len(), events.len(), "each event chained once");
-    let report = f.core.verify_audit_log(&f.key).await.unwrap().unwrap();
+    let report = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!(report.events, total);
     // Count checkpoints every 4 events, whichever replica signed them.
     let mut tx = f.store.begin().await.unwrap();
@@ -112,10 +110,7 @@ pub async fn pending_events_hold_only_sealed_details(engine: Engine) {
         );
     }
     // Chained as it was recorded: same id, same envelope, in order.
-    f.core.drain_audit().await.unwrap();
-    let mut tx = f.store.begin().await.unwrap();
-    let events = tx.audit_events(0, 1000).await.unwrap();
-    drop(tx);
+    let events = f.audit().await;
     let tail: Vec<_> = events[events.len() - pending.len()..]
         .iter()
         .map(|e| e.id.unwrap())

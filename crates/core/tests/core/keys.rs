@@ -3,59 +3,43 @@
 //! production and development, rotation, resumable re-wrap, retirement,
 //! crypto-shredding, sealing and unsealing; bad input changes nothing.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
-
 use std::sync::Arc;
 
 use rempart_core::keys::{
-    KdfParams, KeyError, KeyErrorKind, KeyVault, KeyringLocation, RootKeySource, UnsealInput,
+    KeyError, KeyErrorKind, KeyVault, KeyringLocation, RootKeySource, UnsealInput,
 };
-use rempart_core::{Actor, ManualClock, Rempart, RequestContext, ServiceError};
-use rempart_model::{Environment, NewTenant, PrincipalName, Region, Tenant, TenantName};
-use rempart_store::{AuditRecord, Store};
-use rempart_testkit::{Engine, TestDatabase, both_engines};
+use rempart_core::{Actor, RequestContext, ServiceError};
+use rempart_model::{Environment, PrincipalName, Tenant};
+use rempart_store::AuditRecord;
+use rempart_testkit::{Engine, both_engines, keyring_location, passphrase_source};
 use secrecy::SecretString;
 use time::macros::datetime;
 
-struct Fixture {
-    core: Rempart,
-    store: Arc<dyn Store>,
-    location: KeyringLocation,
-    _db: TestDatabase,
-}
+use crate::support::{Fixture, context, new_tenant};
 
-fn location(dir: &std::path::Path) -> KeyringLocation {
-    KeyringLocation {
-        path: dir.join("keyring.rmk"),
-        key_file: dir.join("root.key"),
-    }
-}
-
-fn cheap_kdf() -> KdfParams {
-    KdfParams::new(8, 1, 1).unwrap()
-}
-
+/// A service with the keyring `vault` makes of its location.
 async fn fixture_with(
     engine: Engine,
     vault: impl FnOnce(&KeyringLocation) -> KeyVault,
 ) -> Option<Fixture> {
-    let db = TestDatabase::create(engine).await?;
-    let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
-    let location = location(db.dir());
-    let keys = Arc::new(vault(&location));
-    let core = Rempart::new(store.clone(), clock).with_keys(keys);
-    Some(Fixture {
-        core,
-        store,
-        location,
-        _db: db,
+    Fixture::new(engine, datetime!(2026-11-27 09:00 UTC), |core, db| {
+        core.with_keys(Arc::new(vault(&keyring_location(db.dir()))))
     })
+    .await
+}
+
+fn passphrase(text: &str) -> UnsealInput {
+    UnsealInput::Passphrase(SecretString::from(text.to_owned()))
+}
+
+/// Where the fixture's keyring is.
+fn location(f: &Fixture) -> KeyringLocation {
+    keyring_location(f.db.dir())
+}
+
+/// The keyring file's bytes.
+fn keyring_file(f: &Fixture) -> Vec<u8> {
+    std::fs::read(location(f).path).unwrap()
 }
 
 async fn fixture(engine: Engine) -> Option<Fixture> {
@@ -72,37 +56,32 @@ async fn fixture(engine: Engine) -> Option<Fixture> {
 }
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: Some("req-keys".to_owned()),
-        source: Some("192.0.2.9".parse().unwrap()),
-        ..RequestContext::default()
-    }
+    context("req-keys", "192.0.2.9")
 }
 
-fn new_tenant(name: &str, environment: Environment) -> NewTenant {
-    NewTenant {
-        name: TenantName::parse(name).unwrap(),
-        region: Region::parse("us").unwrap(),
-        environment,
-    }
-}
-
-/// The chained log (pending events chained first, as readers do).
 async fn audit(f: &Fixture) -> Vec<AuditRecord> {
-    f.core.drain_audit().await.unwrap();
-    let mut tx = f.store.begin().await.unwrap();
-    tx.audit_events(0, 10_000).await.unwrap()
+    f.audit().await
 }
 
 async fn admin(f: &Fixture) -> Actor {
-    rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await
+    f.admin(&ctx()).await
 }
 
+/// Creates a tenant in `env`.
 async fn tenant(f: &Fixture, actor: &Actor, name: &str, env: Environment) -> Tenant {
+    try_tenant(f, actor, name, env).await.unwrap()
+}
+
+/// Tries to create a tenant in `env`.
+async fn try_tenant(
+    f: &Fixture,
+    actor: &Actor,
+    name: &str,
+    env: Environment,
+) -> Result<Tenant, ServiceError> {
     f.core
-        .create_tenant(actor, &ctx(), new_tenant(name, env))
+        .create_tenant(actor, &ctx(), new_tenant(name, "us", env))
         .await
-        .unwrap()
 }
 
 fn key_kind(err: &ServiceError) -> KeyErrorKind {
@@ -325,7 +304,7 @@ async fn rotation_rewrap_and_retirement(engine: Engine) {
         assert_eq!(plain, t.name.as_str().as_bytes());
     }
     // The keyring on disk carries the change: reload it and look.
-    let reloaded = KeyVault::load(f.location.clone(), None).unwrap();
+    let reloaded = KeyVault::load(location(&f), None).unwrap();
     let env = reloaded.with_keyring(rempart_crypto_status).unwrap();
     assert_eq!(env, (2, 2));
     let actions: Vec<String> = audit(&f).await.into_iter().map(|e| e.action).collect();
@@ -357,7 +336,7 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
         .encrypt_for_tenant(&ctx(), t.id, "p", b"r", b"bye")
         .await
         .unwrap();
-    let keyring_before = std::fs::read(&f.location.path).unwrap();
+    let keyring_before = keyring_file(&f);
     let err = f
         .core
         .shred_tenant(&admin, &ctx(), t.id, "yes")
@@ -367,7 +346,7 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
         err,
         ServiceError::Keys(KeyError::ConfirmationMismatch { .. })
     ));
-    assert_eq!(std::fs::read(&f.location.path).unwrap(), keyring_before);
+    assert_eq!(keyring_file(&f), keyring_before);
     assert_eq!(
         f.core
             .decrypt_for_tenant(t.id, "p", b"r", &envelope)
@@ -403,7 +382,7 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
     assert_eq!(shred.tenant, Some(t.id.0));
     assert_eq!(shred.outcome, "success");
     // A reloaded keyring agrees: the tenant key is gone from disk too.
-    let reloaded = KeyVault::load(f.location.clone(), None).unwrap();
+    let reloaded = KeyVault::load(location(&f), None).unwrap();
     let counts = reloaded
         .with_keyring(|k| k.status().map(|s| (s.tenants_enrolled, s.tenants_shredded)))
         .unwrap();
@@ -421,7 +400,7 @@ async fn without_permission_nothing_changes(engine: Engine) {
         uuid::Uuid::nil(),
         Vec::new(),
     );
-    let before = std::fs::read(&f.location.path).unwrap();
+    let before = keyring_file(&f);
     let prod = Environment::production();
     assert!(matches!(
         f.core.rotate_kek(&nobody, &ctx(), &prod).await,
@@ -435,7 +414,7 @@ async fn without_permission_nothing_changes(engine: Engine) {
         f.core.retire_keks(&nobody, &ctx(), &prod, 1).await,
         Err(ServiceError::Forbidden { .. })
     ));
-    assert_eq!(std::fs::read(&f.location.path).unwrap(), before);
+    assert_eq!(keyring_file(&f), before);
     let denied = audit(&f)
         .await
         .into_iter()
@@ -446,10 +425,7 @@ async fn without_permission_nothing_changes(engine: Engine) {
 
 async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engine: Engine) {
     let Some(f) = fixture_with(engine, |l| {
-        let source = RootKeySource::Passphrase {
-            passphrase: SecretString::from("correct horse battery".to_owned()),
-            kdf: cheap_kdf(),
-        };
+        let source = passphrase_source("correct horse battery");
         drop(KeyVault::init(l.clone(), &source, datetime!(2026-11-27 09:00 UTC)).unwrap());
         KeyVault::load(l.clone(), None).unwrap()
     })
@@ -459,13 +435,7 @@ async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engin
     };
     assert!(f.core.keys().is_sealed());
     let admin = admin(&f).await;
-    let err = f
-        .core
-        .create_tenant(
-            &admin,
-            &ctx(),
-            new_tenant("Acme", Environment::production()),
-        )
+    let err = try_tenant(&f, &admin, "Acme", Environment::production())
         .await
         .unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Sealed, "{err}");
@@ -477,33 +447,22 @@ async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engin
     assert_eq!(tx.count_tenants().await.unwrap(), 0);
     drop(tx);
 
-    let on_disk = std::fs::read(&f.location.path).unwrap();
+    let on_disk = keyring_file(&f);
     let err = f
         .core
-        .unseal(
-            &ctx(),
-            UnsealInput::Passphrase(SecretString::from("wrong".to_owned())),
-        )
+        .unseal(&ctx(), passphrase("wrong"))
         .await
         .unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Refused, "{err}");
     assert!(f.core.keys().is_sealed());
-    assert_eq!(std::fs::read(&f.location.path).unwrap(), on_disk);
+    assert_eq!(keyring_file(&f), on_disk);
     let status = f
         .core
-        .unseal(
-            &ctx(),
-            UnsealInput::Passphrase(SecretString::from("correct horse battery".to_owned())),
-        )
+        .unseal(&ctx(), passphrase("correct horse battery"))
         .await
         .unwrap();
     assert!(!status.sealed);
-    f.core
-        .create_tenant(
-            &admin,
-            &ctx(),
-            new_tenant("Acme", Environment::production()),
-        )
+    try_tenant(&f, &admin, "Acme", Environment::production())
         .await
         .unwrap();
     let outcomes: Vec<(String, String)> = audit(&f)
@@ -560,7 +519,7 @@ async fn shares_are_entered_one_by_one(engine: Engine) {
     // every partial share is forgotten.
     let other_dir = tempfile::tempdir().unwrap();
     let (_, other) = KeyVault::init(
-        location(other_dir.path()),
+        keyring_location(other_dir.path()),
         &RootKeySource::Shamir {
             threshold: 2,
             shares: 2,
@@ -592,7 +551,7 @@ async fn a_corrupt_or_truncated_keyring_is_refused_and_kept(engine: Engine) {
     let Some(f) = fixture(engine).await else {
         return;
     };
-    let good = std::fs::read(&f.location.path).unwrap();
+    let good = keyring_file(&f);
     for bad in [
         good[..good.len() / 2].to_vec(),
         {
@@ -603,37 +562,29 @@ async fn a_corrupt_or_truncated_keyring_is_refused_and_kept(engine: Engine) {
         },
         b"not a keyring".to_vec(),
     ] {
-        std::fs::write(&f.location.path, &bad).unwrap();
-        let err = KeyVault::load(f.location.clone(), None).unwrap_err();
+        std::fs::write(&location(&f).path, &bad).unwrap();
+        let err = KeyVault::load(location(&f), None).unwrap_err();
         assert!(!err.to_string().is_empty());
         // Starting again (what `serve` does) refuses too and never replaces it.
         let config = rempart_core::Config::default();
-        let err = KeyVault::open_or_create(
-            f.location.clone(),
-            &config.keyring,
-            None,
-            f.core.clock().now(),
-        )
-        .unwrap_err();
+        let err =
+            KeyVault::open_or_create(location(&f), &config.keyring, None, f.core.clock().now())
+                .unwrap_err();
         assert!(!err.to_string().is_empty());
-        assert_eq!(std::fs::read(&f.location.path).unwrap(), bad);
+        assert_eq!(keyring_file(&f), bad);
     }
-    std::fs::write(&f.location.path, &good).unwrap();
-    let err = KeyVault::init(
-        f.location.clone(),
-        &RootKeySource::KeyFile,
-        f.core.clock().now(),
-    )
-    .unwrap_err();
+    std::fs::write(&location(&f).path, &good).unwrap();
+    let err =
+        KeyVault::init(location(&f), &RootKeySource::KeyFile, f.core.clock().now()).unwrap_err();
     assert!(matches!(err, KeyError::Exists { .. }));
-    assert_eq!(std::fs::read(&f.location.path).unwrap(), good);
+    assert_eq!(keyring_file(&f), good);
 }
 
 async fn reseal_moves_to_a_new_root_key(engine: Engine) {
     let Some(f) = fixture(engine).await else {
         return;
     };
-    let old_key_file = std::fs::read(&f.location.key_file).unwrap();
+    let old_key_file = std::fs::read(&location(&f).key_file).unwrap();
     let vault = f.core.keys();
     let texts = vault
         .reseal(&RootKeySource::Shamir {
@@ -643,12 +594,8 @@ async fn reseal_moves_to_a_new_root_key(engine: Engine) {
         .unwrap();
     assert_eq!(texts.len(), 2);
     // The old key file no longer opens it; the shares do.
-    assert!(
-        KeyVault::load(f.location.clone(), None)
-            .unwrap()
-            .is_sealed()
-    );
-    let reopened = KeyVault::load(f.location.clone(), None).unwrap();
+    assert!(KeyVault::load(location(&f), None).unwrap().is_sealed());
+    let reopened = KeyVault::load(location(&f), None).unwrap();
     let shares: Vec<SecretString> = texts
         .iter()
         .map(|t| SecretString::from(t.expose().to_owned()))
@@ -657,12 +604,8 @@ async fn reseal_moves_to_a_new_root_key(engine: Engine) {
     assert!(!reopened.is_sealed());
     // And back to a key file: written beside, then moved into place.
     reopened.reseal(&RootKeySource::KeyFile).unwrap();
-    assert_ne!(std::fs::read(&f.location.key_file).unwrap(), old_key_file);
-    assert!(
-        !KeyVault::load(f.location.clone(), None)
-            .unwrap()
-            .is_sealed()
-    );
+    assert_ne!(std::fs::read(&location(&f).key_file).unwrap(), old_key_file);
+    assert!(!KeyVault::load(location(&f), None).unwrap().is_sealed());
 }
 
 async fn a_keyring_changed_on_disk_is_not_overwritten(engine: Engine) {
@@ -671,28 +614,19 @@ async fn a_keyring_changed_on_disk_is_not_overwritten(engine: Engine) {
     };
     let admin = admin(&f).await;
     // An offline reseal while the service runs.
-    let offline = KeyVault::load(f.location.clone(), None).unwrap();
+    let offline = KeyVault::load(location(&f), None).unwrap();
     offline
-        .reseal(&RootKeySource::Passphrase {
-            passphrase: SecretString::from("a new passphrase here".to_owned()),
-            kdf: cheap_kdf(),
-        })
+        .reseal(&passphrase_source("a new passphrase here"))
         .unwrap();
-    let resealed = std::fs::read(&f.location.path).unwrap();
-    let err = f
-        .core
-        .create_tenant(
-            &admin,
-            &ctx(),
-            new_tenant("Late", Environment::production()),
-        )
+    let resealed = keyring_file(&f);
+    let err = try_tenant(&f, &admin, "Late", Environment::production())
         .await
         .unwrap_err();
     assert!(
         matches!(err, ServiceError::Keys(KeyError::ChangedOnDisk { .. })),
         "{err}"
     );
-    assert_eq!(std::fs::read(&f.location.path).unwrap(), resealed);
+    assert_eq!(keyring_file(&f), resealed);
     let mut tx = f.store.begin().await.unwrap();
     assert_eq!(tx.count_tenants().await.unwrap(), 0);
 }

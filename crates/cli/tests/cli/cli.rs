@@ -1,25 +1,15 @@
 //! The `rempart` binary as a user runs it: first start, second start,
 //! bootstrap and tenants from the CLI, configuration errors, refusals.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
-
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt as _;
-use rempart_testkit::{Engine, TestDatabase, TestServer};
-use secrecy::ExposeSecret as _;
+use rempart_testkit::{Engine, PASSWORD, TestDatabase, TestServer};
 
 fn rempart() -> Command {
     let mut cmd = Command::cargo_bin("rempart").unwrap();
@@ -123,6 +113,42 @@ fn credential_in(lines: &[String]) -> Option<String> {
         .map(|path| rempart_testkit::replica::credential_file(Path::new(path)))
 }
 
+/// Runs `rempart args` with its configuration under `home` and `stdin` as
+/// its input; what it did.
+fn run(home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = rempart()
+        .args(args)
+        .env("XDG_CONFIG_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// `rempart bootstrap` against `url`: `credential` exchanged for
+/// `administrator`, whose profile is kept under `home`.
+fn bootstrap(home: &Path, url: &str, administrator: &str, credential: &str) -> Output {
+    let args = [
+        "bootstrap",
+        "--administrator",
+        administrator,
+        "--credential-stdin",
+        "--server",
+        url,
+    ];
+    run(home, &args, credential)
+}
+
+/// Standard error, to say why a command failed.
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn first_start_prints_a_credential_once_and_second_start_reuses_everything() {
     let dir = tempfile::tempdir().unwrap();
@@ -165,33 +191,8 @@ fn first_start_prints_a_credential_once_and_second_start_reuses_everything() {
 
     // The first credential still works, once, through the CLI.
     let config_home = dir.path().join("config");
-    let mut bootstrap = rempart()
-        .args([
-            "bootstrap",
-            "--administrator",
-            "admin@example.com",
-            "--credential-stdin",
-            "--server",
-            &second.url,
-        ])
-        .env("XDG_CONFIG_HOME", &config_home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    bootstrap
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(credential.as_bytes())
-        .unwrap();
-    let out = bootstrap.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = bootstrap(&config_home, &second.url, "admin@example.com", &credential);
+    assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("Administrator admin@example.com created"),
@@ -417,72 +418,22 @@ async fn cli_administration(engine: Engine) {
         return;
     };
     let home = tempfile::tempdir().unwrap();
-    let credential = server
-        .bootstrap_credential
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
+    let credential = server.bootstrap_secret();
     let url = server.url.clone();
-    let run = move |args: Vec<String>, stdin: Option<String>| {
-        let home = home.path().to_path_buf();
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let mut child = rempart()
-                    .args(&args)
-                    .env("XDG_CONFIG_HOME", &home)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let mut input = child.stdin.take().unwrap();
-                if let Some(text) = stdin {
-                    input.write_all(text.as_bytes()).unwrap();
-                }
-                drop(input);
-                let out = child.wait_with_output().unwrap();
-                let profile = home.join("rempart/profiles.toml");
-                (out, profile)
-            })
-            .await
-            .unwrap()
-        }
-    };
-    let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let cli = |args: &[&str]| tokio::task::block_in_place(|| run(home.path(), args, ""));
+    let profile = home.path().join("rempart/profiles.toml");
 
-    let (out, profile) = run(
-        args(&[
-            "bootstrap",
-            "--administrator",
-            "admin@example.com",
-            "--credential-stdin",
-            "--server",
-            &url,
-        ]),
-        Some(credential.clone()),
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = tokio::task::block_in_place(|| {
+        bootstrap(home.path(), &url, "admin@example.com", &credential)
+    });
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         std::fs::metadata(&profile).unwrap().permissions().mode() & 0o777,
         0o600
     );
 
-    let (out, _) = run(
-        args(&["tenant", "create", "--name", "Acme", "--region", "us"]),
-        None,
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cli(&["tenant", "create", "--name", "Acme", "--region", "us"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.starts_with("ID"), "{table}");
     assert!(
@@ -490,75 +441,52 @@ async fn cli_administration(engine: Engine) {
         "{table}"
     );
 
-    let (out, _) = run(args(&["tenant", "list", "--json"]), None).await;
+    let out = cli(&["tenant", "list", "--json"]);
     assert!(out.status.success());
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed[0]["name"], "Acme");
 
     // Errors are one line, non-zero, and say why.
-    let (out, _) = run(
-        args(&["tenant", "create", "--name", "ACME", "--region", "us"]),
-        None,
-    )
-    .await;
+    let out = cli(&["tenant", "create", "--name", "ACME", "--region", "us"]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("already exists"), "{stderr}");
-    let (out, _) = run(
-        args(&[
-            "bootstrap",
-            "--administrator",
-            "b@example.com",
-            "--credential-stdin",
-            "--server",
-            &url,
-        ]),
-        Some(credential),
-    )
-    .await;
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("already exists"), "{err}");
+    let out =
+        tokio::task::block_in_place(|| bootstrap(home.path(), &url, "b@example.com", &credential));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already used"));
+    assert!(stderr(&out).contains("already used"));
 
     // The controls: one line per control with its evidence; the first
     // administrator has no second factor yet, so AC-1 fails, by name, and
     // the command says so with a non-zero exit.
-    let (out, _) = run(args(&["controls", "check", "--control", "DV-4"]), None).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cli(&["controls", "check", "--control", "DV-4"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.starts_with("CONTROL"), "{table}");
     assert!(table.contains("DV-4") && table.contains("PASS"), "{table}");
-    let (out, _) = run(args(&["controls", "check"]), None).await;
+    let out = cli(&["controls", "check"]);
     assert_eq!(out.status.code(), Some(1));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
         table.contains("AC-1") && table.contains("FAIL") && table.contains("admin@example.com"),
         "{table}"
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("do not pass") && stderr.contains("AC-1"),
-        "{stderr}"
-    );
-    let (out, _) = run(args(&["controls", "check", "--control", "HR-1"]), None).await;
+    let err = stderr(&out);
+    assert!(err.contains("do not pass") && err.contains("AC-1"), "{err}");
+    let out = cli(&["controls", "check", "--control", "HR-1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no automated check"));
+    assert!(stderr(&out).contains("no automated check"));
 
     // A profile other users can read is refused.
     std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (out, _) = run(args(&["tenant", "list"]), None).await;
+    let out = cli(&["tenant", "list"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+    assert!(stderr(&out).contains("chmod 600"));
     server.stop().await;
 }
 
 rempart_testkit::both_engines!(cli_administration);
-
-const PASSWORD: &str = "violet-Harbour-lantern-93";
 
 /// The end-to-end identity path, from the CLI only: bootstrap, a staff
 /// administrator with a password and TOTP, login, a tenant user given a
@@ -569,66 +497,39 @@ async fn identity_from_the_cli(engine: Engine) {
         return;
     };
     let home = tempfile::tempdir().unwrap();
-    let home_path = home.path().to_path_buf();
     let url = server.url.clone();
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = rempart()
-            .args(args)
-            .env("XDG_CONFIG_HOME", &home_path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+    // Whether it succeeded, and what it printed, which never holds the
+    // password.
+    let checked = |out: Output| {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let stderr = stderr(&out);
         assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
         (out.status.success(), stdout, stderr)
     };
-    let credential = server
-        .bootstrap_credential
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
-    let (ok, _, err) = tokio::task::block_in_place(|| {
-        run(
-            &[
-                "bootstrap",
-                "--administrator",
-                "admin@example.com",
-                "--credential-stdin",
-                "--server",
-                &url,
-            ],
-            &credential,
-        )
-    });
+    let cli = |args: &[&str], stdin: &str| {
+        checked(tokio::task::block_in_place(|| {
+            run(home.path(), args, stdin)
+        }))
+    };
+    let as_alice = |args: &[&str]| cli(&[args, &["--profile", "alice"]].concat(), "");
+    let credential = server.bootstrap_secret();
+    let (ok, _, err) = checked(tokio::task::block_in_place(|| {
+        bootstrap(home.path(), &url, "admin@example.com", &credential)
+    }));
     assert!(ok, "{err}");
-    let (ok, out, err) = tokio::task::block_in_place(|| {
-        run(
-            &[
-                "user",
-                "create",
-                "alice@example.com",
-                "--password",
-                "--permanent",
-                "--stdin",
-            ],
-            &format!("{PASSWORD}\n"),
-        )
-    });
+    let (ok, out, err) = cli(
+        &[
+            "user",
+            "create",
+            "alice@example.com",
+            "--password",
+            "--permanent",
+            "--stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
     assert!(ok && out.contains("alice@example.com"), "{out}{err}");
-    let (ok, _, err) = tokio::task::block_in_place(|| {
-        run(&["grant", "add", "alice@example.com", "security-admin"], "")
-    });
+    let (ok, _, err) = cli(&["grant", "add", "alice@example.com", "security-admin"], "");
     assert!(ok, "{err}");
 
     // Alice logs in: password, TOTP enrolment (the URI is read from the
@@ -673,114 +574,69 @@ async fn identity_from_the_cli(engine: Engine) {
     assert_eq!(recovery.len(), 10, "{recovery:?}");
 
     // As Alice: a tenant, a tenant user, a role for them.
-    let alice = ["--profile", "alice"];
-    let (ok, out, err) = tokio::task::block_in_place(|| {
-        run(
-            &[
-                &[
-                    "tenant", "create", "--name", "Acme", "--region", "eu", "--json",
-                ][..],
-                &alice[..],
-            ]
-            .concat(),
-            "",
-        )
-    });
+    let (ok, out, err) = as_alice(&[
+        "tenant", "create", "--name", "Acme", "--region", "eu", "--json",
+    ]);
     assert!(ok, "{err}");
     let tenant: serde_json::Value = serde_json::from_str(&out).unwrap();
     let tenant_id = tenant[0]["id"].as_str().unwrap().to_owned();
-    let (ok, _, err) = tokio::task::block_in_place(|| {
-        run(
-            &[
-                &[
-                    "user",
-                    "create",
-                    "bob@acme.test",
-                    "--kind",
-                    "tenant-user",
-                    "--tenant",
-                    &tenant_id,
-                ][..],
-                &alice[..],
-            ]
-            .concat(),
-            "",
-        )
-    });
+    let (ok, _, err) = as_alice(&[
+        "user",
+        "create",
+        "bob@acme.test",
+        "--kind",
+        "tenant-user",
+        "--tenant",
+        &tenant_id,
+    ]);
     assert!(ok, "{err}");
     // The tenant's own access settings, from a policy file.
     let policy = home.path().join("acme-policy.toml");
     std::fs::write(&policy, "min_length = 16\nhistory = 10\n").unwrap();
-    let (ok, _, err) = tokio::task::block_in_place(|| {
-        run(
-            &[
-                &[
-                    "tenant",
-                    "set-access",
-                    &tenant_id,
-                    "--require-mfa",
-                    "--allow",
-                    "10.0.0.0/8",
-                    "--policy",
-                    policy.to_str().unwrap(),
-                ][..],
-                &alice[..],
-            ]
-            .concat(),
-            "",
-        )
-    });
+    let (ok, _, err) = as_alice(&[
+        "tenant",
+        "set-access",
+        &tenant_id,
+        "--require-mfa",
+        "--allow",
+        "10.0.0.0/8",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
-    let (ok, out, err) = tokio::task::block_in_place(|| {
-        run(
-            &[&["tenant", "access", &tenant_id][..], &alice[..]].concat(),
-            "",
-        )
-    });
+    let (ok, out, err) = as_alice(&["tenant", "access", &tenant_id]);
     assert!(ok, "{err}");
     let access: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(access["require_mfa"], true);
     assert_eq!(access["allow_list"][0], "10.0.0.0/8");
     assert_eq!(access["password_policy"]["min_length"], 16);
     let scope = format!("tenant:{tenant_id}");
-    let (ok, out, err) = tokio::task::block_in_place(|| {
-        run(
-            &[
-                &[
-                    "grant",
-                    "add",
-                    "bob@acme.test",
-                    "tenant-member",
-                    "--scope",
-                    &scope,
-                ][..],
-                &alice[..],
-            ]
-            .concat(),
-            "",
-        )
-    });
+    let (ok, out, err) = as_alice(&[
+        "grant",
+        "add",
+        "bob@acme.test",
+        "tenant-member",
+        "--scope",
+        &scope,
+    ]);
     assert!(ok && out.contains("tenant-member"), "{out}{err}");
 
     // Separation of duties: the auditor role is refused to Alice, and the
     // refusal names the rule.
-    let (ok, _, err) =
-        tokio::task::block_in_place(|| run(&["grant", "add", "alice@example.com", "auditor"], ""));
+    let (ok, _, err) = cli(&["grant", "add", "alice@example.com", "auditor"], "");
     assert!(!ok);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("separation-of-duties"), "{err}");
 
     // Security keys: the administrator has none; removing an unknown one
     // is a one-line error.
-    let (ok, out, err) = tokio::task::block_in_place(|| run(&["mfa", "keys", "--json"], ""));
+    let (ok, out, err) = cli(&["mfa", "keys", "--json"], "");
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "[]");
-    let (ok, _, err) = tokio::task::block_in_place(|| {
-        run(
-            &["mfa", "remove-key", "00000000-0000-0000-0000-000000000001"],
-            "",
-        )
-    });
+    let (ok, _, err) = cli(
+        &["mfa", "remove-key", "00000000-0000-0000-0000-000000000001"],
+        "",
+    );
     assert!(!ok);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("not found"), "{err}");

@@ -7,17 +7,9 @@
 //! tail that --strict refuses) and its export verifies strictly; verifying
 //! the database leaves it as it was, pending events included.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "tests"
-)]
-
 use std::process::Command;
 
+use rempart_testkit::http::{Http as _, tenant};
 use rempart_testkit::replica::Replica;
 use rempart_testkit::{Engine, TestDatabase};
 
@@ -53,42 +45,18 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
     let mut first = serve(&db);
     let credential = first.bootstrap_credential();
     let mut second = serve(&db);
-    let http = reqwest::Client::new();
-    let answer: serde_json::Value = http
-        .post(format!("{}/api/v1/bootstrap", first.url))
-        .json(&serde_json::json!({"credential": credential, "administrator": "admin@example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = first.bootstrap(&credential).await.expect(201);
     let token = answer["token"].as_str().unwrap().to_owned();
 
     // Appends through both replicas at once.
     let per_replica = 15;
     let mut tasks = Vec::new();
-    for (r, url) in [first.url.clone(), second.url.clone()]
-        .into_iter()
-        .enumerate()
-    {
+    for (r, replica) in [&first, &second].into_iter().enumerate() {
         for i in 0..per_replica {
-            let http = http.clone();
-            let url = url.clone();
-            let token = token.clone();
+            let name = format!("Tenant {r}-{i}");
+            let created = replica.post(&token, "/api/v1/tenants", &tenant(&name, "eu"));
             tasks.push(tokio::spawn(async move {
-                let response = http
-                    .post(format!("{url}/api/v1/tenants"))
-                    .bearer_auth(token)
-                    .json(&serde_json::json!({
-                        "name": format!("Tenant {r}-{i}"),
-                        "region": "eu",
-                        "environment": "production",
-                    }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 201);
+                assert_eq!(created.await.status, 201);
             }));
         }
     }
@@ -98,38 +66,18 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
 
     // Search and proofs over HTTP: a page with a cursor; an unknown event
     // is a 404 problem.
-    let page: serde_json::Value = http
-        .get(format!(
-            "{}/api/v1/audit/events?action=tenant.create&limit=5",
-            second.url
-        ))
-        .bearer_auth(&token)
-        .send()
+    let page = second
+        .get(&token, "/api/v1/audit/events?action=tenant.create&limit=5")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(page["events"].as_array().unwrap().len(), 5);
     assert!(page["next_after"].as_u64().is_some());
-    let missing = http
-        .get(format!("{}/api/v1/audit/events/999999/proof", first.url))
-        .bearer_auth(&token)
-        .send()
+    first
+        .get(&token, "/api/v1/audit/events/999999/proof")
         .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
-    assert_eq!(
-        missing.headers()["content-type"],
-        "application/problem+json"
-    );
-    let bad = http
-        .get(format!("{}/api/v1/audit/events?limit=banana", first.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 422);
+        .problem(404, "not-found");
+    let bad = first.get(&token, "/api/v1/audit/events?limit=banana").await;
+    assert_eq!(bad.status, 422);
 
     // SIGTERM: a graceful stop, which signs a final checkpoint.
     first.stop();
@@ -306,14 +254,9 @@ async fn public_key_offline_is_the_keyrings(engine: Engine) {
     );
     let init = rempart(&db, &["init"]);
     assert!(init.status.success(), "{}", text(&init.stderr));
-    let vault = rempart_core::keys::KeyVault::load(
-        rempart_core::keys::KeyringLocation {
-            path: db.dir().join("keyring.rmk"),
-            key_file: db.dir().join("root.key"),
-        },
-        None,
-    )
-    .unwrap();
+    let vault =
+        rempart_core::keys::KeyVault::load(rempart_testkit::keyring_location(db.dir()), None)
+            .unwrap();
     let expected = rempart_core::audit::signing_key::keyring_public_key(&vault)
         .unwrap()
         .to_string();

@@ -8,57 +8,41 @@ use std::sync::Arc;
 
 use rempart_audit::Ed25519Signer;
 use rempart_core::controls::{ControlReport, Deployment};
-use rempart_core::identity::{Identity, IdentityConfig, NewAccount};
+use rempart_core::identity::{Identity, IdentityConfig};
 use rempart_core::kernel::audit_chain::AuditChain;
-use rempart_core::{Actor, ManualClock, Rempart, RequestContext, ServiceError};
+use rempart_core::{Actor, RequestContext, ServiceError};
 use rempart_model::control::{CheckOutcome, ControlId};
 use rempart_model::password_policy::PasswordPolicy;
-use rempart_model::{Grant, PrincipalName, Role, Scope};
-use rempart_store::{AccountKind, Store};
-use rempart_testkit::{Engine, TestDatabase, both_engines};
-use secrecy::SecretString;
+use rempart_model::{Grant, Role, Scope};
+use rempart_testkit::{Engine, PASSWORD, both_engines};
 use time::Duration;
 use time::macros::datetime;
 
-struct Fixture {
-    core: Rempart,
-    store: Arc<dyn Store>,
-    clock: Arc<ManualClock>,
-    db: TestDatabase,
-}
+use crate::support::{Fixture, context, staff};
 
+/// A service with a signed audit log, a 90-day password age, and a
+/// deployment on loopback.
 async fn fixture(engine: Engine) -> Option<Fixture> {
-    let db = TestDatabase::create(engine).await?;
-    let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-29 09:00 UTC)));
     let policy = PasswordPolicy {
         max_age_days: Some(90),
         ..PasswordPolicy::default()
     };
     let signer = Ed25519Signer::from_seed(&[7; 32]).unwrap();
     let chain = AuditChain::new(Some(Arc::new(signer)), 1_000, Duration::minutes(1));
-    let core = Rempart::new(store.clone(), clock.clone())
-        .with_audit(chain)
-        .with_keys(rempart_testkit::test_keys(db.dir()))
-        .with_identity(Identity::for_tests(IdentityConfig::default(), policy))
-        .with_deployment(Deployment {
-            listens_on_loopback: true,
-            ..Deployment::default()
-        });
-    Some(Fixture {
-        core,
-        store,
-        clock,
-        db,
+    Fixture::new(engine, datetime!(2026-11-29 09:00 UTC), |core, db| {
+        core.with_audit(chain)
+            .with_keys(rempart_testkit::test_keys(db.dir()))
+            .with_identity(Identity::for_tests(IdentityConfig::default(), policy))
+            .with_deployment(Deployment {
+                listens_on_loopback: true,
+                ..Deployment::default()
+            })
     })
+    .await
 }
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: Some("req-controls".to_owned()),
-        source: Some("192.0.2.9".parse().unwrap()),
-        ..RequestContext::default()
-    }
+    context("req-controls", "192.0.2.9")
 }
 
 fn id(text: &str) -> ControlId {
@@ -86,20 +70,9 @@ async fn check(f: &Fixture, actor: &Actor, only: &[&str]) -> ControlReport {
     f.core.check_controls(actor, &ctx(), &only).await.unwrap()
 }
 
-async fn sql(f: &Fixture, statement: &'static str) {
+async fn sql(f: &Fixture, statement: &str) {
     f.core.drain_audit().await.unwrap();
-    match f.db.engine {
-        Engine::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(&f.db.url).await.unwrap();
-            sqlx::raw_sql(statement).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-        Engine::Postgres => {
-            let pool = sqlx::PgPool::connect(&f.db.url).await.unwrap();
-            sqlx::raw_sql(statement).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-    }
+    f.db.execute(&[statement]).await;
 }
 
 both_engines!(every_checked_control_reports_with_evidence);
@@ -107,7 +80,7 @@ async fn every_checked_control_reports_with_evidence(engine: Engine) {
     let Some(f) = fixture(engine).await else {
         return;
     };
-    let admin = rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await;
+    let admin = f.admin(&ctx()).await;
     f.core.checkpoint_audit_if_due(true).await.unwrap();
     let report = check(&f, &admin, &[]).await;
     let ids: Vec<String> = report
@@ -145,10 +118,7 @@ async fn every_checked_control_reports_with_evidence(engine: Engine) {
     assert!(!report.all_pass());
 
     // The run is audited, with its summary.
-    f.core.drain_audit().await.unwrap();
-    let mut tx = f.store.begin_read().await.unwrap();
-    let events = tx.audit_events(0, 10_000).await.unwrap();
-    drop(tx);
+    let events = f.audit().await;
     let last = events.last().unwrap();
     assert_eq!(last.action, "controls.check");
     assert_eq!(last.outcome, "success");
@@ -160,16 +130,10 @@ async fn a_run_needs_controls_check_and_names_only_known_checked_controls(engine
     let Some(f) = fixture(engine).await else {
         return;
     };
-    let admin = rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await;
-    let support = rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        "support",
-        &[(Role::Support, Scope::Global)],
-    )
-    .await;
+    let admin = f.admin(&ctx()).await;
+    let support = f
+        .holder(&ctx(), "support", &[(Role::Support, Scope::Global)])
+        .await;
     let err = f
         .core
         .check_controls(&support, &ctx(), &[])
@@ -178,15 +142,9 @@ async fn a_run_needs_controls_check_and_names_only_known_checked_controls(engine
     assert!(matches!(err, ServiceError::Forbidden { .. }), "{err:?}");
 
     // An auditor may run them.
-    let auditor = rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        "auditor",
-        &[(Role::Auditor, Scope::Global)],
-    )
-    .await;
+    let auditor = f
+        .holder(&ctx(), "auditor", &[(Role::Auditor, Scope::Global)])
+        .await;
     let report = check(&f, &auditor, &["ML-7"]).await;
     assert_eq!(report.results.len(), 1);
 
@@ -210,10 +168,7 @@ async fn a_run_needs_controls_check_and_names_only_known_checked_controls(engine
         }
     }
 
-    f.core.drain_audit().await.unwrap();
-    let mut tx = f.store.begin_read().await.unwrap();
-    let events = tx.audit_events(0, 10_000).await.unwrap();
-    drop(tx);
+    let events = f.audit().await;
     let runs: Vec<(&str, &str)> = events
         .iter()
         .filter(|e| e.action == "controls.check")
@@ -233,24 +188,11 @@ async fn checks_fail_once_state_is_broken_behind_the_service_layer(engine: Engin
     let Some(f) = fixture(engine).await else {
         return;
     };
-    let admin = rempart_testkit::fixtures::first_admin(&f.core, &ctx()).await;
+    let admin = f.admin(&ctx()).await;
 
     // AC-5: a password past the policy's 90-day maximum age.
     f.core
-        .create_account(
-            &admin,
-            &ctx(),
-            NewAccount {
-                name: PrincipalName::parse("carol@example.com").unwrap(),
-                kind: AccountKind::Staff,
-                tenant: None,
-                email: None,
-                display_name: None,
-                password: Some(SecretString::from("violet-Harbour-lantern-93".to_owned())),
-                temporary_password: false,
-                break_glass: false,
-            },
-        )
+        .create_account(&admin, &ctx(), staff("carol@example.com", Some(PASSWORD)))
         .await
         .unwrap();
     let report = check(&f, &admin, &["AC-5", "CR-1"]).await;
@@ -267,15 +209,9 @@ async fn checks_fail_once_state_is_broken_behind_the_service_layer(engine: Engin
 
     // DV-4: two roles a separation-of-duty rule keeps apart, written
     // straight into the store (the service layer refuses the grant).
-    let reviewer = rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        "dual",
-        &[(Role::SecurityAdmin, Scope::Global)],
-    )
-    .await;
+    let reviewer = f
+        .holder(&ctx(), "dual", &[(Role::SecurityAdmin, Scope::Global)])
+        .await;
     let report = check(&f, &admin, &["DV-4"]).await;
     assert_eq!(outcome(&report, "DV-4"), &CheckOutcome::Pass);
     let mut tx = f.store.begin().await.unwrap();

@@ -17,7 +17,7 @@ use rempart_testkit::Engine;
 use time::Duration;
 use tokio::sync::oneshot;
 
-use super::{Fixture, fixture};
+use super::{Fixture, fixture, key};
 
 const TOKEN: &str = "sink-token-for-tests-only-7f3a";
 
@@ -110,15 +110,10 @@ struct Sink {
 
 fn sink() -> Sink {
     let dir = tempfile::tempdir().unwrap();
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap();
-    let cert_file = dir.path().join("cert.pem");
-    let key_file = dir.path().join("key.pem");
-    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
-    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let cert = rempart_testkit::self_signed_certificate(dir.path());
     std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
-    let tls = Arc::new(rempart_server::tls::load_config(&cert_file, &key_file).unwrap());
+    let tls = rempart_server::tls::load_config(&cert.cert_file, &cert.key_file).unwrap();
+    let tls = Arc::new(tls);
     let inbox = Arc::new(Mutex::new(Inbox {
         lines: Vec::new(),
         last_seq: 0,
@@ -227,7 +222,7 @@ pub async fn shipping_survives_outages_refusals_and_restarts(engine: Engine) {
     append(&f, 7).await;
     f.core.checkpoint_audit_if_due(true).await.unwrap();
     assert!(drain(&shipper).await >= 3, "batches hold 3 events at most");
-    assert_eq!(sink.verified(&f.key), (1..=7).collect::<Vec<_>>());
+    assert_eq!(sink.verified(&key()), (1..=7).collect::<Vec<_>>());
     assert!(
         sink.inbox
             .lock()
@@ -259,7 +254,7 @@ pub async fn shipping_survives_outages_refusals_and_restarts(engine: Engine) {
         "{err}"
     );
     assert_eq!(shipped_seq(&shipper).await, 7);
-    assert_eq!(sink.verified(&f.key).len(), 7);
+    assert_eq!(sink.verified(&key()).len(), 7);
 
     // The shipper dies holding its lease; a new one (a restart) takes over
     // once the lease expires, from the cursor.
@@ -270,7 +265,7 @@ pub async fn shipping_survives_outages_refusals_and_restarts(engine: Engine) {
     f.clock.advance(Duration::minutes(3));
     f.core.checkpoint_audit_if_due(true).await.unwrap();
     drain(&restarted).await;
-    let all = sink.verified(&f.key);
+    let all = sink.verified(&key());
     assert_eq!(
         all,
         (1..=12).collect::<Vec<_>>(),
@@ -285,7 +280,7 @@ pub async fn shipping_survives_outages_refusals_and_restarts(engine: Engine) {
     f.clock.advance(Duration::minutes(2));
     f.core.checkpoint_audit_if_due(true).await.unwrap();
     assert_eq!(drain(&restarted).await, 1);
-    assert_eq!(sink.verified(&f.key), (1..=13).collect::<Vec<_>>());
+    assert_eq!(sink.verified(&key()), (1..=13).collect::<Vec<_>>());
     let cursor = restarted.cursor().await.unwrap().unwrap();
     assert!(cursor.shipped_checkpoint >= 4);
 
@@ -324,7 +319,7 @@ pub async fn the_background_task_catches_up(engine: Engine) {
         waited += 1;
     }
     task.abort();
-    assert_eq!(sink.verified(&f.key), (1..=10).collect::<Vec<_>>());
+    assert_eq!(sink.verified(&key()), (1..=10).collect::<Vec<_>>());
     receiver.stop().await;
 }
 
@@ -431,7 +426,7 @@ mod in_memory {
         // Accepted: every event once, in order, in batches of 4 at most.
         sink.refusing.store(false, Ordering::SeqCst);
         assert_eq!(drain(&shipper).await, 2);
-        assert_eq!(sink.verified(&f.key), (1..=6).collect::<Vec<_>>());
+        assert_eq!(sink.verified(&super::key()), (1..=6).collect::<Vec<_>>());
         assert_eq!(shipped_seq(&shipper).await, 6);
         assert_eq!(shipper.ship_once().await.unwrap(), Shipped::UpToDate);
         shipper.release().await.unwrap();

@@ -15,15 +15,16 @@ use rempart_core::ServiceError;
 use rempart_core::identity::{NewAccount, NewGrant, NewRole, NewToken};
 use rempart_core::{Actor, BootstrapStatus, Clock as _, ManualClock, Rempart, RequestContext};
 use rempart_model::{
-    AllowList, Environment, NewTenant, Permission, PermissionSet, PrincipalId, PrincipalName,
-    Region, Role, RoleName, Scope, Tenant, TenantName,
+    AllowList, Environment, Permission, PermissionSet, PrincipalId, PrincipalName, Role, RoleName,
+    Scope, Tenant,
 };
-use rempart_store::{AccountKind, PrincipalState};
+use rempart_store::{AccountKind, PrincipalState, TokenRecord};
 use rempart_testkit::{Engine, both_engines};
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 
-use super::{Fixture, audit, ctx, fixture, grant, staff};
+use super::{Fixture, audit, create, ctx, fixture, grant, grants, staff, try_grant};
+use crate::support::new_tenant;
 
 fn from(source: &str) -> RequestContext {
     RequestContext {
@@ -37,18 +38,8 @@ fn is_rule(result: &Result<impl std::fmt::Debug, ServiceError>, name: &str) -> b
 }
 
 async fn tenant(f: &Fixture, admin: &Actor, name: &str, environment: Environment) -> Tenant {
-    f.core
-        .create_tenant(
-            admin,
-            &ctx(),
-            NewTenant {
-                name: TenantName::parse(name).unwrap(),
-                region: Region::parse("eu").unwrap(),
-                environment,
-            },
-        )
-        .await
-        .unwrap()
+    let new = new_tenant(name, "eu", environment);
+    f.core.create_tenant(admin, &ctx(), new).await.unwrap()
 }
 
 /// The first administrator, with the secret of its bootstrap API token.
@@ -85,19 +76,31 @@ fn token(
     }
 }
 
+/// Makes the token `new` as `actor`: its record and its secret.
+async fn mint(
+    f: &Fixture,
+    actor: &Actor,
+    new: NewToken,
+) -> Result<(TokenRecord, SecretString), ServiceError> {
+    mint_from(f, actor, &ctx(), new).await
+}
+
+/// Makes the token `new` as `actor`, in the request `ctx`.
+async fn mint_from(
+    f: &Fixture,
+    actor: &Actor,
+    ctx: &RequestContext,
+    new: NewToken,
+) -> Result<(TokenRecord, SecretString), ServiceError> {
+    f.core.create_token(actor, ctx, new).await
+}
+
 async fn service_account(f: &Fixture, admin: &Actor, name: &str) -> PrincipalId {
-    f.core
-        .create_account(
-            admin,
-            &ctx(),
-            NewAccount {
-                kind: AccountKind::Service,
-                ..staff(name, None)
-            },
-        )
-        .await
-        .unwrap()
-        .id
+    let new = NewAccount {
+        kind: AccountKind::Service,
+        ..staff(name, None)
+    };
+    create(f, admin, new).await.id
 }
 
 async fn denied(f: &Fixture, action: &str) -> usize {
@@ -119,13 +122,7 @@ async fn a_cut_token_mints_nothing_wider(engine: Engine) {
     let a = tenant(&f, &admin, "Acme", Environment::production()).await;
     let b = tenant(&f, &admin, "Bolt", Environment::development()).await;
     let read = [Permission::TenantRead];
-    let (cut_record, cut_secret) = f
-        .core
-        .create_token(
-            &admin,
-            &ctx(),
-            token(None, Some(&a), Some(&read), None, None),
-        )
+    let (cut_record, cut_secret) = mint(&f, &admin, token(None, Some(&a), Some(&read), None, None))
         .await
         .unwrap();
     let cut = f.core.authenticate(&ctx(), &cut_secret).await.unwrap();
@@ -153,7 +150,7 @@ async fn a_cut_token_mints_nothing_wider(engine: Engine) {
     ];
     let count = wider.len();
     for new in wider {
-        let result = f.core.create_token(&cut, &ctx(), new.clone()).await;
+        let result = mint(&f, &cut, new.clone()).await;
         if new.tenant == Some(b.id) {
             // Tenant B is outside the cut: it answers as a tenant that
             // does not exist (out of scope looks like not there).
@@ -176,86 +173,62 @@ async fn a_cut_token_mints_nothing_wider(engine: Engine) {
     );
     assert_eq!(denied(&f, "token.create").await, count);
     // Within the cut: made, and by default no longer-lived than its parent.
-    let (child, _) = f
-        .core
-        .create_token(&cut, &ctx(), token(None, Some(&a), Some(&read), None, None))
+    let (child, _) = mint(&f, &cut, token(None, Some(&a), Some(&read), None, None))
         .await
         .unwrap();
     assert!(child.expires_at <= cut_record.expires_at);
     assert_eq!(child.tenant, Some(a.id));
 
     // Networks: a token limited to 10.0.0.0/8 makes tokens only within it.
-    let (_, fenced) = f
-        .core
-        .create_token(
-            &admin,
-            &ctx(),
-            token(None, None, None, Some(&["10.0.0.0/8"]), Some(10)),
-        )
-        .await
-        .unwrap();
+    let (_, fenced) = mint(
+        &f,
+        &admin,
+        token(None, None, None, Some(&["10.0.0.0/8"]), Some(10)),
+    )
+    .await
+    .unwrap();
     let inside = from("10.1.2.3");
     let fenced = f.core.authenticate(&inside, &fenced).await.unwrap();
     for networks in [None, Some(&["192.0.2.0/24"][..]), Some(&["10.0.0.0/7"][..])] {
-        let result = f
-            .core
-            .create_token(&fenced, &inside, token(None, None, None, networks, Some(1)))
-            .await;
+        let result = mint_from(
+            &f,
+            &fenced,
+            &inside,
+            token(None, None, None, networks, Some(1)),
+        )
+        .await;
         assert!(
             is_rule(&result, "no-escalation"),
             "{networks:?}: {result:?}"
         );
     }
-    f.core
-        .create_token(
-            &fenced,
-            &inside,
-            token(None, None, None, Some(&["10.1.0.0/16"]), Some(1)),
-        )
-        .await
-        .unwrap();
+    mint_from(
+        &f,
+        &fenced,
+        &inside,
+        token(None, None, None, Some(&["10.1.0.0/16"]), Some(1)),
+    )
+    .await
+    .unwrap();
 
     // No token for a tenant the asking credential holds no grant in: a
     // service account administering only tenant A asks for tenant B.
     let robot = service_account(&f, &admin, "robot").await;
-    f.core
-        .grant_role(
-            &admin,
-            &ctx(),
-            grant(robot, Role::TenantAdmin, Scope::Tenant(a.id)),
-        )
+    try_grant(&f, &admin, robot, Role::TenantAdmin, Scope::Tenant(a.id))
         .await
         .unwrap();
-    let (_, robot_secret) = f
-        .core
-        .create_token(
-            &admin,
-            &ctx(),
-            token(Some(robot), None, None, None, Some(5)),
-        )
+    let (_, robot_secret) = mint(&f, &admin, token(Some(robot), None, None, None, Some(5)))
         .await
         .unwrap();
     let robot_actor = f.core.authenticate(&ctx(), &robot_secret).await.unwrap();
-    let result = f
-        .core
-        .create_token(
-            &robot_actor,
-            &ctx(),
-            token(None, Some(&b), None, None, Some(1)),
-        )
-        .await;
+    let result = mint(&f, &robot_actor, token(None, Some(&b), None, None, Some(1))).await;
     // It sees no tenant B at all: the answer is that of a tenant that does
     // not exist.
     assert!(
         matches!(result, Err(ServiceError::TenantNotFound)),
         "{result:?}"
     );
-    f.core
-        .create_token(
-            &robot_actor,
-            &ctx(),
-            token(None, Some(&a), None, None, Some(1)),
-        )
+    mint(&f, &robot_actor, token(None, Some(&a), None, None, Some(1)))
         .await
         .unwrap();
 
@@ -263,47 +236,26 @@ async fn a_cut_token_mints_nothing_wider(engine: Engine) {
     // account manager (user.update staff-wide) cannot mint a token of a
     // service account that administers everything.
     let almighty = service_account(&f, &admin, "root-robot").await;
-    f.core
-        .grant_role(
-            &admin,
-            &ctx(),
-            grant(almighty, Role::SecurityAdmin, Scope::Global),
-        )
+    try_grant(&f, &admin, almighty, Role::SecurityAdmin, Scope::Global)
         .await
         .unwrap();
-    let hana = rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        "hana",
-        &[(Role::Hr, Scope::Global)],
-    )
-    .await;
-    let result = f
-        .core
-        .create_token(
-            &hana,
-            &ctx(),
-            token(Some(almighty), None, None, None, Some(1)),
-        )
-        .await;
+    let hana = f.holder(&ctx(), "hana", &[(Role::Hr, Scope::Global)]).await;
+    let result = mint(&f, &hana, token(Some(almighty), None, None, None, Some(1))).await;
     assert!(is_rule(&result, "no-escalation"), "{result:?}");
     // Cut to what the account manager holds, it is made.
-    f.core
-        .create_token(
-            &hana,
-            &ctx(),
-            token(
-                Some(almighty),
-                None,
-                Some(&[Permission::UserRead]),
-                None,
-                Some(1),
-            ),
-        )
-        .await
-        .unwrap();
+    mint(
+        &f,
+        &hana,
+        token(
+            Some(almighty),
+            None,
+            Some(&[Permission::UserRead]),
+            None,
+            Some(1),
+        ),
+    )
+    .await
+    .unwrap();
 }
 
 /// Roles, grants, and the holder's other credentials and sign-in factors,
@@ -315,15 +267,13 @@ async fn restricted_credentials_change_nothing_beyond_their_cut(engine: Engine) 
     let (admin, _) = admin_with_secret(&f.core).await;
     let a = tenant(&f, &admin, "Acme", Environment::production()).await;
     // Custom roles: only permissions the credential holds staff-wide.
-    let (_, role_maker) = f
-        .core
-        .create_token(
-            &admin,
-            &ctx(),
-            token(None, None, Some(&[Permission::RoleManage]), None, Some(1)),
-        )
-        .await
-        .unwrap();
+    let (_, role_maker) = mint(
+        &f,
+        &admin,
+        token(None, None, Some(&[Permission::RoleManage]), None, Some(1)),
+    )
+    .await
+    .unwrap();
     let role_maker = f.core.authenticate(&ctx(), &role_maker).await.unwrap();
     let role = |permissions: &[Permission]| NewRole {
         name: RoleName::parse("reader").unwrap(),
@@ -347,30 +297,24 @@ async fn restricted_credentials_change_nothing_beyond_their_cut(engine: Engine) 
 
     // Grants: judged against the credential's cut, not the holder's
     // grants.
-    let ivan = f
-        .core
-        .create_account(&admin, &ctx(), staff("ivan", None))
-        .await
-        .unwrap();
-    let (_, granter) = f
-        .core
-        .create_token(
-            &admin,
-            &ctx(),
-            token(
-                None,
-                None,
-                Some(&[
-                    Permission::GrantManage,
-                    Permission::TenantRead,
-                    Permission::UserRead,
-                ]),
-                None,
-                Some(1),
-            ),
-        )
-        .await
-        .unwrap();
+    let ivan = create(&f, &admin, staff("ivan", None)).await;
+    let (_, granter) = mint(
+        &f,
+        &admin,
+        token(
+            None,
+            None,
+            Some(&[
+                Permission::GrantManage,
+                Permission::TenantRead,
+                Permission::UserRead,
+            ]),
+            None,
+            Some(1),
+        ),
+    )
+    .await
+    .unwrap();
     let granter = f.core.authenticate(&ctx(), &granter).await.unwrap();
     let result = f
         .core
@@ -381,26 +325,19 @@ async fn restricted_credentials_change_nothing_beyond_their_cut(engine: Engine) 
         )
         .await;
     assert!(is_rule(&result, "no-escalation"), "{result:?}");
-    f.core
-        .grant_role(
-            &granter,
-            &ctx(),
-            grant(ivan.id, Role::TenantMember, Scope::Tenant(a.id)),
-        )
-        .await
-        .unwrap();
+    try_grant(
+        &f,
+        &granter,
+        ivan.id,
+        Role::TenantMember,
+        Scope::Tenant(a.id),
+    )
+    .await
+    .unwrap();
 
     // Grants over time: a granter whose own grant ends tomorrow gives
     // nothing for longer.
-    let gina = rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        "gina",
-        &[],
-    )
-    .await;
+    let gina = f.holder(&ctx(), "gina", &[]).await;
     let tomorrow = f.clock.now() + Duration::days(1);
     f.core
         .grant_role(
@@ -421,11 +358,7 @@ async fn restricted_credentials_change_nothing_beyond_their_cut(engine: Engine) 
         )
         .await
         .unwrap();
-    let judy = f
-        .core
-        .create_account(&admin, &ctx(), staff("judy", None))
-        .await
-        .unwrap();
+    let judy = create(&f, &admin, staff("judy", None)).await;
     let result = f
         .core
         .grant_role(&gina, &ctx(), grant(judy.id, Role::Support, Scope::Global))
@@ -446,21 +379,19 @@ async fn restricted_credentials_change_nothing_beyond_their_cut(engine: Engine) 
 
     // The holder's other credentials and sign-in factors: out of a cut
     // token's reach; it may revoke itself.
-    let (cut_record, cut) = f
-        .core
-        .create_token(
-            &admin,
-            &ctx(),
-            token(
-                None,
-                Some(&a),
-                Some(&[Permission::TenantRead]),
-                None,
-                Some(1),
-            ),
-        )
-        .await
-        .unwrap();
+    let (cut_record, cut) = mint(
+        &f,
+        &admin,
+        token(
+            None,
+            Some(&a),
+            Some(&[Permission::TenantRead]),
+            None,
+            Some(1),
+        ),
+    )
+    .await
+    .unwrap();
     let cut = f.core.authenticate(&ctx(), &cut).await.unwrap();
     let result = f.core.revoke_token(&cut, &ctx(), admin.token).await;
     assert!(
@@ -750,30 +681,18 @@ async fn the_last_administrator_stays(engine: Engine) {
         return;
     };
     let (admin, _) = admin_with_secret(&f.core).await;
-    let own = f
-        .core
-        .list_grants(&admin, &ctx(), admin.principal)
-        .await
-        .unwrap();
+    let own = grants(&f, &admin, admin.principal).await;
     let own = own[0].id;
     let result = f.core.revoke_grant(&admin, &ctx(), own).await;
     assert!(is_rule(&result, "last-administrator"), "{result:?}");
     assert_eq!(
-        f.core
-            .list_grants(&admin, &ctx(), admin.principal)
-            .await
-            .unwrap()
-            .len(),
+        grants(&f, &admin, admin.principal).await.len(),
         1,
         "the grant stays"
     );
 
     // A temporary administrator does not count.
-    let tess = f
-        .core
-        .create_account(&admin, &ctx(), staff("tess", None))
-        .await
-        .unwrap();
+    let tess = create(&f, &admin, staff("tess", None)).await;
     f.core
         .grant_role(
             &admin,
@@ -789,15 +708,7 @@ async fn the_last_administrator_stays(engine: Engine) {
     assert!(is_rule(&result, "last-administrator"), "{result:?}");
 
     // Nor suspended or terminated by an account manager.
-    let hana = rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        "hana",
-        &[(Role::Hr, Scope::Global)],
-    )
-    .await;
+    let hana = f.holder(&ctx(), "hana", &[(Role::Hr, Scope::Global)]).await;
     for state in [PrincipalState::Suspended, PrincipalState::Terminated] {
         let result = f
             .core
@@ -807,15 +718,9 @@ async fn the_last_administrator_stays(engine: Engine) {
     }
 
     // A second lasting administrator: then the first may step down.
-    let bob = rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        "bob",
-        &[(Role::SecurityAdmin, Scope::Global)],
-    )
-    .await;
+    let bob = f
+        .holder(&ctx(), "bob", &[(Role::SecurityAdmin, Scope::Global)])
+        .await;
     f.core.revoke_grant(&admin, &ctx(), own).await.unwrap();
     // Bob is the last now.
     let result = f
@@ -823,11 +728,7 @@ async fn the_last_administrator_stays(engine: Engine) {
         .set_account_state(&hana, &ctx(), bob.principal, PrincipalState::Suspended)
         .await;
     assert!(is_rule(&result, "last-administrator"), "{result:?}");
-    let bobs = f
-        .core
-        .list_grants(&bob, &ctx(), bob.principal)
-        .await
-        .unwrap();
+    let bobs = grants(&f, &bob, bob.principal).await;
     let result = f.core.revoke_grant(&bob, &ctx(), bobs[0].id).await;
     assert!(is_rule(&result, "last-administrator"), "{result:?}");
 
@@ -842,27 +743,11 @@ async fn concurrent_removals_leave_an_administrator(engine: Engine) {
         return;
     };
     let (admin, _) = admin_with_secret(&f.core).await;
-    let bob = rempart_testkit::fixtures::principal_with(
-        &f.core,
-        f.store.as_ref(),
-        f.clock.as_ref(),
-        &ctx(),
-        "bob",
-        &[(Role::SecurityAdmin, Scope::Global)],
-    )
-    .await;
-    let admins = f
-        .core
-        .list_grants(&admin, &ctx(), admin.principal)
-        .await
-        .unwrap()[0]
-        .id;
-    let bobs = f
-        .core
-        .list_grants(&bob, &ctx(), bob.principal)
-        .await
-        .unwrap()[0]
-        .id;
+    let bob = f
+        .holder(&ctx(), "bob", &[(Role::SecurityAdmin, Scope::Global)])
+        .await;
+    let admins = grants(&f, &admin, admin.principal).await[0].id;
+    let bobs = grants(&f, &bob, bob.principal).await[0].id;
     let context = ctx();
     let (first, second) = tokio::join!(
         f.core.revoke_grant(&admin, &context, bobs),

@@ -17,12 +17,11 @@ use std::collections::BTreeSet;
 use rempart_model::{PrincipalId, Role, Scope, TenantId};
 use rempart_store::{TokenRecord, WebauthnCredentialRecord};
 use rempart_testkit::fixtures::principal_with;
-use rempart_testkit::{Engine, TestServer, both_engines};
+use rempart_testkit::http::{Http as _, operations, tenant};
+use rempart_testkit::{Engine, PASSWORD, TestServer, both_engines};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
-
-const PASSWORD: &str = "violet-Harbour-lantern-93";
 
 /// The kinds of objects an id names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,7 +69,7 @@ fn path_kind(path: &str, param: &str) -> Kind {
         "events" => Kind::AuditEvent,
         other => panic!(
             "{path}: no rule for making ids of the path parameter {param} (collection {other:?}); \
-             add one to path_kind in tests/http/scope.rs"
+             add one to path_kind in tests/server/http/scope.rs"
         ),
     }
 }
@@ -158,92 +157,87 @@ fn is_uuid(schema: &Value) -> bool {
 /// Every operation of `doc` that takes an id.
 fn operations_with_ids(doc: &Value) -> Vec<Operation> {
     let mut found = Vec::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for (method, op) in item.as_object().unwrap() {
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let mut operation = Operation {
-                method,
-                path: path.clone(),
-                slots: Vec::new(),
-                body: Map::new(),
-                mirrors: Vec::new(),
-                has_body: false,
-            };
-            // Required fields with no example: a failure only where ids
-            // are probed.
-            let mut missing = Vec::new();
-            for param in op["parameters"].as_array().into_iter().flatten() {
-                let name = param["name"].as_str().unwrap();
-                let schema = schema_of(doc, &param["schema"]);
-                let required = param["required"].as_bool().unwrap_or(false);
-                match param["in"].as_str().unwrap() {
-                    "path" => operation.slots.push(Slot {
-                        place: Place::Path,
+    for (method, path, op) in operations(doc) {
+        let mut operation = Operation {
+            method,
+            path: path.to_owned(),
+            slots: Vec::new(),
+            body: Map::new(),
+            mirrors: Vec::new(),
+            has_body: false,
+        };
+        // Required fields with no example: a failure only where ids
+        // are probed.
+        let mut missing = Vec::new();
+        for param in op["parameters"].as_array().into_iter().flatten() {
+            let name = param["name"].as_str().unwrap();
+            let schema = schema_of(doc, &param["schema"]);
+            let required = param["required"].as_bool().unwrap_or(false);
+            match param["in"].as_str().unwrap() {
+                "path" => operation.slots.push(Slot {
+                    place: Place::Path,
+                    name: name.to_owned(),
+                    kind: path_kind(path, name),
+                    template: "{}",
+                    uuid_only: is_uuid(schema),
+                    required: true,
+                }),
+                "query" => match field_rule(name) {
+                    Some(Rule::Id(kind, template)) => operation.slots.push(Slot {
+                        place: Place::Query,
                         name: name.to_owned(),
-                        kind: path_kind(path, name),
-                        template: "{}",
+                        kind,
+                        template,
                         uuid_only: is_uuid(schema),
-                        required: true,
+                        required,
                     }),
-                    "query" => match field_rule(name) {
-                        Some(Rule::Id(kind, template)) => operation.slots.push(Slot {
-                            place: Place::Query,
-                            name: name.to_owned(),
-                            kind,
-                            template,
-                            uuid_only: is_uuid(schema),
-                            required,
-                        }),
-                        Some(_) if required => missing.push(format!("query parameter {name}")),
-                        Some(_) => {}
-                        None => panic!(
-                            "{path}: is the query parameter {name} an id? classify it in field_rule (tests/http/scope.rs)"
-                        ),
-                    },
-                    _ => {}
-                }
+                    Some(_) if required => missing.push(format!("query parameter {name}")),
+                    Some(_) => {}
+                    None => panic!(
+                        "{path}: is the query parameter {name} an id? classify it in field_rule (tests/server/http/scope.rs)"
+                    ),
+                },
+                _ => {}
             }
-            if let Some(body) =
-                op["requestBody"]["content"]["application/json"]["schema"].as_object()
-            {
-                operation.has_body = true;
-                let schema = schema_of(doc, &Value::Object(body.clone())).clone();
-                let required: BTreeSet<&str> = schema["required"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                for (name, field) in schema["properties"].as_object().into_iter().flatten() {
-                    let required = required.contains(name.as_str());
-                    match field_rule(name) {
-                        Some(Rule::Id(kind, template)) => operation.slots.push(Slot {
-                            place: Place::Body,
-                            name: name.clone(),
-                            kind,
-                            template,
-                            uuid_only: is_uuid(schema_of(doc, field)),
-                            required,
-                        }),
-                        Some(Rule::Mirror(of)) => operation.mirrors.push((name.clone(), of)),
-                        Some(Rule::Value(example)) if required => {
-                            operation.body.insert(name.clone(), example());
-                        }
-                        Some(Rule::Value(_) | Rule::Omit) if !required => {}
-                        Some(_) => missing.push(format!("body field {name}")),
-                        None => panic!(
-                            "{path}: is the body field {name} an id? classify it in field_rule (tests/http/scope.rs)"
-                        ),
+        }
+        if let Some(body) = op["requestBody"]["content"]["application/json"]["schema"].as_object() {
+            operation.has_body = true;
+            let schema = schema_of(doc, &Value::Object(body.clone())).clone();
+            let required: BTreeSet<&str> = schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for (name, field) in schema["properties"].as_object().into_iter().flatten() {
+                let required = required.contains(name.as_str());
+                match field_rule(name) {
+                    Some(Rule::Id(kind, template)) => operation.slots.push(Slot {
+                        place: Place::Body,
+                        name: name.clone(),
+                        kind,
+                        template,
+                        uuid_only: is_uuid(schema_of(doc, field)),
+                        required,
+                    }),
+                    Some(Rule::Mirror(of)) => operation.mirrors.push((name.clone(), of)),
+                    Some(Rule::Value(example)) if required => {
+                        operation.body.insert(name.clone(), example());
                     }
+                    Some(Rule::Value(_) | Rule::Omit) if !required => {}
+                    Some(_) => missing.push(format!("body field {name}")),
+                    None => panic!(
+                        "{path}: is the body field {name} an id? classify it in field_rule (tests/server/http/scope.rs)"
+                    ),
                 }
             }
-            if !operation.slots.is_empty() {
-                assert!(
-                    missing.is_empty(),
-                    "{path}: no example for the required {missing:?} (field_rule in tests/http/scope.rs)"
-                );
-                found.push(operation);
-            }
+        }
+        if !operation.slots.is_empty() {
+            assert!(
+                missing.is_empty(),
+                "{path}: no example for the required {missing:?} (field_rule in tests/server/http/scope.rs)"
+            );
+            found.push(operation);
         }
     }
     found
@@ -350,33 +344,15 @@ impl World {
     }
 }
 
-async fn call(
-    server: &TestServer,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut request = server
-        .client
-        .request(method, server.at(path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 async fn created(server: &TestServer, token: &str, path: &str, body: &Value) -> Value {
-    let (status, answer) = call(server, token, reqwest::Method::POST, path, Some(body)).await;
-    assert!(matches!(status, 200 | 201), "{path}: {status} {answer}");
-    answer
+    let answer = server.post(token, path, body).await;
+    assert!(
+        matches!(answer.status, 200 | 201),
+        "{path}: {} {}",
+        answer.status,
+        answer.text
+    );
+    answer.value()
 }
 
 fn uuid_of(value: &Value) -> Uuid {
@@ -386,15 +362,7 @@ fn uuid_of(value: &Value) -> Uuid {
 /// Logs `name` in (no second factor for tenant users here): the session
 /// id and secret.
 async fn log_in(server: &TestServer, name: &str) -> (Uuid, String) {
-    let (status, body) = call(
-        server,
-        "",
-        reqwest::Method::POST,
-        "/api/v1/auth/login",
-        Some(&json!({"name": name, "password": PASSWORD, "return_token": true})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let body = server.login(name, PASSWORD).await;
     assert_eq!(body["stage"], "full", "{body}");
     (
         uuid_of(&body["session_id"]),
@@ -408,13 +376,7 @@ async fn log_in(server: &TestServer, name: &str) -> (Uuid, String) {
 async fn build_world(server: &TestServer, admin: &str) -> World {
     let mut tenants = Vec::new();
     for name in ["Acme", "Globex"] {
-        let tenant = created(
-            server,
-            admin,
-            "/api/v1/tenants",
-            &json!({"name": name, "region": "us", "environment": "production"}),
-        )
-        .await;
+        let tenant = created(server, admin, "/api/v1/tenants", &tenant(name, "us")).await;
         tenants.push(uuid_of(&tenant["id"]));
     }
     let (tenant_a, tenant_b) = (tenants[0], tenants[1]);
@@ -447,25 +409,13 @@ async fn build_world(server: &TestServer, admin: &str) -> World {
     let (user_a, grant_a, session_a, token_a) = users[0];
     let (user_b, grant_b, session_b, token_b) = users[1];
 
-    let (_, whoami) = call(
-        server,
-        admin,
-        reqwest::Method::GET,
-        "/api/v1/auth/whoami",
-        None,
-    )
-    .await;
+    let whoami = server.get(admin, "/api/v1/auth/whoami").await.value();
     let staff = uuid_of(&whoami["id"]);
-    let (_, grants) = call(
-        server,
-        admin,
-        reqwest::Method::GET,
-        &format!("/api/v1/users/{staff}/grants"),
-        None,
-    )
-    .await;
-    let grant_staff = uuid_of(&grants["grants"][0]["id"]);
-    let (_, tokens) = call(server, admin, reqwest::Method::GET, "/api/v1/tokens", None).await;
+    let grants = server
+        .get(admin, &format!("/api/v1/users/{staff}/grants"))
+        .await;
+    let grant_staff = uuid_of(&grants.value()["grants"][0]["id"]);
+    let tokens = server.get(admin, "/api/v1/tokens").await.value();
     let token_staff = uuid_of(&tokens["tokens"][0]["id"]);
 
     // A security key of B's user, straight to the store: only its
@@ -486,10 +436,7 @@ async fn build_world(server: &TestServer, admin: &str) -> World {
     .unwrap();
     tx.commit().await.unwrap();
 
-    server.core.drain_audit().await.unwrap();
-    let mut tx = server.store.begin().await.unwrap();
-    let events = tx.audit_events(0, 10_000).await.unwrap();
-    drop(tx);
+    let events = server.audit_events().await;
     let created_in = |tenant: Uuid| {
         events
             .iter()
@@ -641,24 +588,19 @@ async fn answer(
     body: Option<&Value>,
     id: &Id,
 ) -> (u16, Vec<(String, String)>, String) {
-    let mut request = server
-        .client
-        .request(method.clone(), server.at(path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
+    let response = server.call(method.clone(), token, path, body).await;
     let mut headers: Vec<(String, String)> = response
-        .headers()
+        .headers
         .iter()
         .filter(|(name, _)| !["date", "x-request-id", "content-length"].contains(&name.as_str()))
         .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("?").to_owned()))
         .collect();
     headers.sort();
-    let text = response.text().await.unwrap();
-    (status, headers, without(&text, &id.text()))
+    (
+        response.status,
+        headers,
+        without(&response.text, &id.text()),
+    )
 }
 
 /// The rule, walked over the whole document for every tenant-A-scoped
@@ -670,15 +612,7 @@ async fn out_of_scope_answers_like_absent(engine: Engine) {
     let admin = server.admin_token().await;
     let world = build_world(&server, &admin).await;
     let callers = callers(&server, world.tenant_a).await;
-    let (status, doc) = call(
-        &server,
-        &admin,
-        reqwest::Method::GET,
-        "/api/v1/openapi.json",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    let doc = server.openapi().await;
     let operations = operations_with_ids(&doc);
     let walked: BTreeSet<String> = operations
         .iter()
@@ -762,7 +696,8 @@ async fn sequence_numbers_beyond_the_database_range(engine: Engine) {
             format!("/api/v1/audit/events/1/proof?checkpoint={seq}"),
             format!("/api/v1/audit/consistency?from=1&to={seq}"),
         ] {
-            let (status, body) = call(&server, &admin, reqwest::Method::GET, &path, None).await;
+            let answer = server.get(&admin, &path).await;
+            let (status, body) = (answer.status, answer.value());
             assert_eq!(status, 404, "{path}: {body}");
             assert!(
                 body["type"].as_str().unwrap().ends_with("/not-found"),
@@ -770,7 +705,8 @@ async fn sequence_numbers_beyond_the_database_range(engine: Engine) {
             );
         }
         let path = format!("/api/v1/audit/events?after={seq}");
-        let (status, body) = call(&server, &admin, reqwest::Method::GET, &path, None).await;
+        let answer = server.get(&admin, &path).await;
+        let (status, body) = (answer.status, answer.value());
         assert_eq!(status, 200, "{path}: {body}");
         assert_eq!(body["events"], json!([]), "{path}");
     }
@@ -780,7 +716,8 @@ async fn sequence_numbers_beyond_the_database_range(engine: Engine) {
         "/api/v1/audit/events?after=18446744073709551616",
         "/api/v1/audit/events?after=-1",
     ] {
-        let (status, body) = call(&server, &admin, reqwest::Method::GET, path, None).await;
+        let answer = server.get(&admin, path).await;
+        let (status, body) = (answer.status, answer.value());
         assert!(matches!(status, 400 | 422), "{path}: {status} {body}");
         assert!(body["detail"].as_str().is_some(), "{path}: {body}");
     }

@@ -6,6 +6,7 @@
 //! status must be one the operation documents, as a problem document.
 //! None of these requests reaches a handler that changes anything.
 
+use rempart_testkit::http::{ANONYMOUS, Http as _, operations, send};
 use rempart_testkit::{Engine, TestServer, both_engines};
 use reqwest::Method;
 use serde_json::Value;
@@ -152,53 +153,46 @@ async fn every_answer_is_documented(engine: Engine) {
         return;
     };
     let token = server.admin_token().await;
-    let doc: Value = server
-        .client
-        .get(server.at("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = server.openapi().await;
     let body_limit = server.config.server.body_limit_bytes;
     let mut sent = 0;
     let mut undocumented = Vec::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for (method, operation) in item.as_object().unwrap() {
-            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let documented = operation["responses"].as_object().unwrap();
-            for probe in probes(path, &method, operation, body_limit) {
-                let mut url = server.at(&probe.path);
-                if let Some(query) = &probe.query {
-                    url = format!("{url}?{query}");
-                }
-                let mut request = server.client.request(probe.method.clone(), &url);
-                if probe.token {
-                    request = request.bearer_auth(&token);
-                }
-                for (name, value) in &probe.headers {
-                    request = request.header(*name, value);
-                }
-                if let Some(body) = probe.body {
-                    request = request.body(body);
-                }
-                let response = request.send().await.unwrap();
-                sent += 1;
-                let status = response.status().as_u16();
-                let problem_json = response
-                    .headers()
-                    .get("content-type")
-                    .is_some_and(|v| v == "application/problem+json");
-                if !documented.contains_key(&status.to_string()) {
-                    let text = response.text().await.unwrap_or_default();
-                    undocumented.push(format!("{method} {path} ({}): {status} {text}", probe.what));
-                } else if status >= 400 && !problem_json {
-                    undocumented.push(format!(
-                        "{method} {path} ({}): {status} is not a problem document",
-                        probe.what
-                    ));
-                }
+    for (method, path, operation) in operations(&doc) {
+        let documented = operation["responses"].as_object().unwrap();
+        for probe in probes(path, &method, operation, body_limit) {
+            let mut target = probe.path;
+            if let Some(query) = &probe.query {
+                target = format!("{target}?{query}");
+            }
+            let caller = if probe.token {
+                token.as_str()
+            } else {
+                ANONYMOUS
+            };
+            let mut request = server.request(probe.method, caller, &target);
+            for (name, value) in &probe.headers {
+                request = request.header(*name, value);
+            }
+            if let Some(body) = probe.body {
+                request = request.body(body);
+            }
+            let answer = send(request).await;
+            sent += 1;
+            let status = answer.status;
+            let problem_json = answer
+                .headers
+                .get("content-type")
+                .is_some_and(|v| v == "application/problem+json");
+            if !documented.contains_key(&status.to_string()) {
+                undocumented.push(format!(
+                    "{method} {path} ({}): {status} {}",
+                    probe.what, answer.text
+                ));
+            } else if status >= 400 && !problem_json {
+                undocumented.push(format!(
+                    "{method} {path} ({}): {status} is not a problem document",
+                    probe.what
+                ));
             }
         }
     }
