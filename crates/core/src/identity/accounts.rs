@@ -156,7 +156,9 @@ impl Rempart {
     /// policy refuses is recorded as a refused password change of the new
     /// account, and nothing is created. Hashed within the gate, after the
     /// caller was authorized: the decision and the change see one state,
-    /// and no one unauthorized makes Rempart run Argon2id.
+    /// and no one unauthorized makes Rempart run Argon2id. On SQLite the
+    /// write lock is held through the hash (tens of milliseconds), the price
+    /// of checking the policy in force when the account is made.
     async fn initial_password<'a>(
         &self,
         mut gate: Gate<'a, Write, Cleared>,
