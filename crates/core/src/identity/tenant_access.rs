@@ -251,7 +251,9 @@ impl Rempart {
     /// Admits the holder of a credential being used (`action`: a token or
     /// a session): active, and the request's source on the account's
     /// allow-list. A refusal ends the read transaction `tx`, is recorded
-    /// with its reason, and is returned; otherwise `tx` is handed back.
+    /// with its reason (by the kernel, at its clock's time, naming the
+    /// holder as the caller), and is returned; otherwise `tx` is handed
+    /// back.
     pub(crate) async fn admit_holder(
         &self,
         mut tx: Box<dyn ReadTx>,

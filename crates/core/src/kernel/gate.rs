@@ -59,7 +59,7 @@ impl<'a> Caller<'a> {
         match self {
             Self::Actor(actor) => actor.audit_name(),
             Self::Anonymous => "anonymous".to_owned(),
-            Self::Holder(id) => format!("principal:{id}"),
+            Self::Holder(id) => Target::Principal(*id).to_string(),
             Self::System => "system".to_owned(),
             Self::Offline => "offline".to_owned(),
             Self::Bootstrap => "bootstrap".to_owned(),
