@@ -23,7 +23,7 @@
 
 use std::marker::PhantomData;
 
-use rempart_model::{Action, Environment, Outcome, Permission, Scope, TenantId};
+use rempart_model::{Action, Environment, Outcome, Permission, PrincipalId, Scope, TenantId};
 use rempart_store::{ReadTx, Tx};
 use time::OffsetDateTime;
 
@@ -42,6 +42,9 @@ pub enum Caller<'a> {
     Actor(&'a Actor),
     /// Someone not authenticated: a login, an unseal, a bootstrap exchange.
     Anonymous,
+    /// The holder of a credential being authenticated, not yet admitted
+    /// (an inactive account, a source off its allow-list).
+    Holder(PrincipalId),
     /// Rempart itself: start-up, the sequencer, scheduled work.
     System,
     /// An operator on the host, with the keyring files (init, reseal).
@@ -56,6 +59,7 @@ impl<'a> Caller<'a> {
         match self {
             Self::Actor(actor) => actor.audit_name(),
             Self::Anonymous => "anonymous".to_owned(),
+            Self::Holder(id) => Target::Principal(*id).to_string(),
             Self::System => "system".to_owned(),
             Self::Offline => "offline".to_owned(),
             Self::Bootstrap => "bootstrap".to_owned(),
