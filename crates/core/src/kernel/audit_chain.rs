@@ -412,7 +412,14 @@ impl AuditChain {
                 Some(last) => Some(last.as_ref().map_or(0, |c| c.size)),
                 None => self.cache().last_checkpoint_size,
             };
-            let due_hint = last_size.is_none_or(|s| event.seq - s >= self.checkpoint_every_events);
+            // A cached size ahead of this event is stale (the batch that
+            // signed it rolled back): the stored checkpoint decides.
+            let due_hint = last_size.is_none_or(|s| {
+                event
+                    .seq
+                    .checked_sub(s)
+                    .is_none_or(|since| since >= self.checkpoint_every_events)
+            });
             if due_hint && self.has_signer() {
                 let last = match last_checkpoint.take() {
                     Some(last) => last,
