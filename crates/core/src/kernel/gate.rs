@@ -23,7 +23,7 @@
 
 use std::marker::PhantomData;
 
-use rempart_model::{Action, Environment, Outcome, Permission, Scope, TenantId};
+use rempart_model::{Action, Environment, Outcome, Permission, PrincipalId, Scope, TenantId};
 use rempart_store::{ReadTx, Tx};
 use time::OffsetDateTime;
 
@@ -48,6 +48,11 @@ pub enum Caller<'a> {
     Offline,
     /// The bootstrap credential, while it makes the first administrator.
     Bootstrap,
+    /// An account named by a credential it presented (a password at
+    /// login, a token or a session being admitted), before it acts as an
+    /// authenticated [`Actor`]: named as the actor would be, holding no
+    /// permission.
+    Holder(PrincipalId),
 }
 
 impl<'a> Caller<'a> {
@@ -59,6 +64,7 @@ impl<'a> Caller<'a> {
             Self::System => "system".to_owned(),
             Self::Offline => "offline".to_owned(),
             Self::Bootstrap => "bootstrap".to_owned(),
+            Self::Holder(id) => Target::Principal(*id).to_string(),
         }
     }
 
@@ -152,6 +158,8 @@ pub struct Gate<'a, M, S> {
     pub(super) call: Call<'a>,
     now: OffsetDateTime,
     details: Option<Details>,
+    /// Events the call set off besides its own ([`Gate::also`]).
+    also: Vec<(RequestContext, Draft)>,
     _state: PhantomData<(M, S)>,
 }
 
@@ -192,6 +200,7 @@ impl Kernel {
             call,
             now,
             details: None,
+            also: Vec::new(),
             _state: PhantomData,
         })
     }
@@ -310,6 +319,7 @@ impl<'a, M, S> Gate<'a, M, S> {
             call: self.call,
             now: self.now,
             details: self.details,
+            also: self.also,
             _state: PhantomData,
         }
     }
@@ -359,10 +369,34 @@ impl Gate<'_, Write, Cleared> {
     }
 }
 
-impl<M> Gate<'_, M, Cleared> {
+impl<'a, M> Gate<'a, M, Cleared> {
     /// Details for the event, sealed under the tenant's key at append.
     pub fn details(&mut self, details: Details) {
         self.details = Some(details);
+    }
+
+    /// Names the caller once the body has proved who it is (the account
+    /// whose password a login checked, the bootstrap credential): the
+    /// event names it; a refusal recorded before names the caller the
+    /// gate opened with.
+    pub fn by(&mut self, caller: Caller<'a>) {
+        self.call.caller = caller;
+    }
+
+    /// Another event the call sets off (the lockout a failure caused, the
+    /// alarm of an emergency account's login): appended after the call's
+    /// own when it commits, in the same transaction, with `call`'s caller,
+    /// context, action, target and tenant. A refusal records neither.
+    pub fn also(&mut self, call: Call<'_>, outcome: Outcome, details: Option<Details>) {
+        let mut draft =
+            Draft::new(call.caller.audit_name(), call.action, outcome).in_tenant(call.tenant);
+        if let Some(target) = call.target {
+            draft = draft.target(target);
+        }
+        if let Some(details) = details {
+            draft = draft.details(details);
+        }
+        self.also.push((call.ctx, draft));
     }
 
     /// Appends the event (outcome `success`) and commits: the change and
@@ -380,6 +414,7 @@ impl<M> Gate<'_, M, Cleared> {
             call,
             now,
             details,
+            also,
             ..
         } = self;
         let mut draft =
@@ -393,6 +428,9 @@ impl<M> Gate<'_, M, Cleared> {
         kernel
             .append_audit(tx.as_mut(), &call.ctx, now, draft)
             .await?;
+        for (ctx, draft) in also {
+            kernel.append_audit(tx.as_mut(), &ctx, now, draft).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -74,6 +74,12 @@ impl Kernel {
         Ok(self.store.begin_read().await?)
     }
 
+    /// The auth epoch: what a cached authentication is trusted under
+    /// (see the store's `auth_epoch`).
+    pub async fn auth_epoch(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.auth_epoch().await?)
+    }
+
     /// Whether the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.store.ping().await
