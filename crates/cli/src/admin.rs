@@ -4,8 +4,10 @@ use std::io::Read as _;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
+use rempart_api::bootstrap::{BootstrapRequest, BootstrapResponse};
+use rempart_api::tenants::{CreateTenantRequest, TenantAccessWire, TenantList, TenantView};
+use rempart_model::password_policy::PasswordPolicy;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, DEFAULT_SERVER};
 use crate::{ClientArgs, ConfigArgs, offline, output, profile};
@@ -27,43 +29,6 @@ pub struct BootstrapArgs {
     config: ConfigArgs,
     #[command(flatten)]
     client: ClientArgs,
-}
-
-#[derive(Serialize)]
-struct BootstrapRequest<'a> {
-    credential: &'a str,
-    administrator: &'a str,
-}
-
-#[derive(Deserialize)]
-struct BootstrapResponse {
-    administrator: Principal,
-    token: String,
-    token_expires_at: String,
-}
-
-/// The token is never printed.
-impl std::fmt::Debug for BootstrapResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BootstrapResponse")
-            .field("administrator", &self.administrator)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Principal {
-    id: String,
-    name: String,
-}
-
-/// The credential is never printed.
-impl std::fmt::Debug for BootstrapRequest<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BootstrapRequest")
-            .field("administrator", &self.administrator)
-            .finish_non_exhaustive()
-    }
 }
 
 pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
@@ -100,8 +65,8 @@ pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
         .post(
             "/api/v1/bootstrap",
             &BootstrapRequest {
-                credential: credential.expose_secret(),
-                administrator,
+                credential: credential.expose_secret().to_owned(),
+                administrator: administrator.to_owned(),
             },
         )
         .await?;
@@ -123,7 +88,7 @@ pub async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
             "Its API token is saved in profile {:?} of {} (mode 0600); it expires at {}.",
             args.client.profile,
             saved.display(),
-            response.token_expires_at
+            output::time(response.token_expires_at)
         ));
         output::line(
             "Before then, create the people who administer Rempart (`rempart user create`, `rempart grant add`), who log in with a password and second factor.",
@@ -173,33 +138,12 @@ pub enum TenantCommand {
     },
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Tenant {
-    id: String,
-    name: String,
-    region: String,
-    environment: String,
-    created_at: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct TenantList {
-    tenants: Vec<Tenant>,
-}
-
-#[derive(Debug, Serialize)]
-struct CreateTenant<'a> {
-    name: &'a str,
-    region: &'a str,
-    environment: &'a str,
-}
-
 pub async fn tenant(command: TenantCommand, args: &ClientArgs) -> anyhow::Result<()> {
     let client = Client::from_args(args)?;
     let access = match &command {
         TenantCommand::Access { id } => Some(
             client
-                .get::<serde_json::Value>(&format!("/api/v1/tenants/{id}/access"))
+                .get::<TenantAccessWire>(&format!("/api/v1/tenants/{id}/access"))
                 .await?,
         ),
         TenantCommand::SetAccess {
@@ -208,25 +152,26 @@ pub async fn tenant(command: TenantCommand, args: &ClientArgs) -> anyhow::Result
             allow,
             policy,
         } => {
-            let policy: Option<serde_json::Value> = match policy {
+            let password_policy = match policy {
                 Some(path) => {
                     let text = std::fs::read_to_string(path)
                         .with_context(|| format!("cannot read {}", path.display()))?;
-                    let table: toml::Table = toml::from_str(&text)
-                        .with_context(|| format!("{} is not TOML", path.display()))?;
-                    Some(serde_json::to_value(table)?)
+                    let rules: PasswordPolicy = toml::from_str(&text).with_context(|| {
+                        format!("{} is not a TOML table of password rules", path.display())
+                    })?;
+                    Some(rules)
                 }
                 None => None,
             };
             Some(
                 client
-                    .put::<_, serde_json::Value>(
+                    .put::<_, TenantAccessWire>(
                         &format!("/api/v1/tenants/{id}/access"),
-                        &serde_json::json!({
-                            "require_mfa": require_mfa,
-                            "allow_list": (!allow.is_empty()).then_some(allow),
-                            "password_policy": policy,
-                        }),
+                        &TenantAccessWire {
+                            password_policy,
+                            allow_list: (!allow.is_empty()).then(|| allow.clone()),
+                            require_mfa: *require_mfa,
+                        },
                     )
                     .await?,
             )
@@ -234,8 +179,7 @@ pub async fn tenant(command: TenantCommand, args: &ClientArgs) -> anyhow::Result
         _ => None,
     };
     if let Some(access) = access {
-        output::line(&serde_json::to_string_pretty(&access)?);
-        return Ok(());
+        return output::json(&access);
     }
     let tenants = match command {
         TenantCommand::Create {
@@ -243,13 +187,13 @@ pub async fn tenant(command: TenantCommand, args: &ClientArgs) -> anyhow::Result
             region,
             environment,
         } => {
-            let created: Tenant = client
+            let created: TenantView = client
                 .post(
                     "/api/v1/tenants",
-                    &CreateTenant {
-                        name: &name,
-                        region: &region,
-                        environment: &environment,
+                    &CreateTenantRequest {
+                        name,
+                        region,
+                        environment,
                     },
                 )
                 .await?;
@@ -263,7 +207,15 @@ pub async fn tenant(command: TenantCommand, args: &ClientArgs) -> anyhow::Result
     } else {
         let rows: Vec<Vec<String>> = tenants
             .into_iter()
-            .map(|t| vec![t.id, t.name, t.region, t.environment, t.created_at])
+            .map(|t| {
+                vec![
+                    t.id.to_string(),
+                    t.name,
+                    t.region,
+                    t.environment,
+                    output::time(t.created_at),
+                ]
+            })
             .collect();
         output::table(&["ID", "NAME", "REGION", "ENVIRONMENT", "CREATED"], &rows);
     }

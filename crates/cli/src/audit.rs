@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
+use rempart_api::audit::{AuditEventPage, SearchParams};
 use rempart_audit::{PublicKey, Report, Verifier};
 use rempart_core::{Rempart, SystemClock};
 use rempart_model::{Action, Outcome};
-use serde::Deserialize;
 
 use crate::client::Client;
 use crate::offline::{load_config, open_store};
@@ -146,35 +146,23 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
             limit,
             client,
         } => {
-            let mut url = reqwest::Url::parse("http://rempart/api/v1/audit/events")?;
-            {
-                let mut q = url.query_pairs_mut();
-                for (name, value) in [
-                    ("since", since),
-                    ("until", until),
-                    ("actor", actor),
-                    ("action", action),
-                    ("tenant", tenant),
-                    ("outcome", outcome),
-                    ("after", after.map(|a| a.to_string())),
-                    ("limit", Some(limit.to_string())),
-                ] {
-                    if let Some(value) = value {
-                        q.append_pair(name, &value);
-                    }
-                }
-            }
-            let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+            let params = SearchParams {
+                since,
+                until,
+                actor,
+                action,
+                tenant,
+                outcome,
+                after,
+                limit: Some(limit),
+            };
             let api = Client::from_args(&client)?;
-            let page: serde_json::Value = api.get(&path).await?;
+            let page: AuditEventPage = api.get_with("/api/v1/audit/events", &params).await?;
             if client.json {
-                output::line(&serde_json::to_string_pretty(&page)?);
-                return Ok(());
+                return output::json(&page);
             }
-            let events: Vec<EventRow> =
-                serde_json::from_value(page.get("events").cloned().unwrap_or_default())
-                    .context("the server's answer is not a page of events")?;
-            let rows: Vec<Vec<String>> = events
+            let rows: Vec<Vec<String>> = page
+                .events
                 .into_iter()
                 .map(|e| {
                     vec![
@@ -194,23 +182,12 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
                 ],
                 &rows,
             );
-            if let Some(next) = page.get("next_after").and_then(serde_json::Value::as_u64) {
+            if let Some(next) = page.next_after {
                 output::note(&format!("more: --after {next}"));
             }
             Ok(())
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct EventRow {
-    seq: u64,
-    time: String,
-    actor: String,
-    action: String,
-    outcome: String,
-    target: Option<String>,
-    tenant: Option<String>,
 }
 
 fn parse_key(text: &str) -> anyhow::Result<PublicKey> {
@@ -518,8 +495,8 @@ async fn export(
 /// operator input (a key file, or REMPART_KEYRING_PASSPHRASE); otherwise the
 /// core as it is and why no checkpoint can be signed.
 fn with_signer(config: &rempart_core::Config, core: Rempart) -> (Rempart, Option<String>) {
-    use rempart_core::keys::{KeyVault, KeyringLocation};
-    let location = KeyringLocation::from_config(config);
+    use rempart_core::keys::KeyVault;
+    let location = config.keyring_location();
     if !location.path.exists() {
         return (
             core,

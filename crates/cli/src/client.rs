@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, anyhow, bail};
+use rempart_api::problem::Problem;
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -73,7 +74,18 @@ impl Client {
     }
 
     pub async fn get<R: DeserializeOwned>(&self, path: &str) -> anyhow::Result<R> {
-        self.send::<(), R>(Method::GET, path, None).await
+        self.send::<(), (), R>(Method::GET, path, None, None).await
+    }
+
+    /// A GET with query parameters (one of the API's query types; its
+    /// absent fields are left out).
+    pub async fn get_with<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> anyhow::Result<R> {
+        self.send::<Q, (), R>(Method::GET, path, Some(query), None)
+            .await
     }
 
     pub async fn post<B: Serialize, R: DeserializeOwned>(
@@ -81,7 +93,13 @@ impl Client {
         path: &str,
         body: &B,
     ) -> anyhow::Result<R> {
-        self.send(Method::POST, path, Some(body)).await
+        self.send::<(), B, R>(Method::POST, path, None, Some(body))
+            .await
+    }
+
+    /// A POST to an operation that takes no body.
+    pub async fn post_empty<R: DeserializeOwned>(&self, path: &str) -> anyhow::Result<R> {
+        self.send::<(), (), R>(Method::POST, path, None, None).await
     }
 
     pub async fn put<B: Serialize, R: DeserializeOwned>(
@@ -89,11 +107,13 @@ impl Client {
         path: &str,
         body: &B,
     ) -> anyhow::Result<R> {
-        self.send(Method::PUT, path, Some(body)).await
+        self.send::<(), B, R>(Method::PUT, path, None, Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
-        self.send::<(), ()>(Method::DELETE, path, None).await
+        self.send::<(), (), ()>(Method::DELETE, path, None, None)
+            .await
     }
 
     /// Uses `token` from now on (a session secret after login).
@@ -102,16 +122,20 @@ impl Client {
         self
     }
 
-    async fn send<B: Serialize, R: DeserializeOwned>(
+    async fn send<Q: Serialize, B: Serialize, R: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
+        query: Option<&Q>,
         body: Option<&B>,
     ) -> anyhow::Result<R> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method, &url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose_secret());
+        }
+        if let Some(query) = query {
+            request = request.query(query);
         }
         if let Some(body) = body {
             request = request.json(body);
@@ -147,19 +171,13 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn problem_error(status: StatusCode, body: &[u8]) -> anyhow::Error {
-    #[derive(serde::Deserialize)]
-    struct Problem {
-        title: Option<String>,
-        detail: Option<String>,
-    }
     match serde_json::from_slice::<Problem>(body) {
-        Ok(Problem {
-            title: Some(title),
-            detail,
-        }) => match detail {
-            Some(detail) => anyhow!("{title} ({}): {detail}", status.as_u16()),
-            None => anyhow!("{title} ({})", status.as_u16()),
-        },
-        _ => anyhow!("the server answered {status}"),
+        Ok(Problem { title, detail, .. }) if detail.is_empty() => {
+            anyhow!("{title} ({})", status.as_u16())
+        }
+        Ok(Problem { title, detail, .. }) => {
+            anyhow!("{title} ({}): {detail}", status.as_u16())
+        }
+        Err(_) => anyhow!("the server answered {status}"),
     }
 }

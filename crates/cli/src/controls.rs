@@ -5,7 +5,7 @@
 
 use anyhow::bail;
 use clap::Subcommand;
-use rempart_server::routes::controls::{CheckControlsRequest, ControlReportView};
+use rempart_api::controls::{CheckControlsRequest, ControlReportView};
 
 use crate::client::Client;
 use crate::{ClientArgs, output};

@@ -9,9 +9,17 @@ use std::io::{BufRead as _, Write as _};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
+use rempart_api::identity::{
+    ChangePasswordRequest, CodeRequest, CreateGrantRequest, CreateRoleRequest, CreateTokenRequest,
+    CreateUserRequest, CreatedToken, GrantList, GrantView, LoginRequest, LoginResponse,
+    RecoveryCodesResponse, ResetPasswordRequest, RoleList, RoleViewWire, SessionList,
+    SessionListQuery, SetStateRequest, StepUpRequest, TokenList, TokenListQuery,
+    TotpEnrolmentResponse, UserList, UserListQuery, UserView, WebauthnCredentialList,
+};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
 
 use crate::client::{Client, DEFAULT_SERVER};
 use crate::{ClientArgs, output, profile};
@@ -66,33 +74,6 @@ pub struct LoginArgs {
     client: ClientArgs,
 }
 
-#[derive(Serialize)]
-struct LoginRequest<'a> {
-    name: &'a str,
-    password: &'a str,
-    return_token: bool,
-}
-
-impl std::fmt::Debug for LoginRequest<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LoginRequest(redacted)")
-    }
-}
-
-#[derive(Deserialize)]
-struct LoginResponse {
-    stage: String,
-    token: Option<String>,
-}
-
-impl std::fmt::Debug for LoginResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginResponse")
-            .field("stage", &self.stage)
-            .finish_non_exhaustive()
-    }
-}
-
 fn show_secret(text: &str) {
     output::line(text);
     let _ = std::io::stdout().flush();
@@ -121,8 +102,8 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         .post(
             "/api/v1/auth/login",
             &LoginRequest {
-                name: &args.user,
-                password: password.expose_secret(),
+                name: args.user.clone(),
+                password: password.expose_secret().to_owned(),
                 return_token: true,
             },
         )
@@ -138,7 +119,9 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
                 let next: LoginResponse = client
                     .post(
                         "/api/v1/auth/second-factor",
-                        &json!({"code": code.expose_secret()}),
+                        &CodeRequest {
+                            code: code.expose_secret().to_owned(),
+                        },
                     )
                     .await?;
                 stage = next.stage;
@@ -152,13 +135,13 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
             "change_password" => {
                 output::note("This password must be changed now.");
                 let new = input.new_password("New password")?;
-                let _: Value = client
+                let (): () = client
                     .post(
                         "/api/v1/auth/password",
-                        &json!({
-                            "current_password": password.expose_secret(),
-                            "new_password": new.expose_secret(),
-                        }),
+                        &ChangePasswordRequest {
+                            current_password: password.expose_secret().to_owned(),
+                            new_password: new.expose_secret().to_owned(),
+                        },
                     )
                     .await?;
                 "full".clone_into(&mut stage);
@@ -184,37 +167,29 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
 /// Enrols a TOTP authenticator and confirms it; prints the recovery codes.
 /// Returns the session's next stage.
 async fn enrol(client: &Client, input: &Input) -> anyhow::Result<String> {
-    let enrolment: Value = client.post("/api/v1/mfa/totp", &json!({})).await?;
-    show_secret(field(&enrolment, "uri").as_str().unwrap_or_default());
-    output::note(&format!(
-        "secret for manual entry: {}",
-        field(&enrolment, "secret").as_str().unwrap_or_default()
-    ));
+    let enrolment: TotpEnrolmentResponse = client.post_empty("/api/v1/mfa/totp").await?;
+    show_secret(&enrolment.uri);
+    output::note(&format!("secret for manual entry: {}", enrolment.secret));
     let code = input.secret("Code from the authenticator (input hidden): ")?;
-    let codes: Value = client
+    let codes: RecoveryCodesResponse = client
         .post(
             "/api/v1/mfa/totp/confirm",
-            &json!({"code": code.expose_secret()}),
+            &CodeRequest {
+                code: code.expose_secret().to_owned(),
+            },
         )
         .await?;
     output::note("Recovery codes (each works once; shown once; keep them offline):");
-    for code in field(&codes, "recovery_codes")
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        show_secret(code.as_str().unwrap_or_default());
+    for code in &codes.recovery_codes {
+        show_secret(code);
     }
     // The server moved the session on; ask where it stands.
-    let sessions: Value = client.get("/api/v1/sessions").await.unwrap_or(Value::Null);
-    let stage = field(&sessions, "sessions")
-        .as_array()
+    let sessions: Option<SessionList> = client.get("/api/v1/sessions").await.ok();
+    let stage = sessions
         .into_iter()
-        .flatten()
-        .find(|s| field(s, "current") == true)
-        .and_then(|s| field(s, "stage").as_str())
-        .unwrap_or("change_password")
-        .to_owned();
+        .flat_map(|list| list.sessions)
+        .find(|s| s.current)
+        .map_or_else(|| "change_password".to_owned(), |s| s.stage);
     Ok(stage)
 }
 
@@ -229,7 +204,7 @@ pub enum UserCommand {
         kind: String,
         /// The tenant of a tenant user.
         #[arg(long, value_name = "TENANT_ID")]
-        tenant: Option<String>,
+        tenant: Option<Uuid>,
         #[arg(long)]
         email: Option<String>,
         #[arg(long)]
@@ -250,7 +225,7 @@ pub enum UserCommand {
     /// Lists accounts (staff-wide, or one tenant's users).
     List {
         #[arg(long, value_name = "TENANT_ID")]
-        tenant: Option<String>,
+        tenant: Option<Uuid>,
     },
     /// Suspends an account: its sessions end, its tokens are revoked.
     Suspend { user: String },
@@ -269,65 +244,34 @@ pub enum UserCommand {
     ResetMfa { user: String },
 }
 
-fn user_rows(users: &[Value]) -> Vec<Vec<String>> {
+fn user_rows(users: &[UserView]) -> Vec<Vec<String>> {
     users
         .iter()
         .map(|u| {
             vec![
-                text(field(u, "id")),
-                text(field(u, "name")),
-                text(field(u, "kind")),
-                text(field(u, "state")),
-                text(field(u, "tenant")),
+                u.id.to_string(),
+                u.name.clone(),
+                u.kind.clone(),
+                u.state.clone(),
+                output::cell(u.tenant),
             ]
         })
         .collect()
 }
 
-/// A field of a JSON object, or null.
-fn field<'a>(value: &'a Value, name: &str) -> &'a Value {
-    value.get(name).unwrap_or(&Value::Null)
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".to_owned(),
-        other => other.to_string(),
-    }
-}
-
-/// Prints the array `key` of `list`: as JSON, or as a table of the given
-/// (header, field) columns.
-fn print_columns(
+/// Prints an answer: as JSON, or as a table of the given rows.
+fn print<T: serde::Serialize>(
     json: bool,
-    list: &Value,
-    key: &str,
-    columns: &[(&str, &str)],
+    value: &T,
+    header: &[&str],
+    rows: &[Vec<String>],
 ) -> anyhow::Result<()> {
-    let items = field(list, key);
-    let rows: Vec<Vec<String>> = items
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|item| {
-            columns
-                .iter()
-                .map(|(_, name)| text(field(item, name)))
-                .collect()
-        })
-        .collect();
-    let header: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
-    print(json, items, &header, &rows)
-}
-
-fn print(json: bool, value: &Value, header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
     if json {
-        output::line(&serde_json::to_string_pretty(value)?);
+        output::json(value)
     } else {
         output::table(header, rows);
+        Ok(())
     }
-    Ok(())
 }
 
 /// Escapes a user name or id for a URL path segment.
@@ -348,7 +292,9 @@ pub async fn user(command: UserCommand, args: &ClientArgs) -> anyhow::Result<()>
     let client = Client::from_args(args)?;
     let state = |user: &str, state: &str| {
         let path = format!("/api/v1/users/{}/state", segment(user));
-        let body = json!({"state": state});
+        let body = SetStateRequest {
+            state: state.to_owned(),
+        };
         (path, body)
     };
     match command {
@@ -368,19 +314,19 @@ pub async fn user(command: UserCommand, args: &ClientArgs) -> anyhow::Result<()>
             } else {
                 None
             };
-            let created: Value = client
+            let created: UserView = client
                 .post(
                     "/api/v1/users",
-                    &json!({
-                        "name": name,
-                        "kind": kind.replace('-', "_"),
-                        "tenant": tenant,
-                        "email": email,
-                        "display_name": display_name,
-                        "password": password.as_ref().map(ExposeSecret::expose_secret),
-                        "temporary_password": !permanent,
-                        "break_glass": break_glass,
-                    }),
+                    &CreateUserRequest {
+                        name,
+                        kind: kind.replace('-', "_"),
+                        tenant,
+                        email,
+                        display_name,
+                        password: password.as_ref().map(|p| p.expose_secret().to_owned()),
+                        temporary_password: !permanent,
+                        break_glass,
+                    },
                 )
                 .await?;
             print(
@@ -391,20 +337,14 @@ pub async fn user(command: UserCommand, args: &ClientArgs) -> anyhow::Result<()>
             )
         }
         UserCommand::List { tenant } => {
-            let path = match tenant {
-                Some(t) => format!("/api/v1/users?tenant={}", segment(&t)),
-                None => "/api/v1/users".to_owned(),
-            };
-            let list: Value = client.get(&path).await?;
-            let users = field(&list, "users")
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            print(args.json, field(&list, "users"), HEADER, &user_rows(&users))
+            let list: UserList = client
+                .get_with("/api/v1/users", &UserListQuery { tenant })
+                .await?;
+            print(args.json, &list.users, HEADER, &user_rows(&list.users))
         }
         UserCommand::Suspend { user } => {
             let (path, body) = state(&user, "suspended");
-            let updated: Value = client.put(&path, &body).await?;
+            let updated: UserView = client.put(&path, &body).await?;
             print(
                 args.json,
                 &updated,
@@ -414,7 +354,7 @@ pub async fn user(command: UserCommand, args: &ClientArgs) -> anyhow::Result<()>
         }
         UserCommand::Activate { user } => {
             let (path, body) = state(&user, "active");
-            let updated: Value = client.put(&path, &body).await?;
+            let updated: UserView = client.put(&path, &body).await?;
             print(
                 args.json,
                 &updated,
@@ -424,7 +364,7 @@ pub async fn user(command: UserCommand, args: &ClientArgs) -> anyhow::Result<()>
         }
         UserCommand::Terminate { user } => {
             let (path, body) = state(&user, "terminated");
-            let updated: Value = client.put(&path, &body).await?;
+            let updated: UserView = client.put(&path, &body).await?;
             print(
                 args.json,
                 &updated,
@@ -437,7 +377,9 @@ pub async fn user(command: UserCommand, args: &ClientArgs) -> anyhow::Result<()>
             let (): () = client
                 .put(
                     &format!("/api/v1/users/{}/password", segment(&user)),
-                    &json!({"password": password.expose_secret()}),
+                    &ResetPasswordRequest {
+                        password: password.expose_secret().to_owned(),
+                    },
                 )
                 .await?;
             output::note(&format!(
@@ -472,14 +414,8 @@ pub enum RoleCommand {
 
 pub async fn role(command: RoleCommand, args: &ClientArgs) -> anyhow::Result<()> {
     let client = Client::from_args(args)?;
-    let roles: Vec<Value> = match command {
-        RoleCommand::List => {
-            let list: Value = client.get("/api/v1/roles").await?;
-            field(&list, "roles")
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        }
+    let roles: Vec<RoleViewWire> = match command {
+        RoleCommand::List => client.get::<RoleList>("/api/v1/roles").await?.roles,
         RoleCommand::Create {
             name,
             permissions,
@@ -488,7 +424,11 @@ pub async fn role(command: RoleCommand, args: &ClientArgs) -> anyhow::Result<()>
             client
                 .post(
                     "/api/v1/roles",
-                    &json!({"name": name, "permissions": permissions, "description": description}),
+                    &CreateRoleRequest {
+                        name,
+                        permissions,
+                        description,
+                    },
                 )
                 .await?,
         ],
@@ -496,30 +436,14 @@ pub async fn role(command: RoleCommand, args: &ClientArgs) -> anyhow::Result<()>
     let rows: Vec<Vec<String>> = roles
         .iter()
         .map(|r| {
-            let permissions: Vec<String> = field(r, "permissions")
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(text)
-                .collect();
             vec![
-                text(field(r, "name")),
-                if field(r, "builtin") == true {
-                    "built-in"
-                } else {
-                    "custom"
-                }
-                .to_owned(),
-                permissions.join(" "),
+                r.name.clone(),
+                if r.builtin { "built-in" } else { "custom" }.to_owned(),
+                r.permissions.join(" "),
             ]
         })
         .collect();
-    print(
-        args.json,
-        &Value::Array(roles),
-        &["ROLE", "KIND", "PERMISSIONS"],
-        &rows,
-    )
+    print(args.json, &roles, &["ROLE", "KIND", "PERMISSIONS"], &rows)
 }
 
 #[derive(Debug, Subcommand)]
@@ -533,8 +457,8 @@ pub enum GrantCommand {
         #[arg(long, default_value = "global")]
         scope: String,
         /// RFC 3339 time the grant ends.
-        #[arg(long, value_name = "TIME")]
-        expires: Option<String>,
+        #[arg(long, value_name = "TIME", value_parser = rfc3339)]
+        expires: Option<OffsetDateTime>,
     },
     /// Lists an account's grants.
     List { user: String },
@@ -542,16 +466,22 @@ pub enum GrantCommand {
     Revoke { id: String },
 }
 
-fn grant_rows(grants: &[Value]) -> Vec<Vec<String>> {
+/// A time given on the command line, in RFC 3339.
+fn rfc3339(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|_| "expected an RFC 3339 time, such as 2030-01-31T18:00:00Z".to_owned())
+}
+
+fn grant_rows(grants: &[GrantView]) -> Vec<Vec<String>> {
     grants
         .iter()
         .map(|g| {
             vec![
-                text(field(g, "id")),
-                text(field(g, "user")),
-                text(field(g, "role")),
-                text(field(g, "scope")),
-                text(field(g, "expires_at")),
+                g.id.to_string(),
+                g.user.to_string(),
+                g.role.clone(),
+                g.scope.clone(),
+                output::time_cell(g.expires_at),
             ]
         })
         .collect()
@@ -567,10 +497,15 @@ pub async fn grant(command: GrantCommand, args: &ClientArgs) -> anyhow::Result<(
             scope,
             expires,
         } => {
-            let created: Value = client
+            let created: GrantView = client
                 .post(
                     "/api/v1/grants",
-                    &json!({"user": user, "role": role, "scope": scope, "expires_at": expires}),
+                    &CreateGrantRequest {
+                        user,
+                        role,
+                        scope,
+                        expires_at: expires,
+                    },
                 )
                 .await?;
             print(
@@ -581,19 +516,10 @@ pub async fn grant(command: GrantCommand, args: &ClientArgs) -> anyhow::Result<(
             )
         }
         GrantCommand::List { user } => {
-            let list: Value = client
+            let list: GrantList = client
                 .get(&format!("/api/v1/users/{}/grants", segment(&user)))
                 .await?;
-            let grants = field(&list, "grants")
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            print(
-                args.json,
-                field(&list, "grants"),
-                HEADER,
-                &grant_rows(&grants),
-            )
+            print(args.json, &list.grants, HEADER, &grant_rows(&list.grants))
         }
         GrantCommand::Revoke { id } => {
             client
@@ -622,7 +548,7 @@ pub enum TokenCommand {
         permissions: Vec<String>,
         /// Bind it to one tenant.
         #[arg(long, value_name = "TENANT_ID")]
-        tenant: Option<String>,
+        tenant: Option<Uuid>,
         /// A network it may be used from (repeat for several).
         #[arg(long = "allow", value_name = "CIDR")]
         allow: Vec<String>,
@@ -647,44 +573,49 @@ pub async fn token(command: TokenCommand, args: &ClientArgs) -> anyhow::Result<(
             tenant,
             allow,
         } => {
-            let created: Value = client
+            let created: CreatedToken = client
                 .post(
                     "/api/v1/tokens",
-                    &json!({
-                        "name": name,
-                        "holder": holder,
-                        "expires_in_days": days,
-                        "permissions": (!permissions.is_empty()).then_some(permissions),
-                        "tenant": tenant,
-                        "allow_list": (!allow.is_empty()).then_some(allow),
-                    }),
+                    &CreateTokenRequest {
+                        name,
+                        holder,
+                        expires_in_days: days,
+                        permissions: (!permissions.is_empty()).then_some(permissions),
+                        tenant,
+                        allow_list: (!allow.is_empty()).then_some(allow),
+                    },
                 )
                 .await?;
             output::note(&format!(
                 "token {} created, expires {}; shown once:",
-                text(field(&created, "id")),
-                text(field(&created, "expires_at"))
+                created.view.id,
+                output::time_cell(created.view.expires_at)
             ));
-            show_secret(field(&created, "token").as_str().unwrap_or_default());
+            show_secret(&created.token);
             Ok(())
         }
         TokenCommand::List { user } => {
-            let path = match user {
-                Some(u) => format!("/api/v1/tokens?user={}", segment(&u)),
-                None => "/api/v1/tokens".to_owned(),
-            };
-            let list: Value = client.get(&path).await?;
-            print_columns(
+            let list: TokenList = client
+                .get_with("/api/v1/tokens", &TokenListQuery { user })
+                .await?;
+            let rows: Vec<Vec<String>> = list
+                .tokens
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.id.to_string(),
+                        t.name.clone(),
+                        output::time_cell(t.expires_at),
+                        output::time_cell(t.revoked_at),
+                        output::time_cell(t.last_used_at),
+                    ]
+                })
+                .collect();
+            print(
                 args.json,
-                &list,
-                "tokens",
-                &[
-                    ("ID", "id"),
-                    ("NAME", "name"),
-                    ("EXPIRES", "expires_at"),
-                    ("REVOKED", "revoked_at"),
-                    ("LAST USED", "last_used_at"),
-                ],
+                &list.tokens,
+                &["ID", "NAME", "EXPIRES", "REVOKED", "LAST USED"],
+                &rows,
             )
         }
         TokenCommand::Revoke { id } => {
@@ -719,17 +650,24 @@ pub async fn mfa(command: MfaCommand, args: &ClientArgs) -> anyhow::Result<()> {
             Ok(())
         }
         MfaCommand::Keys => {
-            let list: Value = client.get("/api/v1/mfa/webauthn").await?;
-            print_columns(
+            let list: WebauthnCredentialList = client.get("/api/v1/mfa/webauthn").await?;
+            let rows: Vec<Vec<String>> = list
+                .credentials
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.id.to_string(),
+                        c.name.clone(),
+                        output::time(c.created_at),
+                        output::time_cell(c.last_used_at),
+                    ]
+                })
+                .collect();
+            print(
                 args.json,
-                &list,
-                "credentials",
-                &[
-                    ("ID", "id"),
-                    ("NAME", "name"),
-                    ("REGISTERED", "created_at"),
-                    ("LAST USED", "last_used_at"),
-                ],
+                &list.credentials,
+                &["ID", "NAME", "REGISTERED", "LAST USED"],
+                &rows,
             )
         }
         MfaCommand::RemoveKey { id } => {
@@ -747,7 +685,7 @@ pub enum SessionCommand {
     /// Lists live sessions (yours, or another account's by id).
     List {
         #[arg(long, value_name = "USER_ID")]
-        user: Option<String>,
+        user: Option<Uuid>,
     },
     /// Ends a session.
     Revoke { id: String },
@@ -757,28 +695,25 @@ pub async fn session(command: SessionCommand, args: &ClientArgs) -> anyhow::Resu
     let client = Client::from_args(args)?;
     match command {
         SessionCommand::List { user } => {
-            let path = match user {
-                Some(u) => format!("/api/v1/sessions?user={}", segment(&u)),
-                None => "/api/v1/sessions".to_owned(),
-            };
-            let list: Value = client.get(&path).await?;
-            let rows: Vec<Vec<String>> = field(&list, "sessions")
-                .as_array()
-                .into_iter()
-                .flatten()
+            let list: SessionList = client
+                .get_with("/api/v1/sessions", &SessionListQuery { user })
+                .await?;
+            let rows: Vec<Vec<String>> = list
+                .sessions
+                .iter()
                 .map(|s| {
                     vec![
-                        text(field(s, "id")),
-                        text(field(s, "source")),
-                        text(field(s, "last_seen_at")),
-                        text(field(s, "expires_at")),
-                        if field(s, "current") == true { "*" } else { "" }.to_owned(),
+                        s.id.to_string(),
+                        output::cell(s.source.as_deref()),
+                        output::time(s.last_seen_at),
+                        output::time(s.expires_at),
+                        if s.current { "*" } else { "" }.to_owned(),
                     ]
                 })
                 .collect();
             print(
                 args.json,
-                field(&list, "sessions"),
+                &list.sessions,
                 &["ID", "SOURCE", "LAST SEEN", "EXPIRES", "CURRENT"],
                 &rows,
             )
@@ -810,7 +745,10 @@ pub async fn password(args: SecretArgs) -> anyhow::Result<()> {
     let (): () = client
         .post(
             "/api/v1/auth/password",
-            &json!({"current_password": current.expose_secret(), "new_password": new.expose_secret()}),
+            &ChangePasswordRequest {
+                current_password: current.expose_secret().to_owned(),
+                new_password: new.expose_secret().to_owned(),
+            },
         )
         .await?;
     output::note("password changed; your other sessions ended");
@@ -829,10 +767,10 @@ pub async fn step_up(args: SecretArgs) -> anyhow::Result<()> {
     let (): () = client
         .post(
             "/api/v1/auth/step-up",
-            &json!({
-                "password": password.expose_secret(),
-                "code": code.as_ref().map(ExposeSecret::expose_secret),
-            }),
+            &StepUpRequest {
+                password: password.expose_secret().to_owned(),
+                code: code.as_ref().map(|c| c.expose_secret().to_owned()),
+            },
         )
         .await?;
     output::note("re-authenticated");
@@ -842,7 +780,7 @@ pub async fn step_up(args: SecretArgs) -> anyhow::Result<()> {
 /// `rempart logout`: ends the profile's session.
 pub async fn logout(args: &ClientArgs) -> anyhow::Result<()> {
     let client = Client::from_args(args)?;
-    let (): () = client.post("/api/v1/auth/logout", &json!({})).await?;
+    let (): () = client.post_empty("/api/v1/auth/logout").await?;
     output::note("logged out");
     Ok(())
 }

@@ -9,12 +9,15 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use rempart_api::keys::{
+    EnvironmentRequest, KeysStatusView, RetireRequest, RetireResponse, RewrapRequest,
+    RewrapResponse, RotateResponse, SealStatusView, ShredRequest, ShredResponse, UnsealRequest,
+};
 use rempart_core::config::KeyringProvider;
-use rempart_core::keys::{KeyVault, KeyringLocation, RootKeySource};
+use rempart_core::keys::{KeyVault, RootKeySource};
 use rempart_core::{Clock as _, Rempart, SystemClock};
 use rempart_model::Action;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, DEFAULT_SERVER};
 use crate::{ClientArgs, ConfigArgs, offline, output};
@@ -190,7 +193,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<()> {
     let config = offline::load_config(&args.config, None)?;
     let core = offline_core(&config).await?;
     let source = source(&config, &args.source)?;
-    let location = KeyringLocation::from_config(&config);
+    let location = config.keyring_location();
     let (vault, shares) = KeyVault::init(location.clone(), &source, SystemClock.now())?;
     let core = core.with_keys(Arc::new(vault));
     core.record_offline_key_action(Action::KeysInit, "keyring")
@@ -214,46 +217,18 @@ pub async fn init(args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct UnsealRequest<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    passphrase: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    share: Option<&'a str>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    reset: bool,
-}
-
-/// Never prints the passphrase or the share.
-impl std::fmt::Debug for UnsealRequest<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UnsealRequest")
-            .field("reset", &self.reset)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct SealStatus {
-    sealed: bool,
-    provider: String,
-    threshold: Option<u8>,
-    shares_entered: usize,
-}
-
 /// `rempart unseal`: prompts for the passphrase or shares, one by one.
 pub async fn unseal(args: UnsealArgs) -> anyhow::Result<()> {
     let server = args.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned());
     let client = Client::anonymous(&server, args.ca_cert.as_deref())?;
-    let mut status: SealStatus = client.get("/api/v1/sys/seal-status").await?;
+    let mut status: SealStatusView = client.get("/api/v1/sys/seal-status").await?;
     if args.reset {
-        let _: SealStatus = client
+        let _: SealStatusView = client
             .post(
                 "/api/v1/sys/unseal",
                 &UnsealRequest {
-                    passphrase: None,
-                    share: None,
                     reset: true,
+                    ..UnsealRequest::default()
                 },
             )
             .await?;
@@ -271,9 +246,8 @@ pub async fn unseal(args: UnsealArgs) -> anyhow::Result<()> {
                     .post(
                         "/api/v1/sys/unseal",
                         &UnsealRequest {
-                            passphrase: Some(passphrase.expose_secret()),
-                            share: None,
-                            reset: false,
+                            passphrase: Some(passphrase.expose_secret().to_owned()),
+                            ..UnsealRequest::default()
                         },
                     )
                     .await?
@@ -288,9 +262,8 @@ pub async fn unseal(args: UnsealArgs) -> anyhow::Result<()> {
                     .post(
                         "/api/v1/sys/unseal",
                         &UnsealRequest {
-                            passphrase: None,
-                            share: Some(share.expose_secret()),
-                            reset: false,
+                            share: Some(share.expose_secret().to_owned()),
+                            ..UnsealRequest::default()
                         },
                     )
                     .await?
@@ -302,42 +275,6 @@ pub async fn unseal(args: UnsealArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Kek {
-    version: u32,
-    created_at: String,
-    wraps: u64,
-    wrap_limit: u64,
-    rotation_due: bool,
-    retired: bool,
-    stored_data_keys: u64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct EnvironmentKeys {
-    environment: String,
-    encryption_version: u32,
-    min_decryption_version: u32,
-    keks: Vec<Kek>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct KeysStatus {
-    seal: SealStatus,
-    environments: Vec<EnvironmentKeys>,
-    tenants_enrolled: Option<usize>,
-    tenants_shredded: Option<usize>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct RewrapResponse {
-    environment: String,
-    encryption_version: u32,
-    rewrapped: u64,
-    next: Option<String>,
-    remaining: u64,
-}
-
 /// `rempart keys …`.
 pub async fn keys(command: KeysCommand, args: &ClientArgs) -> anyhow::Result<()> {
     if let KeysCommand::Reseal { config, source } = &command {
@@ -346,27 +283,28 @@ pub async fn keys(command: KeysCommand, args: &ClientArgs) -> anyhow::Result<()>
     let client = Client::from_args(args)?;
     match command {
         KeysCommand::Status => {
-            let status: KeysStatus = client.get("/api/v1/keys").await?;
+            let status: KeysStatusView = client.get("/api/v1/keys").await?;
             print_status(&status, args.json)?;
         }
         KeysCommand::Rotate { environment } => {
-            let response: serde_json::Value = client
+            let response: RotateResponse = client
                 .post(
                     "/api/v1/keys/rotate",
-                    &serde_json::json!({ "environment": environment }),
+                    &EnvironmentRequest {
+                        environment: environment.clone(),
+                    },
                 )
                 .await?;
-            let version = response.get("version").and_then(serde_json::Value::as_u64);
             output::line(&format!(
                 "{environment}: new KEK version {}; run `rempart keys rewrap` to move stored data keys to it.",
-                version.unwrap_or_default()
+                response.version
             ));
         }
         KeysCommand::Rewrap { environment, batch } => {
             let environments = if let Some(e) = environment {
                 vec![e]
             } else {
-                let status: KeysStatus = client.get("/api/v1/keys").await?;
+                let status: KeysStatusView = client.get("/api/v1/keys").await?;
                 status
                     .environments
                     .into_iter()
@@ -381,10 +319,13 @@ pub async fn keys(command: KeysCommand, args: &ClientArgs) -> anyhow::Result<()>
             environment,
             min_version,
         } => {
-            let _: serde_json::Value = client
+            let _: RetireResponse = client
                 .post(
                     "/api/v1/keys/retire",
-                    &serde_json::json!({ "environment": environment, "min_version": min_version }),
+                    &RetireRequest {
+                        environment: environment.clone(),
+                        min_version,
+                    },
                 )
                 .await?;
             output::line(&format!(
@@ -392,11 +333,8 @@ pub async fn keys(command: KeysCommand, args: &ClientArgs) -> anyhow::Result<()>
             ));
         }
         KeysCommand::Shred { tenant, confirm } => {
-            let _: serde_json::Value = client
-                .post(
-                    "/api/v1/keys/shred",
-                    &serde_json::json!({ "tenant": tenant, "confirm": confirm }),
-                )
+            let _: ShredResponse = client
+                .post("/api/v1/keys/shred", &ShredRequest { tenant, confirm })
                 .await?;
             output::line(&format!(
                 "Tenant {tenant} is crypto-shredded: its data and backups can no longer be read."
@@ -407,7 +345,7 @@ pub async fn keys(command: KeysCommand, args: &ClientArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-fn print_status(status: &KeysStatus, json: bool) -> anyhow::Result<()> {
+fn print_status(status: &KeysStatusView, json: bool) -> anyhow::Result<()> {
     if json {
         output::line(&serde_json::to_string_pretty(status)?);
         return Ok(());
@@ -433,7 +371,7 @@ fn print_status(status: &KeysStatus, json: bool) -> anyhow::Result<()> {
                 vec![
                     e.environment.clone(),
                     k.version.to_string(),
-                    k.created_at.clone(),
+                    output::time(k.created_at),
                     format!("{}/{}", k.wraps, k.wrap_limit),
                     k.stored_data_keys.to_string(),
                     if k.retired {
@@ -473,7 +411,11 @@ async fn rewrap(client: &Client, environment: &str, batch: u32) -> anyhow::Resul
         let response: RewrapResponse = client
             .post(
                 "/api/v1/keys/rewrap",
-                &serde_json::json!({ "environment": environment, "after": after, "limit": batch }),
+                &RewrapRequest {
+                    environment: environment.to_owned(),
+                    after: after.clone(),
+                    limit: Some(batch),
+                },
             )
             .await?;
         done += response.rewrapped;
@@ -493,7 +435,7 @@ async fn rewrap(client: &Client, environment: &str, batch: u32) -> anyhow::Resul
 
 async fn reseal(config_args: &ConfigArgs, args: &SourceArgs) -> anyhow::Result<()> {
     let config = offline::load_config(config_args, None)?;
-    let location = KeyringLocation::from_config(&config);
+    let location = config.keyring_location();
     let vault = KeyVault::load(location.clone(), passphrase_from_env())?;
     let status = vault.seal_status();
     if status.sealed {

@@ -9,6 +9,10 @@
 
 use std::process::ExitCode;
 
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
 /// Prints the failure on one line and returns the failing exit code.
 pub fn fail(err: &anyhow::Error) -> ExitCode {
     let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
@@ -22,6 +26,30 @@ pub fn line(text: &str) {
 
 pub fn note(text: &str) {
     eprintln!("{text}");
+}
+
+/// Prints an API answer as indented JSON, the keys of each object in
+/// alphabetical order.
+pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    line(&serde_json::to_string_pretty(&serde_json::to_value(
+        value,
+    )?)?);
+    Ok(())
+}
+
+/// A time as the API writes it (RFC 3339).
+pub fn time(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// A table cell for a value that may be absent: `-` when it is.
+pub fn cell<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// A table cell for a time that may be absent.
+pub fn time_cell(at: Option<OffsetDateTime>) -> String {
+    cell(at.map(time))
 }
 
 /// Prints rows as aligned columns under a header.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use rempart_core::config::LogFormat;
 use rempart_core::identity::LoginKey;
-use rempart_core::keys::{KeyVault, KeyringLocation};
+use rempart_core::keys::KeyVault;
 use rempart_core::{BootstrapStatus, Config, Rempart, SystemClock};
 use rempart_model::Action;
 use rempart_server::Server;
@@ -27,7 +27,7 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
         tracing::warn!(variable = %name, "{}", ignored_variable_warning(name));
     }
     // Configuration checks first: a bad one creates nothing.
-    if let Some(options) = rempart_core::audit::ship::ShipOptions::from_config(&config.audit) {
+    if let Some(options) = config.audit.ship_options() {
         rempart_core::audit::ship::check(&options).context("audit shipping")?;
     }
     // Then, before anything else and whatever the database: the data
@@ -37,7 +37,7 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     let store = open_and_migrate(&config).await?;
     let core = Rempart::new(store, Arc::new(SystemClock))
         .with_identity(identity(&config)?)
-        .with_deployment(rempart_core::controls::Deployment::from_config(&config));
+        .with_deployment(config.deployment());
     ensure_login_key_shared(&core, &config).await?;
     let (core, vault) = open_keyring(&config, core).await?;
     // Checkpoints are signed by the keyring's audit key; while it is sealed
@@ -63,7 +63,11 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     let housekeeping = tokio::spawn(housekeeping(core.clone()));
     // A bad sink (URL, CA file, token file) stops the start here, before
     // anything is served.
-    let shipper = rempart_core::audit::ship::Shipper::from_config(core.clone(), &config.audit)
+    let shipper = config
+        .audit
+        .ship_options()
+        .map(|options| rempart_core::audit::ship::Shipper::new(core.clone(), options))
+        .transpose()
         .context("audit shipping")?
         .map(Arc::new);
     let shipping = shipper.clone().map(|shipper| {
@@ -178,14 +182,18 @@ async fn ensure_login_key_shared(core: &Rempart, config: &Config) -> anyhow::Res
 /// passphrase from REMPART_KEYRING_PASSPHRASE). A keyring that needs a
 /// passphrase or shares stays sealed until `rempart unseal`.
 async fn open_keyring(config: &Config, core: Rempart) -> anyhow::Result<(Rempart, Arc<KeyVault>)> {
-    let location = KeyringLocation::from_config(config);
+    let location = config.keyring_location();
     let passphrase = std::env::var("REMPART_KEYRING_PASSPHRASE")
         .ok()
         .filter(|p| !p.is_empty())
         .map(SecretString::from);
-    let (vault, created) =
-        KeyVault::open_or_create(location.clone(), config, passphrase, core.clock().now())
-            .with_context(|| format!("cannot open the keyring {}", location.path.display()))?;
+    let (vault, created) = KeyVault::open_or_create(
+        location.clone(),
+        &config.keyring,
+        passphrase,
+        core.clock().now(),
+    )
+    .with_context(|| format!("cannot open the keyring {}", location.path.display()))?;
     if created {
         core.record_offline_key_action(Action::KeysInit, "keyring")
             .await?;

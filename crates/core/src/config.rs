@@ -7,6 +7,7 @@
 //! [`KEYS`] with its environment variable, and documented in
 //! `docs/configuration.md` (a test keeps the two in step).
 
+pub use crate::kernel::keyring::{KeyringConfig, KeyringProvider};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,19 @@ pub struct AuditConfig {
     pub ship_auth_header_file: Option<PathBuf>,
 }
 
+impl AuditConfig {
+    /// The shipping options this section asks for; `None` when no sink is
+    /// configured.
+    pub fn ship_options(&self) -> Option<crate::audit::ship::ShipOptions> {
+        let url = self.ship_url.as_ref()?;
+        let mut options = crate::audit::ship::ShipOptions::new(url.clone());
+        options.ca_file.clone_from(&self.ship_ca_file);
+        options.token_file.clone_from(&self.ship_auth_header_file);
+        options.batch_size = self.ship_batch_size;
+        Some(options)
+    }
+}
+
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
@@ -65,46 +79,6 @@ impl Default for AuditConfig {
             ship_ca_file: None,
             ship_batch_size: 500,
             ship_auth_header_file: None,
-        }
-    }
-}
-
-/// Where the root key comes from when the keyring is created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KeyringProvider {
-    /// A key file, mode 0600 (zero setup; put it on another disk or use a
-    /// KMS in production).
-    KeyFile,
-    /// A passphrase stretched by Argon2id.
-    Passphrase,
-    /// k-of-n Shamir shares of the root key.
-    Shamir,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct KeyringConfig {
-    /// The sealed keyring file; unset: `keyring.rmk` in `data_dir`.
-    pub path: Option<PathBuf>,
-    /// The root key source used by `rempart init` (or first `serve`).
-    pub provider: KeyringProvider,
-    /// The root key file (provider `key-file`); unset: `root.key` in `data_dir`.
-    pub key_file: Option<PathBuf>,
-    /// Shares needed to unseal (provider `shamir`).
-    pub shamir_threshold: u8,
-    /// Shares handed out (provider `shamir`).
-    pub shamir_shares: u8,
-}
-
-impl Default for KeyringConfig {
-    fn default() -> Self {
-        Self {
-            path: None,
-            provider: KeyringProvider::KeyFile,
-            key_file: None,
-            shamir_threshold: 3,
-            shamir_shares: 5,
         }
     }
 }
@@ -809,6 +783,25 @@ impl Config {
     }
 
     /// The sealed keyring file.
+    /// Where the sealed keyring and its key file live.
+    pub fn keyring_location(&self) -> crate::kernel::keyring::KeyringLocation {
+        crate::kernel::keyring::KeyringLocation {
+            path: self.keyring_path(),
+            key_file: self.keyring_key_file(),
+        }
+    }
+
+    /// How this replica is deployed, as the control checks see it.
+    pub fn deployment(&self) -> crate::controls::Deployment {
+        crate::controls::Deployment {
+            tls: self.tls_enabled(),
+            behind_tls_proxy: self.server.behind_tls_proxy,
+            listens_on_loopback: self.server.listen.ip().is_loopback(),
+            audit_sinks: self.audit.ship_url.iter().cloned().collect(),
+            checkpoint_every_secs: self.audit.checkpoint_every_secs,
+        }
+    }
+
     pub fn keyring_path(&self) -> PathBuf {
         self.keyring
             .path

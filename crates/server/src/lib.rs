@@ -10,16 +10,12 @@ pub mod client;
 pub mod contract;
 pub mod extract;
 pub mod headers;
-pub mod identity_wire;
 pub mod metrics;
 pub mod problem;
 pub mod request_id;
 pub mod routes;
 pub mod state;
 pub mod tls;
-pub mod webauthn_wire;
-pub mod wire;
-pub mod wire_format;
 
 use std::future::{Future, IntoFuture as _};
 use std::io;
@@ -79,7 +75,7 @@ fn document(mut doc: OpenApi) -> OpenApi {
             .to_owned(),
     );
     let components = doc.components.get_or_insert_with(Default::default);
-    wire_format::register(components);
+    rempart_api::format::register(components);
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(

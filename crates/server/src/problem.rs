@@ -9,51 +9,66 @@
 //! throttle, a busy unseal) is a 429 with `Retry-After` in seconds, from
 //! the lockout's end, so that a client knows when to try again.
 
+use std::borrow::Cow;
+use std::num::NonZeroU64;
+use std::ops::{Deref, DerefMut};
+
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use rempart_api::problem::{FieldError, Problem as Document};
 use rempart_core::ServiceError;
 use rempart_store::StoreError;
-use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
-/// Where problem types are documented.
-const TYPE_BASE: &str = "https://rempart.dev/problems/";
-
-/// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// An error answer: the RFC 9457 problem document (`rempart_api`'s, which
+/// it dereferences to) and what its HTTP answer adds to it, the
+/// `WWW-Authenticate` and `Retry-After` headers. In the OpenAPI document
+/// it is the problem document's schema.
+#[derive(Debug, Clone)]
 pub struct Problem {
-    /// A URI naming the kind of problem; stable, documented in `docs/api-errors.md`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// For validation problems: which field, and why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-    #[serde(skip)]
+    document: Document,
     authenticate: bool,
     /// Seconds until a limit lets the caller try again (`Retry-After`).
-    #[serde(skip)]
-    retry_after: Option<u64>,
+    retry_after: Option<NonZeroU64>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
+impl Deref for Problem {
+    type Target = Document;
+
+    fn deref(&self) -> &Document {
+        &self.document
+    }
+}
+
+impl DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut Document {
+        &mut self.document
+    }
+}
+
+impl PartialSchema for Problem {
+    fn schema() -> RefOr<Schema> {
+        Document::schema()
+    }
+}
+
+impl ToSchema for Problem {
+    fn name() -> Cow<'static, str> {
+        Document::name()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        Document::schemas(schemas);
+    }
 }
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
         Self {
-            kind: format!("{TYPE_BASE}{slug}"),
-            title: title.to_owned(),
-            status: status.as_u16(),
-            detail: detail.into(),
-            errors: Vec::new(),
+            document: Document::new(status.as_u16(), slug, title, detail),
             authenticate: false,
             retry_after: None,
         }
@@ -68,13 +83,13 @@ impl Problem {
         retry_after_secs: u64,
     ) -> Self {
         let mut problem = Self::new(StatusCode::TOO_MANY_REQUESTS, slug, title, detail);
-        problem.retry_after = Some(retry_after_secs.max(1));
+        problem.retry_after = NonZeroU64::new(retry_after_secs.max(1));
         problem
     }
 
     /// The `Retry-After` this problem carries, in seconds.
     pub fn retry_after(&self) -> Option<u64> {
-        self.retry_after
+        self.retry_after.map(NonZeroU64::get)
     }
 
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
@@ -122,7 +137,7 @@ impl Problem {
     }
 
     pub fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.document.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -131,7 +146,7 @@ impl IntoResponse for Problem {
         let status = self.status();
         let authenticate = self.authenticate;
         let retry_after = self.retry_after;
-        let mut response = (status, Json(self)).into_response();
+        let mut response = (status, Json(self.document)).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -144,7 +159,7 @@ impl IntoResponse for Problem {
             );
         }
         if let Some(secs) = retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.get()));
         }
         response
     }

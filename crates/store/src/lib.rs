@@ -9,41 +9,49 @@
 //! tenant scope as an argument (invariant 2): there is no "list everything"
 //! that a caller could forget to filter.
 //!
-//! Both engines run the same SQL text (numbered `$n` parameters work on
-//! both) from one implementation, instantiated per engine by
-//! [`engine_impl!`](crate::engine); only the schema and the locking differ.
+//! Each domain has its module: [`tenants`], [`identity`], [`keys`] and
+//! [`audit`], each with its records, its read and write traits, its SQL
+//! text and its row mapping. [`ReadTx`] and [`Tx`] gather every domain's
+//! traits. Both engines run the same SQL text (numbered `$n` parameters
+//! work on both) from one implementation, generic over the engine (the
+//! private `engine` module); only the schema and the locking differ.
+//! The auth epoch moves in one place, the commit of a transaction that
+//! changed what cached authentications hold.
 
+pub mod audit;
 pub mod auth_lease;
-mod data_keys;
 mod engine;
 mod error;
 pub mod identity;
+pub mod keys;
 pub mod migrate;
 pub mod postgres;
-pub mod records;
 pub mod sqlite;
-pub mod webauthn;
+pub mod tenants;
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rempart_model::{Grant, PrincipalId, Tenant, TenantId};
-use uuid::Uuid;
 
-pub use data_keys::{DATA_KEY_ID_LEN, DataKeyRecord, DataKeyVersionCount};
+pub use audit::{
+    AuditHead, AuditKeyCertificateRecord, AuditKeyReadTx, AuditKeyRecord, AuditKeyTx,
+    AuditLogReadTx, AuditLogTx, AuditQuery, AuditReadTx, AuditRecord, AuditTx, CheckpointReadTx,
+    CheckpointRecord, CheckpointTx, PendingAuditRecord, ShipCursor, ShipReadTx, ShipTx,
+};
 pub use error::StoreError;
 pub use identity::{
-    AccountFilter, AccountKind, GrantRecord, IdentityReadTx, IdentityTx, PasswordRecord,
-    RoleRecord, SessionRecord, SessionStage, TenantAccessRecord, ThrottleRecord, TotpRecord,
+    AccountFilter, AccountKind, AccountReadTx, AccountTx, BootstrapReadTx, BootstrapRecord,
+    BootstrapTx, CeremonyKind, GrantReadTx, GrantRecord, GrantTx, IdentityReadTx, IdentityTx,
+    PasswordReadTx, PasswordRecord, PasswordTx, PrincipalRecord, PrincipalState, RoleRecord,
+    SessionReadTx, SessionRecord, SessionStage, SessionTx, TenantAccessReadTx, TenantAccessRecord,
+    TenantAccessTx, ThrottleReadTx, ThrottleRecord, ThrottleTx, TokenReadTx, TokenRecord, TokenTx,
+    TotpReadTx, TotpRecord, TotpTx, WebauthnCeremonyRecord, WebauthnCredentialRecord,
+    WebauthnReadTx, WebauthnTx,
 };
+pub use keys::{DATA_KEY_ID_LEN, DataKeyRecord, DataKeyVersionCount, KeyReadTx, KeyTx};
 pub use migrate::{MigrationStatus, SchemaVersion};
-pub use records::{
-    AuditHead, AuditKeyCertificateRecord, AuditKeyRecord, AuditQuery, AuditRecord, BootstrapRecord,
-    CheckpointRecord, PendingAuditRecord, PrincipalRecord, PrincipalState, ShipCursor,
-    TenantFilter, TokenRecord,
-};
-pub use webauthn::{CeremonyKind, WebauthnCeremonyRecord, WebauthnCredentialRecord};
+pub use tenants::{TenantFilter, TenantReadTx, TenantTx};
 
 /// Which database engine holds the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +92,7 @@ pub trait Store: Send + Sync + Debug {
     /// checks before trusting a cached authentication. Read at most once
     /// per lease, and a commit that moved it outlasts every lease, so the
     /// value is never older than the last move that has returned
-    /// ([`auth_lease`](crate::auth_lease)).
+    /// ([`auth_lease`]).
     async fn auth_epoch(&self) -> Result<u64, StoreError>;
 
     /// Whether the database answers (for `/readyz`).
@@ -101,147 +109,24 @@ pub trait Store: Send + Sync + Debug {
     async fn close(&self);
 }
 
-/// A write transaction: the reads of [`ReadTx`], the writes, and the
-/// commit. Dropping it without [`Tx::commit`] rolls it back.
+/// A write transaction: the reads of [`ReadTx`], every domain's writes,
+/// and the commit. Dropping it without [`Tx::commit`] rolls it back.
+///
+/// Each domain declares its writes in its own module ([`tenants`],
+/// [`identity`], [`keys`], [`audit`]); this trait gathers them, so that a
+/// `Box<dyn Tx>` carries a change of any domain and its audit event in one
+/// transaction.
 #[async_trait]
-pub trait Tx: ReadTx + IdentityTx + Send {
+pub trait Tx: ReadTx + TenantTx + IdentityTx + KeyTx + AuditTx + Send {
+    /// Commits. A transaction that changed what cached authentications
+    /// hold moves the auth epoch as it commits, and returns only once
+    /// every replica sees the move ([`auth_lease`]).
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
-
-    // Tenants.
-
-    /// Inserts a tenant; a name that differs from an existing one only in
-    /// case is a [`StoreError::Conflict`].
-    async fn insert_tenant(&mut self, tenant: &Tenant) -> Result<(), StoreError>;
-
-    // Principals and grants.
-
-    async fn insert_principal(&mut self, principal: &PrincipalRecord) -> Result<(), StoreError>;
-    async fn insert_grant(
-        &mut self,
-        id: Uuid,
-        principal: PrincipalId,
-        grant: &Grant,
-        created_at: time::OffsetDateTime,
-    ) -> Result<(), StoreError>;
-
-    // API tokens (stored as SHA-256 hashes only).
-
-    async fn insert_token(&mut self, token: &TokenRecord) -> Result<(), StoreError>;
-    async fn touch_token(&mut self, id: Uuid, at: time::OffsetDateTime) -> Result<(), StoreError>;
-
-    // The bootstrap credential (stored as a SHA-256 hash only).
-
-    async fn insert_bootstrap(&mut self, record: &BootstrapRecord) -> Result<(), StoreError>;
-    /// Marks a credential used; false if it was already used (so that two
-    /// concurrent exchanges cannot both succeed).
-    async fn mark_bootstrap_used(
-        &mut self,
-        id: Uuid,
-        at: time::OffsetDateTime,
-    ) -> Result<bool, StoreError>;
-
-    // The audit log.
-
-    /// The last appended event, locked until this transaction ends, so that
-    /// concurrent writers extend one chain.
-    async fn lock_audit_head(&mut self) -> Result<AuditHead, StoreError>;
-    /// Appends an event and moves the head to it. The event's `seq` must be
-    /// the head's plus one.
-    async fn append_audit(&mut self, event: &AuditRecord) -> Result<(), StoreError>;
-
-    // Audit events waiting for the sequencer (group commit, migration 0007).
-
-    /// Records an event in this transaction, without touching the chain's
-    /// head (so that concurrent writers do not serialize).
-    async fn insert_audit_pending(&mut self, event: &PendingAuditRecord) -> Result<(), StoreError>;
-    /// Removes the first `limit` pending events and returns them, in
-    /// insertion order (one statement: exactly the rows returned are
-    /// removed, and only if this transaction commits).
-    async fn take_audit_pending(
-        &mut self,
-        limit: u32,
-    ) -> Result<Vec<PendingAuditRecord>, StoreError>;
-    /// Appends consecutive events (multi-row inserts) and moves the head to the
-    /// last one. The first `seq` must be the head's plus one.
-    async fn append_audit_batch(&mut self, events: &[AuditRecord]) -> Result<(), StoreError>;
-
-    // The audit log's Merkle nodes, checkpoints and signing keys.
-
-    /// Stores Merkle nodes `(level, index, hash)`; a node is written once,
-    /// when the event that completes it is appended. Level 0 (leaves) is
-    /// not stored since migration 0007: it is derived from the events.
-    async fn insert_audit_nodes(
-        &mut self,
-        nodes: &[(u32, u64, [u8; 32])],
-    ) -> Result<(), StoreError>;
-    async fn insert_audit_checkpoint(
-        &mut self,
-        checkpoint: &CheckpointRecord,
-    ) -> Result<(), StoreError>;
-    /// Records a checkpoint signing key's public half; a key already
-    /// recorded is left as it is.
-    async fn record_audit_key(&mut self, key: &AuditKeyRecord) -> Result<(), StoreError>;
-    /// Records that a key certified its successor (a rotation of the audit
-    /// signing key); a key already certified is left as it is.
-    async fn record_audit_key_certificate(
-        &mut self,
-        certificate: &AuditKeyCertificateRecord,
-    ) -> Result<(), StoreError>;
-
-    // Data keys, stored wrapped only.
-
-    /// Stores a new data key, unless the tenant (or the system, for a key
-    /// of no tenant) already has one for the same purpose: then nothing is
-    /// written and the answer is `false` (two transactions creating the
-    /// first key of a purpose at once; the loser reads the winner's key).
-    async fn insert_data_key(&mut self, key: &DataKeyRecord) -> Result<bool, StoreError>;
-    async fn set_data_key_encryptions(
-        &mut self,
-        id: &[u8; DATA_KEY_ID_LEN],
-        encryptions: u64,
-    ) -> Result<(), StoreError>;
-    /// Replaces a wrapped key (same data key, newer KEK version).
-    async fn update_wrapped_data_key(
-        &mut self,
-        id: &[u8; DATA_KEY_ID_LEN],
-        wrapped: &[u8],
-        kek_version: u32,
-        at: time::OffsetDateTime,
-    ) -> Result<(), StoreError>;
-    /// Deletes the tenant's wrapped data keys (after crypto-shredding);
-    /// returns how many.
-    async fn delete_data_keys_of_tenant(&mut self, tenant: TenantId) -> Result<u64, StoreError>;
-
-    // Shipping the audit log to external sinks.
-
-    /// Takes or renews the lease to ship to `sink` until `until`, creating
-    /// the sink's cursor at 0 on first use. Returns the cursor when
-    /// `holder` holds the lease, `None` while another holder's lease runs.
-    async fn acquire_ship_lease(
-        &mut self,
-        sink: &str,
-        holder: &str,
-        now: time::OffsetDateTime,
-        until: time::OffsetDateTime,
-    ) -> Result<Option<ShipCursor>, StoreError>;
-    /// Moves the cursor from `from` to `to` (`(seq, checkpoint number)`),
-    /// only if `holder` holds the lease and the cursor is still at `from`.
-    /// False if it was not moved.
-    async fn advance_ship_cursor(
-        &mut self,
-        sink: &str,
-        holder: &str,
-        from: (u64, u64),
-        to: (u64, u64),
-        now: time::OffsetDateTime,
-    ) -> Result<bool, StoreError>;
-    /// Gives the lease up (a clean stop), if `holder` holds it.
-    async fn release_ship_lease(&mut self, sink: &str, holder: &str) -> Result<(), StoreError>;
 }
 
-/// The reads of a transaction. [`Store::begin_read`] returns only this,
-/// so a write inside a read transaction does not compile. Dropping it
-/// ends it.
+/// The reads of a transaction, every domain's. [`Store::begin_read`]
+/// returns only this, so a write inside a read transaction does not
+/// compile. Dropping it ends it.
 ///
 /// A write goes in a write transaction:
 ///
@@ -264,126 +149,16 @@ pub trait Tx: ReadTx + IdentityTx + Send {
 /// # Ok(())
 /// # }
 /// ```
+pub trait ReadTx: TenantReadTx + IdentityReadTx + KeyReadTx + AuditReadTx + Send {}
+
 #[async_trait]
-pub trait ReadTx: IdentityReadTx + Send {
-    // Tenants.
-
-    async fn list_tenants(&mut self, filter: &TenantFilter) -> Result<Vec<Tenant>, StoreError>;
-    async fn count_tenants(&mut self) -> Result<u64, StoreError>;
-    async fn tenant(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
-
-    // Principals and grants.
-
-    async fn count_principals(&mut self) -> Result<u64, StoreError>;
-    async fn principal(&mut self, id: PrincipalId) -> Result<Option<PrincipalRecord>, StoreError>;
-    async fn grants_of(&mut self, principal: PrincipalId) -> Result<Vec<Grant>, StoreError>;
-
-    // API tokens and the bootstrap credential.
-
-    async fn token_by_hash(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
-    async fn bootstrap_by_hash(
-        &mut self,
-        hash: &[u8; 32],
-    ) -> Result<Option<BootstrapRecord>, StoreError>;
-    async fn latest_bootstrap(&mut self) -> Result<Option<BootstrapRecord>, StoreError>;
-
-    // The audit log: events, pending events, Merkle nodes, checkpoints and
-    // search.
-
-    async fn audit_events(
-        &mut self,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<AuditRecord>, StoreError>;
-    /// Up to `limit` pending events, in insertion order.
-    async fn audit_pending(&mut self, limit: u32) -> Result<Vec<PendingAuditRecord>, StoreError>;
-    /// The hashes of the events asked for by `seq`, in any order; missing
-    /// ones are absent (the Merkle tree's leaves, which are not stored as
-    /// nodes since migration 0007).
-    async fn audit_event_hashes(
-        &mut self,
-        seqs: &[u64],
-    ) -> Result<Vec<(u64, [u8; 32])>, StoreError>;
-    /// The Merkle nodes asked for, in any order; missing ones are absent.
-    async fn audit_nodes(
-        &mut self,
-        keys: &[(u32, u64)],
-    ) -> Result<Vec<(u32, u64, [u8; 32])>, StoreError>;
-    /// One event by its `seq`.
-    async fn audit_event(&mut self, seq: u64) -> Result<Option<AuditRecord>, StoreError>;
-    /// The most recently recorded checkpoint signing key.
-    async fn latest_audit_key(&mut self) -> Result<Option<AuditKeyRecord>, StoreError>;
-    /// A recorded checkpoint signing key by its id.
-    async fn audit_key(&mut self, key_id: [u8; 8]) -> Result<Option<AuditKeyRecord>, StoreError>;
-    /// Every certificate of a rotation, oldest first.
-    async fn audit_key_certificates(
-        &mut self,
-    ) -> Result<Vec<AuditKeyCertificateRecord>, StoreError>;
-    /// The checkpoint with the highest number.
-    async fn last_audit_checkpoint(&mut self) -> Result<Option<CheckpointRecord>, StoreError>;
-    /// Checkpoints numbered after `after_number`, in order.
-    async fn audit_checkpoints(
-        &mut self,
-        after_number: u64,
-        limit: u32,
-    ) -> Result<Vec<CheckpointRecord>, StoreError>;
-    /// The checkpoint of exactly `size` events.
-    async fn audit_checkpoint_of_size(
-        &mut self,
-        size: u64,
-    ) -> Result<Option<CheckpointRecord>, StoreError>;
-    /// Events matching `query` within `scope`, in `seq` order. An event
-    /// with no tenant is seen only with [`TenantFilter::All`].
-    async fn search_audit(
-        &mut self,
-        query: &AuditQuery,
-        scope: &TenantFilter,
-    ) -> Result<Vec<AuditRecord>, StoreError>;
-
-    // Data keys, stored wrapped only.
-
-    /// The tenant's data key for `purpose`, if it has one.
-    async fn data_key_for(
-        &mut self,
-        tenant: TenantId,
-        purpose: &str,
-    ) -> Result<Option<DataKeyRecord>, StoreError>;
-    /// The system-wide data key (no tenant) for `purpose`, if there is one.
-    async fn system_data_key_for(
-        &mut self,
-        purpose: &str,
-    ) -> Result<Option<DataKeyRecord>, StoreError>;
-    /// A system-wide data key by id (never a tenant's).
-    async fn system_data_key_by_id(
-        &mut self,
-        id: &[u8; DATA_KEY_ID_LEN],
-    ) -> Result<Option<DataKeyRecord>, StoreError>;
-    /// A data key by id, only if it belongs to `tenant`.
-    async fn data_key_by_id(
-        &mut self,
-        tenant: TenantId,
-        id: &[u8; DATA_KEY_ID_LEN],
-    ) -> Result<Option<DataKeyRecord>, StoreError>;
-    /// Up to `limit` data keys of `environment` wrapped under a version
-    /// below `below_version`, with ids after `after`, in id order: the
-    /// resumable work list of a re-wrap.
-    async fn data_keys_to_rewrap(
-        &mut self,
-        environment: &str,
-        below_version: u32,
-        after: Option<&[u8; DATA_KEY_ID_LEN]>,
-        limit: u32,
-    ) -> Result<Vec<DataKeyRecord>, StoreError>;
-    /// Data keys per environment and KEK version.
-    async fn data_key_versions(&mut self) -> Result<Vec<DataKeyVersionCount>, StoreError>;
-
-    // Shipping the audit log to external sinks.
-
-    /// The last appended event, read without locking it.
-    async fn audit_head(&mut self) -> Result<AuditHead, StoreError>;
-    /// The sink's cursor, if it has one.
-    async fn ship_cursor(&mut self, sink: &str) -> Result<Option<ShipCursor>, StoreError>;
+impl<D: engine::Db> Tx for engine::EngineTx<D> {
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        (*self).commit().await
+    }
 }
+
+impl<D: engine::Db> ReadTx for engine::EngineTx<D> {}
 
 /// Opens the database at `url` (`sqlite://path?mode=rwc` or
 /// `postgres://…`). Does not migrate.

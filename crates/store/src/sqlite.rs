@@ -5,35 +5,42 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use rempart_model::{
-    Environment, Grant, PrincipalId, PrincipalName, Region, Tenant, TenantId, TenantName,
-};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool};
-use time::OffsetDateTime;
-use uuid::Uuid;
+use sqlx::Sqlite;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteQueryResult, SqliteSynchronous};
 
-use crate::engine::{
-    engine_impl, from_micros, hash32, opt_from_micros, opt_to_micros, to_i64, to_micros, to_u64,
-};
-use crate::migrate::{MigrationStatus, SchemaVersion, migration_error, newest_known};
-use crate::{
-    AuditHead, AuditRecord, BootstrapRecord, Engine, PrincipalRecord, PrincipalState, ReadTx,
-    Store, StoreError, TenantFilter, TokenRecord, Tx,
-};
+use crate::engine::{Backend, EngineStore, RowsAffected, pool_options};
+use crate::{Engine, StoreError};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    url: String,
-    /// This replica's lease on the auth epoch.
-    lease: std::sync::Arc<crate::auth_lease::AuthLease>,
+/// A SQLite database.
+pub type SqliteStore = EngineStore<Sqlite>;
+
+impl Backend for Sqlite {
+    const ENGINE: Engine = Engine::Sqlite;
+    /// Takes the write lock at once, so that two writers never deadlock on
+    /// a lock upgrade; it also serializes appends to the audit log (SQLite
+    /// has no row locks).
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+    /// Deferred: readers run alongside each other and the writer (WAL).
+    const BEGIN_READ: &'static str = "BEGIN DEFERRED";
+    const MIGRATIONS_TABLE_EXISTS: &'static str = "SELECT COUNT(*) AS n FROM sqlite_master \
+                                                   WHERE type = 'table' \
+                                                   AND name = '_sqlx_migrations'";
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
 }
 
-impl SqliteStore {
+impl RowsAffected for SqliteQueryResult {
+    fn affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl EngineStore<Sqlite> {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let unreachable = |reason: String| StoreError::Unreachable {
             url: url.to_owned(),
@@ -46,105 +53,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
+        let pool = pool_options(max_connections)
             .connect_with(options)
             .await
             .map_err(|e| unreachable(e.to_string()))?;
-        Ok(Self {
-            pool,
-            url: url.to_owned(),
-            lease: std::sync::Arc::default(),
-        })
+        Ok(Self::new(pool, url.to_owned()))
     }
 }
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn engine(&self) -> Engine {
-        Engine::Sqlite
-    }
-
-    async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(SqliteTx::new(inner, self.lease.clone())))
-    }
-
-    async fn auth_epoch(&self) -> Result<u64, StoreError> {
-        self.lease
-            .epoch(|| async {
-                let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM auth_epoch WHERE id = 1")
-                    .fetch_one(&self.pool)
-                    .await?;
-                to_u64(epoch)
-            })
-            .await
-    }
-
-    async fn begin_read(&self) -> Result<Box<dyn ReadTx>, StoreError> {
-        // Deferred: readers run alongside each other and the writer (WAL).
-        let inner = self.pool.begin_with("BEGIN DEFERRED").await?;
-        Ok(Box::new(SqliteTx::new(inner, self.lease.clone())))
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(|e| StoreError::Unreachable {
-                url: self.url.clone(),
-                reason: e.to_string(),
-            })?;
-        Ok(())
-    }
-
-    async fn schema_version(&self) -> Result<SchemaVersion, StoreError> {
-        let exists: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let found: i64 = if exists == 0 {
-            0
-        } else {
-            sqlx::query_scalar(
-                "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
-            )
-            .fetch_one(&self.pool)
-            .await?
-        };
-        Ok(SchemaVersion {
-            found,
-            known: newest_known(&MIGRATOR),
-        })
-    }
-
-    async fn migrate(&self) -> Result<MigrationStatus, StoreError> {
-        let before = self.schema_version().await?;
-        before.check_not_newer()?;
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| migration_error(&e))?;
-        let after = self.schema_version().await?;
-        Ok(MigrationStatus {
-            before: before.found,
-            after: after.found,
-        })
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-}
-
-// SQLite has no row locks: `BEGIN IMMEDIATE` already holds the database's
-// write lock, so reading the head is enough.
-engine_impl!(
-    SqliteTx,
-    Sqlite,
-    "SELECT seq, hash FROM audit_head WHERE id = 1"
-);
-
-crate::identity::identity_impl!(SqliteTx, Sqlite);

@@ -226,7 +226,8 @@ async fn an_unreachable_database_says_so_without_its_password(engine: Engine) {
 /// two replicas. One keeps reading the auth epoch (its lease stays fresh);
 /// the other revokes. Once the revoking commit has returned, the first
 /// reads the new epoch on its very next call; a move rolled back is never
-/// seen.
+/// seen; a transaction of several revocations moves it once, as it
+/// commits.
 async fn a_moved_auth_epoch_is_seen_everywhere_once_the_move_returns(engine: Engine) {
     use rempart_model::PrincipalId;
     use rempart_store::PrincipalState;
@@ -259,6 +260,19 @@ async fn a_moved_auth_epoch_is_seen_everywhere_once_the_move_returns(engine: Eng
         assert_eq!(reader.auth_epoch().await.unwrap(), first + round);
         assert_eq!(mover.auth_epoch().await.unwrap(), first + round);
     }
+
+    // Several changes in one transaction move it once, as it commits.
+    let mut tx = mover.begin().await.unwrap();
+    let principal = PrincipalId(Uuid::from_u128(1));
+    let at = datetime!(2026-11-28 06:00 UTC);
+    tx.set_principal_state(principal, PrincipalState::Suspended)
+        .await
+        .unwrap();
+    tx.revoke_sessions_of(principal, at).await.unwrap();
+    tx.revoke_tokens_of(principal, at).await.unwrap();
+    assert_eq!(mover.auth_epoch().await.unwrap(), first + 3);
+    tx.commit().await.unwrap();
+    assert_eq!(reader.auth_epoch().await.unwrap(), first + 4);
 }
 
 fn data_key(id: u8, tenant: Option<TenantId>) -> DataKeyRecord {

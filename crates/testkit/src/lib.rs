@@ -8,18 +8,21 @@
 //! in CI a test never passes silently.
 
 pub mod fixtures;
+pub mod http;
 pub mod replica;
 
 use std::sync::Arc;
 
-use rempart_core::keys::{KeyVault, KeyringLocation, RootKeySource};
+use rempart_core::keys::{KdfParams, KeyVault, KeyringLocation, RootKeySource};
 use rempart_core::{Clock as _, Config, ManualClock, Rempart, SystemClock};
 use rempart_server::Server;
-use rempart_store::Store;
+use rempart_store::{AuditRecord, Store};
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::Connection as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::http::Http;
 
 pub use rempart_store::Engine;
 
@@ -41,6 +44,9 @@ macro_rules! both_engines {
         }
     )+};
 }
+
+/// A password the default policy accepts, for test accounts.
+pub const PASSWORD: &str = "violet-Harbour-lantern-93";
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -135,6 +141,34 @@ impl TestDatabase {
         self.dir.path()
     }
 
+    /// Runs `statements` (SQL, one after the other) on this database,
+    /// behind the store's back: to tamper with it, or to stand in for
+    /// another release.
+    ///
+    /// # Panics
+    ///
+    /// When the database cannot be reached or a statement fails.
+    #[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
+    pub async fn execute(&self, statements: &[&str]) {
+        let sql = |s: &str| sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_owned()));
+        match self.engine {
+            Engine::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.expect("connect");
+                for statement in statements {
+                    sql(statement).execute(&pool).await.expect("the statement");
+                }
+                pool.close().await;
+            }
+            Engine::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.url).await.expect("connect");
+                for statement in statements {
+                    sql(statement).execute(&pool).await.expect("the statement");
+                }
+                pool.close().await;
+            }
+        }
+    }
+
     /// Opens and migrates a store on this database.
     ///
     /// # Panics
@@ -176,6 +210,28 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Where a keyring in `dir` is kept: `keyring.rmk`, with `root.key` for a
+/// root key from a key file.
+pub fn keyring_location(dir: &std::path::Path) -> KeyringLocation {
+    KeyringLocation {
+        path: dir.join("keyring.rmk"),
+        key_file: dir.join("root.key"),
+    }
+}
+
+/// A root key derived from `passphrase`, cheaply (for tests only).
+///
+/// # Panics
+///
+/// Never: the parameters are valid.
+#[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
+pub fn passphrase_source(passphrase: &str) -> RootKeySource {
+    RootKeySource::Passphrase {
+        passphrase: SecretString::from(passphrase.to_owned()),
+        kdf: KdfParams::new(8, 1, 1).expect("valid parameters"),
+    }
+}
+
 /// A new keyring with a key file in `dir`, open, for tests that build a
 /// [`Rempart`] themselves: `Rempart::new(…).with_keys(test_keys(dir))`.
 ///
@@ -184,13 +240,58 @@ impl Drop for TestDatabase {
 /// When the keyring cannot be created.
 #[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
 pub fn test_keys(dir: &std::path::Path) -> Arc<KeyVault> {
-    let location = KeyringLocation {
-        path: dir.join("keyring.rmk"),
-        key_file: dir.join("root.key"),
-    };
-    let (vault, _) = KeyVault::init(location, &RootKeySource::KeyFile, SystemClock.now())
-        .expect("the test keyring");
+    let (vault, _) = KeyVault::init(
+        keyring_location(dir),
+        &RootKeySource::KeyFile,
+        SystemClock.now(),
+    )
+    .expect("the test keyring");
     Arc::new(vault)
+}
+
+/// The audit trail of `core` on `store`: every event, pending ones
+/// chained first (as readers do).
+///
+/// # Panics
+///
+/// When the log cannot be chained or read.
+#[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
+pub async fn audit_trail(core: &Rempart, store: &dyn Store) -> Vec<AuditRecord> {
+    core.drain_audit().await.expect("chain the pending events");
+    let mut tx = store.begin().await.expect("begin");
+    tx.audit_events(0, 1_000_000)
+        .await
+        .expect("the audit events")
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, in files.
+#[derive(Debug)]
+pub struct TestCertificate {
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
+    /// The certificate, PEM-encoded, for a client to trust.
+    pub pem: String,
+}
+
+/// Makes a [`TestCertificate`] in `dir` (`cert.pem`, `key.pem`).
+///
+/// # Panics
+///
+/// When it cannot be made or written.
+#[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
+pub fn self_signed_certificate(dir: &std::path::Path) -> TestCertificate {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let cert = rcgen::generate_simple_self_signed(names).expect("a certificate");
+    let pem = cert.cert.pem();
+    let cert_file = dir.join("cert.pem");
+    let key_file = dir.join("key.pem");
+    std::fs::write(&cert_file, &pem).expect("write the certificate");
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).expect("write the key");
+    TestCertificate {
+        cert_file,
+        key_file,
+        pem,
+    }
 }
 
 /// A running server and what a test needs to talk to it.
@@ -258,8 +359,8 @@ impl TestServer {
         let store = database.store().await;
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let (keys, _) = KeyVault::open_or_create(
-            KeyringLocation::from_config(&config),
-            &config,
+            config.keyring_location(),
+            &config.keyring,
             None,
             clock.now(),
         )
@@ -281,7 +382,7 @@ impl TestServer {
                 }
                 .with_admin_sources(config.access.admin_sources().cloned()),
             )
-            .with_deployment(rempart_core::controls::Deployment::from_config(&config));
+            .with_deployment(config.deployment());
         let bootstrap_credential = match core.ensure_bootstrap().await.expect("bootstrap") {
             rempart_core::BootstrapStatus::Issued { credential, .. } => Some(credential),
             _ => None,
@@ -312,38 +413,38 @@ impl TestServer {
         format!("{}{path}", self.url)
     }
 
+    /// The bootstrap credential printed at first start.
+    ///
+    /// # Panics
+    ///
+    /// When there was none (the database was not fresh).
+    #[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
+    pub fn bootstrap_secret(&self) -> String {
+        self.bootstrap_credential
+            .as_ref()
+            .expect("a fresh server has a bootstrap credential")
+            .expose_secret()
+            .to_owned()
+    }
+
     /// Exchanges the bootstrap credential over HTTP and returns the first
     /// administrator's token.
     ///
     /// # Panics
     ///
     /// When the exchange fails.
-    #[allow(
-        clippy::expect_used,
-        clippy::panic,
-        reason = "test support: a failure fails the test"
-    )]
+    #[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
     pub async fn admin_token(&self) -> String {
-        let credential = self
-            .bootstrap_credential
-            .as_ref()
-            .expect("a fresh server has a bootstrap credential");
-        let response = self
-            .client
-            .post(self.at("/api/v1/bootstrap"))
-            .json(&serde_json::json!({
-                "credential": credential.expose_secret(),
-                "administrator": "admin@example.com",
-            }))
-            .send()
-            .await
-            .expect("bootstrap request");
-        assert_eq!(response.status(), 201, "bootstrap exchange");
-        let body: serde_json::Value = response.json().await.expect("bootstrap response");
+        let body = self.bootstrap(&self.bootstrap_secret()).await.expect(201);
         body.get("token")
             .and_then(serde_json::Value::as_str)
             .expect("a token")
             .to_owned()
+    }
+
+    /// The audit trail: every event, pending ones chained first.
+    pub async fn audit_events(&self) -> Vec<AuditRecord> {
+        audit_trail(&self.core, self.store.as_ref()).await
     }
 
     /// Asks the server to shut down and waits until it has.
@@ -368,5 +469,15 @@ impl TestServer {
             let _ = shutdown.send(());
         }
         self.task.take()
+    }
+}
+
+impl Http for TestServer {
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    fn base(&self) -> &str {
+        &self.url
     }
 }

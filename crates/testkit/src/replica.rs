@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::TestDatabase;
+use crate::http::Http;
 
 /// A running `rempart serve`.
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub struct Replica {
     pub url: String,
     /// Its standard output, line by line (the bootstrap credential).
     pub stdout: mpsc::Receiver<String>,
+    /// A client for its API.
+    pub client: reqwest::Client,
 }
 
 impl Replica {
@@ -85,6 +88,7 @@ impl Replica {
             child,
             url: format!("http://{address}"),
             stdout: out_rx,
+            client: reqwest::Client::new(),
         }
     }
 
@@ -140,5 +144,15 @@ impl Drop for Replica {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Http for Replica {
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    fn base(&self) -> &str {
+        &self.url
     }
 }

@@ -1,11 +1,17 @@
 //! The audit log's own services: checkpoints by time, verification of the
 //! live database, export, search and proofs (control ML-7).
 //!
-//! Search and proofs are authorized like any other action and audited; a
-//! tenant-scoped caller reaches only its tenant's events, and the scope is
-//! part of the query (invariant 2). Verification and export read the log in
-//! pages, each in a short transaction: events and checkpoints are never
-//! rewritten once committed, so a page read later is still the same log.
+//! Search, proofs and reads of sealed details are audited reads through the
+//! gate (`Kernel::audited_read`): authorized like any other action, the
+//! event they look at read in the gate's transaction, and the read itself
+//! recorded; a tenant-scoped caller reaches only its tenant's events, and
+//! the scope is part of the query (invariant 2). They chain the pending
+//! events before the gate opens (the sequencer takes a write transaction of
+//! its own). Verification and export are offline tools (the CLI records
+//! them, `audit.verify` and `audit.export`): they read the log in pages,
+//! each in a short read transaction (`Kernel::read`): events and
+//! checkpoints are never rewritten once committed, so a page read later is
+//! still the same log.
 //!
 //! Verification of the database only reads: it leaves pending events
 //! pending (it reports them) and writes no event of its own, so verifying
@@ -26,14 +32,17 @@ use rempart_audit::{
     Report, SIGNATURE_LEN, Signer, Verifier, consistency_proof, inclusion_proof,
 };
 use rempart_model::{Action, Outcome, Permission, Scope, TenantId};
-use rempart_store::{AuditQuery, AuditRecord, TenantFilter};
+use rempart_store::{AuditQuery, AuditRecord, ReadTx, TenantFilter};
 use time::OffsetDateTime;
 
 use crate::kernel::actor::Actor;
-use crate::kernel::audit_chain::{AuditChain, Draft, StoredNodes, to_checkpoint, to_event};
+use crate::kernel::audit_chain::{AuditChain, StoredNodes, to_checkpoint, to_event};
 use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
-use crate::kernel::visibility::{Sight, Unseen, Why};
+use crate::kernel::gate::{Call, Clearance};
+use crate::kernel::target::Target;
+use crate::kernel::visibility::{Sight, Why};
+use crate::kernel::{Gate, Open};
 use crate::service::Rempart;
 
 /// What an export wrote.
@@ -94,17 +103,14 @@ impl Rempart {
     /// The key that verifies checkpoints, if a signer is configured (while
     /// the keyring is sealed: the key recorded in the database, if given).
     pub fn audit_public_key(&self) -> Option<PublicKey> {
-        self.kernel.audit.public_key()
+        self.kernel.audit_chain().public_key()
     }
 
     /// Chains every pending event (see [`crate::kernel::audit_chain`]): readers of the
     /// chain call it first, so that a caller sees its own events. Returns
     /// how many were chained.
     pub async fn drain_audit(&self) -> Result<u64, ServiceError> {
-        self.kernel
-            .audit
-            .drain(self.kernel.store.as_ref(), self.kernel.clock().now())
-            .await
+        self.kernel.drain_audit().await
     }
 
     /// The background sequencer of `rempart serve`: chains pending events
@@ -113,7 +119,7 @@ impl Rempart {
     /// until dropped or aborted; errors are logged and retried.
     pub async fn run_audit_sequencer(&self) {
         loop {
-            self.kernel.audit.wait_for_appends().await;
+            self.kernel.audit_chain().wait_for_appends().await;
             match self.drain_audit().await {
                 Ok(0) => {}
                 Ok(n) => tracing::trace!(events = n, "chained pending audit events"),
@@ -130,15 +136,7 @@ impl Rempart {
     /// write it, and the others then find it done.
     pub async fn checkpoint_audit_if_due(&self, force: bool) -> Result<Option<u64>, ServiceError> {
         self.drain_audit().await?;
-        let now = self.kernel.clock().now();
-        let mut tx = self.kernel.store.begin().await?;
-        let done = self
-            .kernel
-            .audit
-            .checkpoint_if_due(tx.as_mut(), now, force)
-            .await?;
-        tx.commit().await?;
-        Ok(done)
+        self.kernel.sign_checkpoint_if_due(force).await
     }
 
     /// Records an offline operation on the audit log (verify, export) as
@@ -148,15 +146,9 @@ impl Rempart {
         action: Action,
         outcome: Outcome,
     ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock().now();
-        let mut tx = self.kernel.store.begin().await?;
-        let draft = Draft::new("system", action, outcome);
-        self.kernel
-            .audit
-            .append(tx.as_mut(), &RequestContext::system(), now, draft)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let gate = self.kernel.write(Call::system(action)).await?;
+        // Run on the host, with the database's own credentials.
+        gate.clear(Clearance::Internal).commit_as(outcome).await
     }
 
     /// Verifies the whole chained log in the database against `key` (the
@@ -190,7 +182,7 @@ impl Rempart {
         let mut after = 0u64;
         loop {
             let page = {
-                let mut tx = self.kernel.store.begin().await?;
+                let mut tx = self.kernel.read().await?;
                 tx.audit_events(after, PAGE).await?
             };
             let Some(last) = page.last() else {
@@ -248,7 +240,7 @@ impl Rempart {
     ) -> Result<ExportSummary, ServiceError> {
         self.drain_audit().await?;
         let head = {
-            let mut tx = self.kernel.store.begin().await?;
+            let mut tx = self.kernel.read().await?;
             tx.audit_head().await?.seq
         };
         if from > 1 && from > head {
@@ -298,7 +290,7 @@ impl Rempart {
         let mut last_seq = after;
         loop {
             let page = {
-                let mut tx = self.kernel.store.begin().await?;
+                let mut tx = self.kernel.read().await?;
                 tx.audit_events(after, PAGE).await?
             };
             let Some(last) = page.last() else {
@@ -351,13 +343,13 @@ impl Rempart {
     /// Closes the store without chaining pending events (what
     /// [`Rempart::close`] does): for commands that only read.
     pub async fn close_read_only(&self) {
-        self.kernel.store.close().await;
+        self.kernel.close(false).await;
     }
 
     /// Events recorded but not chained yet (left by a stopped server, or
     /// waiting for the sequencer), counted up to 100,000. Reads only.
     pub async fn pending_audit_events(&self) -> Result<u64, ServiceError> {
-        let mut tx = self.kernel.store.begin().await?;
+        let mut tx = self.kernel.read().await?;
         let pending = tx.audit_pending(PENDING_COUNT_LIMIT).await?;
         Ok(u64::try_from(pending.len()).unwrap_or(u64::MAX))
     }
@@ -367,15 +359,9 @@ impl Rempart {
     /// chained). Returns how many events were pending.
     pub async fn seal_pending_audit(&self) -> Result<u64, ServiceError> {
         let chained = self.drain_audit().await?;
-        let draft = Draft::new("system", Action::AuditSealPending, Outcome::Success)
-            .target(format!("audit-pending:{chained}"));
-        let now = self.kernel.clock().now();
-        let mut tx = self.kernel.store.begin().await?;
-        self.kernel
-            .audit
-            .append(tx.as_mut(), &RequestContext::system(), now, draft)
-            .await?;
-        tx.commit().await?;
+        let call = Call::system(Action::AuditSealPending).on(Target::AuditPending(chained));
+        let gate = self.kernel.write(call).await?;
+        gate.clear(Clearance::Internal).commit().await?;
         self.drain_audit().await?;
         Ok(chained)
     }
@@ -392,8 +378,12 @@ impl Rempart {
     ) -> Result<(), ServiceError> {
         let cert = KeyCertificate::create(predecessor, successor)
             .map_err(|e| ServiceError::AuditLog(e.to_string()))?;
-        let now = self.kernel.clock().now();
-        let mut tx = self.kernel.store.begin().await?;
+        let call = Call::system(Action::KeysRotate)
+            .on(Target::AuditSigningKey(successor.key_id().to_string()));
+        // The predecessor's signature over the successor is the proof.
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Internal);
+        let now = gate.now();
+        let tx = gate.tx();
         tx.record_audit_key(&signing_key::key_record(&predecessor.public_key(), now))
             .await?;
         tx.record_audit_key(&signing_key::key_record(&successor, now))
@@ -406,19 +396,12 @@ impl Rempart {
             recorded_at: now,
         })
         .await?;
-        let draft = Draft::new("system", Action::KeysRotate, Outcome::Success)
-            .target(format!("audit-signing-key:{}", successor.key_id()));
-        self.kernel
-            .audit
-            .append(tx.as_mut(), &RequestContext::system(), now, draft)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        gate.commit().await
     }
 
     /// The rotations of the signing key, oldest first, as certificates.
     async fn audit_key_certificates(&self) -> Result<Vec<KeyCertificate>, ServiceError> {
-        let mut tx = self.kernel.store.begin().await?;
+        let mut tx = self.kernel.read().await?;
         let rows = tx.audit_key_certificates().await?;
         rows.into_iter()
             .map(|r| {
@@ -455,7 +438,7 @@ impl Rempart {
         let Some(first) = self.audit_key_certificates().await?.into_iter().next() else {
             return self.recorded_audit_public_key().await;
         };
-        let mut tx = self.kernel.store.begin().await?;
+        let mut tx = self.kernel.read().await?;
         let found = tx.audit_key(first.certified_by.0).await?;
         Ok(found.map(|r| PublicKey::from_bytes(r.public_key)))
     }
@@ -463,7 +446,7 @@ impl Rempart {
     /// The anchor of a partial export after the events `cp` covers, checked
     /// against `cp` (a damaged tree is refused here, not exported).
     async fn audit_anchor(&self, cp: &Checkpoint) -> Result<Anchor, ServiceError> {
-        let mut tx = self.kernel.store.begin().await?;
+        let mut tx = self.kernel.read().await?;
         let last = tx
             .audit_event(cp.size)
             .await?
@@ -496,7 +479,7 @@ impl Rempart {
             limit: 1,
             ..AuditQuery::default()
         };
-        let mut tx = self.kernel.store.begin().await?;
+        let mut tx = self.kernel.read().await?;
         let found = tx.search_audit(&query, &TenantFilter::All).await?;
         Ok(found.first().map(|r| r.seq))
     }
@@ -510,27 +493,25 @@ impl Rempart {
         ctx: &RequestContext,
         mut query: AuditQuery,
     ) -> Result<Vec<AuditRecord>, ServiceError> {
-        let now = self.kernel.clock().now();
-        let Some(scope) = actor.tenant_filter(Permission::AuditSearch, now) else {
-            let draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Denied);
-            self.refuse_audit(ctx, draft).await?;
-            return Err(ServiceError::Forbidden {
-                permission: Permission::AuditSearch,
-            });
-        };
-        query.limit = query.limit.clamp(1, MAX_SEARCH_LIMIT);
+        // Chained first (never while a gate is open), so that the caller
+        // finds its own events.
         self.drain_audit().await?;
-        let mut tx = self.kernel.store.begin().await?;
-        let found = tx.search_audit(&query, &scope).await?;
-        let mut draft = Draft::new(actor.audit_name(), Action::AuditSearch, Outcome::Success);
-        if let Some(tenant) = query.tenant {
-            draft = draft.tenant(TenantId(tenant));
-        }
-        self.kernel
-            .audit
-            .append(tx.as_mut(), ctx, now, draft)
+        let gate = self
+            .kernel
+            .audited_read(Call::by(actor, ctx, Action::AuditSearch))
             .await?;
-        tx.commit().await?;
+        let Some(scope) = actor.tenant_filter(Permission::AuditSearch, gate.now()) else {
+            let answer = ServiceError::Forbidden {
+                permission: Permission::AuditSearch,
+            };
+            return Err(gate.refuse("permission audit.search needed", answer).await);
+        };
+        // The caller's grants are the query's filter.
+        let mut gate = gate.clear(Clearance::Scoped);
+        query.limit = query.limit.clamp(1, MAX_SEARCH_LIMIT);
+        let found = gate.read().search_audit(&query, &scope).await?;
+        gate.in_tenant(query.tenant.map(TenantId));
+        gate.commit().await?;
         Ok(found)
     }
 
@@ -546,37 +527,13 @@ impl Rempart {
         size: Option<u64>,
     ) -> Result<InclusionProof, ServiceError> {
         self.drain_audit().await?;
-        let now = self.kernel.clock().now();
-        let mut tx = self.kernel.store.begin().await?;
-        let found = event_and_scope(tx.as_mut(), seq).await?;
-        let (event, target, environment) = match event_in_sight(actor, now, found) {
-            Ok(seen) => seen,
-            Err(why) => {
-                drop(tx);
-                let unseen = Unseen {
-                    action: Action::AuditProof,
-                    target: format!("audit-event:{seq}"),
-                    answer: no_event(seq),
-                };
-                return Err(self.unseen(actor, ctx, now, why, unseen).await?);
-            }
-        };
-        let mut draft = Draft::new(actor.audit_name(), Action::AuditProof, Outcome::Success)
-            .target(format!("audit-event:{seq}"));
-        if let Some(t) = event.tenant {
-            draft = draft.tenant(TenantId(t));
-        }
-        if !actor.may(Permission::AuditProof, &target, environment.as_ref(), now) {
-            drop(tx);
-            draft.outcome = Outcome::Denied;
-            let draft = draft.details(crate::kernel::details::Details::reason(
-                "permission audit.proof needed",
-            ));
-            self.refuse_with_details(ctx, now, draft).await?;
-            return Err(ServiceError::Forbidden {
-                permission: Permission::AuditProof,
-            });
-        }
+        let call = Call::by(actor, ctx, Action::AuditProof).on(Target::AuditEvent(seq));
+        let gate = self.kernel.audited_read(call).await?;
+        let (gate, (event, scope, environment)) = event_in_sight(gate, seq).await?;
+        let mut gate = gate
+            .authorize(Permission::AuditProof, &scope, environment.as_ref())
+            .await?;
+        let tx = gate.read();
         let record = match size {
             Some(size) => {
                 tx.audit_checkpoint_of_size(size)
@@ -603,15 +560,11 @@ impl Rempart {
         }
         let checkpoint = to_checkpoint(&record)?;
         let index = seq - 1;
-        let path = StoredNodes::compute(tx.as_mut(), record.size, |src| {
+        let path = StoredNodes::compute(tx, record.size, |src| {
             inclusion_proof(src, index, record.size)
         })
         .await?;
-        self.kernel
-            .audit
-            .append(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.commit().await?;
         Ok(InclusionProof {
             leaf_hash: leaf_hash(&event.hash),
             event,
@@ -632,56 +585,47 @@ impl Rempart {
         new: u64,
     ) -> Result<ConsistencyProof, ServiceError> {
         self.drain_audit().await?;
-        let now = self.kernel.clock().now();
-        let draft = Draft::new(actor.audit_name(), Action::AuditProof, Outcome::Success)
-            .target(format!("audit-consistency:{old}-{new}"));
-        if actor.tenant_filter(Permission::AuditProof, now).is_none() {
-            let mut draft = draft;
-            draft.outcome = Outcome::Denied;
-            self.refuse_audit(ctx, draft).await?;
-            return Err(ServiceError::Forbidden {
+        let call =
+            Call::by(actor, ctx, Action::AuditProof).on(Target::AuditConsistency { old, new });
+        let gate = self.kernel.audited_read(call).await?;
+        if actor
+            .tenant_filter(Permission::AuditProof, gate.now())
+            .is_none()
+        {
+            let answer = ServiceError::Forbidden {
                 permission: Permission::AuditProof,
-            });
+            };
+            return Err(gate.refuse("permission audit.proof needed", answer).await);
         }
+        // `audit.proof` in any scope: the answer holds hashes only, no
+        // event of any tenant.
+        let mut gate = gate.clear(Clearance::Scoped);
         if old > new {
             return Err(ServiceError::Invalid {
                 field: "from",
                 message: format!("the old size {old} is larger than the new size {new}"),
             });
         }
-        let mut tx = self.kernel.store.begin().await?;
-        let mut checkpoint = async |size: u64| match tx.audit_checkpoint_of_size(size).await? {
-            Some(r) => to_checkpoint(&r),
-            None => Err(ServiceError::NotFound {
-                what: format!("audit checkpoint of size {size}"),
-            }),
-        };
-        let old_cp = checkpoint(old).await?;
-        let new_cp = checkpoint(new).await?;
-        let path =
-            StoredNodes::compute(tx.as_mut(), new, |src| consistency_proof(src, old, new)).await?;
-        self.kernel
-            .audit
-            .append(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        let tx = gate.read();
+        let old_cp = checkpoint_of_size(tx, old).await?;
+        let new_cp = checkpoint_of_size(tx, new).await?;
+        let path = StoredNodes::compute(tx, new, |src| consistency_proof(src, old, new)).await?;
+        gate.commit().await?;
         Ok(ConsistencyProof {
             old: old_cp,
             new: new_cp,
             path,
         })
     }
+}
 
-    async fn refuse_audit(&self, ctx: &RequestContext, draft: Draft) -> Result<(), ServiceError> {
-        let now = self.kernel.clock().now();
-        crate::kernel::audit_chain::record_refusal(
-            self.kernel.store.as_ref(),
-            &self.kernel.audit,
-            ctx,
-            now,
-            draft,
-        )
-        .await
+/// The signed checkpoint of `size` events.
+async fn checkpoint_of_size(tx: &mut dyn ReadTx, size: u64) -> Result<Checkpoint, ServiceError> {
+    match tx.audit_checkpoint_of_size(size).await? {
+        Some(r) => to_checkpoint(&r),
+        None => Err(ServiceError::NotFound {
+            what: format!("audit checkpoint of size {size}"),
+        }),
     }
 }
 
@@ -701,7 +645,7 @@ impl CheckpointPages {
     async fn next(&mut self, core: &Rempart) -> Result<Option<Checkpoint>, ServiceError> {
         if self.buffered.is_empty() && !self.done {
             let page = {
-                let mut tx = core.kernel.store.begin().await?;
+                let mut tx = core.kernel.read().await?;
                 tx.audit_checkpoints(self.after, PAGE).await?
             };
             match page.last() {
@@ -735,7 +679,7 @@ pub(crate) type ScopedEvent = (AuditRecord, Scope, Option<rempart_model::Environ
 /// the tenant's environment), or staff-wide for an event with no tenant.
 /// `None` for an unknown `seq`.
 pub(crate) async fn event_and_scope(
-    tx: &mut dyn rempart_store::Tx,
+    tx: &mut dyn ReadTx,
     seq: u64,
 ) -> Result<Option<ScopedEvent>, ServiceError> {
     let Some(event) = tx.audit_event(seq).await? else {
@@ -751,23 +695,29 @@ pub(crate) async fn event_and_scope(
     Ok(Some((event, target, environment)))
 }
 
-/// The event `found`, if `actor` sees it (`audit.search` or `audit.proof`
-/// over its scope); otherwise why not. An event out of sight is answered
-/// like one that does not exist ([`no_event`]).
-pub(crate) fn event_in_sight(
-    actor: &Actor,
-    now: OffsetDateTime,
-    found: Option<ScopedEvent>,
-) -> Result<ScopedEvent, Why> {
-    match found {
-        None => Err(Why::Absent),
+/// The event `seq`, read within the gate, if its caller sees it
+/// (`audit.search` or `audit.proof` over its scope); the gate then names
+/// the event's tenant. An event out of sight is refused like one that does
+/// not exist ([`no_event`]), and the attempt recorded.
+pub(crate) async fn event_in_sight<M>(
+    mut gate: Gate<'_, M, Open>,
+    seq: u64,
+) -> Result<(Gate<'_, M, Open>, ScopedEvent), ServiceError> {
+    let now = gate.now();
+    let actor = gate.caller().actor();
+    let why = match event_and_scope(gate.read(), seq).await? {
+        None => Why::Absent,
         Some((event, scope, env))
-            if Sight::AuditEvent.seen_by(actor, &scope, env.as_ref(), now) =>
+            if actor.is_some_and(|actor| {
+                Sight::AuditEvent.seen_by(actor, &scope, env.as_ref(), now)
+            }) =>
         {
-            Ok((event, scope, env))
+            gate.in_tenant(event.tenant.map(TenantId));
+            return Ok((gate, (event, scope, env)));
         }
-        Some((event, _, _)) => Err(Why::OutOfScope(event.tenant.map(TenantId))),
-    }
+        Some((event, _, _)) => Why::OutOfScope(event.tenant.map(TenantId)),
+    };
+    Err(gate.unseen(why, no_event(seq)).await)
 }
 
 /// The answer to an event that is not there, or not in sight.

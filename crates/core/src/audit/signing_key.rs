@@ -109,17 +109,17 @@ impl crate::Rempart {
         let Some(key) = keyring_public_key(&self.kernel.keys) else {
             return Ok(None);
         };
-        let now = self.kernel.clock.now();
-        let mut tx = self.kernel.store.begin().await?;
-        tx.record_audit_key(&key_record(&key, now)).await?;
-        tx.commit().await?;
+        let now = self.kernel.clock().now();
+        let mut book = self.kernel.bookkeeping().await?;
+        book.record_audit_key(&key_record(&key, now)).await?;
+        book.commit().await?;
         Ok(Some(key))
     }
 
     /// The key that verifies checkpoints, as recorded in the database (no
     /// keyring needed): the most recently recorded one.
     pub async fn recorded_audit_public_key(&self) -> Result<Option<PublicKey>, ServiceError> {
-        let mut tx = self.kernel.store.begin().await?;
+        let mut tx = self.kernel.read().await?;
         let found = tx.latest_audit_key().await?;
         drop(tx);
         Ok(found.map(|r| PublicKey::from_bytes(r.public_key)))

@@ -43,7 +43,7 @@ async fn each_event(
     let mut after = 0;
     loop {
         let page = {
-            let mut tx = core.kernel.store.begin_read().await?;
+            let mut tx = core.kernel.read().await?;
             tx.audit_events(after, PAGE).await?
         };
         let Some(last) = page.last() else {
@@ -100,7 +100,7 @@ impl ControlCheck for LogVerifies {
                 let mut findings = Vec::new();
                 if unsigned > 0 {
                     let oldest = {
-                        let mut tx = core.kernel.store.begin_read().await?;
+                        let mut tx = core.kernel.read().await?;
                         tx.audit_event(report.checkpointed + 1).await?
                     };
                     if let Some(oldest) = oldest.filter(|e| now - e.time > limit) {
@@ -220,7 +220,7 @@ impl ControlCheck for NoSecretInTheLog {
         if !sealed {
             let after = events.saturating_sub(DETAILS_SCANNED);
             let page = {
-                let mut tx = core.kernel.store.begin_read().await?;
+                let mut tx = core.kernel.read().await?;
                 tx.audit_events(after, u32::try_from(DETAILS_SCANNED).unwrap_or(u32::MAX))
                     .await?
             };

@@ -31,17 +31,3 @@ impl Default for Deployment {
         }
     }
 }
-
-impl Deployment {
-    /// The facts of a configuration.
-    #[must_use]
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        Self {
-            tls: config.tls_enabled(),
-            behind_tls_proxy: config.server.behind_tls_proxy,
-            listens_on_loopback: config.server.listen.ip().is_loopback(),
-            audit_sinks: config.audit.ship_url.iter().cloned().collect(),
-            checkpoint_every_secs: config.audit.checkpoint_every_secs,
-        }
-    }
-}

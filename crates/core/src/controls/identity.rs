@@ -33,7 +33,7 @@ async fn accounts_with_grants(
     core: &Rempart,
     filter: AccountFilter,
 ) -> Result<Vec<(PrincipalRecord, Vec<GrantRecord>)>, ServiceError> {
-    let mut tx = core.kernel.store.begin_read().await?;
+    let mut tx = core.kernel.read().await?;
     let accounts = tx.list_principals(&filter).await?;
     let mut out = Vec::with_capacity(accounts.len());
     for account in accounts {
@@ -70,7 +70,7 @@ impl ControlCheck for PrivilegedAccessNeedsMfa {
         let staff = accounts_with_grants(core, AccountFilter::Staff).await?;
         let mut findings = Vec::new();
         let mut privileged = 0;
-        let mut tx = core.kernel.store.begin_read().await?;
+        let mut tx = core.kernel.read().await?;
         for (account, grants) in &staff {
             let holds_privilege = account.state == PrincipalState::Active
                 && grants
@@ -146,7 +146,7 @@ impl ControlCheck for GrantsAreTheOnlySource {
 
     async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError> {
         let accounts = accounts_with_grants(core, AccountFilter::All).await?;
-        let mut tx = core.kernel.store.begin_read().await?;
+        let mut tx = core.kernel.read().await?;
         let roles = tx.roles().await?;
         drop(tx);
         let mut findings = Vec::new();
@@ -225,7 +225,7 @@ impl ControlCheck for PasswordsFollowPolicy {
     }
 
     async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError> {
-        let mut tx = core.kernel.store.begin_read().await?;
+        let mut tx = core.kernel.read().await?;
         let accounts = tx.list_principals(&AccountFilter::All).await?;
         let current = core.identity.hasher.params();
         let mut findings = Vec::new();

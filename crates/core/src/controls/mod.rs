@@ -3,11 +3,11 @@
 //! pass, fail or "could not run", always with the evidence it looked at.
 //!
 //! The catalogue itself is data (`rempart_model::control`); this module
-//! runs the checks the domains register ([`registry`]), for a caller
+//! runs the checks the domains register (`registry`), for a caller
 //! holding `controls.check`, and records the run in the audit log
 //! (invariant 1: a run is an action like any other, with its summary in the
 //! event's sealed details). A check only reads: it opens read transactions
-//! and never repairs what it finds.
+//! (`Kernel::read`) and never repairs what it finds.
 //!
 //! The checks live beside this module, one file per domain, until the
 //! restructuring gives each domain its own folder; the registry is the one
@@ -23,14 +23,15 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use rempart_model::control::{Catalogue, CheckOutcome, CheckResult, ControlId};
-use rempart_model::{Action, Outcome, Permission, Scope};
+use rempart_model::{Action, Permission, Scope};
 use time::OffsetDateTime;
 
 use crate::kernel::actor::Actor;
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
+use crate::kernel::gate::Call;
+use crate::kernel::target::Target;
 use crate::service::Rempart;
 
 pub use deployment::Deployment;
@@ -154,40 +155,48 @@ impl Rempart {
         ctx: &RequestContext,
         only: &[ControlId],
     ) -> Result<ControlReport, ServiceError> {
-        let now = self.kernel.clock.now();
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::ControlsCheck,
-            (&Scope::Global, None),
-            Action::ControlsCheck,
-            "controls",
-        )
-        .await?;
+        let call = Call::by(actor, ctx, Action::ControlsCheck).on(Target::Controls);
+        // Authorized before any check runs (a refusal is recorded here)
+        // and again in the transaction that records the run. The checks
+        // themselves run between the two with no transaction of the gate
+        // open: they read the whole log, and an open write transaction
+        // would hold the database's write lock (SQLite) all that time.
+        let gate = self
+            .kernel
+            .audited_read(call.clone())
+            .await?
+            .authorize(Permission::ControlsCheck, &Scope::Global, None)
+            .await?;
+        let now = gate.now();
+        drop(gate);
         let catalogue = catalogue()?;
-        let registered = registered_ids()?;
-        if let Some(unknown) = only.iter().find(|id| catalogue.get(**id).is_none()) {
-            return Err(ServiceError::Invalid {
-                field: "control",
-                message: format!("{unknown} is not a control of the catalogue"),
-            });
-        }
-        if let Some(unchecked) = only.iter().find(|id| !registered.contains(id)) {
-            return Err(ServiceError::Invalid {
-                field: "control",
-                message: format!(
-                    "{unchecked} has no automated check yet (the checked controls are {})",
-                    registered
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
-        }
-        let wanted = |id: &ControlId| only.is_empty() || only.contains(id);
+        check_wanted(catalogue, only)?;
+        let results = self.run_checks(catalogue, only, now).await;
 
+        let mut gate = self
+            .kernel
+            .audited_read(call)
+            .await?
+            .authorize(Permission::ControlsCheck, &Scope::Global, None)
+            .await?;
+        gate.details(summary(&results));
+        gate.commit().await?;
+        Ok(ControlReport {
+            checked_at: now,
+            results,
+        })
+    }
+
+    /// Runs the checks of the controls `only` names (all, when empty); one
+    /// result per control, in the catalogue's order. A check that fails to
+    /// read live state is reported as not run.
+    async fn run_checks(
+        &self,
+        catalogue: &Catalogue,
+        only: &[ControlId],
+        now: OffsetDateTime,
+    ) -> Vec<CheckResult> {
+        let wanted = |id: &ControlId| only.is_empty() || only.contains(id);
         let mut results = Vec::new();
         for check in registry() {
             let ids: Vec<ControlId> = check
@@ -222,35 +231,54 @@ impl Rempart {
                 .unwrap_or(usize::MAX)
         };
         results.sort_by_key(|r| order(r.control));
-
-        let count = |f: fn(&CheckOutcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
-        let failing: Vec<String> = results
-            .iter()
-            .filter(|r| matches!(r.outcome, CheckOutcome::Fail { .. }))
-            .map(|r| r.control.to_string())
-            .collect();
-        let mut summary = serde_json::Map::new();
-        summary.insert("checked".into(), results.len().into());
-        summary.insert("passed".into(), count(|o| *o == CheckOutcome::Pass).into());
-        summary.insert("failing".into(), failing.join(" ").into());
-        summary.insert(
-            "not_run".into(),
-            count(|o| matches!(o, CheckOutcome::NotRun { .. })).into(),
-        );
-        let draft = Draft::new(actor.audit_name(), Action::ControlsCheck, Outcome::Success)
-            .target("controls")
-            .details(Details::new(&summary));
-        let mut tx = self.kernel.store.begin().await?;
-        self.kernel
-            .audit
-            .append(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
-        Ok(ControlReport {
-            checked_at: now,
-            results,
-        })
+        results
     }
+}
+
+/// Refuses a control `only` names that the catalogue lacks, or that no
+/// domain checks.
+fn check_wanted(catalogue: &Catalogue, only: &[ControlId]) -> Result<(), ServiceError> {
+    let registered = registered_ids()?;
+    if let Some(unknown) = only.iter().find(|id| catalogue.get(**id).is_none()) {
+        return Err(ServiceError::Invalid {
+            field: "control",
+            message: format!("{unknown} is not a control of the catalogue"),
+        });
+    }
+    if let Some(unchecked) = only.iter().find(|id| !registered.contains(id)) {
+        return Err(ServiceError::Invalid {
+            field: "control",
+            message: format!(
+                "{unchecked} has no automated check yet (the checked controls are {})",
+                registered
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The run's summary, sealed in its event's details: how many controls
+/// were checked, passed and not run, and which failed.
+fn summary(results: &[CheckResult]) -> Details {
+    let count = |f: fn(&CheckOutcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+    let failing: Vec<String> = results
+        .iter()
+        .filter(|r| matches!(r.outcome, CheckOutcome::Fail { .. }))
+        .map(|r| r.control.to_string())
+        .collect();
+    let mut summary = serde_json::Map::new();
+    summary.insert("checked".into(), results.len().into());
+    summary.insert("passed".into(), count(|o| *o == CheckOutcome::Pass).into());
+    summary.insert("failing".into(), failing.join(" ").into());
+    summary.insert(
+        "not_run".into(),
+        count(|o| matches!(o, CheckOutcome::NotRun { .. })).into(),
+    );
+    Details::new(&summary)
 }
 
 #[cfg(test)]

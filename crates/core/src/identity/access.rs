@@ -15,26 +15,27 @@ use std::collections::HashMap;
 
 use rempart_model::authority::uncovered;
 use rempart_model::{
-    Action, Cut, Environment, Grant, Outcome, Permission, PermissionSet, PrincipalId, Role,
-    RoleName, Scope, Tenant, TenantId,
+    Action, Cut, Environment, Grant, Permission, PermissionSet, PrincipalId, Role, RoleName, Scope,
+    Tenant, TenantId,
 };
 use rempart_store::{
-    AccountKind, GrantRecord, PrincipalRecord, RoleRecord, StoreError, TokenRecord,
+    AccountKind, GrantRecord, PrincipalRecord, ReadTx, RoleRecord, StoreError, TokenRecord,
 };
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::Refusal;
 use super::administrators::Removal;
 use super::login::SessionView;
+use super::{authorize_naming, seen_tenant};
 use crate::kernel::actor::{Actor, Credential};
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
+use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Open, Write};
 use crate::kernel::secret::{self, SecretKind};
-use crate::kernel::visibility::{Sight, Unseen, Why, no_account};
+use crate::kernel::target::Target;
+use crate::kernel::visibility::{Sight, Why, account_not_found, account_scope_in};
 use crate::service::Rempart;
 
 /// The longest an API token may live.
@@ -113,6 +114,31 @@ fn builtin_description(role: Role) -> &'static str {
     }
 }
 
+impl NewRole {
+    /// Refuses what no role may be (no change, no event).
+    fn check(&self) -> Result<(), ServiceError> {
+        if self.name.builtin().is_some() {
+            return Err(ServiceError::Invalid {
+                field: "name",
+                message: format!("{} is a built-in role", self.name),
+            });
+        }
+        if self.permissions.is_empty() {
+            return Err(ServiceError::Invalid {
+                field: "permissions",
+                message: "a role carries at least one permission".to_owned(),
+            });
+        }
+        if self.description.chars().count() > 500 {
+            return Err(ServiceError::Invalid {
+                field: "description",
+                message: "at most 500 characters".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Rempart {
     /// Defines a custom role. Needs `role.manage` staff-wide and a recent
     /// login; built-in names are reserved.
@@ -122,38 +148,16 @@ impl Rempart {
         ctx: &RequestContext,
         new: NewRole,
     ) -> Result<RoleView, ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("role:{}", new.name);
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::RoleManage,
-            (&Scope::Global, None),
-            Action::RoleCreate,
-            &target,
-        )
-        .await?;
-        self.require_step_up(actor, ctx, now, Action::RoleCreate, &target)
+        let call = Call::by(actor, ctx, Action::RoleCreate).on(Target::Role(new.name.clone()));
+        let gate = self
+            .kernel
+            .write(call)
+            .await?
+            .authorize(Permission::RoleManage, &Scope::Global, None)
             .await?;
-        if new.name.builtin().is_some() {
-            return Err(ServiceError::Invalid {
-                field: "name",
-                message: format!("{} is a built-in role", new.name),
-            });
-        }
-        if new.permissions.is_empty() {
-            return Err(ServiceError::Invalid {
-                field: "permissions",
-                message: "a role carries at least one permission".to_owned(),
-            });
-        }
-        if new.description.chars().count() > 500 {
-            return Err(ServiceError::Invalid {
-                field: "description",
-                message: "at most 500 characters".to_owned(),
-            });
-        }
+        let mut gate = self.ensure_step_up(gate).await?;
+        new.check()?;
+        let now = gate.now();
         // A role is granted anywhere: it carries only what the creating
         // credential holds staff-wide.
         if let Some(missing) = new
@@ -161,23 +165,10 @@ impl Rempart {
             .iter()
             .find(|p| !actor.may(*p, &Scope::Global, None, now))
         {
-            let refused = self
-                .refuse_rule(
-                    actor,
-                    ctx,
-                    now,
-                    Refusal {
-                        action: Action::RoleCreate,
-                        target,
-                        tenant: None,
-                        reason: &format!(
-                            "the asking credential does not hold {missing} staff-wide, which the role would carry"
-                        ),
-                    },
-                    "no-escalation",
-                )
-                .await?;
-            return Err(refused);
+            let message = format!(
+                "the asking credential does not hold {missing} staff-wide, which the role would carry"
+            );
+            return Err(gate.refuse_rule("no-escalation", message).await);
         }
         let record = RoleRecord {
             name: new.name,
@@ -185,8 +176,7 @@ impl Rempart {
             description: new.description,
             created_at: now,
         };
-        let mut tx = self.kernel.store.begin().await?;
-        match tx.insert_role(&record).await {
+        match gate.tx().insert_role(&record).await {
             Ok(()) => {}
             Err(StoreError::Conflict { .. }) => {
                 return Err(ServiceError::Invalid {
@@ -196,13 +186,8 @@ impl Rempart {
             }
             Err(e) => return Err(e.into()),
         }
-        let draft = Draft::new(actor.audit_name(), Action::RoleCreate, Outcome::Success)
-            .target(target)
-            .details(Details::field("permissions", record.permissions.to_names()));
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.details(Details::field("permissions", record.permissions.to_names()));
+        gate.commit().await?;
         Ok(RoleView {
             name: record.name,
             permissions: record.permissions,
@@ -217,26 +202,27 @@ impl Rempart {
         actor: &Actor,
         ctx: &RequestContext,
     ) -> Result<Vec<RoleView>, ServiceError> {
-        let now = self.kernel.clock.now();
-        if actor.tenant_filter(Permission::RoleRead, now).is_none() {
-            self.authorize(
-                actor,
-                ctx,
-                now,
+        let call = Call::by(actor, ctx, Action::RoleList);
+        let gate = self.kernel.audited_read(call).await?;
+        let mut gate = if actor
+            .tenant_filter(Permission::RoleRead, gate.now())
+            .is_some()
+        {
+            // Roles are defined once for every scope: `role.read` in any
+            // scope reads them all.
+            gate.clear(Clearance::Scoped)
+        } else {
+            authorize_naming(
+                gate,
+                Target::Roles,
                 Permission::RoleRead,
-                (&Scope::Global, None),
-                Action::RoleList,
-                "roles",
+                &Scope::Global,
+                None,
             )
-            .await?;
-        }
-        let mut tx = self.kernel.store.begin().await?;
-        let custom = tx.roles().await?;
-        let draft = Draft::new(actor.audit_name(), Action::RoleList, Outcome::Success);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+            .await?
+        };
+        let custom = gate.read().roles().await?;
+        gate.commit().await?;
         let mut roles: Vec<RoleView> = Role::ALL
             .iter()
             .map(|r| RoleView {
@@ -257,171 +243,144 @@ impl Rempart {
 
     /// Grants a role in a scope. Needs `grant.manage` over the scope and a
     /// recent login, and passes the access rules (module docs).
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one flow read top to bottom: each refusal is recorded where it happens"
-    )]
     pub async fn grant_role(
         &self,
         actor: &Actor,
         ctx: &RequestContext,
         new: NewGrant,
     ) -> Result<GrantRecord, ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("principal:{}", new.principal);
+        let call = Call::by(actor, ctx, Action::GrantCreate).on(Target::Principal(new.principal));
+        let gate = self.kernel.write(call).await?;
         // A tenant or an account the granter does not see is not found.
-        let environment = match &new.scope {
-            Scope::Tenant(t) => Some(
-                self.tenant_in_sight(actor, ctx, now, *t, Action::GrantCreate)
-                    .await?,
-            ),
-            _ => None,
+        let (gate, environment) = match &new.scope {
+            Scope::Tenant(t) => {
+                let (gate, environment) = seen_tenant(gate, *t).await?;
+                (gate, Some(environment))
+            }
+            _ => (gate, None),
         };
-        let (holder, _, _) = self
+        let (mut gate, holder) = gate
             .account_in_sight(
-                actor,
-                ctx,
-                now,
                 new.principal,
                 Sight::Account,
-                no_account(new.principal, Action::GrantCreate),
+                account_not_found(new.principal),
             )
             .await?;
-        let mut tx = self.kernel.store.begin_read().await?;
         let custom = match new.role.builtin() {
             Some(_) => None,
-            None => tx.role(&new.role).await?,
+            None => gate.read().role(&new.role).await?,
         };
-        let held = tx.grant_records_of(new.principal).await?;
-        drop(tx);
-        let tenant = match new.scope {
-            Scope::Tenant(t) => Some(t),
-            _ => None,
-        };
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::GrantManage,
-            (&new.scope, environment.as_ref()),
-            Action::GrantCreate,
-            &target,
-        )
-        .await?;
-        self.require_step_up(actor, ctx, now, Action::GrantCreate, &target)
+        let held = gate.read().grant_records_of(new.principal).await?;
+        let gate = gate
+            .authorize(Permission::GrantManage, &new.scope, environment.as_ref())
             .await?;
+        let mut gate = self.ensure_step_up(gate).await?;
+        gate.in_tenant(tenant_of(&new.scope));
         let permissions = match (new.role.builtin(), custom) {
             (Some(role), _) => role.permissions(),
             (None, Some(custom)) => custom.permissions,
             (None, None) => {
-                self.refuse_for(
-                    actor,
-                    ctx,
-                    now,
-                    Refusal {
-                        action: Action::GrantCreate,
-                        target,
-                        tenant,
-                        reason: &format!("unknown role {}", new.role),
-                    },
-                )
-                .await?;
-                return Err(ServiceError::Invalid {
+                let message = format!("unknown role {}", new.role);
+                let answer = ServiceError::Invalid {
                     field: "role",
-                    message: format!("unknown role {}", new.role),
-                });
+                    message: message.clone(),
+                };
+                return Err(gate.refuse(&message, answer).await);
             }
         };
+        let now = gate.now();
         if new.expires_at.is_some_and(|at| at <= now) {
             return Err(ServiceError::Invalid {
                 field: "expires_at",
                 message: "the expiry is in the past".to_owned(),
             });
         }
-        let rule: Option<(&'static str, String)> = if new.principal == actor.principal {
-            Some((
-                "no-self-grant",
-                "no one grants a role to themselves".to_owned(),
-            ))
-        } else if let Some(missing) = uncovered(
-            &[Grant {
-                role: new.role.clone(),
-                permissions,
-                scope: new.scope.clone(),
-                expires_at: new.expires_at,
-            }],
-            actor.grants(),
-            new.expires_at,
-            now,
-            |_| environment.clone(),
-        ) {
-            // Judged against the credential's cut grants, and over the
-            // grant's whole life: a grant outliving the granter's own is
-            // an escalation in time.
-            let message = if missing.held_now {
-                format!(
-                    "the granter holds {} in that scope for less time than the grant would last, which {} carries",
-                    missing.permission, new.role
-                )
-            } else {
-                format!(
-                    "the granter does not hold {} in that scope, which {} carries",
-                    missing.permission, new.role
-                )
-            };
-            Some(("no-escalation", message))
-        } else if holder.kind == AccountKind::TenantUser && tenant != holder.tenant {
-            Some((
-                "tenant-boundary",
-                "a tenant user's grants stay within their tenant".to_owned(),
-            ))
-        } else {
-            self.sod_conflict(&held, &new.role, now)?
-                .map(|message| ("separation-of-duties", message))
+        let grant = Grant {
+            role: new.role,
+            permissions,
+            scope: new.scope,
+            expires_at: new.expires_at,
         };
-        if let Some((rule, reason)) = rule {
-            let refused = self
-                .refuse_rule(
-                    actor,
-                    ctx,
-                    now,
-                    Refusal {
-                        action: Action::GrantCreate,
-                        target,
-                        tenant,
-                        reason: &reason,
-                    },
-                    rule,
-                )
-                .await?;
-            return Err(refused);
+        let rule = self.grant_rule(
+            actor,
+            &holder.account,
+            &grant,
+            &held,
+            environment.as_ref(),
+            now,
+        )?;
+        if let Some((rule, message)) = rule {
+            return Err(gate.refuse_rule(rule, message).await);
         }
         let record = GrantRecord {
             id: self.kernel.clock.new_id(),
             principal: new.principal,
-            grant: Grant {
-                role: new.role,
-                permissions,
-                scope: new.scope,
-                expires_at: new.expires_at,
-            },
+            grant,
             created_at: now,
             granted_by: Some(actor.principal),
         };
-        let mut tx = self.kernel.store.begin().await?;
-        tx.insert_grant_record(&record).await?;
-        let draft = Draft::new(actor.audit_name(), Action::GrantCreate, Outcome::Success)
-            .target(format!("grant:{}", record.id))
-            .details(Details::field(
-                "grant",
-                format!("{} to principal:{}", record.grant.role, record.principal),
-            ))
-            .in_tenant(tenant);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.tx().insert_grant_record(&record).await?;
+        let grant = format!(
+            "{} to {}",
+            record.grant.role,
+            Target::Principal(record.principal)
+        );
+        gate.on(Target::Grant(record.id));
+        gate.details(Details::field("grant", grant));
+        gate.commit().await?;
         Ok(record)
+    }
+
+    /// The access rule that granting `grant` to `holder` (who holds
+    /// `held`) would break, with its message: no self-grant, no
+    /// escalation, the tenant boundary, separation of duties.
+    fn grant_rule(
+        &self,
+        actor: &Actor,
+        holder: &PrincipalRecord,
+        grant: &Grant,
+        held: &[GrantRecord],
+        environment: Option<&Environment>,
+        now: OffsetDateTime,
+    ) -> Result<Option<(&'static str, String)>, ServiceError> {
+        if holder.id == actor.principal {
+            return Ok(Some((
+                "no-self-grant",
+                "no one grants a role to themselves".to_owned(),
+            )));
+        }
+        // Judged against the credential's cut grants, and over the grant's
+        // whole life: a grant outliving the granter's own is an escalation
+        // in time.
+        if let Some(missing) = uncovered(
+            std::slice::from_ref(grant),
+            actor.grants(),
+            grant.expires_at,
+            now,
+            |_| environment.cloned(),
+        ) {
+            let message = if missing.held_now {
+                format!(
+                    "the granter holds {} in that scope for less time than the grant would last, which {} carries",
+                    missing.permission, grant.role
+                )
+            } else {
+                format!(
+                    "the granter does not hold {} in that scope, which {} carries",
+                    missing.permission, grant.role
+                )
+            };
+            return Ok(Some(("no-escalation", message)));
+        }
+        if holder.kind == AccountKind::TenantUser && tenant_of(&grant.scope) != holder.tenant {
+            return Ok(Some((
+                "tenant-boundary",
+                "a tenant user's grants stay within their tenant".to_owned(),
+            )));
+        }
+        Ok(self
+            .sod_conflict(held, &grant.role, now)?
+            .map(|message| ("separation-of-duties", message)))
     }
 
     /// The separation-of-duty rule that holding `held` and being granted
@@ -459,15 +418,14 @@ impl Rempart {
         ctx: &RequestContext,
         grant: Uuid,
     ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("grant:{grant}");
-        let mut tx = self.kernel.store.begin_read().await?;
-        let found = tx.grant_record(grant).await?;
+        let call = Call::by(actor, ctx, Action::GrantRevoke).on(Target::Grant(grant));
+        let mut gate = self.kernel.write(call).await?;
+        let now = gate.now();
+        let found = gate.read().grant_record(grant).await?;
         let environment = match found.as_ref().map(|g| &g.grant.scope) {
-            Some(Scope::Tenant(t)) => tx.tenant(*t).await?.map(|t| t.environment),
+            Some(Scope::Tenant(t)) => gate.read().tenant(*t).await?.map(|t| t.environment),
             _ => None,
         };
-        drop(tx);
         // Seen by its holder, and by whoever reads accounts or manages
         // grants in its scope; otherwise not found.
         let seen = match found {
@@ -478,76 +436,45 @@ impl Rempart {
             {
                 Ok(g)
             }
-            Some(g) => Err(Why::OutOfScope(match g.grant.scope {
-                Scope::Tenant(t) => Some(t),
-                _ => None,
-            })),
+            Some(g) => Err(Why::OutOfScope(tenant_of(&g.grant.scope))),
         };
         let record = match seen {
             Ok(record) => record,
             Err(why) => {
-                let unseen = Unseen {
-                    action: Action::GrantRevoke,
-                    target,
-                    answer: ServiceError::NotFound {
-                        what: format!("grant {grant}"),
-                    },
+                let answer = ServiceError::NotFound {
+                    what: format!("grant {grant}"),
                 };
-                return Err(self.unseen(actor, ctx, now, why, unseen).await?);
+                return Err(gate.unseen(why, answer).await);
             }
         };
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::GrantManage,
-            (&record.grant.scope, environment.as_ref()),
-            Action::GrantRevoke,
-            &target,
-        )
-        .await?;
-        self.require_step_up(actor, ctx, now, Action::GrantRevoke, &target)
+        let gate = gate
+            .authorize(
+                Permission::GrantManage,
+                &record.grant.scope,
+                environment.as_ref(),
+            )
             .await?;
-        let mut tx = self.kernel.store.begin().await?;
+        let mut gate = self.ensure_step_up(gate).await?;
+        gate.in_tenant(tenant_of(&record.grant.scope));
         if self
-            .removes_last_administrator(tx.as_mut(), Removal::Grant(grant))
+            .removes_last_administrator(gate.tx(), Removal::Grant(grant))
             .await?
         {
-            drop(tx);
-            let tenant = match record.grant.scope {
-                Scope::Tenant(t) => Some(t),
-                _ => None,
-            };
-            let refused = self
+            return Err(gate
                 .refuse_rule(
-                    actor,
-                    ctx,
-                    now,
-                    Refusal {
-                        action: Action::GrantRevoke,
-                        target,
-                        tenant,
-                        reason: "it is the last grant of grant.manage and user.update staff-wide, without expiry, of an active account; grant them to another account first",
-                    },
                     "last-administrator",
+                    "it is the last grant of grant.manage and user.update staff-wide, without expiry, of an active account; grant them to another account first",
                 )
-                .await?;
-            return Err(refused);
+                .await);
         }
-        tx.delete_grant(grant).await?;
-        let mut draft = Draft::new(actor.audit_name(), Action::GrantRevoke, Outcome::Success)
-            .target(target)
-            .details(Details::field(
-                "grant",
-                format!("{} of principal:{}", record.grant.role, record.principal),
-            ));
-        if let Scope::Tenant(t) = record.grant.scope {
-            draft = draft.tenant(t);
-        }
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.tx().delete_grant(grant).await?;
+        let revoked = format!(
+            "{} of {}",
+            record.grant.role,
+            Target::Principal(record.principal)
+        );
+        gate.details(Details::field("grant", revoked));
+        gate.commit().await?;
         Ok(())
     }
 
@@ -559,38 +486,11 @@ impl Rempart {
         ctx: &RequestContext,
         principal: PrincipalId,
     ) -> Result<Vec<GrantRecord>, ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("principal:{principal}");
-        if principal != actor.principal {
-            let (_, scope, env) = self
-                .account_in_sight(
-                    actor,
-                    ctx,
-                    now,
-                    principal,
-                    Sight::Account,
-                    no_account(principal, Action::GrantList),
-                )
-                .await?;
-            self.authorize(
-                actor,
-                ctx,
-                now,
-                Permission::UserRead,
-                (&scope, env.as_ref()),
-                Action::GrantList,
-                &target,
-            )
-            .await?;
-        }
-        let mut tx = self.kernel.store.begin().await?;
-        let grants = tx.grant_records_of(principal).await?;
-        let draft =
-            Draft::new(actor.audit_name(), Action::GrantList, Outcome::Success).target(target);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        let call = Call::by(actor, ctx, Action::GrantList).on(Target::Principal(principal));
+        let gate = self.kernel.audited_read(call).await?;
+        let mut gate = listed_holder(gate, principal).await?;
+        let grants = gate.read().grant_records_of(principal).await?;
+        gate.commit().await?;
         Ok(grants)
     }
 
@@ -603,59 +503,22 @@ impl Rempart {
         ctx: &RequestContext,
         new: NewToken,
     ) -> Result<(TokenRecord, SecretString), ServiceError> {
-        let now = self.kernel.clock.now();
         let holder_id = new.holder.unwrap_or(actor.principal);
-        let target = format!("principal:{holder_id}");
-        // An account the caller does not see is not found, whatever its
-        // kind.
-        let (holder, _, _) = self
-            .account_in_sight(
-                actor,
-                ctx,
-                now,
-                holder_id,
-                Sight::Account,
-                no_account(holder_id, Action::TokenCreate),
-            )
-            .await?;
-        if holder_id != actor.principal {
-            if holder.kind != AccountKind::Service {
-                return Err(ServiceError::Invalid {
-                    field: "holder",
-                    message: "tokens are made for oneself or for a service account".to_owned(),
-                });
-            }
-            self.authorize(
-                actor,
-                ctx,
-                now,
-                Permission::UserUpdate,
-                (&Scope::Global, None),
-                Action::TokenCreate,
-                &target,
-            )
-            .await?;
-        }
-        self.require_step_up(actor, ctx, now, Action::TokenCreate, &target)
-            .await?;
-        if holder.break_glass {
-            return Err(ServiceError::Invalid {
-                field: "holder",
-                message: "emergency accounts log in interactively; they have no API tokens"
-                    .to_owned(),
-            });
-        }
+        let call = Call::by(actor, ctx, Action::TokenCreate).on(Target::Principal(holder_id));
+        let gate = self.kernel.write(call).await?;
+        let (gate, holder) = self.token_holder(gate, holder_id).await?;
+        let now = gate.now();
         let name = token_name(&new.name)?;
         let lifetime = token_lifetime(actor, new.expires_in, now)?;
         // A tenant the caller cannot see answers as one that does not exist,
         // before anything is said about the cut.
-        let tenant = match new.tenant {
+        let (mut gate, tenant) = match new.tenant {
             Some(t) => {
-                self.tenant_in_sight(actor, ctx, now, t, Action::TokenCreate)
-                    .await?;
-                Some(self.tenant_record(t).await?)
+                let (mut gate, _) = seen_tenant(gate, t).await?;
+                let found = gate.read().tenant(t).await?;
+                (gate, Some(found.ok_or(ServiceError::TenantNotFound)?))
             }
-            None => None,
+            None => (gate, None),
         };
         let cut = Cut {
             tenant: new.tenant,
@@ -663,19 +526,11 @@ impl Rempart {
             networks: new.allow_list.clone(),
             expires_at: Some(now + lifetime),
         };
-        if let Some(reason) = self
-            .token_excess(actor, &holder, &cut, tenant.as_ref(), now)
-            .await?
+        if let Some(reason) =
+            token_excess(gate.read(), actor, &holder, &cut, tenant.as_ref(), now).await?
         {
-            return Err(self
-                .refuse_excess(
-                    actor,
-                    ctx,
-                    now,
-                    (Action::TokenCreate, target, new.tenant),
-                    &reason,
-                )
-                .await?);
+            gate.in_tenant(new.tenant);
+            return Err(gate.refuse_rule("no-escalation", reason).await);
         }
         let secret = secret::generate(SecretKind::ApiToken)?;
         let record = TokenRecord {
@@ -691,139 +546,50 @@ impl Rempart {
             permissions: new.permissions,
             allow_list: new.allow_list.as_ref().map(allow_list_text),
         };
-        let mut tx = self.kernel.store.begin().await?;
-        tx.insert_token(&record).await?;
-        let draft = Draft::new(actor.audit_name(), Action::TokenCreate, Outcome::Success)
-            .target(format!("token:{}", record.id));
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.tx().insert_token(&record).await?;
+        gate.on(Target::Token(record.id));
+        gate.commit().await?;
         Ok((record, secret))
     }
 
-    async fn tenant_record(&self, id: TenantId) -> Result<Tenant, ServiceError> {
-        let mut tx = self.kernel.store.begin_read().await?;
-        let found = tx.tenant(id).await?;
-        drop(tx);
-        found.ok_or(ServiceError::TenantNotFound)
-    }
-
-    /// Refuses (and records) what would carry more than the asking
-    /// credential: the rule `no-escalation`.
-    async fn refuse_excess(
+    /// The holder of a new token, once the caller may make one for it: the
+    /// caller itself, or a service account with `user.update` staff-wide;
+    /// from a session, after a recent login. An account the caller does
+    /// not see is not found, whatever its kind; an emergency account has
+    /// no tokens.
+    async fn token_holder<'a>(
         &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        (action, target, tenant): (Action, String, Option<TenantId>),
-        reason: &str,
-    ) -> Result<ServiceError, ServiceError> {
-        self.refuse_rule(
-            actor,
-            ctx,
-            now,
-            Refusal {
-                action,
-                target,
-                tenant,
-                reason,
-            },
-            "no-escalation",
-        )
-        .await
-    }
-
-    /// How a new token for `holder`, cut to `cut`, would carry more than
-    /// the asking credential (invariant 8), as a refusal's reason; `None`
-    /// when it would not. Three checks: the declared cut within the asking
-    /// credential's (which holds whatever is granted later); a tenant
-    /// binding only to a tenant the asking credential holds a grant in; and
-    /// the grants the token would carry now covered by the asking
-    /// credential's until the token expires (a service account's grants
-    /// are not the asker's).
-    async fn token_excess(
-        &self,
-        actor: &Actor,
-        holder: &PrincipalRecord,
-        cut: &Cut,
-        tenant: Option<&Tenant>,
-        now: OffsetDateTime,
-    ) -> Result<Option<String>, ServiceError> {
-        if let Some(excess) = cut.exceeds(actor.cut()) {
-            return Ok(Some(excess.to_string()));
-        }
-        if let Some(tenant) = tenant {
-            let target = Scope::Tenant(tenant.id);
-            let holds = actor
-                .grants()
-                .iter()
-                .any(|g| g.is_active(now) && g.scope.covers(&target, Some(&tenant.environment)));
-            if !holds {
-                return Ok(Some(format!(
-                    "the asking credential holds no grant in tenant {}",
-                    tenant.id
-                )));
-            }
-        }
-        let mut tx = self.kernel.store.begin_read().await?;
-        let grants = tx.grants_of(holder.id).await?;
-        let carried = super::login::restrict(grants, cut.permissions, tenant);
-        let mut environments: HashMap<TenantId, Environment> = HashMap::new();
-        for grant in &carried {
-            if let Scope::Tenant(t) = grant.scope
-                && !environments.contains_key(&t)
-                && let Some(found) = tx.tenant(t).await?
-            {
-                environments.insert(t, found.environment);
-            }
-        }
-        drop(tx);
-        Ok(
-            uncovered(&carried, actor.grants(), cut.expires_at, now, |t| {
-                environments.get(&t).cloned()
-            })
-            .map(|missing| {
-                format!("the token would carry more than the asking credential: {missing}")
-            }),
-        )
-    }
-
-    /// Whose credentials a listing shows (the caller's own when `None`),
-    /// and its audit target: another account's needs `user.read` over it.
-    async fn holder_for_listing(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        holder: Option<PrincipalId>,
-        action: Action,
-    ) -> Result<(PrincipalId, String), ServiceError> {
-        let holder = holder.unwrap_or(actor.principal);
-        let target = format!("principal:{holder}");
-        if holder != actor.principal {
-            let (_, scope, env) = self
-                .account_in_sight(
-                    actor,
-                    ctx,
-                    now,
-                    holder,
-                    Sight::Account,
-                    no_account(holder, action),
-                )
-                .await?;
-            self.authorize(
-                actor,
-                ctx,
-                now,
-                Permission::UserRead,
-                (&scope, env.as_ref()),
-                action,
-                &target,
-            )
+        gate: Gate<'a, Write, Open>,
+        holder: PrincipalId,
+    ) -> Result<(Gate<'a, Write, Cleared>, PrincipalRecord), ServiceError> {
+        let (gate, placed) = gate
+            .account_in_sight(holder, Sight::Account, account_not_found(holder))
             .await?;
+        let own = gate
+            .caller()
+            .actor()
+            .is_some_and(|actor| actor.principal == holder);
+        let gate = if own {
+            gate.clear(Clearance::Own)
+        } else {
+            if placed.account.kind != AccountKind::Service {
+                return Err(ServiceError::Invalid {
+                    field: "holder",
+                    message: "tokens are made for oneself or for a service account".to_owned(),
+                });
+            }
+            gate.authorize(Permission::UserUpdate, &Scope::Global, None)
+                .await?
+        };
+        let gate = self.ensure_step_up(gate).await?;
+        if placed.account.break_glass {
+            return Err(ServiceError::Invalid {
+                field: "holder",
+                message: "emergency accounts log in interactively; they have no API tokens"
+                    .to_owned(),
+            });
         }
-        Ok((holder, target))
+        Ok((gate, placed.account))
     }
 
     /// The API tokens of an account: the caller's own, or with `user.read`
@@ -834,20 +600,15 @@ impl Rempart {
         ctx: &RequestContext,
         holder: Option<PrincipalId>,
     ) -> Result<Vec<TokenRecord>, ServiceError> {
-        let now = self.kernel.clock.now();
-        let (holder, target) = self
-            .holder_for_listing(actor, ctx, now, holder, Action::TokenList)
-            .await?;
-        let mut tx = self.kernel.store.begin().await?;
-        let tokens = tx.tokens_of(holder).await?;
-        let draft =
-            Draft::new(actor.audit_name(), Action::TokenList, Outcome::Success).target(target);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        let holder = holder.unwrap_or(actor.principal);
+        let call = Call::by(actor, ctx, Action::TokenList).on(Target::Principal(holder));
+        let gate = self.kernel.audited_read(call).await?;
+        let mut gate = listed_holder(gate, holder).await?;
+        let tokens = gate.read().tokens_of(holder).await?;
+        gate.commit().await?;
         Ok(tokens)
     }
+
     /// Revokes an API token: one's own, or anyone's with `session.revoke`
     /// over the holder. The next request with it fails, on every replica.
     pub async fn revoke_token(
@@ -868,18 +629,13 @@ impl Rempart {
         ctx: &RequestContext,
         holder: Option<PrincipalId>,
     ) -> Result<Vec<SessionView>, ServiceError> {
-        let now = self.kernel.clock.now();
-        let (holder, target) = self
-            .holder_for_listing(actor, ctx, now, holder, Action::SessionList)
-            .await?;
-        let mut tx = self.kernel.store.begin().await?;
-        let sessions = tx.sessions_of(holder, now).await?;
-        let draft =
-            Draft::new(actor.audit_name(), Action::SessionList, Outcome::Success).target(target);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        let holder = holder.unwrap_or(actor.principal);
+        let call = Call::by(actor, ctx, Action::SessionList).on(Target::Principal(holder));
+        let gate = self.kernel.audited_read(call).await?;
+        let mut gate = listed_holder(gate, holder).await?;
+        let now = gate.now();
+        let sessions = gate.read().sessions_of(holder, now).await?;
+        gate.commit().await?;
         let current = match actor.credential {
             Credential::Session { id, .. } => Some(id),
             Credential::Token(_) => None,
@@ -898,6 +654,7 @@ impl Rempart {
             })
             .collect())
     }
+
     /// Ends a session: one's own, or anyone's with `session.revoke` over
     /// the holder.
     pub async fn revoke_session(
@@ -912,94 +669,152 @@ impl Rempart {
 
     /// The one revocation path of tokens and sessions: find the holder,
     /// authorize (one's own, or `session.revoke` over the holder), revoke
-    /// and audit in one transaction.
+    /// and audit, in the gate's transaction.
     async fn revoke_credential(
         &self,
         actor: &Actor,
         ctx: &RequestContext,
         credential: Revocable,
     ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
-        let (kind, id, action) = match credential {
-            Revocable::Token(id) => ("token", id, Action::TokenRevoke),
-            Revocable::Session(id) => ("session", id, Action::SessionRevoke),
+        let (kind, id, action, target) = match credential {
+            Revocable::Token(id) => ("token", id, Action::TokenRevoke, Target::Token(id)),
+            Revocable::Session(id) => ("session", id, Action::SessionRevoke, Target::Session(id)),
         };
-        let target = format!("{kind}:{id}");
-        let mut tx = self.kernel.store.begin_read().await?;
+        let call = Call::by(actor, ctx, action).on(target);
+        let mut gate = self.kernel.write(call).await?;
         let holder = match credential {
-            Revocable::Token(id) => tx.token(id).await?.map(|t| t.principal),
-            Revocable::Session(id) => tx.session(id).await?.map(|s| s.principal),
+            Revocable::Token(id) => gate.read().token(id).await?.map(|t| t.principal),
+            Revocable::Session(id) => gate.read().session(id).await?.map(|s| s.principal),
         };
-        drop(tx);
         // Not there, or held by an account the caller does not see: the
         // same answer.
-        let unseen = Unseen {
-            action,
-            target: target.clone(),
-            answer: ServiceError::NotFound {
-                what: format!("{kind} {id}"),
-            },
+        let unseen = || ServiceError::NotFound {
+            what: format!("{kind} {id}"),
         };
         let Some(holder) = holder else {
-            return Err(self.unseen(actor, ctx, now, Why::Absent, unseen).await?);
+            return Err(gate.unseen(Why::Absent, unseen()).await);
         };
-        self.authorize_revocation(actor, ctx, now, (holder, id), unseen)
-            .await?;
-        let mut tx = self.kernel.store.begin().await?;
+        let mut gate = authorize_revocation(gate, actor, (holder, id), unseen()).await?;
+        let now = gate.now();
         match credential {
-            Revocable::Token(id) => tx.revoke_token(id, now).await?,
-            Revocable::Session(id) => tx.revoke_session(id, now).await?,
+            Revocable::Token(id) => gate.tx().revoke_token(id, now).await?,
+            Revocable::Session(id) => gate.tx().revoke_session(id, now).await?,
         };
-        let draft = Draft::new(actor.audit_name(), action, Outcome::Success).target(target);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        gate.commit().await
     }
+}
 
-    /// One's own credentials, or `session.revoke` over the holder. A
-    /// credential cut to one tenant or some permissions revokes itself, but
-    /// its holder's other credentials only with `session.revoke` in its
-    /// cut (invariant 8). Another account's credential is first looked up
-    /// through the visibility rule: out of sight, it answers as absent.
-    async fn authorize_revocation(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        (holder, credential): (PrincipalId, Uuid),
-        unseen: Unseen,
-    ) -> Result<(), ServiceError> {
-        if holder == actor.principal && (credential == actor.token || !actor.cut().narrows_what()) {
-            return Ok(());
-        }
-        let (action, target) = (unseen.action, unseen.target.clone());
-        let (scope, env) = if holder == actor.principal {
-            let mut tx = self.kernel.store.begin_read().await?;
-            let found = tx.principal(holder).await?;
-            drop(tx);
-            let account = found.ok_or_else(|| ServiceError::NotFound {
-                what: format!("principal {holder}"),
-            })?;
-            self.account_scope(&account).await?
-        } else {
-            let (_, scope, env) = self
-                .account_in_sight(actor, ctx, now, holder, Sight::Credential, unseen)
-                .await?;
-            (scope, env)
-        };
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::SessionRevoke,
-            (&scope, env.as_ref()),
-            action,
-            &target,
-        )
-        .await
+/// The tenant a scope names, if it names one.
+fn tenant_of(scope: &Scope) -> Option<TenantId> {
+    match scope {
+        Scope::Tenant(t) => Some(*t),
+        _ => None,
     }
+}
+
+/// Clears a listing of `holder`'s grants or credentials: the caller's own,
+/// or another account's with `user.read` over it (out of sight, it is not
+/// found).
+async fn listed_holder<M>(
+    gate: Gate<'_, M, Open>,
+    holder: PrincipalId,
+) -> Result<Gate<'_, M, Cleared>, ServiceError> {
+    let own = gate
+        .caller()
+        .actor()
+        .is_some_and(|actor| actor.principal == holder);
+    if own {
+        return Ok(gate.clear(Clearance::Own));
+    }
+    let (gate, placed) = gate
+        .account_in_sight(holder, Sight::Account, account_not_found(holder))
+        .await?;
+    gate.authorize(
+        Permission::UserRead,
+        &placed.scope,
+        placed.environment.as_ref(),
+    )
+    .await
+}
+
+/// One's own credentials, or `session.revoke` over the holder. A
+/// credential cut to one tenant or some permissions revokes itself, but
+/// its holder's other credentials only with `session.revoke` in its cut
+/// (invariant 8). Another account's credential is first looked up through
+/// the visibility rule: out of sight, it answers as absent (`unseen`).
+async fn authorize_revocation<'a>(
+    mut gate: Gate<'a, Write, Open>,
+    actor: &Actor,
+    (holder, credential): (PrincipalId, Uuid),
+    unseen: ServiceError,
+) -> Result<Gate<'a, Write, Cleared>, ServiceError> {
+    if holder == actor.principal && (credential == actor.token || !actor.cut().narrows_what()) {
+        return Ok(gate.clear(Clearance::Own));
+    }
+    let (gate, scope, environment) = if holder == actor.principal {
+        let found = gate.read().principal(holder).await?;
+        let account = found.ok_or_else(|| account_not_found(holder))?;
+        let (scope, environment) = account_scope_in(gate.read(), &account).await?;
+        (gate, scope, environment)
+    } else {
+        let (gate, placed) = gate
+            .account_in_sight(holder, Sight::Credential, unseen)
+            .await?;
+        (gate, placed.scope, placed.environment)
+    };
+    gate.authorize(Permission::SessionRevoke, &scope, environment.as_ref())
+        .await
+}
+
+/// How a new token for `holder`, cut to `cut`, would carry more than the
+/// asking credential (invariant 8), as a refusal's reason; `None` when it
+/// would not. Three checks: the declared cut within the asking
+/// credential's (which holds whatever is granted later); a tenant binding
+/// only to a tenant the asking credential holds a grant in; and the grants
+/// the token would carry now covered by the asking credential's until the
+/// token expires (a service account's grants are not the asker's). Read
+/// in `tx`, the gate's transaction.
+async fn token_excess(
+    tx: &mut dyn ReadTx,
+    actor: &Actor,
+    holder: &PrincipalRecord,
+    cut: &Cut,
+    tenant: Option<&Tenant>,
+    now: OffsetDateTime,
+) -> Result<Option<String>, ServiceError> {
+    if let Some(excess) = cut.exceeds(actor.cut()) {
+        return Ok(Some(excess.to_string()));
+    }
+    if let Some(tenant) = tenant {
+        let target = Scope::Tenant(tenant.id);
+        let holds = actor
+            .grants()
+            .iter()
+            .any(|g| g.is_active(now) && g.scope.covers(&target, Some(&tenant.environment)));
+        if !holds {
+            return Ok(Some(format!(
+                "the asking credential holds no grant in tenant {}",
+                tenant.id
+            )));
+        }
+    }
+    let grants = tx.grants_of(holder.id).await?;
+    let carried = super::login::restrict(grants, cut.permissions, tenant);
+    let mut environments: HashMap<TenantId, Environment> = HashMap::new();
+    for grant in &carried {
+        if let Scope::Tenant(t) = grant.scope
+            && !environments.contains_key(&t)
+            && let Some(found) = tx.tenant(t).await?
+        {
+            environments.insert(t, found.environment);
+        }
+    }
+    Ok(
+        uncovered(&carried, actor.grants(), cut.expires_at, now, |t| {
+            environments.get(&t).cloned()
+        })
+        .map(|missing| format!("the token would carry more than the asking credential: {missing}")),
+    )
 }
 
 /// The cut of a stored API token: what its actor carries besides its

@@ -1,20 +1,22 @@
 //! Accounts: staff, tenant users and service accounts, and their states
 //! (control AC-2: access revoked the moment someone leaves).
 
+use rempart_model::password_policy::PasswordPolicy;
 use rempart_model::{Action, Outcome, Permission, PrincipalId, PrincipalName, Scope, TenantId};
 use rempart_store::{
     AccountFilter, AccountKind, PasswordRecord, PrincipalRecord, PrincipalState, StoreError,
 };
 use secrecy::SecretString;
 
-use super::Refusal;
 use super::administrators::Removal;
+use super::{authorize_naming, seen_tenant};
 use crate::kernel::actor::Actor;
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
-use crate::kernel::visibility::Sight;
+use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Write};
+use crate::kernel::target::Target;
+use crate::kernel::visibility::{Sight, account_scope_in};
 use crate::service::Rempart;
 
 /// An account to create.
@@ -35,25 +37,14 @@ pub struct NewAccount {
     pub break_glass: bool,
 }
 
-impl Rempart {
-    /// Creates an account. Needs `user.create` staff-wide for staff and
-    /// service accounts, or over the tenant for its users.
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one flow read top to bottom: each refusal is recorded where it happens"
-    )]
-    pub async fn create_account(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        new: NewAccount,
-    ) -> Result<PrincipalRecord, ServiceError> {
-        let now = self.kernel.clock.now();
+impl NewAccount {
+    /// Refuses what no caller may ask for (no change, no event).
+    fn check(&self) -> Result<(), ServiceError> {
         let invalid = |field: &'static str, message: &str| ServiceError::Invalid {
             field,
             message: message.to_owned(),
         };
-        match (new.kind, new.tenant) {
+        match (self.kind, self.tenant) {
             (AccountKind::TenantUser, None) => {
                 return Err(invalid("tenant", "a tenant user needs a tenant"));
             }
@@ -62,101 +53,77 @@ impl Rempart {
             }
             _ => {}
         }
-        if new.break_glass && new.kind != AccountKind::Staff {
+        if self.break_glass && self.kind != AccountKind::Staff {
             return Err(invalid(
                 "break_glass",
                 "only staff accounts can be emergency accounts",
             ));
         }
-        if new.kind == AccountKind::Service && new.password.is_some() {
+        if self.kind == AccountKind::Service && self.password.is_some() {
             return Err(invalid(
                 "password",
                 "a service account uses API tokens, not a password",
             ));
         }
-        if let Some(email) = &new.email
+        if let Some(email) = &self.email
             && (email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace))
         {
             return Err(invalid("email", "not an e-mail address"));
         }
-        if new
+        if self
             .display_name
             .as_ref()
             .is_some_and(|d| d.chars().count() > 200)
         {
             return Err(invalid("display_name", "at most 200 characters"));
         }
+        Ok(())
+    }
+}
+
+impl Rempart {
+    /// Creates an account. Needs `user.create` staff-wide for staff and
+    /// service accounts, or over the tenant for its users.
+    pub async fn create_account(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        new: NewAccount,
+    ) -> Result<PrincipalRecord, ServiceError> {
+        new.check()?;
+        let call = Call::by(actor, ctx, Action::UserCreate).on(Target::User(new.name.to_string()));
+        let gate = self.kernel.write(call).await?;
         // A tenant the caller does not see is not found.
-        let environment = match new.tenant {
-            Some(tenant) => Some(
-                self.tenant_in_sight(actor, ctx, now, tenant, Action::UserCreate)
-                    .await?,
-            ),
-            None => None,
+        let (gate, environment) = match new.tenant {
+            Some(tenant) => {
+                let (gate, environment) = seen_tenant(gate, tenant).await?;
+                (gate, Some(environment))
+            }
+            None => (gate, None),
         };
         let scope = new.tenant.map_or(Scope::Global, Scope::Tenant);
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::UserCreate,
-            (&scope, environment.as_ref()),
-            Action::UserCreate,
-            &format!("user:{}", new.name),
-        )
-        .await?;
-
+        let gate = gate
+            .authorize(Permission::UserCreate, &scope, environment.as_ref())
+            .await?;
         let account = PrincipalRecord {
             id: PrincipalId(self.kernel.clock.new_id()),
             name: new.name,
             state: PrincipalState::Active,
-            created_at: now,
+            created_at: gate.now(),
             kind: new.kind,
             tenant: new.tenant,
             email: new.email,
             display_name: new.display_name,
             break_glass: new.break_glass,
         };
-        // Hash before the transaction: a write transaction is not held
-        // through tens of milliseconds of Argon2id.
-        let policy = self.policy_for(&account).await?;
-        let password = match new.password {
-            Some(password) => match self.checked_hash(&account, &policy, password, &[]).await {
-                Ok(hash) => Some(hash),
-                Err(ServiceError::PasswordRefused { rules }) => {
-                    self.refuse_password(actor, ctx, now, &account, &rules)
-                        .await?;
-                    return Err(ServiceError::PasswordRefused { rules });
-                }
-                Err(e) => return Err(e),
-            },
-            None => None,
-        };
-        let mut tx = self.kernel.store.begin().await?;
-        if account.break_glass
-            && tx.count_break_glass().await? >= u64::from(self.identity.config.break_glass_max)
+        let (mut gate, password) = self.initial_password(gate, &account, new.password).await?;
+        let break_glass_max = self.identity.config.break_glass_max;
+        if account.break_glass && gate.tx().count_break_glass().await? >= u64::from(break_glass_max)
         {
-            drop(tx);
-            let refused = self
-                .refuse_rule(
-                    actor,
-                    ctx,
-                    now,
-                    Refusal {
-                        action: Action::UserCreate,
-                        target: format!("user:{}", account.name),
-                        tenant: None,
-                        reason: &format!(
-                            "at most {} emergency accounts",
-                            self.identity.config.break_glass_max
-                        ),
-                    },
-                    "break-glass-limit",
-                )
-                .await?;
-            return Err(refused);
+            let message = format!("at most {break_glass_max} emergency accounts");
+            return Err(gate.refuse_rule("break-glass-limit", message).await);
         }
-        match tx.insert_principal(&account).await {
+        match gate.tx().insert_principal(&account).await {
             Ok(()) => {}
             Err(StoreError::Conflict { .. }) => {
                 return Err(ServiceError::PrincipalNameTaken {
@@ -165,30 +132,60 @@ impl Rempart {
             }
             Err(e) => return Err(e.into()),
         }
-        if let Some(hash) = password {
-            tx.set_password(
-                &PasswordRecord {
-                    principal: account.id,
-                    hash,
-                    changed_at: now,
-                    must_change: new.temporary_password,
-                },
-                policy.history,
-            )
-            .await?;
+        if let Some((hash, policy)) = password {
+            let record = PasswordRecord {
+                principal: account.id,
+                hash,
+                changed_at: gate.now(),
+                must_change: new.temporary_password,
+            };
+            gate.tx().set_password(&record, policy.history).await?;
         }
-        let draft = Draft::new(actor.audit_name(), Action::UserCreate, Outcome::Success)
-            .target(format!("principal:{}", account.id))
-            .details(Details::field("kind", account.kind.as_str()))
-            .in_tenant(account.tenant);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.on(Target::Principal(account.id));
+        gate.in_tenant(account.tenant);
+        gate.details(Details::field("kind", account.kind.as_str()));
+        gate.commit().await?;
         if account.break_glass {
             tracing::warn!(account = %account.id, "emergency (break-glass) account created");
         }
         Ok(account)
+    }
+
+    /// The hash of a new account's initial password, checked against the
+    /// policy that will bind the account, and that policy. A password the
+    /// policy refuses is recorded as a refused password change of the new
+    /// account, and nothing is created. Hashed within the gate, after the
+    /// caller was authorized: the decision and the change see one state,
+    /// and no one unauthorized makes Rempart run Argon2id. On SQLite the
+    /// write lock is held through the hash (tens of milliseconds), the price
+    /// of checking the policy in force when the account is made.
+    async fn initial_password<'a>(
+        &self,
+        mut gate: Gate<'a, Write, Cleared>,
+        account: &PrincipalRecord,
+        password: Option<SecretString>,
+    ) -> Result<(Gate<'a, Write, Cleared>, Option<(String, PasswordPolicy)>), ServiceError> {
+        let Some(password) = password else {
+            return Ok((gate, None));
+        };
+        let access = self.access_of(gate.read(), account).await?;
+        let policy = self.policy_with(&access);
+        match self.checked_hash(account, &policy, password, &[]).await {
+            Ok(hash) => Ok((gate, Some((hash, policy)))),
+            Err(ServiceError::PasswordRefused { rules }) => {
+                let names: Vec<String> = rules.iter().map(ToString::to_string).collect();
+                let call = Call::new(gate.caller(), gate.ctx(), Action::PasswordChange)
+                    .on(Target::Principal(account.id))
+                    .in_tenant(account.tenant);
+                drop(gate);
+                let reason = format!("password policy: {}", names.join("; "));
+                self.kernel
+                    .record_refusal(call, Outcome::Denied, &reason)
+                    .await?;
+                Err(ServiceError::PasswordRefused { rules })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Lists accounts: staff (with `user.read` staff-wide) or the users of
@@ -199,37 +196,29 @@ impl Rempart {
         ctx: &RequestContext,
         tenant: Option<TenantId>,
     ) -> Result<Vec<PrincipalRecord>, ServiceError> {
-        let now = self.kernel.clock.now();
-        let (scope, environment, filter) = match tenant {
+        let call = Call::by(actor, ctx, Action::UserList);
+        let gate = self.kernel.audited_read(call).await?;
+        let (mut gate, scope, environment, filter) = match tenant {
             Some(t) => {
-                let env = self
-                    .tenant_in_sight(actor, ctx, now, t, Action::UserList)
-                    .await?;
-                (Scope::Tenant(t), Some(env), AccountFilter::Tenants(vec![t]))
+                let (gate, environment) = seen_tenant(gate, t).await?;
+                let filter = AccountFilter::Tenants(vec![t]);
+                (gate, Scope::Tenant(t), Some(environment), filter)
             }
-            None => (Scope::Global, None, AccountFilter::All),
+            None => (gate, Scope::Global, None, AccountFilter::All),
         };
-        self.authorize(
-            actor,
-            ctx,
-            now,
+        gate.in_tenant(tenant);
+        let mut gate = authorize_naming(
+            gate,
+            Target::Users,
             Permission::UserRead,
-            (&scope, environment.as_ref()),
-            Action::UserList,
-            "users",
+            &scope,
+            environment.as_ref(),
         )
         .await?;
-        let mut tx = self.kernel.store.begin().await?;
-        let accounts = tx.list_principals(&filter).await?;
-        let draft =
-            Draft::new(actor.audit_name(), Action::UserList, Outcome::Success).in_tenant(tenant);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        let accounts = gate.read().list_principals(&filter).await?;
+        gate.commit().await?;
         Ok(accounts)
     }
-
     /// An account by login name, for the caller who may read it.
     pub async fn find_account(
         &self,
@@ -237,29 +226,32 @@ impl Rempart {
         ctx: &RequestContext,
         name: &PrincipalName,
     ) -> Result<PrincipalRecord, ServiceError> {
-        let now = self.kernel.clock.now();
-        let mut tx = self.kernel.store.begin_read().await?;
-        let found = tx.principal_by_name(&name.uniqueness_key()).await?;
-        drop(tx);
+        let call = Call::by(actor, ctx, Action::UserList);
+        let mut gate = self.kernel.audited_read(call).await?;
+        let now = gate.now();
         let not_found = || ServiceError::NotFound {
             what: format!("user {name}"),
         };
-        let account = found.ok_or_else(not_found)?;
-        let (scope, env) = self.account_scope(&account).await?;
-        if account.id != actor.principal
-            && !Sight::Account.seen_by(actor, &scope, env.as_ref(), now)
-        {
-            // Outside the caller's scope: as if it did not exist.
-            return Err(not_found());
-        }
-        let mut tx = self.kernel.store.begin().await?;
-        let draft = Draft::new(actor.audit_name(), Action::UserList, Outcome::Success)
-            .target(format!("principal:{}", account.id))
-            .in_tenant(account.tenant);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
+        // Not there, or outside the caller's scope: as if it did not exist
+        // (and, as a lookup by name, unrecorded).
+        let found = gate
+            .read()
+            .principal_by_name(&name.uniqueness_key())
             .await?;
-        tx.commit().await?;
+        let account = found.ok_or_else(not_found)?;
+        let (scope, environment) = account_scope_in(gate.read(), &account).await?;
+        gate.on(Target::Principal(account.id));
+        gate.in_tenant(account.tenant);
+        let gate = if account.id == actor.principal {
+            gate.clear(Clearance::Own)
+        } else if Sight::Account.seen_by(actor, &scope, environment.as_ref(), now) {
+            // Seeing an account is holding `user.read` over it.
+            gate.authorize(Permission::UserRead, &scope, environment.as_ref())
+                .await?
+        } else {
+            return Err(not_found());
+        };
+        gate.commit().await?;
         Ok(account)
     }
 
@@ -274,34 +266,19 @@ impl Rempart {
         account: PrincipalId,
         state: PrincipalState,
     ) -> Result<PrincipalRecord, ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("principal:{account}");
-        let record = self
-            .account_for_change(
-                actor,
-                ctx,
-                now,
-                account,
-                Permission::UserUpdate,
-                Action::UserState,
-            )
+        let call = Call::by(actor, ctx, Action::UserState).on(Target::Principal(account));
+        let gate = self.kernel.write(call).await?;
+        let (mut gate, record) = self
+            .account_to_change(gate, account, Permission::UserUpdate)
             .await?;
+        gate.in_tenant(record.tenant);
         if account == actor.principal {
-            let refused = self
+            return Err(gate
                 .refuse_rule(
-                    actor,
-                    ctx,
-                    now,
-                    Refusal {
-                        action: Action::UserState,
-                        target,
-                        tenant: record.tenant,
-                        reason: "no one changes the state of their own account",
-                    },
                     "no-self-service",
+                    "no one changes the state of their own account",
                 )
-                .await?;
-            return Err(refused);
+                .await);
         }
         if record.state == PrincipalState::Terminated {
             return Err(ServiceError::Invalid {
@@ -309,29 +286,20 @@ impl Rempart {
                 message: "a terminated account stays terminated".to_owned(),
             });
         }
-        let mut tx = self.kernel.store.begin().await?;
         if state != PrincipalState::Active
             && self
-                .removes_last_administrator(tx.as_mut(), Removal::Account(account))
+                .removes_last_administrator(gate.tx(), Removal::Account(account))
                 .await?
         {
-            drop(tx);
-            let refused = self
+            return Err(gate
                 .refuse_rule(
-                    actor,
-                    ctx,
-                    now,
-                    Refusal {
-                        action: Action::UserState,
-                        target,
-                        tenant: record.tenant,
-                        reason: "the account is the last active one holding grant.manage and user.update staff-wide without expiry; grant them to another account first",
-                    },
                     "last-administrator",
+                    "the account is the last active one holding grant.manage and user.update staff-wide without expiry; grant them to another account first",
                 )
-                .await?;
-            return Err(refused);
+                .await);
         }
+        let now = gate.now();
+        let tx = gate.tx();
         tx.set_principal_state(account, state).await?;
         let (sessions, tokens) = if state == PrincipalState::Active {
             (0, 0)
@@ -345,14 +313,8 @@ impl Rempart {
         details.insert("state".to_owned(), state.as_str().into());
         details.insert("sessions_ended".to_owned(), sessions.into());
         details.insert("tokens_revoked".to_owned(), tokens.into());
-        let draft = Draft::new(actor.audit_name(), Action::UserState, Outcome::Success)
-            .target(target)
-            .details(Details::new(&details))
-            .in_tenant(record.tenant);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.details(Details::new(&details));
+        gate.commit().await?;
         Ok(PrincipalRecord { state, ..record })
     }
 }

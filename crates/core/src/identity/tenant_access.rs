@@ -9,10 +9,11 @@ use rempart_store::{AccountKind, PasswordRecord, PrincipalRecord, ReadTx, Tenant
 use time::OffsetDateTime;
 
 use crate::kernel::actor::Actor;
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
+use crate::kernel::gate::{Call, Caller};
+use crate::kernel::target::Target;
 use crate::service::Rempart;
 
 /// A tenant's access settings.
@@ -49,34 +50,10 @@ impl TenantAccess {
     }
 }
 
-impl Rempart {
-    /// Sets a tenant's access settings. Needs `tenant.update` over the
-    /// tenant and a recent login.
-    pub async fn set_tenant_access(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        tenant: TenantId,
-        access: TenantAccess,
-    ) -> Result<TenantAccess, ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("tenant:{tenant}");
-        let environment = self
-            .tenant_in_sight(actor, ctx, now, tenant, Action::TenantAccess)
-            .await?;
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::TenantUpdate,
-            (&Scope::Tenant(tenant), Some(&environment)),
-            Action::TenantAccess,
-            &target,
-        )
-        .await?;
-        self.require_step_up(actor, ctx, now, Action::TenantAccess, &target)
-            .await?;
-        if let Some(policy) = &access.password_policy {
+impl TenantAccess {
+    /// Refuses settings that make no sense (no change, no event).
+    fn check(&self) -> Result<(), ServiceError> {
+        if let Some(policy) = &self.password_policy {
             if policy.min_length < 8 || policy.min_length > policy.max_length {
                 return Err(ServiceError::Invalid {
                     field: "password_policy.min_length",
@@ -90,7 +67,7 @@ impl Rempart {
                 });
             }
         }
-        if access.allow_list.as_ref().is_some_and(AllowList::is_empty) {
+        if self.allow_list.as_ref().is_some_and(AllowList::is_empty) {
             return Err(ServiceError::Invalid {
                 field: "allow_list",
                 message:
@@ -98,26 +75,64 @@ impl Rempart {
                         .to_owned(),
             });
         }
-        let record = TenantAccessRecord {
+        Ok(())
+    }
+
+    /// The settings as stored for `tenant`.
+    fn to_record(
+        &self,
+        tenant: TenantId,
+        now: OffsetDateTime,
+    ) -> Result<TenantAccessRecord, ServiceError> {
+        Ok(TenantAccessRecord {
             tenant,
-            password_policy: access
+            password_policy: self
                 .password_policy
                 .as_ref()
                 .map(serde_json::to_string)
                 .transpose()
                 .map_err(|e| ServiceError::AuditLog(e.to_string()))?,
-            allow_list: access.allow_list.as_ref().map(|l| {
+            allow_list: self.allow_list.as_ref().map(|l| {
                 l.entries()
                     .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(" ")
             }),
-            require_mfa: access.require_mfa,
+            require_mfa: self.require_mfa,
             updated_at: now,
-        };
-        let mut tx = self.kernel.store.begin().await?;
-        tx.put_tenant_access(&record).await?;
+        })
+    }
+}
+
+impl Rempart {
+    /// Sets a tenant's access settings. Needs `tenant.update` over the
+    /// tenant and a recent login.
+    pub async fn set_tenant_access(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        tenant: TenantId,
+        access: TenantAccess,
+    ) -> Result<TenantAccess, ServiceError> {
+        let call = Call::by(actor, ctx, Action::TenantAccess).on(Target::Tenant(tenant));
+        let (gate, environment) = self
+            .kernel
+            .write(call)
+            .await?
+            .tenant_in_sight(tenant)
+            .await?;
+        let gate = gate
+            .authorize(
+                Permission::TenantUpdate,
+                &Scope::Tenant(tenant),
+                Some(&environment),
+            )
+            .await?;
+        let mut gate = self.ensure_step_up(gate).await?;
+        access.check()?;
+        let record = access.to_record(tenant, gate.now())?;
+        gate.tx().put_tenant_access(&record).await?;
         let mut details = serde_json::Map::new();
         details.insert("require_mfa".to_owned(), access.require_mfa.into());
         details.insert(
@@ -128,42 +143,36 @@ impl Rempart {
             "password_policy".to_owned(),
             record.password_policy.clone().unwrap_or_default().into(),
         );
-        let draft = Draft::new(actor.audit_name(), Action::TenantAccess, Outcome::Success)
-            .target(target)
-            .tenant(tenant)
-            .details(Details::new(&details));
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.in_tenant(Some(tenant));
+        gate.details(Details::new(&details));
+        gate.commit().await?;
         Ok(access)
     }
 
     /// A tenant's access settings. Needs `tenant.read` over the tenant.
+    /// The settings are read within the gate, so the check and the read
+    /// see one state; reading them leaves no event, only a refusal does.
     pub async fn tenant_access(
         &self,
         actor: &Actor,
         ctx: &RequestContext,
         tenant: TenantId,
     ) -> Result<TenantAccess, ServiceError> {
-        let now = self.kernel.clock.now();
-        let environment = self
-            .tenant_in_sight(actor, ctx, now, tenant, Action::TenantAccess)
+        let call = Call::by(actor, ctx, Action::TenantAccess).on(Target::Tenant(tenant));
+        let (gate, environment) = self
+            .kernel
+            .audited_read(call)
+            .await?
+            .tenant_in_sight(tenant)
             .await?;
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            Permission::TenantRead,
-            (&Scope::Tenant(tenant), Some(&environment)),
-            Action::TenantAccess,
-            &format!("tenant:{tenant}"),
-        )
-        .await?;
-        let mut tx = self.kernel.store.begin_read().await?;
-        let access = self.access_in(tx.as_mut(), tenant).await?;
-        drop(tx);
-        Ok(access)
+        let mut gate = gate
+            .authorize(
+                Permission::TenantRead,
+                &Scope::Tenant(tenant),
+                Some(&environment),
+            )
+            .await?;
+        self.access_in(gate.read(), tenant).await
     }
 
     /// The settings of `tenant` within `tx` (defaults when none were set).
@@ -211,11 +220,12 @@ impl Rempart {
         }
     }
 
+    /// The password policy for `account`, read outside any gate.
     pub(crate) async fn policy_for(
         &self,
         account: &PrincipalRecord,
     ) -> Result<PasswordPolicy, ServiceError> {
-        let mut tx = self.kernel.store.begin_read().await?;
+        let mut tx = self.kernel.read().await?;
         let access = self.access_of(tx.as_mut(), account).await?;
         drop(tx);
         Ok(self.policy_with(&access))
@@ -241,31 +251,36 @@ impl Rempart {
     /// Admits the holder of a credential being used (`action`: a token or
     /// a session): active, and the request's source on the account's
     /// allow-list. A refusal ends the read transaction `tx`, is recorded
-    /// with its reason, and is returned; otherwise `tx` is handed back.
+    /// with its reason (by the kernel, at its clock's time, naming the
+    /// holder as the caller), and is returned; otherwise `tx` is handed
+    /// back.
     pub(crate) async fn admit_holder(
         &self,
         mut tx: Box<dyn ReadTx>,
         ctx: &RequestContext,
-        now: OffsetDateTime,
+        _now: OffsetDateTime,
         principal: &PrincipalRecord,
         action: Action,
     ) -> Result<Box<dyn ReadTx>, ServiceError> {
-        let actor = format!("principal:{}", principal.id);
-        if principal.state != rempart_store::PrincipalState::Active {
-            drop(tx);
-            self.refuse(ctx, now, Draft::new(actor, action, Outcome::Denied))
-                .await?;
-            return Err(ServiceError::Unauthenticated);
-        }
-        let access = self.access_of(tx.as_mut(), principal).await?;
-        if !self.source_allowed(principal, &access, ctx) {
-            drop(tx);
-            let draft = Draft::new(actor, action, Outcome::Denied)
-                .details(Details::reason("source outside the account's allow-list"));
-            self.refuse_with_details(ctx, now, draft).await?;
-            return Err(ServiceError::SourceNotAllowed { what: "account" });
-        }
-        Ok(tx)
+        let refused = if principal.state == rempart_store::PrincipalState::Active {
+            let access = self.access_of(tx.as_mut(), principal).await?;
+            if self.source_allowed(principal, &access, ctx) {
+                return Ok(tx);
+            }
+            (
+                "source outside the account's allow-list",
+                ServiceError::SourceNotAllowed { what: "account" },
+            )
+        } else {
+            ("the account is not active", ServiceError::Unauthenticated)
+        };
+        drop(tx);
+        let (reason, answer) = refused;
+        let call = Call::new(Caller::Holder(principal.id), ctx, action);
+        self.kernel
+            .record_refusal(call, Outcome::Denied, reason)
+            .await?;
+        Err(answer)
     }
 
     /// Whether a password must be changed now (reset, or older than the

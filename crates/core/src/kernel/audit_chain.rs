@@ -7,8 +7,8 @@
 //! head of the chain, so concurrent writers commit together (one fsync for
 //! many on PostgreSQL) instead of one after the other.
 //!
-//! The sequencer ([`AuditChain::sequence`], run by [`crate::Rempart`]'s
-//! `drain_audit` and by the background task of `rempart serve`) moves
+//! The sequencer ([`AuditChain::sequence`], run by [`Kernel::drain_audit`]
+//! and by the background task of `rempart serve`) moves
 //! pending events into the chain in batches, each in one transaction: lock
 //! the head (`BEGIN IMMEDIATE` on SQLite, `SELECT … FOR UPDATE` on
 //! PostgreSQL), take up to `batch_size` pending rows in insertion order
@@ -53,10 +53,11 @@ use rempart_audit::{
     Signer,
 };
 use rempart_model::{Action, Outcome, TenantId};
-use rempart_store::{AuditRecord, CheckpointRecord, PendingAuditRecord, Store, Tx};
+use rempart_store::{AuditRecord, CheckpointRecord, PendingAuditRecord, ReadTx, Store, Tx};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::kernel::Kernel;
 use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
 
@@ -544,19 +545,41 @@ impl AuditChain {
     }
 }
 
-/// Records a refused attempt in a transaction of its own (a pending event,
-/// chained by the sequencer like any other).
-pub async fn record_refusal(
-    store: &dyn Store,
-    chain: &AuditChain,
-    ctx: &RequestContext,
-    now: OffsetDateTime,
-    draft: Draft,
-) -> Result<(), ServiceError> {
-    let mut tx = store.begin().await?;
-    chain.append(tx.as_mut(), ctx, now, draft).await?;
-    tx.commit().await?;
-    Ok(())
+impl Kernel {
+    /// Chains every pending event (see the module comment): readers of the
+    /// chain call it first, so that a caller sees its own events. Returns
+    /// how many were chained. Never while a gate is open: it takes the
+    /// head lock in a write transaction of its own.
+    pub async fn drain_audit(&self) -> Result<u64, ServiceError> {
+        self.audit
+            .drain(self.store.as_ref(), self.clock.now())
+            .await
+    }
+
+    /// Signs a checkpoint of the chained log if the last one is older
+    /// than the chain's interval and events follow it (or whenever events
+    /// follow it, with `force`), in a transaction of its own under the head
+    /// lock. Returns the new checkpoint's size.
+    pub async fn sign_checkpoint_if_due(&self, force: bool) -> Result<Option<u64>, ServiceError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let done = self
+            .audit
+            .checkpoint_if_due(tx.as_mut(), now, force)
+            .await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Closes the store, chaining the pending events first when `drain`
+    /// (a command that only read leaves the log as it found it); in-flight
+    /// transactions finish first.
+    pub async fn close(&self, drain: bool) {
+        if drain && let Err(e) = self.drain_audit().await {
+            tracing::warn!(error = %e, "pending audit events not chained; the next start chains them");
+        }
+        self.store.close().await;
+    }
 }
 
 fn to_audit_outcome(outcome: Outcome) -> rempart_audit::Outcome {
@@ -708,7 +731,7 @@ impl StoredNodes {
     /// Runs `compute` over the stored tree of `size` leaves (the caller
     /// knows that many events exist).
     pub async fn compute<T>(
-        tx: &mut dyn Tx,
+        tx: &mut dyn ReadTx,
         size: u64,
         compute: impl Fn(&StoredNodes) -> Result<T, MerkleError>,
     ) -> Result<T, ServiceError> {
@@ -746,6 +769,6 @@ impl StoredNodes {
     }
 }
 
-async fn load_frontier(tx: &mut dyn Tx, size: u64) -> Result<Frontier, ServiceError> {
+async fn load_frontier(tx: &mut dyn ReadTx, size: u64) -> Result<Frontier, ServiceError> {
     StoredNodes::compute(tx, size, |src| Frontier::from_source(src, size)).await
 }

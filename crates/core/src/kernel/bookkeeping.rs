@@ -57,3 +57,55 @@ impl Bookkeeping {
         Ok(self.tx.commit().await?)
     }
 }
+
+/// The audit log's own bookkeeping: what verifies it and how far it has
+/// been shipped. None of it is an action on anyone's data or rights, and
+/// recording each as an event would make the log grow by itself.
+impl Bookkeeping {
+    /// An audit signing key's public half (not secret), so that the log
+    /// verifies offline without the keyring. Idempotent.
+    pub async fn record_audit_key(
+        &mut self,
+        key: &rempart_store::AuditKeyRecord,
+    ) -> Result<(), ServiceError> {
+        Ok(self.tx.record_audit_key(key).await?)
+    }
+
+    /// Takes or renews a shipping lease on `sink` until `until`; the sink's
+    /// cursor, or `None` while another holder's lease runs.
+    pub async fn acquire_ship_lease(
+        &mut self,
+        sink: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Option<rempart_store::ShipCursor>, ServiceError> {
+        Ok(self.tx.acquire_ship_lease(sink, holder, now, until).await?)
+    }
+
+    /// Moves `sink`'s cursor from `from` to `to` (`(seq, checkpoint)`)
+    /// once the sink acknowledged them, if `holder` still holds the lease
+    /// and the cursor is still at `from`; whether it moved.
+    pub async fn advance_ship_cursor(
+        &mut self,
+        sink: &str,
+        holder: &str,
+        from: (u64, u64),
+        to: (u64, u64),
+        now: OffsetDateTime,
+    ) -> Result<bool, ServiceError> {
+        Ok(self
+            .tx
+            .advance_ship_cursor(sink, holder, from, to, now)
+            .await?)
+    }
+
+    /// Gives `holder`'s lease on `sink` up.
+    pub async fn release_ship_lease(
+        &mut self,
+        sink: &str,
+        holder: &str,
+    ) -> Result<(), ServiceError> {
+        Ok(self.tx.release_ship_lease(sink, holder).await?)
+    }
+}

@@ -20,9 +20,10 @@
 //! without its details rather than the action being refused.
 //!
 //! [`AuditChain::append_sealing`]: crate::kernel::audit_chain::AuditChain::append_sealing
+//! [`Rempart::audit_event_details`]: crate::Rempart::audit_event_details
 
 use rempart_model::TenantId;
-use rempart_store::{AuditRecord, Tx};
+use rempart_store::{AuditRecord, ReadTx, Tx};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -137,18 +138,30 @@ impl Kernel {
     /// layer (the control checks' scan for secrets). Never for callers: a
     /// caller reads details through [`Rempart::audit_event_details`],
     /// authorized and audited.
+    ///
+    /// [`Rempart::audit_event_details`]: crate::Rempart::audit_event_details
     pub(crate) async fn open_audit_details(
         &self,
+        event: &AuditRecord,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, ServiceError> {
+        let mut tx = self.store.begin_read().await?;
+        self.open_audit_details_in(tx.as_mut(), event).await
+    }
+
+    /// [`Kernel::open_audit_details`] within `tx` (an audited read's gate).
+    pub(crate) async fn open_audit_details_in(
+        &self,
+        tx: &mut dyn ReadTx,
         event: &AuditRecord,
     ) -> Result<Option<Zeroizing<Vec<u8>>>, ServiceError> {
         let opened = match (&event.details, event.tenant) {
             (None, _) => return Ok(None),
             (Some(envelope), Some(tenant)) => {
-                self.decrypt_for_tenant(TenantId(tenant), PURPOSE, &record(event), envelope)
+                self.decrypt_for_tenant_in(tx, TenantId(tenant), PURPOSE, &record(event), envelope)
                     .await?
             }
             (Some(envelope), None) => {
-                self.decrypt_system(PURPOSE, &record(event), envelope)
+                self.decrypt_system_in(tx, PURPOSE, &record(event), envelope)
                     .await?
             }
         };

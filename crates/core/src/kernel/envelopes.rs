@@ -14,7 +14,7 @@
 use rempart_crypto::{Binding, Purpose, WrappedDataKey, envelope_key_id};
 pub use rempart_crypto::{CryptoError, KdfParams, Keyring, KeyringStatus, ShareText};
 use rempart_model::{Action, Outcome, Tenant, TenantId};
-use rempart_store::DataKeyRecord;
+use rempart_store::{DataKeyRecord, ReadTx};
 use time::OffsetDateTime;
 
 use crate::kernel::Kernel;
@@ -24,6 +24,7 @@ use crate::kernel::error::ServiceError;
 use crate::kernel::keyring::{
     KeyError, binding_for, key_environment, key_id_text, system_environment,
 };
+use crate::kernel::target::Target;
 
 impl Kernel {
     /// Encrypts `plaintext` for `record` of `tenant`, under the tenant's data
@@ -69,7 +70,7 @@ impl Kernel {
 
     /// The system-wide data key for `purpose` (data of no tenant), wrapped
     /// under the KEK of [`SYSTEM_ENVIRONMENT`]; like
-    /// [`Rempart::tenant_data_key`] otherwise.
+    /// [`Kernel::tenant_data_key`] otherwise.
     pub(crate) async fn system_data_key(
         &self,
         tx: &mut dyn rempart_store::Tx,
@@ -136,11 +137,15 @@ impl Kernel {
                 })?;
                 return Ok(unwrap(stored)?);
             }
-            let mut draft = Draft::new("system", Action::DataKeyCreate, Outcome::Success)
-                .target(format!("data-key:{}/purpose:{purpose}", key_id_text(&id)));
-            if let Some(t) = tenant {
-                draft = draft.tenant(t.id);
-            }
+            // Recorded in the caller's transaction, by the system: the key
+            // is created for the caller's change and stored with it.
+            let target = Target::DataKey {
+                id: key_id_text(&id),
+                purpose: purpose.to_owned(),
+            };
+            let draft = Draft::new("system", Action::DataKeyCreate, Outcome::Success)
+                .target(target)
+                .in_tenant(tenant.map(|t| t.id));
             self.audit.append(tx, ctx, now, draft).await?;
             key
         };
@@ -155,13 +160,25 @@ impl Kernel {
         record: &[u8],
         envelope: &[u8],
     ) -> Result<Vec<u8>, ServiceError> {
+        let mut tx = self.store.begin_read().await?;
+        self.decrypt_system_in(tx.as_mut(), purpose, record, envelope)
+            .await
+    }
+
+    /// [`Kernel::decrypt_system`], reading the wrapped key within `tx` (a
+    /// gate's: no second transaction while one is open).
+    pub(crate) async fn decrypt_system_in(
+        &self,
+        tx: &mut dyn ReadTx,
+        purpose: &str,
+        record: &[u8],
+        envelope: &[u8],
+    ) -> Result<Vec<u8>, ServiceError> {
         let id = envelope_key_id(envelope).map_err(KeyError::from)?;
-        let mut tx = self.store.begin().await?;
         let stored = tx
             .system_data_key_by_id(id.as_bytes())
             .await?
             .ok_or(KeyError::UnknownDataKey)?;
-        drop(tx);
         let binding = Binding::new(
             key_environment(&stored.environment)?,
             None,
@@ -174,7 +191,7 @@ impl Kernel {
         Ok(key.decrypt(record, envelope).map_err(KeyError::from)?)
     }
 
-    /// Decrypts an envelope made by [`Rempart::encrypt_for_tenant`] for the
+    /// Decrypts an envelope made by [`Kernel::encrypt_for_tenant`] for the
     /// same tenant, purpose and record. An envelope of another tenant or
     /// environment does not open.
     pub async fn decrypt_for_tenant(
@@ -184,8 +201,22 @@ impl Kernel {
         record: &[u8],
         envelope: &[u8],
     ) -> Result<Vec<u8>, ServiceError> {
+        let mut tx = self.store.begin_read().await?;
+        self.decrypt_for_tenant_in(tx.as_mut(), tenant, purpose, record, envelope)
+            .await
+    }
+
+    /// [`Kernel::decrypt_for_tenant`], reading the tenant and its wrapped
+    /// key within `tx` (a gate's: no second transaction while one is open).
+    pub(crate) async fn decrypt_for_tenant_in(
+        &self,
+        tx: &mut dyn ReadTx,
+        tenant: TenantId,
+        purpose: &str,
+        record: &[u8],
+        envelope: &[u8],
+    ) -> Result<Vec<u8>, ServiceError> {
         let id = envelope_key_id(envelope).map_err(KeyError::from)?;
-        let mut tx = self.store.begin().await?;
         let Some(tenant) = tx.tenant(tenant).await? else {
             return Err(ServiceError::TenantNotFound);
         };
@@ -193,7 +224,6 @@ impl Kernel {
             .data_key_by_id(tenant.id, id.as_bytes())
             .await?
             .ok_or(KeyError::UnknownDataKey)?;
-        drop(tx);
         let binding = binding_for(&tenant, purpose)?;
         let wrapped = WrappedDataKey::from_bytes(stored.wrapped).map_err(KeyError::from)?;
         let key = self

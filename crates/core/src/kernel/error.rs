@@ -1,8 +1,14 @@
 //! What a service call can answer besides success.
 //!
 //! Rules (after rustic_core's `error.rs`): variants name what went wrong in
-//! the domain's words; a message never contains a secret, a key or a hash;
-//! the server maps each variant to one HTTP problem type, in one place.
+//! the domain's words; a message never contains a secret, a key or a hash.
+//! [`ServiceError`] holds what every domain can answer (unauthenticated,
+//! forbidden, not found, invalid, a rule's refusal, a storage failure);
+//! each domain's own failures are its own error type, implementing
+//! [`DomainError`], carried in [`ServiceError::Domain`]. Each error names
+//! its [`ProblemType`]: a stable slug, a title and an [`ErrorKind`]; the
+//! server maps kinds to HTTP statuses in one place, so a new domain adds
+//! no arm to a central enum or match.
 
 use rempart_model::Permission;
 use rempart_model::bootstrap::BootstrapRefusal;
@@ -82,5 +88,68 @@ pub enum ServiceError {
 impl From<crate::kernel::secret::RandomUnavailable> for ServiceError {
     fn from(_: crate::kernel::secret::RandomUnavailable) -> Self {
         Self::RandomUnavailable
+    }
+}
+
+/// What kind of failure an error is: all that the HTTP layer needs to pick
+/// a status (and the CLI an exit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No usable credential: 401, with a challenge.
+    Unauthenticated,
+    /// A credential presented and refused (a wrong password, a wrong
+    /// code): 401, without a challenge.
+    Rejected,
+    /// 403.
+    Forbidden,
+    /// 404 (also: outside the caller's scope).
+    NotFound,
+    /// The state does not allow it (a name taken, a key still in use): 409.
+    Conflict,
+    /// Destroyed for good (a crypto-shredded tenant): 410.
+    Gone,
+    /// A request that cannot be acted on as sent (a share that does not
+    /// open the keyring): 400.
+    BadRequest,
+    /// A value that breaks a rule: 422.
+    Invalid,
+    /// A limit: 429 with `Retry-After`.
+    TooMany { retry_after_secs: u64 },
+    /// Not now (a sealed keyring, an unreachable database): 503.
+    Unavailable,
+    /// The server failed: 500, answered with a generic text and logged.
+    Internal,
+}
+
+/// How an error is answered: its kind, and the stable name and title of
+/// its problem type (`docs/api-errors.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemType {
+    pub kind: ErrorKind,
+    /// The last segment of the problem's `type` URI: what clients match on.
+    pub slug: &'static str,
+    pub title: &'static str,
+}
+
+impl ProblemType {
+    pub const fn new(kind: ErrorKind, slug: &'static str, title: &'static str) -> Self {
+        Self { kind, slug, title }
+    }
+}
+
+/// One field's reason, for validation problems.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldReason {
+    pub field: String,
+    pub message: String,
+}
+
+/// A domain's own error: it says how it is answered.
+pub trait DomainError: std::error::Error + Send + Sync + 'static {
+    fn problem_type(&self) -> ProblemType;
+
+    /// The fields a validation problem names (none by default).
+    fn field_reasons(&self) -> Vec<FieldReason> {
+        Vec::new()
     }
 }

@@ -42,6 +42,9 @@ pub enum Caller<'a> {
     Actor(&'a Actor),
     /// Someone not authenticated: a login, an unseal, a bootstrap exchange.
     Anonymous,
+    /// The holder of a credential being authenticated, not yet admitted
+    /// (an inactive account, a source off its allow-list).
+    Holder(PrincipalId),
     /// Rempart itself: start-up, the sequencer, scheduled work.
     System,
     /// An operator on the host, with the keyring files (init, reseal).
@@ -61,6 +64,7 @@ impl<'a> Caller<'a> {
         match self {
             Self::Actor(actor) => actor.audit_name(),
             Self::Anonymous => "anonymous".to_owned(),
+            Self::Holder(id) => Target::Principal(*id).to_string(),
             Self::System => "system".to_owned(),
             Self::Offline => "offline".to_owned(),
             Self::Bootstrap => "bootstrap".to_owned(),

@@ -25,7 +25,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::config::{Config, KeyringProvider};
+use serde::{Deserialize, Serialize};
 
 /// The environments every new keyring starts with, each with its own KEK.
 const INITIAL_ENVIRONMENTS: [&str; 2] = ["production", "development"];
@@ -40,11 +40,42 @@ pub struct KeyringLocation {
     pub key_file: PathBuf,
 }
 
-impl KeyringLocation {
-    pub fn from_config(config: &Config) -> Self {
+/// Where the root key comes from when the keyring is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyringProvider {
+    /// A key file, mode 0600 (zero setup; put it on another disk or use a
+    /// KMS in production).
+    KeyFile,
+    /// A passphrase stretched by Argon2id.
+    Passphrase,
+    /// k-of-n Shamir shares of the root key.
+    Shamir,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyringConfig {
+    /// The sealed keyring file; unset: `keyring.rmk` in `data_dir`.
+    pub path: Option<PathBuf>,
+    /// The root key source used by `rempart init` (or first `serve`).
+    pub provider: KeyringProvider,
+    /// The root key file (provider `key-file`); unset: `root.key` in `data_dir`.
+    pub key_file: Option<PathBuf>,
+    /// Shares needed to unseal (provider `shamir`).
+    pub shamir_threshold: u8,
+    /// Shares handed out (provider `shamir`).
+    pub shamir_shares: u8,
+}
+
+impl Default for KeyringConfig {
+    fn default() -> Self {
         Self {
-            path: config.keyring_path(),
-            key_file: config.keyring_key_file(),
+            path: None,
+            provider: KeyringProvider::KeyFile,
+            key_file: None,
+            shamir_threshold: 3,
+            shamir_shares: 5,
         }
     }
 }
@@ -64,20 +95,20 @@ pub enum RootKeySource {
 }
 
 impl RootKeySource {
-    /// The source the configuration names (a passphrase must be supplied).
+    /// The source the keyring settings name (a passphrase must be supplied).
     pub fn from_config(
-        config: &Config,
+        config: &KeyringConfig,
         passphrase: Option<SecretString>,
     ) -> Result<Self, KeyError> {
-        Ok(match config.keyring.provider {
+        Ok(match config.provider {
             KeyringProvider::KeyFile => Self::KeyFile,
             KeyringProvider::Passphrase => Self::Passphrase {
                 passphrase: passphrase.ok_or(KeyError::PassphraseNeeded)?,
                 kdf: KdfParams::default(),
             },
             KeyringProvider::Shamir => Self::Shamir {
-                threshold: config.keyring.shamir_threshold,
-                shares: config.keyring.shamir_shares,
+                threshold: config.shamir_threshold,
+                shares: config.shamir_shares,
             },
         })
     }
@@ -367,14 +398,14 @@ impl KeyVault {
     /// passphrase from the environment). Returns whether it created one.
     pub fn open_or_create(
         location: KeyringLocation,
-        source: &Config,
+        source: &KeyringConfig,
         passphrase: Option<SecretString>,
         now: OffsetDateTime,
     ) -> Result<(Self, bool), KeyError> {
         if location.path.exists() {
             return Ok((Self::load(location, passphrase)?, false));
         }
-        let source = match source.keyring.provider {
+        let source = match source.provider {
             KeyringProvider::Shamir => return Err(KeyError::SharesNeedInit),
             _ => RootKeySource::from_config(source, passphrase)?,
         };

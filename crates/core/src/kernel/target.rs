@@ -17,6 +17,8 @@ pub enum Target {
     Principal(PrincipalId),
     /// An account by the name asked for (creation, before it has an id).
     User(String),
+    /// The accounts, as a listing refused names them.
+    Users,
     /// A login name, as its keyed hash (never the name in clear).
     Account(String),
     /// A login name that names no account (never the name in clear).
@@ -25,6 +27,8 @@ pub enum Target {
     Session(Uuid),
     Grant(Uuid),
     Role(RoleName),
+    /// The roles, as a listing refused names them.
+    Roles,
     /// A WebAuthn credential.
     Webauthn(Uuid),
     /// An account's TOTP authenticator.
@@ -79,12 +83,14 @@ impl fmt::Display for Target {
             Self::Tenant(id) => write!(f, "tenant:{id}"),
             Self::Principal(id) => write!(f, "principal:{id}"),
             Self::User(name) => write!(f, "user:{name}"),
+            Self::Users => f.write_str("users"),
             Self::Account(hash) => write!(f, "account:{hash}"),
             Self::UnknownLogin => f.write_str("login:unknown"),
             Self::Token(id) => write!(f, "token:{id}"),
             Self::Session(id) => write!(f, "session:{id}"),
             Self::Grant(id) => write!(f, "grant:{id}"),
             Self::Role(name) => write!(f, "role:{name}"),
+            Self::Roles => f.write_str("roles"),
             Self::Webauthn(id) => write!(f, "webauthn:{id}"),
             Self::Totp(id) => write!(f, "totp:{id}"),
             Self::Source(ip) => write!(f, "source:{ip}"),

@@ -7,8 +7,12 @@
 //!
 //! Invariant 4 ("keys stay in the keyring"): nothing here returns or logs key
 //! bytes; statuses carry versions, dates and counts only. Each
-//! administrative action is authorized and audited in the same database
-//! transaction as its database change (invariant 1).
+//! administrative action passes the gate: authorized and audited in the
+//! same database transaction as its database change (invariant 1). A
+//! change to the keyring file is saved just before that transaction
+//! commits, so a failure before it leaves nothing; each action says what a
+//! failure after it leaves. An unseal has no account: the keyring checks
+//! the secret offered, and a refused one is recorded as a failure.
 
 pub use crate::kernel::keyring::{
     CryptoError, KdfParams, KeyError, KeyErrorKind, KeyVault, Keyring, KeyringLocation,
@@ -20,13 +24,15 @@ use std::sync::Arc;
 
 use rempart_crypto::WrappedDataKey;
 use rempart_model::{Action, Environment, Outcome, Permission, Scope, Tenant, TenantId};
-use rempart_store::DATA_KEY_ID_LEN;
+use rempart_store::{DATA_KEY_ID_LEN, ReadTx};
 
 use crate::kernel::actor::Actor;
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
+use crate::kernel::gate::{Call, Caller, Clearance};
 use crate::kernel::keyring::key_environment;
+use crate::kernel::target::Target;
+use crate::kernel::{Cleared, Gate, Write};
 use crate::service::Rempart;
 
 impl Rempart {
@@ -58,21 +64,25 @@ impl Rempart {
         })
     }
 
-    /// Records an offline key operation (init, reseal) in the audit log.
+    /// Records an offline key operation (init, reseal) in the audit log,
+    /// by `offline`. `target` is `"keyring"`, the one object an offline key
+    /// operation acts on; any other is refused as invalid.
     pub async fn record_offline_key_action(
         &self,
         action: Action,
         target: &str,
     ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
-        let mut tx = self.kernel.store.begin().await?;
-        let draft = Draft::new("offline", action, Outcome::Success).target(target);
-        self.kernel
-            .audit
-            .append(tx.as_mut(), &RequestContext::system(), now, draft)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        if target != Target::Keyring.to_string() {
+            return Err(ServiceError::Invalid {
+                field: "target",
+                message: format!("an offline key operation acts on the keyring, not {target:?}"),
+            });
+        }
+        let call =
+            Call::new(Caller::Offline, &RequestContext::system(), action).on(Target::Keyring);
+        // The operator on the host proved itself with the keyring's files.
+        let gate = self.kernel.write(call).await?.clear(Clearance::Internal);
+        gate.commit().await
     }
 
     /// Offers a passphrase or a share to a sealed keyring (unauthenticated,
@@ -87,78 +97,55 @@ impl Rempart {
         let result = tokio::task::spawn_blocking(move || keys.unseal(input))
             .await
             .map_err(|_| ServiceError::Keys(CryptoError::Backend.into()))?;
-        let now = self.kernel.clock.now();
+        let call = Call::new(Caller::Anonymous, ctx, Action::KeysUnseal).on(Target::Keyring);
         match result {
             Ok(status) => {
                 if was_sealed && !status.sealed {
                     tracing::info!("keyring unsealed");
-                    let draft = Draft::new("anonymous", Action::KeysUnseal, Outcome::Success)
-                        .target("keyring");
-                    let mut tx = self.kernel.store.begin().await?;
-                    // The audit public key (not secret), for offline
-                    // verification without unsealing.
-                    if let Some(key) =
-                        crate::audit::signing_key::keyring_public_key(&self.kernel.keys)
-                    {
-                        tx.record_audit_key(&crate::audit::signing_key::key_record(&key, now))
-                            .await?;
-                    }
-                    self.kernel
-                        .audit
-                        .append(tx.as_mut(), ctx, now, draft)
-                        .await?;
-                    tx.commit().await?;
+                    self.record_unsealed(call).await?;
                 }
                 Ok(status)
             }
             Err(e) => {
                 if e.kind() == KeyErrorKind::Refused {
                     tracing::warn!(error = %e, "unseal refused");
-                    let draft = Draft::new("anonymous", Action::KeysUnseal, Outcome::Failed)
-                        .target("keyring");
-                    self.refuse(ctx, now, draft).await?;
+                    self.kernel
+                        .record_refusal(call, Outcome::Failed, &e.to_string())
+                        .await?;
                 }
                 Err(e.into())
             }
         }
     }
 
-    async fn authorize_keys(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        permission: Permission,
-        action: Action,
-        target: (Scope, Option<&Environment>),
-        audit_target: &str,
-    ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
-        if actor.may(permission, &target.0, target.1, now) {
-            return Ok(());
+    /// Records the unsealing, with the audit public key (not secret) for
+    /// offline verification without unsealing.
+    async fn record_unsealed(&self, call: Call<'_>) -> Result<(), ServiceError> {
+        // The keyring itself checked the secret offered.
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        if let Some(key) = crate::audit::signing_key::keyring_public_key(&self.kernel.keys) {
+            let record = crate::audit::signing_key::key_record(&key, gate.now());
+            gate.tx().record_audit_key(&record).await?;
         }
-        let draft = Draft::new(actor.audit_name(), action, Outcome::Denied).target(audit_target);
-        self.refuse(ctx, now, draft).await?;
-        Err(ServiceError::Forbidden { permission })
+        gate.commit().await
     }
 
-    /// `keys.manage` on `environment`, or a recorded refusal of `action`.
-    async fn authorize_manage(
-        &self,
-        actor: &Actor,
+    /// The gate for `action` on the keys of `environment`: `keys.manage`
+    /// over the environment, or the refusal is recorded against it.
+    async fn manage_keys<'a>(
+        &'a self,
+        actor: &'a Actor,
         ctx: &RequestContext,
         environment: &Environment,
         action: Action,
-    ) -> Result<(), ServiceError> {
-        let scope = (Scope::Environment(environment.clone()), Some(environment));
-        self.authorize_keys(
-            actor,
-            ctx,
-            Permission::KeysManage,
-            action,
-            scope,
-            &format!("environment:{environment}"),
-        )
-        .await
+    ) -> Result<Gate<'a, Write, Cleared>, ServiceError> {
+        let call = Call::by(actor, ctx, action).on(Target::Environment(environment.clone()));
+        let scope = Scope::Environment(environment.clone());
+        self.kernel
+            .write(call)
+            .await?
+            .authorize(Permission::KeysManage, &scope, Some(environment))
+            .await
     }
 
     /// Versions, dates, usage counts and seal state; never key bytes.
@@ -168,31 +155,20 @@ impl Rempart {
         actor: &Actor,
         ctx: &RequestContext,
     ) -> Result<KeysStatus, ServiceError> {
-        let target = (Scope::Global, None);
-        self.authorize_keys(
-            actor,
-            ctx,
-            Permission::KeysRead,
-            Action::KeysStatus,
-            target,
-            "keyring",
-        )
-        .await?;
-        let now = self.kernel.clock.now();
+        let call = Call::by(actor, ctx, Action::KeysStatus).on(Target::Keyring);
+        let mut gate = self
+            .kernel
+            .audited_read(call)
+            .await?
+            .authorize(Permission::KeysRead, &Scope::Global, None)
+            .await?;
         let keyring = match self.kernel.keys.with_keyring(Keyring::status) {
             Ok(status) => Some(status),
             Err(KeyError::Sealed) => None,
             Err(e) => return Err(e.into()),
         };
-        let mut tx = self.kernel.store.begin().await?;
-        let data_keys = tx.data_key_versions().await?;
-        let draft =
-            Draft::new(actor.audit_name(), Action::KeysStatus, Outcome::Success).target("keyring");
-        self.kernel
-            .audit
-            .append(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        let data_keys = gate.read().data_key_versions().await?;
+        gate.commit().await?;
         Ok(KeysStatus {
             seal: self.kernel.keys.seal_status(),
             keyring,
@@ -208,14 +184,11 @@ impl Rempart {
         ctx: &RequestContext,
         environment: &Environment,
     ) -> Result<u32, ServiceError> {
-        self.authorize_manage(actor, ctx, environment, Action::KeysRotate)
+        let mut gate = self
+            .manage_keys(actor, ctx, environment, Action::KeysRotate)
             .await?;
-        let now = self.kernel.clock.now();
+        let now = gate.now();
         let env = key_environment(environment)?;
-        let mut tx = self.kernel.store.begin().await?;
-        // The audit event is written first and committed after the keyring
-        // is saved: a failure before the save leaves nothing; a commit that
-        // fails after it leaves an unused, harmless KEK version.
         let version = self
             .kernel
             .keys
@@ -224,14 +197,15 @@ impl Rempart {
             .iter()
             .find(|e| e.environment == env)
             .map_or(1, |e| e.encryption_version.saturating_add(1));
-        let draft = Draft::new(actor.audit_name(), Action::KeysRotate, Outcome::Success)
-            .target(format!("environment:{environment}/kek:{version}"));
-        self.kernel
-            .audit
-            .append(tx.as_mut(), ctx, now, draft)
-            .await?;
+        gate.on(Target::Kek {
+            environment: environment.clone(),
+            version,
+        });
+        // The keyring is saved before the event and the commit: a failure
+        // before the save leaves nothing; one after it leaves an unused,
+        // harmless KEK version.
         let version = self.kernel.keys.change(|k| Ok(k.rotate(&env, now)?))?;
-        tx.commit().await?;
+        gate.commit().await?;
         Ok(version)
     }
 
@@ -247,7 +221,8 @@ impl Rempart {
         after: Option<[u8; DATA_KEY_ID_LEN]>,
         limit: u32,
     ) -> Result<RewrapBatch, ServiceError> {
-        self.authorize_manage(actor, ctx, environment, Action::KeysRewrap)
+        let mut gate = self
+            .manage_keys(actor, ctx, environment, Action::KeysRewrap)
             .await?;
         if !(1..=MAX_REWRAP_BATCH).contains(&limit) {
             return Err(ServiceError::Invalid {
@@ -255,7 +230,6 @@ impl Rempart {
                 message: format!("expected 1 to {MAX_REWRAP_BATCH}"),
             });
         }
-        let now = self.kernel.clock.now();
         let env = key_environment(environment)?;
         let version = self
             .kernel
@@ -270,8 +244,9 @@ impl Rempart {
                     environment: environment.to_string(),
                 })
             })?;
-        let mut tx = self.kernel.store.begin().await?;
-        let batch = tx
+        let now = gate.now();
+        let batch = gate
+            .tx()
             .data_keys_to_rewrap(environment.as_str(), version, after.as_ref(), limit)
             .await?;
         let mut rewrapped = 0u64;
@@ -280,30 +255,23 @@ impl Rempart {
             let wrapped =
                 WrappedDataKey::from_bytes(record.wrapped.clone()).map_err(KeyError::from)?;
             let new = self.kernel.keys.with_keyring(|k| k.rewrap(&wrapped))?;
-            tx.update_wrapped_data_key(&record.id, new.as_bytes(), new.kek_version(), now)
+            gate.tx()
+                .update_wrapped_data_key(&record.id, new.as_bytes(), new.kek_version(), now)
                 .await?;
             rewrapped += 1;
             last = Some(record.id);
         }
-        let remaining: u64 = tx
-            .data_key_versions()
-            .await?
-            .iter()
-            .filter(|c| c.environment == environment.as_str() && c.kek_version < version)
-            .map(|c| c.data_keys)
-            .sum();
-        let draft = Draft::new(actor.audit_name(), Action::KeysRewrap, Outcome::Success).target(
-            format!("environment:{environment}/kek:{version}/rewrapped:{rewrapped}"),
-        );
-        self.kernel
-            .audit
-            .append(tx.as_mut(), ctx, now, draft)
-            .await?;
+        let remaining = data_keys_below(gate.read(), environment, version).await?;
+        gate.on(Target::Rewrap {
+            environment: environment.clone(),
+            version,
+            rewrapped,
+        });
         if rewrapped > 0 {
             // Persist the KEK's wrap counter with the batch.
             self.kernel.keys.change(|_| Ok(()))?;
         }
-        tx.commit().await?;
+        gate.commit().await?;
         let full = u32::try_from(batch.len()).unwrap_or(u32::MAX) >= limit;
         Ok(RewrapBatch {
             environment: environment.clone(),
@@ -324,18 +292,11 @@ impl Rempart {
         environment: &Environment,
         min_version: u32,
     ) -> Result<(), ServiceError> {
-        self.authorize_manage(actor, ctx, environment, Action::KeysRetire)
+        let mut gate = self
+            .manage_keys(actor, ctx, environment, Action::KeysRetire)
             .await?;
-        let now = self.kernel.clock.now();
         let env = key_environment(environment)?;
-        let mut tx = self.kernel.store.begin().await?;
-        let count: u64 = tx
-            .data_key_versions()
-            .await?
-            .iter()
-            .filter(|c| c.environment == environment.as_str() && c.kek_version < min_version)
-            .map(|c| c.data_keys)
-            .sum();
+        let count = data_keys_below(gate.read(), environment, min_version).await?;
         if count > 0 {
             return Err(KeyError::StillInUse {
                 environment: environment.to_string(),
@@ -344,17 +305,14 @@ impl Rempart {
             }
             .into());
         }
-        let draft = Draft::new(actor.audit_name(), Action::KeysRetire, Outcome::Success).target(
-            format!("environment:{environment}/min-version:{min_version}"),
-        );
-        self.kernel
-            .audit
-            .append(tx.as_mut(), ctx, now, draft)
-            .await?;
+        gate.on(Target::MinVersion {
+            environment: environment.clone(),
+            min_version,
+        });
         self.kernel
             .keys
             .change(|k| Ok(k.set_min_decryption_version(&env, min_version)?))?;
-        tx.commit().await?;
+        gate.commit().await?;
         Ok(())
     }
 
@@ -369,24 +327,13 @@ impl Rempart {
         tenant: TenantId,
         confirm: &str,
     ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
-        let audit_target = format!("tenant:{tenant}");
-        let mut tx = self.kernel.store.begin().await?;
-        let found = tx.tenant(tenant).await?;
-        drop(tx);
-        let scope = (
-            Scope::Tenant(tenant),
-            found.as_ref().map(|t| &t.environment),
-        );
-        self.authorize_keys(
-            actor,
-            ctx,
-            Permission::KeysShred,
-            Action::KeysShred,
-            scope,
-            &audit_target,
-        )
-        .await?;
+        let call = Call::by(actor, ctx, Action::KeysShred).on(Target::Tenant(tenant));
+        let mut gate = self.kernel.write(call).await?;
+        let found = gate.read().tenant(tenant).await?;
+        let environment = found.as_ref().map(|t| &t.environment);
+        let mut gate = gate
+            .authorize(Permission::KeysShred, &Scope::Tenant(tenant), environment)
+            .await?;
         let Some(found) = found else {
             return Err(ServiceError::TenantNotFound);
         };
@@ -397,25 +344,35 @@ impl Rempart {
             .into());
         }
         let env = key_environment(&found.environment)?;
-        let mut tx = self.kernel.store.begin().await?;
-        tx.delete_data_keys_of_tenant(tenant).await?;
-        let draft = Draft::new(actor.audit_name(), Action::KeysShred, Outcome::Success)
-            .target(audit_target)
-            .tenant(tenant);
-        self.kernel
-            .audit
-            .append(tx.as_mut(), ctx, now, draft)
-            .await?;
-        // Shredded last, just before the commit: if the commit then fails,
-        // the tenant's data is unreadable all the same (the intended,
+        let now = gate.now();
+        gate.tx().delete_data_keys_of_tenant(tenant).await?;
+        gate.in_tenant(Some(tenant));
+        // Shredded last, just before the event and the commit: if they then
+        // fail, the tenant's data is unreadable all the same (the intended,
         // irreversible outcome) but its wrapped keys stay in the database.
         self.kernel
             .keys
             .change(|k| Ok(k.shred_tenant(&env, tenant.0, now)?))?;
-        tx.commit().await?;
+        gate.commit().await?;
         tracing::warn!(tenant = %tenant, "tenant crypto-shredded");
         Ok(())
     }
+}
+
+/// How many stored data keys of `environment` are wrapped under a KEK
+/// version below `version`.
+async fn data_keys_below(
+    tx: &mut dyn ReadTx,
+    environment: &Environment,
+    version: u32,
+) -> Result<u64, ServiceError> {
+    Ok(tx
+        .data_key_versions()
+        .await?
+        .iter()
+        .filter(|c| c.environment == environment.as_str() && c.kek_version < version)
+        .map(|c| c.data_keys)
+        .sum())
 }
 
 impl Rempart {

@@ -3,6 +3,8 @@
 //! (control NS-2: production and development tenants live under
 //! different keys).
 
+pub mod error;
+
 use rempart_model::{Action, NewTenant, Permission, Scope, Tenant, TenantId};
 use rempart_store::StoreError;
 

@@ -2,165 +2,51 @@
 //! against signed checkpoints. Hashes and signatures are lowercase hex, as
 //! in the export format (docs/formats/audit.md).
 
-#![allow(
-    unused_qualifications,
-    reason = "utoipa's IntoParams expansion qualifies the parameter types"
-)]
-
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use rempart_api::audit::{
+    AuditDetailsView, AuditEventPage, AuditEventView, CheckpointView, ConsistencyParams,
+    ConsistencyProofView, InclusionProofView, ProofParams, SearchParams,
+};
+use rempart_api::format::SeqNumber;
 use rempart_audit::Checkpoint;
 use rempart_audit::event::unix_micros;
 use rempart_store::{AuditQuery, AuditRecord};
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{ApiPath, Authenticated, Ctx};
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::wire_format::{OutcomeName, SeqNumber};
 
-/// Filters of an audit search; every one narrows it.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SearchParams {
-    /// Events at or after this time (RFC 3339).
-    #[param(format = DateTime)]
-    since: Option<String>,
-    /// Events before this time (RFC 3339).
-    #[param(format = DateTime)]
-    until: Option<String>,
-    actor: Option<String>,
-    action: Option<String>,
-    /// A tenant id.
-    #[param(format = Uuid)]
-    tenant: Option<String>,
-    /// `success`, `denied` or `failed`.
-    #[param(value_type = Option<OutcomeName>)]
-    outcome: Option<String>,
-    /// Events after this seq: the `next_after` of the previous page.
-    #[param(value_type = Option<SeqNumber>)]
-    after: Option<u64>,
-    /// At most this many events (1 to 1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    limit: Option<u32>,
-}
-
-/// One audit event.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuditEventView {
-    pub seq: u64,
-    /// RFC 3339, microseconds.
-    pub time: String,
-    pub actor: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub tenant: Option<String>,
-    pub outcome: String,
-    pub request_id: Option<String>,
-    pub source: Option<String>,
-    /// Whether sealed details are attached (they are never returned here:
-    /// see `GET /api/v1/audit/events/{seq}/details`).
-    pub has_details: bool,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-impl From<AuditRecord> for AuditEventView {
-    fn from(r: AuditRecord) -> Self {
-        Self {
-            seq: r.seq,
-            time: r.time.format(&Rfc3339).unwrap_or_default(),
-            actor: r.actor,
-            action: r.action,
-            target: r.target,
-            tenant: r.tenant.map(|t| t.to_string()),
-            outcome: r.outcome,
-            request_id: r.request_id,
-            source: r.source,
-            has_details: r.details.is_some(),
-            prev_hash: hex::encode(r.prev_hash),
-            hash: hex::encode(r.hash),
-        }
+fn event_view(r: AuditRecord) -> AuditEventView {
+    AuditEventView {
+        seq: r.seq,
+        time: r.time.format(&Rfc3339).unwrap_or_default(),
+        actor: r.actor,
+        action: r.action,
+        target: r.target,
+        tenant: r.tenant.map(|t| t.to_string()),
+        outcome: r.outcome,
+        request_id: r.request_id,
+        source: r.source,
+        has_details: r.details.is_some(),
+        prev_hash: hex::encode(r.prev_hash),
+        hash: hex::encode(r.hash),
     }
 }
 
-/// A page of search results.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuditEventPage {
-    pub events: Vec<AuditEventView>,
-    /// Pass as `after` for the next page; absent on the last page.
-    pub next_after: Option<u64>,
-}
-
-/// A signed checkpoint, as in the export format.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CheckpointView {
-    pub version: u8,
-    pub key_id: String,
-    pub size: u64,
-    pub root: String,
-    pub time_us: i64,
-    pub prev_hash: String,
-    pub signature: String,
-}
-
-impl From<&Checkpoint> for CheckpointView {
-    fn from(cp: &Checkpoint) -> Self {
-        Self {
-            version: 1,
-            key_id: cp.key_id.to_string(),
-            size: cp.size,
-            root: hex::encode(cp.root),
-            time_us: unix_micros(cp.time),
-            prev_hash: hex::encode(cp.prev_hash),
-            signature: hex::encode(cp.signature),
-        }
+fn checkpoint_view(cp: &Checkpoint) -> CheckpointView {
+    CheckpointView {
+        version: 1,
+        key_id: cp.key_id.to_string(),
+        size: cp.size,
+        root: hex::encode(cp.root),
+        time_us: unix_micros(cp.time),
+        prev_hash: hex::encode(cp.prev_hash),
+        signature: hex::encode(cp.signature),
     }
-}
-
-/// An event's inclusion proof (RFC 6962 audit path) against a checkpoint.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct InclusionProofView {
-    pub event: AuditEventView,
-    pub leaf_index: u64,
-    /// SHA-256(0x00 || event hash).
-    pub leaf_hash: String,
-    pub checkpoint: CheckpointView,
-    pub path: Vec<String>,
-}
-
-/// A consistency proof (RFC 6962) between two checkpoints.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ConsistencyProofView {
-    pub old: CheckpointView,
-    pub new: CheckpointView,
-    pub path: Vec<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ProofParams {
-    /// The size of the checkpoint to prove against; default the latest.
-    #[param(value_type = Option<SeqNumber>)]
-    checkpoint: Option<u64>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ConsistencyParams {
-    /// The older checkpoint's size.
-    #[param(value_type = SeqNumber)]
-    from: u64,
-    /// The newer checkpoint's size.
-    #[param(value_type = SeqNumber)]
-    to: u64,
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
@@ -233,7 +119,7 @@ pub async fn search(
         None
     };
     Ok(Json(AuditEventPage {
-        events: events.into_iter().map(AuditEventView::from).collect(),
+        events: events.into_iter().map(event_view).collect(),
         next_after,
     }))
 }
@@ -265,20 +151,10 @@ pub async fn inclusion(
     Ok(Json(InclusionProofView {
         leaf_index: proof.leaf_index,
         leaf_hash: hex::encode(proof.leaf_hash),
-        checkpoint: CheckpointView::from(&proof.checkpoint),
+        checkpoint: checkpoint_view(&proof.checkpoint),
         path: proof.path.iter().map(hex::encode).collect(),
-        event: proof.event.into(),
+        event: event_view(proof.event),
     }))
-}
-
-/// The decrypted details of one event.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuditDetailsView {
-    pub seq: u64,
-    /// The details as the service recorded them (a JSON object), or null
-    /// when the event carries none.
-    #[schema(value_type = Option<Object>)]
-    pub details: Option<serde_json::Value>,
 }
 
 /// The decrypted details of one event (sealed at rest under the event's
@@ -329,8 +205,8 @@ pub async fn consistency(
         .audit_consistency_proof(&actor, &ctx, p.from, p.to)
         .await?;
     Ok(Json(ConsistencyProofView {
-        old: CheckpointView::from(&proof.old),
-        new: CheckpointView::from(&proof.new),
+        old: checkpoint_view(&proof.old),
+        new: checkpoint_view(&proof.new),
         path: proof.path.iter().map(hex::encode).collect(),
     }))
 }

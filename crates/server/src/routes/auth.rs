@@ -2,28 +2,22 @@
 //! enrolment and sessions (control AC-1). Every route that carries a password,
 //! a code or a session secret refuses plain HTTP except from loopback.
 
-#![allow(
-    unused_qualifications,
-    reason = "utoipa's IntoParams expansion qualifies the parameter types"
-)]
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rempart_core::identity::LoginStep;
+use rempart_api::identity::{
+    ChangePasswordRequest, CodeRequest, LoginRequest, LoginResponse, RecoveryCodesResponse,
+    SessionList, SessionListQuery, SessionViewWire, StepUpRequest, TotpEnrolmentResponse, WhoAmI,
+    WhoAmIGrant,
+};
+use rempart_core::identity::{LoginStep, SessionView};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::extract::{
     ApiJson, ApiPath, ApiQuery, Authenticated, Ctx, Partial, SESSION_COOKIE, SecureTransport,
     SessionSecret,
-};
-use crate::identity_wire::{
-    ChangePasswordRequest, CodeRequest, LoginRequest, LoginResponse, RecoveryCodesResponse,
-    SessionList, SessionViewWire, StepUpRequest, TotpEnrolmentResponse, WhoAmI, WhoAmIGrant,
 };
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -42,13 +36,27 @@ fn clear_cookie() -> HeaderValue {
     )
 }
 
-fn login_response(step: &LoginStep, return_token: bool) -> LoginResponse {
+/// The answer to a login step; the session secret only when asked for.
+pub(crate) fn login_response(step: &LoginStep, return_token: bool) -> LoginResponse {
     LoginResponse {
         stage: step.stage.as_str().to_owned(),
         session_id: step.session_id,
         principal: step.principal.0,
         expires_at: step.expires_at,
         token: return_token.then(|| step.session.expose_secret().to_owned()),
+    }
+}
+
+fn session_view(s: SessionView) -> SessionViewWire {
+    SessionViewWire {
+        id: s.id,
+        user: s.principal.0,
+        stage: s.stage.as_str().to_owned(),
+        created_at: s.created_at,
+        last_seen_at: s.last_seen_at,
+        expires_at: s.expires_at,
+        source: s.source,
+        current: s.current,
     }
 }
 
@@ -237,17 +245,9 @@ pub async fn confirm_totp(
     }))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct HolderQuery {
-    /// Another account's id (needs `user.read` over it); default: the
-    /// caller.
-    pub user: Option<Uuid>,
-}
-
 /// Lists live sessions: the caller's, or another account's.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "auth",
-    params(HolderQuery),
+    params(SessionListQuery),
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "Live sessions", body = SessionList),
@@ -258,14 +258,14 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    ApiQuery(query): ApiQuery<HolderQuery>,
+    ApiQuery(query): ApiQuery<SessionListQuery>,
 ) -> Result<Json<SessionList>, Problem> {
     let sessions = state
         .core
         .list_sessions(&actor, &ctx, query.user.map(rempart_model::PrincipalId))
         .await?;
     Ok(Json(SessionList {
-        sessions: sessions.into_iter().map(SessionViewWire::from).collect(),
+        sessions: sessions.into_iter().map(session_view).collect(),
     }))
 }
 
@@ -312,11 +312,11 @@ pub async fn whoami(Authenticated(actor): Authenticated) -> Json<WhoAmI> {
             .iter()
             .map(|g| WhoAmIGrant {
                 role: g.role.to_string(),
-                scope: crate::identity_wire::scope_text(&g.scope),
+                scope: super::users::scope_text(&g.scope),
                 permissions: g
                     .permissions
                     .iter()
-                    .map(rempart_model::Permission::as_str)
+                    .map(|p| p.as_str().to_owned())
                     .collect(),
             })
             .collect(),

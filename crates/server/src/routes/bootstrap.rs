@@ -3,13 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use rempart_api::bootstrap::{BootstrapRequest, BootstrapResponse, PrincipalView};
 use rempart_model::PrincipalName;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::extract::{ApiJson, Ctx, SecureTransport};
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::wire::{BootstrapRequest, BootstrapResponse, PrincipalView};
 
 /// Creates the first administrator from the bootstrap credential printed at
 /// first start, and returns its first API token. Single use. The credential

@@ -5,54 +5,12 @@
 
 use axum::Json;
 use axum::extract::State;
+use rempart_api::controls::{CheckControlsRequest, ControlReportView, ControlResultView};
 use rempart_model::control::{Catalogue, CheckOutcome, ControlId};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::ToSchema;
 
 use crate::extract::{ApiJson, Authenticated, Ctx};
 use crate::problem::Problem;
 use crate::state::AppState;
-
-/// Which controls to check; all that have a check when empty or absent.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckControlsRequest {
-    /// Control ids, as in the catalogue (`AC-1`).
-    #[serde(default)]
-    #[schema(value_type = Vec<String>, example = json!(["AC-1", "ML-7"]))]
-    pub controls: Vec<String>,
-}
-
-/// One control's result.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ControlResultView {
-    /// `AC-1`.
-    pub control: String,
-    /// The claim of the statement the control stands for.
-    pub claim: String,
-    /// `pass`, `fail` or `not_run`.
-    pub result: String,
-    /// What does not hold (on `fail`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub findings: Vec<String>,
-    /// Why the check could not look (on `not_run`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// What the check examined.
-    pub evidence: String,
-}
-
-/// A run of the control checks.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ControlReportView {
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub checked_at: OffsetDateTime,
-    /// Whether every control checked passed.
-    pub all_pass: bool,
-    pub results: Vec<ControlResultView>,
-}
 
 /// Runs the control checks over live state. Needs `controls.check`
 /// staff-wide; the run is audited (`controls.check`).

@@ -2,166 +2,31 @@
 //! like Vault's: the unsealer holds the secret, not a token), and the key
 //! administration routes (status, rotate, re-wrap, retire, shred), each
 //! authorized and audited by the service layer. No route returns key
-//! material; the wire types below carry versions, dates and counts only.
+//! material; the wire types (`rempart_api::keys`) carry versions, dates and
+//! counts only.
 
 use axum::Json;
 use axum::extract::State;
+use rempart_api::keys::{
+    EnvironmentKeysView, EnvironmentRequest, KekView, KeysStatusView, RetireRequest,
+    RetireResponse, RewrapRequest, RewrapResponse, RotateResponse, SealStatusView, ShredRequest,
+    ShredResponse, UnsealRequest,
+};
 use rempart_core::keys::{MAX_REWRAP_BATCH, SealStatus, UnsealInput};
 use rempart_model::{Environment, TenantId};
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::extract::{ApiJson, Authenticated, Ctx, SecureTransport};
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::wire_format::{EnvironmentName, KeyCursor};
 
-/// Whether the keyring is sealed, and what unsealing it takes.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SealStatusView {
-    pub sealed: bool,
-    /// `key-file`, `passphrase`, `shamir`, or `none`.
-    pub provider: String,
-    /// Shares needed to unseal (Shamir).
-    pub threshold: Option<u8>,
-    /// Shares entered so far (Shamir, while sealed).
-    pub shares_entered: usize,
-}
-
-impl From<SealStatus> for SealStatusView {
-    fn from(s: SealStatus) -> Self {
-        Self {
-            sealed: s.sealed,
-            provider: s.provider.to_owned(),
-            threshold: s.threshold,
-            shares_entered: s.shares_entered,
-        }
+fn seal_status_view(s: &SealStatus) -> SealStatusView {
+    SealStatusView {
+        sealed: s.sealed,
+        provider: s.provider.to_owned(),
+        threshold: s.threshold,
+        shares_entered: s.shares_entered,
     }
-}
-
-/// One of: a passphrase, one share, or `reset` to forget entered shares.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UnsealRequest {
-    pub passphrase: Option<String>,
-    pub share: Option<String>,
-    #[serde(default)]
-    pub reset: bool,
-}
-
-/// Never prints the passphrase or the share, only whether one was given.
-impl std::fmt::Debug for UnsealRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UnsealRequest")
-            .field(
-                "passphrase",
-                &self.passphrase.as_ref().map(|_| "(redacted)"),
-            )
-            .field("share", &self.share.as_ref().map(|_| "(redacted)"))
-            .field("reset", &self.reset)
-            .finish()
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct KekView {
-    pub version: u32,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    /// Data keys this version wrapped (its usage count).
-    pub wraps: u64,
-    pub wrap_limit: u64,
-    pub rotation_due: bool,
-    pub retired: bool,
-    /// Stored data keys currently wrapped under this version.
-    pub stored_data_keys: u64,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EnvironmentKeysView {
-    pub environment: String,
-    pub encryption_version: u32,
-    pub min_decryption_version: u32,
-    pub keks: Vec<KekView>,
-}
-
-/// Versions, dates, usage counts and seal state; never key bytes.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct KeysStatusView {
-    pub seal: SealStatusView,
-    /// Empty while sealed.
-    pub environments: Vec<EnvironmentKeysView>,
-    pub tenants_enrolled: Option<usize>,
-    pub tenants_shredded: Option<usize>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EnvironmentRequest {
-    #[schema(value_type = EnvironmentName)]
-    pub environment: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RotateResponse {
-    pub environment: String,
-    /// The new KEK version, used for new wrappings from now on.
-    pub version: u32,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RewrapRequest {
-    #[schema(value_type = EnvironmentName)]
-    pub environment: String,
-    /// The cursor returned by the previous batch (32 hex digits).
-    #[schema(value_type = Option<KeyCursor>)]
-    pub after: Option<String>,
-    /// Data keys per batch, 1 to 1000 (default 100).
-    #[schema(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RewrapResponse {
-    pub environment: String,
-    pub encryption_version: u32,
-    pub rewrapped: u64,
-    /// Pass as `after` for the next batch; absent when done.
-    pub next: Option<String>,
-    pub remaining: u64,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RetireRequest {
-    #[schema(value_type = EnvironmentName)]
-    pub environment: String,
-    pub min_version: u32,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RetireResponse {
-    pub environment: String,
-    pub min_decryption_version: u32,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ShredRequest {
-    pub tenant: Uuid,
-    /// Must repeat the tenant id: shredding is irreversible.
-    pub confirm: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ShredResponse {
-    pub tenant: Uuid,
-    pub shredded: bool,
 }
 
 fn environment(name: &str) -> Result<Environment, Problem> {
@@ -193,7 +58,7 @@ fn cursor_to_hex(cursor: &[u8; 16]) -> String {
 #[utoipa::path(get, path = "/api/v1/sys/seal-status", tag = "keys",
     responses((status = 200, description = "The seal state", body = SealStatusView)))]
 pub async fn seal_status(State(state): State<AppState>) -> Json<SealStatusView> {
-    Json(state.core.keys().seal_status().into())
+    Json(seal_status_view(&state.core.keys().seal_status()))
 }
 
 /// Unseals the keyring with its passphrase, or one Shamir share at a time
@@ -227,7 +92,7 @@ pub async fn unseal(
         }
     };
     let status = state.core.unseal(&ctx, input).await?;
-    Ok(Json(status.into()))
+    Ok(Json(seal_status_view(&status)))
 }
 
 /// Key versions, creation dates, usage counts and seal state; never key
@@ -281,7 +146,7 @@ pub async fn status(
         })
         .unwrap_or_default();
     Ok(Json(KeysStatusView {
-        seal: status.seal.clone().into(),
+        seal: seal_status_view(&status.seal),
         environments,
         tenants_enrolled: status.keyring.as_ref().map(|k| k.tenants_enrolled),
         tenants_shredded: status.keyring.as_ref().map(|k| k.tenants_shredded),

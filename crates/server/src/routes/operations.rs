@@ -6,8 +6,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
+use rempart_api::operations::Health;
+
 use crate::state::AppState;
-use crate::wire::Health;
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations",

@@ -3,13 +3,57 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use rempart_api::tenants::{CreateTenantRequest, TenantAccessWire, TenantList, TenantView};
+use rempart_core::identity::TenantAccess;
+use rempart_model::{AllowList, Environment, NewTenant, Region, Tenant, TenantName};
 use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath, Authenticated, Ctx};
-use crate::identity_wire::TenantAccessWire;
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::wire::{CreateTenantRequest, TenantList, TenantView};
+
+fn new_tenant(body: &CreateTenantRequest) -> Result<NewTenant, Problem> {
+    Ok(NewTenant {
+        name: TenantName::parse(&body.name)
+            .map_err(|e| Problem::invalid_field("name", e.to_string()))?,
+        region: Region::parse(&body.region)
+            .map_err(|e| Problem::invalid_field("region", e.to_string()))?,
+        environment: Environment::parse(&body.environment)
+            .map_err(|e| Problem::invalid_field("environment", e.to_string()))?,
+    })
+}
+
+fn tenant_view(t: Tenant) -> TenantView {
+    TenantView {
+        id: t.id.0,
+        name: t.name.into(),
+        region: t.region.into(),
+        environment: t.environment.into(),
+        created_at: t.created_at,
+    }
+}
+
+fn tenant_access(body: TenantAccessWire) -> Result<TenantAccess, Problem> {
+    Ok(TenantAccess {
+        password_policy: body.password_policy,
+        allow_list: body
+            .allow_list
+            .map(AllowList::parse)
+            .transpose()
+            .map_err(|e| Problem::invalid_field("allow_list", e.to_string()))?,
+        require_mfa: body.require_mfa,
+    })
+}
+
+fn access_view(a: TenantAccess) -> TenantAccessWire {
+    TenantAccessWire {
+        password_policy: a.password_policy,
+        allow_list: a
+            .allow_list
+            .map(|l| l.entries().iter().map(ToString::to_string).collect()),
+        require_mfa: a.require_mfa,
+    }
+}
 
 /// Creates a tenant. Needs `tenant.create`.
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants",
@@ -28,9 +72,9 @@ pub async fn create(
     Authenticated(actor): Authenticated,
     ApiJson(body): ApiJson<CreateTenantRequest>,
 ) -> Result<(StatusCode, Json<TenantView>), Problem> {
-    let new = body.into_domain()?;
+    let new = new_tenant(&body)?;
     let tenant = state.core.create_tenant(&actor, &ctx, new).await?;
-    Ok((StatusCode::CREATED, Json(tenant.into())))
+    Ok((StatusCode::CREATED, Json(tenant_view(tenant))))
 }
 
 /// Lists the tenants the caller may read. Needs `tenant.read`.
@@ -48,7 +92,7 @@ pub async fn list(
 ) -> Result<Json<TenantList>, Problem> {
     let tenants = state.core.list_tenants(&actor, &ctx).await?;
     Ok(Json(TenantList {
-        tenants: tenants.into_iter().map(TenantView::from).collect(),
+        tenants: tenants.into_iter().map(tenant_view).collect(),
     }))
 }
 
@@ -71,7 +115,7 @@ pub async fn access(
         .core
         .tenant_access(&actor, &ctx, rempart_model::TenantId(id))
         .await?;
-    Ok(Json(access.into()))
+    Ok(Json(access_view(access)))
 }
 
 /// Sets a tenant's access settings: a password policy that tightens the
@@ -95,10 +139,10 @@ pub async fn set_access(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<TenantAccessWire>,
 ) -> Result<Json<TenantAccessWire>, Problem> {
-    let access = body.into_domain()?;
+    let access = tenant_access(body)?;
     let access = state
         .core
         .set_tenant_access(&actor, &ctx, rempart_model::TenantId(id), access)
         .await?;
-    Ok(Json(access.into()))
+    Ok(Json(access_view(access)))
 }

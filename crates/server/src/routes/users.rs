@@ -1,31 +1,109 @@
 //! Accounts, roles, grants and API tokens (controls AC-2, DV-4).
 
-#![allow(
-    unused_qualifications,
-    reason = "utoipa's IntoParams expansion qualifies the parameter types"
-)]
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use rempart_core::identity::{NewAccount, NewGrant, NewRole, NewToken};
+use rempart_api::format::AccountRef;
+use rempart_api::identity::{
+    CreateGrantRequest, CreateRoleRequest, CreateTokenRequest, CreateUserRequest, CreatedToken,
+    GrantList, GrantView, ResetPasswordRequest, RoleList, RoleViewWire, SetStateRequest, TokenList,
+    TokenListQuery, TokenView, UserList, UserListQuery, UserView,
+};
+use rempart_core::identity::{NewAccount, NewGrant, NewRole, NewToken, RoleView};
 use rempart_core::{Actor, RequestContext};
-use rempart_model::{AllowList, PermissionSet, PrincipalId, PrincipalName, RoleName, TenantId};
-use rempart_store::{AccountKind, PrincipalState};
+use rempart_model::{
+    AllowList, Environment, PermissionSet, PrincipalId, PrincipalName, RoleName, Scope, TenantId,
+};
+use rempart_store::{AccountKind, GrantRecord, PrincipalRecord, PrincipalState, TokenRecord};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Authenticated, Ctx, SecureTransport};
-use crate::identity_wire::{
-    CreateGrantRequest, CreateRoleRequest, CreateTokenRequest, CreateUserRequest, CreatedToken,
-    GrantList, GrantView, ResetPasswordRequest, RoleList, RoleViewWire, SetStateRequest, TokenList,
-    TokenView, UserList, UserView, parse_scope,
-};
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::wire_format::AccountRef;
+
+fn user_view(p: PrincipalRecord) -> UserView {
+    UserView {
+        id: p.id.0,
+        name: p.name.into(),
+        kind: p.kind.as_str().to_owned(),
+        state: p.state.as_str().to_owned(),
+        tenant: p.tenant.map(|t| t.0),
+        email: p.email,
+        display_name: p.display_name,
+        break_glass: p.break_glass,
+        created_at: p.created_at,
+    }
+}
+
+fn permission_names(set: PermissionSet) -> Vec<String> {
+    set.iter().map(|p| p.as_str().to_owned()).collect()
+}
+
+fn role_view(r: RoleView) -> RoleViewWire {
+    RoleViewWire {
+        name: r.name.into(),
+        permissions: permission_names(r.permissions),
+        builtin: r.builtin,
+        description: r.description,
+    }
+}
+
+fn parse_scope(text: &str) -> Result<Scope, Problem> {
+    let bad = || {
+        Problem::invalid_field(
+            "scope",
+            "global, tenant:<uuid> or environment:<name>".to_owned(),
+        )
+    };
+    match text.split_once(':') {
+        None if text == "global" => Ok(Scope::Global),
+        Some(("tenant", id)) => Ok(Scope::Tenant(TenantId(id.parse().map_err(|_| bad())?))),
+        Some(("environment", env)) => Ok(Scope::Environment(
+            Environment::parse(env).map_err(|_| bad())?,
+        )),
+        _ => Err(bad()),
+    }
+}
+
+/// A scope as the API writes it: `global`, `tenant:<uuid>` or
+/// `environment:<name>`.
+pub(crate) fn scope_text(scope: &Scope) -> String {
+    match scope {
+        Scope::Global => "global".to_owned(),
+        Scope::Tenant(t) => format!("tenant:{}", t.0),
+        Scope::Environment(e) => format!("environment:{e}"),
+    }
+}
+
+fn grant_view(g: GrantRecord) -> GrantView {
+    GrantView {
+        id: g.id,
+        user: g.principal.0,
+        role: g.grant.role.into(),
+        permissions: permission_names(g.grant.permissions),
+        scope: scope_text(&g.grant.scope),
+        expires_at: g.grant.expires_at,
+        granted_by: g.granted_by.map(|p| p.0),
+    }
+}
+
+fn token_view(t: TokenRecord) -> TokenView {
+    TokenView {
+        id: t.id,
+        holder: t.principal.0,
+        name: t.name,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        revoked_at: t.revoked_at,
+        last_used_at: t.last_used_at,
+        tenant: t.tenant.map(|x| x.0),
+        permissions: t.permissions.map(permission_names),
+        allow_list: t
+            .allow_list
+            .map(|l| l.split_whitespace().map(str::to_owned).collect()),
+    }
+}
 
 /// An account named by id or login name.
 async fn resolve(
@@ -84,19 +162,12 @@ pub async fn create(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(account.into())))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TenantQuery {
-    /// The users of this tenant; default: every account (staff-wide read).
-    pub tenant: Option<Uuid>,
+    Ok((StatusCode::CREATED, Json(user_view(account))))
 }
 
 /// Lists accounts. Needs `user.read` staff-wide, or over the tenant.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
-    params(TenantQuery),
+    params(UserListQuery),
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The accounts", body = UserList),
@@ -107,14 +178,14 @@ pub async fn list(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    ApiQuery(query): ApiQuery<TenantQuery>,
+    ApiQuery(query): ApiQuery<UserListQuery>,
 ) -> Result<Json<UserList>, Problem> {
     let users = state
         .core
         .list_accounts(&actor, &ctx, query.tenant.map(TenantId))
         .await?;
     Ok(Json(UserList {
-        users: users.into_iter().map(UserView::from).collect(),
+        users: users.into_iter().map(user_view).collect(),
     }))
 }
 
@@ -145,7 +216,7 @@ pub async fn set_state(
         .core
         .set_account_state(&actor, &ctx, id, new_state)
         .await?;
-    Ok(Json(account.into()))
+    Ok(Json(user_view(account)))
 }
 
 /// Sets another account's password (`user.update`, recent login); the
@@ -217,7 +288,7 @@ pub async fn grants_of(
     let id = resolve(&state, &actor, &ctx, &user).await?;
     let grants = state.core.list_grants(&actor, &ctx, id).await?;
     Ok(Json(GrantList {
-        grants: grants.into_iter().map(GrantView::from).collect(),
+        grants: grants.into_iter().map(grant_view).collect(),
     }))
 }
 
@@ -235,7 +306,7 @@ pub async fn roles(
 ) -> Result<Json<RoleList>, Problem> {
     let roles = state.core.list_roles(&actor, &ctx).await?;
     Ok(Json(RoleList {
-        roles: roles.into_iter().map(RoleViewWire::from).collect(),
+        roles: roles.into_iter().map(role_view).collect(),
     }))
 }
 
@@ -270,7 +341,7 @@ pub async fn create_role(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(role.into())))
+    Ok((StatusCode::CREATED, Json(role_view(role))))
 }
 
 /// Grants a role in a scope (`grant.manage` over it, recent login). Refused,
@@ -308,7 +379,7 @@ pub async fn create_grant(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(grant.into())))
+    Ok((StatusCode::CREATED, Json(grant_view(grant))))
 }
 
 /// Revokes a grant (`grant.manage` over its scope, recent login).
@@ -385,23 +456,15 @@ pub async fn create_token(
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
-            view: record.into(),
+            view: token_view(record),
             token: secret.expose_secret().to_owned(),
         }),
     ))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct HolderQuery {
-    /// Another account's id or login name (needs `user.read` over it).
-    #[param(value_type = Option<AccountRef>)]
-    pub user: Option<String>,
-}
-
 /// Lists API tokens (never their secrets): the caller's, or another's.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
-    params(HolderQuery),
+    params(TokenListQuery),
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The tokens", body = TokenList),
@@ -412,7 +475,7 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Authenticated(actor): Authenticated,
-    ApiQuery(query): ApiQuery<HolderQuery>,
+    ApiQuery(query): ApiQuery<TokenListQuery>,
 ) -> Result<Json<TokenList>, Problem> {
     let holder = match &query.user {
         Some(user) => Some(resolve(&state, &actor, &ctx, user).await?),
@@ -420,7 +483,7 @@ pub async fn list_tokens(
     };
     let tokens = state.core.list_tokens(&actor, &ctx, holder).await?;
     Ok(Json(TokenList {
-        tokens: tokens.into_iter().map(TokenView::from).collect(),
+        tokens: tokens.into_iter().map(token_view).collect(),
     }))
 }
 

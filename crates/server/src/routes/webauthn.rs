@@ -7,18 +7,40 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use rempart_api::identity::{
+    LoginResponse, WebauthnCredentialList, WebauthnCredentialWire, WebauthnFinishRequest,
+    WebauthnRegisterFinishRequest, WebauthnRegisterStartResponse, WebauthnStartResponse,
+};
+use rempart_core::identity::webauthn::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse, WebauthnCredentialView,
+};
+use secrecy::ExposeSecret as _;
 use uuid::Uuid;
 
 use crate::extract::{
     ApiJson, ApiPath, Authenticated, Ctx, Partial, SecureTransport, SessionSecret,
 };
-use crate::identity_wire::LoginResponse;
 use crate::problem::Problem;
+use crate::routes::auth::login_response;
 use crate::state::AppState;
-use crate::webauthn_wire::{
-    WebauthnCredentialList, WebauthnCredentialWire, WebauthnFinishRequest,
-    WebauthnRegisterFinishRequest, WebauthnRegisterStartResponse, WebauthnStartResponse,
-};
+
+fn credential_view(v: WebauthnCredentialView) -> WebauthnCredentialWire {
+    WebauthnCredentialWire {
+        id: v.id,
+        name: v.name,
+        created_at: v.created_at,
+        last_used_at: v.last_used_at,
+        stage: v.stage.map(|s| s.as_str().to_owned()),
+        recovery_codes: v.recovery_codes.map(|codes| {
+            codes
+                .0
+                .iter()
+                .map(|c| c.expose_secret().to_owned())
+                .collect()
+        }),
+    }
+}
 
 /// Starts registering a security key or passkey for the caller.
 #[utoipa::path(post, path = "/api/v1/mfa/webauthn/register/start", tag = "auth",
@@ -33,7 +55,7 @@ pub async fn register_start(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Partial(actor): Partial,
-) -> Result<Json<WebauthnRegisterStartResponse>, Problem> {
+) -> Result<Json<WebauthnRegisterStartResponse<CreationChallengeResponse>>, Problem> {
     let started = state.core.webauthn_register_start(&actor, &ctx).await?;
     Ok(Json(WebauthnRegisterStartResponse {
         ceremony: started.ceremony,
@@ -56,13 +78,13 @@ pub async fn register_finish(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     Partial(actor): Partial,
-    ApiJson(body): ApiJson<WebauthnRegisterFinishRequest>,
+    ApiJson(body): ApiJson<WebauthnRegisterFinishRequest<RegisterPublicKeyCredential>>,
 ) -> Result<Json<WebauthnCredentialWire>, Problem> {
     let view = state
         .core
         .webauthn_register_finish(&actor, &ctx, body.ceremony, &body.name, &body.credential)
         .await?;
-    Ok(Json(view.into()))
+    Ok(Json(credential_view(view)))
 }
 
 /// The caller's security keys and passkeys.
@@ -78,7 +100,7 @@ pub async fn list(
 ) -> Result<Json<WebauthnCredentialList>, Problem> {
     let credentials = state.core.webauthn_credentials(&actor).await?;
     Ok(Json(WebauthnCredentialList {
-        credentials: credentials.into_iter().map(Into::into).collect(),
+        credentials: credentials.into_iter().map(credential_view).collect(),
     }))
 }
 
@@ -123,7 +145,7 @@ pub async fn start(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     SessionSecret(session): SessionSecret,
-) -> Result<Json<WebauthnStartResponse>, Problem> {
+) -> Result<Json<WebauthnStartResponse<RequestChallengeResponse>>, Problem> {
     let started = state.core.webauthn_start(&ctx, &session).await?;
     Ok(Json(WebauthnStartResponse {
         ceremony: started.ceremony,
@@ -149,17 +171,11 @@ pub async fn finish(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     SessionSecret(session): SessionSecret,
-    ApiJson(body): ApiJson<WebauthnFinishRequest>,
+    ApiJson(body): ApiJson<WebauthnFinishRequest<PublicKeyCredential>>,
 ) -> Result<Json<LoginResponse>, Problem> {
     let step = state
         .core
         .webauthn_finish(&ctx, &session, body.ceremony, &body.credential)
         .await?;
-    Ok(Json(LoginResponse {
-        stage: step.stage.as_str().to_owned(),
-        session_id: step.session_id,
-        principal: step.principal.0,
-        expires_at: step.expires_at,
-        token: None,
-    }))
+    Ok(Json(login_response(&step, false)))
 }

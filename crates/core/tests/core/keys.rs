@@ -1,0 +1,645 @@
+//! The keyring on both engines, through the service layer: tenant enrolment,
+//! envelope encryption through stored wrapped data keys, separation of
+//! production and development, rotation, resumable re-wrap, retirement,
+//! crypto-shredding, sealing and unsealing; bad input changes nothing.
+
+use std::sync::Arc;
+
+use rempart_core::keys::{
+    KeyError, KeyErrorKind, KeyVault, KeyringLocation, RootKeySource, UnsealInput,
+};
+use rempart_core::{Actor, RequestContext, ServiceError};
+use rempart_model::{Environment, PrincipalName, Tenant};
+use rempart_store::AuditRecord;
+use rempart_testkit::{Engine, both_engines, keyring_location, passphrase_source};
+use secrecy::SecretString;
+use time::macros::datetime;
+
+use crate::support::{Fixture, context, new_tenant};
+
+/// A service with the keyring `vault` makes of its location.
+async fn fixture_with(
+    engine: Engine,
+    vault: impl FnOnce(&KeyringLocation) -> KeyVault,
+) -> Option<Fixture> {
+    Fixture::new(engine, datetime!(2026-11-27 09:00 UTC), |core, db| {
+        core.with_keys(Arc::new(vault(&keyring_location(db.dir()))))
+    })
+    .await
+}
+
+fn passphrase(text: &str) -> UnsealInput {
+    UnsealInput::Passphrase(SecretString::from(text.to_owned()))
+}
+
+/// Where the fixture's keyring is.
+fn location(f: &Fixture) -> KeyringLocation {
+    keyring_location(f.db.dir())
+}
+
+/// The keyring file's bytes.
+fn keyring_file(f: &Fixture) -> Vec<u8> {
+    std::fs::read(location(f).path).unwrap()
+}
+
+async fn fixture(engine: Engine) -> Option<Fixture> {
+    fixture_with(engine, |l| {
+        KeyVault::init(
+            l.clone(),
+            &RootKeySource::KeyFile,
+            datetime!(2026-11-27 09:00 UTC),
+        )
+        .unwrap()
+        .0
+    })
+    .await
+}
+
+fn ctx() -> RequestContext {
+    context("req-keys", "192.0.2.9")
+}
+
+async fn audit(f: &Fixture) -> Vec<AuditRecord> {
+    f.audit().await
+}
+
+async fn admin(f: &Fixture) -> Actor {
+    f.admin(&ctx()).await
+}
+
+/// Creates a tenant in `env`.
+async fn tenant(f: &Fixture, actor: &Actor, name: &str, env: Environment) -> Tenant {
+    try_tenant(f, actor, name, env).await.unwrap()
+}
+
+/// Tries to create a tenant in `env`.
+async fn try_tenant(
+    f: &Fixture,
+    actor: &Actor,
+    name: &str,
+    env: Environment,
+) -> Result<Tenant, ServiceError> {
+    f.core
+        .create_tenant(actor, &ctx(), new_tenant(name, "us", env))
+        .await
+}
+
+fn key_kind(err: &ServiceError) -> KeyErrorKind {
+    match err {
+        ServiceError::Keys(e) => e.kind(),
+        other => panic!("expected a key error, got {other:?}"),
+    }
+}
+
+async fn tenants_are_enrolled_and_their_data_round_trips(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let acme = tenant(&f, &admin, "Acme", Environment::production()).await;
+    // An environment the keyring did not have gets its own KEK on enrolment.
+    let qa = tenant(&f, &admin, "Qa", Environment::parse("staging").unwrap()).await;
+    let status = f.core.keys_status(&admin, &ctx()).await.unwrap();
+    let keyring = status.keyring.unwrap();
+    assert_eq!(keyring.tenants_enrolled, 2);
+    assert!(
+        keyring
+            .environments
+            .iter()
+            .any(|e| e.environment.as_str() == "staging")
+    );
+
+    let envelope = f
+        .core
+        .encrypt_for_tenant(
+            &ctx(),
+            acme.id,
+            "vault:customers.email",
+            b"c1/email",
+            b"a@b.c",
+        )
+        .await
+        .unwrap();
+    assert!(!envelope.windows(5).any(|w| w == b"a@b.c"));
+    let plain = f
+        .core
+        .decrypt_for_tenant(acme.id, "vault:customers.email", b"c1/email", &envelope)
+        .await
+        .unwrap();
+    assert_eq!(plain, b"a@b.c");
+    // Another record, purpose or tenant does not open it.
+    for (tenant, purpose, record) in [
+        (acme.id, "vault:customers.email", &b"c2/email"[..]),
+        (acme.id, "vault:customers.phone", &b"c1/email"[..]),
+        (qa.id, "vault:customers.email", &b"c1/email"[..]),
+    ] {
+        let err = f
+            .core
+            .decrypt_for_tenant(tenant, purpose, record, &envelope)
+            .await
+            .unwrap_err();
+        assert_eq!(key_kind(&err), KeyErrorKind::Undecryptable, "{err}");
+    }
+    // The data key was created once, audited, and is stored wrapped only.
+    f.core
+        .encrypt_for_tenant(&ctx(), acme.id, "vault:customers.email", b"c2/email", b"x")
+        .await
+        .unwrap();
+    let events = audit(&f).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "keys.data_key.create")
+            .count(),
+        1
+    );
+    let mut tx = f.store.begin().await.unwrap();
+    let stored = tx
+        .data_key_for(acme.id, "vault:customers.email")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.encryptions, 2);
+    assert_eq!(stored.kek_version, 1);
+}
+
+async fn production_data_does_not_open_with_development_keys(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let prod = tenant(&f, &admin, "Prod", Environment::production()).await;
+    let dev = tenant(&f, &admin, "Dev", Environment::development()).await;
+    let purpose = "vault:customers.email";
+    let prod_envelope = f
+        .core
+        .encrypt_for_tenant(&ctx(), prod.id, purpose, b"r", b"prod secret")
+        .await
+        .unwrap();
+    let dev_envelope = f
+        .core
+        .encrypt_for_tenant(&ctx(), dev.id, purpose, b"r", b"dev secret")
+        .await
+        .unwrap();
+
+    for (from, to, envelope) in [(&prod, &dev, &prod_envelope), (&dev, &prod, &dev_envelope)] {
+        // Presented as the other environment's tenant: no key of its own.
+        let err = f
+            .core
+            .decrypt_for_tenant(to.id, purpose, b"r", envelope)
+            .await
+            .unwrap_err();
+        assert_eq!(key_kind(&err), KeyErrorKind::Undecryptable, "{err}");
+        // Even with the wrapped data key moved into the other environment's
+        // tenant (a database-level attack), that environment's keys do not
+        // unwrap it.
+        let mut tx = f.store.begin().await.unwrap();
+        let original = tx.data_key_for(from.id, purpose).await.unwrap().unwrap();
+        let theirs = tx.data_key_for(to.id, purpose).await.unwrap().unwrap();
+        tx.delete_data_keys_of_tenant(from.id).await.unwrap();
+        tx.delete_data_keys_of_tenant(to.id).await.unwrap();
+        let mut stolen = original.clone();
+        stolen.tenant = Some(to.id);
+        stolen.environment = to.environment.clone();
+        tx.insert_data_key(&stolen).await.unwrap();
+        tx.commit().await.unwrap();
+        let err = f
+            .core
+            .decrypt_for_tenant(to.id, purpose, b"r", envelope)
+            .await
+            .unwrap_err();
+        assert_eq!(key_kind(&err), KeyErrorKind::Undecryptable, "{err}");
+        assert!(err.to_string().contains("bound to another"), "{err}");
+        // Put things back for the other direction.
+        let mut tx = f.store.begin().await.unwrap();
+        tx.delete_data_keys_of_tenant(to.id).await.unwrap();
+        tx.insert_data_key(&original).await.unwrap();
+        tx.insert_data_key(&theirs).await.unwrap();
+        tx.commit().await.unwrap();
+        let plain = f
+            .core
+            .decrypt_for_tenant(from.id, purpose, b"r", envelope)
+            .await
+            .unwrap();
+        assert!(plain.ends_with(b" secret"));
+    }
+}
+
+async fn rotation_rewrap_and_retirement(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let prod = Environment::production();
+    let mut envelopes = Vec::new();
+    for name in ["A", "B", "C"] {
+        let t = tenant(&f, &admin, name, prod.clone()).await;
+        let e = f
+            .core
+            .encrypt_for_tenant(&ctx(), t.id, "p", b"r", name.as_bytes())
+            .await
+            .unwrap();
+        envelopes.push((t, e));
+    }
+    assert_eq!(f.core.rotate_kek(&admin, &ctx(), &prod).await.unwrap(), 2);
+
+    // Retiring version 1 is refused while data keys are still under it.
+    let before = audit(&f).await.len();
+    let err = f
+        .core
+        .retire_keks(&admin, &ctx(), &prod, 2)
+        .await
+        .unwrap_err();
+    assert_eq!(key_kind(&err), KeyErrorKind::Conflict, "{err}");
+    assert_eq!(audit(&f).await.len(), before);
+
+    // Re-wrap in batches of 2 with the cursor; stop after the first batch
+    // (an interruption), then start over: only what is left is done.
+    let first = f
+        .core
+        .rewrap_data_keys(&admin, &ctx(), &prod, None, 2)
+        .await
+        .unwrap();
+    assert_eq!((first.rewrapped, first.remaining), (2, 1));
+    assert!(first.next.is_some());
+    let resumed = f
+        .core
+        .rewrap_data_keys(&admin, &ctx(), &prod, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (resumed.rewrapped, resumed.remaining, resumed.next),
+        (1, 0, None)
+    );
+    // Bad input: a zero batch is refused.
+    assert!(matches!(
+        f.core
+            .rewrap_data_keys(&admin, &ctx(), &prod, None, 0)
+            .await
+            .unwrap_err(),
+        ServiceError::Invalid { field: "limit", .. }
+    ));
+
+    // Bad input: a version below the current minimum changes nothing.
+    let err = f
+        .core
+        .retire_keks(&admin, &ctx(), &prod, 0)
+        .await
+        .unwrap_err();
+    assert_eq!(key_kind(&err), KeyErrorKind::Invalid, "{err}");
+    f.core.retire_keks(&admin, &ctx(), &prod, 2).await.unwrap();
+    let status = f.core.keys_status(&admin, &ctx()).await.unwrap();
+    let env = status
+        .keyring
+        .unwrap()
+        .environments
+        .into_iter()
+        .find(|e| e.environment.as_str() == "production")
+        .unwrap();
+    assert_eq!((env.encryption_version, env.min_decryption_version), (2, 2));
+    assert!(env.keks.iter().any(|k| k.version == 1 && k.retired));
+    // Everything still decrypts, through the new version.
+    for (t, e) in &envelopes {
+        let plain = f.core.decrypt_for_tenant(t.id, "p", b"r", e).await.unwrap();
+        assert_eq!(plain, t.name.as_str().as_bytes());
+    }
+    // The keyring on disk carries the change: reload it and look.
+    let reloaded = KeyVault::load(location(&f), None).unwrap();
+    let env = reloaded.with_keyring(rempart_crypto_status).unwrap();
+    assert_eq!(env, (2, 2));
+    let actions: Vec<String> = audit(&f).await.into_iter().map(|e| e.action).collect();
+    for a in ["keys.rotate", "keys.rewrap", "keys.retire"] {
+        assert!(actions.iter().any(|x| x == a), "{a} not audited");
+    }
+}
+
+fn rempart_crypto_status(
+    k: &rempart_core::keys::Keyring,
+) -> Result<(u32, u32), rempart_core::keys::CryptoError> {
+    let env = k
+        .status()?
+        .environments
+        .into_iter()
+        .find(|e| e.environment.as_str() == "production")
+        .unwrap();
+    Ok((env.encryption_version, env.min_decryption_version))
+}
+
+async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    let t = tenant(&f, &admin, "Gone", Environment::production()).await;
+    let envelope = f
+        .core
+        .encrypt_for_tenant(&ctx(), t.id, "p", b"r", b"bye")
+        .await
+        .unwrap();
+    let keyring_before = keyring_file(&f);
+    let err = f
+        .core
+        .shred_tenant(&admin, &ctx(), t.id, "yes")
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ServiceError::Keys(KeyError::ConfirmationMismatch { .. })
+    ));
+    assert_eq!(keyring_file(&f), keyring_before);
+    assert_eq!(
+        f.core
+            .decrypt_for_tenant(t.id, "p", b"r", &envelope)
+            .await
+            .unwrap(),
+        b"bye"
+    );
+
+    f.core
+        .shred_tenant(&admin, &ctx(), t.id, &t.id.to_string())
+        .await
+        .unwrap();
+    let err = f
+        .core
+        .decrypt_for_tenant(t.id, "p", b"r", &envelope)
+        .await
+        .unwrap_err();
+    assert_eq!(key_kind(&err), KeyErrorKind::Undecryptable, "{err}");
+    let err = f
+        .core
+        .encrypt_for_tenant(&ctx(), t.id, "p", b"r", b"again")
+        .await
+        .unwrap_err();
+    assert_eq!(key_kind(&err), KeyErrorKind::Gone, "{err}");
+    let err = f
+        .core
+        .shred_tenant(&admin, &ctx(), t.id, &t.id.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(key_kind(&err), KeyErrorKind::Gone, "{err}");
+    let events = audit(&f).await;
+    let shred = events.iter().find(|e| e.action == "keys.shred").unwrap();
+    assert_eq!(shred.tenant, Some(t.id.0));
+    assert_eq!(shred.outcome, "success");
+    // A reloaded keyring agrees: the tenant key is gone from disk too.
+    let reloaded = KeyVault::load(location(&f), None).unwrap();
+    let counts = reloaded
+        .with_keyring(|k| k.status().map(|s| (s.tenants_enrolled, s.tenants_shredded)))
+        .unwrap();
+    assert_eq!(counts, (0, 1));
+}
+
+async fn without_permission_nothing_changes(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let _admin = admin(&f).await;
+    let nobody = Actor::new(
+        rempart_model::PrincipalId(uuid::Uuid::nil()),
+        PrincipalName::parse("nobody@example.com").unwrap(),
+        uuid::Uuid::nil(),
+        Vec::new(),
+    );
+    let before = keyring_file(&f);
+    let prod = Environment::production();
+    assert!(matches!(
+        f.core.rotate_kek(&nobody, &ctx(), &prod).await,
+        Err(ServiceError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        f.core.keys_status(&nobody, &ctx()).await,
+        Err(ServiceError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        f.core.retire_keks(&nobody, &ctx(), &prod, 1).await,
+        Err(ServiceError::Forbidden { .. })
+    ));
+    assert_eq!(keyring_file(&f), before);
+    let denied = audit(&f)
+        .await
+        .into_iter()
+        .filter(|e| e.outcome == "denied")
+        .count();
+    assert_eq!(denied, 3);
+}
+
+async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engine: Engine) {
+    let Some(f) = fixture_with(engine, |l| {
+        let source = passphrase_source("correct horse battery");
+        drop(KeyVault::init(l.clone(), &source, datetime!(2026-11-27 09:00 UTC)).unwrap());
+        KeyVault::load(l.clone(), None).unwrap()
+    })
+    .await
+    else {
+        return;
+    };
+    assert!(f.core.keys().is_sealed());
+    let admin = admin(&f).await;
+    let err = try_tenant(&f, &admin, "Acme", Environment::production())
+        .await
+        .unwrap_err();
+    assert_eq!(key_kind(&err), KeyErrorKind::Sealed, "{err}");
+    assert_eq!(
+        err.to_string(),
+        "keyring sealed: unseal it with `rempart unseal`"
+    );
+    let mut tx = f.store.begin().await.unwrap();
+    assert_eq!(tx.count_tenants().await.unwrap(), 0);
+    drop(tx);
+
+    let on_disk = keyring_file(&f);
+    let err = f
+        .core
+        .unseal(&ctx(), passphrase("wrong"))
+        .await
+        .unwrap_err();
+    assert_eq!(key_kind(&err), KeyErrorKind::Refused, "{err}");
+    assert!(f.core.keys().is_sealed());
+    assert_eq!(keyring_file(&f), on_disk);
+    let status = f
+        .core
+        .unseal(&ctx(), passphrase("correct horse battery"))
+        .await
+        .unwrap();
+    assert!(!status.sealed);
+    try_tenant(&f, &admin, "Acme", Environment::production())
+        .await
+        .unwrap();
+    let outcomes: Vec<(String, String)> = audit(&f)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "keys.unseal")
+        .map(|e| (e.outcome, e.actor))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("failed".to_owned(), "anonymous".to_owned()),
+            ("success".to_owned(), "anonymous".to_owned())
+        ]
+    );
+}
+
+async fn shares_are_entered_one_by_one(engine: Engine) {
+    let shares = std::sync::Mutex::new(Vec::new());
+    let Some(f) = fixture_with(engine, |l| {
+        let (vault, texts) = KeyVault::init(
+            l.clone(),
+            &RootKeySource::Shamir {
+                threshold: 2,
+                shares: 3,
+            },
+            datetime!(2026-11-27 09:00 UTC),
+        )
+        .unwrap();
+        drop(vault);
+        *shares.lock().unwrap() = texts
+            .iter()
+            .map(|s| s.expose().to_owned())
+            .collect::<Vec<_>>();
+        KeyVault::load(l.clone(), None).unwrap()
+    })
+    .await
+    else {
+        return;
+    };
+    let shares = shares.into_inner().unwrap();
+    let share = |s: &str| UnsealInput::Share(SecretString::from(s.to_owned()));
+    assert_eq!(f.core.keys().seal_status().threshold, Some(2));
+
+    // A corrupt share is refused and not kept.
+    let mut corrupt = shares[0].clone();
+    corrupt.pop();
+    corrupt.push(if shares[0].ends_with('A') { 'B' } else { 'A' });
+    let err = f.core.unseal(&ctx(), share(&corrupt)).await.unwrap_err();
+    assert_eq!(key_kind(&err), KeyErrorKind::Refused, "{err}");
+    assert_eq!(f.core.keys().seal_status().shares_entered, 0);
+
+    // Shares of another split: refused when the threshold is reached, and
+    // every partial share is forgotten.
+    let other_dir = tempfile::tempdir().unwrap();
+    let (_, other) = KeyVault::init(
+        keyring_location(other_dir.path()),
+        &RootKeySource::Shamir {
+            threshold: 2,
+            shares: 2,
+        },
+        datetime!(2026-11-27 09:00 UTC),
+    )
+    .unwrap();
+    let status = f
+        .core
+        .unseal(&ctx(), share(other[0].expose()))
+        .await
+        .unwrap();
+    assert_eq!((status.sealed, status.shares_entered), (true, 1));
+    let err = f
+        .core
+        .unseal(&ctx(), share(other[1].expose()))
+        .await
+        .unwrap_err();
+    assert_eq!(key_kind(&err), KeyErrorKind::Refused, "{err}");
+    assert_eq!(f.core.keys().seal_status().shares_entered, 0);
+
+    let status = f.core.unseal(&ctx(), share(&shares[2])).await.unwrap();
+    assert!(status.sealed);
+    let status = f.core.unseal(&ctx(), share(&shares[0])).await.unwrap();
+    assert!(!status.sealed);
+}
+
+async fn a_corrupt_or_truncated_keyring_is_refused_and_kept(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let good = keyring_file(&f);
+    for bad in [
+        good[..good.len() / 2].to_vec(),
+        {
+            let mut b = good.clone();
+            let last = b.len() - 1;
+            b[last] ^= 1;
+            b
+        },
+        b"not a keyring".to_vec(),
+    ] {
+        std::fs::write(&location(&f).path, &bad).unwrap();
+        let err = KeyVault::load(location(&f), None).unwrap_err();
+        assert!(!err.to_string().is_empty());
+        // Starting again (what `serve` does) refuses too and never replaces it.
+        let config = rempart_core::Config::default();
+        let err =
+            KeyVault::open_or_create(location(&f), &config.keyring, None, f.core.clock().now())
+                .unwrap_err();
+        assert!(!err.to_string().is_empty());
+        assert_eq!(keyring_file(&f), bad);
+    }
+    std::fs::write(&location(&f).path, &good).unwrap();
+    let err =
+        KeyVault::init(location(&f), &RootKeySource::KeyFile, f.core.clock().now()).unwrap_err();
+    assert!(matches!(err, KeyError::Exists { .. }));
+    assert_eq!(keyring_file(&f), good);
+}
+
+async fn reseal_moves_to_a_new_root_key(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let old_key_file = std::fs::read(&location(&f).key_file).unwrap();
+    let vault = f.core.keys();
+    let texts = vault
+        .reseal(&RootKeySource::Shamir {
+            threshold: 2,
+            shares: 2,
+        })
+        .unwrap();
+    assert_eq!(texts.len(), 2);
+    // The old key file no longer opens it; the shares do.
+    assert!(KeyVault::load(location(&f), None).unwrap().is_sealed());
+    let reopened = KeyVault::load(location(&f), None).unwrap();
+    let shares: Vec<SecretString> = texts
+        .iter()
+        .map(|t| SecretString::from(t.expose().to_owned()))
+        .collect();
+    reopened.unseal_with_shares(&shares).unwrap();
+    assert!(!reopened.is_sealed());
+    // And back to a key file: written beside, then moved into place.
+    reopened.reseal(&RootKeySource::KeyFile).unwrap();
+    assert_ne!(std::fs::read(&location(&f).key_file).unwrap(), old_key_file);
+    assert!(!KeyVault::load(location(&f), None).unwrap().is_sealed());
+}
+
+async fn a_keyring_changed_on_disk_is_not_overwritten(engine: Engine) {
+    let Some(f) = fixture(engine).await else {
+        return;
+    };
+    let admin = admin(&f).await;
+    // An offline reseal while the service runs.
+    let offline = KeyVault::load(location(&f), None).unwrap();
+    offline
+        .reseal(&passphrase_source("a new passphrase here"))
+        .unwrap();
+    let resealed = keyring_file(&f);
+    let err = try_tenant(&f, &admin, "Late", Environment::production())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Keys(KeyError::ChangedOnDisk { .. })),
+        "{err}"
+    );
+    assert_eq!(keyring_file(&f), resealed);
+    let mut tx = f.store.begin().await.unwrap();
+    assert_eq!(tx.count_tenants().await.unwrap(), 0);
+}
+
+both_engines!(
+    a_keyring_changed_on_disk_is_not_overwritten,
+    tenants_are_enrolled_and_their_data_round_trips,
+    production_data_does_not_open_with_development_keys,
+    rotation_rewrap_and_retirement,
+    shredding_is_confirmed_audited_and_final,
+    without_permission_nothing_changes,
+    a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase,
+    shares_are_entered_one_by_one,
+    a_corrupt_or_truncated_keyring_is_refused_and_kept,
+    reseal_moves_to_a_new_root_key,
+);
