@@ -2,7 +2,7 @@
 //! an [`Actor`], from this replica's cache while the auth epoch holds.
 
 use rempart_model::{Action, Outcome};
-use rempart_store::{PrincipalRecord, PrincipalState, ReadTx, TokenRecord};
+use rempart_store::TokenRecord;
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 
@@ -17,12 +17,6 @@ use crate::service::Rempart;
 /// How often a token's "last used" time is written: at most once a minute,
 /// so that authenticating a request is not a write every time.
 const TOKEN_TOUCH_INTERVAL: Duration = Duration::minutes(1);
-
-/// Why a credential's holder is not admitted, and the answer to give.
-pub(super) struct Unadmitted {
-    reason: &'static str,
-    answer: ServiceError,
-}
 
 impl Rempart {
     /// Resolves a bearer secret (an API token, or a fully logged-in
@@ -145,12 +139,9 @@ impl Rempart {
                 .await?;
             return Err(ServiceError::Unauthenticated);
         };
-        if let Some(unadmitted) = self.admission(tx.as_mut(), ctx, &principal).await? {
-            drop(tx);
-            return Err(self
-                .refuse_holder(ctx, &principal, Action::AuthToken, unadmitted)
-                .await);
-        }
+        let mut tx = self
+            .admit_holder(tx, ctx, now, &principal, Action::AuthToken)
+            .await?;
         let grants = tx.grants_of(principal.id).await?;
         let grants = match self
             .token_grants(tx.as_mut(), ctx, &token_record, grants)
@@ -181,54 +172,5 @@ impl Rempart {
         let actor = Actor::new(principal.id, principal.name, token_record.id, grants)
             .with_cut(crate::identity::token_cut(&token_record));
         Ok((actor, token_record))
-    }
-
-    /// Whether the holder of a credential being used may act: active, and
-    /// the request's source on the account's allow-list. `None` when it
-    /// may; otherwise why not, for [`Rempart::refuse_holder`] to record
-    /// once `tx` has ended.
-    pub(super) async fn admission(
-        &self,
-        tx: &mut dyn ReadTx,
-        ctx: &RequestContext,
-        principal: &PrincipalRecord,
-    ) -> Result<Option<Unadmitted>, ServiceError> {
-        // The pre-gate helper this replaces has no other caller; referenced
-        // until it is deleted with the other pre-gate helpers.
-        let _ = Self::admit_holder;
-        if principal.state != PrincipalState::Active {
-            return Ok(Some(Unadmitted {
-                reason: "the account is not active",
-                answer: ServiceError::Unauthenticated,
-            }));
-        }
-        let access = self.access_of(tx, principal).await?;
-        if self.source_allowed(principal, &access, ctx) {
-            return Ok(None);
-        }
-        Ok(Some(Unadmitted {
-            reason: "source outside the account's allow-list",
-            answer: ServiceError::SourceNotAllowed { what: "account" },
-        }))
-    }
-
-    /// Records the refusal of a holder that is not admitted (`action`: a
-    /// token or a session being used), and returns the answer to give.
-    pub(super) async fn refuse_holder(
-        &self,
-        ctx: &RequestContext,
-        principal: &PrincipalRecord,
-        action: Action,
-        unadmitted: Unadmitted,
-    ) -> ServiceError {
-        let call = Call::new(Caller::Holder(principal.id), ctx, action);
-        match self
-            .kernel
-            .record_refusal(call, Outcome::Denied, unadmitted.reason)
-            .await
-        {
-            Ok(()) => unadmitted.answer,
-            Err(e) => e,
-        }
     }
 }

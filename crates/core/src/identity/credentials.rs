@@ -3,7 +3,7 @@
 
 use rempart_model::password_policy::{Measured, PasswordPolicy, PasswordRule};
 use rempart_model::{Action, Outcome, Permission, PrincipalId};
-use rempart_store::{PasswordRecord, PrincipalRecord, SessionStage, TotpRecord};
+use rempart_store::{PasswordRecord, PrincipalRecord, ReadTx, SessionStage, TotpRecord};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -15,7 +15,6 @@ use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Write};
 use crate::kernel::target::Target;
-use crate::kernel::visibility::{Placed, Sight, account_not_found};
 use crate::service::Rempart;
 
 /// Why a cut credential changes no sign-in factor (invariant 8).
@@ -280,13 +279,13 @@ impl Rempart {
         let call = Call::by(actor, ctx, Action::PasswordSet).on(Target::Principal(account));
         // Refused before any hashing (the gate is left without a change),
         // then decided again in the gate that changes it.
-        let (mut gate, placed) = self
-            .account_change(call.clone(), actor, account, Permission::UserUpdate)
+        let gate = self.kernel.write(call.clone()).await?;
+        let (mut gate, record) = self
+            .account_to_change(gate, account, Permission::UserUpdate)
             .await?;
         let history = gate.read().password_history(account, MAX_HISTORY).await?;
-        let access = self.access_of(gate.read(), &placed.account).await?;
+        let access = self.access_of(gate.read(), &record).await?;
         drop(gate);
-        let record = placed.account;
         if record.kind == rempart_store::AccountKind::Service {
             return Err(ServiceError::Invalid {
                 field: "password",
@@ -303,8 +302,9 @@ impl Rempart {
             }
             Err(e) => return Err(e),
         };
-        let (mut gate, placed) = self
-            .account_change(call, actor, account, Permission::UserUpdate)
+        let gate = self.kernel.write(call).await?;
+        let (mut gate, record) = self
+            .account_to_change(gate, account, Permission::UserUpdate)
             .await?;
         let now = gate.now();
         let password = PasswordRecord {
@@ -315,7 +315,7 @@ impl Rempart {
         };
         gate.tx().set_password(&password, policy.history).await?;
         gate.tx().revoke_sessions_of(account, now).await?;
-        gate.in_tenant(placed.account.tenant);
+        gate.in_tenant(record.tenant);
         gate.commit().await
     }
 
@@ -339,33 +339,6 @@ impl Rempart {
             .await
     }
 
-    /// Opens the gate on the account `id` for `actor` to change with
-    /// `permission`: in sight (out of scope, it is not found), permitted
-    /// over it, and a recent proof of identity; each refusal recorded by
-    /// the gate. What every service changing an account starts with.
-    pub(super) async fn account_change<'a>(
-        &'a self,
-        call: Call<'a>,
-        actor: &Actor,
-        id: PrincipalId,
-        permission: Permission,
-    ) -> Result<(Gate<'a, Write, Cleared>, Placed), ServiceError> {
-        let gate = self.kernel.write(call).await?;
-        let (gate, placed) = gate
-            .account_in_sight(id, Sight::Account, account_not_found(id))
-            .await?;
-        let gate = gate
-            .authorize(permission, &placed.scope, placed.environment.as_ref())
-            .await?;
-        let recent = actor.recently_authenticated(gate.now(), self.identity.config.step_up());
-        let gate = gate
-            .ensure(recent, "step-up re-authentication needed", || {
-                ServiceError::StepUpRequired
-            })
-            .await?;
-        Ok((gate, placed))
-    }
-
     /// A credential cut to one tenant or to some permissions acts within
     /// that cut only (invariant 8): it changes none of its holder's
     /// sign-in factors, and no other credential of its holder. Refused as
@@ -375,9 +348,6 @@ impl Rempart {
         call: Call<'_>,
         actor: &Actor,
     ) -> Result<(), ServiceError> {
-        // The pre-gate helper this replaces has no other caller; referenced
-        // until it is deleted with the other pre-gate helpers.
-        let _ = Self::require_uncut;
         if !actor.cut().narrows_what() {
             return Ok(());
         }
@@ -398,7 +368,7 @@ impl Rempart {
         ctx: &RequestContext,
     ) -> Result<TotpEnrolment, ServiceError> {
         let call = Call::by(actor, ctx, Action::MfaEnrol).on(Target::Principal(actor.principal));
-        let gate = uncut(self.kernel.write(call).await?).await?;
+        let gate = self.ensure_uncut(self.kernel.write(call).await?).await?;
         let secret = TotpSecret::generate().map_err(|_| ServiceError::RandomUnavailable)?;
         let uri = secret
             .enrolment_uri(&self.identity.config.mfa_issuer, actor.name.as_str())
@@ -457,32 +427,25 @@ impl Rempart {
         code: &SecretString,
     ) -> Result<RecoveryCodes, ServiceError> {
         let call = Call::by(actor, ctx, Action::MfaConfirm).on(Target::Principal(actor.principal));
-        let mut tx = self.kernel.read().await?;
-        let pending = tx.totp(actor.principal).await?;
-        drop(tx);
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let pending = gate.read().totp(actor.principal).await?;
         let Some(pending) = pending.filter(|t| t.confirmed_at.is_none()) else {
             return Err(ServiceError::Invalid {
                 field: "code",
                 message: "no authenticator enrolment is pending: start one first".to_owned(),
             });
         };
-        // Opened before the gate: the keyring reads its data key in a
-        // transaction of its own.
-        let secret = self.open_totp(&pending).await?;
-        let now = self.kernel.clock.now();
+        let secret = self.open_totp(gate.read(), &pending).await?;
+        let now = gate.now();
         let step = match secret.verify(code.expose_secret(), now, pending.last_step) {
             Ok(step) => step,
             Err(refusal) => {
                 let reason = refusal.to_string();
-                self.kernel
-                    .record_refusal(call, Outcome::Denied, &reason)
-                    .await?;
-                return Err(ServiceError::SecondFactorRefused(reason));
+                let answer = ServiceError::SecondFactorRefused(reason.clone());
+                return Err(gate.refuse(&reason, answer).await);
             }
         };
         let (codes, hashes) = self.new_recovery_codes()?;
-        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
-        let now = gate.now();
         if let Err(reason) = advance_totp(&mut gate, &pending, step, Some(now)).await? {
             return Err(ServiceError::SecondFactorRefused(reason));
         }
@@ -539,8 +502,9 @@ impl Rempart {
         account: PrincipalId,
     ) -> Result<(), ServiceError> {
         let call = Call::by(actor, ctx, Action::MfaReset).on(Target::Principal(account));
-        let (mut gate, placed) = self
-            .account_change(call, actor, account, Permission::UserUpdate)
+        let gate = self.kernel.write(call).await?;
+        let (mut gate, record) = self
+            .account_to_change(gate, account, Permission::UserUpdate)
             .await?;
         let now = gate.now();
         let tx = gate.tx();
@@ -548,15 +512,25 @@ impl Rempart {
         tx.delete_webauthn_credentials(account).await?;
         tx.replace_recovery_codes(account, &[], now).await?;
         tx.revoke_sessions_of(account, now).await?;
-        gate.in_tenant(placed.account.tenant);
+        gate.in_tenant(record.tenant);
         gate.commit().await
     }
 
-    /// The TOTP secret of a stored credential, opened by the keyring.
-    pub(crate) async fn open_totp(&self, record: &TotpRecord) -> Result<TotpSecret, ServiceError> {
+    /// The TOTP secret of a stored credential, opened by the keyring
+    /// within `tx` (a gate's: no second transaction while it is open).
+    pub(crate) async fn open_totp(
+        &self,
+        tx: &mut dyn ReadTx,
+        record: &TotpRecord,
+    ) -> Result<TotpSecret, ServiceError> {
         let bytes = self
             .kernel
-            .decrypt_system(TOTP_PURPOSE, &totp_record(record.principal), &record.secret)
+            .decrypt_system_in(
+                tx,
+                TOTP_PURPOSE,
+                &totp_record(record.principal),
+                &record.secret,
+            )
             .await?;
         TotpSecret::from_bytes(bytes).map_err(|e| ServiceError::AuditLog(e.to_string()))
     }
@@ -568,19 +542,6 @@ fn no_escalation() -> ServiceError {
         rule: "no-escalation",
         message: NO_ESCALATION.to_owned(),
     }
-}
-
-/// The gate, unless its caller acts through a cut credential: then the
-/// attempt is refused as `no-escalation` (see [`Rempart::refuse_if_cut`]).
-pub(super) async fn uncut<M, S>(gate: Gate<'_, M, S>) -> Result<Gate<'_, M, S>, ServiceError> {
-    if gate
-        .caller()
-        .actor()
-        .is_some_and(|actor| actor.cut().narrows_what())
-    {
-        return Err(gate.refuse_rule("no-escalation", NO_ESCALATION).await);
-    }
-    Ok(gate)
 }
 
 /// After a password change from a session: that session continues, fully

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::credentials::{is_recovery_code, recovery_fingerprint};
 use super::password::Verification;
 use super::tenant_access::TenantAccess;
-use crate::identity::totp::{TotpRefusal, TotpSecret};
+use crate::identity::totp::TotpRefusal;
 use crate::kernel::actor::{Actor, Credential};
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
@@ -125,11 +125,6 @@ impl LoginFacts {
             _ => false,
         }
     }
-}
-
-/// The authenticator a code was checked against is still the one stored.
-fn same_totp(checked: &TotpRecord, stored: Option<&TotpRecord>) -> bool {
-    stored.is_some_and(|s| s.secret == checked.secret)
 }
 
 /// The message of a step-up by password for an account whose only second
@@ -403,35 +398,17 @@ impl Rempart {
         let (actor, record) = self
             .authenticate_session(ctx, session, &[SessionStage::SecondFactor])
             .await?;
-        let mut tx = self.kernel.read().await?;
-        let account = tx.principal(actor.principal).await?;
-        let totp = tx.totp(actor.principal).await?;
-        drop(tx);
-        let Some(account) = account else {
+        let target = Target::Session(record.id);
+        let call = Call::by(&actor, ctx, Action::LoginSecondFactor).on(target.clone());
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        let Some(account) = gate.read().principal(actor.principal).await? else {
             return Err(ServiceError::Unauthenticated);
         };
-        let target = Target::Session(record.id);
-        let call = Call::by(&actor, ctx, Action::LoginSecondFactor)
-            .on(target.clone())
-            .in_tenant(account.tenant);
-        self.refuse_if_locked(call.clone(), &account).await?;
-        let text = code.expose_secret().trim();
-        // Opened before the gate: the keyring reads its data key in a
-        // transaction of its own.
-        let totp = match totp.filter(|t| t.confirmed_at.is_some()) {
-            Some(t) if !is_recovery_code(text) => {
-                let secret = self.open_totp(&t).await?;
-                Some((t, secret))
-            }
-            _ => None,
-        };
-        let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        gate.in_tenant(account.tenant);
         let mut gate = self.unless_locked(gate, &account).await?;
+        let text = code.expose_secret().trim();
         let throttle = self.account_key(&account);
-        let method = match self
-            .check_code(&mut gate, actor.principal, text, totp)
-            .await?
-        {
+        let method = match self.check_code(&mut gate, actor.principal, text).await? {
             Ok(method) => method,
             Err(reason) => {
                 let details = Details::reason(reason.clone());
@@ -462,14 +439,13 @@ impl Rempart {
     }
 
     /// Checks a second-factor code in the gate: a recovery code (used up),
-    /// or a TOTP code from `totp` (its record and opened secret). The
+    /// or a code of the account's authenticator (its step advanced). The
     /// method that passed, or why none did.
     async fn check_code(
         &self,
         gate: &mut Gate<'_, Write, Cleared>,
         principal: PrincipalId,
         text: &str,
-        totp: Option<(TotpRecord, TotpSecret)>,
     ) -> Result<Result<&'static str, String>, ServiceError> {
         let now = gate.now();
         if is_recovery_code(text) {
@@ -483,16 +459,26 @@ impl Rempart {
                 Err("not a valid unused recovery code".to_owned())
             });
         }
-        let Some((checked, secret)) = totp else {
+        let totp = gate.read().totp(principal).await?;
+        let Some(totp) = totp.filter(|t| t.confirmed_at.is_some()) else {
             return Ok(Err("no authenticator is enrolled".to_owned()));
         };
-        let step = match secret.verify(text, now, checked.last_step) {
-            Ok(step) => step,
-            Err(refusal) => return Ok(Err(refusal.to_string())),
-        };
-        Ok(advance_totp(gate, &checked, step, None)
-            .await?
-            .map(|()| "totp"))
+        Ok(self.check_totp(gate, &totp, text).await?.map(|()| "totp"))
+    }
+
+    /// Checks a code of the authenticator `totp` in the gate, and advances
+    /// its step (a code is never accepted twice); why not, if it fails.
+    async fn check_totp(
+        &self,
+        gate: &mut Gate<'_, Write, Cleared>,
+        totp: &TotpRecord,
+        code: &str,
+    ) -> Result<Result<(), String>, ServiceError> {
+        let secret = self.open_totp(gate.read(), totp).await?;
+        match secret.verify(code, gate.now(), totp.last_step) {
+            Ok(step) => advance_totp(gate, totp, step, None).await,
+            Err(refusal) => Ok(Err(refusal.to_string())),
+        }
     }
 
     /// Proves identity again within a session (step-up), with the password
@@ -514,8 +500,6 @@ impl Rempart {
         let mut tx = self.kernel.read().await?;
         let account = tx.principal(actor.principal).await?;
         let stored = tx.password(actor.principal).await?;
-        let totp = tx.totp(actor.principal).await?;
-        let has_keys = !tx.webauthn_credentials(actor.principal).await?.is_empty();
         drop(tx);
         let (Some(account), Some(stored)) = (account, stored) else {
             return Err(ServiceError::LoginFailed);
@@ -524,17 +508,20 @@ impl Rempart {
         // Step-up counts failures toward the login lockout, and is refused
         // while it holds, like every other password or code check.
         self.refuse_if_locked(call.clone(), &account).await?;
-        let checked = self
-            .step_up_checks(&stored, totp, has_keys, password, code)
-            .await?;
+        // Hashing happens before the gate opens: no write waits on it.
+        let verdict = self
+            .identity
+            .hasher
+            .verify(password, stored.hash.clone())
+            .await
+            .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
         let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
         let mut gate = self.unless_locked(gate, &account).await?;
-        let failure = match checked {
-            Err(reason) => Some(reason),
-            Ok(advance) => {
-                self.step_up_holds(&mut gate, actor.principal, &stored, advance)
-                    .await?
-            }
+        let failure = if verdict.matches {
+            self.step_up_fails(&mut gate, actor.principal, &stored, code)
+                .await?
+        } else {
+            Some("wrong password".to_owned())
         };
         if let Some(reason) = failure {
             let details = Details::reason(reason.clone());
@@ -549,64 +536,38 @@ impl Rempart {
         gate.commit().await
     }
 
-    /// The checks of a step-up before the gate opens (Argon2id, the TOTP
-    /// code): why it fails, or the TOTP step to advance to, if any.
-    async fn step_up_checks(
-        &self,
-        stored: &PasswordRecord,
-        totp: Option<TotpRecord>,
-        has_keys: bool,
-        password: SecretString,
-        code: Option<SecretString>,
-    ) -> Result<Result<Option<(TotpRecord, u64)>, String>, ServiceError> {
-        let verdict = self
-            .identity
-            .hasher
-            .verify(password, stored.hash.clone())
-            .await
-            .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
-        if !verdict.matches {
-            return Ok(Err("wrong password".to_owned()));
-        }
-        let Some(totp) = totp.filter(|t| t.confirmed_at.is_some()) else {
-            // A second factor is enrolled, but not one this route checks: a
-            // password alone never stands in for it.
-            return Ok(if has_keys {
-                Err(KEY_ONLY.to_owned())
-            } else {
-                Ok(None)
-            });
-        };
-        let Some(code) = code else {
-            return Ok(Err("a TOTP code is needed".to_owned()));
-        };
-        let secret = self.open_totp(&totp).await?;
-        let now = self.kernel.clock.now();
-        Ok(
-            match secret.verify(code.expose_secret(), now, totp.last_step) {
-                Ok(step) => Ok(Some((totp, step))),
-                Err(refusal) => Err(refusal.to_string()),
-            },
-        )
-    }
-
-    /// What a step-up checked still holds in the gate: the same password,
-    /// and the TOTP step advanced once. Why not, if it does not.
-    async fn step_up_holds(
+    /// The rest of a step-up whose password was right, in the gate: the
+    /// password checked is still the one stored, and the second factor
+    /// this route checks (a TOTP code) passes. Why not, if it fails.
+    async fn step_up_fails(
         &self,
         gate: &mut Gate<'_, Write, Cleared>,
         principal: PrincipalId,
         checked: &PasswordRecord,
-        advance: Option<(TotpRecord, u64)>,
+        code: Option<SecretString>,
     ) -> Result<Option<String>, ServiceError> {
         let stored = gate.read().password(principal).await?;
         if stored.is_none_or(|p| p.hash != checked.hash) {
             return Ok(Some("the password changed during the check".to_owned()));
         }
-        let Some((totp, step)) = advance else {
-            return Ok(None);
+        let totp = gate.read().totp(principal).await?;
+        let Some(totp) = totp.filter(|t| t.confirmed_at.is_some()) else {
+            // A second factor is enrolled, but not one this route checks: a
+            // password alone never stands in for it.
+            let has_keys = !gate
+                .read()
+                .webauthn_credentials(principal)
+                .await?
+                .is_empty();
+            return Ok(has_keys.then(|| KEY_ONLY.to_owned()));
         };
-        Ok(advance_totp(gate, &totp, step, None).await?.err())
+        let Some(code) = code else {
+            return Ok(Some("a TOTP code is needed".to_owned()));
+        };
+        Ok(self
+            .check_totp(gate, &totp, code.expose_secret())
+            .await?
+            .err())
     }
 
     /// The throttle key of an account's login name (its keyed hash).
@@ -852,12 +813,9 @@ impl Rempart {
                 .await?;
             return Err(ServiceError::Unauthenticated);
         };
-        if let Some(unadmitted) = self.admission(tx.as_mut(), ctx, &principal).await? {
-            drop(tx);
-            return Err(self
-                .refuse_holder(ctx, &principal, Action::AuthSession, unadmitted)
-                .await);
-        }
+        let mut tx = self
+            .admit_holder(tx, ctx, now, &principal, Action::AuthSession)
+            .await?;
         if !stages.contains(&session.stage) {
             return Err(ServiceError::LoginIncomplete {
                 next: session.stage.as_str(),
@@ -914,20 +872,16 @@ impl Rempart {
     }
 }
 
-/// Advances an account's TOTP step to `step`, from the `checked` record the
-/// code was verified against (and confirms a pending enrolment at
-/// `confirmed_at`): refused, with the reason, when the authenticator
-/// changed meanwhile or the step was taken already (a replayed code).
+/// Advances an account's TOTP step to `step` from the `checked` record's
+/// (and confirms a pending enrolment at `confirmed_at`): refused, with the
+/// reason, when the step was taken already (a replayed code, or another
+/// request's at once).
 pub(super) async fn advance_totp(
     gate: &mut Gate<'_, Write, Cleared>,
     checked: &TotpRecord,
     step: u64,
     confirmed_at: Option<OffsetDateTime>,
 ) -> Result<Result<(), String>, ServiceError> {
-    let stored = gate.read().totp(checked.principal).await?;
-    if !same_totp(checked, stored.as_ref()) {
-        return Ok(Err("the authenticator changed during the check".to_owned()));
-    }
     let advanced = gate
         .tx()
         .advance_totp_step(checked.principal, checked.last_step, step, confirmed_at)

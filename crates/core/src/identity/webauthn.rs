@@ -31,7 +31,6 @@ pub use webauthn_rs::prelude::{
 };
 
 use super::IdentityConfig;
-use super::credentials::uncut;
 use super::login::LoginStep;
 use crate::kernel::actor::{Actor, Credential};
 use crate::kernel::context::RequestContext;
@@ -379,14 +378,8 @@ impl Rempart {
         id: Uuid,
     ) -> Result<(), ServiceError> {
         let call = Call::by(actor, ctx, Action::WebauthnRemove).on(Target::Webauthn(id));
-        let gate = uncut(self.kernel.write(call).await?).await?;
-        let recent = actor.recently_authenticated(gate.now(), self.identity.config.step_up());
-        let gate = gate
-            .ensure(recent, "step-up re-authentication needed", || {
-                ServiceError::StepUpRequired
-            })
-            .await?;
-        let mut gate = gate.clear(Clearance::Own);
+        let gate = self.ensure_uncut(self.kernel.write(call).await?).await?;
+        let mut gate = self.ensure_step_up(gate).await?.clear(Clearance::Own);
         // Two removals at once must not both see another factor left.
         gate.tx().lock_principal(actor.principal).await?;
         let keys = gate.read().webauthn_credentials(actor.principal).await?;
@@ -493,17 +486,12 @@ impl Rempart {
             )
             .await?;
         let target = Target::Session(record.id);
-        let mut tx = self.kernel.read().await?;
-        let account = tx.principal(actor.principal).await?;
-        drop(tx);
-        let Some(account) = account else {
+        let call = Call::by(&actor, ctx, Action::Webauthn).on(target.clone());
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        let Some(account) = gate.read().principal(actor.principal).await? else {
             return Err(ServiceError::Unauthenticated);
         };
-        let call = Call::by(&actor, ctx, Action::Webauthn)
-            .on(target.clone())
-            .in_tenant(account.tenant);
-        self.refuse_if_locked(call.clone(), &account).await?;
-        let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        gate.in_tenant(account.tenant);
         let mut gate = self.unless_locked(gate, &account).await?;
         let throttle = self.account_key(&account);
         let taken = gate

@@ -43,7 +43,9 @@ pub enum Caller<'a> {
     /// Someone not authenticated: a login, an unseal, a bootstrap exchange.
     Anonymous,
     /// The holder of a credential being authenticated, not yet admitted
-    /// (an inactive account, a source off its allow-list).
+    /// (an inactive account, a source off its allow-list), or the account
+    /// whose password a login has just checked: named as the actor would
+    /// be, holding no permission.
     Holder(PrincipalId),
     /// Rempart itself: start-up, the sequencer, scheduled work.
     System,
@@ -51,11 +53,6 @@ pub enum Caller<'a> {
     Offline,
     /// The bootstrap credential, while it makes the first administrator.
     Bootstrap,
-    /// An account named by a credential it presented (a password at
-    /// login, a token or a session being admitted), before it acts as an
-    /// authenticated [`Actor`]: named as the actor would be, holding no
-    /// permission.
-    Holder(PrincipalId),
 }
 
 impl<'a> Caller<'a> {
@@ -68,7 +65,6 @@ impl<'a> Caller<'a> {
             Self::System => "system".to_owned(),
             Self::Offline => "offline".to_owned(),
             Self::Bootstrap => "bootstrap".to_owned(),
-            Self::Holder(id) => Target::Principal(*id).to_string(),
         }
     }
 
