@@ -70,6 +70,6 @@ impl Rempart {
         if let Err(e) = self.drain_audit().await {
             tracing::warn!(error = %e, "pending audit events not chained; the next start chains them");
         }
-        self.kernel.store.close().await;
+        self.kernel.close(false).await;
     }
 }

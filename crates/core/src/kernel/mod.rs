@@ -39,7 +39,9 @@ use self::keyring::KeyVault;
 /// The shared services under every domain.
 #[derive(Debug, Clone)]
 pub struct Kernel {
-    pub(crate) store: Arc<dyn Store>,
+    /// Private to the kernel: a domain reaches it through the gate, a read
+    /// transaction or the named bookkeeping writes only.
+    store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: Arc<AuditChain>,
     /// The keyring; unconfigured (sealed) until set.
