@@ -70,32 +70,6 @@ impl Rempart {
         if let Err(e) = self.drain_audit().await {
             tracing::warn!(error = %e, "pending audit events not chained; the next start chains them");
         }
-        self.kernel.store.close().await;
-    }
-
-    /// Records a refused attempt in its own transaction (the domains not
-    /// yet moved to the gate; the gate records refusals itself).
-    pub(crate) async fn refuse(
-        &self,
-        ctx: &crate::RequestContext,
-        now: time::OffsetDateTime,
-        draft: crate::kernel::audit_chain::Draft,
-    ) -> Result<(), crate::ServiceError> {
-        self.refuse_with_details(ctx, now, draft).await
-    }
-
-    /// Records a refused attempt, with its details, in its own transaction.
-    pub(crate) async fn refuse_with_details(
-        &self,
-        ctx: &crate::RequestContext,
-        now: time::OffsetDateTime,
-        draft: crate::kernel::audit_chain::Draft,
-    ) -> Result<(), crate::ServiceError> {
-        let mut tx = self.kernel.store.begin().await?;
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.kernel.close(false).await;
     }
 }

@@ -7,10 +7,11 @@ use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 
 use crate::kernel::actor::Actor;
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
+use crate::kernel::gate::{Call, Caller};
 use crate::kernel::secret;
+use crate::kernel::target::Target;
 use crate::service::Rempart;
 
 /// How often a token's "last used" time is written: at most once a minute,
@@ -34,7 +35,7 @@ impl Rempart {
         // epoch past this one, and the entry is not trusted again. The
         // store leases the read (rempart_store::auth_lease): never older
         // than the last revocation that has returned, on any replica.
-        let epoch = self.kernel.store.auth_epoch().await?;
+        let epoch = self.kernel.auth_epoch().await?;
         let idle = self.identity.config.session_idle();
         if let Some(entry) = self.auth_cache.get(epoch, &key, now, idle) {
             self.touch_if_due(&key, &entry.credential, now).await?;
@@ -89,16 +90,16 @@ impl Rempart {
             Cached::Token {
                 id, last_used_at, ..
             } if last_used_at.is_none_or(|at| now - at >= TOKEN_TOUCH_INTERVAL) => {
-                let mut tx = self.kernel.store.begin().await?;
-                tx.touch_token(id, now).await?;
-                tx.commit().await?;
+                let mut books = self.kernel.bookkeeping().await?;
+                books.touch_token(id, now).await?;
+                books.commit().await?;
             }
             Cached::Session {
                 id, last_seen_at, ..
             } if now - last_seen_at >= crate::identity::SESSION_TOUCH_INTERVAL => {
-                let mut tx = self.kernel.store.begin().await?;
-                tx.touch_session(id, now).await?;
-                tx.commit().await?;
+                let mut books = self.kernel.bookkeeping().await?;
+                books.touch_session(id, now).await?;
+                books.commit().await?;
             }
             _ => return Ok(()),
         }
@@ -117,24 +118,25 @@ impl Rempart {
         let hash = secret::fingerprint(token);
         // A read transaction: authenticating does not queue requests
         // behind SQLite's write lock.
-        let mut tx = self.kernel.store.begin_read().await?;
+        let mut tx = self.kernel.read().await?;
         let found = tx.token_by_hash(&hash).await?;
-        let usable = match &found {
-            Some(t) => t.revoked_at.is_none() && t.expires_at.is_none_or(|at| now < at),
-            None => false,
+        let refused = match &found {
+            None => Some("unknown token"),
+            Some(t) if t.revoked_at.is_some() => Some("the token is revoked"),
+            Some(t) if t.expires_at.is_some_and(|at| now >= at) => Some("the token expired"),
+            Some(_) => None,
         };
-        let principal = match (&found, usable) {
-            (Some(t), true) => tx.principal(t.principal).await?,
+        let principal = match (&found, refused) {
+            (Some(t), None) => tx.principal(t.principal).await?,
             _ => None,
         };
         let (Some(token_record), Some(principal)) = (found, principal) else {
             drop(tx);
-            self.refuse(
-                ctx,
-                now,
-                Draft::new("anonymous", Action::AuthToken, Outcome::Denied),
-            )
-            .await?;
+            let call = Call::new(Caller::Anonymous, ctx, Action::AuthToken);
+            let reason = refused.unwrap_or("the token's holder no longer exists");
+            self.kernel
+                .record_refusal(call, Outcome::Denied, reason)
+                .await?;
             return Err(ServiceError::Unauthenticated);
         };
         let mut tx = self
@@ -148,14 +150,11 @@ impl Rempart {
             Ok(grants) => grants,
             Err(refusal) => {
                 drop(tx);
-                let draft = Draft::new(
-                    format!("principal:{}", principal.id),
-                    Action::AuthToken,
-                    Outcome::Denied,
-                )
-                .target(format!("token:{}", token_record.id))
-                .details(crate::kernel::details::Details::reason(refusal.to_string()));
-                self.refuse_with_details(ctx, now, draft).await?;
+                let call = Call::new(Caller::Holder(principal.id), ctx, Action::AuthToken)
+                    .on(Target::Token(token_record.id));
+                self.kernel
+                    .record_refusal(call, Outcome::Denied, &refusal.to_string())
+                    .await?;
                 return Err(refusal);
             }
         };
@@ -165,9 +164,9 @@ impl Rempart {
             .last_used_at
             .is_none_or(|at| now - at >= TOKEN_TOUCH_INTERVAL)
         {
-            let mut tx = self.kernel.store.begin().await?;
-            tx.touch_token(token_record.id, now).await?;
-            tx.commit().await?;
+            let mut books = self.kernel.bookkeeping().await?;
+            books.touch_token(token_record.id, now).await?;
+            books.commit().await?;
             token_record.last_used_at = Some(now);
         }
         let actor = Actor::new(principal.id, principal.name, token_record.id, grants)

@@ -2,15 +2,16 @@
 //! and exchanged once for the first administrator and its API token.
 
 use rempart_model::bootstrap::{BOOTSTRAP_TTL, BootstrapCredential, BootstrapRefusal};
-use rempart_model::{Action, Grant, Outcome, PrincipalId, PrincipalName, Role, Scope};
+use rempart_model::{Action, Grant, PrincipalId, PrincipalName, Role, Scope};
 use rempart_store::{BootstrapRecord, PrincipalRecord, TokenRecord};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
+use crate::kernel::gate::{Call, Caller, Clearance, Cleared, Gate, Write};
 use crate::kernel::secret::{self, SecretKind};
+use crate::kernel::target::Target;
 use crate::service::Rempart;
 
 /// What first start found or did about the first administrator.
@@ -45,12 +46,13 @@ impl Rempart {
     /// At start: issues the bootstrap credential if there is no
     /// administrator and none was issued yet.
     pub async fn ensure_bootstrap(&self) -> Result<BootstrapStatus, ServiceError> {
-        let now = self.kernel.clock.now();
-        let mut tx = self.kernel.store.begin().await?;
-        if tx.count_principals().await? > 0 {
+        let call = Call::system(Action::BootstrapIssue);
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Internal);
+        if gate.read().count_principals().await? > 0 {
             return Ok(BootstrapStatus::AdministratorExists);
         }
-        match tx.latest_bootstrap().await? {
+        let now = gate.now();
+        match gate.read().latest_bootstrap().await? {
             Some(latest) if latest.used_at.is_none() && now < latest.expires_at => {
                 Ok(BootstrapStatus::Pending {
                     expires_at: latest.expires_at,
@@ -59,38 +61,26 @@ impl Rempart {
             Some(latest) if latest.used_at.is_none() => Ok(BootstrapStatus::Expired {
                 expired_at: latest.expires_at,
             }),
-            _ => {
-                let (credential, expires_at) = self.issue_bootstrap(tx.as_mut(), now).await?;
-                tx.commit().await?;
-                Ok(BootstrapStatus::Issued {
-                    credential,
-                    expires_at,
-                })
-            }
+            _ => self.issue_bootstrap(gate).await,
         }
     }
 
     /// Issues a new bootstrap credential while there is still no
     /// administrator (the offline recovery of a lost or expired one).
     pub async fn reissue_bootstrap(&self) -> Result<BootstrapStatus, ServiceError> {
-        let now = self.kernel.clock.now();
-        let mut tx = self.kernel.store.begin().await?;
-        if tx.count_principals().await? > 0 {
+        let call = Call::system(Action::BootstrapIssue);
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Internal);
+        if gate.read().count_principals().await? > 0 {
             return Ok(BootstrapStatus::AdministratorExists);
         }
-        let (credential, expires_at) = self.issue_bootstrap(tx.as_mut(), now).await?;
-        tx.commit().await?;
-        Ok(BootstrapStatus::Issued {
-            credential,
-            expires_at,
-        })
+        self.issue_bootstrap(gate).await
     }
 
     async fn issue_bootstrap(
         &self,
-        tx: &mut dyn rempart_store::Tx,
-        now: OffsetDateTime,
-    ) -> Result<(SecretString, OffsetDateTime), ServiceError> {
+        mut gate: Gate<'_, Write, Cleared>,
+    ) -> Result<BootstrapStatus, ServiceError> {
+        let now = gate.now();
         let credential = secret::generate(SecretKind::Bootstrap)?;
         let record = BootstrapRecord {
             id: self.kernel.clock.new_id(),
@@ -99,14 +89,13 @@ impl Rempart {
             expires_at: now + BOOTSTRAP_TTL,
             used_at: None,
         };
-        tx.insert_bootstrap(&record).await?;
-        let draft = Draft::new("system", Action::BootstrapIssue, Outcome::Success)
-            .target(format!("bootstrap:{}", record.id));
-        self.kernel
-            .audit
-            .append(tx, &RequestContext::system(), now, draft)
-            .await?;
-        Ok((credential, record.expires_at))
+        gate.tx().insert_bootstrap(&record).await?;
+        gate.on(Target::Bootstrap(record.id));
+        gate.commit().await?;
+        Ok(BootstrapStatus::Issued {
+            credential,
+            expires_at: record.expires_at,
+        })
     }
 
     /// Exchanges the bootstrap credential for the first administrator and
@@ -117,12 +106,14 @@ impl Rempart {
         credential: &SecretString,
         administrator: PrincipalName,
     ) -> Result<BootstrapResult, ServiceError> {
-        let now = self.kernel.clock.now();
-        let mut tx = self.kernel.store.begin().await?;
-        let refusal = match tx
+        let call = Call::new(Caller::Anonymous, ctx, Action::BootstrapExchange);
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        let now = gate.now();
+        let found = gate
+            .read()
             .bootstrap_by_hash(&secret::fingerprint(credential))
-            .await?
-        {
+            .await?;
+        let refusal = match found {
             None => Some(BootstrapRefusal::Unknown),
             Some(record) => {
                 let state = BootstrapCredential {
@@ -131,10 +122,10 @@ impl Rempart {
                 };
                 match state.check(now) {
                     Err(refusal) => Some(refusal),
-                    Ok(()) if !tx.mark_bootstrap_used(record.id, now).await? => {
+                    Ok(()) if !gate.tx().mark_bootstrap_used(record.id, now).await? => {
                         Some(BootstrapRefusal::AlreadyUsed)
                     }
-                    Ok(()) if tx.count_principals().await? > 0 => {
+                    Ok(()) if gate.read().count_principals().await? > 0 => {
                         Some(BootstrapRefusal::AlreadyUsed)
                     }
                     Ok(()) => None,
@@ -142,15 +133,12 @@ impl Rempart {
             }
         };
         if let Some(refusal) = refusal {
-            drop(tx);
-            let draft = Draft::new("anonymous", Action::BootstrapExchange, Outcome::Denied)
-                .details(crate::kernel::details::Details::reason(refusal.to_string()));
-            self.refuse_with_details(ctx, now, draft).await?;
-            return Err(ServiceError::BootstrapRefused(refusal));
+            let answer = ServiceError::BootstrapRefused(refusal);
+            return Err(gate.refuse(&refusal.to_string(), answer).await);
         }
-
         let principal =
             PrincipalRecord::staff(PrincipalId(self.kernel.clock.new_id()), administrator, now);
+        let tx = gate.tx();
         tx.insert_principal(&principal).await?;
         let grant = Grant::of(Role::SecurityAdmin, Scope::Global, None);
         tx.insert_grant(self.kernel.clock.new_id(), principal.id, &grant, now)
@@ -168,13 +156,10 @@ impl Rempart {
             )
         })
         .await?;
-        let draft = Draft::new("bootstrap", Action::BootstrapExchange, Outcome::Success)
-            .target(format!("principal:{}", principal.id));
-        self.kernel
-            .audit
-            .append(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        // The credential proved: the first administrator is made by it.
+        gate.by(Caller::Bootstrap);
+        gate.on(Target::Principal(principal.id));
+        gate.commit().await?;
         Ok(BootstrapResult {
             administrator: principal,
             token,

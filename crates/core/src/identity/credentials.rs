@@ -3,18 +3,22 @@
 
 use rempart_model::password_policy::{Measured, PasswordPolicy, PasswordRule};
 use rempart_model::{Action, Outcome, Permission, PrincipalId};
-use rempart_store::{PasswordRecord, PrincipalRecord, SessionStage, TotpRecord};
+use rempart_store::{PasswordRecord, PrincipalRecord, ReadTx, SessionStage, TotpRecord};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::Refusal;
-use crate::identity::totp::{TotpRefusal, TotpSecret};
+use super::login::advance_totp;
+use super::tenant_access::TenantAccess;
+use crate::identity::totp::TotpSecret;
 use crate::kernel::actor::{Actor, Credential};
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
-use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
+use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Write};
+use crate::kernel::target::Target;
 use crate::service::Rempart;
+
+/// Why a cut credential changes no sign-in factor (invariant 8).
+const NO_ESCALATION: &str = "a credential cut to one tenant or some permissions changes neither its holder's sign-in factors nor its holder's other credentials";
 
 /// The data-key purpose sealing TOTP secrets.
 const TOTP_PURPOSE: &str = "identity-totp";
@@ -179,14 +183,17 @@ impl Rempart {
         current: SecretString,
         new: SecretString,
     ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("principal:{}", actor.principal);
-        self.require_uncut(actor, ctx, now, Action::PasswordChange, &target)
-            .await?;
-        let mut tx = self.kernel.store.begin_read().await?;
+        let call =
+            Call::by(actor, ctx, Action::PasswordChange).on(Target::Principal(actor.principal));
+        self.refuse_if_cut(call.clone(), actor).await?;
+        let mut tx = self.kernel.read().await?;
         let account = tx.principal(actor.principal).await?;
         let stored = tx.password(actor.principal).await?;
         let history = tx.password_history(actor.principal, MAX_HISTORY).await?;
+        let access = match &account {
+            Some(a) => self.access_of(tx.as_mut(), a).await?,
+            None => TenantAccess::default(),
+        };
         drop(tx);
         let (Some(account), Some(stored)) = (account, stored) else {
             return Err(ServiceError::Invalid {
@@ -194,10 +201,11 @@ impl Rempart {
                 message: "this account has no password".to_owned(),
             });
         };
+        let call = call.in_tenant(account.tenant);
         // Wrong current passwords count toward the login lockout; while it
         // holds, this check is refused like every other password check.
-        self.refuse_if_locked(actor, ctx, now, &account, &target, Action::PasswordChange)
-            .await?;
+        self.refuse_if_locked(call.clone(), &account).await?;
+        // Hashing happens before the gate opens: no write waits on it.
         let proof = self
             .identity
             .hasher
@@ -205,67 +213,57 @@ impl Rempart {
             .await
             .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
         if !proof.matches {
-            // The failure counts toward the lockout and is audited, in one
-            // transaction.
-            let mut tx = self.kernel.store.begin().await?;
-            self.count_failure(tx.as_mut(), now, &self.account_key(&account))
-                .await?;
-            let draft = Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Denied)
-                .target(target)
-                .details(Details::reason("the current password is wrong"))
-                .in_tenant(account.tenant);
-            self.kernel
-                .append_audit(tx.as_mut(), ctx, now, draft)
-                .await?;
-            tx.commit().await?;
-            return Err(ServiceError::LoginFailed);
+            let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+            let reason = "the current password is wrong";
+            return Err(self
+                .current_password_refused(gate, &account, reason)
+                .await?);
         }
-        let policy = self.policy_for(&account).await?;
+        let policy = self.policy_with(&access);
         let hash = match self.checked_hash(&account, &policy, new, &history).await {
             Ok(hash) => hash,
             Err(ServiceError::PasswordRefused { rules }) => {
-                self.refuse_password(actor, ctx, now, &account, &rules)
+                self.refuse_password(actor, ctx, self.kernel.clock.now(), &account, &rules)
                     .await?;
                 return Err(ServiceError::PasswordRefused { rules });
             }
             Err(e) => return Err(e),
         };
-        let mut tx = self.kernel.store.begin().await?;
-        tx.set_password(
-            &PasswordRecord {
-                principal: account.id,
-                hash,
-                changed_at: now,
-                must_change: false,
-            },
-            policy.history,
-        )
-        .await?;
-        if let Credential::Session { id, .. } = actor.credential {
-            // The session that changed it continues, fully logged in; the
-            // holder's other sessions end.
-            if let Some(session) = tx.session(id).await? {
-                let stage = if session.stage == SessionStage::ChangePassword {
-                    SessionStage::Full
-                } else {
-                    session.stage
-                };
-                tx.update_session(id, stage, now, now).await?;
-            }
-            for other in tx.sessions_of(account.id, now).await? {
-                if other.id != id {
-                    tx.revoke_session(other.id, now).await?;
-                }
-            }
+        let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        let mut gate = self.unless_locked(gate, &account).await?;
+        // The password proved must still be the current one.
+        let now_stored = gate.read().password(account.id).await?;
+        if now_stored.is_none_or(|p| p.hash != stored.hash) {
+            let reason = "the current password changed during the check";
+            return Err(self
+                .current_password_refused(gate, &account, reason)
+                .await?);
         }
-        let draft = Draft::new(actor.audit_name(), Action::PasswordChange, Outcome::Success)
-            .target(target)
-            .in_tenant(account.tenant);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
+        let record = PasswordRecord {
+            principal: account.id,
+            hash,
+            changed_at: gate.now(),
+            must_change: false,
+        };
+        gate.tx().set_password(&record, policy.history).await?;
+        end_other_sessions(&mut gate, actor, &account).await?;
+        gate.commit().await
+    }
+
+    /// Records a refused password change (a wrong current password), which
+    /// counts toward the login lockout, and returns the answer.
+    async fn current_password_refused(
+        &self,
+        mut gate: Gate<'_, Write, Cleared>,
+        account: &PrincipalRecord,
+        reason: &str,
+    ) -> Result<ServiceError, ServiceError> {
+        let now = gate.now();
+        self.count_failure(gate.tx(), now, &self.account_key(account))
             .await?;
-        tx.commit().await?;
-        Ok(())
+        gate.details(crate::kernel::details::Details::reason(reason));
+        gate.commit_as(Outcome::Denied).await?;
+        Ok(ServiceError::LoginFailed)
     }
 
     /// Sets another account's password (an administrator's reset): needs
@@ -278,80 +276,86 @@ impl Rempart {
         account: PrincipalId,
         new: SecretString,
     ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("principal:{account}");
-        let record = self
-            .account_for_change(
-                actor,
-                ctx,
-                now,
-                account,
-                Permission::UserUpdate,
-                Action::PasswordSet,
-            )
+        let call = Call::by(actor, ctx, Action::PasswordSet).on(Target::Principal(account));
+        // Refused before any hashing (the gate is left without a change),
+        // then decided again in the gate that changes it.
+        let gate = self.kernel.write(call.clone()).await?;
+        let (mut gate, record) = self
+            .account_to_change(gate, account, Permission::UserUpdate)
             .await?;
-        let mut tx = self.kernel.store.begin_read().await?;
-        let history = tx.password_history(account, MAX_HISTORY).await?;
-        drop(tx);
+        let history = gate.read().password_history(account, MAX_HISTORY).await?;
+        let access = self.access_of(gate.read(), &record).await?;
+        drop(gate);
         if record.kind == rempart_store::AccountKind::Service {
             return Err(ServiceError::Invalid {
                 field: "password",
                 message: "a service account uses API tokens, not a password".to_owned(),
             });
         }
-        let policy = self.policy_for(&record).await?;
+        let policy = self.policy_with(&access);
         let hash = match self.checked_hash(&record, &policy, new, &history).await {
             Ok(hash) => hash,
             Err(ServiceError::PasswordRefused { rules }) => {
-                self.refuse_password(actor, ctx, now, &record, &rules)
+                self.refuse_password(actor, ctx, self.kernel.clock.now(), &record, &rules)
                     .await?;
                 return Err(ServiceError::PasswordRefused { rules });
             }
             Err(e) => return Err(e),
         };
-        let mut tx = self.kernel.store.begin().await?;
-        tx.set_password(
-            &PasswordRecord {
-                principal: account,
-                hash,
-                changed_at: now,
-                must_change: true,
-            },
-            policy.history,
-        )
-        .await?;
-        tx.revoke_sessions_of(account, now).await?;
-        let draft = Draft::new(actor.audit_name(), Action::PasswordSet, Outcome::Success)
-            .target(target)
-            .in_tenant(record.tenant);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
+        let gate = self.kernel.write(call).await?;
+        let (mut gate, record) = self
+            .account_to_change(gate, account, Permission::UserUpdate)
             .await?;
-        tx.commit().await?;
-        Ok(())
+        let now = gate.now();
+        let password = PasswordRecord {
+            principal: account,
+            hash,
+            changed_at: now,
+            must_change: true,
+        };
+        gate.tx().set_password(&password, policy.history).await?;
+        gate.tx().revoke_sessions_of(account, now).await?;
+        gate.in_tenant(record.tenant);
+        gate.commit().await
     }
 
+    /// Records a new password refused by the policy, naming every rule it
+    /// breaks.
     pub(crate) async fn refuse_password(
         &self,
         actor: &Actor,
         ctx: &RequestContext,
-        now: time::OffsetDateTime,
+        _now: time::OffsetDateTime,
         account: &PrincipalRecord,
         rules: &[PasswordRule],
     ) -> Result<(), ServiceError> {
         let names: Vec<String> = rules.iter().map(ToString::to_string).collect();
-        self.refuse_for(
-            actor,
-            ctx,
-            now,
-            Refusal {
-                action: Action::PasswordChange,
-                target: format!("principal:{}", account.id),
-                tenant: account.tenant,
-                reason: &format!("password policy: {}", names.join("; ")),
-            },
-        )
-        .await
+        let call = Call::by(actor, ctx, Action::PasswordChange)
+            .on(Target::Principal(account.id))
+            .in_tenant(account.tenant);
+        let reason = format!("password policy: {}", names.join("; "));
+        self.kernel
+            .record_refusal(call, Outcome::Denied, &reason)
+            .await
+    }
+
+    /// A credential cut to one tenant or to some permissions acts within
+    /// that cut only (invariant 8): it changes none of its holder's
+    /// sign-in factors, and no other credential of its holder. Refused as
+    /// `no-escalation`, before any gate opens.
+    pub(super) async fn refuse_if_cut(
+        &self,
+        call: Call<'_>,
+        actor: &Actor,
+    ) -> Result<(), ServiceError> {
+        if !actor.cut().narrows_what() {
+            return Ok(());
+        }
+        let reason = format!("rule no-escalation: {NO_ESCALATION}");
+        self.kernel
+            .record_refusal(call, Outcome::Denied, &reason)
+            .await?;
+        Err(no_escalation())
     }
 
     /// Starts TOTP enrolment for the caller: a new secret, sealed by the
@@ -363,10 +367,8 @@ impl Rempart {
         actor: &Actor,
         ctx: &RequestContext,
     ) -> Result<TotpEnrolment, ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("principal:{}", actor.principal);
-        self.require_uncut(actor, ctx, now, Action::MfaEnrol, &target)
-            .await?;
+        let call = Call::by(actor, ctx, Action::MfaEnrol).on(Target::Principal(actor.principal));
+        let gate = self.ensure_uncut(self.kernel.write(call).await?).await?;
         let secret = TotpSecret::generate().map_err(|_| ServiceError::RandomUnavailable)?;
         let uri = secret
             .enrolment_uri(&self.identity.config.mfa_issuer, actor.name.as_str())
@@ -374,54 +376,40 @@ impl Rempart {
                 field: "mfa_issuer",
                 message: e.to_string(),
             })?;
-        let mut tx = self.kernel.store.begin().await?;
-        if tx
-            .totp(actor.principal)
-            .await?
-            .is_some_and(|t| t.confirmed_at.is_some())
-        {
-            drop(tx);
-            self.refuse_for(
-                actor,
-                ctx,
-                now,
-                Refusal {
-                    action: Action::MfaEnrol,
-                    target,
-                    tenant: None,
-                    reason: "a confirmed authenticator exists",
-                },
-            )
-            .await?;
-            return Err(ServiceError::Invalid {
+        let mut gate = gate.clear(Clearance::Own);
+        let existing = gate.read().totp(actor.principal).await?;
+        if existing.is_some_and(|t| t.confirmed_at.is_some()) {
+            let answer = ServiceError::Invalid {
                 field: "totp",
                 message: "an authenticator is already enrolled; an administrator resets it"
                     .to_owned(),
-            });
+            };
+            return Err(gate
+                .refuse("a confirmed authenticator exists", answer)
+                .await);
         }
+        let ctx = gate.ctx().clone();
+        let now = gate.now();
         let key = self
             .kernel
-            .system_data_key(tx.as_mut(), ctx, now, TOTP_PURPOSE)
+            .system_data_key(gate.tx(), &ctx, now, TOTP_PURPOSE)
             .await?;
         let sealed = key
             .encrypt(&totp_record(actor.principal), secret.expose_bytes())
             .map_err(crate::kernel::keyring::KeyError::from)?;
-        tx.set_data_key_encryptions(key.id().as_bytes(), key.usage().encryptions)
+        gate.tx()
+            .set_data_key_encryptions(key.id().as_bytes(), key.usage().encryptions)
             .await?;
-        tx.put_totp(&TotpRecord {
-            principal: actor.principal,
-            secret: sealed,
-            last_step: None,
-            created_at: now,
-            confirmed_at: None,
-        })
-        .await?;
-        let draft =
-            Draft::new(actor.audit_name(), Action::MfaEnrol, Outcome::Success).target(target);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
+        gate.tx()
+            .put_totp(&TotpRecord {
+                principal: actor.principal,
+                secret: sealed,
+                last_step: None,
+                created_at: now,
+                confirmed_at: None,
+            })
             .await?;
-        tx.commit().await?;
+        gate.commit().await?;
         let base32 = base32_upper(secret.expose_bytes());
         Ok(TotpEnrolment {
             uri: SecretString::from(uri),
@@ -438,56 +426,38 @@ impl Rempart {
         ctx: &RequestContext,
         code: &SecretString,
     ) -> Result<RecoveryCodes, ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("principal:{}", actor.principal);
-        let mut tx = self.kernel.store.begin_read().await?;
-        let pending = tx.totp(actor.principal).await?;
-        drop(tx);
+        let call = Call::by(actor, ctx, Action::MfaConfirm).on(Target::Principal(actor.principal));
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let pending = gate.read().totp(actor.principal).await?;
         let Some(pending) = pending.filter(|t| t.confirmed_at.is_none()) else {
             return Err(ServiceError::Invalid {
                 field: "code",
                 message: "no authenticator enrolment is pending: start one first".to_owned(),
             });
         };
-        let secret = self.open_totp(&pending).await?;
+        let secret = self.open_totp(gate.read(), &pending).await?;
+        let now = gate.now();
         let step = match secret.verify(code.expose_secret(), now, pending.last_step) {
             Ok(step) => step,
             Err(refusal) => {
-                self.refuse_for(
-                    actor,
-                    ctx,
-                    now,
-                    Refusal {
-                        action: Action::MfaConfirm,
-                        target,
-                        tenant: None,
-                        reason: &refusal.to_string(),
-                    },
-                )
-                .await?;
-                return Err(ServiceError::SecondFactorRefused(refusal.to_string()));
+                let reason = refusal.to_string();
+                let answer = ServiceError::SecondFactorRefused(reason.clone());
+                return Err(gate.refuse(&reason, answer).await);
             }
         };
         let (codes, hashes) = self.new_recovery_codes()?;
-        let mut tx = self.kernel.store.begin().await?;
-        if !tx
-            .advance_totp_step(actor.principal, pending.last_step, step, Some(now))
-            .await?
-        {
-            return Err(ServiceError::SecondFactorRefused(
-                TotpRefusal::Replayed.to_string(),
-            ));
+        if let Err(reason) = advance_totp(&mut gate, &pending, step, Some(now)).await? {
+            return Err(ServiceError::SecondFactorRefused(reason));
         }
-        tx.replace_recovery_codes(actor.principal, &hashes, now)
+        gate.tx()
+            .replace_recovery_codes(actor.principal, &hashes, now)
             .await?;
         if let Credential::Session { id, .. } = actor.credential
-            && let Some(session) = tx.session(id).await?
+            && let Some(session) = gate.read().session(id).await?
         {
-            let policy = match tx.principal(actor.principal).await? {
-                Some(account) => self.policy_with(&self.access_of(tx.as_mut(), &account).await?),
-                None => self.identity.policy.clone(),
-            };
-            let must_change = tx
+            let policy = self.policy_of(gate.read(), actor.principal).await?;
+            let must_change = gate
+                .read()
                 .password(actor.principal)
                 .await?
                 .is_some_and(|p| Self::password_change_due(&policy, &p, now));
@@ -496,14 +466,9 @@ impl Rempart {
                 SessionStage::EnrolMfa => SessionStage::Full,
                 other => other,
             };
-            tx.update_session(id, stage, now, now).await?;
+            gate.tx().update_session(id, stage, now, now).await?;
         }
-        let draft =
-            Draft::new(actor.audit_name(), Action::MfaConfirm, Outcome::Success).target(target);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.commit().await?;
         Ok(codes)
     }
 
@@ -536,41 +501,76 @@ impl Rempart {
         ctx: &RequestContext,
         account: PrincipalId,
     ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("principal:{account}");
-        let record = self
-            .account_for_change(
-                actor,
-                ctx,
-                now,
-                account,
-                Permission::UserUpdate,
-                Action::MfaReset,
-            )
+        let call = Call::by(actor, ctx, Action::MfaReset).on(Target::Principal(account));
+        let gate = self.kernel.write(call).await?;
+        let (mut gate, record) = self
+            .account_to_change(gate, account, Permission::UserUpdate)
             .await?;
-        let mut tx = self.kernel.store.begin().await?;
+        let now = gate.now();
+        let tx = gate.tx();
         tx.delete_totp(account).await?;
         tx.delete_webauthn_credentials(account).await?;
         tx.replace_recovery_codes(account, &[], now).await?;
         tx.revoke_sessions_of(account, now).await?;
-        let draft = Draft::new(actor.audit_name(), Action::MfaReset, Outcome::Success)
-            .target(target)
-            .in_tenant(record.tenant);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        gate.in_tenant(record.tenant);
+        gate.commit().await
     }
 
-    /// The TOTP secret of a stored credential, opened by the keyring.
-    pub(crate) async fn open_totp(&self, record: &TotpRecord) -> Result<TotpSecret, ServiceError> {
+    /// The TOTP secret of a stored credential, opened by the keyring
+    /// within `tx` (a gate's: no second transaction while it is open).
+    pub(crate) async fn open_totp(
+        &self,
+        tx: &mut dyn ReadTx,
+        record: &TotpRecord,
+    ) -> Result<TotpSecret, ServiceError> {
         let bytes = self
             .kernel
-            .decrypt_system(TOTP_PURPOSE, &totp_record(record.principal), &record.secret)
+            .decrypt_system_in(
+                tx,
+                TOTP_PURPOSE,
+                &totp_record(record.principal),
+                &record.secret,
+            )
             .await?;
         TotpSecret::from_bytes(bytes).map_err(|e| ServiceError::AuditLog(e.to_string()))
     }
+}
+
+/// The answer to a cut credential changing a sign-in factor.
+fn no_escalation() -> ServiceError {
+    ServiceError::RuleRefused {
+        rule: "no-escalation",
+        message: NO_ESCALATION.to_owned(),
+    }
+}
+
+/// After a password change from a session: that session continues, fully
+/// logged in (a change that was its next step is done); the holder's
+/// other sessions end.
+async fn end_other_sessions(
+    gate: &mut Gate<'_, Write, Cleared>,
+    actor: &Actor,
+    account: &PrincipalRecord,
+) -> Result<(), ServiceError> {
+    let Credential::Session { id, .. } = actor.credential else {
+        return Ok(());
+    };
+    let now = gate.now();
+    let tx = gate.tx();
+    if let Some(session) = tx.session(id).await? {
+        let stage = if session.stage == SessionStage::ChangePassword {
+            SessionStage::Full
+        } else {
+            session.stage
+        };
+        tx.update_session(id, stage, now, now).await?;
+    }
+    for other in tx.sessions_of(account.id, now).await? {
+        if other.id != id {
+            tx.revoke_session(other.id, now).await?;
+        }
+    }
+    Ok(())
 }
 
 fn base32_upper(bytes: &[u8]) -> String {

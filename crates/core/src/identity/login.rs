@@ -10,25 +10,26 @@
 //! keyed hash (`login_key`), never in clear: what someone types into the
 //! name field (a password, by mistake) is not kept anywhere.
 
-use rempart_model::{Action, Grant, Outcome, Scope, Tenant};
+use rempart_model::{Action, Grant, Outcome, PrincipalId, Scope, Tenant, TenantId};
 use rempart_store::{
-    AccountKind, PrincipalRecord, PrincipalState, ReadTx, SessionRecord, SessionStage,
-    ThrottleRecord, TokenRecord, Tx,
+    AccountKind, PasswordRecord, PrincipalRecord, PrincipalState, ReadTx, SessionRecord,
+    SessionStage, ThrottleRecord, TokenRecord, TotpRecord, Tx,
 };
 use secrecy::{ExposeSecret, SecretString};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::Refusal;
 use super::credentials::{is_recovery_code, recovery_fingerprint};
+use super::password::Verification;
 use super::tenant_access::TenantAccess;
 use crate::identity::totp::TotpRefusal;
 use crate::kernel::actor::{Actor, Credential};
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
+use crate::kernel::gate::{Call, Caller, Clearance, Cleared, Gate, Write};
 use crate::kernel::secret::{self, SecretKind};
+use crate::kernel::target::Target;
 use crate::service::Rempart;
 
 /// How often a session's "last seen" time is written: idle timeouts are
@@ -40,7 +41,7 @@ pub(crate) const SESSION_TOUCH_INTERVAL: Duration = Duration::minutes(1);
 pub struct LoginStep {
     pub session: SecretString,
     pub session_id: Uuid,
-    pub principal: rempart_model::PrincipalId,
+    pub principal: PrincipalId,
     pub stage: SessionStage,
     pub expires_at: OffsetDateTime,
 }
@@ -58,7 +59,7 @@ impl std::fmt::Debug for LoginStep {
 #[derive(Debug, Clone)]
 pub struct SessionView {
     pub id: Uuid,
-    pub principal: rempart_model::PrincipalId,
+    pub principal: PrincipalId,
     pub stage: SessionStage,
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
@@ -67,8 +68,10 @@ pub struct SessionView {
     pub current: bool,
 }
 
+/// The throttle key of a source address: the address as the audit log
+/// names it.
 fn source_key(ctx: &RequestContext) -> Option<String> {
-    ctx.source.map(|ip| format!("source:{ip}"))
+    ctx.source.map(|ip| Target::Source(ip).to_string())
 }
 
 /// Whole seconds until a lockout ends (rounded up, at least one): the
@@ -87,75 +90,175 @@ fn locked_for(record: Option<&ThrottleRecord>, now: OffsetDateTime) -> Option<u6
     })
 }
 
+/// What a login is decided on: read once before the password is hashed
+/// (so that no write waits on Argon2id), and again inside the gate, where
+/// the decision is taken on what the change sees.
+struct LoginFacts {
+    account: Option<PrincipalRecord>,
+    stored: Option<PasswordRecord>,
+    access: TenantAccess,
+    account_lock: Option<ThrottleRecord>,
+    source_lock: Option<ThrottleRecord>,
+}
+
+impl LoginFacts {
+    /// The account as the audit log names it, or an unknown login.
+    fn target(&self) -> Target {
+        self.account
+            .as_ref()
+            .map_or(Target::UnknownLogin, |a| Target::Principal(a.id))
+    }
+
+    fn tenant(&self) -> Option<TenantId> {
+        self.account.as_ref().and_then(|a| a.tenant)
+    }
+
+    /// How long the login name or the source is still locked out.
+    fn locked_for(&self, now: OffsetDateTime) -> Option<u64> {
+        locked_for(self.account_lock.as_ref(), now).max(locked_for(self.source_lock.as_ref(), now))
+    }
+
+    /// Whether the password stored now is the one a verdict was reached on.
+    fn same_password(&self, checked: Option<&PasswordRecord>) -> bool {
+        match (&self.stored, checked) {
+            (Some(now), Some(checked)) => now.hash == checked.hash,
+            _ => false,
+        }
+    }
+}
+
+/// The message of a step-up by password for an account whose only second
+/// factor is a security key.
+const KEY_ONLY: &str =
+    "this account's second factor is a security key: step up with POST /api/v1/auth/webauthn/start";
+
 impl Rempart {
     /// Logs in with a login name and password. Answers the next step: a
     /// second factor, MFA enrolment, a password change, or a full session.
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one flow read top to bottom: each refusal is recorded where it happens"
-    )]
     pub async fn login(
         &self,
         ctx: &RequestContext,
         name: &str,
         password: SecretString,
     ) -> Result<LoginStep, ServiceError> {
-        let now = self.kernel.clock.now();
         let name_key = name.trim().to_lowercase();
         // Keyed by a hash: a password typed as the name is never stored.
-        let account_throttle = self.identity.login_key.throttle_key(&name_key);
-        let mut tx = self.kernel.store.begin_read().await?;
-        let account_lock = tx.throttle(&account_throttle).await?;
-        let source_lock = match source_key(ctx) {
-            Some(key) => tx.throttle(&key).await?,
-            None => None,
-        };
-        let account = tx.principal_by_name(&name_key).await?;
-        let stored = match &account {
-            Some(a) => tx.password(a.id).await?,
-            None => None,
-        };
-        let access = match &account {
-            Some(a) => self.access_of(tx.as_mut(), a).await?,
-            None => TenantAccess::default(),
-        };
+        let throttle = self.identity.login_key.throttle_key(&name_key);
+        let mut tx = self.kernel.read().await?;
+        let facts = self
+            .login_facts(tx.as_mut(), ctx, &name_key, &throttle)
+            .await?;
         drop(tx);
-        let target = account.as_ref().map_or_else(
-            || "login:unknown".to_owned(),
-            |a| format!("principal:{}", a.id),
-        );
-        let tenant = account.as_ref().and_then(|a| a.tenant);
-
-        if let Some(retry) =
-            locked_for(account_lock.as_ref(), now).max(locked_for(source_lock.as_ref(), now))
-        {
-            let draft = login_draft(&target, tenant, Outcome::Denied, "locked out");
-            self.refuse_with_details(ctx, now, draft).await?;
+        let call = Call::new(Caller::Anonymous, ctx, Action::Login)
+            .on(facts.target())
+            .in_tenant(facts.tenant());
+        if let Some(retry) = facts.locked_for(self.kernel.clock.now()) {
+            self.kernel
+                .record_refusal(call, Outcome::Denied, "locked out")
+                .await?;
             return Err(ServiceError::LockedOut {
                 retry_after_secs: retry,
             });
         }
-
         // The same Argon2id work whatever the account: no enumeration.
-        let verdict = if let Some(p) = &stored {
-            Some(
-                self.identity
-                    .hasher
-                    .verify(password.clone(), p.hash.clone())
-                    .await
-                    .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?,
-            )
-        } else {
-            self.identity
-                .hasher
-                .verify_dummy(password.clone())
-                .await
-                .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
-            None
+        let verdict = self
+            .login_verdict(facts.stored.as_ref(), password.clone())
+            .await?;
+        if let Some(reason) = self.login_failure(&facts, verdict, ctx) {
+            let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+            let target = facts.target();
+            return Err(self.login_failed(gate, &throttle, &target, reason).await?);
+        }
+        // The password is right: a secret for the session, and the hash
+        // upgraded when the parameters changed, both before the gate opens.
+        let secret = secret::generate(SecretKind::Session)?;
+        let rehashed = self.rehash(verdict, password).await;
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        // The decision again, on what the change sees: the password checked
+        // must still be the one stored.
+        let now_facts = self
+            .login_facts(gate.read(), ctx, &name_key, &throttle)
+            .await?;
+        gate.on(now_facts.target());
+        gate.in_tenant(now_facts.tenant());
+        if let Some(retry) = now_facts.locked_for(gate.now()) {
+            let answer = ServiceError::LockedOut {
+                retry_after_secs: retry,
+            };
+            return Err(gate.refuse("locked out", answer).await);
+        }
+        let verdict = verdict.filter(|_| now_facts.same_password(facts.stored.as_ref()));
+        if let Some(reason) = self.login_failure(&now_facts, verdict, ctx) {
+            let target = now_facts.target();
+            return Err(self.login_failed(gate, &throttle, &target, reason).await?);
+        }
+        self.open_session(gate, now_facts, &throttle, secret, rehashed)
+            .await
+    }
+
+    /// The account a login names, its password, settings and throttles.
+    async fn login_facts(
+        &self,
+        tx: &mut dyn ReadTx,
+        ctx: &RequestContext,
+        name_key: &str,
+        throttle: &str,
+    ) -> Result<LoginFacts, ServiceError> {
+        let account_lock = tx.throttle(throttle).await?;
+        let source_lock = match source_key(ctx) {
+            Some(key) => tx.throttle(&key).await?,
+            None => None,
         };
-        let failure = match (&account, &verdict) {
+        let account = tx.principal_by_name(name_key).await?;
+        let (stored, access) = match &account {
+            Some(a) => (tx.password(a.id).await?, self.access_of(tx, a).await?),
+            None => (None, TenantAccess::default()),
+        };
+        Ok(LoginFacts {
+            account,
+            stored,
+            access,
+            account_lock,
+            source_lock,
+        })
+    }
+
+    /// Checks the password against the stored hash, or against a dummy
+    /// when there is none (`None`): the same work either way.
+    async fn login_verdict(
+        &self,
+        stored: Option<&PasswordRecord>,
+        password: SecretString,
+    ) -> Result<Option<Verification>, ServiceError> {
+        let failed = |e: super::password::PasswordError| {
+            ServiceError::AuditLog(format!("password check: {e}"))
+        };
+        let hasher = &self.identity.hasher;
+        if let Some(p) = stored {
+            Ok(Some(
+                hasher
+                    .verify(password, p.hash.clone())
+                    .await
+                    .map_err(failed)?,
+            ))
+        } else {
+            hasher.verify_dummy(password).await.map_err(failed)?;
+            Ok(None)
+        }
+    }
+
+    /// Why a login fails, if it does: `verdict` is the password check
+    /// against the password stored in `facts` (`None`: none was).
+    fn login_failure(
+        &self,
+        facts: &LoginFacts,
+        verdict: Option<Verification>,
+        ctx: &RequestContext,
+    ) -> Option<&'static str> {
+        match (&facts.account, verdict) {
             (None, _) => Some("unknown login name"),
-            (Some(_), None) => Some("the account has no password"),
+            (Some(_), None) if facts.stored.is_none() => Some("the account has no password"),
+            (Some(_), None) => Some("the password changed during the login"),
             (Some(_), Some(v)) if !v.matches => Some("wrong password"),
             (Some(a), Some(_)) if a.state != PrincipalState::Active => {
                 Some("the account is not active")
@@ -163,52 +266,74 @@ impl Rempart {
             (Some(a), Some(_)) if a.kind == AccountKind::Service => {
                 Some("service accounts do not log in")
             }
-            (Some(a), Some(_)) if !self.source_allowed(a, &access, ctx) => {
+            (Some(a), Some(_)) if !self.source_allowed(a, &facts.access, ctx) => {
                 Some("source outside the account's allow-list")
             }
             _ => None,
-        };
-        if let Some(reason) = failure {
-            let mut tx = self.kernel.store.begin().await?;
-            self.count_failure(tx.as_mut(), now, &account_throttle)
-                .await?;
-            if let Some(key) = source_key(ctx) {
-                self.count_source_failure(tx.as_mut(), now, &key).await?;
-            }
-            let draft = login_draft(&target, tenant, Outcome::Denied, reason);
-            self.kernel
-                .append_audit(tx.as_mut(), ctx, now, draft)
-                .await?;
-            self.lockout_events(tx.as_mut(), ctx, now, &account_throttle, &target)
-                .await?;
-            tx.commit().await?;
-            return Err(ServiceError::LoginFailed);
         }
-        let (Some(account), Some(stored), Some(verdict)) = (account, stored, verdict) else {
+    }
+
+    /// The password hashed with the current parameters, when the stored
+    /// hash was made with others (the password now known to be right).
+    async fn rehash(
+        &self,
+        verdict: Option<Verification>,
+        password: SecretString,
+    ) -> Option<String> {
+        if !verdict.is_some_and(|v| v.needs_rehash) {
+            return None;
+        }
+        match self.identity.hasher.hash(password).await {
+            Ok(hash) => Some(hash),
+            Err(e) => {
+                tracing::warn!(error = %e, "password re-hash failed; kept the old hash");
+                None
+            }
+        }
+    }
+
+    /// Records a failed login in the gate: counted for the login name and
+    /// the source, with the lockout it may cause. Returns the answer.
+    async fn login_failed(
+        &self,
+        mut gate: Gate<'_, Write, Cleared>,
+        throttle: &str,
+        target: &Target,
+        reason: &str,
+    ) -> Result<ServiceError, ServiceError> {
+        let now = gate.now();
+        self.count_failure(gate.tx(), now, throttle).await?;
+        if let Some(key) = source_key(gate.ctx()) {
+            self.count_source_failure(gate.tx(), now, &key).await?;
+        }
+        gate.details(Details::reason(reason));
+        self.lockout_events(&mut gate, throttle, target).await?;
+        gate.commit_as(Outcome::Denied).await?;
+        Ok(ServiceError::LoginFailed)
+    }
+
+    /// The session of a login whose password was right, at its next step;
+    /// recorded as the account's own act (and, for an emergency account,
+    /// with a high-severity alarm).
+    async fn open_session(
+        &self,
+        mut gate: Gate<'_, Write, Cleared>,
+        facts: LoginFacts,
+        throttle: &str,
+        secret: SecretString,
+        rehashed: Option<String>,
+    ) -> Result<LoginStep, ServiceError> {
+        let (Some(account), Some(stored)) = (facts.account, facts.stored) else {
             return Err(ServiceError::LoginFailed);
         };
-
-        let secret = secret::generate(SecretKind::Session)?;
-        // The parameters changed: upgrade the hash now that the password is
-        // known to be right (hashed before the write transaction opens, so
-        // that no write waits on Argon2id).
-        let rehashed = if verdict.needs_rehash {
-            match self.identity.hasher.hash(password).await {
-                Ok(hash) => Some(hash),
-                Err(e) => {
-                    tracing::warn!(error = %e, "password re-hash failed; kept the old hash");
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let mut tx = self.kernel.store.begin().await?;
+        let now = gate.now();
+        let source = gate.ctx().source;
+        let tx = gate.tx();
         if let Some(hash) = rehashed {
             tx.rehash_password(account.id, &hash).await?;
         }
-        if account_lock.is_some() {
-            tx.clear_throttle(&account_throttle).await?;
+        if facts.account_lock.is_some() {
+            tx.clear_throttle(throttle).await?;
         }
         let grants = tx.grants_of(account.id).await?;
         let has_totp = tx
@@ -218,9 +343,9 @@ impl Rempart {
         let has_webauthn = !tx.webauthn_credentials(account.id).await?.is_empty();
         let stage = if has_totp || has_webauthn {
             SessionStage::SecondFactor
-        } else if self.mfa_required(&account, &grants, now, &access) {
+        } else if self.mfa_required(&account, &grants, now, &facts.access) {
             SessionStage::EnrolMfa
-        } else if Self::password_change_due(&self.policy_with(&access), &stored, now) {
+        } else if Self::password_change_due(&self.policy_with(&facts.access), &stored, now) {
             SessionStage::ChangePassword
         } else {
             SessionStage::Full
@@ -235,34 +360,24 @@ impl Rempart {
             expires_at: now + self.identity.config.session_absolute(),
             authenticated_at: now,
             revoked_at: None,
-            source: ctx.source.map(|ip| ip.to_string()),
+            source: source.map(|ip| ip.to_string()),
         };
         tx.insert_session(&session).await?;
-        let draft = Draft::new(
-            format!("principal:{}", account.id),
-            Action::Login,
-            Outcome::Success,
-        )
-        .target(format!("session:{}", session.id))
-        .details(Details::field("next", stage.as_str()))
-        .in_tenant(account.tenant);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
+        gate.by(Caller::Holder(account.id));
+        gate.on(Target::Session(session.id));
+        gate.in_tenant(account.tenant);
+        gate.details(Details::field("next", stage.as_str()));
         if account.break_glass {
-            let draft = Draft::new(
-                format!("principal:{}", account.id),
-                Action::BreakGlass,
+            let alarm = Call::new(Caller::Holder(account.id), gate.ctx(), Action::BreakGlass)
+                .on(Target::Session(session.id));
+            gate.also(
+                alarm,
                 Outcome::Success,
-            )
-            .target(format!("session:{}", session.id))
-            .details(Details::field("severity", "high"));
-            self.kernel
-                .append_audit(tx.as_mut(), ctx, now, draft)
-                .await?;
+                Some(Details::field("severity", "high")),
+            );
             tracing::warn!(account = %account.id, "emergency (break-glass) account logged in");
         }
-        tx.commit().await?;
+        gate.commit().await?;
         Ok(LoginStep {
             session: secret,
             session_id: session.id,
@@ -274,126 +389,95 @@ impl Rempart {
 
     /// The second factor of a login: a TOTP code (never accepted twice) or
     /// a single-use recovery code.
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one flow read top to bottom: each refusal is recorded where it happens"
-    )]
     pub async fn second_factor(
         &self,
         ctx: &RequestContext,
         session: &SecretString,
         code: &SecretString,
     ) -> Result<LoginStep, ServiceError> {
-        let now = self.kernel.clock.now();
         let (actor, record) = self
             .authenticate_session(ctx, session, &[SessionStage::SecondFactor])
             .await?;
-        let target = format!("session:{}", record.id);
-        let mut tx = self.kernel.store.begin_read().await?;
-        let account = tx.principal(actor.principal).await?;
-        let totp = tx.totp(actor.principal).await?;
-        let password = tx.password(actor.principal).await?;
-        drop(tx);
-        let Some(account) = account else {
+        let target = Target::Session(record.id);
+        let call = Call::by(&actor, ctx, Action::LoginSecondFactor).on(target.clone());
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        let Some(account) = gate.read().principal(actor.principal).await? else {
             return Err(ServiceError::Unauthenticated);
         };
-        let throttle = self.account_key(&account);
-        self.refuse_if_locked(
-            &actor,
-            ctx,
-            now,
-            &account,
-            &target,
-            Action::LoginSecondFactor,
-        )
-        .await?;
-        let mut tx = self.kernel.store.begin_read().await?;
-        let policy = self.policy_with(&self.access_of(tx.as_mut(), &account).await?);
-        drop(tx);
-
+        gate.in_tenant(account.tenant);
+        let mut gate = self.unless_locked(gate, &account).await?;
         let text = code.expose_secret().trim();
-        let mut tx = self.kernel.store.begin().await?;
-        let outcome: Result<&'static str, String> = if is_recovery_code(text) {
-            if tx
-                .use_recovery_code(actor.principal, &recovery_fingerprint(text), now)
-                .await?
-            {
+        let throttle = self.account_key(&account);
+        let method = match self.check_code(&mut gate, actor.principal, text).await? {
+            Ok(method) => method,
+            Err(reason) => {
+                let details = Details::reason(reason.clone());
+                self.factor_refused(gate, &throttle, &target, details)
+                    .await?;
+                return Err(ServiceError::SecondFactorRefused(reason));
+            }
+        };
+        let now = gate.now();
+        let policy = self.policy_with(&self.access_of(gate.read(), &account).await?);
+        let password = gate.read().password(actor.principal).await?;
+        let stage = if password.is_some_and(|p| Self::password_change_due(&policy, &p, now)) {
+            SessionStage::ChangePassword
+        } else {
+            SessionStage::Full
+        };
+        gate.tx().update_session(record.id, stage, now, now).await?;
+        gate.tx().clear_throttle(&throttle).await?;
+        gate.details(Details::field("method", method));
+        gate.commit().await?;
+        Ok(LoginStep {
+            session: session.clone(),
+            session_id: record.id,
+            principal: actor.principal,
+            stage,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// Checks a second-factor code in the gate: a recovery code (used up),
+    /// or a code of the account's authenticator (its step advanced). The
+    /// method that passed, or why none did.
+    async fn check_code(
+        &self,
+        gate: &mut Gate<'_, Write, Cleared>,
+        principal: PrincipalId,
+        text: &str,
+    ) -> Result<Result<&'static str, String>, ServiceError> {
+        let now = gate.now();
+        if is_recovery_code(text) {
+            let used = gate
+                .tx()
+                .use_recovery_code(principal, &recovery_fingerprint(text), now)
+                .await?;
+            return Ok(if used {
                 Ok("recovery code")
             } else {
                 Err("not a valid unused recovery code".to_owned())
-            }
-        } else {
-            match &totp {
-                Some(t) if t.confirmed_at.is_some() => {
-                    drop(tx);
-                    let secret = self.open_totp(t).await?;
-                    tx = self.kernel.store.begin().await?;
-                    match secret.verify(text, now, t.last_step) {
-                        Ok(step) => {
-                            if tx
-                                .advance_totp_step(actor.principal, t.last_step, step, None)
-                                .await?
-                            {
-                                Ok("totp")
-                            } else {
-                                Err(TotpRefusal::Replayed.to_string())
-                            }
-                        }
-                        Err(refusal) => Err(refusal.to_string()),
-                    }
-                }
-                _ => Err("no authenticator is enrolled".to_owned()),
-            }
+            });
+        }
+        let totp = gate.read().totp(principal).await?;
+        let Some(totp) = totp.filter(|t| t.confirmed_at.is_some()) else {
+            return Ok(Err("no authenticator is enrolled".to_owned()));
         };
-        match outcome {
-            Ok(method) => {
-                let must_change =
-                    password.is_some_and(|p| Self::password_change_due(&policy, &p, now));
-                let stage = if must_change {
-                    SessionStage::ChangePassword
-                } else {
-                    SessionStage::Full
-                };
-                tx.update_session(record.id, stage, now, now).await?;
-                tx.clear_throttle(&throttle).await?;
-                let draft = Draft::new(
-                    actor.audit_name(),
-                    Action::LoginSecondFactor,
-                    Outcome::Success,
-                )
-                .target(target)
-                .details(Details::field("method", method))
-                .in_tenant(account.tenant);
-                self.kernel
-                    .append_audit(tx.as_mut(), ctx, now, draft)
-                    .await?;
-                tx.commit().await?;
-                Ok(LoginStep {
-                    session: session.clone(),
-                    session_id: record.id,
-                    principal: actor.principal,
-                    stage,
-                    expires_at: record.expires_at,
-                })
-            }
-            Err(reason) => {
-                self.count_failure(tx.as_mut(), now, &throttle).await?;
-                let draft = Draft::new(
-                    actor.audit_name(),
-                    Action::LoginSecondFactor,
-                    Outcome::Denied,
-                )
-                .target(target.clone())
-                .details(Details::reason(reason.clone()))
-                .in_tenant(account.tenant);
-                self.kernel
-                    .append_audit(tx.as_mut(), ctx, now, draft)
-                    .await?;
-                self.lockout_events(tx.as_mut(), ctx, now, &throttle, &target)
-                    .await?;
-                tx.commit().await?;
-                Err(ServiceError::SecondFactorRefused(reason))
-            }
+        Ok(self.check_totp(gate, &totp, text).await?.map(|()| "totp"))
+    }
+
+    /// Checks a code of the authenticator `totp` in the gate, and advances
+    /// its step (a code is never accepted twice); why not, if it fails.
+    async fn check_totp(
+        &self,
+        gate: &mut Gate<'_, Write, Cleared>,
+        totp: &TotpRecord,
+        code: &str,
+    ) -> Result<Result<(), String>, ServiceError> {
+        let secret = self.open_totp(gate.read(), totp).await?;
+        match secret.verify(code, gate.now(), totp.last_step) {
+            Ok(step) => advance_totp(gate, totp, step, None).await,
+            Err(refusal) => Ok(Err(refusal.to_string())),
         }
     }
 
@@ -406,89 +490,84 @@ impl Rempart {
         password: SecretString,
         code: Option<SecretString>,
     ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
         let Credential::Session { id, .. } = actor.credential else {
             return Err(ServiceError::Invalid {
                 field: "credential",
                 message: "step-up is for login sessions; API tokens need none".to_owned(),
             });
         };
-        let target = format!("session:{id}");
-        let mut tx = self.kernel.store.begin_read().await?;
+        let target = Target::Session(id);
+        let mut tx = self.kernel.read().await?;
         let account = tx.principal(actor.principal).await?;
         let stored = tx.password(actor.principal).await?;
-        let totp = tx.totp(actor.principal).await?;
-        let has_keys = !tx.webauthn_credentials(actor.principal).await?.is_empty();
         drop(tx);
         let (Some(account), Some(stored)) = (account, stored) else {
             return Err(ServiceError::LoginFailed);
         };
+        let call = Call::by(actor, ctx, Action::StepUp).on(target.clone());
         // Step-up counts failures toward the login lockout, and is refused
         // while it holds, like every other password or code check.
-        self.refuse_if_locked(actor, ctx, now, &account, &target, Action::StepUp)
-            .await?;
-        let throttle = self.account_key(&account);
+        self.refuse_if_locked(call.clone(), &account).await?;
+        // Hashing happens before the gate opens: no write waits on it.
         let verdict = self
             .identity
             .hasher
             .verify(password, stored.hash.clone())
             .await
             .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
-        let mut failure = (!verdict.matches).then(|| "wrong password".to_owned());
-        let has_totp = totp.as_ref().is_some_and(|t| t.confirmed_at.is_some());
-        if failure.is_none() && !has_totp && has_keys {
-            // A second factor is enrolled, but not one this route checks: a
-            // password alone never stands in for it.
-            failure = Some(
-                "this account's second factor is a security key: step up with POST /api/v1/auth/webauthn/start"
-                    .to_owned(),
-            );
-        }
-        let mut advance = None;
-        if failure.is_none()
-            && let Some(t) = totp.filter(|t| t.confirmed_at.is_some())
-        {
-            match code {
-                None => failure = Some("a TOTP code is needed".to_owned()),
-                Some(code) => {
-                    let secret = self.open_totp(&t).await?;
-                    match secret.verify(code.expose_secret(), now, t.last_step) {
-                        Ok(step) => advance = Some((t.last_step, step)),
-                        Err(r) => failure = Some(r.to_string()),
-                    }
-                }
-            }
-        }
-        let mut tx = self.kernel.store.begin().await?;
-        if let Some((expected, step)) = advance
-            && !tx
-                .advance_totp_step(actor.principal, expected, step, None)
+        let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        let mut gate = self.unless_locked(gate, &account).await?;
+        let failure = if verdict.matches {
+            self.step_up_fails(&mut gate, actor.principal, &stored, code)
                 .await?
-        {
-            failure = Some(TotpRefusal::Replayed.to_string());
-        }
+        } else {
+            Some("wrong password".to_owned())
+        };
         if let Some(reason) = failure {
-            drop(tx);
-            let mut tx = self.kernel.store.begin().await?;
-            self.count_failure(tx.as_mut(), now, &throttle).await?;
-            let draft = Draft::new(actor.audit_name(), Action::StepUp, Outcome::Denied)
-                .target(target.clone())
-                .details(Details::reason(reason.clone()));
-            self.kernel
-                .append_audit(tx.as_mut(), ctx, now, draft)
+            let details = Details::reason(reason.clone());
+            self.factor_refused(gate, &self.account_key(&account), &target, details)
                 .await?;
-            self.lockout_events(tx.as_mut(), ctx, now, &throttle, &target)
-                .await?;
-            tx.commit().await?;
             return Err(ServiceError::SecondFactorRefused(reason));
         }
-        tx.update_session(id, SessionStage::Full, now, now).await?;
-        let draft = Draft::new(actor.audit_name(), Action::StepUp, Outcome::Success).target(target);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
+        let now = gate.now();
+        gate.tx()
+            .update_session(id, SessionStage::Full, now, now)
             .await?;
-        tx.commit().await?;
-        Ok(())
+        gate.commit().await
+    }
+
+    /// The rest of a step-up whose password was right, in the gate: the
+    /// password checked is still the one stored, and the second factor
+    /// this route checks (a TOTP code) passes. Why not, if it fails.
+    async fn step_up_fails(
+        &self,
+        gate: &mut Gate<'_, Write, Cleared>,
+        principal: PrincipalId,
+        checked: &PasswordRecord,
+        code: Option<SecretString>,
+    ) -> Result<Option<String>, ServiceError> {
+        let stored = gate.read().password(principal).await?;
+        if stored.is_none_or(|p| p.hash != checked.hash) {
+            return Ok(Some("the password changed during the check".to_owned()));
+        }
+        let totp = gate.read().totp(principal).await?;
+        let Some(totp) = totp.filter(|t| t.confirmed_at.is_some()) else {
+            // A second factor is enrolled, but not one this route checks: a
+            // password alone never stands in for it.
+            let has_keys = !gate
+                .read()
+                .webauthn_credentials(principal)
+                .await?
+                .is_empty();
+            return Ok(has_keys.then(|| KEY_ONLY.to_owned()));
+        };
+        let Some(code) = code else {
+            return Ok(Some("a TOTP code is needed".to_owned()));
+        };
+        Ok(self
+            .check_totp(gate, &totp, code.expose_secret())
+            .await?
+            .err())
     }
 
     /// The throttle key of an account's login name (its keyed hash).
@@ -498,58 +577,81 @@ impl Rempart {
             .throttle_key(&account.name.uniqueness_key())
     }
 
-    /// Refuses (and records) a second-factor attempt while the account's
-    /// login name is locked out.
+    /// Refuses (and records, in the account's tenant) an attempt while the
+    /// account's login name is locked out, before any gate opens: no
+    /// password or code is checked meanwhile.
     pub(super) async fn refuse_if_locked(
         &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
+        call: Call<'_>,
         account: &PrincipalRecord,
-        target: &str,
-        action: Action,
     ) -> Result<(), ServiceError> {
-        let mut tx = self.kernel.store.begin_read().await?;
+        let mut tx = self.kernel.read().await?;
         let lock = tx.throttle(&self.account_key(account)).await?;
         drop(tx);
-        let Some(retry) = locked_for(lock.as_ref(), now) else {
+        let Some(retry) = locked_for(lock.as_ref(), self.kernel.clock.now()) else {
             return Ok(());
         };
-        self.refuse_for(
-            actor,
-            ctx,
-            now,
-            Refusal {
-                action,
-                target: target.to_owned(),
-                tenant: account.tenant,
-                reason: "locked out",
-            },
-        )
-        .await?;
+        self.kernel
+            .record_refusal(
+                call.in_tenant(account.tenant),
+                Outcome::Denied,
+                "locked out",
+            )
+            .await?;
         Err(ServiceError::LockedOut {
             retry_after_secs: retry,
         })
     }
 
+    /// The gate, unless the account's login name is locked out as its
+    /// transaction sees it: then the attempt is refused like
+    /// [`Rempart::refuse_if_locked`] refuses it.
+    pub(super) async fn unless_locked<'a, M, S>(
+        &self,
+        mut gate: Gate<'a, M, S>,
+        account: &PrincipalRecord,
+    ) -> Result<Gate<'a, M, S>, ServiceError> {
+        let lock = gate.read().throttle(&self.account_key(account)).await?;
+        let Some(retry) = locked_for(lock.as_ref(), gate.now()) else {
+            return Ok(gate);
+        };
+        gate.in_tenant(account.tenant);
+        let answer = ServiceError::LockedOut {
+            retry_after_secs: retry,
+        };
+        Err(gate.refuse("locked out", answer).await)
+    }
+
+    /// Records a refused second factor (or step-up) in the gate, with
+    /// `details`: counted toward the account's lockout, with the lockout
+    /// it may cause. What else the gate changed (a ceremony taken) stays.
+    pub(super) async fn factor_refused(
+        &self,
+        mut gate: Gate<'_, Write, Cleared>,
+        throttle: &str,
+        target: &Target,
+        details: Details,
+    ) -> Result<(), ServiceError> {
+        let now = gate.now();
+        self.count_failure(gate.tx(), now, throttle).await?;
+        gate.details(details);
+        self.lockout_events(&mut gate, throttle, target).await?;
+        gate.commit_as(Outcome::Denied).await
+    }
+
     /// Ends the caller's own session.
     pub async fn logout(&self, actor: &Actor, ctx: &RequestContext) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
         let Credential::Session { id, .. } = actor.credential else {
             return Err(ServiceError::Invalid {
                 field: "credential",
                 message: "only a login session logs out; revoke an API token instead".to_owned(),
             });
         };
-        let mut tx = self.kernel.store.begin().await?;
-        tx.revoke_session(id, now).await?;
-        let draft = Draft::new(actor.audit_name(), Action::Logout, Outcome::Success)
-            .target(format!("session:{id}"));
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let call = Call::by(actor, ctx, Action::Logout).on(Target::Session(id));
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let now = gate.now();
+        gate.tx().revoke_session(id, now).await?;
+        gate.commit().await
     }
 
     /// Records the login-name key's check value on first start, and tells
@@ -557,9 +659,9 @@ impl Rempart {
     /// another key would count failures apart from the others.
     pub async fn login_key_matches(&self) -> Result<bool, ServiceError> {
         let mine = self.identity.login_key.check_value();
-        let mut tx = self.kernel.store.begin().await?;
-        let recorded = tx.record_login_key_check(mine).await?;
-        tx.commit().await?;
+        let mut books = self.kernel.bookkeeping().await?;
+        let recorded = books.record_login_key_check(mine).await?;
+        books.commit().await?;
         Ok(recorded == mine)
     }
 
@@ -567,17 +669,14 @@ impl Rempart {
     /// escalation looks back that far). Run by `rempart serve` every few
     /// minutes; returns how many were forgotten.
     pub async fn purge_login_throttle(&self) -> Result<u64, ServiceError> {
-        let now = self.kernel.clock.now();
-        let mut tx = self.kernel.store.begin().await?;
-        let purged = tx.purge_login_throttle(now - Duration::days(1)).await?;
+        let call = Call::system(Action::ThrottlePurge);
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Internal);
+        let before = gate.now() - Duration::days(1);
+        let purged = gate.tx().purge_login_throttle(before).await?;
         if purged > 0 {
-            let draft = Draft::new("system", Action::ThrottlePurge, Outcome::Success)
-                .details(Details::field("purged", purged.to_string()));
-            self.kernel
-                .append_audit(tx.as_mut(), &RequestContext::system(), now, draft)
-                .await?;
+            gate.details(Details::field("purged", purged.to_string()));
+            gate.commit().await?;
         }
-        tx.commit().await?;
         Ok(purged)
     }
 
@@ -642,45 +741,41 @@ impl Rempart {
         Ok(())
     }
 
-    /// Appends a high-severity lockout event when `key` was just locked.
+    /// Adds a high-severity lockout event to the gate's for each of `key`
+    /// and the request's source that was just locked.
     pub(super) async fn lockout_events(
         &self,
-        tx: &mut dyn Tx,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
+        gate: &mut Gate<'_, Write, Cleared>,
         key: &str,
-        target: &str,
+        target: &Target,
     ) -> Result<(), ServiceError> {
-        let keys = std::iter::once(key.to_owned()).chain(source_key(ctx));
+        let now = gate.now();
+        let keys = std::iter::once(key.to_owned()).chain(source_key(gate.ctx()));
         for key in keys {
-            let Some(record) = tx.throttle(&key).await? else {
+            let Some(record) = gate.read().throttle(&key).await? else {
                 continue;
             };
-            if record.failures == 0 && record.locked_until.is_some_and(|u| now < u) {
-                let mut details = serde_json::Map::new();
-                details.insert("severity".to_owned(), "high".into());
-                details.insert(
-                    "locked_for_secs".to_owned(),
-                    record
-                        .locked_until
-                        .map_or(0, |u| (u - now).whole_seconds())
-                        .into(),
-                );
-                details.insert(
-                    "on".to_owned(),
-                    if key.starts_with("source:") {
-                        "source"
-                    } else {
-                        "account"
-                    }
-                    .into(),
-                );
-                let draft = Draft::new("system", Action::Lockout, Outcome::Success)
-                    .target(target.to_owned())
-                    .details(Details::new(&details));
-                self.kernel.append_audit(tx, ctx, now, draft).await?;
-                tracing::warn!(target = %target, "login locked out after repeated failures");
-            }
+            let Some(until) = record
+                .locked_until
+                .filter(|u| record.failures == 0 && now < *u)
+            else {
+                continue;
+            };
+            let mut details = serde_json::Map::new();
+            details.insert("severity".to_owned(), "high".into());
+            details.insert(
+                "locked_for_secs".to_owned(),
+                (until - now).whole_seconds().into(),
+            );
+            let on = if key.starts_with("source:") {
+                "source"
+            } else {
+                "account"
+            };
+            details.insert("on".to_owned(), on.into());
+            let lockout = Call::new(Caller::System, gate.ctx(), Action::Lockout).on(target.clone());
+            gate.also(lockout, Outcome::Success, Some(Details::new(&details)));
+            tracing::warn!(target = %target, "login locked out after repeated failures");
         }
         Ok(())
     }
@@ -696,19 +791,26 @@ impl Rempart {
     ) -> Result<(Actor, SessionRecord), ServiceError> {
         let now = self.kernel.clock.now();
         let idle = self.identity.config.session_idle();
-        let mut tx = self.kernel.store.begin_read().await?;
+        let mut tx = self.kernel.read().await?;
         let found = tx.session_by_hash(&secret::fingerprint(secret)).await?;
-        let live = found.filter(|s| {
-            s.revoked_at.is_none() && now < s.expires_at && now - s.last_seen_at < idle
-        });
-        let principal = match &live {
-            Some(s) => tx.principal(s.principal).await?,
-            None => None,
+        let refused = match &found {
+            None => Some("unknown session"),
+            Some(s) if s.revoked_at.is_some() => Some("the session ended"),
+            Some(s) if now >= s.expires_at => Some("the session expired"),
+            Some(s) if now - s.last_seen_at >= idle => Some("the session was idle too long"),
+            Some(_) => None,
         };
-        let (Some(session), Some(principal)) = (live, principal) else {
+        let principal = match (&found, refused) {
+            (Some(s), None) => tx.principal(s.principal).await?,
+            _ => None,
+        };
+        let (Some(session), Some(principal)) = (found, principal) else {
             drop(tx);
-            let draft = Draft::new("anonymous", Action::AuthSession, Outcome::Denied);
-            self.refuse(ctx, now, draft).await?;
+            let call = Call::new(Caller::Anonymous, ctx, Action::AuthSession);
+            let reason = refused.unwrap_or("the session's holder no longer exists");
+            self.kernel
+                .record_refusal(call, Outcome::Denied, reason)
+                .await?;
             return Err(ServiceError::Unauthenticated);
         };
         let mut tx = self
@@ -722,9 +824,9 @@ impl Rempart {
         let grants = tx.grants_of(principal.id).await?;
         drop(tx);
         if now - session.last_seen_at >= SESSION_TOUCH_INTERVAL {
-            let mut tx = self.kernel.store.begin().await?;
-            tx.touch_session(session.id, now).await?;
-            tx.commit().await?;
+            let mut books = self.kernel.bookkeeping().await?;
+            books.touch_session(session.id, now).await?;
+            books.commit().await?;
         }
         let actor = Actor::with_credential(
             principal.id,
@@ -770,6 +872,27 @@ impl Rempart {
     }
 }
 
+/// Advances an account's TOTP step to `step` from the `checked` record's
+/// (and confirms a pending enrolment at `confirmed_at`): refused, with the
+/// reason, when the step was taken already (a replayed code, or another
+/// request's at once).
+pub(super) async fn advance_totp(
+    gate: &mut Gate<'_, Write, Cleared>,
+    checked: &TotpRecord,
+    step: u64,
+    confirmed_at: Option<OffsetDateTime>,
+) -> Result<Result<(), String>, ServiceError> {
+    let advanced = gate
+        .tx()
+        .advance_totp_step(checked.principal, checked.last_step, step, confirmed_at)
+        .await?;
+    Ok(if advanced {
+        Ok(())
+    } else {
+        Err(TotpRefusal::Replayed.to_string())
+    })
+}
+
 /// The grants a restricted credential carries: each grant's permissions
 /// cut to `permissions`, and, for a credential bound to `tenant`, scopes
 /// narrowed to that tenant (grants elsewhere dropped).
@@ -796,18 +919,6 @@ pub fn restrict(
             (!grant.permissions.is_empty()).then_some(grant)
         })
         .collect()
-}
-
-fn login_draft(
-    target: &str,
-    tenant: Option<rempart_model::TenantId>,
-    outcome: Outcome,
-    reason: &str,
-) -> Draft {
-    Draft::new("anonymous", Action::Login, outcome)
-        .target(target.to_owned())
-        .details(Details::reason(reason))
-        .in_tenant(tenant)
 }
 
 #[cfg(test)]

@@ -38,19 +38,15 @@ pub use strength::measure;
 pub use tenant_access::TenantAccess;
 
 use rempart_model::password_policy::PasswordPolicy;
-use rempart_model::{Action, Environment, Outcome, Permission, PrincipalId, Scope, TenantId};
+use rempart_model::{Environment, Permission, PrincipalId, Scope, TenantId};
 use rempart_store::PrincipalRecord;
-use time::OffsetDateTime;
 
 use crate::identity::password::{HashParams, PasswordError, PasswordHasher};
-use crate::kernel::actor::Actor;
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
-use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::{Cleared, Gate, Open};
 use crate::kernel::target::Target;
-use crate::kernel::visibility::{Sight, Why, account_not_found, no_account};
+use crate::kernel::visibility::{Sight, Why, account_not_found};
 use crate::service::Rempart;
 
 /// The identity settings in force and the password hasher they configure.
@@ -160,186 +156,9 @@ impl Default for Identity {
     }
 }
 
-/// What a refusal records and answers.
-pub(crate) struct Refusal<'a> {
-    pub action: Action,
-    pub target: String,
-    pub tenant: Option<TenantId>,
-    pub reason: &'a str,
-}
-
 impl Rempart {
     pub fn identity(&self) -> &Identity {
         &self.identity
-    }
-
-    /// Deny by default (invariant 2): allowed, or the refusal is recorded
-    /// (with the permission that was missing) and `Forbidden` answered.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "who, from where, when, what is needed, on what, for which action"
-    )]
-    pub(crate) async fn authorize(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        permission: Permission,
-        target: (&Scope, Option<&Environment>),
-        action: Action,
-        target_name: &str,
-    ) -> Result<(), ServiceError> {
-        if actor.may(permission, target.0, target.1, now) {
-            return Ok(());
-        }
-        let tenant = match target.0 {
-            Scope::Tenant(t) => Some(*t),
-            _ => None,
-        };
-        self.refuse_for(
-            actor,
-            ctx,
-            now,
-            Refusal {
-                action,
-                target: target_name.to_owned(),
-                tenant,
-                reason: &format!("permission {permission} needed"),
-            },
-        )
-        .await?;
-        Err(ServiceError::Forbidden { permission })
-    }
-
-    /// The account `id`, once `actor` sees it (out of scope, it is not
-    /// found), may do `permission` over it and has proved identity
-    /// recently: the lookup, authorization and step-up that every service
-    /// changing an account starts with.
-    pub(crate) async fn account_for_change(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        id: PrincipalId,
-        permission: Permission,
-        action: Action,
-    ) -> Result<PrincipalRecord, ServiceError> {
-        let target = format!("principal:{id}");
-        let (record, scope, env) = self
-            .account_in_sight(actor, ctx, now, id, Sight::Account, no_account(id, action))
-            .await?;
-        self.authorize(
-            actor,
-            ctx,
-            now,
-            permission,
-            (&scope, env.as_ref()),
-            action,
-            &target,
-        )
-        .await?;
-        self.require_step_up(actor, ctx, now, action, &target)
-            .await?;
-        Ok(record)
-    }
-
-    /// Sensitive actions from a session need a proof of identity within
-    /// `identity.step_up_secs`.
-    pub(crate) async fn require_step_up(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        action: Action,
-        target: &str,
-    ) -> Result<(), ServiceError> {
-        if actor.recently_authenticated(now, self.identity.config.step_up()) {
-            return Ok(());
-        }
-        self.refuse_for(
-            actor,
-            ctx,
-            now,
-            Refusal {
-                action,
-                target: target.to_owned(),
-                tenant: None,
-                reason: "step-up re-authentication needed",
-            },
-        )
-        .await?;
-        Err(ServiceError::StepUpRequired)
-    }
-
-    /// A credential cut to one tenant or to some permissions acts within
-    /// that cut only (invariant 8): it changes none of its holder's
-    /// sign-in factors, and no other credential of its holder, which are
-    /// the holder's whole authority. Refused as `no-escalation`.
-    pub(crate) async fn require_uncut(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        action: Action,
-        target: &str,
-    ) -> Result<(), ServiceError> {
-        if !actor.cut().narrows_what() {
-            return Ok(());
-        }
-        let refused = self
-            .refuse_rule(
-                actor,
-                ctx,
-                now,
-                Refusal {
-                    action,
-                    target: target.to_owned(),
-                    tenant: None,
-                    reason: "a credential cut to one tenant or some permissions changes neither its holder's sign-in factors nor its holder's other credentials",
-                },
-                "no-escalation",
-            )
-            .await?;
-        Err(refused)
-    }
-
-    /// Records a refusal by `actor`, its reason sealed in the details.
-    pub(crate) async fn refuse_for(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        refusal: Refusal<'_>,
-    ) -> Result<(), ServiceError> {
-        let draft = Draft::new(actor.audit_name(), refusal.action, Outcome::Denied)
-            .target(refusal.target)
-            .details(Details::reason(refusal.reason))
-            .in_tenant(refusal.tenant);
-        self.refuse_with_details(ctx, now, draft).await
-    }
-
-    /// Refuses with a named rule (separation of duties, no self-grant …).
-    pub(crate) async fn refuse_rule(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        refusal: Refusal<'_>,
-        rule: &'static str,
-    ) -> Result<ServiceError, ServiceError> {
-        let message = refusal.reason.to_owned();
-        let reason = format!("rule {rule}: {message}");
-        self.refuse_for(
-            actor,
-            ctx,
-            now,
-            Refusal {
-                reason: &reason,
-                ..refusal
-            },
-        )
-        .await?;
-        Ok(ServiceError::RuleRefused { rule, message })
     }
 }
 
@@ -368,10 +187,6 @@ impl Rempart {
     /// that cut only (invariant 8): it changes none of its holder's
     /// sign-in factors, and no other credential of its holder, which are
     /// the holder's whole authority. Refused as `no-escalation`.
-    #[allow(
-        dead_code,
-        reason = "the gate's check for the changes of sign-in factors, which move to the gate next"
-    )]
     pub(crate) async fn ensure_uncut<'a, M, S>(
         &self,
         gate: Gate<'a, M, S>,

@@ -220,17 +220,6 @@ impl Rempart {
         }
     }
 
-    /// The password policy for `account`, read outside any gate.
-    pub(crate) async fn policy_for(
-        &self,
-        account: &PrincipalRecord,
-    ) -> Result<PasswordPolicy, ServiceError> {
-        let mut tx = self.kernel.read().await?;
-        let access = self.access_of(tx.as_mut(), account).await?;
-        drop(tx);
-        Ok(self.policy_with(&access))
-    }
-
     /// Whether `account` may act from `ctx`'s source: staff within
     /// `access.admin_allow_list`, tenant users within their tenant's list.
     pub(crate) fn source_allowed(

@@ -12,15 +12,17 @@
 //! account's lockout like a wrong TOTP code, and changes nothing else: the
 //! credential and the session are left as they were.
 
-use rempart_model::{Action, Outcome};
+use rempart_model::{Action, PrincipalId};
 use rempart_store::{
-    CeremonyKind, SessionRecord, SessionStage, WebauthnCeremonyRecord, WebauthnCredentialRecord,
+    CeremonyKind, ReadTx, SessionRecord, SessionStage, WebauthnCeremonyRecord,
+    WebauthnCredentialRecord,
 };
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, Webauthn, WebauthnBuilder, WebauthnError,
+    AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration, Webauthn,
+    WebauthnBuilder, WebauthnError,
 };
 
 pub use webauthn_rs::prelude::{
@@ -31,10 +33,11 @@ pub use webauthn_rs::prelude::{
 use super::IdentityConfig;
 use super::login::LoginStep;
 use crate::kernel::actor::{Actor, Credential};
-use crate::kernel::audit_chain::Draft;
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
+use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Write};
+use crate::kernel::target::Target;
 use crate::service::Rempart;
 
 /// How long a started ceremony may be finished.
@@ -111,6 +114,18 @@ fn parse_passkeys(records: &[WebauthnCredentialRecord]) -> Result<Vec<Passkey>, 
         .collect()
 }
 
+/// The session behind a session actor, with its stage; `None` for an API
+/// token.
+async fn session_of(
+    tx: &mut dyn ReadTx,
+    actor: &Actor,
+) -> Result<Option<SessionRecord>, ServiceError> {
+    let Credential::Session { id, .. } = actor.credential else {
+        return Ok(None);
+    };
+    Ok(tx.session(id).await?)
+}
+
 fn state_json<T: serde::Serialize>(state: &T) -> Result<String, ServiceError> {
     serde_json::to_string(state)
         .map_err(|e| ServiceError::AuditLog(format!("WebAuthn ceremony state: {e}")))
@@ -139,18 +154,6 @@ impl Rempart {
             .ok_or(ServiceError::WebauthnNotConfigured)
     }
 
-    /// The session behind a session actor, with its stage; `None` for an
-    /// API token.
-    async fn session_of(&self, actor: &Actor) -> Result<Option<SessionRecord>, ServiceError> {
-        let Credential::Session { id, .. } = actor.credential else {
-            return Ok(None);
-        };
-        let mut tx = self.kernel.store.begin_read().await?;
-        let session = tx.session(id).await?;
-        drop(tx);
-        Ok(session)
-    }
-
     /// Starts registering a security key or passkey for the caller, from a
     /// login session that is logged in or waiting for MFA enrolment.
     pub async fn webauthn_register_start(
@@ -159,9 +162,10 @@ impl Rempart {
         ctx: &RequestContext,
     ) -> Result<WebauthnChallenge<CreationChallengeResponse>, ServiceError> {
         let webauthn = self.webauthn()?;
-        let now = self.kernel.clock.now();
-        let target = format!("principal:{}", actor.principal);
-        let session = self.session_of(actor).await?;
+        let call = Call::by(actor, ctx, Action::WebauthnRegisterStart)
+            .on(Target::Principal(actor.principal));
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let session = session_of(gate.read(), actor).await?;
         let Some(session) =
             session.filter(|s| matches!(s.stage, SessionStage::EnrolMfa | SessionStage::Full))
         else {
@@ -170,28 +174,17 @@ impl Rempart {
                 message: "a security key or passkey is registered from a login session".to_owned(),
             });
         };
-        let mut tx = self.kernel.store.begin_read().await?;
-        let existing = tx.webauthn_credentials(actor.principal).await?;
-        drop(tx);
+        let existing = gate.read().webauthn_credentials(actor.principal).await?;
         if existing.len() >= MAX_CREDENTIALS {
-            self.refuse_for(
-                actor,
-                ctx,
-                now,
-                super::Refusal {
-                    action: Action::WebauthnRegisterStart,
-                    target,
-                    tenant: None,
-                    reason: "too many security keys and passkeys",
-                },
-            )
-            .await?;
-            return Err(ServiceError::Invalid {
+            let answer = ServiceError::Invalid {
                 field: "credential",
                 message: format!(
                     "at most {MAX_CREDENTIALS} security keys and passkeys per account"
                 ),
-            });
+            };
+            return Err(gate
+                .refuse("too many security keys and passkeys", answer)
+                .await);
         }
         let exclude = parse_passkeys(&existing)?
             .iter()
@@ -205,6 +198,7 @@ impl Rempart {
                 Some(exclude),
             )
             .map_err(|e| ServiceError::AuditLog(format!("WebAuthn registration: {e}")))?;
+        let now = gate.now();
         let ceremony = WebauthnCeremonyRecord {
             id: self.kernel.clock.new_id(),
             principal: actor.principal,
@@ -214,20 +208,10 @@ impl Rempart {
             created_at: now,
             expires_at: now + CEREMONY_LIFETIME,
         };
-        let mut tx = self.kernel.store.begin().await?;
-        tx.purge_webauthn_ceremonies(now).await?;
-        tx.insert_webauthn_ceremony(&ceremony).await?;
-        let draft = Draft::new(
-            actor.audit_name(),
-            Action::WebauthnRegisterStart,
-            Outcome::Success,
-        )
-        .target(target)
-        .details(Details::field("ceremony", ceremony.id.to_string()));
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.tx().purge_webauthn_ceremonies(now).await?;
+        gate.tx().insert_webauthn_ceremony(&ceremony).await?;
+        gate.details(Details::field("ceremony", ceremony.id.to_string()));
+        gate.commit().await?;
         Ok(WebauthnChallenge {
             ceremony: ceremony.id,
             options,
@@ -236,10 +220,6 @@ impl Rempart {
 
     /// Finishes a registration with the browser's answer. Counts as MFA
     /// enrolment: a session waiting for it moves to its next step.
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one flow read top to bottom: each refusal is recorded where it happens"
-    )]
     pub async fn webauthn_register_finish(
         &self,
         actor: &Actor,
@@ -249,8 +229,6 @@ impl Rempart {
         credential: &RegisterPublicKeyCredential,
     ) -> Result<WebauthnCredentialView, ServiceError> {
         let webauthn = self.webauthn()?;
-        let now = self.kernel.clock.now();
-        let target = format!("principal:{}", actor.principal);
         let name = name.trim();
         let name = if name.is_empty() {
             "security key"
@@ -263,14 +241,17 @@ impl Rempart {
                 message: format!("at most {MAX_NAME_CHARS} printable characters"),
             });
         }
-        let Some(session) = self.session_of(actor).await? else {
+        let call =
+            Call::by(actor, ctx, Action::WebauthnRegister).on(Target::Principal(actor.principal));
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let Some(session) = session_of(gate.read(), actor).await? else {
             return Err(ServiceError::Invalid {
                 field: "credential",
                 message: "a security key or passkey is registered from a login session".to_owned(),
             });
         };
-        let mut tx = self.kernel.store.begin().await?;
-        let taken = tx
+        let taken = gate
+            .tx()
             .take_webauthn_ceremony(
                 ceremony,
                 actor.principal,
@@ -278,65 +259,68 @@ impl Rempart {
                 CeremonyKind::Registration,
             )
             .await?;
-        let outcome: Result<Passkey, String> = match taken {
-            None => Err(UNKNOWN_CEREMONY.to_owned()),
-            Some(c) if c.expires_at <= now => Err(UNKNOWN_CEREMONY.to_owned()),
-            Some(c) => match serde_json::from_str::<PasskeyRegistration>(&c.state) {
-                Err(e) => Err(format!("the ceremony's stored state is unreadable: {e}")),
-                Ok(state) => webauthn
-                    .finish_passkey_registration(credential, &state)
-                    .map_err(|e| format!("the registration is refused: {e}")),
-            },
-        };
-        let outcome = match outcome {
-            Ok(passkey) if tx.webauthn_credential_exists(passkey.cred_id()).await? => {
+        let outcome = match registered(&webauthn, taken, gate.now(), credential) {
+            Ok(passkey)
+                if gate
+                    .read()
+                    .webauthn_credential_exists(passkey.cred_id())
+                    .await? =>
+            {
                 Err("this authenticator credential is already registered".to_owned())
             }
             other => other,
         };
-        let passkey = match outcome {
-            Ok(passkey) => passkey,
+        match outcome {
+            Ok(passkey) => {
+                self.store_passkey(gate, actor.principal, &session, name, &passkey)
+                    .await
+            }
             Err(reason) => {
                 // The ceremony stays used; nothing else changes.
-                let draft = Draft::new(
-                    actor.audit_name(),
-                    Action::WebauthnRegister,
-                    Outcome::Denied,
-                )
-                .target(target)
-                .details(Details::reason(reason.clone()));
-                self.kernel
-                    .append_audit(tx.as_mut(), ctx, now, draft)
-                    .await?;
-                tx.commit().await?;
-                return Err(ServiceError::SecondFactorRefused(reason));
+                gate.details(Details::reason(reason.clone()));
+                gate.commit_as(rempart_model::Outcome::Denied).await?;
+                Err(ServiceError::SecondFactorRefused(reason))
             }
-        };
+        }
+    }
+
+    /// Stores a registered credential, with fresh recovery codes when the
+    /// account has none left, and moves a session waiting for MFA
+    /// enrolment on.
+    async fn store_passkey(
+        &self,
+        mut gate: Gate<'_, Write, Cleared>,
+        principal: PrincipalId,
+        session: &SessionRecord,
+        name: &str,
+        passkey: &Passkey,
+    ) -> Result<WebauthnCredentialView, ServiceError> {
+        let now = gate.now();
         let record = WebauthnCredentialRecord {
             id: self.kernel.clock.new_id(),
-            principal: actor.principal,
+            principal,
             credential_id: passkey.cred_id().clone(),
             name: name.to_owned(),
-            passkey: state_json(&passkey)?,
+            passkey: state_json(passkey)?,
             counter: 0,
             created_at: now,
             last_used_at: None,
         };
+        let tx = gate.tx();
         tx.insert_webauthn_credential(&record).await?;
         // A key can be lost like a phone: an account without unused
         // recovery codes gets a fresh set, as at TOTP enrolment.
-        let recovery_codes = if tx.count_recovery_codes(actor.principal).await? == 0 {
+        let recovery_codes = if tx.count_recovery_codes(principal).await? == 0 {
             let (codes, hashes) = self.new_recovery_codes()?;
-            tx.replace_recovery_codes(actor.principal, &hashes, now)
-                .await?;
+            tx.replace_recovery_codes(principal, &hashes, now).await?;
             Some(codes)
         } else {
             None
         };
         let stage = if session.stage == SessionStage::EnrolMfa {
-            let policy = self.policy_of(tx.as_mut(), actor.principal).await?;
+            let policy = self.policy_of(tx, principal).await?;
             let must_change = tx
-                .password(actor.principal)
+                .password(principal)
                 .await?
                 .is_some_and(|p| Self::password_change_due(&policy, &p, now));
             let stage = if must_change {
@@ -349,17 +333,8 @@ impl Rempart {
         } else {
             session.stage
         };
-        let draft = Draft::new(
-            actor.audit_name(),
-            Action::WebauthnRegister,
-            Outcome::Success,
-        )
-        .target(target)
-        .details(Details::field("credential", record.id.to_string()));
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.details(Details::field("credential", record.id.to_string()));
+        gate.commit().await?;
         Ok(WebauthnCredentialView {
             id: record.id,
             name: record.name,
@@ -375,7 +350,7 @@ impl Rempart {
         &self,
         actor: &Actor,
     ) -> Result<Vec<WebauthnCredentialView>, ServiceError> {
-        let mut tx = self.kernel.store.begin_read().await?;
+        let mut tx = self.kernel.read().await?;
         let records = tx.webauthn_credentials(actor.principal).await?;
         drop(tx);
         Ok(records
@@ -402,51 +377,36 @@ impl Rempart {
         ctx: &RequestContext,
         id: Uuid,
     ) -> Result<(), ServiceError> {
-        let now = self.kernel.clock.now();
-        let target = format!("webauthn:{id}");
-        self.require_uncut(actor, ctx, now, Action::WebauthnRemove, &target)
-            .await?;
-        self.require_step_up(actor, ctx, now, Action::WebauthnRemove, &target)
-            .await?;
-        let refuse = |reason: &'static str| super::Refusal {
-            action: Action::WebauthnRemove,
-            target: target.clone(),
-            tenant: None,
-            reason,
-        };
-        let mut tx = self.kernel.store.begin().await?;
+        let call = Call::by(actor, ctx, Action::WebauthnRemove).on(Target::Webauthn(id));
+        let gate = self.ensure_uncut(self.kernel.write(call).await?).await?;
+        let mut gate = self.ensure_step_up(gate).await?.clear(Clearance::Own);
         // Two removals at once must not both see another factor left.
-        tx.lock_principal(actor.principal).await?;
-        let keys = tx.webauthn_credentials(actor.principal).await?;
+        gate.tx().lock_principal(actor.principal).await?;
+        let keys = gate.read().webauthn_credentials(actor.principal).await?;
         if !keys.iter().any(|k| k.id == id) {
-            drop(tx);
-            self.refuse_for(actor, ctx, now, refuse("no such key on the account"))
-                .await?;
-            return Err(ServiceError::NotFound {
+            let answer = ServiceError::NotFound {
                 what: format!("security key {id}"),
-            });
+            };
+            return Err(gate.refuse("no such key on the account", answer).await);
         }
-        let has_totp = tx
+        let has_totp = gate
+            .read()
             .totp(actor.principal)
             .await?
             .is_some_and(|t| t.confirmed_at.is_some());
         if keys.len() == 1 && !has_totp {
-            drop(tx);
-            self.refuse_for(actor, ctx, now, refuse("the account's last second factor"))
-                .await?;
-            return Err(ServiceError::RuleRefused {
+            let answer = ServiceError::RuleRefused {
                 rule: "last-second-factor",
                 message: "this is the account's last second factor: enrol another first, or ask an administrator to reset MFA".to_owned(),
-            });
+            };
+            return Err(gate
+                .refuse("the account's last second factor", answer)
+                .await);
         }
-        tx.delete_webauthn_credential(actor.principal, id).await?;
-        let draft =
-            Draft::new(actor.audit_name(), Action::WebauthnRemove, Outcome::Success).target(target);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
+        gate.tx()
+            .delete_webauthn_credential(actor.principal, id)
             .await?;
-        tx.commit().await?;
-        Ok(())
+        gate.commit().await
     }
 
     /// Starts a WebAuthn authentication for a session waiting for its
@@ -457,7 +417,6 @@ impl Rempart {
         session: &SecretString,
     ) -> Result<WebauthnChallenge<RequestChallengeResponse>, ServiceError> {
         let webauthn = self.webauthn()?;
-        let now = self.kernel.clock.now();
         let (actor, record) = self
             .authenticate_session(
                 ctx,
@@ -465,36 +424,30 @@ impl Rempart {
                 &[SessionStage::SecondFactor, SessionStage::Full],
             )
             .await?;
-        let target = format!("session:{}", record.id);
-        let mut tx = self.kernel.store.begin_read().await?;
+        let target = Target::Session(record.id);
+        let mut tx = self.kernel.read().await?;
         let account = tx.principal(actor.principal).await?;
-        let credentials = tx.webauthn_credentials(actor.principal).await?;
         drop(tx);
         let Some(account) = account else {
             return Err(ServiceError::Unauthenticated);
         };
-        self.refuse_if_locked(&actor, ctx, now, &account, &target, Action::Webauthn)
-            .await?;
+        let attempt = Call::by(&actor, ctx, Action::Webauthn).on(target.clone());
+        self.refuse_if_locked(attempt, &account).await?;
+        let call = Call::by(&actor, ctx, Action::WebauthnStart)
+            .on(target)
+            .in_tenant(account.tenant);
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let credentials = gate.read().webauthn_credentials(actor.principal).await?;
         if credentials.is_empty() {
             let reason = "no security key or passkey is registered";
-            self.refuse_for(
-                &actor,
-                ctx,
-                now,
-                super::Refusal {
-                    action: Action::WebauthnStart,
-                    target,
-                    tenant: account.tenant,
-                    reason,
-                },
-            )
-            .await?;
-            return Err(ServiceError::SecondFactorRefused(reason.to_owned()));
+            let answer = ServiceError::SecondFactorRefused(reason.to_owned());
+            return Err(gate.refuse(reason, answer).await);
         }
         let passkeys = parse_passkeys(&credentials)?;
         let (options, state) = webauthn
             .start_passkey_authentication(&passkeys)
             .map_err(|e| ServiceError::AuditLog(format!("WebAuthn authentication: {e}")))?;
+        let now = gate.now();
         let ceremony = WebauthnCeremonyRecord {
             id: self.kernel.clock.new_id(),
             principal: actor.principal,
@@ -504,17 +457,10 @@ impl Rempart {
             created_at: now,
             expires_at: now + CEREMONY_LIFETIME,
         };
-        let mut tx = self.kernel.store.begin().await?;
-        tx.purge_webauthn_ceremonies(now).await?;
-        tx.insert_webauthn_ceremony(&ceremony).await?;
-        let draft = Draft::new(actor.audit_name(), Action::WebauthnStart, Outcome::Success)
-            .target(target)
-            .details(Details::field("ceremony", ceremony.id.to_string()))
-            .in_tenant(account.tenant);
-        self.kernel
-            .append_audit(tx.as_mut(), ctx, now, draft)
-            .await?;
-        tx.commit().await?;
+        gate.tx().purge_webauthn_ceremonies(now).await?;
+        gate.tx().insert_webauthn_ceremony(&ceremony).await?;
+        gate.details(Details::field("ceremony", ceremony.id.to_string()));
+        gate.commit().await?;
         Ok(WebauthnChallenge {
             ceremony: ceremony.id,
             options,
@@ -524,10 +470,6 @@ impl Rempart {
     /// Finishes a WebAuthn authentication with the browser's assertion. A
     /// session at its second factor moves on as with a TOTP code; a
     /// logged-in session counts as re-authenticated (step-up).
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one flow read top to bottom: each refusal is recorded where it happens"
-    )]
     pub async fn webauthn_finish(
         &self,
         ctx: &RequestContext,
@@ -536,7 +478,6 @@ impl Rempart {
         assertion: &PublicKeyCredential,
     ) -> Result<LoginStep, ServiceError> {
         let webauthn = self.webauthn()?;
-        let now = self.kernel.clock.now();
         let (actor, record) = self
             .authenticate_session(
                 ctx,
@@ -544,20 +485,17 @@ impl Rempart {
                 &[SessionStage::SecondFactor, SessionStage::Full],
             )
             .await?;
-        let target = format!("session:{}", record.id);
-        let mut tx = self.kernel.store.begin_read().await?;
-        let account = tx.principal(actor.principal).await?;
-        let password = tx.password(actor.principal).await?;
-        drop(tx);
-        let Some(account) = account else {
+        let target = Target::Session(record.id);
+        let call = Call::by(&actor, ctx, Action::Webauthn).on(target.clone());
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        let Some(account) = gate.read().principal(actor.principal).await? else {
             return Err(ServiceError::Unauthenticated);
         };
-        self.refuse_if_locked(&actor, ctx, now, &account, &target, Action::Webauthn)
-            .await?;
+        gate.in_tenant(account.tenant);
+        let mut gate = self.unless_locked(gate, &account).await?;
         let throttle = self.account_key(&account);
-
-        let mut tx = self.kernel.store.begin().await?;
-        let taken = tx
+        let taken = gate
+            .tx()
             .take_webauthn_ceremony(
                 ceremony,
                 actor.principal,
@@ -565,121 +503,141 @@ impl Rempart {
                 CeremonyKind::Authentication,
             )
             .await?;
-        let credentials = tx.webauthn_credentials(actor.principal).await?;
-        let verdict = match taken {
-            None => Err(UNKNOWN_CEREMONY.to_owned()),
-            Some(c) if c.expires_at <= now => Err(UNKNOWN_CEREMONY.to_owned()),
-            Some(c) => match serde_json::from_str::<PasskeyAuthentication>(&c.state) {
-                Err(e) => Err(format!("the ceremony's stored state is unreadable: {e}")),
-                Ok(state) => webauthn
-                    .finish_passkey_authentication(assertion, &state)
-                    .map_err(|e| assertion_refusal(&e)),
-            },
-        };
-        let outcome: Result<Uuid, String> = match verdict {
+        let verdict = asserted(&webauthn, taken, gate.now(), assertion);
+        let outcome = match verdict {
             Err(reason) => Err(reason),
-            Ok(result) => {
-                let used = credentials
-                    .iter()
-                    .find(|c| &c.credential_id == result.cred_id());
-                match used {
-                    None => Err("the assertion names no credential of this account".to_owned()),
-                    // The ceremony's state holds the counters as they were
-                    // when it started, so webauthn-rs alone would accept an
-                    // older assertion finished after a newer one: check
-                    // against the counter stored now.
-                    Some(used)
-                        if (result.counter() > 0 || used.counter > 0)
-                            && result.counter() <= used.counter =>
-                    {
-                        Err(assertion_refusal(
-                            &WebauthnError::CredentialPossibleCompromise,
-                        ))
-                    }
-                    Some(used) => {
-                        let mut passkey =
-                            serde_json::from_str::<Passkey>(&used.passkey).map_err(|e| {
-                                ServiceError::Store(rempart_store::StoreError::Corrupt(format!(
-                                    "WebAuthn credential {}: {e}",
-                                    used.id
-                                )))
-                            })?;
-                        passkey.update_credential(&result);
-                        // Compare-and-set on the counter: two replicas
-                        // finishing ceremonies for one key at once cannot
-                        // both write.
-                        if tx
-                            .update_webauthn_credential(
-                                used.id,
-                                &state_json(&passkey)?,
-                                used.counter,
-                                result.counter(),
-                                now,
-                            )
-                            .await?
-                        {
-                            Ok(used.id)
-                        } else {
-                            Err("the credential was used by another request at once".to_owned())
-                        }
-                    }
-                }
-            }
+            Ok(result) => use_credential(&mut gate, actor.principal, &result).await?,
         };
         let step_up = record.stage == SessionStage::Full;
-        let purpose = if step_up { "step_up" } else { "second_factor" };
-        let policy = self.policy_of(tx.as_mut(), actor.principal).await?;
-        match outcome {
-            Ok(credential) => {
-                let stage = if step_up {
-                    SessionStage::Full
-                } else if password.is_some_and(|p| Self::password_change_due(&policy, &p, now)) {
-                    SessionStage::ChangePassword
-                } else {
-                    SessionStage::Full
-                };
-                tx.update_session(record.id, stage, now, now).await?;
-                tx.clear_throttle(&throttle).await?;
-                let mut details = serde_json::Map::new();
-                details.insert("for".to_owned(), purpose.into());
-                details.insert("credential".to_owned(), credential.to_string().into());
-                let draft = Draft::new(actor.audit_name(), Action::Webauthn, Outcome::Success)
-                    .target(target)
-                    .details(Details::new(&details))
-                    .in_tenant(account.tenant);
-                self.kernel
-                    .append_audit(tx.as_mut(), ctx, now, draft)
-                    .await?;
-                tx.commit().await?;
-                Ok(LoginStep {
-                    session: session.clone(),
-                    session_id: record.id,
-                    principal: actor.principal,
-                    stage,
-                    expires_at: record.expires_at,
-                })
-            }
+        let mut details = serde_json::Map::new();
+        details.insert(
+            "for".to_owned(),
+            if step_up { "step_up" } else { "second_factor" }.into(),
+        );
+        let credential = match outcome {
+            Ok(credential) => credential,
             Err(reason) => {
                 // The only write so far is taking the ceremony: it stays
                 // used, and nothing else changes.
-                self.count_failure(tx.as_mut(), now, &throttle).await?;
-                let mut details = serde_json::Map::new();
-                details.insert("for".to_owned(), purpose.into());
                 details.insert("reason".to_owned(), reason.clone().into());
-                let draft = Draft::new(actor.audit_name(), Action::Webauthn, Outcome::Denied)
-                    .target(target.clone())
-                    .details(Details::new(&details))
-                    .in_tenant(account.tenant);
-                self.kernel
-                    .append_audit(tx.as_mut(), ctx, now, draft)
+                self.factor_refused(gate, &throttle, &target, Details::new(&details))
                     .await?;
-                self.lockout_events(tx.as_mut(), ctx, now, &throttle, &target)
-                    .await?;
-                tx.commit().await?;
-                Err(ServiceError::SecondFactorRefused(reason))
+                return Err(ServiceError::SecondFactorRefused(reason));
             }
-        }
+        };
+        let now = gate.now();
+        let policy = self.policy_of(gate.read(), actor.principal).await?;
+        let password = gate.read().password(actor.principal).await?;
+        let stage =
+            if !step_up && password.is_some_and(|p| Self::password_change_due(&policy, &p, now)) {
+                SessionStage::ChangePassword
+            } else {
+                SessionStage::Full
+            };
+        gate.tx().update_session(record.id, stage, now, now).await?;
+        gate.tx().clear_throttle(&throttle).await?;
+        details.insert("credential".to_owned(), credential.to_string().into());
+        gate.details(Details::new(&details));
+        gate.commit().await?;
+        Ok(LoginStep {
+            session: session.clone(),
+            session_id: record.id,
+            principal: actor.principal,
+            stage,
+            expires_at: record.expires_at,
+        })
     }
+}
+
+/// The passkey a registration ceremony yields, or why it yields none.
+fn registered(
+    webauthn: &Webauthn,
+    taken: Option<WebauthnCeremonyRecord>,
+    now: OffsetDateTime,
+    credential: &RegisterPublicKeyCredential,
+) -> Result<Passkey, String> {
+    match taken {
+        None => Err(UNKNOWN_CEREMONY.to_owned()),
+        Some(c) if c.expires_at <= now => Err(UNKNOWN_CEREMONY.to_owned()),
+        Some(c) => match serde_json::from_str::<PasskeyRegistration>(&c.state) {
+            Err(e) => Err(format!("the ceremony's stored state is unreadable: {e}")),
+            Ok(state) => webauthn
+                .finish_passkey_registration(credential, &state)
+                .map_err(|e| format!("the registration is refused: {e}")),
+        },
+    }
+}
+
+/// What an authentication ceremony's assertion proves, or why it proves
+/// nothing.
+fn asserted(
+    webauthn: &Webauthn,
+    taken: Option<WebauthnCeremonyRecord>,
+    now: OffsetDateTime,
+    assertion: &PublicKeyCredential,
+) -> Result<AuthenticationResult, String> {
+    match taken {
+        None => Err(UNKNOWN_CEREMONY.to_owned()),
+        Some(c) if c.expires_at <= now => Err(UNKNOWN_CEREMONY.to_owned()),
+        Some(c) => match serde_json::from_str::<PasskeyAuthentication>(&c.state) {
+            Err(e) => Err(format!("the ceremony's stored state is unreadable: {e}")),
+            Ok(state) => webauthn
+                .finish_passkey_authentication(assertion, &state)
+                .map_err(|e| assertion_refusal(&e)),
+        },
+    }
+}
+
+/// Records the use of the account's credential an assertion names (its
+/// counter moved on): the credential's id, or why the assertion is
+/// refused.
+async fn use_credential(
+    gate: &mut Gate<'_, Write, Cleared>,
+    principal: PrincipalId,
+    result: &AuthenticationResult,
+) -> Result<Result<Uuid, String>, ServiceError> {
+    let credentials = gate.read().webauthn_credentials(principal).await?;
+    let Some(used) = credentials
+        .iter()
+        .find(|c| &c.credential_id == result.cred_id())
+    else {
+        return Ok(Err(
+            "the assertion names no credential of this account".to_owned()
+        ));
+    };
+    // The ceremony's state holds the counters as they were when it
+    // started, so webauthn-rs alone would accept an older assertion
+    // finished after a newer one: check against the counter stored now.
+    if (result.counter() > 0 || used.counter > 0) && result.counter() <= used.counter {
+        return Ok(Err(assertion_refusal(
+            &WebauthnError::CredentialPossibleCompromise,
+        )));
+    }
+    let mut passkey = serde_json::from_str::<Passkey>(&used.passkey).map_err(|e| {
+        ServiceError::Store(rempart_store::StoreError::Corrupt(format!(
+            "WebAuthn credential {}: {e}",
+            used.id
+        )))
+    })?;
+    passkey.update_credential(result);
+    // Compare-and-set on the counter: two replicas finishing ceremonies
+    // for one key at once cannot both write.
+    let now = gate.now();
+    let updated = gate
+        .tx()
+        .update_webauthn_credential(
+            used.id,
+            &state_json(&passkey)?,
+            used.counter,
+            result.counter(),
+            now,
+        )
+        .await?;
+    Ok(if updated {
+        Ok(used.id)
+    } else {
+        Err("the credential was used by another request at once".to_owned())
+    })
 }
 
 #[cfg(test)]

@@ -45,6 +45,14 @@ impl Bookkeeping {
         Ok(self.tx.touch_session(id, now).await?)
     }
 
+    /// Records the login-name key's check value on first start, and
+    /// returns the value recorded (the first replica's): not an action
+    /// but how replicas find out that they count login failures under
+    /// different keys.
+    pub async fn record_login_key_check(&mut self, value: &str) -> Result<String, ServiceError> {
+        Ok(self.tx.record_login_key_check(value).await?)
+    }
+
     pub async fn commit(self) -> Result<(), ServiceError> {
         Ok(self.tx.commit().await?)
     }

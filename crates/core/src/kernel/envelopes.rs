@@ -153,20 +153,8 @@ impl Kernel {
     }
 
     /// Decrypts an envelope made with the system-wide data key for
-    /// `purpose`, for the same record.
-    pub(crate) async fn decrypt_system(
-        &self,
-        purpose: &str,
-        record: &[u8],
-        envelope: &[u8],
-    ) -> Result<Vec<u8>, ServiceError> {
-        let mut tx = self.store.begin_read().await?;
-        self.decrypt_system_in(tx.as_mut(), purpose, record, envelope)
-            .await
-    }
-
-    /// [`Kernel::decrypt_system`], reading the wrapped key within `tx` (a
-    /// gate's: no second transaction while one is open).
+    /// `purpose`, for the same record, reading the wrapped key within `tx`
+    /// (a gate's: no second transaction while one is open).
     pub(crate) async fn decrypt_system_in(
         &self,
         tx: &mut dyn ReadTx,

@@ -43,7 +43,9 @@ pub enum Caller<'a> {
     /// Someone not authenticated: a login, an unseal, a bootstrap exchange.
     Anonymous,
     /// The holder of a credential being authenticated, not yet admitted
-    /// (an inactive account, a source off its allow-list).
+    /// (an inactive account, a source off its allow-list), or the account
+    /// whose password a login has just checked: named as the actor would
+    /// be, holding no permission.
     Holder(PrincipalId),
     /// Rempart itself: start-up, the sequencer, scheduled work.
     System,
@@ -156,6 +158,8 @@ pub struct Gate<'a, M, S> {
     pub(super) call: Call<'a>,
     now: OffsetDateTime,
     details: Option<Details>,
+    /// Events the call set off besides its own ([`Gate::also`]).
+    also: Vec<(RequestContext, Draft)>,
     _state: PhantomData<(M, S)>,
 }
 
@@ -196,6 +200,7 @@ impl Kernel {
             call,
             now,
             details: None,
+            also: Vec::new(),
             _state: PhantomData,
         })
     }
@@ -314,6 +319,7 @@ impl<'a, M, S> Gate<'a, M, S> {
             call: self.call,
             now: self.now,
             details: self.details,
+            also: self.also,
             _state: PhantomData,
         }
     }
@@ -363,10 +369,34 @@ impl Gate<'_, Write, Cleared> {
     }
 }
 
-impl<M> Gate<'_, M, Cleared> {
+impl<'a, M> Gate<'a, M, Cleared> {
     /// Details for the event, sealed under the tenant's key at append.
     pub fn details(&mut self, details: Details) {
         self.details = Some(details);
+    }
+
+    /// Names the caller once the body has proved who it is (the account
+    /// whose password a login checked, the bootstrap credential): the
+    /// event names it; a refusal recorded before names the caller the
+    /// gate opened with.
+    pub fn by(&mut self, caller: Caller<'a>) {
+        self.call.caller = caller;
+    }
+
+    /// Another event the call sets off (the lockout a failure caused, the
+    /// alarm of an emergency account's login): appended after the call's
+    /// own when it commits, in the same transaction, with `call`'s caller,
+    /// context, action, target and tenant. A refusal records neither.
+    pub fn also(&mut self, call: Call<'_>, outcome: Outcome, details: Option<Details>) {
+        let mut draft =
+            Draft::new(call.caller.audit_name(), call.action, outcome).in_tenant(call.tenant);
+        if let Some(target) = call.target {
+            draft = draft.target(target);
+        }
+        if let Some(details) = details {
+            draft = draft.details(details);
+        }
+        self.also.push((call.ctx, draft));
     }
 
     /// Appends the event (outcome `success`) and commits: the change and
@@ -384,6 +414,7 @@ impl<M> Gate<'_, M, Cleared> {
             call,
             now,
             details,
+            also,
             ..
         } = self;
         let mut draft =
@@ -397,6 +428,9 @@ impl<M> Gate<'_, M, Cleared> {
         kernel
             .append_audit(tx.as_mut(), &call.ctx, now, draft)
             .await?;
+        for (ctx, draft) in also {
+            kernel.append_audit(tx.as_mut(), &ctx, now, draft).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

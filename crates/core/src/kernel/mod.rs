@@ -39,7 +39,9 @@ use self::keyring::KeyVault;
 /// The shared services under every domain.
 #[derive(Debug, Clone)]
 pub struct Kernel {
-    pub(crate) store: Arc<dyn Store>,
+    /// Private to the kernel: a domain reaches it through the gate, a read
+    /// transaction or the named bookkeeping writes only.
+    store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: Arc<AuditChain>,
     /// The keyring; unconfigured (sealed) until set.
@@ -72,6 +74,12 @@ impl Kernel {
     /// event (authentication, the checks' evidence, a refusal's answer).
     pub async fn read(&self) -> Result<Box<dyn ReadTx>, ServiceError> {
         Ok(self.store.begin_read().await?)
+    }
+
+    /// The auth epoch: what a cached authentication is trusted under
+    /// (see the store's `auth_epoch`).
+    pub async fn auth_epoch(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.auth_epoch().await?)
     }
 
     /// Whether the database answers (readiness).

@@ -21,6 +21,8 @@ pub enum Target {
     Users,
     /// A login name, as its keyed hash (never the name in clear).
     Account(String),
+    /// A login name that names no account (never the name in clear).
+    UnknownLogin,
     Token(Uuid),
     Session(Uuid),
     Grant(Uuid),
@@ -83,6 +85,7 @@ impl fmt::Display for Target {
             Self::User(name) => write!(f, "user:{name}"),
             Self::Users => f.write_str("users"),
             Self::Account(hash) => write!(f, "account:{hash}"),
+            Self::UnknownLogin => f.write_str("login:unknown"),
             Self::Token(id) => write!(f, "token:{id}"),
             Self::Session(id) => write!(f, "session:{id}"),
             Self::Grant(id) => write!(f, "grant:{id}"),

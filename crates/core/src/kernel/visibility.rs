@@ -16,17 +16,13 @@
 //! attempt on another tenant's object is recorded in that tenant, where its
 //! own administrators see it.
 
-use rempart_model::{Action, Environment, Outcome, Permission, PrincipalId, Scope, TenantId};
+use rempart_model::{Environment, Permission, PrincipalId, Scope, TenantId};
 use rempart_store::{AccountKind, PrincipalRecord};
 use time::OffsetDateTime;
 
 use crate::kernel::actor::Actor;
-use crate::kernel::audit_chain::Draft;
-use crate::kernel::context::RequestContext;
-use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::Gate;
-use crate::service::Rempart;
 
 /// Kinds of objects, by the permissions that let a caller know one exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,15 +68,6 @@ impl Sight {
     }
 }
 
-/// How to answer an object the caller does not see: the action tried, its
-/// audit target as the caller named it (`principal:<id>` …), and the
-/// answer an absent object gets.
-pub(crate) struct Unseen {
-    pub action: Action,
-    pub target: String,
-    pub answer: ServiceError,
-}
-
 /// Why an object was not seen, as sealed in the refusal.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Why {
@@ -88,102 +75,6 @@ pub(crate) enum Why {
     /// It exists, in this tenant when it belongs to one (its
     /// administrators see the attempt).
     OutOfScope(Option<TenantId>),
-}
-
-impl Rempart {
-    /// Records the attempt on an object `actor` does not see, and returns
-    /// the answer to give.
-    pub(crate) async fn unseen(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        why: Why,
-        unseen: Unseen,
-    ) -> Result<ServiceError, ServiceError> {
-        let (reason, tenant) = match why {
-            Why::Absent => ("not found", None),
-            Why::OutOfScope(tenant) => ("outside the caller's scope", tenant),
-        };
-        let draft = Draft::new(actor.audit_name(), unseen.action, Outcome::Denied)
-            .target(unseen.target)
-            .details(Details::reason(reason))
-            .in_tenant(tenant);
-        self.refuse_with_details(ctx, now, draft).await?;
-        Ok(unseen.answer)
-    }
-
-    /// The tenant `tenant`'s environment, if `actor` sees it; otherwise
-    /// the attempt is recorded and `TenantNotFound` answered, as for a
-    /// tenant that does not exist.
-    #[allow(
-        dead_code,
-        reason = "replaced by the gate's sight checks; removed once every domain uses them"
-    )]
-    pub(crate) async fn tenant_in_sight(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        tenant: TenantId,
-        action: Action,
-    ) -> Result<Environment, ServiceError> {
-        let mut tx = self.kernel.store.begin_read().await?;
-        let found = tx.tenant(tenant).await?;
-        drop(tx);
-        let why = match found {
-            Some(t)
-                if Sight::Tenant.seen_by(
-                    actor,
-                    &Scope::Tenant(tenant),
-                    Some(&t.environment),
-                    now,
-                ) =>
-            {
-                return Ok(t.environment);
-            }
-            Some(_) => Why::OutOfScope(Some(tenant)),
-            None => Why::Absent,
-        };
-        let unseen = Unseen {
-            action,
-            target: format!("tenant:{tenant}"),
-            answer: ServiceError::TenantNotFound,
-        };
-        Err(self.unseen(actor, ctx, now, why, unseen).await?)
-    }
-
-    /// The account `id`, its scope and environment, if `actor` sees it as
-    /// `sight` ([`Sight::Account`], or [`Sight::Credential`] for the holder
-    /// of a credential); one's own account is always in sight. Otherwise
-    /// the attempt is recorded and `unseen` answered.
-    pub(crate) async fn account_in_sight(
-        &self,
-        actor: &Actor,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-        id: PrincipalId,
-        sight: Sight,
-        unseen: Unseen,
-    ) -> Result<(PrincipalRecord, Scope, Option<Environment>), ServiceError> {
-        let mut tx = self.kernel.store.begin_read().await?;
-        let found = tx.principal(id).await?;
-        let placed = match &found {
-            Some(account) => Some(account_scope_in(tx.as_mut(), account).await?),
-            None => None,
-        };
-        drop(tx);
-        let why = match (found, placed) {
-            (Some(account), Some((scope, env)))
-                if id == actor.principal || sight.seen_by(actor, &scope, env.as_ref(), now) =>
-            {
-                return Ok((account, scope, env));
-            }
-            (Some(account), _) => Why::OutOfScope(account.tenant),
-            (None, _) => Why::Absent,
-        };
-        Err(self.unseen(actor, ctx, now, why, unseen).await?)
-    }
 }
 
 /// The scope an account lives in, and its environment: a tenant user's
@@ -201,22 +92,6 @@ pub(crate) async fn account_scope_in(
     }
 }
 
-/// The answer to an account that is not there, or not in sight:
-/// `NotFound` naming it, recorded with the target `principal:<id>`.
-pub(crate) fn no_account(id: PrincipalId, action: Action) -> Unseen {
-    Unseen {
-        action,
-        target: format!("principal:{id}"),
-        answer: ServiceError::NotFound {
-            what: format!("principal {id}"),
-        },
-    }
-}
-
-#[allow(
-    dead_code,
-    reason = "the gate-aware sight checks; the domains move to them one by one"
-)]
 impl<M, S> Gate<'_, M, S> {
     /// Refuses an attempt on an object the caller does not see, absent or
     /// out of scope alike: recorded against the call's target (as the
@@ -296,10 +171,6 @@ impl<M, S> Gate<'_, M, S> {
 
 /// An account and where it lives: the scope and environment a
 /// permission over it is checked in.
-#[allow(
-    dead_code,
-    reason = "the gate-aware sight checks; the domains move to them one by one"
-)]
 #[derive(Debug, Clone)]
 pub(crate) struct Placed {
     pub account: PrincipalRecord,
@@ -308,10 +179,6 @@ pub(crate) struct Placed {
 }
 
 /// The answer to an account that is not there or not in sight.
-#[allow(
-    dead_code,
-    reason = "the gate-aware sight checks; the domains move to them one by one"
-)]
 pub(crate) fn account_not_found(id: PrincipalId) -> ServiceError {
     ServiceError::NotFound {
         what: format!("principal {id}"),

@@ -256,7 +256,13 @@ async fn unknown_tokens_are_refused_and_recorded(engine: Engine) {
         .unwrap_err();
     assert!(matches!(err, ServiceError::Unauthenticated));
     let events = audit(&f).await;
-    assert_eq!(events.len(), before + 1);
+    // One event for the refusal; sealing its reason may first create the
+    // system data key for audit details, which records its own event.
+    let recorded = events[before..]
+        .iter()
+        .filter(|e| e.action != "keys.data_key.create")
+        .count();
+    assert_eq!(recorded, 1);
     let last = events.last().unwrap();
     assert_eq!(
         (last.action.as_str(), last.outcome.as_str()),
