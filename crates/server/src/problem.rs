@@ -19,7 +19,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rempart_api::problem::{FieldError, Problem as Document};
 use rempart_core::ServiceError;
-use rempart_store::StoreError;
+use rempart_core::kernel::error::{ErrorKind, ProblemType};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
@@ -166,194 +166,55 @@ impl IntoResponse for Problem {
 }
 
 impl From<ServiceError> for Problem {
+    /// The one mapping from errors to answers: each error names its
+    /// problem type (slug, title, kind) in its own domain; the kind alone
+    /// decides the status here, so a new domain adds nothing to this file.
     fn from(err: ServiceError) -> Self {
-        match &err {
-            ServiceError::Unauthenticated => Self::unauthenticated(err.to_string()),
-            ServiceError::Forbidden { .. } => Self::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "Permission denied",
-                err.to_string(),
-            ),
-            ServiceError::BootstrapRefused(_) => Self::new(
-                StatusCode::FORBIDDEN,
-                "bootstrap-refused",
-                "Bootstrap credential refused",
-                err.to_string(),
-            ),
-            ServiceError::TenantNameTaken { .. } | ServiceError::PrincipalNameTaken { .. } => {
-                Self::new(
-                    StatusCode::CONFLICT,
-                    "name-taken",
-                    "Name already taken",
-                    err.to_string(),
-                )
-            }
-            ServiceError::Invalid { field, message } => Self::invalid_field(field, message.clone()),
-            ServiceError::Store(StoreError::Unreachable { .. }) => {
-                tracing::error!(error = %err, "database unreachable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "Service unavailable",
-                    "the database cannot be reached; try again later",
-                )
-            }
-            ServiceError::NotFound { .. } => Self::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "Not found",
-                err.to_string(),
-            ),
-            ServiceError::TenantNotFound => Self::new(
-                StatusCode::NOT_FOUND,
-                "tenant-not-found",
-                "No such tenant",
-                err.to_string(),
-            ),
-            ServiceError::Keys(key) => Self::from_key_error(key),
-            ServiceError::WebauthnNotConfigured => Self::new(
-                StatusCode::CONFLICT,
-                "webauthn-not-configured",
-                "WebAuthn is not configured",
-                err.to_string(),
-            ),
-            ServiceError::LoginFailed
-            | ServiceError::LockedOut { .. }
-            | ServiceError::PasswordRefused { .. }
-            | ServiceError::SecondFactorRefused(_)
-            | ServiceError::LoginIncomplete { .. }
-            | ServiceError::StepUpRequired
-            | ServiceError::RuleRefused { .. }
-            | ServiceError::SourceNotAllowed { .. } => Self::from_identity_error(&err),
-            ServiceError::Store(_)
-            | ServiceError::RandomUnavailable
-            | ServiceError::AuditLog(_)
-            | ServiceError::ControlCatalogue(_) => {
+        let ProblemType { kind, slug, title } = err.problem_type();
+        let detail = match (&err, kind) {
+            (_, ErrorKind::Internal) => {
                 tracing::error!(error = %err, "request failed");
-                Self::internal()
+                return Self::internal();
             }
+            (ServiceError::Store(_), _) => {
+                tracing::error!(error = %err, "database unreachable");
+                "the database cannot be reached; try again later".to_owned()
+            }
+            _ => err.to_string(),
+        };
+        let mut problem = Self::new(status_of(kind), slug, title, detail);
+        match kind {
+            ErrorKind::Unauthenticated => problem.authenticate = true,
+            ErrorKind::TooMany { retry_after_secs } => {
+                problem.retry_after = NonZeroU64::new(retry_after_secs.max(1));
+            }
+            _ => {}
         }
+        problem.errors = err
+            .field_reasons()
+            .into_iter()
+            .map(|reason| FieldError {
+                field: reason.field,
+                message: reason.message,
+            })
+            .collect();
+        problem
     }
 }
 
-impl Problem {
-    /// The mapping of identity errors: login, policy, rules.
-    fn from_identity_error(err: &ServiceError) -> Self {
-        match err {
-            ServiceError::LoginFailed => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "login-failed",
-                "Login failed",
-                err.to_string(),
-            ),
-            ServiceError::LockedOut { retry_after_secs } => Self::too_many(
-                "locked-out",
-                "Too many failed attempts",
-                err.to_string(),
-                *retry_after_secs,
-            ),
-            ServiceError::PasswordRefused { rules } => {
-                let mut problem = Self::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "password-refused",
-                    "Password refused by the policy",
-                    err.to_string(),
-                );
-                problem.errors = rules
-                    .iter()
-                    .map(|rule| FieldError {
-                        field: "password".to_owned(),
-                        message: rule.to_string(),
-                    })
-                    .collect();
-                problem
-            }
-            ServiceError::SecondFactorRefused(_) => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "second-factor-refused",
-                "Second factor refused",
-                err.to_string(),
-            ),
-            ServiceError::LoginIncomplete { .. } => Self::new(
-                StatusCode::FORBIDDEN,
-                "login-incomplete",
-                "Login not finished",
-                err.to_string(),
-            ),
-            ServiceError::StepUpRequired => Self::new(
-                StatusCode::FORBIDDEN,
-                "step-up-required",
-                "Recent login needed",
-                err.to_string(),
-            ),
-            ServiceError::RuleRefused { .. } => Self::new(
-                StatusCode::FORBIDDEN,
-                "rule-refused",
-                "Refused by an access rule",
-                err.to_string(),
-            ),
-            ServiceError::SourceNotAllowed { .. } => Self::new(
-                StatusCode::FORBIDDEN,
-                "source-not-allowed",
-                "Source address not allowed",
-                err.to_string(),
-            ),
-            _ => Self::internal(),
-        }
-    }
-}
-
-impl Problem {
-    /// The one mapping of keyring errors. Messages come from
-    /// error types written to hold no key material.
-    fn from_key_error(err: &rempart_core::keys::KeyError) -> Self {
-        use rempart_core::keys::KeyErrorKind as K;
-        let detail = err.to_string();
-        match err.kind() {
-            K::Sealed => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "keyring-sealed",
-                "keyring sealed",
-                detail,
-            ),
-            // One unseal attempt (an Argon2id run) takes about a second.
-            K::Busy => Self::too_many("unseal-busy", "Unseal in progress", detail, 1),
-            K::Refused => Self::new(
-                StatusCode::BAD_REQUEST,
-                "unseal-refused",
-                "The keyring did not open",
-                detail,
-            ),
-            K::Invalid => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-key-request",
-                "The key request is not valid",
-                detail,
-            ),
-            K::Conflict => Self::new(
-                StatusCode::CONFLICT,
-                "key-state-conflict",
-                "The keyring's state does not allow this",
-                detail,
-            ),
-            K::Gone => Self::new(
-                StatusCode::GONE,
-                "tenant-shredded",
-                "The tenant's keys were shredded",
-                detail,
-            ),
-            K::Undecryptable => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "undecryptable",
-                "The ciphertext does not open",
-                detail,
-            ),
-            K::Internal => {
-                tracing::error!(error = %err, "keyring failure");
-                Self::internal()
-            }
-        }
+/// The HTTP status of each kind of error.
+fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Unauthenticated | ErrorKind::Rejected => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Gone => StatusCode::GONE,
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -113,7 +113,7 @@ pub fn checked_controls() -> Result<Vec<ControlId>, ServiceError> {
 }
 
 fn catalogue() -> Result<&'static Catalogue, ServiceError> {
-    Catalogue::builtin().map_err(|e| ServiceError::ControlCatalogue(e.to_string()))
+    Catalogue::builtin().map_err(|e| ControlError::Catalogue(e.to_string()).into())
 }
 
 fn registered_ids() -> Result<BTreeSet<ControlId>, ServiceError> {
@@ -122,7 +122,7 @@ fn registered_ids() -> Result<BTreeSet<ControlId>, ServiceError> {
         .flat_map(|check| check.controls().iter())
         .map(|id| {
             id.parse::<ControlId>()
-                .map_err(|e| ServiceError::ControlCatalogue(e.to_string()))
+                .map_err(|e| ControlError::Catalogue(e.to_string()).into())
         })
         .collect()
 }
@@ -309,5 +309,24 @@ mod tests {
         for id in expected {
             assert!(seen.contains(&id.parse().expect("id")), "{id} has no check");
         }
+    }
+}
+
+/// What the control registry can answer besides a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The control catalogue shipped in the binary does not parse, or a
+    /// check names a control it lacks: a defect of the build, not of input.
+    #[error("the control catalogue is broken: {0}")]
+    Catalogue(String),
+}
+
+impl crate::kernel::error::DomainError for ControlError {
+    fn problem_type(&self) -> crate::kernel::error::ProblemType {
+        crate::kernel::error::ProblemType::new(
+            crate::kernel::error::ErrorKind::Internal,
+            "internal",
+            "Internal error",
+        )
     }
 }

@@ -10,6 +10,7 @@ use secrecy::SecretString;
 
 use super::administrators::Removal;
 use super::{authorize_naming, seen_tenant};
+use crate::identity::error::IdentityError;
 use crate::kernel::actor::Actor;
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
@@ -126,9 +127,9 @@ impl Rempart {
         match gate.tx().insert_principal(&account).await {
             Ok(()) => {}
             Err(StoreError::Conflict { .. }) => {
-                return Err(ServiceError::PrincipalNameTaken {
+                return Err(ServiceError::from(IdentityError::NameTaken {
                     name: account.name.to_string(),
-                });
+                }));
             }
             Err(e) => return Err(e.into()),
         }
@@ -172,7 +173,11 @@ impl Rempart {
         let policy = self.policy_with(&access);
         match self.checked_hash(account, &policy, password, &[]).await {
             Ok(hash) => Ok((gate, Some((hash, policy)))),
-            Err(ServiceError::PasswordRefused { rules }) => {
+            Err(e) => {
+                let Some(IdentityError::PasswordRefused { rules }) = e.domain::<IdentityError>()
+                else {
+                    return Err(e);
+                };
                 let names: Vec<String> = rules.iter().map(ToString::to_string).collect();
                 let call = Call::new(gate.caller(), gate.ctx(), Action::PasswordChange)
                     .on(Target::Principal(account.id))
@@ -182,9 +187,8 @@ impl Rempart {
                 self.kernel
                     .record_refusal(call, Outcome::Denied, &reason)
                     .await?;
-                Err(ServiceError::PasswordRefused { rules })
+                Err(e)
             }
-            Err(e) => Err(e),
         }
     }
 

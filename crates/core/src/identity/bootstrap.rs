@@ -7,6 +7,7 @@ use rempart_store::{BootstrapRecord, PrincipalRecord, TokenRecord};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
+use crate::identity::error::IdentityError;
 use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::{Call, Caller, Clearance, Cleared, Gate, Write};
@@ -133,7 +134,7 @@ impl Rempart {
             }
         };
         if let Some(refusal) = refusal {
-            let answer = ServiceError::BootstrapRefused(refusal);
+            let answer = IdentityError::BootstrapRefused(refusal);
             return Err(gate.refuse(&refusal.to_string(), answer).await);
         }
         let principal =

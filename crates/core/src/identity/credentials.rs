@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::login::advance_totp;
 use super::tenant_access::TenantAccess;
+use crate::identity::error::IdentityError;
 use crate::identity::totp::TotpSecret;
 use crate::kernel::actor::{Actor, Credential};
 use crate::kernel::context::RequestContext;
@@ -165,7 +166,7 @@ impl Rempart {
         };
         if let Err(rules) = policy.check(password.expose_secret(), account.name.as_str(), measured)
         {
-            return Err(ServiceError::PasswordRefused { rules });
+            return Err(ServiceError::from(IdentityError::PasswordRefused { rules }));
         }
         self.identity
             .hasher
@@ -222,12 +223,15 @@ impl Rempart {
         let policy = self.policy_with(&access);
         let hash = match self.checked_hash(&account, &policy, new, &history).await {
             Ok(hash) => hash,
-            Err(ServiceError::PasswordRefused { rules }) => {
-                self.refuse_password(actor, ctx, self.kernel.clock.now(), &account, &rules)
+            Err(e) => {
+                let Some(IdentityError::PasswordRefused { rules }) = e.domain::<IdentityError>()
+                else {
+                    return Err(e);
+                };
+                self.refuse_password(actor, ctx, self.kernel.clock.now(), &account, rules)
                     .await?;
-                return Err(ServiceError::PasswordRefused { rules });
+                return Err(e);
             }
-            Err(e) => return Err(e),
         };
         let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
         let mut gate = self.unless_locked(gate, &account).await?;
@@ -263,7 +267,7 @@ impl Rempart {
             .await?;
         gate.details(crate::kernel::details::Details::reason(reason));
         gate.commit_as(Outcome::Denied).await?;
-        Ok(ServiceError::LoginFailed)
+        Ok(ServiceError::from(IdentityError::LoginFailed))
     }
 
     /// Sets another account's password (an administrator's reset): needs
@@ -295,12 +299,15 @@ impl Rempart {
         let policy = self.policy_with(&access);
         let hash = match self.checked_hash(&record, &policy, new, &history).await {
             Ok(hash) => hash,
-            Err(ServiceError::PasswordRefused { rules }) => {
-                self.refuse_password(actor, ctx, self.kernel.clock.now(), &record, &rules)
+            Err(e) => {
+                let Some(IdentityError::PasswordRefused { rules }) = e.domain::<IdentityError>()
+                else {
+                    return Err(e);
+                };
+                self.refuse_password(actor, ctx, self.kernel.clock.now(), &record, rules)
                     .await?;
-                return Err(ServiceError::PasswordRefused { rules });
+                return Err(e);
             }
-            Err(e) => return Err(e),
         };
         let gate = self.kernel.write(call).await?;
         let (mut gate, record) = self
@@ -441,13 +448,15 @@ impl Rempart {
             Ok(step) => step,
             Err(refusal) => {
                 let reason = refusal.to_string();
-                let answer = ServiceError::SecondFactorRefused(reason.clone());
+                let answer = IdentityError::SecondFactorRefused(reason.clone());
                 return Err(gate.refuse(&reason, answer).await);
             }
         };
         let (codes, hashes) = self.new_recovery_codes()?;
         if let Err(reason) = advance_totp(&mut gate, &pending, step, Some(now)).await? {
-            return Err(ServiceError::SecondFactorRefused(reason));
+            return Err(ServiceError::from(IdentityError::SecondFactorRefused(
+                reason,
+            )));
         }
         gate.tx()
             .replace_recovery_codes(actor.principal, &hashes, now)

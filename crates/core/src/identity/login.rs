@@ -22,6 +22,7 @@ use uuid::Uuid;
 use super::credentials::{is_recovery_code, recovery_fingerprint};
 use super::password::Verification;
 use super::tenant_access::TenantAccess;
+use crate::identity::error::IdentityError;
 use crate::identity::totp::TotpRefusal;
 use crate::kernel::actor::{Actor, Credential};
 use crate::kernel::context::RequestContext;
@@ -156,9 +157,9 @@ impl Rempart {
             self.kernel
                 .record_refusal(call, Outcome::Denied, "locked out")
                 .await?;
-            return Err(ServiceError::LockedOut {
+            return Err(ServiceError::from(IdentityError::LockedOut {
                 retry_after_secs: retry,
-            });
+            }));
         }
         // The same Argon2id work whatever the account: no enumeration.
         let verdict = self
@@ -182,7 +183,7 @@ impl Rempart {
         gate.on(now_facts.target());
         gate.in_tenant(now_facts.tenant());
         if let Some(retry) = now_facts.locked_for(gate.now()) {
-            let answer = ServiceError::LockedOut {
+            let answer = IdentityError::LockedOut {
                 retry_after_secs: retry,
             };
             return Err(gate.refuse("locked out", answer).await);
@@ -309,7 +310,7 @@ impl Rempart {
         gate.details(Details::reason(reason));
         self.lockout_events(&mut gate, throttle, target).await?;
         gate.commit_as(Outcome::Denied).await?;
-        Ok(ServiceError::LoginFailed)
+        Ok(ServiceError::from(IdentityError::LoginFailed))
     }
 
     /// The session of a login whose password was right, at its next step;
@@ -324,7 +325,7 @@ impl Rempart {
         rehashed: Option<String>,
     ) -> Result<LoginStep, ServiceError> {
         let (Some(account), Some(stored)) = (facts.account, facts.stored) else {
-            return Err(ServiceError::LoginFailed);
+            return Err(ServiceError::from(IdentityError::LoginFailed));
         };
         let now = gate.now();
         let source = gate.ctx().source;
@@ -414,7 +415,9 @@ impl Rempart {
                 let details = Details::reason(reason.clone());
                 self.factor_refused(gate, &throttle, &target, details)
                     .await?;
-                return Err(ServiceError::SecondFactorRefused(reason));
+                return Err(ServiceError::from(IdentityError::SecondFactorRefused(
+                    reason,
+                )));
             }
         };
         let now = gate.now();
@@ -502,7 +505,7 @@ impl Rempart {
         let stored = tx.password(actor.principal).await?;
         drop(tx);
         let (Some(account), Some(stored)) = (account, stored) else {
-            return Err(ServiceError::LoginFailed);
+            return Err(ServiceError::from(IdentityError::LoginFailed));
         };
         let call = Call::by(actor, ctx, Action::StepUp).on(target.clone());
         // Step-up counts failures toward the login lockout, and is refused
@@ -527,7 +530,9 @@ impl Rempart {
             let details = Details::reason(reason.clone());
             self.factor_refused(gate, &self.account_key(&account), &target, details)
                 .await?;
-            return Err(ServiceError::SecondFactorRefused(reason));
+            return Err(ServiceError::from(IdentityError::SecondFactorRefused(
+                reason,
+            )));
         }
         let now = gate.now();
         gate.tx()
@@ -598,9 +603,9 @@ impl Rempart {
                 "locked out",
             )
             .await?;
-        Err(ServiceError::LockedOut {
+        Err(ServiceError::from(IdentityError::LockedOut {
             retry_after_secs: retry,
-        })
+        }))
     }
 
     /// The gate, unless the account's login name is locked out as its
@@ -616,7 +621,7 @@ impl Rempart {
             return Ok(gate);
         };
         gate.in_tenant(account.tenant);
-        let answer = ServiceError::LockedOut {
+        let answer = IdentityError::LockedOut {
             retry_after_secs: retry,
         };
         Err(gate.refuse("locked out", answer).await)
@@ -817,9 +822,9 @@ impl Rempart {
             .admit_holder(tx, ctx, now, &principal, Action::AuthSession)
             .await?;
         if !stages.contains(&session.stage) {
-            return Err(ServiceError::LoginIncomplete {
+            return Err(ServiceError::from(IdentityError::LoginIncomplete {
                 next: session.stage.as_str(),
-            });
+            }));
         }
         let grants = tx.grants_of(principal.id).await?;
         drop(tx);
@@ -856,7 +861,9 @@ impl Rempart {
                     .any(|net| net.contains(&ip))
             });
             if !allowed {
-                return Err(ServiceError::SourceNotAllowed { what: "API token" });
+                return Err(ServiceError::from(IdentityError::SourceNotAllowed {
+                    what: "API token",
+                }));
             }
         }
         let tenant = match token.tenant {

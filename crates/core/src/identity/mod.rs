@@ -41,6 +41,7 @@ use rempart_model::password_policy::PasswordPolicy;
 use rempart_model::{Environment, Permission, PrincipalId, Scope, TenantId};
 use rempart_store::PrincipalRecord;
 
+use crate::identity::error::IdentityError;
 use crate::identity::password::{HashParams, PasswordError, PasswordHasher};
 use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
@@ -178,7 +179,7 @@ impl Rempart {
             .actor()
             .is_some_and(|actor| actor.recently_authenticated(now, window));
         gate.ensure(recent, "step-up re-authentication needed", || {
-            ServiceError::StepUpRequired
+            ServiceError::from(IdentityError::StepUpRequired)
         })
         .await
     }

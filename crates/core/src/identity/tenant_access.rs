@@ -8,6 +8,7 @@ use rempart_model::{Action, AllowList, Outcome, Permission, Scope, TenantId};
 use rempart_store::{AccountKind, PasswordRecord, PrincipalRecord, ReadTx, TenantAccessRecord};
 use time::OffsetDateTime;
 
+use crate::identity::error::IdentityError;
 use crate::kernel::actor::Actor;
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
@@ -258,7 +259,7 @@ impl Rempart {
             }
             (
                 "source outside the account's allow-list",
-                ServiceError::SourceNotAllowed { what: "account" },
+                ServiceError::from(IdentityError::SourceNotAllowed { what: "account" }),
             )
         } else {
             ("the account is not active", ServiceError::Unauthenticated)

@@ -32,6 +32,7 @@ pub use webauthn_rs::prelude::{
 
 use super::IdentityConfig;
 use super::login::LoginStep;
+use crate::identity::error::IdentityError;
 use crate::kernel::actor::{Actor, Credential};
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
@@ -151,7 +152,7 @@ impl Rempart {
                 field: "identity.webauthn_origin",
                 message,
             })?
-            .ok_or(ServiceError::WebauthnNotConfigured)
+            .ok_or(ServiceError::from(IdentityError::WebauthnNotConfigured))
     }
 
     /// Starts registering a security key or passkey for the caller, from a
@@ -279,7 +280,9 @@ impl Rempart {
                 // The ceremony stays used; nothing else changes.
                 gate.details(Details::reason(reason.clone()));
                 gate.commit_as(rempart_model::Outcome::Denied).await?;
-                Err(ServiceError::SecondFactorRefused(reason))
+                Err(ServiceError::from(IdentityError::SecondFactorRefused(
+                    reason,
+                )))
             }
         }
     }
@@ -440,7 +443,7 @@ impl Rempart {
         let credentials = gate.read().webauthn_credentials(actor.principal).await?;
         if credentials.is_empty() {
             let reason = "no security key or passkey is registered";
-            let answer = ServiceError::SecondFactorRefused(reason.to_owned());
+            let answer = IdentityError::SecondFactorRefused(reason.to_owned());
             return Err(gate.refuse(reason, answer).await);
         }
         let passkeys = parse_passkeys(&credentials)?;
@@ -522,7 +525,9 @@ impl Rempart {
                 details.insert("reason".to_owned(), reason.clone().into());
                 self.factor_refused(gate, &throttle, &target, Details::new(&details))
                     .await?;
-                return Err(ServiceError::SecondFactorRefused(reason));
+                return Err(ServiceError::from(IdentityError::SecondFactorRefused(
+                    reason,
+                )));
             }
         };
         let now = gate.now();

@@ -115,15 +115,11 @@ impl Kernel {
         let key = match found {
             None => None,
             Some(Ok(key)) => Some(key),
-            Some(Err(ServiceError::Keys(e))) => {
-                match e {
-                    KeyError::Sealed => {
-                        tracing::debug!("the keyring is sealed: audit details are not stored");
-                    }
-                    e => tracing::warn!(
-                        error = %e,
-                        "no data key for audit details: they are not stored"
-                    ),
+            Some(Err(e)) if e.domain::<KeyError>().is_some() => {
+                if let Some(KeyError::Sealed) = e.domain::<KeyError>() {
+                    tracing::debug!("the keyring is sealed: audit details are not stored");
+                } else {
+                    tracing::warn!(error = %e, "no data key for audit details: they are not stored");
                 }
                 None
             }

@@ -11,7 +11,6 @@
 //! no arm to a central enum or match.
 
 use rempart_model::Permission;
-use rempart_model::bootstrap::BootstrapRefusal;
 use rempart_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,12 +21,6 @@ pub enum ServiceError {
     /// Authenticated, but no grant carries the permission for the target.
     #[error("permission denied: this action needs {permission} on its target")]
     Forbidden { permission: Permission },
-    #[error("{0}")]
-    BootstrapRefused(BootstrapRefusal),
-    #[error("a tenant named {name:?} already exists (names are compared without case)")]
-    TenantNameTaken { name: String },
-    #[error("a principal named {name:?} already exists (names are compared without case)")]
-    PrincipalNameTaken { name: String },
     #[error("{field}: {message}")]
     Invalid {
         field: &'static str,
@@ -46,43 +39,75 @@ pub enum ServiceError {
     NotFound { what: String },
     #[error("no such tenant")]
     TenantNotFound,
-    #[error(transparent)]
-    Keys(#[from] crate::kernel::keyring::KeyError),
-    /// A wrong login name or password: the same answer for both, so that
-    /// no one learns which accounts exist.
-    #[error("the login name or password is wrong")]
-    LoginFailed,
-    /// Too many failures for this account or from this address.
-    #[error("too many failed attempts: try again in {retry_after_secs} seconds")]
-    LockedOut { retry_after_secs: u64 },
-    /// A new password breaks the policy; every broken rule is named.
-    #[error("the password is refused: {}", rules.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    PasswordRefused {
-        rules: Vec<rempart_model::password_policy::PasswordRule>,
-    },
-    #[error("second factor refused: {0}")]
-    SecondFactorRefused(String),
-    /// The session has a login step left before it may do anything else.
-    #[error("finish logging in first: the next step is {next}")]
-    LoginIncomplete { next: &'static str },
-    /// A sensitive action needs a recent proof of identity.
-    #[error("this action needs a recent login: re-authenticate (step-up) and retry")]
-    StepUpRequired,
     /// An access rule refuses the change; the message names the rule.
     #[error("refused by rule {rule}: {message}")]
     RuleRefused { rule: &'static str, message: String },
-    #[error("the source address is not on the allow-list for this {what}")]
-    SourceNotAllowed { what: &'static str },
-    /// WebAuthn needs `identity.webauthn_rp_id` and
-    /// `identity.webauthn_origin`.
-    #[error(
-        "WebAuthn is not configured on this server: set identity.webauthn_rp_id and identity.webauthn_origin"
-    )]
-    WebauthnNotConfigured,
-    /// The control catalogue shipped in the binary does not parse, or a
-    /// check names a control it lacks: a defect of the build, not of input.
-    #[error("the control catalogue is broken: {0}")]
-    ControlCatalogue(String),
+    /// A domain's own failure (a wrong password, a sealed keyring …).
+    #[error("{0}")]
+    Domain(Box<dyn DomainError>),
+}
+
+impl<E: DomainError> From<E> for ServiceError {
+    fn from(error: E) -> Self {
+        Self::Domain(Box::new(error))
+    }
+}
+
+impl ServiceError {
+    /// The domain error this is, if it is one of type `E`.
+    pub fn domain<E: DomainError>(&self) -> Option<&E> {
+        match self {
+            Self::Domain(error) => {
+                let error: &dyn std::error::Error = error.as_ref();
+                error.downcast_ref::<E>()
+            }
+            _ => None,
+        }
+    }
+
+    /// How the error is answered: its kind, slug and title.
+    pub fn problem_type(&self) -> ProblemType {
+        use ErrorKind as K;
+        match self {
+            Self::Unauthenticated => ProblemType::new(
+                K::Unauthenticated,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            Self::Forbidden { .. } => {
+                ProblemType::new(K::Forbidden, "forbidden", "Permission denied")
+            }
+            Self::Invalid { .. } => {
+                ProblemType::new(K::Invalid, "invalid-field", "A field is not valid")
+            }
+            Self::Store(StoreError::Unreachable { .. }) => {
+                ProblemType::new(K::Unavailable, "unavailable", "Service unavailable")
+            }
+            Self::NotFound { .. } => ProblemType::new(K::NotFound, "not-found", "Not found"),
+            Self::TenantNotFound => {
+                ProblemType::new(K::NotFound, "tenant-not-found", "No such tenant")
+            }
+            Self::RuleRefused { .. } => {
+                ProblemType::new(K::Forbidden, "rule-refused", "Refused by an access rule")
+            }
+            Self::Domain(error) => error.problem_type(),
+            Self::Store(_) | Self::RandomUnavailable | Self::AuditLog(_) => {
+                ProblemType::new(K::Internal, "internal", "Internal error")
+            }
+        }
+    }
+
+    /// The fields a validation problem names.
+    pub fn field_reasons(&self) -> Vec<FieldReason> {
+        match self {
+            Self::Invalid { field, message } => vec![FieldReason {
+                field: (*field).to_owned(),
+                message: message.clone(),
+            }],
+            Self::Domain(error) => error.field_reasons(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl From<crate::kernel::secret::RandomUnavailable> for ServiceError {

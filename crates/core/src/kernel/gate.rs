@@ -266,8 +266,8 @@ impl<'a, M, S> Gate<'a, M, S> {
     /// transaction of its own (reason sealed in its details), and `answer`
     /// returned for the caller (a failure to record it is returned
     /// instead: an unrecorded refusal is not silent).
-    pub async fn refuse(self, reason: &str, answer: ServiceError) -> ServiceError {
-        self.record(Outcome::Denied, reason, answer).await
+    pub async fn refuse(self, reason: &str, answer: impl Into<ServiceError>) -> ServiceError {
+        self.record(Outcome::Denied, reason, answer.into()).await
     }
 
     /// Refuses with a named rule (separation of duties, no self-grant,

@@ -264,6 +264,47 @@ impl KeyError {
     }
 }
 
+impl crate::kernel::error::DomainError for KeyError {
+    fn problem_type(&self) -> crate::kernel::error::ProblemType {
+        use crate::kernel::error::{ErrorKind as K, ProblemType};
+        match self.kind() {
+            KeyErrorKind::Sealed => {
+                ProblemType::new(K::Unavailable, "keyring-sealed", "keyring sealed")
+            }
+            // One unseal attempt (an Argon2id run) takes about a second.
+            KeyErrorKind::Busy => ProblemType::new(
+                K::TooMany {
+                    retry_after_secs: 1,
+                },
+                "unseal-busy",
+                "Unseal in progress",
+            ),
+            KeyErrorKind::Refused => {
+                ProblemType::new(K::BadRequest, "unseal-refused", "The keyring did not open")
+            }
+            KeyErrorKind::Invalid => ProblemType::new(
+                K::Invalid,
+                "invalid-key-request",
+                "The key request is not valid",
+            ),
+            KeyErrorKind::Conflict => ProblemType::new(
+                K::Conflict,
+                "key-state-conflict",
+                "The keyring's state does not allow this",
+            ),
+            KeyErrorKind::Gone => ProblemType::new(
+                K::Gone,
+                "tenant-shredded",
+                "The tenant's keys were shredded",
+            ),
+            KeyErrorKind::Undecryptable => {
+                ProblemType::new(K::Invalid, "undecryptable", "The ciphertext does not open")
+            }
+            KeyErrorKind::Internal => ProblemType::new(K::Internal, "internal", "Internal error"),
+        }
+    }
+}
+
 fn provider_name(description: &SealDescription) -> &'static str {
     match description {
         SealDescription::KeyFile => "key-file",

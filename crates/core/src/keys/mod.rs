@@ -96,7 +96,7 @@ impl Rempart {
         let keys = Arc::clone(&self.kernel.keys);
         let result = tokio::task::spawn_blocking(move || keys.unseal(input))
             .await
-            .map_err(|_| ServiceError::Keys(CryptoError::Backend.into()))?;
+            .map_err(|_| ServiceError::from(KeyError::from(CryptoError::Backend)))?;
         let call = Call::new(Caller::Anonymous, ctx, Action::KeysUnseal).on(Target::Keyring);
         match result {
             Ok(status) => {

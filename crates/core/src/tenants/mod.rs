@@ -14,6 +14,7 @@ use crate::kernel::error::ServiceError;
 use crate::kernel::gate::Call;
 use crate::kernel::target::Target;
 use crate::service::Rempart;
+use crate::tenants::error::TenantError;
 
 impl Rempart {
     /// Creates a tenant. Needs `tenant.create` staff-wide or in the
@@ -43,9 +44,9 @@ impl Rempart {
         match gate.tx().insert_tenant(&tenant).await {
             Ok(()) => {}
             Err(StoreError::Conflict { .. }) => {
-                return Err(ServiceError::TenantNameTaken {
+                return Err(ServiceError::from(TenantError::NameTaken {
                     name: tenant.name.to_string(),
-                });
+                }));
             }
             Err(e) => return Err(e.into()),
         }

@@ -22,8 +22,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use time::Duration;
 use time::macros::datetime;
 
-use crate::support::{self, account, context, new_tenant};
+use crate::support::{self, account, context, domain_err, new_tenant};
 pub use crate::support::{grant, secret, staff};
+use rempart_core::identity::error::IdentityError;
 
 const GOOD: &str = "violet-Harbour-lantern-93";
 const GOOD2: &str = "amber-Quarry-meadow-57";
@@ -131,8 +132,8 @@ async fn enrolled_login(f: &Fixture, name: &str, password: &str) -> (LoginStep, 
     assert_eq!(step.stage, SessionStage::EnrolMfa);
     // Nothing but enrolment until then.
     assert!(matches!(
-        f.core.authenticate(&ctx(), &step.session).await,
-        Err(ServiceError::LoginIncomplete { next: "enrol_mfa" })
+        domain_err::<IdentityError, _>(&f.core.authenticate(&ctx(), &step.session).await),
+        Some(IdentityError::LoginIncomplete { next: "enrol_mfa" })
     ));
     let (actor, _) = f
         .core
@@ -193,7 +194,10 @@ async fn login_flow(engine: Engine) {
         .second_factor(&ctx(), &step.session, &code(&uri, &f))
         .await;
     assert!(
-        matches!(&replay, Err(ServiceError::SecondFactorRefused(m)) if m.contains("already used")),
+        matches!(
+            domain_err::<IdentityError, _>(&replay),
+            Some(IdentityError::SecondFactorRefused(m)) if m.contains("already used")
+        ),
         "{replay:?}"
     );
     f.clock.advance(Duration::seconds(30));
@@ -269,7 +273,10 @@ async fn recovery_codes_are_single_use(engine: Engine) {
         if attempt == 0 {
             assert_eq!(result.unwrap().stage, SessionStage::Full);
         } else {
-            assert!(matches!(result, Err(ServiceError::SecondFactorRefused(_))));
+            assert!(matches!(
+                domain_err::<IdentityError, _>(&result),
+                Some(IdentityError::SecondFactorRefused(_))
+            ));
         }
     }
 }
@@ -319,13 +326,19 @@ async fn lockout_escalates_and_is_audited(engine: Engine) {
     for name in ["dave", "ghost"] {
         for _ in 0..5 {
             let wrong = f.core.login(&ctx(), name, secret("wrong-password-1")).await;
-            assert!(matches!(wrong, Err(ServiceError::LoginFailed)));
+            assert!(matches!(
+                domain_err::<IdentityError, _>(&wrong),
+                Some(IdentityError::LoginFailed)
+            ));
         }
         // Locked, whether the account exists or not; the right password
         // does not help.
         let locked = f.core.login(&ctx(), name, secret(GOOD)).await;
         assert!(
-            matches!(locked, Err(ServiceError::LockedOut { retry_after_secs }) if retry_after_secs > 800),
+            matches!(
+                domain_err::<IdentityError, _>(&locked),
+                Some(IdentityError::LockedOut { retry_after_secs }) if *retry_after_secs > 800
+            ),
             "{locked:?}"
         );
     }
@@ -346,7 +359,10 @@ async fn lockout_escalates_and_is_audited(engine: Engine) {
     }
     let locked = f.core.login(&ctx(), "ghost", secret("x")).await;
     assert!(
-        matches!(locked, Err(ServiceError::LockedOut { retry_after_secs }) if retry_after_secs > 1700),
+        matches!(
+            domain_err::<IdentityError, _>(&locked),
+            Some(IdentityError::LockedOut { retry_after_secs }) if *retry_after_secs > 1700
+        ),
         "{locked:?}"
     );
     // Housekeeping forgets counters only once idle for a day.
@@ -409,11 +425,20 @@ async fn typed_names_are_never_stored_in_clear(engine: Engine) {
     let slip = "Typed-Into-The-Name-Field-42";
     for _ in 0..5 {
         let wrong = f.core.login(&ctx(), slip, secret("whatever-1")).await;
-        assert!(matches!(wrong, Err(ServiceError::LoginFailed)), "{wrong:?}");
+        assert!(
+            matches!(
+                domain_err::<IdentityError, _>(&wrong),
+                Some(IdentityError::LoginFailed)
+            ),
+            "{wrong:?}"
+        );
     }
     let locked = f.core.login(&ctx(), slip, secret("whatever-1")).await;
     assert!(
-        matches!(locked, Err(ServiceError::LockedOut { .. })),
+        matches!(
+            domain_err::<IdentityError, _>(&locked),
+            Some(IdentityError::LockedOut { .. })
+        ),
         "{locked:?}"
     );
     // Counted per name: the same name in another case is the same counter,
@@ -423,14 +448,23 @@ async fn typed_names_are_never_stored_in_clear(engine: Engine) {
         .login(&ctx(), &slip.to_uppercase(), secret("x"))
         .await;
     assert!(
-        matches!(upper, Err(ServiceError::LockedOut { .. })),
+        matches!(
+            domain_err::<IdentityError, _>(&upper),
+            Some(IdentityError::LockedOut { .. })
+        ),
         "{upper:?}"
     );
     let wrong = f
         .core
         .login(&ctx(), "dave", secret("wrong-password-1"))
         .await;
-    assert!(matches!(wrong, Err(ServiceError::LoginFailed)), "{wrong:?}");
+    assert!(
+        matches!(
+            domain_err::<IdentityError, _>(&wrong),
+            Some(IdentityError::LoginFailed)
+        ),
+        "{wrong:?}"
+    );
     let mut tx = f.store.begin_read().await.unwrap();
     let dave = tx
         .throttle(&f.login_key.throttle_key("Dave"))
@@ -465,7 +499,10 @@ async fn typed_names_are_never_stored_in_clear(engine: Engine) {
     }
     let refused = f.core.step_up(&actor, &ctx(), secret(GOOD), None).await;
     assert!(
-        matches!(refused, Err(ServiceError::LockedOut { retry_after_secs }) if retry_after_secs > 800),
+        matches!(
+            domain_err::<IdentityError, _>(&refused),
+            Some(IdentityError::LockedOut { retry_after_secs }) if *retry_after_secs > 800
+        ),
         "{refused:?}"
     );
 
@@ -490,7 +527,7 @@ async fn password_policy_and_history(engine: Engine) {
         .create_account(&admin, &ctx(), staff("erin", Some("password")))
         .await
         .unwrap_err();
-    let ServiceError::PasswordRefused { rules } = refused else {
+    let Some(IdentityError::PasswordRefused { rules }) = refused.domain::<IdentityError>() else {
         panic!("{refused:?}");
     };
     assert!(rules.contains(&PasswordRule::Common));
@@ -501,7 +538,10 @@ async fn password_policy_and_history(engine: Engine) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&with_name, ServiceError::PasswordRefused { rules } if rules.contains(&PasswordRule::ContainsIdentifier)),
+        matches!(
+            with_name.domain::<IdentityError>(),
+            Some(IdentityError::PasswordRefused { rules }) if rules.contains(&PasswordRule::ContainsIdentifier)
+        ),
         "{with_name:?}"
     );
     // Nothing was created by the refusals.
@@ -527,14 +567,20 @@ async fn password_policy_and_history(engine: Engine) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&reuse, ServiceError::PasswordRefused { rules } if rules.contains(&PasswordRule::Reused { within: 5 })),
+        matches!(
+            reuse.domain::<IdentityError>(),
+            Some(IdentityError::PasswordRefused { rules }) if rules.contains(&PasswordRule::Reused { within: 5 })
+        ),
         "{reuse:?}"
     );
     let wrong = f
         .core
         .change_password(&actor, &ctx(), secret("not-it-at-all-1"), secret(GOOD2))
         .await;
-    assert!(matches!(wrong, Err(ServiceError::LoginFailed)));
+    assert!(matches!(
+        domain_err::<IdentityError, _>(&wrong),
+        Some(IdentityError::LoginFailed)
+    ));
     f.core
         .change_password(&actor, &ctx(), secret(GOOD), secret(GOOD2))
         .await
@@ -569,7 +615,10 @@ async fn password_policy_and_history(engine: Engine) {
         )
         .await;
     assert!(
-        matches!(locked, Err(ServiceError::LockedOut { retry_after_secs }) if retry_after_secs > 0),
+        matches!(
+            domain_err::<IdentityError, _>(&locked),
+            Some(IdentityError::LockedOut { retry_after_secs }) if *retry_after_secs > 0
+        ),
         "{locked:?}"
     );
     assert!(f.core.login(&ctx(), "erin", secret(GOOD2)).await.is_err());
@@ -819,8 +868,8 @@ async fn tokens_and_offboarding(engine: Engine) {
         .await
         .unwrap();
     assert!(matches!(
-        f.core.authenticate(&ctx(), &fenced).await,
-        Err(ServiceError::SourceNotAllowed { .. })
+        domain_err::<IdentityError, _>(&f.core.authenticate(&ctx(), &fenced).await),
+        Some(IdentityError::SourceNotAllowed { .. })
     ));
 
     // Expired after a day.
@@ -916,7 +965,10 @@ async fn step_up_guards_sensitive_actions(engine: Engine) {
         .set_account_state(&judy_actor, &ctx(), kim.id, PrincipalState::Suspended)
         .await;
     assert!(
-        matches!(stale, Err(ServiceError::StepUpRequired)),
+        matches!(
+            domain_err::<IdentityError, _>(&stale),
+            Some(IdentityError::StepUpRequired)
+        ),
         "{stale:?}"
     );
     f.core
@@ -964,14 +1016,20 @@ async fn tenant_access_tightens_and_fences(engine: Engine) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&refused, ServiceError::PasswordRefused { rules } if rules.contains(&PasswordRule::TooShort { min: 16 })),
+        matches!(
+            refused.domain::<IdentityError>(),
+            Some(IdentityError::PasswordRefused { rules }) if rules.contains(&PasswordRule::TooShort { min: 16 })
+        ),
         "{refused:?}"
     );
     create(&f, &admin, user("nina", GOOD)).await;
     // Outside the tenant's networks: the same answer as a wrong password.
     let outside = f.core.login(&ctx(), "nina", secret(GOOD)).await;
     assert!(
-        matches!(outside, Err(ServiceError::LoginFailed)),
+        matches!(
+            domain_err::<IdentityError, _>(&outside),
+            Some(IdentityError::LoginFailed)
+        ),
         "{outside:?}"
     );
     let inside = RequestContext {

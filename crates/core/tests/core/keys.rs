@@ -85,9 +85,9 @@ async fn try_tenant(
 }
 
 fn key_kind(err: &ServiceError) -> KeyErrorKind {
-    match err {
-        ServiceError::Keys(e) => e.kind(),
-        other => panic!("expected a key error, got {other:?}"),
+    match err.domain::<KeyError>() {
+        Some(e) => e.kind(),
+        None => panic!("expected a key error, got {err:?}"),
     }
 }
 
@@ -343,8 +343,8 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
         .await
         .unwrap_err();
     assert!(matches!(
-        err,
-        ServiceError::Keys(KeyError::ConfirmationMismatch { .. })
+        err.domain::<KeyError>(),
+        Some(KeyError::ConfirmationMismatch { .. })
     ));
     assert_eq!(keyring_file(&f), keyring_before);
     assert_eq!(
@@ -623,7 +623,10 @@ async fn a_keyring_changed_on_disk_is_not_overwritten(engine: Engine) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ServiceError::Keys(KeyError::ChangedOnDisk { .. })),
+        matches!(
+            err.domain::<KeyError>(),
+            Some(KeyError::ChangedOnDisk { .. })
+        ),
         "{err}"
     );
     assert_eq!(keyring_file(&f), resealed);

@@ -16,6 +16,8 @@ use time::Duration;
 use time::macros::datetime;
 
 use crate::support::{Fixture, context, new_tenant};
+use rempart_core::identity::error::IdentityError;
+use rempart_core::tenants::error::TenantError;
 
 async fn fixture(engine: Engine) -> Option<Fixture> {
     Fixture::with_keys(engine, datetime!(2026-11-27 09:00 UTC)).await
@@ -125,7 +127,10 @@ async fn a_failure_leaves_neither_change_nor_event(engine: Engine) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ServiceError::TenantNameTaken { .. }),
+        matches!(
+            err.domain::<TenantError>(),
+            Some(TenantError::NameTaken { .. })
+        ),
         "{err:?}"
     );
 
@@ -158,16 +163,18 @@ async fn bootstrap_is_single_use_and_expires(engine: Engine) {
     let wrong = SecretString::from("rmp_boot_not-the-credential".to_owned());
     let err = exchange(&wrong).await.unwrap_err();
     assert!(matches!(
-        err,
-        ServiceError::BootstrapRefused(BootstrapRefusal::Unknown)
+        err.domain::<IdentityError>(),
+        Some(IdentityError::BootstrapRefused(BootstrapRefusal::Unknown))
     ));
 
     let result = exchange(&credential).await.unwrap();
     assert!(result.token.expose_secret().starts_with("rmp_at_"));
     let err = exchange(&credential).await.unwrap_err();
     assert!(matches!(
-        err,
-        ServiceError::BootstrapRefused(BootstrapRefusal::AlreadyUsed)
+        err.domain::<IdentityError>(),
+        Some(IdentityError::BootstrapRefused(
+            BootstrapRefusal::AlreadyUsed
+        ))
     ));
     assert!(matches!(
         f.core.ensure_bootstrap().await.unwrap(),
@@ -218,8 +225,8 @@ async fn an_expired_bootstrap_credential_is_refused(engine: Engine) {
         .await
         .unwrap_err();
     assert!(matches!(
-        err,
-        ServiceError::BootstrapRefused(BootstrapRefusal::Expired)
+        err.domain::<IdentityError>(),
+        Some(IdentityError::BootstrapRefused(BootstrapRefusal::Expired))
     ));
     assert!(matches!(
         f.core.ensure_bootstrap().await.unwrap(),

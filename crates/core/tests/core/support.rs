@@ -136,3 +136,13 @@ pub fn grant(principal: PrincipalId, role: Role, scope: Scope) -> NewGrant {
         expires_at: None,
     }
 }
+
+/// The domain error of type `D` a call failed with, if that is how it failed.
+pub fn domain_err<D: rempart_core::kernel::error::DomainError, T>(
+    result: &Result<T, rempart_core::ServiceError>,
+) -> Option<&D> {
+    result
+        .as_ref()
+        .err()
+        .and_then(rempart_core::ServiceError::domain::<D>)
+}

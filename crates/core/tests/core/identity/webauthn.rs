@@ -6,7 +6,7 @@
 
 use rempart_core::identity::webauthn::{PublicKeyCredential, RequestChallengeResponse, Url};
 use rempart_core::identity::{Identity, IdentityConfig, LoginStep};
-use rempart_core::{Actor, Clock as _, Rempart, ServiceError};
+use rempart_core::{Actor, Clock as _, Rempart};
 use rempart_model::password_policy::PasswordPolicy;
 use rempart_model::{Role, Scope};
 use rempart_store::SessionStage;
@@ -16,6 +16,8 @@ use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 use super::{Fixture, GOOD, admin, audit, create, create_with, ctx, fixture_with, secret, staff};
+use crate::support::domain_err;
+use rempart_core::identity::error::IdentityError;
 
 const ORIGIN: &str = "https://localhost";
 
@@ -155,7 +157,10 @@ async fn register_and_login_on_another_replica(engine: Engine) {
     // The password alone never stands in for the key at step-up.
     let password_only = f.core.step_up(&actor, &ctx(), secret(GOOD), None).await;
     assert!(
-        matches!(&password_only, Err(ServiceError::SecondFactorRefused(m)) if m.contains("security key")),
+        matches!(
+            domain_err::<IdentityError, _>(&password_only),
+            Some(IdentityError::SecondFactorRefused(m)) if m.contains("security key")
+        ),
         "{password_only:?}"
     );
 }
@@ -184,7 +189,10 @@ async fn a_replayed_assertion_is_refused(engine: Engine) {
         .webauthn_finish(&ctx(), &second.session, started.ceremony, &assertion)
         .await;
     assert!(
-        matches!(&replay, Err(ServiceError::SecondFactorRefused(m)) if m.contains("no such WebAuthn ceremony")),
+        matches!(
+            domain_err::<IdentityError, _>(&replay),
+            Some(IdentityError::SecondFactorRefused(m)) if m.contains("no such WebAuthn ceremony")
+        ),
         "{replay:?}"
     );
     let fresh = f
@@ -197,7 +205,10 @@ async fn a_replayed_assertion_is_refused(engine: Engine) {
         .webauthn_finish(&ctx(), &second.session, fresh.ceremony, &assertion)
         .await;
     assert!(
-        matches!(&replay, Err(ServiceError::SecondFactorRefused(_))),
+        matches!(
+            domain_err::<IdentityError, _>(&replay),
+            Some(IdentityError::SecondFactorRefused(_))
+        ),
         "{replay:?}"
     );
     assert_eq!(denied(&f, "auth.webauthn").await, 2);
@@ -239,7 +250,10 @@ async fn a_cloned_authenticator_is_refused(engine: Engine) {
         .webauthn_finish(&ctx(), &one.session, a.ceremony, &signed_a)
         .await;
     assert!(
-        matches!(&clone, Err(ServiceError::SecondFactorRefused(m)) if m.contains("counter")),
+        matches!(
+            domain_err::<IdentityError, _>(&clone),
+            Some(IdentityError::SecondFactorRefused(m)) if m.contains("counter")
+        ),
         "{clone:?}"
     );
     assert_eq!(stage_of(&f, &one).await, SessionStage::SecondFactor);
@@ -268,7 +282,10 @@ async fn another_users_or_an_expired_ceremony_is_refused(engine: Engine) {
         .webauthn_finish(&ctx(), &alice.session, bobs.ceremony, &bob_signed)
         .await;
     assert!(
-        matches!(&stolen, Err(ServiceError::SecondFactorRefused(m)) if m.contains("no such WebAuthn ceremony")),
+        matches!(
+            domain_err::<IdentityError, _>(&stolen),
+            Some(IdentityError::SecondFactorRefused(m)) if m.contains("no such WebAuthn ceremony")
+        ),
         "{stolen:?}"
     );
     assert_eq!(stage_of(&f, &alice).await, SessionStage::SecondFactor);
@@ -288,7 +305,10 @@ async fn another_users_or_an_expired_ceremony_is_refused(engine: Engine) {
         .webauthn_finish(&ctx(), &alice.session, late.ceremony, &signed)
         .await;
     assert!(
-        matches!(&expired, Err(ServiceError::SecondFactorRefused(_))),
+        matches!(
+            domain_err::<IdentityError, _>(&expired),
+            Some(IdentityError::SecondFactorRefused(_))
+        ),
         "{expired:?}"
     );
     assert_eq!(stage_of(&f, &alice).await, SessionStage::SecondFactor);
@@ -304,7 +324,10 @@ async fn webauthn_off_without_configuration(engine: Engine) {
     let step = f.core.login(&ctx(), "carol", secret(GOOD)).await.unwrap();
     let refused = f.core.webauthn_start(&ctx(), &step.session).await;
     assert!(
-        matches!(refused, Err(ServiceError::WebauthnNotConfigured)),
+        matches!(
+            domain_err::<IdentityError, _>(&refused),
+            Some(IdentityError::WebauthnNotConfigured)
+        ),
         "{refused:?}"
     );
 }
