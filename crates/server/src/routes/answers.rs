@@ -15,7 +15,7 @@ use crate::problem::Problem;
     description = "No valid token",
     content_type = "application/problem+json"
 )]
-pub struct NoValidToken(Problem);
+pub struct NoValidToken(pub Problem);
 
 /// A route that takes a token or a session, called with neither.
 #[derive(Debug, IntoResponses)]
@@ -24,7 +24,7 @@ pub struct NoValidToken(Problem);
     description = "No valid credential",
     content_type = "application/problem+json"
 )]
-pub struct NoValidCredential(Problem);
+pub struct NoValidCredential(pub Problem);
 
 /// A second factor (or the step-up proof) refused.
 #[derive(Debug, IntoResponses)]
@@ -33,7 +33,7 @@ pub struct NoValidCredential(Problem);
     description = "Refused (second-factor-refused)",
     content_type = "application/problem+json"
 )]
-pub struct SecondFactorRefused(Problem);
+pub struct SecondFactorRefused(pub Problem);
 
 /// The caller's grants do not carry what the route needs.
 #[derive(Debug, IntoResponses)]
@@ -42,7 +42,7 @@ pub struct SecondFactorRefused(Problem);
     description = "Not allowed",
     content_type = "application/problem+json"
 )]
-pub struct NotAllowed(Problem);
+pub struct NotAllowed(pub Problem);
 
 /// A key administration route without `keys.manage` (control DS-7).
 #[derive(Debug, IntoResponses)]
@@ -51,7 +51,7 @@ pub struct NotAllowed(Problem);
     description = "The token's grants do not carry keys.manage",
     content_type = "application/problem+json"
 )]
-pub struct NoKeysManage(Problem);
+pub struct NoKeysManage(pub Problem);
 
 /// The account named in the path does not exist for the caller.
 #[derive(Debug, IntoResponses)]
@@ -60,7 +60,7 @@ pub struct NoKeysManage(Problem);
     description = "No such account, or one outside the caller's scope",
     content_type = "application/problem+json"
 )]
-pub struct AccountNotFound(Problem);
+pub struct AccountNotFound(pub Problem);
 
 /// The tenant named does not exist for the caller.
 #[derive(Debug, IntoResponses)]
@@ -69,7 +69,7 @@ pub struct AccountNotFound(Problem);
     description = "No such tenant, or one outside the caller's scope (tenant-not-found)",
     content_type = "application/problem+json"
 )]
-pub struct TenantNotFound(Problem);
+pub struct TenantNotFound(pub Problem);
 
 /// WebAuthn is not configured on this server.
 #[derive(Debug, IntoResponses)]
@@ -78,7 +78,7 @@ pub struct TenantNotFound(Problem);
     description = "WebAuthn is not configured (webauthn-not-configured)",
     content_type = "application/problem+json"
 )]
-pub struct WebauthnNotConfigured(Problem);
+pub struct WebauthnNotConfigured(pub Problem);
 
 /// A field of the request is not valid.
 #[derive(Debug, IntoResponses)]
@@ -87,7 +87,7 @@ pub struct WebauthnNotConfigured(Problem);
     description = "A field is not valid",
     content_type = "application/problem+json"
 )]
-pub struct InvalidField(Problem);
+pub struct InvalidField(pub Problem);
 
 /// The account in the path is named by a login name that does not parse.
 #[derive(Debug, IntoResponses)]
@@ -96,7 +96,7 @@ pub struct InvalidField(Problem);
     description = "The login name is not valid (user)",
     content_type = "application/problem+json"
 )]
-pub struct InvalidLoginName(Problem);
+pub struct InvalidLoginName(pub Problem);
 
 /// A login step refused while the account is locked out (control AC-1).
 #[derive(Debug, IntoResponses)]
@@ -106,7 +106,7 @@ pub struct InvalidLoginName(Problem);
     content_type = "application/problem+json",
     headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))
 )]
-pub struct LockedOut(Problem);
+pub struct LockedOut(pub Problem);
 
 /// A password refused while the account is locked out (control AC-1).
 #[derive(Debug, IntoResponses)]
@@ -116,7 +116,7 @@ pub struct LockedOut(Problem);
     content_type = "application/problem+json",
     headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))
 )]
-pub struct LockedOutAfterFailures(Problem);
+pub struct LockedOutAfterFailures(pub Problem);
 
 /// The keyring is sealed: nothing that needs a key can run.
 #[derive(Debug, IntoResponses)]
@@ -125,4 +125,4 @@ pub struct LockedOutAfterFailures(Problem);
     description = "The keyring is sealed",
     content_type = "application/problem+json"
 )]
-pub struct KeyringSealed(Problem);
+pub struct KeyringSealed(pub Problem);

@@ -20,7 +20,10 @@ use crate::extract::{
     SessionSecret,
 };
 use crate::problem::Problem;
-use crate::routes::answers::{AccountNotFound, KeyringSealed, LockedOut, LockedOutAfterFailures, NoValidCredential, SecondFactorRefused};
+use crate::routes::answers::{
+    AccountNotFound, KeyringSealed, LockedOut, LockedOutAfterFailures, NoValidCredential,
+    SecondFactorRefused,
+};
 use crate::state::AppState;
 
 fn session_cookie(secret: &SecretString, max_age_secs: i64) -> Result<HeaderValue, Problem> {

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::extract::{ApiJson, Ctx, SecureTransport};
 use crate::problem::Problem;
-use crate::routes::answers::{InvalidField};
+use crate::routes::answers::InvalidField;
 use crate::state::AppState;
 
 /// Creates the first administrator from the bootstrap credential printed at

@@ -10,7 +10,7 @@ use rempart_model::control::{Catalogue, CheckOutcome, ControlId};
 
 use crate::extract::{ApiJson, Authenticated, Ctx};
 use crate::problem::Problem;
-use crate::routes::answers::{NoValidToken};
+use crate::routes::answers::NoValidToken;
 use crate::state::AppState;
 
 /// Runs the control checks over live state. Needs `controls.check`

@@ -20,7 +20,9 @@ use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Authenticated, Ctx, SecureTransport};
 use crate::problem::Problem;
-use crate::routes::answers::{AccountNotFound, InvalidField, InvalidLoginName, NotAllowed, TenantNotFound};
+use crate::routes::answers::{
+    AccountNotFound, InvalidField, InvalidLoginName, NotAllowed, TenantNotFound,
+};
 use crate::state::AppState;
 
 fn user_view(p: PrincipalRecord) -> UserView {

@@ -22,7 +22,9 @@ use crate::extract::{
     ApiJson, ApiPath, Authenticated, Ctx, Partial, SecureTransport, SessionSecret,
 };
 use crate::problem::Problem;
-use crate::routes::answers::{LockedOut, NoValidCredential, SecondFactorRefused, WebauthnNotConfigured};
+use crate::routes::answers::{
+    LockedOut, NoValidCredential, SecondFactorRefused, WebauthnNotConfigured,
+};
 use crate::routes::auth::login_response;
 use crate::state::AppState;
 
