@@ -45,6 +45,15 @@ fn string(description: &str) -> ObjectBuilder {
         .description(Some(description))
 }
 
+/// A string of `min` to `max` characters matching `pattern`.
+fn text(description: &str, min: usize, max: usize, pattern: impl Into<String>) -> RefOr<Schema> {
+    string(description)
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+        .into()
+}
+
 fn one_of_words(description: &str, words: &[&str]) -> RefOr<Schema> {
     string(description)
         .enum_values(Some(words.iter().copied()))
@@ -72,11 +81,12 @@ macro_rules! wire_format {
 }
 
 fn login_name(description: &str) -> RefOr<Schema> {
-    string(description)
-        .min_length(Some(1))
-        .max_length(Some(PrincipalName::MAX_CHARS))
-        .pattern(Some(format!("^{VISIBLE}+$")))
-        .into()
+    text(
+        description,
+        1,
+        PrincipalName::MAX_CHARS,
+        format!("^{VISIBLE}+$"),
+    )
 }
 
 wire_format!(
@@ -95,55 +105,52 @@ wire_format!(
 
 wire_format!(
     /// An API token's name.
-    TokenNameText => string("1 to 100 characters, not all white space")
-        .min_length(Some(1))
-        .max_length(Some(100))
-        .pattern(Some(SPACE.replacen('[', "[^", 1)))
-        .into()
+    TokenNameText => text(
+        "1 to 100 characters, not all white space",
+        1,
+        100,
+        SPACE.replacen('[', "[^", 1),
+    )
 );
 
 wire_format!(
     /// A tenant's display name.
-    TenantNameText => string(
+    TenantNameText => text(
         "1 to 100 characters, not all white space, no control characters; unique without regard to case",
+        1,
+        TenantName::MAX_CHARS,
+        format!("^{NOT_CONTROL}*{VISIBLE}{NOT_CONTROL}*$"),
     )
-    .min_length(Some(1))
-    .max_length(Some(TenantName::MAX_CHARS))
-    .pattern(Some(format!("^{NOT_CONTROL}*{VISIBLE}{NOT_CONTROL}*$")))
-    .into()
 );
 
 wire_format!(
     /// An environment's name.
-    EnvironmentName => string(
+    EnvironmentName => text(
         "Lowercase letters, digits and single '-' between them, starting with a letter; 1 to 32 characters",
+        1,
+        Environment::MAX_LEN,
+        format!("^{SLUG}$"),
     )
-    .min_length(Some(1))
-    .max_length(Some(Environment::MAX_LEN))
-    .pattern(Some(format!("^{SLUG}$")))
-    .into()
 );
 
 wire_format!(
     /// A residency region.
-    RegionName => string(
+    RegionName => text(
         "Lowercase letters, digits and single '-' between them, starting with a letter; 2 to 32 characters (`us`, `eu-west-3`)",
+        2,
+        rempart_model::Region::MAX_LEN,
+        format!("^{SLUG}$"),
     )
-    .min_length(Some(2))
-    .max_length(Some(rempart_model::Region::MAX_LEN))
-    .pattern(Some(format!("^{SLUG}$")))
-    .into()
 );
 
 wire_format!(
     /// A role's name, built-in or custom.
-    RoleNameText => string(
+    RoleNameText => text(
         "Lowercase letters, digits and '-', starting with a letter; 1 to 64 characters",
+        1,
+        64,
+        "^[a-z][a-z0-9-]*$",
     )
-    .min_length(Some(1))
-    .max_length(Some(64))
-    .pattern(Some("^[a-z][a-z0-9-]*$"))
-    .into()
 );
 
 wire_format!(
@@ -156,11 +163,12 @@ wire_format!(
 
 wire_format!(
     /// Where a grant applies.
-    ScopeText => string("`global`, `tenant:<uuid>` or `environment:<name>`")
-        .min_length(Some(6))
-        .max_length(Some(12 + Environment::MAX_LEN))
-        .pattern(Some(format!("^(global|tenant:{UUID}|environment:{SLUG})$")))
-        .into()
+    ScopeText => text(
+        "`global`, `tenant:<uuid>` or `environment:<name>`",
+        6,
+        12 + Environment::MAX_LEN,
+        format!("^(global|tenant:{UUID}|environment:{SLUG})$"),
+    )
 );
 
 wire_format!(
@@ -181,11 +189,12 @@ wire_format!(
 
 wire_format!(
     /// A re-wrap cursor.
-    KeyCursor => string("The cursor a previous batch returned: 32 hex digits")
-        .min_length(Some(32))
-        .max_length(Some(32))
-        .pattern(Some("^[0-9a-fA-F]{32}$"))
-        .into()
+    KeyCursor => text(
+        "The cursor a previous batch returned: 32 hex digits",
+        32,
+        32,
+        "^[0-9a-fA-F]{32}$",
+    )
 );
 
 wire_format!(

@@ -244,19 +244,16 @@ pub enum UserCommand {
     ResetMfa { user: String },
 }
 
-fn user_rows(users: &[UserView]) -> Vec<Vec<String>> {
-    users
-        .iter()
-        .map(|u| {
-            vec![
-                u.id.to_string(),
-                u.name.clone(),
-                u.kind.clone(),
-                u.state.clone(),
-                output::cell(u.tenant),
-            ]
-        })
-        .collect()
+const USER_HEADER: &[&str] = &["ID", "NAME", "KIND", "STATE", "TENANT"];
+
+fn user_row(u: &UserView) -> Vec<String> {
+    vec![
+        u.id.to_string(),
+        u.name.clone(),
+        u.kind.clone(),
+        u.state.clone(),
+        output::cell(u.tenant),
+    ]
 }
 
 /// Prints an answer: as JSON, or as a table of the given rows.
@@ -274,6 +271,28 @@ fn print<T: serde::Serialize>(
     }
 }
 
+/// The table rows of a list, one per item.
+fn rows<T>(items: &[T], row: impl Fn(&T) -> Vec<String>) -> Vec<Vec<String>> {
+    items.iter().map(row).collect()
+}
+
+/// Deletes what `path` names, then says what was done.
+async fn delete_noting(client: &Client, path: &str, done: &str) -> anyhow::Result<()> {
+    client.delete(path).await?;
+    output::note(done);
+    Ok(())
+}
+
+/// Sets an account's state, then prints the account.
+async fn set_state(client: &Client, json: bool, user: &str, state: &str) -> anyhow::Result<()> {
+    let path = format!("/api/v1/users/{}/state", segment(user));
+    let body = SetStateRequest {
+        state: state.to_owned(),
+    };
+    let updated: UserView = client.put(&path, &body).await?;
+    print(json, &updated, USER_HEADER, &[user_row(&updated)])
+}
+
 /// Escapes a user name or id for a URL path segment.
 fn segment(user: &str) -> String {
     user.bytes()
@@ -288,15 +307,7 @@ fn segment(user: &str) -> String {
 
 #[allow(clippy::too_many_lines, reason = "one arm per subcommand")]
 pub async fn user(command: UserCommand, args: &ClientArgs) -> anyhow::Result<()> {
-    const HEADER: &[&str] = &["ID", "NAME", "KIND", "STATE", "TENANT"];
     let client = Client::from_args(args)?;
-    let state = |user: &str, state: &str| {
-        let path = format!("/api/v1/users/{}/state", segment(user));
-        let body = SetStateRequest {
-            state: state.to_owned(),
-        };
-        (path, body)
-    };
     match command {
         UserCommand::Create {
             name,
@@ -329,49 +340,18 @@ pub async fn user(command: UserCommand, args: &ClientArgs) -> anyhow::Result<()>
                     },
                 )
                 .await?;
-            print(
-                args.json,
-                &created,
-                HEADER,
-                &user_rows(std::slice::from_ref(&created)),
-            )
+            print(args.json, &created, USER_HEADER, &[user_row(&created)])
         }
         UserCommand::List { tenant } => {
             let list: UserList = client
                 .get_with("/api/v1/users", &UserListQuery { tenant })
                 .await?;
-            print(args.json, &list.users, HEADER, &user_rows(&list.users))
+            let rows = rows(&list.users, user_row);
+            print(args.json, &list.users, USER_HEADER, &rows)
         }
-        UserCommand::Suspend { user } => {
-            let (path, body) = state(&user, "suspended");
-            let updated: UserView = client.put(&path, &body).await?;
-            print(
-                args.json,
-                &updated,
-                HEADER,
-                &user_rows(std::slice::from_ref(&updated)),
-            )
-        }
-        UserCommand::Activate { user } => {
-            let (path, body) = state(&user, "active");
-            let updated: UserView = client.put(&path, &body).await?;
-            print(
-                args.json,
-                &updated,
-                HEADER,
-                &user_rows(std::slice::from_ref(&updated)),
-            )
-        }
-        UserCommand::Terminate { user } => {
-            let (path, body) = state(&user, "terminated");
-            let updated: UserView = client.put(&path, &body).await?;
-            print(
-                args.json,
-                &updated,
-                HEADER,
-                &user_rows(std::slice::from_ref(&updated)),
-            )
-        }
+        UserCommand::Suspend { user } => set_state(&client, args.json, &user, "suspended").await,
+        UserCommand::Activate { user } => set_state(&client, args.json, &user, "active").await,
+        UserCommand::Terminate { user } => set_state(&client, args.json, &user, "terminated").await,
         UserCommand::ResetPassword { user, stdin } => {
             let password = Input { stdin }.new_password("Temporary password")?;
             let (): () = client
@@ -388,11 +368,8 @@ pub async fn user(command: UserCommand, args: &ClientArgs) -> anyhow::Result<()>
             Ok(())
         }
         UserCommand::ResetMfa { user } => {
-            client
-                .delete(&format!("/api/v1/users/{}/mfa", segment(&user)))
-                .await?;
-            output::note(&format!("second factor removed for {user}"));
-            Ok(())
+            let path = format!("/api/v1/users/{}/mfa", segment(&user));
+            delete_noting(&client, &path, &format!("second factor removed for {user}")).await
         }
     }
 }
@@ -433,16 +410,13 @@ pub async fn role(command: RoleCommand, args: &ClientArgs) -> anyhow::Result<()>
                 .await?,
         ],
     };
-    let rows: Vec<Vec<String>> = roles
-        .iter()
-        .map(|r| {
-            vec![
-                r.name.clone(),
-                if r.builtin { "built-in" } else { "custom" }.to_owned(),
-                r.permissions.join(" "),
-            ]
-        })
-        .collect();
+    let rows = rows(&roles, |r| {
+        vec![
+            r.name.clone(),
+            if r.builtin { "built-in" } else { "custom" }.to_owned(),
+            r.permissions.join(" "),
+        ]
+    });
     print(args.json, &roles, &["ROLE", "KIND", "PERMISSIONS"], &rows)
 }
 
@@ -472,19 +446,14 @@ fn rfc3339(text: &str) -> Result<OffsetDateTime, String> {
         .map_err(|_| "expected an RFC 3339 time, such as 2030-01-31T18:00:00Z".to_owned())
 }
 
-fn grant_rows(grants: &[GrantView]) -> Vec<Vec<String>> {
-    grants
-        .iter()
-        .map(|g| {
-            vec![
-                g.id.to_string(),
-                g.user.to_string(),
-                g.role.clone(),
-                g.scope.clone(),
-                output::time_cell(g.expires_at),
-            ]
-        })
-        .collect()
+fn grant_row(g: &GrantView) -> Vec<String> {
+    vec![
+        g.id.to_string(),
+        g.user.to_string(),
+        g.role.clone(),
+        g.scope.clone(),
+        output::time_cell(g.expires_at),
+    ]
 }
 
 pub async fn grant(command: GrantCommand, args: &ClientArgs) -> anyhow::Result<()> {
@@ -508,25 +477,18 @@ pub async fn grant(command: GrantCommand, args: &ClientArgs) -> anyhow::Result<(
                     },
                 )
                 .await?;
-            print(
-                args.json,
-                &created,
-                HEADER,
-                &grant_rows(std::slice::from_ref(&created)),
-            )
+            print(args.json, &created, HEADER, &[grant_row(&created)])
         }
         GrantCommand::List { user } => {
             let list: GrantList = client
                 .get(&format!("/api/v1/users/{}/grants", segment(&user)))
                 .await?;
-            print(args.json, &list.grants, HEADER, &grant_rows(&list.grants))
+            let rows = rows(&list.grants, grant_row);
+            print(args.json, &list.grants, HEADER, &rows)
         }
         GrantCommand::Revoke { id } => {
-            client
-                .delete(&format!("/api/v1/grants/{}", segment(&id)))
-                .await?;
-            output::note(&format!("grant {id} revoked"));
-            Ok(())
+            let path = format!("/api/v1/grants/{}", segment(&id));
+            delete_noting(&client, &path, &format!("grant {id} revoked")).await
         }
     }
 }
@@ -598,19 +560,15 @@ pub async fn token(command: TokenCommand, args: &ClientArgs) -> anyhow::Result<(
             let list: TokenList = client
                 .get_with("/api/v1/tokens", &TokenListQuery { user })
                 .await?;
-            let rows: Vec<Vec<String>> = list
-                .tokens
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.id.to_string(),
-                        t.name.clone(),
-                        output::time_cell(t.expires_at),
-                        output::time_cell(t.revoked_at),
-                        output::time_cell(t.last_used_at),
-                    ]
-                })
-                .collect();
+            let rows = rows(&list.tokens, |t| {
+                vec![
+                    t.id.to_string(),
+                    t.name.clone(),
+                    output::time_cell(t.expires_at),
+                    output::time_cell(t.revoked_at),
+                    output::time_cell(t.last_used_at),
+                ]
+            });
             print(
                 args.json,
                 &list.tokens,
@@ -619,11 +577,8 @@ pub async fn token(command: TokenCommand, args: &ClientArgs) -> anyhow::Result<(
             )
         }
         TokenCommand::Revoke { id } => {
-            client
-                .delete(&format!("/api/v1/tokens/{}", segment(&id)))
-                .await?;
-            output::note(&format!("token {id} revoked"));
-            Ok(())
+            let path = format!("/api/v1/tokens/{}", segment(&id));
+            delete_noting(&client, &path, &format!("token {id} revoked")).await
         }
     }
 }
@@ -651,18 +606,14 @@ pub async fn mfa(command: MfaCommand, args: &ClientArgs) -> anyhow::Result<()> {
         }
         MfaCommand::Keys => {
             let list: WebauthnCredentialList = client.get("/api/v1/mfa/webauthn").await?;
-            let rows: Vec<Vec<String>> = list
-                .credentials
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.id.to_string(),
-                        c.name.clone(),
-                        output::time(c.created_at),
-                        output::time_cell(c.last_used_at),
-                    ]
-                })
-                .collect();
+            let rows = rows(&list.credentials, |c| {
+                vec![
+                    c.id.to_string(),
+                    c.name.clone(),
+                    output::time(c.created_at),
+                    output::time_cell(c.last_used_at),
+                ]
+            });
             print(
                 args.json,
                 &list.credentials,
@@ -671,11 +622,8 @@ pub async fn mfa(command: MfaCommand, args: &ClientArgs) -> anyhow::Result<()> {
             )
         }
         MfaCommand::RemoveKey { id } => {
-            client
-                .delete(&format!("/api/v1/mfa/webauthn/{}", segment(&id)))
-                .await?;
-            output::note(&format!("security key {id} removed"));
-            Ok(())
+            let path = format!("/api/v1/mfa/webauthn/{}", segment(&id));
+            delete_noting(&client, &path, &format!("security key {id} removed")).await
         }
     }
 }
@@ -698,19 +646,15 @@ pub async fn session(command: SessionCommand, args: &ClientArgs) -> anyhow::Resu
             let list: SessionList = client
                 .get_with("/api/v1/sessions", &SessionListQuery { user })
                 .await?;
-            let rows: Vec<Vec<String>> = list
-                .sessions
-                .iter()
-                .map(|s| {
-                    vec![
-                        s.id.to_string(),
-                        output::cell(s.source.as_deref()),
-                        output::time(s.last_seen_at),
-                        output::time(s.expires_at),
-                        if s.current { "*" } else { "" }.to_owned(),
-                    ]
-                })
-                .collect();
+            let rows = rows(&list.sessions, |s| {
+                vec![
+                    s.id.to_string(),
+                    output::cell(s.source.as_deref()),
+                    output::time(s.last_seen_at),
+                    output::time(s.expires_at),
+                    if s.current { "*" } else { "" }.to_owned(),
+                ]
+            });
             print(
                 args.json,
                 &list.sessions,
@@ -719,11 +663,8 @@ pub async fn session(command: SessionCommand, args: &ClientArgs) -> anyhow::Resu
             )
         }
         SessionCommand::Revoke { id } => {
-            client
-                .delete(&format!("/api/v1/sessions/{}", segment(&id)))
-                .await?;
-            output::note(&format!("session {id} ended"));
-            Ok(())
+            let path = format!("/api/v1/sessions/{}", segment(&id));
+            delete_noting(&client, &path, &format!("session {id} ended")).await
         }
     }
 }

@@ -177,6 +177,22 @@ pub fn document_extractor_answers(doc: &mut OpenApi) {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
+    /// Every string value under `key`, anywhere in the document.
+    fn values_of<'a>(key: &str, value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, value) in map {
+                    match (k == key, value.as_str()) {
+                        (true, Some(text)) => out.push(text),
+                        _ => values_of(key, value, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| values_of(key, v, out)),
+            _ => {}
+        }
+    }
+
     /// Every operation documents what its extractors can answer: a body
     /// 400, 413, 415 and 422; a path parameter 400 and 404; a query 422; a
     /// credential 401 and 403. Each such answer is a problem document.
@@ -229,23 +245,9 @@ mod tests {
     /// Every reference in the document names a schema it holds.
     #[test]
     fn every_reference_resolves() {
-        fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
-            match value {
-                serde_json::Value::Object(map) => {
-                    for (key, value) in map {
-                        match (key.as_str(), value.as_str()) {
-                            ("$ref", Some(target)) => out.push(target),
-                            _ => refs(value, out),
-                        }
-                    }
-                }
-                serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-                _ => {}
-            }
-        }
         let json = serde_json::to_value(crate::openapi()).unwrap();
         let mut found = Vec::new();
-        refs(&json, &mut found);
+        values_of("$ref", &json, &mut found);
         assert!(!found.is_empty());
         for target in found {
             let name = target.strip_prefix("#/components/schemas/").unwrap();
@@ -261,26 +263,12 @@ mod tests {
     /// value.
     #[test]
     fn every_pattern_compiles() {
-        fn patterns(value: &serde_json::Value, out: &mut Vec<String>) {
-            match value {
-                serde_json::Value::Object(map) => {
-                    for (key, value) in map {
-                        match (key.as_str(), value.as_str()) {
-                            ("pattern", Some(p)) => out.push(p.to_owned()),
-                            _ => patterns(value, out),
-                        }
-                    }
-                }
-                serde_json::Value::Array(items) => items.iter().for_each(|v| patterns(v, out)),
-                _ => {}
-            }
-        }
         let json = serde_json::to_value(crate::openapi()).unwrap();
         let mut found = Vec::new();
-        patterns(&json, &mut found);
+        values_of("pattern", &json, &mut found);
         assert!(found.len() > 5, "{found:?}");
         for pattern in found {
-            assert!(regex::Regex::new(&pattern).is_ok(), "{pattern}");
+            assert!(regex::Regex::new(pattern).is_ok(), "{pattern}");
         }
     }
 

@@ -18,6 +18,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::extract::{ApiPath, Authenticated, Ctx};
 use crate::problem::Problem;
+use crate::routes::answers::{KeyringSealed, NoValidToken};
 use crate::state::AppState;
 
 fn event_view(r: AuditRecord) -> AuditEventView {
@@ -70,7 +71,7 @@ fn time_param(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of events, oldest first", body = AuditEventPage),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
         (status = 403, description = "The token's grants do not carry audit.search", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A filter is not valid", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -131,7 +132,7 @@ pub async fn search(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The proof", body = InclusionProofView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
         (status = 403, description = "The grants see the event (audit.search) but do not carry audit.proof over its tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such event or checkpoint, or an event outside the caller's scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The checkpoint does not cover the event yet", body = Problem, content_type = "application/problem+json"),
@@ -165,11 +166,11 @@ pub async fn inclusion(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The details (null if none)", body = AuditDetailsView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
         (status = 403, description = "The grants see the event (audit.proof) but do not carry audit.search over its tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such event, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The details do not decrypt (moved from another event, or a retired key)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+        KeyringSealed,
     ))]
 pub async fn details(
     State(state): State<AppState>,
@@ -188,7 +189,7 @@ pub async fn details(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The proof", body = ConsistencyProofView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
         (status = 403, description = "The grants do not carry audit.proof", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No checkpoint of that size", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The sizes are out of order", body = Problem, content_type = "application/problem+json"),

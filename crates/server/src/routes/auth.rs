@@ -20,6 +20,10 @@ use crate::extract::{
     SessionSecret,
 };
 use crate::problem::Problem;
+use crate::routes::answers::{
+    AccountNotFound, KeyringSealed, LockedOut, LockedOutAfterFailures, NoValidCredential,
+    SecondFactorRefused,
+};
 use crate::state::AppState;
 
 fn session_cookie(secret: &SecretString, max_age_secs: i64) -> Result<HeaderValue, Problem> {
@@ -70,7 +74,7 @@ fn session_view(s: SessionView) -> SessionViewWire {
         (status = 200, description = "Password accepted; the next step", body = LoginResponse),
         (status = 401, description = "Wrong login name or password (login-failed)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Plain HTTP from another machine (insecure-transport)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out after repeated failures (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
+        LockedOutAfterFailures,
     ))]
 pub async fn login(
     _secure: SecureTransport,
@@ -97,7 +101,7 @@ pub async fn login(
     responses(
         (status = 200, description = "Accepted; the next step", body = LoginResponse),
         (status = 401, description = "No such pending session, or the code is refused (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
+        LockedOut,
     ))]
 pub async fn second_factor(
     _secure: SecureTransport,
@@ -120,8 +124,8 @@ pub async fn second_factor(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Re-authenticated"),
-        (status = 401, description = "Refused (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
+        SecondFactorRefused,
+        LockedOut,
     ))]
 pub async fn step_up(
     _secure: SecureTransport,
@@ -172,7 +176,7 @@ pub async fn logout(
         (status = 204, description = "Changed"),
         (status = 401, description = "The current password is wrong", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The new password breaks the policy; each rule is named (password-refused)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out after repeated failures (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
+        LockedOutAfterFailures,
     ))]
 pub async fn change_password(
     _secure: SecureTransport,
@@ -200,7 +204,7 @@ pub async fn change_password(
     responses(
         (status = 200, description = "The authenticator's secret", body = TotpEnrolmentResponse),
         (status = 422, description = "An authenticator is already enrolled", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+        KeyringSealed,
     ))]
 pub async fn enrol_totp(
     _secure: SecureTransport,
@@ -252,7 +256,7 @@ pub async fn confirm_totp(
     responses(
         (status = 200, description = "Live sessions", body = SessionList),
         (status = 403, description = "No user.read over that account", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        AccountNotFound,
     ))]
 pub async fn list_sessions(
     State(state): State<AppState>,
@@ -296,7 +300,7 @@ pub async fn revoke_session(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The caller", body = WhoAmI),
-        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        NoValidCredential,
     ))]
 pub async fn whoami(Authenticated(actor): Authenticated) -> Json<WhoAmI> {
     let credential = match actor.credential {

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::extract::{ApiJson, Ctx, SecureTransport};
 use crate::problem::Problem;
+use crate::routes::answers::InvalidField;
 use crate::state::AppState;
 
 /// Creates the first administrator from the bootstrap credential printed at
@@ -19,7 +20,7 @@ use crate::state::AppState;
     responses(
         (status = 201, description = "The administrator and its first token", body = BootstrapResponse),
         (status = 403, description = "The credential is unknown, used or expired (bootstrap-refused), or was sent over plain HTTP from another machine (insecure-transport)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
+        InvalidField,
     ))]
 pub async fn exchange(
     _secure: SecureTransport,

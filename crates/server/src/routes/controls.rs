@@ -10,6 +10,7 @@ use rempart_model::control::{Catalogue, CheckOutcome, ControlId};
 
 use crate::extract::{ApiJson, Authenticated, Ctx};
 use crate::problem::Problem;
+use crate::routes::answers::NoValidToken;
 use crate::state::AppState;
 
 /// Runs the control checks over live state. Needs `controls.check`
@@ -19,7 +20,7 @@ use crate::state::AppState;
     request_body = CheckControlsRequest,
     responses(
         (status = 200, description = "One result per control checked", body = ControlReportView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
         (status = 403, description = "The token's grants do not carry controls.check", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A control id that is malformed, unknown, or has no check", body = Problem, content_type = "application/problem+json"),
     ))]

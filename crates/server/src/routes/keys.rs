@@ -18,6 +18,7 @@ use secrecy::SecretString;
 
 use crate::extract::{ApiJson, Authenticated, Ctx, SecureTransport};
 use crate::problem::Problem;
+use crate::routes::answers::{InvalidField, KeyringSealed, NoKeysManage, NoValidToken};
 use crate::state::AppState;
 
 fn seal_status_view(s: &SealStatus) -> SealStatusView {
@@ -101,7 +102,7 @@ pub async fn unseal(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The keyring's status", body = KeysStatusView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
         (status = 403, description = "The token's grants do not carry keys.read", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn status(
@@ -160,10 +161,10 @@ pub async fn status(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The new version", body = RotateResponse),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's grants do not carry keys.manage", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        NoKeysManage,
         (status = 422, description = "Unknown environment", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+        KeyringSealed,
     ))]
 pub async fn rotate(
     State(state): State<AppState>,
@@ -188,10 +189,10 @@ pub async fn rotate(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "What this batch did", body = RewrapResponse),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's grants do not carry keys.manage", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        NoKeysManage,
+        InvalidField,
+        KeyringSealed,
     ))]
 pub async fn rewrap(
     State(state): State<AppState>,
@@ -229,11 +230,11 @@ pub async fn rewrap(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Retired", body = RetireResponse),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's grants do not carry keys.manage", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
+        NoKeysManage,
         (status = 409, description = "Data keys are still wrapped under a version to retire", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A version out of range", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+        KeyringSealed,
     ))]
 pub async fn retire(
     State(state): State<AppState>,
@@ -260,12 +261,12 @@ pub async fn retire(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Shredded", body = ShredResponse),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
         (status = 403, description = "The token's grants do not carry keys.shred", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "Already shredded", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The confirmation does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The keyring is sealed", body = Problem, content_type = "application/problem+json"),
+        KeyringSealed,
     ))]
 pub async fn shred(
     State(state): State<AppState>,

@@ -2,6 +2,7 @@
 //! the handler and its documentation together, so a route cannot exist
 //! without an entry; a test also refuses plain `.route(` calls).
 
+pub mod answers;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;

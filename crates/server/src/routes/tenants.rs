@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath, Authenticated, Ctx};
 use crate::problem::Problem;
+use crate::routes::answers::{InvalidField, NoValidToken, TenantNotFound};
 use crate::state::AppState;
 
 fn new_tenant(body: &CreateTenantRequest) -> Result<NewTenant, Problem> {
@@ -61,10 +62,10 @@ fn access_view(a: TenantAccess) -> TenantAccessWire {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The new tenant", body = TenantView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
         (status = 403, description = "The token's grants do not carry tenant.create", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A tenant of that name exists", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
+        InvalidField,
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -82,7 +83,7 @@ pub async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The tenants the caller may read", body = TenantList),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        NoValidToken,
         (status = 403, description = "The token's grants do not carry tenant.read", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -103,7 +104,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The settings", body = TenantAccessWire),
         (status = 403, description = "No tenant.read over it", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant, or one outside the caller's scope (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
+        TenantNotFound,
     ))]
 pub async fn access(
     State(state): State<AppState>,
@@ -129,8 +130,8 @@ pub async fn access(
     responses(
         (status = 200, description = "The settings now", body = TenantAccessWire),
         (status = 403, description = "No tenant.update over it, or no recent login", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant, or one outside the caller's scope (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
+        TenantNotFound,
+        InvalidField,
     ))]
 pub async fn set_access(
     State(state): State<AppState>,

@@ -20,6 +20,9 @@ use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Authenticated, Ctx, SecureTransport};
 use crate::problem::Problem;
+use crate::routes::answers::{
+    AccountNotFound, InvalidField, InvalidLoginName, NotAllowed, TenantNotFound,
+};
 use crate::state::AppState;
 
 fn user_view(p: PrincipalRecord) -> UserView {
@@ -129,7 +132,7 @@ async fn resolve(
     responses(
         (status = 201, description = "The account", body = UserView),
         (status = 403, description = "No user.create there, or a rule refuses (rule-refused)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant, or one outside the caller's scope (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
+        TenantNotFound,
         (status = 409, description = "The login name is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is not valid, or the password breaks the policy (password-refused)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -172,7 +175,7 @@ pub async fn create(
     responses(
         (status = 200, description = "The accounts", body = UserList),
         (status = 403, description = "No user.read there", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such tenant, or one outside the caller's scope (tenant-not-found)", body = Problem, content_type = "application/problem+json"),
+        TenantNotFound,
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -199,7 +202,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The account", body = UserView),
         (status = 403, description = "Not allowed, no recent login (step-up-required), or refused by a rule (rule-refused: one's own account, last-administrator)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        AccountNotFound,
     ))]
 pub async fn set_state(
     State(state): State<AppState>,
@@ -227,8 +230,8 @@ pub async fn set_state(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Set"),
-        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        NotAllowed,
+        AccountNotFound,
         (status = 422, description = "The password breaks the policy (password-refused)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset_password(
@@ -254,9 +257,9 @@ pub async fn reset_password(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Reset"),
-        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The login name is not valid (user)", body = Problem, content_type = "application/problem+json"),
+        NotAllowed,
+        AccountNotFound,
+        InvalidLoginName,
     ))]
 pub async fn reset_mfa(
     State(state): State<AppState>,
@@ -275,9 +278,9 @@ pub async fn reset_mfa(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The grants", body = GrantList),
-        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The login name is not valid (user)", body = Problem, content_type = "application/problem+json"),
+        NotAllowed,
+        AccountNotFound,
+        InvalidLoginName,
     ))]
 pub async fn grants_of(
     State(state): State<AppState>,
@@ -411,7 +414,7 @@ pub async fn revoke_grant(
         (status = 201, description = "The token, shown once", body = CreatedToken),
         (status = 403, description = "Not allowed, no recent login (step-up-required), or more than the asking credential carries (rule-refused: no-escalation)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such holder or tenant, or one outside the caller's scope (whatever the kind of account)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json"),
+        InvalidField,
     ))]
 pub async fn create_token(
     _secure: SecureTransport,
@@ -468,7 +471,7 @@ pub async fn create_token(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The tokens", body = TokenList),
-        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        NotAllowed,
         (status = 404, description = "No account of that id or login name (user), or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_tokens(
@@ -494,7 +497,7 @@ pub async fn list_tokens(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        NotAllowed,
         (status = 404, description = "No such token, or one whose holder is outside the caller's scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_token(

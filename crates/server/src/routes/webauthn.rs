@@ -22,6 +22,9 @@ use crate::extract::{
     ApiJson, ApiPath, Authenticated, Ctx, Partial, SecureTransport, SessionSecret,
 };
 use crate::problem::Problem;
+use crate::routes::answers::{
+    LockedOut, NoValidCredential, SecondFactorRefused, WebauthnNotConfigured,
+};
 use crate::routes::auth::login_response;
 use crate::state::AppState;
 
@@ -47,7 +50,7 @@ fn credential_view(v: WebauthnCredentialView) -> WebauthnCredentialWire {
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The options for navigator.credentials.create()", body = WebauthnRegisterStartResponse),
-        (status = 409, description = "WebAuthn is not configured (webauthn-not-configured)", body = Problem, content_type = "application/problem+json"),
+        WebauthnNotConfigured,
         (status = 422, description = "Not from a login session, or too many keys", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register_start(
@@ -71,7 +74,7 @@ pub async fn register_start(
     responses(
         (status = 200, description = "Registered", body = WebauthnCredentialWire),
         (status = 401, description = "The ceremony is unknown, used, expired or another session's, or the credential is refused (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "WebAuthn is not configured (webauthn-not-configured)", body = Problem, content_type = "application/problem+json"),
+        WebauthnNotConfigured,
     ))]
 pub async fn register_finish(
     _secure: SecureTransport,
@@ -92,7 +95,7 @@ pub async fn register_finish(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "Registered keys", body = WebauthnCredentialList),
-        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        NoValidCredential,
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -113,7 +116,7 @@ pub async fn list(
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "The id is not a UUID (bad-request)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        NoValidCredential,
         (status = 403, description = "No recent login (step-up-required), or the account's last second factor (rule-refused)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key on the caller's account", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -137,8 +140,8 @@ pub async fn remove(
     responses(
         (status = 200, description = "The options for navigator.credentials.get()", body = WebauthnStartResponse),
         (status = 401, description = "No such session, or no key registered (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "WebAuthn is not configured (webauthn-not-configured)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
+        WebauthnNotConfigured,
+        LockedOut,
     ))]
 pub async fn start(
     _secure: SecureTransport,
@@ -162,9 +165,9 @@ pub async fn start(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "Accepted; the next step", body = LoginResponse),
-        (status = 401, description = "Refused (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "WebAuthn is not configured (webauthn-not-configured)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Locked out (locked-out)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the lockout ends"))),
+        SecondFactorRefused,
+        WebauthnNotConfigured,
+        LockedOut,
     ))]
 pub async fn finish(
     _secure: SecureTransport,
