@@ -17,8 +17,8 @@ use serde::Serialize;
 use crate::checkpoint::{Checkpoint, KeyId};
 use crate::event::Event;
 use crate::export::{
-    EXPORT_FORMAT, EXPORT_VERSION, ExportError, write_checkpoint_line, write_end_line,
-    write_event_line,
+    EXPORT_FORMAT, EXPORT_VERSION, ExportError, write_checkpoint_line_at, write_end_line,
+    write_next_event_line,
 };
 
 /// The `type` of a batch's first line.
@@ -72,28 +72,15 @@ impl<W: Write> BatchWriter<W> {
 
     /// Writes the next event.
     pub fn event(&mut self, e: &Event) -> Result<(), ExportError> {
-        let expected = self.seq + 1;
-        if e.seq != expected {
-            return Err(ExportError::EventOutOfOrder {
-                expected,
-                found: e.seq,
-            });
-        }
-        write_event_line(&mut self.out, e)?;
-        self.seq = expected;
+        write_next_event_line(&mut self.out, self.seq, e)?;
+        self.seq = e.seq;
         self.events += 1;
         Ok(())
     }
 
     /// Writes a checkpoint covering the events up to the last one written.
     pub fn checkpoint(&mut self, cp: &Checkpoint) -> Result<(), ExportError> {
-        if cp.size != self.seq {
-            return Err(ExportError::CheckpointOutOfPlace {
-                size: cp.size,
-                events: self.seq,
-            });
-        }
-        write_checkpoint_line(&mut self.out, cp)?;
+        write_checkpoint_line_at(&mut self.out, self.seq, cp)?;
         self.checkpoints += 1;
         Ok(())
     }

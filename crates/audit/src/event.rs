@@ -466,11 +466,6 @@ impl ChainHead {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss
-)]
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};

@@ -427,28 +427,15 @@ impl<W: Write> ExportWriter<W> {
 
     /// Writes the next event.
     pub fn event(&mut self, e: &Event) -> Result<(), ExportError> {
-        let expected = self.events + 1;
-        if e.seq != expected {
-            return Err(ExportError::EventOutOfOrder {
-                expected,
-                found: e.seq,
-            });
-        }
-        write_event_line(&mut self.out, e)?;
-        self.events = expected;
+        write_next_event_line(&mut self.out, self.events, e)?;
+        self.events = e.seq;
         self.event_lines += 1;
         Ok(())
     }
 
     /// Writes a checkpoint covering the events written so far.
     pub fn checkpoint(&mut self, cp: &Checkpoint) -> Result<(), ExportError> {
-        if cp.size != self.events {
-            return Err(ExportError::CheckpointOutOfPlace {
-                size: cp.size,
-                events: self.events,
-            });
-        }
-        write_checkpoint_line(&mut self.out, cp)?;
+        write_checkpoint_line_at(&mut self.out, self.events, cp)?;
         self.checkpoints += 1;
         Ok(())
     }
@@ -470,7 +457,7 @@ impl<W: Write> ExportWriter<W> {
 
 /// Writes one event line (section 4.2), as an export and a shipping batch
 /// both carry it.
-pub(crate) fn write_event_line<W: Write>(out: &mut W, e: &Event) -> Result<(), ExportError> {
+fn write_event_line<W: Write>(out: &mut W, e: &Event) -> Result<(), ExportError> {
     write_line(
         out,
         &EventOut {
@@ -493,11 +480,41 @@ pub(crate) fn write_event_line<W: Write>(out: &mut W, e: &Event) -> Result<(), E
     Ok(())
 }
 
-/// Writes one checkpoint line (section 4.3).
-pub(crate) fn write_checkpoint_line<W: Write>(
+/// Writes `e` as the event that follows event `last_seq` (an export's and a
+/// batch's events are contiguous), refusing any other.
+pub(crate) fn write_next_event_line<W: Write>(
     out: &mut W,
+    last_seq: u64,
+    e: &Event,
+) -> Result<(), ExportError> {
+    let expected = last_seq + 1;
+    if e.seq != expected {
+        return Err(ExportError::EventOutOfOrder {
+            expected,
+            found: e.seq,
+        });
+    }
+    write_event_line(out, e)
+}
+
+/// Writes a checkpoint line right after event `last_seq`, the only place a
+/// checkpoint of that size may stand, refusing it anywhere else.
+pub(crate) fn write_checkpoint_line_at<W: Write>(
+    out: &mut W,
+    last_seq: u64,
     cp: &Checkpoint,
 ) -> Result<(), ExportError> {
+    if cp.size != last_seq {
+        return Err(ExportError::CheckpointOutOfPlace {
+            size: cp.size,
+            events: last_seq,
+        });
+    }
+    write_checkpoint_line(out, cp)
+}
+
+/// Writes one checkpoint line (section 4.3).
+fn write_checkpoint_line<W: Write>(out: &mut W, cp: &Checkpoint) -> Result<(), ExportError> {
     write_line(
         out,
         &CheckpointOut {
@@ -1611,11 +1628,6 @@ fn classify_gap<R: BufRead>(reader: &mut ExportReader<R>, problem: Problem) -> P
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss
-)]
 mod tests {
     use super::*;
     use crate::checkpoint::{Ed25519Signer, Signer};

@@ -602,11 +602,6 @@ impl Verifier {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss
-)]
 mod tests {
     use super::*;
     use crate::checkpoint::{Ed25519Signer, Signer};
