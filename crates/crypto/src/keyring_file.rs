@@ -163,6 +163,14 @@ where
     })
 }
 
+/// How an enrolled tenant's and a shredded tenant's entries both begin:
+/// its environment, its id, and when it was enrolled or shredded.
+fn put_tenant_entry(out: &mut Vec<u8>, env: &Environment, tenant: &Uuid, at: OffsetDateTime) {
+    put_short(out, env.as_str().as_bytes());
+    out.extend_from_slice(tenant.as_bytes());
+    put_time(out, at);
+}
+
 pub(crate) fn encode_body(keyring: &Keyring) -> Result<Zeroizing<Vec<u8>>> {
     let mut out = Zeroizing::new(Vec::with_capacity(1024));
     out.extend_from_slice(keyring.audit.seed().expose());
@@ -185,18 +193,14 @@ pub(crate) fn encode_body(keyring: &Keyring) -> Result<Zeroizing<Vec<u8>>> {
     }
     out.extend_from_slice(&count::<u32>(keyring.tenants.len(), "too many tenants")?.to_be_bytes());
     for ((env, tenant), key) in &keyring.tenants {
-        put_short(&mut out, env.as_str().as_bytes());
-        out.extend_from_slice(tenant.as_bytes());
-        put_time(&mut out, key.enrolled_at);
+        put_tenant_entry(&mut out, env, tenant, key.enrolled_at);
         out.extend_from_slice(key.key.expose());
     }
     out.extend_from_slice(
         &count::<u32>(keyring.shredded.len(), "too many shredded tenants")?.to_be_bytes(),
     );
     for ((env, tenant), at) in &keyring.shredded {
-        put_short(&mut out, env.as_str().as_bytes());
-        out.extend_from_slice(tenant.as_bytes());
-        put_time(&mut out, *at);
+        put_tenant_entry(&mut out, env, tenant, *at);
     }
     Ok(out)
 }
@@ -215,6 +219,13 @@ fn read_env(reader: &mut Reader<'_>) -> Result<Environment> {
 
 fn read_time(reader: &mut Reader<'_>) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(reader.i64()?).map_err(|_| malformed("time out of range"))
+}
+
+/// Reads what [`put_tenant_entry`] writes.
+fn read_tenant_entry(reader: &mut Reader<'_>) -> Result<((Environment, Uuid), OffsetDateTime)> {
+    let env = read_env(reader)?;
+    let tenant = Uuid::from_bytes(reader.array()?);
+    Ok(((env, tenant), read_time(reader)?))
 }
 
 fn read_key(reader: &mut Reader<'_>) -> Result<KeyBytes> {
@@ -268,9 +279,7 @@ pub(crate) fn decode_body(body: &[u8], seal: SealContext) -> Result<Keyring> {
     }
     let mut tenants = BTreeMap::new();
     for _ in 0..reader.u32()? {
-        let env = read_env(&mut reader)?;
-        let tenant = Uuid::from_bytes(reader.array()?);
-        let enrolled_at = read_time(&mut reader)?;
+        let ((env, tenant), enrolled_at) = read_tenant_entry(&mut reader)?;
         let key = read_key(&mut reader)?;
         if !environments.contains_key(&env)
             || tenants
@@ -282,12 +291,8 @@ pub(crate) fn decode_body(body: &[u8], seal: SealContext) -> Result<Keyring> {
     }
     let mut shredded = BTreeMap::new();
     for _ in 0..reader.u32()? {
-        let env = read_env(&mut reader)?;
-        let tenant = Uuid::from_bytes(reader.array()?);
-        let at = read_time(&mut reader)?;
-        if tenants.contains_key(&(env.clone(), tenant))
-            || shredded.insert((env, tenant), at).is_some()
-        {
+        let (entry, at) = read_tenant_entry(&mut reader)?;
+        if tenants.contains_key(&entry) || shredded.insert(entry, at).is_some() {
             return Err(malformed("shredded tenant repeated or still enrolled"));
         }
     }
