@@ -87,25 +87,19 @@ impl<W: Write> BatchWriter<W> {
 mod tests {
     use super::*;
     use crate::checkpoint::{Ed25519Signer, Signer as _};
-    use crate::event::{ChainHead, EventBody, Outcome};
+    use crate::event::fixtures::system_event;
+    use crate::event::{ChainHead, EventBody};
     use crate::export::verify_export;
     use crate::merkle::Frontier;
     use std::fmt::Write as _;
     use time::macros::datetime;
 
     fn body(i: u64) -> EventBody {
-        EventBody {
-            time: datetime!(2026-01-01 00:00 UTC) + time::Duration::seconds(i.cast_signed()),
-            actor: "system".into(),
-            action: "tenant.create".into(),
-            target: None,
-            tenant: None,
-            outcome: Outcome::Success,
-            request_id: None,
-            source: None,
-            details: None,
-            id: Some(uuid::Uuid::from_u128(u128::from(i))),
-        }
+        system_event(
+            datetime!(2026-01-01 00:00 UTC) + time::Duration::seconds(i.cast_signed()),
+            "tenant.create",
+            Some(uuid::Uuid::from_u128(u128::from(i))),
+        )
     }
 
     /// Batches cut anywhere, their inner lines concatenated under an export

@@ -113,18 +113,12 @@ pub(crate) fn open(bytes: &[u8], provider: &dyn RootKeyProvider) -> Result<Keyri
         });
     }
     let root = provider.unseal(header.params)?;
-    let cipher = aead::cipher(&root.0)?;
-    let mut body = Zeroizing::new(header.sealed.to_vec());
-    aead::open_in_place(&cipher, header.nonce, header.aad, &mut body)
-        .map_err(|_| CryptoError::RootKeyRejected)?;
-    decode_body(
-        &body,
-        SealContext {
-            kind: header.kind,
-            params: header.params.to_vec(),
-            root,
-        },
-    )
+    let seal = SealContext {
+        kind: header.kind,
+        params: header.params.to_vec(),
+        root,
+    };
+    open_body(&header, seal)
 }
 
 /// Opens sealed bytes with the root key `seal` already holds: how a process
@@ -135,18 +129,22 @@ pub(crate) fn reopen(bytes: &[u8], seal: &SealContext) -> Result<Keyring> {
     if header.kind != seal.kind || header.params != seal.params.as_slice() {
         return Err(CryptoError::RootKeyRejected);
     }
+    let seal = SealContext {
+        kind: seal.kind,
+        params: seal.params.clone(),
+        root: seal.root.clone(),
+    };
+    open_body(&header, seal)
+}
+
+/// Decrypts the body under `seal`'s root key (a wrong key is refused) and
+/// decodes the keyring, which keeps `seal` for its next save.
+fn open_body(header: &Header<'_>, seal: SealContext) -> Result<Keyring> {
     let cipher = aead::cipher(&seal.root.0)?;
     let mut body = Zeroizing::new(header.sealed.to_vec());
     aead::open_in_place(&cipher, header.nonce, header.aad, &mut body)
         .map_err(|_| CryptoError::RootKeyRejected)?;
-    decode_body(
-        &body,
-        SealContext {
-            kind: seal.kind,
-            params: seal.params.clone(),
-            root: seal.root.clone(),
-        },
-    )
+    decode_body(&body, seal)
 }
 
 fn put_time(out: &mut Vec<u8>, at: OffsetDateTime) {
