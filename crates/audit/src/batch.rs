@@ -16,10 +16,7 @@ use serde::Serialize;
 
 use crate::checkpoint::{Checkpoint, KeyId};
 use crate::event::Event;
-use crate::export::{
-    EXPORT_FORMAT, EXPORT_VERSION, ExportError, write_checkpoint_line, write_end_line,
-    write_event_line,
-};
+use crate::export::{EXPORT_FORMAT, EXPORT_VERSION, ExportError, LinesWriter};
 
 /// The `type` of a batch's first line.
 pub const BATCH_TYPE: &str = "batch";
@@ -38,11 +35,9 @@ struct BatchHeaderOut<'a> {
 /// place; [`BatchWriter::finish`] writes the end line.
 #[derive(Debug)]
 pub struct BatchWriter<W: Write> {
-    out: W,
-    /// The last event written (or `after_seq`).
-    seq: u64,
-    events: u64,
-    checkpoints: u64,
+    /// The lines after the header; its last `seq` is `after_seq` before the
+    /// first event.
+    lines: LinesWriter<W>,
 }
 
 impl<W: Write> BatchWriter<W> {
@@ -63,51 +58,28 @@ impl<W: Write> BatchWriter<W> {
         .map_err(std::io::Error::from)?;
         out.write_all(b"\n")?;
         Ok(Self {
-            out,
-            seq: after_seq,
-            events: 0,
-            checkpoints: 0,
+            lines: LinesWriter::new(out, after_seq, 0),
         })
     }
 
     /// Writes the next event.
     pub fn event(&mut self, e: &Event) -> Result<(), ExportError> {
-        let expected = self.seq + 1;
-        if e.seq != expected {
-            return Err(ExportError::EventOutOfOrder {
-                expected,
-                found: e.seq,
-            });
-        }
-        write_event_line(&mut self.out, e)?;
-        self.seq = expected;
-        self.events += 1;
-        Ok(())
+        self.lines.event(e)
     }
 
     /// Writes a checkpoint covering the events up to the last one written.
     pub fn checkpoint(&mut self, cp: &Checkpoint) -> Result<(), ExportError> {
-        if cp.size != self.seq {
-            return Err(ExportError::CheckpointOutOfPlace {
-                size: cp.size,
-                events: self.seq,
-            });
-        }
-        write_checkpoint_line(&mut self.out, cp)?;
-        self.checkpoints += 1;
-        Ok(())
+        self.lines.checkpoint(cp)
     }
 
     /// The `seq` of the last event written (`after_seq` if none).
     pub fn last_seq(&self) -> u64 {
-        self.seq
+        self.lines.last_seq()
     }
 
     /// Writes the end line (the counts of this batch) and returns the output.
-    pub fn finish(mut self) -> Result<W, ExportError> {
-        write_end_line(&mut self.out, self.events, self.checkpoints)?;
-        self.out.flush()?;
-        Ok(self.out)
+    pub fn finish(self) -> Result<W, ExportError> {
+        self.lines.finish()
     }
 }
 
@@ -115,25 +87,19 @@ impl<W: Write> BatchWriter<W> {
 mod tests {
     use super::*;
     use crate::checkpoint::{Ed25519Signer, Signer as _};
-    use crate::event::{ChainHead, EventBody, Outcome};
+    use crate::event::fixtures::system_event;
+    use crate::event::{ChainHead, EventBody};
     use crate::export::verify_export;
     use crate::merkle::Frontier;
     use std::fmt::Write as _;
     use time::macros::datetime;
 
     fn body(i: u64) -> EventBody {
-        EventBody {
-            time: datetime!(2026-01-01 00:00 UTC) + time::Duration::seconds(i.cast_signed()),
-            actor: "system".into(),
-            action: "tenant.create".into(),
-            target: None,
-            tenant: None,
-            outcome: Outcome::Success,
-            request_id: None,
-            source: None,
-            details: None,
-            id: Some(uuid::Uuid::from_u128(u128::from(i))),
-        }
+        system_event(
+            datetime!(2026-01-01 00:00 UTC) + time::Duration::seconds(i.cast_signed()),
+            "tenant.create",
+            Some(uuid::Uuid::from_u128(u128::from(i))),
+        )
     }
 
     /// Batches cut anywhere, their inner lines concatenated under an export

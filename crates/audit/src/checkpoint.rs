@@ -310,17 +310,7 @@ impl Checkpoint {
 
     /// Checks the key id and the signature against `key`.
     pub fn verify_signature(&self, key: &PublicKey) -> Result<(), CheckpointError> {
-        let expected = key.key_id();
-        if self.key_id != expected {
-            return Err(CheckpointError::WrongKey {
-                found: self.key_id,
-                expected,
-            });
-        }
-        if !key.verify(&self.signed_message(), &self.signature) {
-            return Err(CheckpointError::BadSignature);
-        }
-        Ok(())
+        verify_signed(key, self.key_id, &self.signed_message(), &self.signature)
     }
 }
 
@@ -363,26 +353,38 @@ impl KeyCertificate {
 
     /// Checks that `predecessor` signed this certificate.
     pub fn verify(&self, predecessor: &PublicKey) -> Result<(), CheckpointError> {
-        let expected = predecessor.key_id();
-        if self.certified_by != expected {
-            return Err(CheckpointError::WrongKey {
-                found: self.certified_by,
-                expected,
-            });
-        }
-        if !predecessor.verify(&self.signed_message(), &self.signature) {
-            return Err(CheckpointError::BadSignature);
-        }
-        Ok(())
+        verify_signed(
+            predecessor,
+            self.certified_by,
+            &self.signed_message(),
+            &self.signature,
+        )
     }
 }
 
+/// Checks that `key` is the one the record names (`named`) and that its
+/// `signature` over `message` holds: how a checkpoint and a key certificate
+/// are both verified.
+fn verify_signed(
+    key: &PublicKey,
+    named: KeyId,
+    message: &[u8],
+    signature: &[u8; SIGNATURE_LEN],
+) -> Result<(), CheckpointError> {
+    let expected = key.key_id();
+    if named != expected {
+        return Err(CheckpointError::WrongKey {
+            found: named,
+            expected,
+        });
+    }
+    if !key.verify(message, signature) {
+        return Err(CheckpointError::BadSignature);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss
-)]
 mod tests {
     use super::*;
     use time::macros::datetime;

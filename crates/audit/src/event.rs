@@ -465,12 +465,32 @@ impl ChainHead {
     }
 }
 
+/// Event bodies the other modules' unit tests log.
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss
-)]
+pub(crate) mod fixtures {
+    use super::{EventBody, Outcome};
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    /// A successful `system` action with no target, tenant, request, source
+    /// or details.
+    pub(crate) fn system_event(time: OffsetDateTime, action: &str, id: Option<Uuid>) -> EventBody {
+        EventBody {
+            time,
+            actor: "system".into(),
+            action: action.into(),
+            target: None,
+            tenant: None,
+            outcome: Outcome::Success,
+            request_id: None,
+            source: None,
+            details: None,
+            id,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};

@@ -306,12 +306,9 @@ struct EndOut {
 /// line.
 #[derive(Debug)]
 pub struct ExportWriter<W: Write> {
-    out: W,
-    /// The last event's `seq` (the anchor's size before the first).
-    events: u64,
-    /// Event lines written.
-    event_lines: u64,
-    checkpoints: u64,
+    /// The lines after the header; its last `seq` is the anchor's size
+    /// before the first event.
+    lines: LinesWriter<W>,
 }
 
 impl<W: Write> ExportWriter<W> {
@@ -401,10 +398,7 @@ impl<W: Write> ExportWriter<W> {
         }
         let Some((anchor, checkpoint)) = anchor else {
             return Ok(Self {
-                out,
-                events: 0,
-                event_lines: 0,
-                checkpoints: 0,
+                lines: LinesWriter::new(out, 0, 0),
             });
         };
         write_line(
@@ -418,16 +412,55 @@ impl<W: Write> ExportWriter<W> {
         )?;
         write_checkpoint_line(&mut out, checkpoint)?;
         Ok(Self {
-            out,
-            events: anchor.size,
-            event_lines: 0,
-            checkpoints: 1,
+            lines: LinesWriter::new(out, anchor.size, 1),
         })
     }
 
     /// Writes the next event.
     pub fn event(&mut self, e: &Event) -> Result<(), ExportError> {
-        let expected = self.events + 1;
+        self.lines.event(e)
+    }
+
+    /// Writes a checkpoint covering the events written so far.
+    pub fn checkpoint(&mut self, cp: &Checkpoint) -> Result<(), ExportError> {
+        self.lines.checkpoint(cp)
+    }
+
+    /// Writes the end line and flushes; returns the output.
+    pub fn finish(self) -> Result<W, ExportError> {
+        self.lines.finish()
+    }
+}
+
+/// The lines after a header, as an export and a shipping batch both write
+/// them: events in `seq` order with no gap, each checkpoint right after the
+/// event whose `seq` is its size, then an end line that counts them.
+#[derive(Debug)]
+pub(crate) struct LinesWriter<W: Write> {
+    out: W,
+    /// The last event's `seq` (before the first, the one the lines follow).
+    last_seq: u64,
+    /// Event lines written.
+    events: u64,
+    /// Checkpoint lines written (an export's anchoring one included).
+    checkpoints: u64,
+}
+
+impl<W: Write> LinesWriter<W> {
+    /// Lines that follow event `last_seq`, after `checkpoints` checkpoint
+    /// lines already written.
+    pub(crate) fn new(out: W, last_seq: u64, checkpoints: u64) -> Self {
+        Self {
+            out,
+            last_seq,
+            events: 0,
+            checkpoints,
+        }
+    }
+
+    /// Writes the next event, refusing any but the one after the last.
+    pub(crate) fn event(&mut self, e: &Event) -> Result<(), ExportError> {
+        let expected = self.last_seq + 1;
         if e.seq != expected {
             return Err(ExportError::EventOutOfOrder {
                 expected,
@@ -435,17 +468,18 @@ impl<W: Write> ExportWriter<W> {
             });
         }
         write_event_line(&mut self.out, e)?;
-        self.events = expected;
-        self.event_lines += 1;
+        self.last_seq = expected;
+        self.events += 1;
         Ok(())
     }
 
-    /// Writes a checkpoint covering the events written so far.
-    pub fn checkpoint(&mut self, cp: &Checkpoint) -> Result<(), ExportError> {
-        if cp.size != self.events {
+    /// Writes a checkpoint, refusing it anywhere but right after the event
+    /// its size names.
+    pub(crate) fn checkpoint(&mut self, cp: &Checkpoint) -> Result<(), ExportError> {
+        if cp.size != self.last_seq {
             return Err(ExportError::CheckpointOutOfPlace {
                 size: cp.size,
-                events: self.events,
+                events: self.last_seq,
             });
         }
         write_checkpoint_line(&mut self.out, cp)?;
@@ -453,13 +487,19 @@ impl<W: Write> ExportWriter<W> {
         Ok(())
     }
 
-    /// Writes the end line and flushes; returns the output.
-    pub fn finish(mut self) -> Result<W, ExportError> {
+    /// The `seq` of the last event written (the one the lines follow if
+    /// none).
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Writes the end line (section 4.4) and flushes; returns the output.
+    pub(crate) fn finish(mut self) -> Result<W, ExportError> {
         write_line(
             &mut self.out,
             &EndOut {
                 kind: "end",
-                events: self.event_lines,
+                events: self.events,
                 checkpoints: self.checkpoints,
             },
         )?;
@@ -470,7 +510,7 @@ impl<W: Write> ExportWriter<W> {
 
 /// Writes one event line (section 4.2), as an export and a shipping batch
 /// both carry it.
-pub(crate) fn write_event_line<W: Write>(out: &mut W, e: &Event) -> Result<(), ExportError> {
+fn write_event_line<W: Write>(out: &mut W, e: &Event) -> Result<(), ExportError> {
     write_line(
         out,
         &EventOut {
@@ -494,10 +534,7 @@ pub(crate) fn write_event_line<W: Write>(out: &mut W, e: &Event) -> Result<(), E
 }
 
 /// Writes one checkpoint line (section 4.3).
-pub(crate) fn write_checkpoint_line<W: Write>(
-    out: &mut W,
-    cp: &Checkpoint,
-) -> Result<(), ExportError> {
+fn write_checkpoint_line<W: Write>(out: &mut W, cp: &Checkpoint) -> Result<(), ExportError> {
     write_line(
         out,
         &CheckpointOut {
@@ -512,22 +549,6 @@ pub(crate) fn write_checkpoint_line<W: Write>(
         },
     )?;
     Ok(())
-}
-
-/// Writes the end line (section 4.4).
-pub(crate) fn write_end_line<W: Write>(
-    out: &mut W,
-    events: u64,
-    checkpoints: u64,
-) -> Result<(), ExportError> {
-    write_line(
-        out,
-        &EndOut {
-            kind: "end",
-            events,
-            checkpoints,
-        },
-    )
 }
 
 fn write_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> Result<(), ExportError> {
@@ -1611,11 +1632,6 @@ fn classify_gap<R: BufRead>(reader: &mut ExportReader<R>, problem: Problem) -> P
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss
-)]
 mod tests {
     use super::*;
     use crate::checkpoint::{Ed25519Signer, Signer};
@@ -1789,9 +1805,9 @@ mod tests {
         let mut head = ChainHead::after(&e3.unwrap());
         let forged = head.seal(body(99)).unwrap();
         let mut w = ExportWriter::new(Vec::new(), KeyId([0; 8])).unwrap();
-        w.events = 3;
+        w.lines.last_seq = 3;
         w.event(&forged).unwrap();
-        let forged_line = String::from_utf8(w.out)
+        let forged_line = String::from_utf8(w.lines.out)
             .unwrap()
             .lines()
             .nth(1)

@@ -18,6 +18,18 @@
 //!   at the end no checkpoint signed with a trusted key vouches for (the
 //!   unsigned tail), and a strict verifier refuses any.
 
+// The unit tests build their fixtures from small loop counters (a byte, a
+// port, a signed offset): the casts cannot lose anything there.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss,
+        reason = "unit-test fixtures cast small loop counters"
+    )
+)]
+
 pub mod batch;
 pub mod checkpoint;
 pub mod event;

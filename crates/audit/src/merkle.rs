@@ -247,14 +247,36 @@ pub fn verify_inclusion(
     if index >= size {
         return Err(ProofError::LeafOutOfRange { index, size });
     }
-    let (mut fnode, mut snode) = (index, size - 1);
     let mut r = *leaf;
+    walk_proof(index, size - 1, proof, |p, on_left| {
+        r = if on_left {
+            node_hash(p, &r)
+        } else {
+            node_hash(&r, p)
+        };
+    })?;
+    if &r != root {
+        return Err(ProofError::RootMismatch);
+    }
+    Ok(())
+}
+
+/// The walk up the tree that both proof verifications share (RFC 9162
+/// §2.1.3.2 and §2.1.4.2): from node `fnode` of the last level's `snode`,
+/// hands each proof hash to `step` with whether it joins on the left, and
+/// refuses a proof longer or shorter than the path to the root.
+fn walk_proof(
+    mut fnode: u64,
+    mut snode: u64,
+    proof: &[Hash],
+    mut step: impl FnMut(&Hash, bool),
+) -> Result<(), ProofError> {
     for p in proof {
         if snode == 0 {
             return Err(ProofError::WrongLength);
         }
         if fnode & 1 == 1 || fnode == snode {
-            r = node_hash(p, &r);
+            step(p, true);
             if fnode & 1 == 0 {
                 while fnode & 1 == 0 && fnode != 0 {
                     fnode >>= 1;
@@ -262,16 +284,13 @@ pub fn verify_inclusion(
                 }
             }
         } else {
-            r = node_hash(&r, p);
+            step(p, false);
         }
         fnode >>= 1;
         snode >>= 1;
     }
     if snode != 0 {
         return Err(ProofError::WrongLength);
-    }
-    if &r != root {
-        return Err(ProofError::RootMismatch);
     }
     Ok(())
 }
@@ -321,28 +340,14 @@ pub fn verify_consistency(
         snode >>= 1;
     }
     let (mut fr, mut sr) = (first, first);
-    for c in rest {
-        if snode == 0 {
-            return Err(ProofError::WrongLength);
-        }
-        if fnode & 1 == 1 || fnode == snode {
+    walk_proof(fnode, snode, rest, |c, on_left| {
+        if on_left {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
-            }
         } else {
             sr = node_hash(&sr, c);
         }
-        fnode >>= 1;
-        snode >>= 1;
-    }
-    if snode != 0 {
-        return Err(ProofError::WrongLength);
-    }
+    })?;
     if &fr != old_root || &sr != new_root {
         return Err(ProofError::RootMismatch);
     }
@@ -524,11 +529,6 @@ impl NodeSource for MerkleLog {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss
-)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -602,33 +602,21 @@ impl Verifier {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss
-)]
 mod tests {
     use super::*;
     use crate::checkpoint::{Ed25519Signer, Signer};
-    use crate::event::{ChainHead, EventBody, Outcome};
+    use crate::event::fixtures::system_event;
+    use crate::event::{ChainHead, EventBody};
     use crate::merkle::MerkleLog;
     use time::macros::datetime;
 
     fn body(i: u64) -> EventBody {
-        EventBody {
-            time: datetime!(2025-03-01 12:00 UTC) + time::Duration::seconds(i as i64),
-            actor: "system".into(),
-            action: format!("test.{i}"),
-            target: None,
-            tenant: None,
-            outcome: Outcome::Success,
-            request_id: None,
-            source: None,
-            details: None,
-            id: i
-                .is_multiple_of(2)
+        system_event(
+            datetime!(2025-03-01 12:00 UTC) + time::Duration::seconds(i as i64),
+            &format!("test.{i}"),
+            i.is_multiple_of(2)
                 .then(|| uuid::Uuid::from_u128(u128::from(i))),
-        }
+        )
     }
 
     enum Item {

@@ -180,14 +180,7 @@ struct ParsedEnvelope<'a> {
 impl<'a> ParsedEnvelope<'a> {
     fn parse(envelope: &'a [u8]) -> Result<Self> {
         let mut reader = Reader::new(envelope, "envelope");
-        let version = reader.u8()?;
-        if version != ENVELOPE_VERSION {
-            return Err(CryptoError::UnsupportedVersion {
-                what: "envelope",
-                version: u16::from(version),
-                supported: u16::from(ENVELOPE_VERSION),
-            });
-        }
+        reader.version_byte("envelope", ENVELOPE_VERSION)?;
         let key_id = DataKeyId(reader.array()?);
         let nonce = reader.array()?;
         let sealed = reader.rest();

@@ -611,27 +611,21 @@ mod tests {
         let copy = |ring: &Keyring, env: &Environment| {
             KeyBytes::from_array(*ring.environments[env].keks[&1].key.expose())
         };
-        let same_env = copy(&ring, &prod);
-        ring.environments.get_mut(&prod).unwrap().keks.insert(
-            2,
-            Kek {
-                key: same_env,
+        let add_version_2 = |ring: &mut Keyring, env: &Environment, key: KeyBytes| {
+            let kek = Kek {
+                key,
                 created_at: t0,
                 wraps: UsageCounter::new(0),
-            },
-        );
+            };
+            ring.environments.get_mut(env).unwrap().keks.insert(2, kek);
+        };
+        let same_env = copy(&ring, &prod);
+        add_version_2(&mut ring, &prod, same_env);
         assert_eq!(ring.keks_shared_across_environments(), 0);
 
         // Development holding production's key is what DS-7 forbids.
         let leaked = copy(&ring, &prod);
-        ring.environments.get_mut(&dev).unwrap().keks.insert(
-            2,
-            Kek {
-                key: leaked,
-                created_at: t0,
-                wraps: UsageCounter::new(0),
-            },
-        );
+        add_version_2(&mut ring, &dev, leaked);
         assert_eq!(ring.keks_shared_across_environments(), 2);
     }
 }

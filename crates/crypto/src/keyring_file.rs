@@ -113,18 +113,12 @@ pub(crate) fn open(bytes: &[u8], provider: &dyn RootKeyProvider) -> Result<Keyri
         });
     }
     let root = provider.unseal(header.params)?;
-    let cipher = aead::cipher(&root.0)?;
-    let mut body = Zeroizing::new(header.sealed.to_vec());
-    aead::open_in_place(&cipher, header.nonce, header.aad, &mut body)
-        .map_err(|_| CryptoError::RootKeyRejected)?;
-    decode_body(
-        &body,
-        SealContext {
-            kind: header.kind,
-            params: header.params.to_vec(),
-            root,
-        },
-    )
+    let seal = SealContext {
+        kind: header.kind,
+        params: header.params.to_vec(),
+        root,
+    };
+    open_body(&header, seal)
 }
 
 /// Opens sealed bytes with the root key `seal` already holds: how a process
@@ -135,18 +129,22 @@ pub(crate) fn reopen(bytes: &[u8], seal: &SealContext) -> Result<Keyring> {
     if header.kind != seal.kind || header.params != seal.params.as_slice() {
         return Err(CryptoError::RootKeyRejected);
     }
+    let seal = SealContext {
+        kind: seal.kind,
+        params: seal.params.clone(),
+        root: seal.root.clone(),
+    };
+    open_body(&header, seal)
+}
+
+/// Decrypts the body under `seal`'s root key (a wrong key is refused) and
+/// decodes the keyring, which keeps `seal` for its next save.
+fn open_body(header: &Header<'_>, seal: SealContext) -> Result<Keyring> {
     let cipher = aead::cipher(&seal.root.0)?;
     let mut body = Zeroizing::new(header.sealed.to_vec());
     aead::open_in_place(&cipher, header.nonce, header.aad, &mut body)
         .map_err(|_| CryptoError::RootKeyRejected)?;
-    decode_body(
-        &body,
-        SealContext {
-            kind: seal.kind,
-            params: seal.params.clone(),
-            root: seal.root.clone(),
-        },
-    )
+    decode_body(&body, seal)
 }
 
 fn put_time(out: &mut Vec<u8>, at: OffsetDateTime) {
@@ -161,6 +159,14 @@ where
         what: BODY,
         reason: what,
     })
+}
+
+/// How an enrolled tenant's and a shredded tenant's entries both begin:
+/// its environment, its id, and when it was enrolled or shredded.
+fn put_tenant_entry(out: &mut Vec<u8>, env: &Environment, tenant: &Uuid, at: OffsetDateTime) {
+    put_short(out, env.as_str().as_bytes());
+    out.extend_from_slice(tenant.as_bytes());
+    put_time(out, at);
 }
 
 pub(crate) fn encode_body(keyring: &Keyring) -> Result<Zeroizing<Vec<u8>>> {
@@ -185,18 +191,14 @@ pub(crate) fn encode_body(keyring: &Keyring) -> Result<Zeroizing<Vec<u8>>> {
     }
     out.extend_from_slice(&count::<u32>(keyring.tenants.len(), "too many tenants")?.to_be_bytes());
     for ((env, tenant), key) in &keyring.tenants {
-        put_short(&mut out, env.as_str().as_bytes());
-        out.extend_from_slice(tenant.as_bytes());
-        put_time(&mut out, key.enrolled_at);
+        put_tenant_entry(&mut out, env, tenant, key.enrolled_at);
         out.extend_from_slice(key.key.expose());
     }
     out.extend_from_slice(
         &count::<u32>(keyring.shredded.len(), "too many shredded tenants")?.to_be_bytes(),
     );
     for ((env, tenant), at) in &keyring.shredded {
-        put_short(&mut out, env.as_str().as_bytes());
-        out.extend_from_slice(tenant.as_bytes());
-        put_time(&mut out, *at);
+        put_tenant_entry(&mut out, env, tenant, *at);
     }
     Ok(out)
 }
@@ -215,6 +217,13 @@ fn read_env(reader: &mut Reader<'_>) -> Result<Environment> {
 
 fn read_time(reader: &mut Reader<'_>) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(reader.i64()?).map_err(|_| malformed("time out of range"))
+}
+
+/// Reads what [`put_tenant_entry`] writes.
+fn read_tenant_entry(reader: &mut Reader<'_>) -> Result<((Environment, Uuid), OffsetDateTime)> {
+    let env = read_env(reader)?;
+    let tenant = Uuid::from_bytes(reader.array()?);
+    Ok(((env, tenant), read_time(reader)?))
 }
 
 fn read_key(reader: &mut Reader<'_>) -> Result<KeyBytes> {
@@ -268,9 +277,7 @@ pub(crate) fn decode_body(body: &[u8], seal: SealContext) -> Result<Keyring> {
     }
     let mut tenants = BTreeMap::new();
     for _ in 0..reader.u32()? {
-        let env = read_env(&mut reader)?;
-        let tenant = Uuid::from_bytes(reader.array()?);
-        let enrolled_at = read_time(&mut reader)?;
+        let ((env, tenant), enrolled_at) = read_tenant_entry(&mut reader)?;
         let key = read_key(&mut reader)?;
         if !environments.contains_key(&env)
             || tenants
@@ -282,12 +289,8 @@ pub(crate) fn decode_body(body: &[u8], seal: SealContext) -> Result<Keyring> {
     }
     let mut shredded = BTreeMap::new();
     for _ in 0..reader.u32()? {
-        let env = read_env(&mut reader)?;
-        let tenant = Uuid::from_bytes(reader.array()?);
-        let at = read_time(&mut reader)?;
-        if tenants.contains_key(&(env.clone(), tenant))
-            || shredded.insert((env, tenant), at).is_some()
-        {
+        let (entry, at) = read_tenant_entry(&mut reader)?;
+        if tenants.contains_key(&entry) || shredded.insert(entry, at).is_some() {
             return Err(malformed("shredded tenant repeated or still enrolled"));
         }
     }

@@ -118,14 +118,7 @@ pub(crate) fn encode_params(params: KdfParams, salt: &[u8; SALT_LEN]) -> Vec<u8>
 /// Decodes and validates the header parameters.
 pub(crate) fn parse_params(bytes: &[u8]) -> Result<(KdfParams, Vec<u8>)> {
     let mut reader = Reader::new(bytes, "passphrase parameters");
-    let version = reader.u8()?;
-    if version != ARGON2_VERSION {
-        return Err(CryptoError::UnsupportedVersion {
-            what: "Argon2",
-            version: u16::from(version),
-            supported: u16::from(ARGON2_VERSION),
-        });
-    }
+    reader.version_byte("Argon2", ARGON2_VERSION)?;
     let (m, t, p) = (reader.u32()?, reader.u32()?, reader.u32()?);
     let params = KdfParams::new(m, t, p)?;
     let salt_len = usize::from(reader.u8()?);

@@ -282,14 +282,22 @@ fn shamir_cases() -> Value {
     })
 }
 
-fn check_or_write(kind: &str, name: &str, fresh: &Value) -> Value {
+/// The committed vectors `kind/name` (first rewritten from `fresh` when
+/// `REMPART_WRITE_VECTORS` is set), asserted equal to `fresh`: changed
+/// `what` bytes are a new format version.
+fn check_or_write(kind: &str, name: &str, fresh: &Value, what: &str) -> Value {
     let path = dir(kind).join(name);
     if std::env::var_os("REMPART_WRITE_VECTORS").is_some() {
         std::fs::create_dir_all(dir(kind)).unwrap();
         std::fs::write(&path, serde_json::to_string_pretty(fresh).unwrap() + "\n").unwrap();
     }
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    let committed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        &committed, fresh,
+        "{what} bytes changed: that is a new format version"
+    );
+    committed
 }
 
 fn h(v: &Value) -> Vec<u8> {
@@ -299,11 +307,7 @@ fn h(v: &Value) -> Vec<u8> {
 #[test]
 fn envelope_vectors_match() {
     let fresh = envelope_cases();
-    let committed = check_or_write("envelope", "envelope-v1.json", &fresh);
-    assert_eq!(
-        committed, fresh,
-        "envelope bytes changed: that is a new format version"
-    );
+    let committed = check_or_write("envelope", "envelope-v1.json", &fresh, "envelope");
     for case in committed["cases"].as_array().unwrap() {
         let b = &case["binding"];
         let binding = Binding::new(
@@ -329,21 +333,18 @@ fn envelope_vectors_match() {
 #[test]
 fn wrapped_key_vectors_match() {
     let fresh = wrapped_cases();
-    let committed = check_or_write("envelope", "wrapped-data-key-v1.json", &fresh);
-    assert_eq!(
-        committed, fresh,
-        "wrapped key bytes changed: that is a new format version"
+    check_or_write(
+        "envelope",
+        "wrapped-data-key-v1.json",
+        &fresh,
+        "wrapped key",
     );
 }
 
 #[test]
 fn keyring_vectors_match_and_open() {
     let fresh = keyring_cases();
-    let committed = check_or_write("keyring", "keyring-v1.json", &fresh);
-    assert_eq!(
-        committed, fresh,
-        "keyring bytes changed: that is a new format version"
-    );
+    let committed = check_or_write("keyring", "keyring-v1.json", &fresh, "keyring");
 
     let root = RootKey::from_bytes(h(&committed["key_file"]["root_key"]).try_into().unwrap());
     let opened = Keyring::open(

@@ -36,6 +36,21 @@ impl<'a> Reader<'a> {
         Ok(u8::from_be_bytes(self.array()?))
     }
 
+    /// Reads a one-byte format version, refusing any but `supported`;
+    /// `format` names the format in the refusal.
+    pub(crate) fn version_byte(&mut self, format: &'static str, supported: u8) -> Result<()> {
+        let version = self.u8()?;
+        if version == supported {
+            Ok(())
+        } else {
+            Err(CryptoError::UnsupportedVersion {
+                what: format,
+                version: u16::from(version),
+                supported: u16::from(supported),
+            })
+        }
+    }
+
     pub(crate) fn u16(&mut self) -> Result<u16> {
         Ok(u16::from_be_bytes(self.array()?))
     }

@@ -37,14 +37,7 @@ impl WrappedDataKey {
     /// Parses stored bytes; refuses unknown versions and truncation.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
         let mut reader = Reader::new(&bytes, "wrapped data key");
-        let version = reader.u8()?;
-        if version != WRAPPED_KEY_VERSION {
-            return Err(CryptoError::UnsupportedVersion {
-                what: "wrapped data key",
-                version: u16::from(version),
-                supported: u16::from(WRAPPED_KEY_VERSION),
-            });
-        }
+        reader.version_byte("wrapped data key", WRAPPED_KEY_VERSION)?;
         let id = DataKeyId::from_bytes(reader.array()?);
         let binding = Binding::decode(&mut reader)?;
         let kek_version = reader.u32()?;

@@ -318,27 +318,10 @@ mod tests {
         let a = TenantId(Uuid::from_u128(1));
         let b = TenantId(Uuid::from_u128(2));
         let grants = [grant(Role::Auditor, Scope::Tenant(a))];
-        assert!(is_allowed(
-            &grants,
-            Permission::TenantRead,
-            &Scope::Tenant(a),
-            None,
-            NOW
-        ));
-        assert!(!is_allowed(
-            &grants,
-            Permission::TenantRead,
-            &Scope::Tenant(b),
-            None,
-            NOW
-        ));
-        assert!(!is_allowed(
-            &grants,
-            Permission::TenantRead,
-            &Scope::Global,
-            None,
-            NOW
-        ));
+        let reads = |scope: Scope| is_allowed(&grants, Permission::TenantRead, &scope, None, NOW);
+        assert!(reads(Scope::Tenant(a)));
+        assert!(!reads(Scope::Tenant(b)));
+        assert!(!reads(Scope::Global));
     }
 
     #[test]
@@ -350,27 +333,18 @@ mod tests {
         )];
         let dev = Environment::development();
         let prod = Environment::production();
-        assert!(is_allowed(
-            &grants,
-            Permission::TenantRead,
-            &Scope::Tenant(t),
-            Some(&dev),
-            NOW
-        ));
-        assert!(!is_allowed(
-            &grants,
-            Permission::TenantRead,
-            &Scope::Tenant(t),
-            Some(&prod),
-            NOW
-        ));
-        assert!(!is_allowed(
-            &grants,
-            Permission::TenantRead,
-            &Scope::Tenant(t),
-            None,
-            NOW
-        ));
+        let reads_in = |environment: Option<&Environment>| {
+            is_allowed(
+                &grants,
+                Permission::TenantRead,
+                &Scope::Tenant(t),
+                environment,
+                NOW,
+            )
+        };
+        assert!(reads_in(Some(&dev)));
+        assert!(!reads_in(Some(&prod)));
+        assert!(!reads_in(None));
     }
 
     #[test]
