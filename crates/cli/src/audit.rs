@@ -523,7 +523,7 @@ fn with_signer(config: &rempart_core::Config, core: Rempart) -> (Rempart, Option
             ),
         );
     }
-    let chain = rempart_core::audit::signing_key::chain_for(config, Arc::clone(&vault));
+    let chain = config.audit_chain(Arc::clone(&vault));
     (core.with_keys(vault).with_audit(chain), None)
 }
 

@@ -47,9 +47,7 @@ pub async fn run(args: &ConfigArgs, listen: Option<SocketAddr>) -> anyhow::Resul
     }
     // While sealed, the key recorded earlier names the signer (shipping).
     let known = core.recorded_audit_public_key().await?;
-    let core = core.with_audit(
-        rempart_core::audit::signing_key::chain_for(&config, vault).with_known_public_key(known),
-    );
+    let core = core.with_audit(config.audit_chain(vault).with_known_public_key(known));
     // Events are recorded pending in their action's transaction; this task
     // chains them in batches (group commit), see rempart_core::kernel::audit_chain.
     let sequencer = {

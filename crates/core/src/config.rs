@@ -783,6 +783,21 @@ impl Config {
     }
 
     /// The sealed keyring file.
+    /// The audit chain `rempart serve` runs with: signed by the keyring's
+    /// key (when open), with the configured checkpoint intervals.
+    pub fn audit_chain(
+        &self,
+        vault: std::sync::Arc<crate::kernel::keyring::KeyVault>,
+    ) -> crate::kernel::audit_chain::AuditChain {
+        crate::kernel::audit_chain::AuditChain::with_keyring(
+            vault,
+            self.audit.checkpoint_every_events,
+            time::Duration::seconds(
+                i64::try_from(self.audit.checkpoint_every_secs).unwrap_or(i64::MAX),
+            ),
+        )
+    }
+
     /// Where the sealed keyring and its key file live.
     pub fn keyring_location(&self) -> crate::kernel::keyring::KeyringLocation {
         crate::kernel::keyring::KeyringLocation {

@@ -22,19 +22,19 @@ pub struct Rempart {
     /// The store, clock, audit chain and keyring, behind the gate.
     pub(crate) kernel: Kernel,
     /// Identity settings and the password hasher.
-    pub(crate) identity: Arc<crate::identity::Identity>,
+    pub(crate) identity: Arc<crate::identity::settings::Identity>,
     /// Authentication results of this replica, valid while the database's
     /// auth epoch does not move.
     pub(crate) auth_cache: Arc<crate::identity::auth_cache::AuthCache>,
     /// How this replica is deployed, for the control checks.
-    pub(crate) deployment: Arc<crate::controls::Deployment>,
+    pub(crate) deployment: Arc<crate::controls::deployment::Deployment>,
 }
 
 impl Rempart {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self {
             kernel: Kernel::new(store, clock),
-            identity: Arc::new(crate::identity::Identity::default()),
+            identity: Arc::new(crate::identity::settings::Identity::default()),
             auth_cache: Arc::default(),
             deployment: Arc::default(),
         }
@@ -42,7 +42,7 @@ impl Rempart {
 
     /// Tells the control checks how this replica is deployed.
     #[must_use]
-    pub fn with_deployment(mut self, deployment: crate::controls::Deployment) -> Self {
+    pub fn with_deployment(mut self, deployment: crate::controls::deployment::Deployment) -> Self {
         self.deployment = Arc::new(deployment);
         self
     }
@@ -50,7 +50,7 @@ impl Rempart {
     /// Uses these identity settings (the configuration's, or cheap hashing
     /// in tests).
     #[must_use]
-    pub fn with_identity(mut self, identity: crate::identity::Identity) -> Self {
+    pub fn with_identity(mut self, identity: crate::identity::settings::Identity) -> Self {
         self.identity = Arc::new(identity);
         self
     }

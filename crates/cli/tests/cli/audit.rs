@@ -257,7 +257,7 @@ async fn public_key_offline_is_the_keyrings(engine: Engine) {
     let vault =
         rempart_core::keys::KeyVault::load(rempart_testkit::keyring_location(db.dir()), None)
             .unwrap();
-    let expected = rempart_core::audit::signing_key::keyring_public_key(&vault)
+    let expected = rempart_core::kernel::signing_key::keyring_public_key(&vault)
         .unwrap()
         .to_string();
     // Without the root key file the keyring cannot be opened: the key comes

@@ -384,9 +384,12 @@ impl Rempart {
         let mut gate = self.kernel.write(call).await?.clear(Clearance::Internal);
         let now = gate.now();
         let tx = gate.tx();
-        tx.record_audit_key(&signing_key::key_record(&predecessor.public_key(), now))
-            .await?;
-        tx.record_audit_key(&signing_key::key_record(&successor, now))
+        tx.record_audit_key(&crate::kernel::signing_key::key_record(
+            &predecessor.public_key(),
+            now,
+        ))
+        .await?;
+        tx.record_audit_key(&crate::kernel::signing_key::key_record(&successor, now))
             .await?;
         tx.record_audit_key_certificate(&rempart_store::AuditKeyCertificateRecord {
             key_id: successor.key_id().0,

@@ -74,7 +74,7 @@ impl ControlCheck for LogVerifies {
         // the database (a sealed keyring).
         let key = match core.audit_public_key() {
             Some(key) => Some(key),
-            None => match crate::audit::signing_key::keyring_public_key(&core.kernel.keys) {
+            None => match crate::kernel::signing_key::keyring_public_key(&core.kernel.keys) {
                 Some(key) => Some(key),
                 None => core.recorded_audit_public_key().await?,
             },

@@ -14,7 +14,7 @@
 //! list a new domain adds itself to.
 
 mod audit;
-mod deployment;
+pub(crate) mod deployment;
 mod identity;
 mod keys;
 mod operations;

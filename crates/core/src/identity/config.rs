@@ -5,6 +5,8 @@ use rempart_model::password_policy::PasswordPolicy;
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
+use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
+
 use crate::identity::password::HashParams;
 
 /// Login, sessions, lockout, MFA and separation of duties.
@@ -176,7 +178,7 @@ impl IdentityConfig {
         if let Err(e) = self.sod_rules() {
             return Err(("identity.separation_of_duties", e));
         }
-        if let Err(e) = super::webauthn::relying_party(self) {
+        if let Err(e) = relying_party(self) {
             return Err(("identity.webauthn_origin", e));
         }
         if policy.min_length > policy.max_length || policy.min_length < 8 {
@@ -194,6 +196,29 @@ impl IdentityConfig {
 
 fn secs(n: u64) -> Duration {
     Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// The relying party the configuration describes: `Ok(None)` when WebAuthn
+/// is off (both keys empty), an error naming what is wrong otherwise.
+pub(crate) fn relying_party(config: &IdentityConfig) -> Result<Option<Webauthn>, String> {
+    let rp_id = config.webauthn_rp_id.trim();
+    let origin = config.webauthn_origin.trim();
+    match (rp_id.is_empty(), origin.is_empty()) {
+        (true, true) => return Ok(None),
+        (false, false) => {}
+        _ => {
+            return Err(
+                "identity.webauthn_rp_id and identity.webauthn_origin are set together".to_owned(),
+            );
+        }
+    }
+    let url = Url::parse(origin).map_err(|e| format!("{origin:?} is not a URL: {e}"))?;
+    WebauthnBuilder::new(rp_id, &url)
+        .and_then(|b| b.rp_name(&config.mfa_issuer).build())
+        .map(Some)
+        .map_err(|e| {
+            format!("{origin:?} is not a valid origin for the relying party {rp_id:?}: {e}")
+        })
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
     AuthenticationResult, Passkey, PasskeyAuthentication, PasskeyRegistration, Webauthn,
-    WebauthnBuilder, WebauthnError,
+    WebauthnError,
 };
 
 pub use webauthn_rs::prelude::{
@@ -30,7 +30,7 @@ pub use webauthn_rs::prelude::{
     RequestChallengeResponse, Url,
 };
 
-use super::IdentityConfig;
+use super::config::relying_party;
 use super::login::LoginStep;
 use crate::identity::error::IdentityError;
 use crate::kernel::actor::{Actor, Credential};
@@ -49,29 +49,6 @@ const MAX_NAME_CHARS: usize = 64;
 
 /// Security keys and passkeys one account may hold.
 const MAX_CREDENTIALS: usize = 20;
-
-/// The relying party the configuration describes: `Ok(None)` when WebAuthn
-/// is off (both keys empty), an error naming what is wrong otherwise.
-pub(crate) fn relying_party(config: &IdentityConfig) -> Result<Option<Webauthn>, String> {
-    let rp_id = config.webauthn_rp_id.trim();
-    let origin = config.webauthn_origin.trim();
-    match (rp_id.is_empty(), origin.is_empty()) {
-        (true, true) => return Ok(None),
-        (false, false) => {}
-        _ => {
-            return Err(
-                "identity.webauthn_rp_id and identity.webauthn_origin are set together".to_owned(),
-            );
-        }
-    }
-    let url = Url::parse(origin).map_err(|e| format!("{origin:?} is not a URL: {e}"))?;
-    WebauthnBuilder::new(rp_id, &url)
-        .and_then(|b| b.rp_name(&config.mfa_issuer).build())
-        .map(Some)
-        .map_err(|e| {
-            format!("{origin:?} is not a valid origin for the relying party {rp_id:?}: {e}")
-        })
-}
 
 /// A started ceremony: its id (sent back to finish it) and the options for
 /// the browser's `navigator.credentials` call.
@@ -648,6 +625,7 @@ async fn use_credential(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::IdentityConfig;
 
     #[test]
     fn webauthn_is_off_until_both_keys_are_set() {

@@ -235,7 +235,7 @@ impl AuditChain {
     pub fn signer(&self) -> Option<SharedSigner> {
         match &self.signer {
             SignerSource::Fixed(s) => s.clone(),
-            SignerSource::Keyring(vault) => crate::audit::signing_key::KeyringSigner::open(vault)
+            SignerSource::Keyring(vault) => crate::kernel::signing_key::KeyringSigner::open(vault)
                 .map(|s| Arc::new(s) as SharedSigner),
         }
     }
@@ -530,7 +530,7 @@ impl AuditChain {
         // no-op once known), so that each checkpoint's key is in the
         // database for offline verification.
         if let SignerSource::Keyring(_) = &self.signer {
-            tx.record_audit_key(&crate::audit::signing_key::key_record(
+            tx.record_audit_key(&crate::kernel::signing_key::key_record(
                 &signer.public_key(),
                 now,
             ))

@@ -21,6 +21,7 @@ pub mod error;
 pub mod gate;
 pub mod keyring;
 pub mod secret;
+pub mod signing_key;
 pub mod target;
 pub(crate) mod visibility;
 

@@ -123,8 +123,8 @@ impl Rempart {
     async fn record_unsealed(&self, call: Call<'_>) -> Result<(), ServiceError> {
         // The keyring itself checked the secret offered.
         let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
-        if let Some(key) = crate::audit::signing_key::keyring_public_key(&self.kernel.keys) {
-            let record = crate::audit::signing_key::key_record(&key, gate.now());
+        if let Some(key) = crate::kernel::signing_key::keyring_public_key(&self.kernel.keys) {
+            let record = crate::kernel::signing_key::key_record(&key, gate.now());
             gate.tx().record_audit_key(&record).await?;
         }
         gate.commit().await

@@ -19,7 +19,7 @@ use time::macros::datetime;
 use super::ctx;
 
 fn keyring_key(vault: &KeyVault) -> PublicKey {
-    rempart_core::audit::signing_key::keyring_public_key(vault).unwrap()
+    rempart_core::kernel::signing_key::keyring_public_key(vault).unwrap()
 }
 
 fn core_with(store: Arc<dyn Store>, clock: Arc<ManualClock>, vault: &Arc<KeyVault>) -> Rempart {
