@@ -7,15 +7,15 @@ use async_trait::async_trait;
 use rempart_store::AuditRecord;
 use time::{Duration, OffsetDateTime};
 
-use super::{ControlCheck, Finding};
+use super::{ControlCheck, Finding, Registered};
 use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
 
-pub(super) fn checks() -> Vec<Box<dyn ControlCheck>> {
+pub(super) fn checks() -> Vec<Registered> {
     vec![
-        Box::new(LogVerifies),
-        Box::new(LogEncryptedAndShippedOverTls),
-        Box::new(NoSecretInTheLog),
+        Registered::new("audit", &["ML-7"], LogVerifies),
+        Registered::new("audit", &["ML-2"], LogEncryptedAndShippedOverTls),
+        Registered::new("audit", &["AC-6"], NoSecretInTheLog),
     ]
 }
 
@@ -61,14 +61,6 @@ struct LogVerifies;
 
 #[async_trait]
 impl ControlCheck for LogVerifies {
-    fn controls(&self) -> &'static [&'static str] {
-        &["ML-7"]
-    }
-
-    fn domain(&self) -> &'static str {
-        "audit"
-    }
-
     async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError> {
         // The signer's key; else the keyring's; else the one recorded in
         // the database (a sealed keyring).
@@ -134,14 +126,6 @@ struct LogEncryptedAndShippedOverTls;
 
 #[async_trait]
 impl ControlCheck for LogEncryptedAndShippedOverTls {
-    fn controls(&self) -> &'static [&'static str] {
-        &["ML-2"]
-    }
-
-    fn domain(&self) -> &'static str {
-        "audit"
-    }
-
     async fn run(&self, core: &Rempart, _now: OffsetDateTime) -> Result<Finding, ServiceError> {
         let mut findings = Vec::new();
         let mut with_details = 0u64;
@@ -188,14 +172,6 @@ struct NoSecretInTheLog;
 
 #[async_trait]
 impl ControlCheck for NoSecretInTheLog {
-    fn controls(&self) -> &'static [&'static str] {
-        &["AC-6"]
-    }
-
-    fn domain(&self) -> &'static str {
-        "audit"
-    }
-
     async fn run(&self, core: &Rempart, _now: OffsetDateTime) -> Result<Finding, ServiceError> {
         let mut leaks = Vec::new();
         let events = each_event(core, |event| {

@@ -11,17 +11,17 @@ use rempart_store::{
 };
 use time::{Duration, OffsetDateTime};
 
-use super::{ControlCheck, Finding};
+use super::{ControlCheck, Finding, Registered};
 use crate::identity::password::HashParams;
 use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
 
-pub(super) fn checks() -> Vec<Box<dyn ControlCheck>> {
+pub(super) fn checks() -> Vec<Registered> {
     vec![
-        Box::new(PrivilegedAccessNeedsMfa),
-        Box::new(GrantsAreTheOnlySource),
-        Box::new(PasswordsFollowPolicy),
-        Box::new(SeparationOfDuties),
+        Registered::new("identity", &["AC-1", "NS-3"], PrivilegedAccessNeedsMfa),
+        Registered::new("identity", &["AC-2"], GrantsAreTheOnlySource),
+        Registered::new("identity", &["AC-5", "CR-1"], PasswordsFollowPolicy),
+        Registered::new("identity", &["DV-4"], SeparationOfDuties),
     ]
 }
 
@@ -58,14 +58,6 @@ struct PrivilegedAccessNeedsMfa;
 
 #[async_trait]
 impl ControlCheck for PrivilegedAccessNeedsMfa {
-    fn controls(&self) -> &'static [&'static str] {
-        &["AC-1", "NS-3"]
-    }
-
-    fn domain(&self) -> &'static str {
-        "identity"
-    }
-
     async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError> {
         let staff = accounts_with_grants(core, AccountFilter::Staff).await?;
         let mut findings = Vec::new();
@@ -136,14 +128,6 @@ struct GrantsAreTheOnlySource;
 
 #[async_trait]
 impl ControlCheck for GrantsAreTheOnlySource {
-    fn controls(&self) -> &'static [&'static str] {
-        &["AC-2"]
-    }
-
-    fn domain(&self) -> &'static str {
-        "identity"
-    }
-
     async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError> {
         let accounts = accounts_with_grants(core, AccountFilter::All).await?;
         let mut tx = core.kernel.read().await?;
@@ -216,14 +200,6 @@ struct PasswordsFollowPolicy;
 
 #[async_trait]
 impl ControlCheck for PasswordsFollowPolicy {
-    fn controls(&self) -> &'static [&'static str] {
-        &["AC-5", "CR-1"]
-    }
-
-    fn domain(&self) -> &'static str {
-        "identity"
-    }
-
     async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError> {
         let mut tx = core.kernel.read().await?;
         let accounts = tx.list_principals(&AccountFilter::All).await?;
@@ -274,14 +250,6 @@ struct SeparationOfDuties;
 
 #[async_trait]
 impl ControlCheck for SeparationOfDuties {
-    fn controls(&self) -> &'static [&'static str] {
-        &["DV-4"]
-    }
-
-    fn domain(&self) -> &'static str {
-        "identity"
-    }
-
     async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError> {
         let rules = core
             .identity

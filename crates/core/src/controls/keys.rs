@@ -7,13 +7,17 @@ use async_trait::async_trait;
 use rempart_crypto::Keyring;
 use time::OffsetDateTime;
 
-use super::{ControlCheck, Finding};
+use super::{ControlCheck, Finding, Registered};
 use crate::kernel::error::ServiceError;
 use crate::kernel::keyring::KeyError;
 use crate::service::Rempart;
 
-pub(super) fn checks() -> Vec<Box<dyn ControlCheck>> {
-    vec![Box::new(EnvironmentsHaveTheirOwnKeys)]
+pub(super) fn checks() -> Vec<Registered> {
+    vec![Registered::new(
+        "keys",
+        &["DS-7"],
+        EnvironmentsHaveTheirOwnKeys,
+    )]
 }
 
 /// DS-7: no key-encryption key is shared between two environments
@@ -24,14 +28,6 @@ struct EnvironmentsHaveTheirOwnKeys;
 
 #[async_trait]
 impl ControlCheck for EnvironmentsHaveTheirOwnKeys {
-    fn controls(&self) -> &'static [&'static str] {
-        &["DS-7"]
-    }
-
-    fn domain(&self) -> &'static str {
-        "keys"
-    }
-
     async fn run(&self, core: &Rempart, _now: OffsetDateTime) -> Result<Finding, ServiceError> {
         let looked = core.kernel.keys.with_keyring(|keyring: &Keyring| {
             Ok((keyring.status()?, keyring.keks_shared_across_environments()))

@@ -74,20 +74,48 @@ impl Finding {
 /// A check over live state, owned by a domain.
 #[async_trait]
 pub(crate) trait ControlCheck: Send + Sync {
-    /// The controls this check proves (NS-3 is proved as AC-1 is; CR-1 as
-    /// AC-5).
-    fn controls(&self) -> &'static [&'static str];
-
-    /// The domain that owns the check.
-    fn domain(&self) -> &'static str;
-
     /// Looks at live state. An error means the check could not run; it is
     /// reported as such, never as a pass.
     async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError>;
 }
 
+/// A check as its domain registers it: the domain that owns it, the
+/// controls it proves (NS-3 is proved as AC-1 is; CR-1 as AC-5), and the
+/// check itself.
+pub(crate) struct Registered {
+    domain: &'static str,
+    controls: &'static [&'static str],
+    check: Box<dyn ControlCheck>,
+}
+
+impl Registered {
+    pub(crate) fn new(
+        domain: &'static str,
+        controls: &'static [&'static str],
+        check: impl ControlCheck + 'static,
+    ) -> Self {
+        Self {
+            domain,
+            controls,
+            check: Box::new(check),
+        }
+    }
+
+    fn controls(&self) -> &'static [&'static str] {
+        self.controls
+    }
+
+    fn domain(&self) -> &'static str {
+        self.domain
+    }
+
+    async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError> {
+        self.check.run(core, now).await
+    }
+}
+
 /// Every registered check, domain by domain.
-fn registry() -> Vec<Box<dyn ControlCheck>> {
+fn registry() -> Vec<Registered> {
     let mut checks = Vec::new();
     checks.extend(identity::checks());
     checks.extend(keys::checks());

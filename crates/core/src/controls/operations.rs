@@ -6,14 +6,14 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{ControlCheck, Finding};
+use super::{ControlCheck, Finding, Registered};
 use crate::kernel::error::ServiceError;
 use crate::service::Rempart;
 
-pub(super) fn checks() -> Vec<Box<dyn ControlCheck>> {
+pub(super) fn checks() -> Vec<Registered> {
     vec![
-        Box::new(ReadinessReflectsDependencies),
-        Box::new(CredentialsOnlyOverTls),
+        Registered::new("operations", &["AS-3"], ReadinessReflectsDependencies),
+        Registered::new("operations", &["DS-4"], CredentialsOnlyOverTls),
     ]
 }
 
@@ -24,14 +24,6 @@ struct ReadinessReflectsDependencies;
 
 #[async_trait]
 impl ControlCheck for ReadinessReflectsDependencies {
-    fn controls(&self) -> &'static [&'static str] {
-        &["AS-3"]
-    }
-
-    fn domain(&self) -> &'static str {
-        "operations"
-    }
-
     async fn run(&self, core: &Rempart, _now: OffsetDateTime) -> Result<Finding, ServiceError> {
         let mut findings = Vec::new();
         let database = if core.ready().await.is_ok() {
@@ -62,14 +54,6 @@ struct CredentialsOnlyOverTls;
 
 #[async_trait]
 impl ControlCheck for CredentialsOnlyOverTls {
-    fn controls(&self) -> &'static [&'static str] {
-        &["DS-4"]
-    }
-
-    fn domain(&self) -> &'static str {
-        "operations"
-    }
-
     async fn run(&self, core: &Rempart, _now: OffsetDateTime) -> Result<Finding, ServiceError> {
         let facts = &core.deployment;
         let how = if facts.tls {

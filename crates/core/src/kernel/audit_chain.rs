@@ -412,8 +412,9 @@ impl AuditChain {
                 Some(last) => Some(last.as_ref().map_or(0, |c| c.size)),
                 None => self.cache().last_checkpoint_size,
             };
-            // A cached size ahead of this event is stale (the batch that
-            // signed it rolled back): the stored checkpoint decides.
+            // The cache holds committed checkpoints only, so it is never
+            // ahead of this event; were it ever, the stored checkpoint
+            // decides.
             let due_hint = last_size.is_none_or(|s| {
                 event
                     .seq
@@ -447,8 +448,6 @@ impl AuditChain {
                             "audit checkpoint due but the keyring is sealed; it waits for unsealing"
                         );
                     }
-                } else {
-                    self.cache().last_checkpoint_size = Some(last_size);
                 }
                 last_checkpoint = Some(now_last);
             }
@@ -459,8 +458,22 @@ impl AuditChain {
             tx.insert_audit_nodes(chunk).await?;
         }
         tx.commit().await?;
+        // Cached only once committed: a batch that rolls back leaves the
+        // cache as the database is.
+        if let Some(last) = &last_checkpoint {
+            self.note_checkpoint(last.as_ref().map_or(0, |c| c.size));
+        }
         self.cache().frontier = Some((chain.hash, frontier));
         Ok(u64::try_from(records.len()).unwrap_or(u64::MAX))
+    }
+
+    /// Remembers the size of the last committed checkpoint (a hint: the
+    /// sequencer reads the stored one before it signs).
+    fn note_checkpoint(&self, size: u64) {
+        let mut cache = self.cache();
+        if cache.last_checkpoint_size.is_none_or(|known| known < size) {
+            cache.last_checkpoint_size = Some(size);
+        }
     }
 
     /// Signs a checkpoint of the whole log if the last one is older than
@@ -547,7 +560,6 @@ impl AuditChain {
             signature: cp.signature.to_vec(),
         };
         tx.insert_audit_checkpoint(&record).await?;
-        self.cache().last_checkpoint_size = Some(cp.size);
         Ok(Some(record))
     }
 }
@@ -575,6 +587,9 @@ impl Kernel {
             .checkpoint_if_due(tx.as_mut(), now, force)
             .await?;
         tx.commit().await?;
+        if let Some(size) = done {
+            self.audit.note_checkpoint(size);
+        }
         Ok(done)
     }
 

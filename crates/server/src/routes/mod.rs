@@ -4,14 +4,14 @@
 
 pub mod answers;
 pub mod audit;
-pub mod auth;
 pub mod bootstrap;
 pub mod controls;
+pub mod identity;
 pub mod keys;
 pub mod operations;
 pub mod tenants;
-pub mod users;
-pub mod webauthn;
+
+use identity::{auth, users, webauthn};
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -18,6 +18,7 @@ use rempart_core::identity::webauthn::{
 use secrecy::ExposeSecret as _;
 use uuid::Uuid;
 
+use super::auth::login_response;
 use crate::extract::{
     ApiJson, ApiPath, Authenticated, Ctx, Partial, SecureTransport, SessionSecret,
 };
@@ -25,7 +26,6 @@ use crate::problem::Problem;
 use crate::routes::answers::{
     LockedOut, NoValidCredential, SecondFactorRefused, WebauthnNotConfigured,
 };
-use crate::routes::auth::login_response;
 use crate::state::AppState;
 
 fn credential_view(v: WebauthnCredentialView) -> WebauthnCredentialWire {
