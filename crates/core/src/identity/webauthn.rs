@@ -176,13 +176,27 @@ impl Rempart {
                 Some(exclude),
             )
             .map_err(|e| ServiceError::AuditLog(format!("WebAuthn registration: {e}")))?;
+        let ceremony = (actor.principal, session.id, CeremonyKind::Registration);
+        self.open_ceremony(gate, ceremony, &state, options).await
+    }
+
+    /// Stores a ceremony's state for `(principal, session, kind)` (expired
+    /// ones purged first), records the event naming the ceremony, and
+    /// hands the browser its options.
+    async fn open_ceremony<T>(
+        &self,
+        mut gate: Gate<'_, Write, Cleared>,
+        (principal, session, kind): (PrincipalId, Uuid, CeremonyKind),
+        state: &impl serde::Serialize,
+        options: T,
+    ) -> Result<WebauthnChallenge<T>, ServiceError> {
         let now = gate.now();
         let ceremony = WebauthnCeremonyRecord {
             id: self.kernel.clock.new_id(),
-            principal: actor.principal,
-            session: session.id,
-            kind: CeremonyKind::Registration,
-            state: state_json(&state)?,
+            principal,
+            session,
+            kind,
+            state: state_json(state)?,
             created_at: now,
             expires_at: now + CEREMONY_LIFETIME,
         };
@@ -427,24 +441,8 @@ impl Rempart {
         let (options, state) = webauthn
             .start_passkey_authentication(&passkeys)
             .map_err(|e| ServiceError::AuditLog(format!("WebAuthn authentication: {e}")))?;
-        let now = gate.now();
-        let ceremony = WebauthnCeremonyRecord {
-            id: self.kernel.clock.new_id(),
-            principal: actor.principal,
-            session: record.id,
-            kind: CeremonyKind::Authentication,
-            state: state_json(&state)?,
-            created_at: now,
-            expires_at: now + CEREMONY_LIFETIME,
-        };
-        gate.tx().purge_webauthn_ceremonies(now).await?;
-        gate.tx().insert_webauthn_ceremony(&ceremony).await?;
-        gate.details(Details::field("ceremony", ceremony.id.to_string()));
-        gate.commit().await?;
-        Ok(WebauthnChallenge {
-            ceremony: ceremony.id,
-            options,
-        })
+        let ceremony = (actor.principal, record.id, CeremonyKind::Authentication);
+        self.open_ceremony(gate, ceremony, &state, options).await
     }
 
     /// Finishes a WebAuthn authentication with the browser's assertion. A
