@@ -10,7 +10,7 @@
 //! after the last, in both engines' folders. A database of any earlier
 //! release must upgrade to the current schema with its data intact, and
 //! the migrator refuses an applied migration whose checksum changed. The
-//! upgrade test (crates/core/tests/service/upgrade.rs) applies the current
+//! upgrade test (crates/core/tests/core/service/upgrade.rs) applies the current
 //! migrations to a database built by an earlier release's migrations and
 //! holding its data (a committed fixture), then reads the data and
 //! verifies the audit log, on both engines.
