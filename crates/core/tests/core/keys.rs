@@ -10,7 +10,6 @@ use rempart_core::keys::{
 };
 use rempart_core::{Actor, RequestContext, ServiceError};
 use rempart_model::{Environment, PrincipalName, Tenant};
-use rempart_store::AuditRecord;
 use rempart_testkit::{Engine, both_engines, keyring_location, passphrase_source};
 use secrecy::SecretString;
 use time::macros::datetime;
@@ -57,10 +56,6 @@ async fn fixture(engine: Engine) -> Option<Fixture> {
 
 fn ctx() -> RequestContext {
     context("req-keys", "192.0.2.9")
-}
-
-async fn audit(f: &Fixture) -> Vec<AuditRecord> {
-    f.audit().await
 }
 
 async fn admin(f: &Fixture) -> Actor {
@@ -145,7 +140,7 @@ async fn tenants_are_enrolled_and_their_data_round_trips(engine: Engine) {
         .encrypt_for_tenant(&ctx(), acme.id, "vault:customers.email", b"c2/email", b"x")
         .await
         .unwrap();
-    let events = audit(&f).await;
+    let events = f.audit().await;
     assert_eq!(
         events
             .iter()
@@ -182,13 +177,13 @@ async fn production_data_does_not_open_with_development_keys(engine: Engine) {
         .await
         .unwrap();
 
+    let decrypt = |tenant: &Tenant, envelope| {
+        f.core
+            .decrypt_for_tenant(tenant.id, purpose, b"r", envelope)
+    };
     for (from, to, envelope) in [(&prod, &dev, &prod_envelope), (&dev, &prod, &dev_envelope)] {
         // Presented as the other environment's tenant: no key of its own.
-        let err = f
-            .core
-            .decrypt_for_tenant(to.id, purpose, b"r", envelope)
-            .await
-            .unwrap_err();
+        let err = decrypt(to, envelope).await.unwrap_err();
         assert_eq!(key_kind(&err), KeyErrorKind::Undecryptable, "{err}");
         // Even with the wrapped data key moved into the other environment's
         // tenant (a database-level attack), that environment's keys do not
@@ -203,11 +198,7 @@ async fn production_data_does_not_open_with_development_keys(engine: Engine) {
         stolen.environment = to.environment.clone();
         tx.insert_data_key(&stolen).await.unwrap();
         tx.commit().await.unwrap();
-        let err = f
-            .core
-            .decrypt_for_tenant(to.id, purpose, b"r", envelope)
-            .await
-            .unwrap_err();
+        let err = decrypt(to, envelope).await.unwrap_err();
         assert_eq!(key_kind(&err), KeyErrorKind::Undecryptable, "{err}");
         assert!(err.to_string().contains("bound to another"), "{err}");
         // Put things back for the other direction.
@@ -216,11 +207,7 @@ async fn production_data_does_not_open_with_development_keys(engine: Engine) {
         tx.insert_data_key(&original).await.unwrap();
         tx.insert_data_key(&theirs).await.unwrap();
         tx.commit().await.unwrap();
-        let plain = f
-            .core
-            .decrypt_for_tenant(from.id, purpose, b"r", envelope)
-            .await
-            .unwrap();
+        let plain = decrypt(from, envelope).await.unwrap();
         assert!(plain.ends_with(b" secret"));
     }
 }
@@ -244,14 +231,12 @@ async fn rotation_rewrap_and_retirement(engine: Engine) {
     assert_eq!(f.core.rotate_kek(&admin, &ctx(), &prod).await.unwrap(), 2);
 
     // Retiring version 1 is refused while data keys are still under it.
-    let before = audit(&f).await.len();
-    let err = f
-        .core
-        .retire_keks(&admin, &ctx(), &prod, 2)
-        .await
-        .unwrap_err();
+    let before = f.audit().await.len();
+    let request = ctx();
+    let retire = |below| f.core.retire_keks(&admin, &request, &prod, below);
+    let err = retire(2).await.unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Conflict, "{err}");
-    assert_eq!(audit(&f).await.len(), before);
+    assert_eq!(f.audit().await.len(), before);
 
     // Re-wrap in batches of 2 with the cursor; stop after the first batch
     // (an interruption), then start over: only what is left is done.
@@ -281,13 +266,9 @@ async fn rotation_rewrap_and_retirement(engine: Engine) {
     ));
 
     // Bad input: a version below the current minimum changes nothing.
-    let err = f
-        .core
-        .retire_keks(&admin, &ctx(), &prod, 0)
-        .await
-        .unwrap_err();
+    let err = retire(0).await.unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Invalid, "{err}");
-    f.core.retire_keks(&admin, &ctx(), &prod, 2).await.unwrap();
+    retire(2).await.unwrap();
     let status = f.core.keys_status(&admin, &ctx()).await.unwrap();
     let env = status
         .keyring
@@ -307,7 +288,7 @@ async fn rotation_rewrap_and_retirement(engine: Engine) {
     let reloaded = KeyVault::load(location(&f), None).unwrap();
     let env = reloaded.with_keyring(rempart_crypto_status).unwrap();
     assert_eq!(env, (2, 2));
-    let actions: Vec<String> = audit(&f).await.into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = f.audit().await.into_iter().map(|e| e.action).collect();
     for a in ["keys.rotate", "keys.rewrap", "keys.retire"] {
         assert!(actions.iter().any(|x| x == a), "{a} not audited");
     }
@@ -377,7 +358,7 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
         .await
         .unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Gone, "{err}");
-    let events = audit(&f).await;
+    let events = f.audit().await;
     let shred = events.iter().find(|e| e.action == "keys.shred").unwrap();
     assert_eq!(shred.tenant, Some(t.id.0));
     assert_eq!(shred.outcome, "success");
@@ -415,12 +396,7 @@ async fn without_permission_nothing_changes(engine: Engine) {
         Err(ServiceError::Forbidden { .. })
     ));
     assert_eq!(keyring_file(&f), before);
-    let denied = audit(&f)
-        .await
-        .into_iter()
-        .filter(|e| e.outcome == "denied")
-        .count();
-    assert_eq!(denied, 3);
+    assert_eq!(f.count_events(|e| e.outcome == "denied").await, 3);
 }
 
 async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engine: Engine) {
@@ -465,7 +441,8 @@ async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engin
     try_tenant(&f, &admin, "Acme", Environment::production())
         .await
         .unwrap();
-    let outcomes: Vec<(String, String)> = audit(&f)
+    let outcomes: Vec<(String, String)> = f
+        .audit()
         .await
         .into_iter()
         .filter(|e| e.action == "keys.unseal")
