@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod control;
 pub mod environment;
 pub mod grant_index;
+mod newtype;
 pub mod password_policy;
 pub mod permission;
 pub mod principal;
