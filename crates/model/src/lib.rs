@@ -15,6 +15,7 @@ mod newtype;
 pub mod password_policy;
 pub mod permission;
 pub mod principal;
+mod redaction;
 pub mod role;
 pub mod tenant;
 

@@ -47,14 +47,7 @@ pub struct LoginStep {
     pub expires_at: OffsetDateTime,
 }
 
-impl std::fmt::Debug for LoginStep {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginStep")
-            .field("session_id", &self.session_id)
-            .field("stage", &self.stage)
-            .finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(LoginStep { session_id, stage });
 
 /// A session as its holder (or an administrator) sees it.
 #[derive(Debug, Clone)]
