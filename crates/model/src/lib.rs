@@ -16,6 +16,7 @@ pub mod permission;
 pub mod principal;
 pub mod role;
 pub mod tenant;
+pub mod vault;
 
 pub use allow_list::{AllowList, AllowListError};
 pub use audit::{Action, Outcome};

@@ -111,6 +111,7 @@ fn builtin_description(role: Role) -> &'static str {
         Role::TenantAdmin => "Administers one tenant's users and their roles",
         Role::TenantMember => "An ordinary user of a tenant",
         Role::Application => "A machine calling the API for a tenant",
+        Role::PrivacyOfficer => "Answers data-subject requests; decides class downgrades",
     }
 }
 

@@ -219,4 +219,26 @@ impl Kernel {
             .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))?;
         Ok(key.decrypt(record, envelope).map_err(KeyError::from)?)
     }
+
+    /// The data key of `tenant` that made `envelope`, whatever its purpose
+    /// (the stored key names it), read within `tx` (a gate's: no second
+    /// transaction while one is open). A key of another tenant, or one
+    /// destroyed by crypto-shredding, is not found.
+    pub(crate) async fn tenant_key_of(
+        &self,
+        tx: &mut dyn ReadTx,
+        tenant: &Tenant,
+        envelope: &[u8],
+    ) -> Result<rempart_crypto::DataKey, ServiceError> {
+        let id = envelope_key_id(envelope).map_err(KeyError::from)?;
+        let stored = tx
+            .data_key_by_id(tenant.id, id.as_bytes())
+            .await?
+            .ok_or(KeyError::UnknownDataKey)?;
+        let binding = binding_for(tenant, &stored.purpose)?;
+        let wrapped = WrappedDataKey::from_bytes(stored.wrapped).map_err(KeyError::from)?;
+        Ok(self
+            .keys
+            .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))?)
+    }
 }

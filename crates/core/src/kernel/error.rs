@@ -131,6 +131,9 @@ pub enum ErrorKind {
     NotFound,
     /// The state does not allow it (a name taken, a key still in use): 409.
     Conflict,
+    /// A precondition of the request no longer holds (an `If-Match`
+    /// version that is not the stored one): 412.
+    PreconditionFailed,
     /// Destroyed for good (a crypto-shredded tenant): 410.
     Gone,
     /// A request that cannot be acted on as sent (a share that does not
