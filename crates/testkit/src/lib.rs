@@ -176,11 +176,7 @@ impl TestDatabase {
     /// # Panics
     ///
     /// When the files cannot be read or `pg_dump` fails.
-    #[allow(
-        clippy::expect_used,
-        clippy::panic,
-        reason = "test support: a failure fails the test"
-    )]
+    #[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
     pub fn dump(&self) -> Vec<u8> {
         match self.engine {
             Engine::Sqlite => {
@@ -202,9 +198,11 @@ impl TestDatabase {
                     .arg(&self.url)
                     .output()
                     .expect("pg_dump runs");
-                if !out.status.success() {
-                    panic!("pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
-                }
+                assert!(
+                    out.status.success(),
+                    "pg_dump failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 out.stdout
             }
         }
