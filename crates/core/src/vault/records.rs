@@ -91,21 +91,27 @@ pub(crate) fn index_scope(collection: Uuid, field: &str) -> String {
     format!("index/{collection}/{field}")
 }
 
-/// Seals `record`'s values as stored for `row_id` and writes the
+/// A record's values as stored (sealed by class), and the blind-index
+/// entries of its searchable fields, to write once the record row is.
+struct Sealed {
+    fields: String,
+    entries: Vec<IndexEntry>,
+}
+
+/// Seals `record`'s values as stored for `row_id` and computes the
 /// blind-index entries of its searchable fields.
-async fn store_values(
+async fn seal_values(
     gate: &mut Gate<'_, Write, Cleared>,
     sealer: &mut Sealer<'_>,
     collection: &Collection,
     row_id: Uuid,
     purpose: &str,
     record: &Record,
-) -> Result<String, ServiceError> {
+) -> Result<Sealed, ServiceError> {
     let ctx = gate.ctx().clone();
     let now = gate.now();
-    let tenant = sealer.tenant.id;
-    gate.tx().delete_vault_index_entries(tenant, row_id).await?;
     let mut stored = StoredFields::new();
+    let mut entries = Vec::new();
     for (name, value) in &record.0 {
         let Some(field) = collection.schema.field(name) else {
             continue;
@@ -128,23 +134,48 @@ async fn store_values(
                 .await?;
             let text = search_text(field, value);
             for key in keys.iter().filter(|k| k.state != VaultKeyState::Retired) {
-                let bits = IndexBits::from_stored(key.bits)
-                    .map_err(|e| corrupt(&format!("a blind index key: {e}")))?;
-                let entry = IndexEntry {
-                    collection: collection.id,
-                    field: name.clone(),
-                    generation: key.generation,
-                    entry: i64::from_ne_bytes(
-                        bits.cut(&key.mac("index", text.as_bytes())).to_ne_bytes(),
-                    ),
-                };
-                gate.tx()
-                    .insert_vault_index_entry(tenant, &entry, row_id)
-                    .await?;
+                entries.push(index_entry(collection.id, name, key, &text)?);
             }
         }
     }
-    serde_json::to_string(&stored).map_err(|_| corrupt("a record does not serialise"))
+    let fields =
+        serde_json::to_string(&stored).map_err(|_| corrupt("a record does not serialise"))?;
+    Ok(Sealed { fields, entries })
+}
+
+/// The entry of `text` in the blind index of `field` kept by `key`.
+fn index_entry(
+    collection: Uuid,
+    field: &str,
+    key: &crate::vault::seal::VaultKey,
+    text: &str,
+) -> Result<IndexEntry, ServiceError> {
+    let bits = IndexBits::from_stored(key.bits)
+        .map_err(|e| corrupt(&format!("a blind index key: {e}")))?;
+    let cut = bits.cut(&key.mac("index", text.as_bytes()));
+    Ok(IndexEntry {
+        collection,
+        field: field.to_owned(),
+        generation: key.generation,
+        // At most 61 bits: always a positive i64.
+        entry: i64::try_from(cut).map_err(|_| corrupt("a blind index entry is too wide"))?,
+    })
+}
+
+/// Replaces the blind-index entries of record `id` with `entries`.
+async fn write_entries(
+    gate: &mut Gate<'_, Write, Cleared>,
+    tenant: TenantId,
+    id: Uuid,
+    entries: &[IndexEntry],
+) -> Result<(), ServiceError> {
+    gate.tx().delete_vault_index_entries(tenant, id).await?;
+    for entry in entries {
+        gate.tx()
+            .insert_vault_index_entry(tenant, entry, id)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Re-seals or opens, in every record of `collection`, the fields whose
@@ -172,16 +203,17 @@ pub(crate) async fn reseal_collection(
         for row in rows {
             let record = open_all(&mut sealer, gate.read(), collection, &row).await?;
             let purpose = record_purpose(gate.read(), tenant.id, &row).await?;
-            let fields =
-                store_values(gate, &mut sealer, &reclassified, row.id, &purpose, &record).await?;
+            let sealed =
+                seal_values(gate, &mut sealer, &reclassified, row.id, &purpose, &record).await?;
             let resealed = RecordRow {
-                fields,
+                fields: sealed.fields,
                 schema_version: next.version,
                 ..row
             };
             gate.tx()
                 .update_vault_record(&resealed, resealed.version)
                 .await?;
+            write_entries(gate, tenant.id, resealed.id, &sealed.entries).await?;
         }
     }
     sealer.finish(gate.tx()).await
@@ -232,8 +264,8 @@ impl Rempart {
         let mut sealer = Sealer::new(&self.kernel, found);
         let (subject, purpose) =
             subject_key_or_create(&mut gate, &mut sealer, write.subject.as_deref()).await?;
-        let fields =
-            store_values(&mut gate, &mut sealer, &collection, id, &purpose, &record).await?;
+        let sealed =
+            seal_values(&mut gate, &mut sealer, &collection, id, &purpose, &record).await?;
         let row = RecordRow {
             id,
             tenant,
@@ -241,11 +273,12 @@ impl Rempart {
             subject,
             version: 1,
             schema_version: collection.schema.version,
-            fields,
+            fields: sealed.fields,
             created_at: now,
             updated_at: now,
         };
         gate.tx().insert_vault_record(&row).await?;
+        write_entries(&mut gate, tenant, id, &sealed.entries).await?;
         sealer.finish(gate.tx()).await?;
         gate.on(Target::VaultRecord(id));
         gate.details(written_details(&record));
@@ -296,14 +329,14 @@ impl Rempart {
                 record_purpose(gate.read(), tenant, &row).await?,
             ),
         };
-        let fields =
-            store_values(&mut gate, &mut sealer, &collection, id, &purpose, &record).await?;
+        let sealed =
+            seal_values(&mut gate, &mut sealer, &collection, id, &purpose, &record).await?;
         let version = row.version.saturating_add(1);
         let updated = RecordRow {
             subject,
             version,
             schema_version: collection.schema.version,
-            fields,
+            fields: sealed.fields,
             updated_at: gate.now(),
             ..row
         };
@@ -314,6 +347,7 @@ impl Rempart {
             }
             .into());
         }
+        write_entries(&mut gate, tenant, id, &sealed.entries).await?;
         sealer.finish(gate.tx()).await?;
         gate.details(written_details(&record));
         gate.commit().await?;
@@ -469,15 +503,7 @@ impl Rempart {
         let text = search_text(&declared, &wanted);
         let mut records = Vec::new();
         if let Some(key) = keys.iter().rev().find(|k| k.state == VaultKeyState::Active) {
-            let bits = IndexBits::from_stored(key.bits).map_err(|e| corrupt(&e.to_string()))?;
-            let entry = IndexEntry {
-                collection: collection.id,
-                field: field.to_owned(),
-                generation: key.generation,
-                entry: i64::from_ne_bytes(
-                    bits.cut(&key.mac("index", text.as_bytes())).to_ne_bytes(),
-                ),
-            };
+            let entry = index_entry(collection.id, field, key, &text)?;
             let candidates = gate
                 .read()
                 .vault_records_by_entry(tenant, &entry, MAX_CANDIDATES)
