@@ -30,7 +30,9 @@ pub(crate) fn random_nonce() -> Result<[u8; NONCE_LEN]> {
     Ok(nonce)
 }
 
-/// Appends `ciphertext || tag` of `plaintext` to `out`.
+/// Appends `ciphertext || tag` of `plaintext` to `out`, encrypting straight
+/// from `plaintext` into `out` (one pass: a large stream segment is not
+/// copied first). The plaintext never lands in `out`.
 pub(crate) fn seal_append(
     key: &LessSafeKey,
     nonce: [u8; NONCE_LEN],
@@ -39,18 +41,21 @@ pub(crate) fn seal_append(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let start = out.len();
-    out.reserve(plaintext.len() + TAG_LEN);
-    out.extend_from_slice(plaintext);
-    let in_out = out.get_mut(start..).ok_or(CryptoError::Backend)?;
-    let sealed =
-        key.seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), in_out);
-    let Ok(tag) = sealed else {
-        // Never leave the plaintext copy behind in the output.
-        in_out.fill(0);
+    out.resize(start + plaintext.len() + TAG_LEN, 0);
+    let target = out.get_mut(start..).ok_or(CryptoError::Backend)?;
+    let (ciphertext, tag) = target.split_at_mut(plaintext.len());
+    let sealed = key.seal_out_of_place_scatter(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        plaintext,
+        ciphertext,
+        &[],
+        tag,
+    );
+    if sealed.is_err() {
         out.truncate(start);
         return Err(CryptoError::Backend);
-    };
-    out.extend_from_slice(tag.as_ref());
+    }
     Ok(())
 }
 
