@@ -203,17 +203,17 @@ pub(crate) async fn reseal_collection(
         for row in rows {
             let record = open_all(&mut sealer, gate.read(), collection, &row).await?;
             let purpose = record_purpose(gate.read(), tenant.id, &row).await?;
-            let sealed =
+            let kept =
                 seal_values(gate, &mut sealer, &reclassified, row.id, &purpose, &record).await?;
             let resealed = RecordRow {
-                fields: sealed.fields,
+                fields: kept.fields,
                 schema_version: next.version,
                 ..row
             };
             gate.tx()
                 .update_vault_record(&resealed, resealed.version)
                 .await?;
-            write_entries(gate, tenant.id, resealed.id, &sealed.entries).await?;
+            write_entries(gate, tenant.id, resealed.id, &kept.entries).await?;
         }
     }
     sealer.finish(gate.tx()).await
@@ -264,8 +264,7 @@ impl Rempart {
         let mut sealer = Sealer::new(&self.kernel, found);
         let (subject, purpose) =
             subject_key_or_create(&mut gate, &mut sealer, write.subject.as_deref()).await?;
-        let sealed =
-            seal_values(&mut gate, &mut sealer, &collection, id, &purpose, &record).await?;
+        let kept = seal_values(&mut gate, &mut sealer, &collection, id, &purpose, &record).await?;
         let row = RecordRow {
             id,
             tenant,
@@ -273,12 +272,12 @@ impl Rempart {
             subject,
             version: 1,
             schema_version: collection.schema.version,
-            fields: sealed.fields,
+            fields: kept.fields,
             created_at: now,
             updated_at: now,
         };
         gate.tx().insert_vault_record(&row).await?;
-        write_entries(&mut gate, tenant, id, &sealed.entries).await?;
+        write_entries(&mut gate, tenant, id, &kept.entries).await?;
         sealer.finish(gate.tx()).await?;
         gate.on(Target::VaultRecord(id));
         gate.details(written_details(&record));
@@ -329,14 +328,13 @@ impl Rempart {
                 record_purpose(gate.read(), tenant, &row).await?,
             ),
         };
-        let sealed =
-            seal_values(&mut gate, &mut sealer, &collection, id, &purpose, &record).await?;
+        let kept = seal_values(&mut gate, &mut sealer, &collection, id, &purpose, &record).await?;
         let version = row.version.saturating_add(1);
         let updated = RecordRow {
             subject,
             version,
             schema_version: collection.schema.version,
-            fields: sealed.fields,
+            fields: kept.fields,
             updated_at: gate.now(),
             ..row
         };
@@ -347,7 +345,7 @@ impl Rempart {
             }
             .into());
         }
-        write_entries(&mut gate, tenant, id, &sealed.entries).await?;
+        write_entries(&mut gate, tenant, id, &kept.entries).await?;
         sealer.finish(gate.tx()).await?;
         gate.details(written_details(&record));
         gate.commit().await?;

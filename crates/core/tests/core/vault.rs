@@ -712,7 +712,7 @@ async fn schema_changes_are_versioned_and_downgrades_need_their_own_permission(e
     let downgrade = audit
         .iter()
         .find(|e| e.action == Action::VaultSchemaDowngrade.as_str())
-        .expect("a downgrade event");
+        .unwrap();
     assert_eq!(downgrade.outcome, Outcome::Success.as_str());
     assert!(Action::VaultSchemaDowngrade.is_high_severity());
 }
