@@ -14,7 +14,7 @@ pub mod error;
 mod records;
 mod seal;
 mod subjects;
-mod view;
+pub(crate) mod view;
 
 use rempart_model::vault::{CollectionName, Field, Schema, SchemaStep};
 use rempart_model::{Action, Permission, Scope, Tenant, TenantId};

@@ -4,9 +4,11 @@
 //! concurrency, schema changes, tenant isolation, and erasure of a data
 //! subject by crypto-shredding; bad input changes nothing.
 
+use rempart_core::controls::ControlReport;
 use rempart_core::vault::error::VaultError;
 use rempart_core::vault::{ReadOptions, RecordWrite};
 use rempart_core::{Actor, RequestContext, ServiceError};
+use rempart_model::control::{CheckOutcome, ControlId};
 use rempart_model::vault::{Class, CollectionName, Field, FieldName, Purpose, SchemaStep};
 use rempart_model::{Action, Environment, Outcome, Role, Scope, Tenant};
 use rempart_testkit::{Engine, both_engines};
@@ -717,7 +719,64 @@ async fn schema_changes_are_versioned_and_downgrades_need_their_own_permission(e
     assert!(Action::VaultSchemaDowngrade.is_high_severity());
 }
 
+async fn vault_checks_fail_once_the_vault_is_broken(engine: Engine) {
+    let Some(s) = setup(engine).await else { return };
+    let core = &s.f.core;
+    core.create_record(
+        &s.app,
+        &ctx(),
+        s.tenant.id,
+        "customers",
+        about("cust-1", customer()),
+    )
+    .await
+    .unwrap();
+    let controls: Vec<ControlId> = ["DS-1", "DS-2", "DS-5", "DS-6", "NS-2", "DV-3", "CR-2"]
+        .iter()
+        .map(|c| c.parse().unwrap())
+        .collect();
+    let run = || async {
+        core.check_controls(&s.admin, &ctx(), &controls)
+            .await
+            .unwrap()
+    };
+    let failing = |report: &ControlReport| -> Vec<String> {
+        report
+            .results
+            .iter()
+            .filter(|r| r.outcome != CheckOutcome::Pass)
+            .map(|r| r.control.to_string())
+            .collect()
+    };
+    // Sound, except CR-2: the privacy officer and the administrator serve
+    // subject requests without a second factor.
+    assert_eq!(failing(&run().await), ["CR-2"]);
+    core.drain_audit().await.unwrap();
+    s.f.db
+        .execute(&[
+            r#"UPDATE vault_records SET fields = '{"email": {"v": "x@y.test"}}'"#,
+            r#"UPDATE vault_schemas SET fields = '[{"name": "email", "type": "email"}]'"#,
+            "DELETE FROM vault_subjects",
+            "UPDATE data_keys SET environment = 'development' WHERE purpose = 'vault-keys'",
+        ])
+        .await;
+    // DS-1 reads records against the current schema: with the schema
+    // broken too, the clear value is found through DS-5's finding alone;
+    // restore a parseable schema for the DS-1 check.
+    let report = run().await;
+    assert_eq!(failing(&report), ["DS-5", "DS-6", "DV-3", "CR-2"]);
+    s.f.db
+        .execute(&[r#"UPDATE vault_schemas SET fields = '[{"name": "email", "type": "email", "class": "pii"}]'"#])
+        .await;
+    let report = run().await;
+    assert_eq!(
+        failing(&report),
+        ["NS-2", "DS-1", "DS-2", "DS-6", "DV-3", "CR-2"]
+    );
+}
+
 both_engines!(
+    vault_checks_fail_once_the_vault_is_broken,
     classified_values_never_reach_the_database_in_clear,
     each_role_sees_what_its_class_permissions_allow,
     search_finds_exact_values_through_the_blind_index,

@@ -65,6 +65,11 @@ const SUBJECT_KEY: &str =
     "SELECT key_purpose FROM vault_subjects WHERE tenant_id = $1 AND fingerprint = $2";
 const INSERT_SUBJECT: &str = "INSERT INTO vault_subjects (tenant_id, fingerprint, key_purpose, \
                               created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+const ORPHAN_SUBJECT_KEYS: &str = "SELECT COUNT(*) AS n FROM data_keys k WHERE k.purpose LIKE \
+                                   'vault-subject/%' AND NOT EXISTS (SELECT 1 FROM vault_subjects \
+                                   s WHERE s.tenant_id = k.tenant_id AND s.key_purpose = k.purpose)";
+const KEYS_OUTSIDE_ENVIRONMENT: &str = "SELECT COUNT(*) AS n FROM data_keys k JOIN tenants t \
+                                        ON t.id = k.tenant_id WHERE k.environment <> t.environment";
 const INSERT_DISPOSAL: &str = "INSERT INTO vault_disposals (id, tenant_id, kind, what, records, \
                                keys_destroyed, disposed_at, disposed_by) \
                                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -251,6 +256,20 @@ pub trait VaultReadTx: SqlRead {
     ) -> Result<Option<String>, StoreError> {
         let stmt = Stmt::new(SUBJECT_KEY).bind(tenant.0).bind(fingerprint);
         self.optional(stmt, |row| row.text("key_purpose")).await
+    }
+
+    /// Subject data keys whose subject is no longer recorded: an erasure
+    /// that destroyed the subject's records but left its key (control DS-6).
+    async fn vault_orphan_subject_keys(&mut self) -> Result<u64, StoreError> {
+        self.one(Stmt::new(ORPHAN_SUBJECT_KEYS), |row| row.u64("n"))
+            .await
+    }
+
+    /// Tenant data keys wrapped for another environment than their
+    /// tenant's (control DV-3: development keys never open production data).
+    async fn data_keys_outside_their_environment(&mut self) -> Result<u64, StoreError> {
+        self.one(Stmt::new(KEYS_OUTSIDE_ENVIRONMENT), |row| row.u64("n"))
+            .await
     }
 
     /// The disposal register, of one tenant or of all, newest first.
