@@ -10,6 +10,7 @@
 pub mod fixtures;
 pub mod http;
 pub mod replica;
+pub mod s3;
 
 use std::sync::Arc;
 
