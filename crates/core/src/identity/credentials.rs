@@ -15,6 +15,7 @@ use crate::kernel::actor::{Actor, Credential};
 use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Write};
+use crate::kernel::liveness::Reach;
 use crate::kernel::target::Target;
 use crate::service::Rempart;
 
@@ -285,7 +286,7 @@ impl Rempart {
         // then decided again in the gate that changes it.
         let gate = self.kernel.write(call.clone()).await?;
         let (mut gate, record) = self
-            .account_to_change(gate, account, Permission::UserUpdate)
+            .account_to_change(gate, account, Permission::UserUpdate, Reach::Use)
             .await?;
         let history = gate.read().password_history(account, MAX_HISTORY).await?;
         let access = self.access_of(gate.read(), &record).await?;
@@ -311,7 +312,7 @@ impl Rempart {
         };
         let gate = self.kernel.write(call).await?;
         let (mut gate, record) = self
-            .account_to_change(gate, account, Permission::UserUpdate)
+            .account_to_change(gate, account, Permission::UserUpdate, Reach::Use)
             .await?;
         let now = gate.now();
         let password = PasswordRecord {
@@ -503,7 +504,8 @@ impl Rempart {
     /// Removes an account's authenticator, security keys and passkeys, and
     /// recovery codes (a lost phone or key): needs `user.update` over the
     /// account and a recent login. The holder enrols again at the next
-    /// login if MFA is required.
+    /// login if MFA is required. It only narrows access, so it still
+    /// reaches the accounts of a crypto-shredded tenant.
     pub async fn reset_mfa(
         &self,
         actor: &Actor,
@@ -513,7 +515,7 @@ impl Rempart {
         let call = Call::by(actor, ctx, Action::MfaReset).on(Target::Principal(account));
         let gate = self.kernel.write(call).await?;
         let (mut gate, record) = self
-            .account_to_change(gate, account, Permission::UserUpdate)
+            .account_to_change(gate, account, Permission::UserUpdate, Reach::Narrow)
             .await?;
         let now = gate.now();
         let tx = gate.tx();
