@@ -22,7 +22,7 @@ use crate::extract::{
 use crate::problem::Problem;
 use crate::routes::answers::{
     AccountNotFound, KeyringSealed, LockedOut, LockedOutAfterFailures, NoValidCredential,
-    SecondFactorRefused,
+    SecondFactorRefused, TenantShredded,
 };
 use crate::state::AppState;
 
@@ -257,6 +257,7 @@ pub async fn confirm_totp(
         (status = 200, description = "Live sessions", body = SessionList),
         (status = 403, description = "No user.read over that account", body = Problem, content_type = "application/problem+json"),
         AccountNotFound,
+        TenantShredded,
     ))]
 pub async fn list_sessions(
     State(state): State<AppState>,
