@@ -384,7 +384,8 @@ impl Rempart {
                 field: "mfa_issuer",
                 message: e.to_string(),
             })?;
-        let mut gate = gate.clear(Clearance::Own);
+        // Nothing is enrolled for a user of a crypto-shredded tenant.
+        let mut gate = gate.clear(Clearance::Own).caller_live().await?;
         let existing = gate.read().totp(actor.principal).await?;
         if existing.is_some_and(|t| t.confirmed_at.is_some()) {
             let answer = ServiceError::Invalid {
@@ -435,7 +436,8 @@ impl Rempart {
         code: &SecretString,
     ) -> Result<RecoveryCodes, ServiceError> {
         let call = Call::by(actor, ctx, Action::MfaConfirm).on(Target::Principal(actor.principal));
-        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let mut gate = gate.caller_live().await?;
         let pending = gate.read().totp(actor.principal).await?;
         let Some(pending) = pending.filter(|t| t.confirmed_at.is_none()) else {
             return Err(ServiceError::Invalid {

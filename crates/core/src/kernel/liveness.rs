@@ -17,7 +17,8 @@
 //!   looks like not there (404, invariant 8); only a caller who sees the
 //!   tenant learns it is gone. Both refusals are recorded.
 //! - [`Gate::live`]: the same for an object found another way (an account,
-//!   an audit event) whose tenant the domain already holds.
+//!   an audit event) whose tenant the domain already holds;
+//!   [`Gate::caller_live`] for what a caller adds to its own account.
 //!
 //! What only narrows access (suspending or terminating an account,
 //! revoking a credential or a grant, removing second factors) still
@@ -31,6 +32,7 @@ use crate::kernel::Kernel;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::Gate;
 use crate::kernel::target::Target;
+use crate::kernel::visibility::account_home_in;
 
 /// What a call does with an object of a tenant, which decides whether a
 /// shredded tenant's objects still answer it.
@@ -96,6 +98,20 @@ impl<M, S> Gate<'_, M, S> {
         }
         let gate = gate.live(Some(&tenant)).await?;
         Ok((gate, tenant))
+    }
+
+    /// Passes unless the caller is a user of a crypto-shredded tenant; then
+    /// gone, recorded like [`Gate::live`]. For what a caller adds to its
+    /// own account (a second factor), which no other check places.
+    pub(crate) async fn caller_live(mut self) -> Result<Self, ServiceError> {
+        let Some(actor) = self.caller().actor() else {
+            return Ok(self);
+        };
+        let tenant = match self.read().principal(actor.principal).await? {
+            Some(account) => account_home_in(self.read(), &account).await?.1,
+            None => None,
+        };
+        self.live(tenant.as_ref()).await
     }
 
     /// Passes when `tenant` (the tenant of what the call acts on, if it

@@ -731,6 +731,18 @@ async fn a_shredded_tenant_is_closed_for_good(engine: Engine) {
     let events = audit(&f).await;
     let (gone_event, kept_event) = (created(&events, &gone), created(&events, &kept));
     assert_eq!(data_keys_of(&f, gone.id).await, 2);
+    // A token of the shredded tenant's user, to enrol with afterwards.
+    let token = SecretString::from("rmp_at_ann-of-gone-for-tests-only".to_owned());
+    let mut tx = f.store.begin().await.unwrap();
+    let record = rempart_store::TokenRecord::unrestricted(
+        f.clock.new_id(),
+        users[0].id,
+        rempart_core::secret::fingerprint(&token),
+        "ann",
+        f.clock.now(),
+    );
+    tx.insert_token(&record).await.unwrap();
+    tx.commit().await.unwrap();
 
     f.clock.advance(Duration::minutes(1));
     let at = f.clock.now();
@@ -796,6 +808,9 @@ async fn a_shredded_tenant_is_closed_for_good(engine: Engine) {
             .await
             .unwrap_err(),
         core.shred_tenant(&admin, &ctx, id, &id.to_string())
+            .await
+            .unwrap_err(),
+        core.enrol_totp(&core.authenticate(&ctx, &token).await.unwrap(), &ctx)
             .await
             .unwrap_err(),
     ];

@@ -203,6 +203,7 @@ pub async fn change_password(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The authenticator's secret", body = TotpEnrolmentResponse),
+        TenantShredded,
         (status = 422, description = "An authenticator is already enrolled", body = Problem, content_type = "application/problem+json"),
         KeyringSealed,
     ))]
@@ -227,6 +228,7 @@ pub async fn enrol_totp(
     responses(
         (status = 200, description = "Enrolled; the recovery codes", body = RecoveryCodesResponse),
         (status = 401, description = "The code is refused", body = Problem, content_type = "application/problem+json"),
+        TenantShredded,
         (status = 422, description = "No enrolment is pending", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn confirm_totp(
