@@ -4,6 +4,7 @@
 //! say what went wrong.
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 /// Where problem types are documented: a problem's `type` is this followed
@@ -22,6 +23,15 @@ pub struct Problem {
     /// For validation problems: which field, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For `tenant-shredded`: when the tenant was crypto-shredded, in RFC
+    /// 3339 (an extension member, RFC 9457 section 3.2).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub shredded_at: Option<OffsetDateTime>,
 }
 
 /// Which field of a request is not valid, and why.
@@ -40,6 +50,7 @@ impl Problem {
             status,
             detail: detail.into(),
             errors: Vec::new(),
+            shredded_at: None,
         }
     }
 
@@ -63,8 +74,20 @@ mod tests {
         let json = serde_json::to_value(&problem).unwrap();
         assert_eq!(json["type"], "https://rempart.dev/problems/not-found");
         assert!(json.get("errors").is_none());
+        assert!(json.get("shredded_at").is_none());
         let back: Problem = serde_json::from_value(json).unwrap();
         assert_eq!(back, problem);
         assert_eq!(back.slug(), Some("not-found"));
+    }
+
+    /// The time a tenant was shredded is an RFC 3339 member of its problem.
+    #[test]
+    fn a_shredded_tenant_problem_says_when() {
+        let mut problem = Problem::new(410, "tenant-shredded", "Gone", "gone for good");
+        problem.shredded_at = Some(time::macros::datetime!(2026-11-27 09:30:00.5 UTC));
+        let json = serde_json::to_value(&problem).unwrap();
+        assert_eq!(json["shredded_at"], "2026-11-27T09:30:00.5Z");
+        let back: Problem = serde_json::from_value(json).unwrap();
+        assert_eq!(back, problem);
     }
 }

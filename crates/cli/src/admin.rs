@@ -214,10 +214,14 @@ pub async fn tenant(command: TenantCommand, args: &ClientArgs) -> anyhow::Result
                     t.region,
                     t.environment,
                     output::time(t.created_at),
+                    output::time_cell(t.shredded_at),
                 ]
             })
             .collect();
-        output::table(&["ID", "NAME", "REGION", "ENVIRONMENT", "CREATED"], &rows);
+        output::table(
+            &["ID", "NAME", "REGION", "ENVIRONMENT", "CREATED", "SHREDDED"],
+            &rows,
+        );
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod keys;
 pub mod service;
 pub mod tenants;
+pub mod vault;
 
 pub use config::Config;
 pub use identity::bootstrap::{BootstrapResult, BootstrapStatus};

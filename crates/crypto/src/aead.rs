@@ -30,7 +30,9 @@ pub(crate) fn random_nonce() -> Result<[u8; NONCE_LEN]> {
     Ok(nonce)
 }
 
-/// Appends `ciphertext || tag` of `plaintext` to `out`.
+/// Appends `ciphertext || tag` of `plaintext` to `out`, encrypting straight
+/// from `plaintext` into `out` (one pass: a large stream segment is not
+/// copied first). The plaintext never lands in `out`.
 pub(crate) fn seal_append(
     key: &LessSafeKey,
     nonce: [u8; NONCE_LEN],
@@ -39,13 +41,21 @@ pub(crate) fn seal_append(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let start = out.len();
-    out.reserve(plaintext.len() + TAG_LEN);
-    out.extend_from_slice(plaintext);
-    let in_out = out.get_mut(start..).ok_or(CryptoError::Backend)?;
-    let tag = key
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), in_out)
-        .map_err(|_| CryptoError::Backend)?;
-    out.extend_from_slice(tag.as_ref());
+    out.resize(start + plaintext.len() + TAG_LEN, 0);
+    let target = out.get_mut(start..).ok_or(CryptoError::Backend)?;
+    let (ciphertext, tag) = target.split_at_mut(plaintext.len());
+    let sealed = key.seal_out_of_place_scatter(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        plaintext,
+        ciphertext,
+        &[],
+        tag,
+    );
+    if sealed.is_err() {
+        out.truncate(start);
+        return Err(CryptoError::Backend);
+    }
     Ok(())
 }
 
@@ -73,6 +83,39 @@ pub(crate) fn open_in_place(
     }
 }
 
+/// Authenticates `ciphertext || tag` in `sealed` and appends its plaintext
+/// to `out`, leaving `sealed` untouched (so a caller may try another nonce).
+/// On failure `out` is left as it was: bytes written into it are wiped.
+pub(crate) fn open_append(
+    key: &LessSafeKey,
+    nonce: [u8; NONCE_LEN],
+    aad: &[u8],
+    sealed: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let split = sealed
+        .len()
+        .checked_sub(TAG_LEN)
+        .ok_or(CryptoError::DecryptionFailed)?;
+    let (ciphertext, tag) = sealed.split_at(split);
+    let start = out.len();
+    out.resize(start + ciphertext.len(), 0);
+    let target = out.get_mut(start..).ok_or(CryptoError::Backend)?;
+    let opened = key.open_separate_gather(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        ciphertext,
+        tag,
+        target,
+    );
+    if opened.is_err() {
+        target.fill(0);
+        out.truncate(start);
+        return Err(CryptoError::DecryptionFailed);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +132,30 @@ mod tests {
         let mut copy = buf.clone();
         assert!(open_in_place(&key, [1; NONCE_LEN], b"aaD", &mut copy).is_err());
         assert!(copy.is_empty());
+    }
+
+    #[test]
+    fn open_append_keeps_input_and_restores_output_on_failure() {
+        let key = cipher(&KeyBytes::from_array([7; 32])).unwrap();
+        let mut sealed = Vec::new();
+        seal_append(&key, [2; NONCE_LEN], b"aad", b"segment", &mut sealed).unwrap();
+        let mut out = b"before".to_vec();
+        open_append(&key, [2; NONCE_LEN], b"aad", &sealed, &mut out).unwrap();
+        assert_eq!(out, b"beforesegment");
+        let mut out = b"before".to_vec();
+        assert!(open_append(&key, [3; NONCE_LEN], b"aad", &sealed, &mut out).is_err());
+        assert_eq!(out, b"before");
+        assert!(
+            open_append(
+                &key,
+                [2; NONCE_LEN],
+                b"aad",
+                &sealed[..TAG_LEN - 1],
+                &mut out
+            )
+            .is_err()
+        );
+        assert_eq!(out, b"before");
     }
 
     #[test]

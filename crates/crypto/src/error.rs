@@ -92,6 +92,30 @@ pub enum CryptoError {
         version: u16,
         supported: u16,
     },
+    /// An encrypted stream that ends before its last segment.
+    #[error(
+        "the encrypted stream is truncated: it ends after {segments} complete segments, \
+         without its last segment"
+    )]
+    StreamTruncated { segments: u64 },
+    /// A segment of an encrypted stream that does not authenticate at its position.
+    #[error(
+        "segment {segment} of the encrypted stream failed authentication: it was altered, \
+         cut short, moved or taken from another stream, or the key or associated data is wrong"
+    )]
+    StreamSegmentRejected { segment: u64 },
+    /// Bytes after the segment that closes an encrypted stream.
+    #[error("the encrypted stream goes on after its last segment (segment {last_segment})")]
+    StreamExtended { last_segment: u64 },
+    /// More segments than a stream's nonce can number.
+    #[error("the stream is too long: at most {max_segments} segments")]
+    StreamTooLong { max_segments: u64 },
+    /// A plaintext segment size outside the range a stream may declare.
+    #[error("invalid stream segment size {size}: use {min} to {max} bytes")]
+    InvalidStreamSegmentSize { size: u32, min: u32, max: u32 },
+    /// A stream encryptor or decryptor used again after it failed.
+    #[error("the stream already failed: start again from its beginning")]
+    StreamAborted,
     /// The file does not start with the keyring magic.
     #[error("not a Rempart keyring file (bad magic bytes)")]
     NotAKeyring,

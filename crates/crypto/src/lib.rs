@@ -15,7 +15,10 @@
 //! the keyring holds per-environment versioned KEKs and per-tenant tenant
 //! keys; these wrap [`DataKey`]s that the caller stores as
 //! [`WrappedDataKey`] bytes; data keys encrypt values into envelopes.
-//! Formats: docs/formats/keyring.md and docs/formats/envelope.md.
+//! File attachments are encrypted as streams of segments under a file key
+//! of their own, itself sealed in an envelope ([`StreamEncryptor`]).
+//! Formats: docs/formats/keyring.md, docs/formats/envelope.md and
+//! docs/formats/stream.md.
 
 mod aead;
 mod atomic_file;
@@ -31,6 +34,7 @@ mod root_key;
 mod secret;
 mod shamir;
 mod signing;
+mod stream;
 mod usage;
 #[cfg(test)]
 mod vectors;
@@ -50,5 +54,10 @@ pub use root_key::{ProviderKind, RootKeyProvider, SealDescription};
 pub use secret::RootKey;
 pub use shamir::{ShamirProvider, ShareText};
 pub use signing::{AuditSigningKey, PUBLIC_KEY_LEN, SIGNATURE_LEN};
+pub use stream::{
+    FileKey, MAX_STREAM_SEGMENT_SIZE, MAX_STREAM_SEGMENTS, MIN_STREAM_SEGMENT_SIZE,
+    STREAM_HEADER_LEN, STREAM_SEGMENT_OVERHEAD, STREAM_SEGMENT_SIZE, STREAM_VERSION,
+    StreamDecryptor, StreamEncryptor, ciphertext_len, ciphertext_len_with_segment_size,
+};
 pub use usage::{KeyUsage, UsageBound};
 pub use wrapped_key::{WRAPPED_KEY_VERSION, WrappedDataKey};

@@ -117,13 +117,52 @@ pub enum Action {
     /// A run of the control checks over live state.
     #[serde(rename = "controls.check")]
     ControlsCheck,
+    #[serde(rename = "vault.collection.create")]
+    VaultCollectionCreate,
+    #[serde(rename = "vault.collection.read")]
+    VaultCollectionRead,
+    #[serde(rename = "vault.schema.change")]
+    VaultSchemaChange,
+    /// A field's class lowered: less protection for stored data.
+    #[serde(rename = "vault.schema.downgrade")]
+    VaultSchemaDowngrade,
+    #[serde(rename = "vault.record.create")]
+    VaultRecordCreate,
+    #[serde(rename = "vault.record.read")]
+    VaultRecordRead,
+    #[serde(rename = "vault.record.update")]
+    VaultRecordUpdate,
+    #[serde(rename = "vault.record.delete")]
+    VaultRecordDelete,
+    #[serde(rename = "vault.record.list")]
+    VaultRecordList,
+    #[serde(rename = "vault.search")]
+    VaultSearch,
+    /// Many records' personal data read at once.
+    #[serde(rename = "vault.bulk_read")]
+    VaultBulkRead,
+    /// Everything held about a data subject crypto-shredded.
+    #[serde(rename = "vault.subject.erase")]
+    VaultSubjectErase,
+    #[serde(rename = "vault.subject.export")]
+    VaultSubjectExport,
+    #[serde(rename = "vault.disposal.list")]
+    VaultDisposalList,
 }
 
 impl Action {
     /// Events a security team wants to hear about at once: an emergency
     /// account used, an account locked out, a tenant's keys destroyed.
     pub fn is_high_severity(self) -> bool {
-        matches!(self, Self::BreakGlass | Self::Lockout | Self::KeysShred)
+        matches!(
+            self,
+            Self::BreakGlass
+                | Self::Lockout
+                | Self::KeysShred
+                | Self::VaultSchemaDowngrade
+                | Self::VaultBulkRead
+                | Self::VaultSubjectErase
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -181,6 +220,20 @@ impl Action {
             Self::WebauthnStart => "auth.webauthn.start",
             Self::Webauthn => "auth.webauthn",
             Self::ControlsCheck => "controls.check",
+            Self::VaultCollectionCreate => "vault.collection.create",
+            Self::VaultCollectionRead => "vault.collection.read",
+            Self::VaultSchemaChange => "vault.schema.change",
+            Self::VaultSchemaDowngrade => "vault.schema.downgrade",
+            Self::VaultRecordCreate => "vault.record.create",
+            Self::VaultRecordRead => "vault.record.read",
+            Self::VaultRecordUpdate => "vault.record.update",
+            Self::VaultRecordDelete => "vault.record.delete",
+            Self::VaultRecordList => "vault.record.list",
+            Self::VaultSearch => "vault.search",
+            Self::VaultBulkRead => "vault.bulk_read",
+            Self::VaultSubjectErase => "vault.subject.erase",
+            Self::VaultSubjectExport => "vault.subject.export",
+            Self::VaultDisposalList => "vault.disposal.list",
         }
     }
 }

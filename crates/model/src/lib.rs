@@ -18,6 +18,7 @@ pub mod principal;
 mod redaction;
 pub mod role;
 pub mod tenant;
+pub mod vault;
 
 pub use allow_list::{AllowList, AllowListError};
 pub use audit::{Action, Outcome};

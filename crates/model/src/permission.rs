@@ -57,6 +57,44 @@ pub enum Permission {
     /// (pass or fail with the evidence looked at; never data or secrets).
     #[serde(rename = "controls.check")]
     ControlsCheck,
+    /// Declare collections and change their schemas (add a field, raise a
+    /// class, deprecate a field).
+    #[serde(rename = "vault.schema.manage")]
+    VaultSchemaManage,
+    /// Lower a field's class (less protection for stored data): distinct
+    /// from managing schemas, and a high-severity event.
+    #[serde(rename = "vault.schema.downgrade")]
+    VaultSchemaDowngrade,
+    /// Create and update records, attach files, tokenize values.
+    #[serde(rename = "vault.record.write")]
+    VaultRecordWrite,
+    /// Delete records (their values are destroyed).
+    #[serde(rename = "vault.record.delete")]
+    VaultRecordDelete,
+    /// Read records' public and internal fields.
+    #[serde(rename = "vault.read.internal")]
+    VaultReadInternal,
+    /// Read confidential fields in clear.
+    #[serde(rename = "vault.read.confidential")]
+    VaultReadConfidential,
+    /// Read personal data (pii) in clear.
+    #[serde(rename = "vault.read.pii")]
+    VaultReadPii,
+    /// Read sensitive personal data in clear, for a stated purpose.
+    #[serde(rename = "vault.read.sensitive")]
+    VaultReadSensitive,
+    /// See confidential and personal fields masked (support roles).
+    #[serde(rename = "vault.read.masked")]
+    VaultReadMasked,
+    /// Look records up by a searchable field (exact match).
+    #[serde(rename = "vault.search")]
+    VaultSearch,
+    /// Erase everything held about a data subject (crypto-shredding).
+    #[serde(rename = "vault.subject.erase")]
+    VaultSubjectErase,
+    /// Export everything held about a data subject.
+    #[serde(rename = "vault.subject.export")]
+    VaultSubjectExport,
 }
 
 impl Permission {
@@ -77,6 +115,18 @@ impl Permission {
         Self::GrantManage,
         Self::SessionRevoke,
         Self::ControlsCheck,
+        Self::VaultSchemaManage,
+        Self::VaultSchemaDowngrade,
+        Self::VaultRecordWrite,
+        Self::VaultRecordDelete,
+        Self::VaultReadInternal,
+        Self::VaultReadConfidential,
+        Self::VaultReadPii,
+        Self::VaultReadSensitive,
+        Self::VaultReadMasked,
+        Self::VaultSearch,
+        Self::VaultSubjectErase,
+        Self::VaultSubjectExport,
     ];
 
     /// Permissions whose holders must use a second factor (control AC-1):
@@ -93,6 +143,8 @@ impl Permission {
                 | Self::RoleManage
                 | Self::GrantManage
                 | Self::SessionRevoke
+                | Self::VaultSchemaDowngrade
+                | Self::VaultSubjectErase
         )
     }
 
@@ -114,6 +166,18 @@ impl Permission {
             Self::GrantManage => "grant.manage",
             Self::SessionRevoke => "session.revoke",
             Self::ControlsCheck => "controls.check",
+            Self::VaultSchemaManage => "vault.schema.manage",
+            Self::VaultSchemaDowngrade => "vault.schema.downgrade",
+            Self::VaultRecordWrite => "vault.record.write",
+            Self::VaultRecordDelete => "vault.record.delete",
+            Self::VaultReadInternal => "vault.read.internal",
+            Self::VaultReadConfidential => "vault.read.confidential",
+            Self::VaultReadPii => "vault.read.pii",
+            Self::VaultReadSensitive => "vault.read.sensitive",
+            Self::VaultReadMasked => "vault.read.masked",
+            Self::VaultSearch => "vault.search",
+            Self::VaultSubjectErase => "vault.subject.erase",
+            Self::VaultSubjectExport => "vault.subject.export",
         }
     }
 

@@ -44,9 +44,15 @@ pub enum Role {
     /// An ordinary user of a tenant.
     #[serde(rename = "tenant-member")]
     TenantMember,
-    /// A machine calling the API for a tenant.
+    /// A machine calling the API for a tenant: writes and reads the
+    /// tenant's vault records (sensitive data only for a stated purpose),
+    /// never schemas, keys or accounts.
     #[serde(rename = "application")]
     Application,
+    /// The data protection officer: answers data-subject requests (export,
+    /// erasure) and decides class downgrades; reads personal data masked.
+    #[serde(rename = "privacy-officer")]
+    PrivacyOfficer,
 }
 
 impl Role {
@@ -60,6 +66,7 @@ impl Role {
         Self::TenantAdmin,
         Self::TenantMember,
         Self::Application,
+        Self::PrivacyOfficer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +80,7 @@ impl Role {
             Self::TenantAdmin => "tenant-admin",
             Self::TenantMember => "tenant-member",
             Self::Application => "application",
+            Self::PrivacyOfficer => "privacy-officer",
         }
     }
 
@@ -100,7 +108,15 @@ impl Role {
                 P::SessionRevoke,
             ]),
             Self::Hr => PermissionSet::of(&[P::UserCreate, P::UserRead, P::UserUpdate]),
-            Self::Support => PermissionSet::of(&[P::TenantRead, P::UserRead]),
+            // Masked data only: the shape of a customer's e-mail address
+            // or the last digits of a phone, enough to help, never to use.
+            Self::Support => PermissionSet::of(&[
+                P::TenantRead,
+                P::UserRead,
+                P::VaultReadInternal,
+                P::VaultReadMasked,
+                P::VaultSearch,
+            ]),
             Self::TenantAdmin => PermissionSet::of(&[
                 P::TenantRead,
                 P::TenantUpdate,
@@ -112,8 +128,30 @@ impl Role {
                 P::SessionRevoke,
                 P::AuditSearch,
                 P::AuditProof,
+                P::VaultSchemaManage,
+                P::VaultReadInternal,
+                P::VaultReadMasked,
             ]),
-            Self::TenantMember | Self::Application => PermissionSet::of(&[P::TenantRead]),
+            Self::TenantMember => PermissionSet::of(&[P::TenantRead]),
+            Self::Application => PermissionSet::of(&[
+                P::TenantRead,
+                P::VaultRecordWrite,
+                P::VaultRecordDelete,
+                P::VaultReadInternal,
+                P::VaultReadConfidential,
+                P::VaultReadPii,
+                P::VaultReadSensitive,
+                P::VaultSearch,
+            ]),
+            Self::PrivacyOfficer => PermissionSet::of(&[
+                P::TenantRead,
+                P::VaultReadInternal,
+                P::VaultReadMasked,
+                P::VaultSearch,
+                P::VaultSchemaDowngrade,
+                P::VaultSubjectErase,
+                P::VaultSubjectExport,
+            ]),
         }
     }
 

@@ -91,6 +91,10 @@ pub struct Tenant {
     pub region: Region,
     pub environment: Environment,
     pub created_at: OffsetDateTime,
+    /// When the tenant was crypto-shredded (control DS-6): from then on
+    /// its data is gone for good, and the tenant is closed to every use.
+    /// `None` while it is live.
+    pub shredded_at: Option<OffsetDateTime>,
 }
 
 #[cfg(test)]

@@ -29,7 +29,9 @@ use utoipa::{PartialSchema, ToSchema};
 /// it is the problem document's schema.
 #[derive(Debug, Clone)]
 pub struct Problem {
-    document: Document,
+    /// Boxed: a `Problem` is the error of every handler's `Result`, kept
+    /// small however many members the document grows.
+    document: Box<Document>,
     authenticate: bool,
     /// Seconds until a limit lets the caller try again (`Retry-After`).
     retry_after: Option<NonZeroU64>,
@@ -68,7 +70,7 @@ impl ToSchema for Problem {
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
         Self {
-            document: Document::new(status.as_u16(), slug, title, detail),
+            document: Box::new(Document::new(status.as_u16(), slug, title, detail)),
             authenticate: false,
             retry_after: None,
         }
@@ -146,7 +148,7 @@ impl IntoResponse for Problem {
         let status = self.status();
         let authenticate = self.authenticate;
         let retry_after = self.retry_after;
-        let mut response = (status, Json(self.document)).into_response();
+        let mut response = (status, Json(*self.document)).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -190,6 +192,7 @@ impl From<ServiceError> for Problem {
             }
             _ => {}
         }
+        problem.shredded_at = err.shredded_at();
         problem.errors = err
             .field_reasons()
             .into_iter()
@@ -210,6 +213,7 @@ fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Gone => StatusCode::GONE,
+        ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
         ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -254,5 +258,38 @@ impl From<JsonRejection> for Problem {
                 other.body_text(),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use rempart_model::TenantId;
+    use time::macros::datetime;
+
+    use super::*;
+
+    /// A crypto-shredded tenant is 410 Gone, and its problem document says
+    /// when, as the extension member `shredded_at` in RFC 3339.
+    #[test]
+    fn a_shredded_tenant_is_gone_and_says_when() {
+        let at = datetime!(2026-11-27 09:01:00.25 UTC);
+        let problem = Problem::from(ServiceError::TenantShredded {
+            tenant: TenantId(uuid::Uuid::nil()),
+            shredded_at: at,
+        });
+        assert_eq!(problem.status(), StatusCode::GONE);
+        assert_eq!(problem.slug(), Some("tenant-shredded"));
+        assert!(
+            problem.detail.contains("2026-11-27T09:01:00.25Z"),
+            "{problem:?}"
+        );
+        let json = serde_json::to_value(&problem.document).unwrap();
+        assert_eq!(json["shredded_at"], "2026-11-27T09:01:00.25Z");
+        assert_eq!(json["status"], 410);
+        // Any other problem carries no such member.
+        let other = serde_json::to_value(&Problem::not_found().document).unwrap();
+        assert!(other.get("shredded_at").is_none());
     }
 }

@@ -28,6 +28,7 @@ pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 pub mod tenants;
+pub mod vault;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -52,6 +53,10 @@ pub use identity::{
 pub use keys::{DATA_KEY_ID_LEN, DataKeyRecord, DataKeyVersionCount, KeyReadTx, KeyTx};
 pub use migrate::{MigrationStatus, SchemaVersion};
 pub use tenants::{TenantFilter, TenantReadTx, TenantTx};
+pub use vault::{
+    CollectionRow, DisposalRow, IndexEntry, RecordRow, SchemaRow, TokenRow, VaultKeyRow,
+    VaultKeyState, VaultReadTx, VaultTx,
+};
 
 /// Which database engine holds the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +122,7 @@ pub trait Store: Send + Sync + Debug {
 /// `Box<dyn Tx>` carries a change of any domain and its audit event in one
 /// transaction.
 #[async_trait]
-pub trait Tx: ReadTx + TenantTx + IdentityTx + KeyTx + AuditTx + Send {
+pub trait Tx: ReadTx + TenantTx + IdentityTx + KeyTx + AuditTx + VaultTx + Send {
     /// Commits. A transaction that changed what cached authentications
     /// hold moves the auth epoch as it commits, and returns only once
     /// every replica sees the move ([`auth_lease`]).
@@ -149,7 +154,10 @@ pub trait Tx: ReadTx + TenantTx + IdentityTx + KeyTx + AuditTx + Send {
 /// # Ok(())
 /// # }
 /// ```
-pub trait ReadTx: TenantReadTx + IdentityReadTx + KeyReadTx + AuditReadTx + Send {}
+pub trait ReadTx:
+    TenantReadTx + IdentityReadTx + KeyReadTx + AuditReadTx + VaultReadTx + Send
+{
+}
 
 #[async_trait]
 impl<D: engine::Db> Tx for engine::EngineTx<D> {

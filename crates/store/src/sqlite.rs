@@ -52,6 +52,12 @@ impl EngineStore<Sqlite> {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted and superseded content is overwritten with zeros
+            // rather than left in free pages, so that a record deleted,
+            // a subject erased or a value re-sealed cannot be read back
+            // from the file (control DS-6). Superseded page images stay
+            // in the write-ahead log until its next checkpoint.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = pool_options(max_connections)
             .connect_with(options)

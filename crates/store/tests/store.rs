@@ -16,6 +16,7 @@ fn tenant(n: u128, name: &str, env: Environment) -> Tenant {
         region: Region::parse("us").unwrap(),
         environment: env,
         created_at: datetime!(2026-11-27 10:00:00.123456 UTC),
+        shredded_at: None,
     }
 }
 
@@ -352,8 +353,42 @@ async fn a_second_first_data_key_yields_to_the_first(engine: Engine) {
     assert_eq!(kept.id, [2; DATA_KEY_ID_LEN]);
 }
 
+/// A shred is recorded once: its time kept, a second record refused and
+/// changing nothing, an absent tenant refused; the held read sees it.
+async fn a_shred_is_recorded_once(engine: Engine) {
+    let Some(db) = TestDatabase::create(engine).await else {
+        return;
+    };
+    let store = db.store().await;
+    let a = tenant(1, "Alpha", Environment::production());
+    let b = tenant(2, "Beta", Environment::production());
+    let mut tx = store.begin().await.unwrap();
+    for t in [&a, &b] {
+        tx.insert_tenant(t).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let at = datetime!(2026-11-28 08:00:00.654321 UTC);
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.set_tenant_shredded(a.id, at).await.unwrap());
+    let later = datetime!(2026-11-29 08:00 UTC);
+    assert!(!tx.set_tenant_shredded(a.id, later).await.unwrap());
+    let absent = TenantId(Uuid::from_u128(9));
+    assert!(!tx.set_tenant_shredded(absent, at).await.unwrap());
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let shredded = tx.tenant_held(a.id).await.unwrap().unwrap();
+    assert_eq!(shredded.shredded_at, Some(at));
+    assert_eq!(tx.tenant_held(b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(tx.tenant_held(absent).await.unwrap(), None);
+    let listed = tx.list_tenants(&TenantFilter::All).await.unwrap();
+    let times: Vec<_> = listed.iter().map(|t| t.shredded_at).collect();
+    assert_eq!(times, [Some(at), None]);
+}
+
 both_engines!(
     migrations_are_idempotent,
+    a_shred_is_recorded_once,
     a_moved_auth_epoch_is_seen_everywhere_once_the_move_returns,
     tenant_queries_are_scoped,
     duplicates_conflict_and_dropped_transactions_roll_back,

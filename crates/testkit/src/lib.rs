@@ -10,6 +10,7 @@
 pub mod fixtures;
 pub mod http;
 pub mod replica;
+pub mod s3;
 
 use std::sync::Arc;
 
@@ -179,6 +180,45 @@ impl TestDatabase {
                     sql(statement).execute(&pool).await.expect("the statement");
                 }
                 pool.close().await;
+            }
+        }
+    }
+
+    /// Everything the database holds at rest, as an attacker with the disk
+    /// or a dump would see it: the bytes of every file of an SQLite
+    /// database (with its write-ahead log), or `pg_dump`'s output.
+    ///
+    /// # Panics
+    ///
+    /// When the files cannot be read or `pg_dump` fails.
+    #[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
+    pub fn dump(&self) -> Vec<u8> {
+        match self.engine {
+            Engine::Sqlite => {
+                let mut bytes = Vec::new();
+                for entry in std::fs::read_dir(self.dir()).expect("the database directory") {
+                    let path = entry.expect("a directory entry").path();
+                    let is_db = path
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("rempart.db"));
+                    if is_db {
+                        bytes.extend(std::fs::read(&path).expect("a database file"));
+                    }
+                }
+                bytes
+            }
+            Engine::Postgres => {
+                let out = std::process::Command::new("pg_dump")
+                    .arg("--data-only")
+                    .arg(&self.url)
+                    .output()
+                    .expect("pg_dump runs");
+                assert!(
+                    out.status.success(),
+                    "pg_dump failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
             }
         }
     }

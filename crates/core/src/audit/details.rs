@@ -1,7 +1,7 @@
 //! Reading an audit event's sealed details: authorized over the event's
 //! tenant and itself audited (control ML-2).
 
-use rempart_model::{Action, Outcome, Permission};
+use rempart_model::{Action, Outcome, Permission, TenantId};
 use rempart_store::AuditRecord;
 
 use crate::kernel::actor::Actor;
@@ -16,8 +16,8 @@ impl Rempart {
     /// `audit.search` over the event's tenant (staff-wide for an event with
     /// no tenant); the read is audited (`audit.search`, target
     /// `audit-event:<seq>/details`), refused and failed reads too. Details
-    /// moved from another event, or of a crypto-shredded tenant, do not
-    /// open.
+    /// moved from another event do not open; those of a crypto-shredded
+    /// tenant's events are gone (410).
     pub async fn audit_event_details(
         &self,
         actor: &Actor,
@@ -27,7 +27,14 @@ impl Rempart {
         self.drain_audit().await?;
         let call = Call::by(actor, ctx, Action::AuditSearch).on(Target::AuditEventDetails(seq));
         let gate = self.kernel.audited_read(call).await?;
-        let (gate, (event, scope, environment)) = super::event_in_sight(gate, seq).await?;
+        let (mut gate, (event, scope, environment)) = super::event_in_sight(gate, seq).await?;
+        // The details of a crypto-shredded tenant's events are gone with
+        // its key.
+        let tenant = match event.tenant {
+            Some(t) => gate.read().tenant(TenantId(t)).await?,
+            None => None,
+        };
+        let gate = gate.live(tenant.as_ref()).await?;
         let mut gate = gate
             .authorize(Permission::AuditSearch, &scope, environment.as_ref())
             .await?;

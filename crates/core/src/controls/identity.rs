@@ -29,7 +29,7 @@ pub(super) fn checks() -> Vec<Registered> {
 const STALE_GRANT: Duration = Duration::days(90);
 
 /// Every account with its grants, in one read.
-async fn accounts_with_grants(
+pub(super) async fn accounts_with_grants(
     core: &Rempart,
     filter: AccountFilter,
 ) -> Result<Vec<(PrincipalRecord, Vec<GrantRecord>)>, ServiceError> {

@@ -18,6 +18,7 @@ pub(crate) mod deployment;
 mod identity;
 mod keys;
 mod operations;
+mod vault;
 
 use std::collections::BTreeSet;
 
@@ -121,6 +122,7 @@ fn registry() -> Vec<Registered> {
     checks.extend(keys::checks());
     checks.extend(audit::checks());
     checks.extend(operations::checks());
+    checks.extend(vault::checks());
     checks
 }
 

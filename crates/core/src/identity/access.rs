@@ -26,14 +26,15 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::administrators::Removal;
+use super::authorize_naming;
 use super::config::SodRule;
 use super::login::SessionView;
-use super::{authorize_naming, seen_tenant};
 use crate::kernel::actor::{Actor, Credential};
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Open, Write};
+use crate::kernel::liveness::Reach;
 use crate::kernel::secret::{self, SecretKind};
 use crate::kernel::target::Target;
 use crate::kernel::visibility::{Sight, Why, account_not_found, account_scope_in};
@@ -112,6 +113,7 @@ fn builtin_description(role: Role) -> &'static str {
         Role::TenantAdmin => "Administers one tenant's users and their roles",
         Role::TenantMember => "An ordinary user of a tenant",
         Role::Application => "A machine calling the API for a tenant",
+        Role::PrivacyOfficer => "Answers data-subject requests; decides class downgrades",
     }
 }
 
@@ -252,10 +254,11 @@ impl Rempart {
     ) -> Result<GrantRecord, ServiceError> {
         let call = Call::by(actor, ctx, Action::GrantCreate).on(Target::Principal(new.principal));
         let gate = self.kernel.write(call).await?;
-        // A tenant or an account the granter does not see is not found.
+        // A tenant or an account the granter does not see is not found; a
+        // shredded tenant, or an account of one, is gone.
         let (gate, environment) = match &new.scope {
             Scope::Tenant(t) => {
-                let (gate, environment) = seen_tenant(gate, *t).await?;
+                let (gate, environment) = gate.tenant_in_sight(*t).await?;
                 (gate, Some(environment))
             }
             _ => (gate, None),
@@ -264,6 +267,7 @@ impl Rempart {
             .account_in_sight(
                 new.principal,
                 Sight::Account,
+                Reach::Use,
                 account_not_found(new.principal),
             )
             .await?;
@@ -516,12 +520,11 @@ impl Rempart {
         let name = token_name(&new.name)?;
         let lifetime = token_lifetime(actor, new.expires_in, now)?;
         // A tenant the caller cannot see answers as one that does not exist,
-        // before anything is said about the cut.
+        // before anything is said about the cut; a shredded one is gone.
         let (mut gate, tenant) = match new.tenant {
             Some(t) => {
-                let (mut gate, _) = seen_tenant(gate, t).await?;
-                let found = gate.read().tenant(t).await?;
-                (gate, Some(found.ok_or(ServiceError::TenantNotFound)?))
+                let (gate, tenant) = gate.live_tenant(t).await?;
+                (gate, Some(tenant))
             }
             None => (gate, None),
         };
@@ -568,7 +571,12 @@ impl Rempart {
         holder: PrincipalId,
     ) -> Result<(Gate<'a, Write, Cleared>, PrincipalRecord), ServiceError> {
         let (gate, placed) = gate
-            .account_in_sight(holder, Sight::Account, account_not_found(holder))
+            .account_in_sight(
+                holder,
+                Sight::Account,
+                Reach::Use,
+                account_not_found(holder),
+            )
             .await?;
         let own = gate
             .caller()
@@ -732,7 +740,12 @@ async fn listed_holder<M>(
         return Ok(gate.clear(Clearance::Own));
     }
     let (gate, placed) = gate
-        .account_in_sight(holder, Sight::Account, account_not_found(holder))
+        .account_in_sight(
+            holder,
+            Sight::Account,
+            Reach::Use,
+            account_not_found(holder),
+        )
         .await?;
     gate.authorize(
         Permission::UserRead,
@@ -762,8 +775,10 @@ async fn authorize_revocation<'a>(
         let (scope, environment) = account_scope_in(gate.read(), &account).await?;
         (gate, scope, environment)
     } else {
+        // Revoking only narrows access: it still reaches the credentials
+        // of a crypto-shredded tenant's accounts.
         let (gate, placed) = gate
-            .account_in_sight(holder, Sight::Credential, unseen)
+            .account_in_sight(holder, Sight::Credential, Reach::Narrow, unseen)
             .await?;
         (gate, placed.scope, placed.environment)
     };

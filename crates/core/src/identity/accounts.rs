@@ -9,13 +9,14 @@ use rempart_store::{
 use secrecy::SecretString;
 
 use super::administrators::Removal;
-use super::{authorize_naming, seen_tenant};
+use super::authorize_naming;
 use crate::identity::error::IdentityError;
 use crate::kernel::actor::Actor;
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Write};
+use crate::kernel::liveness::Reach;
 use crate::kernel::target::Target;
 use crate::kernel::visibility::{Sight, account_scope_in};
 use crate::service::Rempart;
@@ -94,10 +95,11 @@ impl Rempart {
         new.check()?;
         let call = Call::by(actor, ctx, Action::UserCreate).on(Target::User(new.name.to_string()));
         let gate = self.kernel.write(call).await?;
-        // A tenant the caller does not see is not found.
+        // A tenant the caller does not see is not found; a shredded one is
+        // gone.
         let (gate, environment) = match new.tenant {
             Some(tenant) => {
-                let (gate, environment) = seen_tenant(gate, tenant).await?;
+                let (gate, environment) = gate.tenant_in_sight(tenant).await?;
                 (gate, Some(environment))
             }
             None => (gate, None),
@@ -204,7 +206,7 @@ impl Rempart {
         let gate = self.kernel.audited_read(call).await?;
         let (mut gate, scope, environment, filter) = match tenant {
             Some(t) => {
-                let (gate, environment) = seen_tenant(gate, t).await?;
+                let (gate, environment) = gate.tenant_in_sight(t).await?;
                 let filter = AccountFilter::Tenants(vec![t]);
                 (gate, Scope::Tenant(t), Some(environment), filter)
             }
@@ -272,8 +274,15 @@ impl Rempart {
     ) -> Result<PrincipalRecord, ServiceError> {
         let call = Call::by(actor, ctx, Action::UserState).on(Target::Principal(account));
         let gate = self.kernel.write(call).await?;
+        // Suspending or terminating only narrows access: it still reaches
+        // the accounts of a crypto-shredded tenant; reactivating does not.
+        let reach = if state == PrincipalState::Active {
+            Reach::Use
+        } else {
+            Reach::Narrow
+        };
         let (mut gate, record) = self
-            .account_to_change(gate, account, Permission::UserUpdate)
+            .account_to_change(gate, account, Permission::UserUpdate, reach)
             .await?;
         gate.in_tenant(record.tenant);
         if account == actor.principal {

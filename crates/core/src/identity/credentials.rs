@@ -15,6 +15,7 @@ use crate::kernel::actor::{Actor, Credential};
 use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Write};
+use crate::kernel::liveness::Reach;
 use crate::kernel::target::Target;
 use crate::service::Rempart;
 
@@ -285,7 +286,7 @@ impl Rempart {
         // then decided again in the gate that changes it.
         let gate = self.kernel.write(call.clone()).await?;
         let (mut gate, record) = self
-            .account_to_change(gate, account, Permission::UserUpdate)
+            .account_to_change(gate, account, Permission::UserUpdate, Reach::Use)
             .await?;
         let history = gate.read().password_history(account, MAX_HISTORY).await?;
         let access = self.access_of(gate.read(), &record).await?;
@@ -311,7 +312,7 @@ impl Rempart {
         };
         let gate = self.kernel.write(call).await?;
         let (mut gate, record) = self
-            .account_to_change(gate, account, Permission::UserUpdate)
+            .account_to_change(gate, account, Permission::UserUpdate, Reach::Use)
             .await?;
         let now = gate.now();
         let password = PasswordRecord {
@@ -383,7 +384,8 @@ impl Rempart {
                 field: "mfa_issuer",
                 message: e.to_string(),
             })?;
-        let mut gate = gate.clear(Clearance::Own);
+        // Nothing is enrolled for a user of a crypto-shredded tenant.
+        let mut gate = gate.clear(Clearance::Own).caller_live().await?;
         let existing = gate.read().totp(actor.principal).await?;
         if existing.is_some_and(|t| t.confirmed_at.is_some()) {
             let answer = ServiceError::Invalid {
@@ -434,7 +436,8 @@ impl Rempart {
         code: &SecretString,
     ) -> Result<RecoveryCodes, ServiceError> {
         let call = Call::by(actor, ctx, Action::MfaConfirm).on(Target::Principal(actor.principal));
-        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let mut gate = gate.caller_live().await?;
         let pending = gate.read().totp(actor.principal).await?;
         let Some(pending) = pending.filter(|t| t.confirmed_at.is_none()) else {
             return Err(ServiceError::Invalid {
@@ -503,7 +506,8 @@ impl Rempart {
     /// Removes an account's authenticator, security keys and passkeys, and
     /// recovery codes (a lost phone or key): needs `user.update` over the
     /// account and a recent login. The holder enrols again at the next
-    /// login if MFA is required.
+    /// login if MFA is required. It only narrows access, so it still
+    /// reaches the accounts of a crypto-shredded tenant.
     pub async fn reset_mfa(
         &self,
         actor: &Actor,
@@ -513,7 +517,7 @@ impl Rempart {
         let call = Call::by(actor, ctx, Action::MfaReset).on(Target::Principal(account));
         let gate = self.kernel.write(call).await?;
         let (mut gate, record) = self
-            .account_to_change(gate, account, Permission::UserUpdate)
+            .account_to_change(gate, account, Permission::UserUpdate, Reach::Narrow)
             .await?;
         let now = gate.now();
         let tx = gate.tx();

@@ -950,6 +950,7 @@ mod tests {
             region: Region::parse("eu").unwrap(),
             environment: Environment::production(),
             created_at: OffsetDateTime::UNIX_EPOCH,
+            shredded_at: None,
         };
         let other = TenantId(Uuid::from_u128(2));
         let grants = vec![

@@ -39,14 +39,15 @@ pub use settings::Identity;
 pub use strength::measure;
 pub use tenant_access::TenantAccess;
 
-use rempart_model::{Environment, Permission, PrincipalId, Scope, TenantId};
+use rempart_model::{Environment, Permission, PrincipalId, Scope};
 use rempart_store::PrincipalRecord;
 
 use crate::identity::error::IdentityError;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::{Cleared, Gate, Open};
+use crate::kernel::liveness::Reach;
 use crate::kernel::target::Target;
-use crate::kernel::visibility::{Sight, Why, account_not_found};
+use crate::kernel::visibility::{Sight, account_not_found};
 use crate::service::Rempart;
 
 impl Rempart {
@@ -100,17 +101,19 @@ impl Rempart {
     }
 
     /// The account `id`, once the caller sees it (out of scope, it is not
-    /// found), may do `permission` over it and has proved identity
-    /// recently: the lookup, authorization and step-up that every change
-    /// of an account starts with, in the gate's transaction.
+    /// found; in a crypto-shredded tenant, gone unless the change only
+    /// narrows access: `reach`), may do `permission` over it and has proved
+    /// identity recently: the lookup, authorization and step-up that every
+    /// change of an account starts with, in the gate's transaction.
     pub(crate) async fn account_to_change<'a, M>(
         &self,
         gate: Gate<'a, M, Open>,
         id: PrincipalId,
         permission: Permission,
+        reach: Reach,
     ) -> Result<(Gate<'a, M, Cleared>, PrincipalRecord), ServiceError> {
         let (gate, placed) = gate
-            .account_in_sight(id, Sight::Account, account_not_found(id))
+            .account_in_sight(id, Sight::Account, reach, account_not_found(id))
             .await?;
         let gate = gate
             .authorize(permission, &placed.scope, placed.environment.as_ref())
@@ -118,33 +121,6 @@ impl Rempart {
         let gate = self.ensure_step_up(gate).await?;
         Ok((gate, placed.account))
     }
-}
-
-/// The environment of `tenant`, if the caller sees the tenant; otherwise
-/// the attempt is refused with `TenantNotFound`, as for a tenant that
-/// does not exist. Unlike [`Gate::tenant_in_sight`], the refusal names the
-/// tenant (`tenant:<id>`) whatever the call's own target, and the call's
-/// target is left as it was: the event of the change names its own.
-pub(crate) async fn seen_tenant<M, S>(
-    mut gate: Gate<'_, M, S>,
-    tenant: TenantId,
-) -> Result<(Gate<'_, M, S>, Environment), ServiceError> {
-    let now = gate.now();
-    let actor = gate.caller().actor();
-    let found = gate.read().tenant(tenant).await?;
-    let why = match found {
-        Some(t)
-            if actor.is_some_and(|actor| {
-                Sight::Tenant.seen_by(actor, &Scope::Tenant(tenant), Some(&t.environment), now)
-            }) =>
-        {
-            return Ok((gate, t.environment));
-        }
-        Some(_) => Why::OutOfScope(Some(tenant)),
-        None => Why::Absent,
-    };
-    gate.on(Target::Tenant(tenant));
-    Err(gate.unseen(why, ServiceError::TenantNotFound).await)
 }
 
 /// [`Gate::authorize`] for a call whose event names no target (a listing),

@@ -143,7 +143,9 @@ impl Rempart {
         let webauthn = self.webauthn()?;
         let call = Call::by(actor, ctx, Action::WebauthnRegisterStart)
             .on(Target::Principal(actor.principal));
-        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        // Nothing is enrolled for a user of a crypto-shredded tenant.
+        let gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let mut gate = gate.caller_live().await?;
         let session = session_of(gate.read(), actor).await?;
         let Some(session) =
             session.filter(|s| matches!(s.stage, SessionStage::EnrolMfa | SessionStage::Full))
@@ -236,7 +238,8 @@ impl Rempart {
         }
         let call =
             Call::by(actor, ctx, Action::WebauthnRegister).on(Target::Principal(actor.principal));
-        let mut gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let gate = self.kernel.write(call).await?.clear(Clearance::Own);
+        let mut gate = gate.caller_live().await?;
         let Some(session) = session_of(gate.read(), actor).await? else {
             return Err(ServiceError::Invalid {
                 field: "credential",

@@ -16,8 +16,9 @@
 //! chosen then, while the `seq` is given later by the sequencer, and the
 //! plaintext is never stored, pending or not. Events with no tenant
 //! use the system-wide `audit-details` data key (no tenant, wrapped under
-//! the production KEK). While the keyring is sealed an event is stored
-//! without its details rather than the action being refused.
+//! the production KEK). While the keyring is sealed, or in a
+//! crypto-shredded tenant, an event is stored without its details rather
+//! than the action being refused.
 //!
 //! [`AuditChain::append_sealing`]: crate::kernel::audit_chain::AuditChain::append_sealing
 //! [`Rempart::audit_event_details`]: crate::Rempart::audit_event_details
@@ -95,8 +96,9 @@ pub(crate) fn record(event: &AuditRecord) -> Vec<u8> {
 
 impl Kernel {
     /// Appends `draft` within `tx`, sealing its plain details under its
-    /// tenant's `audit-details` data key. With no tenant, or while the
-    /// keyring is sealed, the event is stored without its details.
+    /// tenant's `audit-details` data key (the system's, with no tenant).
+    /// While the keyring is sealed, or in a crypto-shredded tenant (a
+    /// refusal of a call on it), the event is stored without its details.
     pub(crate) async fn append_audit(
         &self,
         tx: &mut dyn Tx,
@@ -107,6 +109,8 @@ impl Kernel {
         let found = match (&draft.plain_details, draft.tenant) {
             (None, _) => None,
             (Some(_), Some(tenant)) => match tx.tenant(tenant).await? {
+                // A crypto-shredded tenant has no key left to seal them.
+                Some(tenant) if tenant.shredded_at.is_some() => None,
                 Some(tenant) => Some(self.tenant_data_key(tx, ctx, now, &tenant, PURPOSE).await),
                 None => None,
             },

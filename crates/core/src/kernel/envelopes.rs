@@ -24,6 +24,7 @@ use crate::kernel::error::ServiceError;
 use crate::kernel::keyring::{
     KeyError, binding_for, key_environment, key_id_text, system_environment,
 };
+use crate::kernel::liveness::live;
 use crate::kernel::target::Target;
 
 impl Kernel {
@@ -40,9 +41,7 @@ impl Kernel {
     ) -> Result<Vec<u8>, ServiceError> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let Some(tenant) = tx.tenant(tenant).await? else {
-            return Err(ServiceError::TenantNotFound);
-        };
+        let tenant = Kernel::live_tenant(tx.as_mut(), tenant).await?;
         let key = self
             .tenant_data_key(tx.as_mut(), ctx, now, &tenant, purpose)
             .await?;
@@ -55,7 +54,9 @@ impl Kernel {
 
     /// The data key of `tenant` for `purpose` within `tx`: unwrapped from
     /// the database, or created, wrapped, stored and audited on first use.
-    /// The caller encrypts and then stores the key's usage count.
+    /// The caller encrypts and then stores the key's usage count. A
+    /// crypto-shredded tenant has none, and never gets a new one: gone
+    /// (410, see [`crate::kernel::liveness`]).
     pub(crate) async fn tenant_data_key(
         &self,
         tx: &mut dyn rempart_store::Tx,
@@ -81,6 +82,11 @@ impl Kernel {
         self.owned_data_key(tx, ctx, now, None, purpose).await
     }
 
+    /// The data key of `tenant` (or the system's) for `purpose`; a
+    /// shredded tenant is refused, as the copy given says, and again as its
+    /// row says, held, before a new key is stored (a shred committed
+    /// meanwhile, on any replica, is seen; one still running waits for this
+    /// transaction and deletes what it stored).
     async fn owned_data_key(
         &self,
         tx: &mut dyn rempart_store::Tx,
@@ -89,6 +95,9 @@ impl Kernel {
         tenant: Option<&Tenant>,
         purpose: &str,
     ) -> Result<rempart_crypto::DataKey, ServiceError> {
+        if let Some(t) = tenant {
+            live(t)?;
+        }
         let environment = tenant.map_or_else(system_environment, |t| t.environment.clone());
         let binding = Binding::new(
             key_environment(&environment)?,
@@ -107,6 +116,9 @@ impl Kernel {
         let key = if let Some(stored) = stored {
             unwrap(stored)?
         } else {
+            if let Some(t) = tenant {
+                Kernel::live_tenant_held(tx, t.id).await?;
+            }
             let (key, wrapped) = self.keys.with_keyring(|k| k.new_data_key(&binding))?;
             let id = *key.id().as_bytes();
             let inserted = tx
@@ -196,6 +208,7 @@ impl Kernel {
 
     /// [`Kernel::decrypt_for_tenant`], reading the tenant and its wrapped
     /// key within `tx` (a gate's: no second transaction while one is open).
+    /// A crypto-shredded tenant's envelopes are gone (410).
     pub(crate) async fn decrypt_for_tenant_in(
         &self,
         tx: &mut dyn ReadTx,
@@ -205,9 +218,7 @@ impl Kernel {
         envelope: &[u8],
     ) -> Result<Vec<u8>, ServiceError> {
         let id = envelope_key_id(envelope).map_err(KeyError::from)?;
-        let Some(tenant) = tx.tenant(tenant).await? else {
-            return Err(ServiceError::TenantNotFound);
-        };
+        let tenant = Kernel::live_tenant(tx, tenant).await?;
         let stored = tx
             .data_key_by_id(tenant.id, id.as_bytes())
             .await?
@@ -218,5 +229,27 @@ impl Kernel {
             .keys
             .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))?;
         Ok(key.decrypt(record, envelope).map_err(KeyError::from)?)
+    }
+
+    /// The data key of `tenant` that made `envelope`, whatever its purpose
+    /// (the stored key names it), read within `tx` (a gate's: no second
+    /// transaction while one is open). A key of another tenant, or one
+    /// destroyed by crypto-shredding, is not found.
+    pub(crate) async fn tenant_key_of(
+        &self,
+        tx: &mut dyn ReadTx,
+        tenant: &Tenant,
+        envelope: &[u8],
+    ) -> Result<rempart_crypto::DataKey, ServiceError> {
+        let id = envelope_key_id(envelope).map_err(KeyError::from)?;
+        let stored = tx
+            .data_key_by_id(tenant.id, id.as_bytes())
+            .await?
+            .ok_or(KeyError::UnknownDataKey)?;
+        let binding = binding_for(tenant, &stored.purpose)?;
+        let wrapped = WrappedDataKey::from_bytes(stored.wrapped).map_err(KeyError::from)?;
+        Ok(self
+            .keys
+            .with_keyring(|k| k.unwrap_data_key(&wrapped, &binding, stored.encryptions))?)
     }
 }

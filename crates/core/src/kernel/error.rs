@@ -10,8 +10,10 @@
 //! server maps kinds to HTTP statuses in one place, so a new domain adds
 //! no arm to a central enum or match.
 
-use rempart_model::Permission;
+use rempart_model::{Permission, TenantId};
 use rempart_store::StoreError;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -39,6 +41,17 @@ pub enum ServiceError {
     NotFound { what: String },
     #[error("no such tenant")]
     TenantNotFound,
+    /// The tenant was crypto-shredded: its data is gone for good, and
+    /// nothing reads or writes it any more (see
+    /// [`Kernel::live_tenant`](crate::kernel::Kernel::live_tenant)).
+    #[error(
+        "tenant {tenant} was crypto-shredded at {}: its data is gone for good",
+        rfc3339(*.shredded_at)
+    )]
+    TenantShredded {
+        tenant: TenantId,
+        shredded_at: OffsetDateTime,
+    },
     /// An access rule refuses the change; the message names the rule.
     #[error("refused by rule {rule}: {message}")]
     RuleRefused { rule: &'static str, message: String },
@@ -87,6 +100,11 @@ impl ServiceError {
             Self::TenantNotFound => {
                 ProblemType::new(K::NotFound, "tenant-not-found", "No such tenant")
             }
+            Self::TenantShredded { .. } => ProblemType::new(
+                K::Gone,
+                "tenant-shredded",
+                "The tenant's keys were shredded",
+            ),
             Self::RuleRefused { .. } => {
                 ProblemType::new(K::Forbidden, "rule-refused", "Refused by an access rule")
             }
@@ -94,6 +112,15 @@ impl ServiceError {
             Self::Store(_) | Self::RandomUnavailable | Self::AuditLog(_) => {
                 ProblemType::new(K::Internal, "internal", "Internal error")
             }
+        }
+    }
+
+    /// When the tenant this error is about was crypto-shredded: the
+    /// problem document's `shredded_at` member.
+    pub fn shredded_at(&self) -> Option<OffsetDateTime> {
+        match self {
+            Self::TenantShredded { shredded_at, .. } => Some(*shredded_at),
+            _ => None,
         }
     }
 
@@ -108,6 +135,11 @@ impl ServiceError {
             _ => Vec::new(),
         }
     }
+}
+
+/// A time as RFC 3339 text (its `Display` otherwise, which cannot fail).
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
 impl From<crate::kernel::secret::RandomUnavailable> for ServiceError {
@@ -131,6 +163,9 @@ pub enum ErrorKind {
     NotFound,
     /// The state does not allow it (a name taken, a key still in use): 409.
     Conflict,
+    /// A precondition of the request no longer holds (an `If-Match`
+    /// version that is not the stored one): 412.
+    PreconditionFailed,
     /// Destroyed for good (a crypto-shredded tenant): 410.
     Gone,
     /// A request that cannot be acted on as sent (a share that does not

@@ -20,6 +20,7 @@ pub mod envelopes;
 pub mod error;
 pub mod gate;
 pub mod keyring;
+pub(crate) mod liveness;
 pub mod secret;
 pub mod signing_key;
 pub mod target;

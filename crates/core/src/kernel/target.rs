@@ -75,6 +75,17 @@ pub enum Target {
     },
     /// The control catalogue (a check run).
     Controls,
+    /// A vault collection, by name (unique in its tenant; the event names
+    /// the tenant).
+    VaultCollection(String),
+    /// The records of a vault collection (a listing, a search).
+    VaultRecords(String),
+    VaultRecord(Uuid),
+    /// A data subject, by the random id of its data key: never its
+    /// identifier, which erasure must not leave behind.
+    VaultSubject(String),
+    /// A data subject not (or no longer) held: nothing to name.
+    UnknownSubject,
 }
 
 impl fmt::Display for Target {
@@ -120,6 +131,11 @@ impl fmt::Display for Target {
             Self::AuditEventDetails(seq) => write!(f, "audit-event:{seq}/details"),
             Self::AuditConsistency { old, new } => write!(f, "audit-consistency:{old}-{new}"),
             Self::Controls => f.write_str("controls"),
+            Self::VaultCollection(name) => write!(f, "vault-collection:{name}"),
+            Self::VaultRecords(name) => write!(f, "vault-collection:{name}/records"),
+            Self::VaultRecord(id) => write!(f, "vault-record:{id}"),
+            Self::VaultSubject(id) => write!(f, "vault-subject:{id}"),
+            Self::UnknownSubject => f.write_str("vault-subject:unknown"),
         }
     }
 }

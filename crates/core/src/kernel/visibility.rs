@@ -16,13 +16,15 @@
 //! attempt on another tenant's object is recorded in that tenant, where its
 //! own administrators see it.
 
-use rempart_model::{Environment, Permission, PrincipalId, Scope, TenantId};
+use rempart_model::{Environment, Permission, PrincipalId, Scope, Tenant, TenantId};
 use rempart_store::{AccountKind, PrincipalRecord};
 use time::OffsetDateTime;
 
 use crate::kernel::actor::Actor;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::Gate;
+use crate::kernel::liveness::Reach;
+use crate::kernel::target::Target;
 
 /// Kinds of objects, by the permissions that let a caller know one exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,10 +85,19 @@ pub(crate) async fn account_scope_in(
     tx: &mut dyn rempart_store::ReadTx,
     account: &PrincipalRecord,
 ) -> Result<(Scope, Option<Environment>), ServiceError> {
+    let (scope, tenant) = account_home_in(tx, account).await?;
+    Ok((scope, tenant.map(|t| t.environment)))
+}
+
+/// The scope an account lives in, and its tenant (shredded or not): a
+/// tenant user's tenant, or staff-wide.
+pub(crate) async fn account_home_in(
+    tx: &mut dyn rempart_store::ReadTx,
+    account: &PrincipalRecord,
+) -> Result<(Scope, Option<Tenant>), ServiceError> {
     match (account.kind, account.tenant) {
         (AccountKind::TenantUser, Some(tenant)) => {
-            let env = tx.tenant(tenant).await?.map(|t| t.environment);
-            Ok((Scope::Tenant(tenant), env))
+            Ok((Scope::Tenant(tenant), tx.tenant(tenant).await?))
         }
         _ => Ok((Scope::Global, None)),
     }
@@ -108,59 +119,81 @@ impl<M, S> Gate<'_, M, S> {
         self.refuse(reason, answer).await
     }
 
-    /// The environment of `tenant`, if the caller sees the tenant;
-    /// otherwise the attempt is refused with `TenantNotFound`, as for a
-    /// tenant that does not exist.
+    /// The environment of `tenant`, if the caller sees the tenant and it
+    /// is live ([`Gate::live_tenant`]): otherwise the attempt is refused
+    /// with `TenantNotFound`, as for a tenant that does not exist, or, to
+    /// a caller who sees it, as gone (410) once it was crypto-shredded.
     pub(crate) async fn tenant_in_sight(
-        mut self,
+        self,
         tenant: TenantId,
     ) -> Result<(Self, Environment), ServiceError> {
+        let (gate, tenant) = self.live_tenant(tenant).await?;
+        Ok((gate, tenant.environment))
+    }
+
+    /// The tenant `id`, if the caller sees it, shredded or not; otherwise
+    /// the attempt is refused with `TenantNotFound` naming `tenant:<id>`,
+    /// as for a tenant that does not exist. On success the call's target
+    /// is left as it was.
+    pub(crate) async fn tenant_seen(
+        mut self,
+        id: TenantId,
+    ) -> Result<(Self, Tenant), ServiceError> {
         let now = self.now();
         let actor = self.caller().actor();
-        let found = self.read().tenant(tenant).await?;
+        let found = self.read().tenant(id).await?;
         let why = match found {
             Some(t)
                 if actor.is_some_and(|actor| {
-                    Sight::Tenant.seen_by(actor, &Scope::Tenant(tenant), Some(&t.environment), now)
+                    Sight::Tenant.seen_by(actor, &Scope::Tenant(id), Some(&t.environment), now)
                 }) =>
             {
-                return Ok((self, t.environment));
+                return Ok((self, t));
             }
-            Some(_) => Why::OutOfScope(Some(tenant)),
+            Some(_) => Why::OutOfScope(Some(id)),
             None => Why::Absent,
         };
+        self.on(Target::Tenant(id));
         Err(self.unseen(why, ServiceError::TenantNotFound).await)
     }
 
     /// The account `id`, with its scope and environment, if the caller sees
     /// it as `sight` ([`Sight::Account`], or [`Sight::Credential`] for the
     /// holder of a credential); one's own account is always in sight.
-    /// Otherwise the attempt is refused with `answer`.
+    /// Otherwise the attempt is refused with `answer`. An account of a
+    /// crypto-shredded tenant is gone (410) to a call that would use it,
+    /// and still found by one that only narrows access ([`Reach`]).
     pub(crate) async fn account_in_sight(
         mut self,
         id: PrincipalId,
         sight: Sight,
+        reach: Reach,
         answer: ServiceError,
     ) -> Result<(Self, Placed), ServiceError> {
         let now = self.now();
         let actor = self.caller().actor();
         let found = self.read().principal(id).await?;
-        let placed = match &found {
-            Some(account) => Some(account_scope_in(self.read(), account).await?),
+        let home = match &found {
+            Some(account) => Some(account_home_in(self.read(), account).await?),
             None => None,
         };
-        let why = match (found, placed) {
-            (Some(account), Some((scope, environment)))
+        let why = match (found, home) {
+            (Some(account), Some((scope, tenant)))
                 if actor.is_some_and(|actor| {
-                    id == actor.principal || sight.seen_by(actor, &scope, environment.as_ref(), now)
+                    let environment = tenant.as_ref().map(|t| &t.environment);
+                    id == actor.principal || sight.seen_by(actor, &scope, environment, now)
                 }) =>
             {
+                let gate = match reach {
+                    Reach::Use => self.live(tenant.as_ref()).await?,
+                    Reach::Narrow => self,
+                };
                 let placed = Placed {
                     account,
                     scope,
-                    environment,
+                    environment: tenant.map(|t| t.environment),
                 };
-                return Ok((self, placed));
+                return Ok((gate, placed));
             }
             (Some(account), _) => Why::OutOfScope(account.tenant),
             (None, _) => Why::Absent,

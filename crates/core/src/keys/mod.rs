@@ -31,6 +31,7 @@ use crate::kernel::context::RequestContext;
 use crate::kernel::error::ServiceError;
 use crate::kernel::gate::{Call, Caller, Clearance};
 use crate::kernel::keyring::key_environment;
+use crate::kernel::liveness::live;
 use crate::kernel::target::Target;
 use crate::kernel::{Cleared, Gate, Write};
 use crate::service::Rempart;
@@ -49,8 +50,10 @@ impl Rempart {
     }
 
     /// Enrols a new tenant in the keyring of its environment (adding the
-    /// environment's first KEK if it has none). Idempotent.
-    pub(crate) fn enroll_tenant(&self, tenant: &Tenant) -> Result<(), KeyError> {
+    /// environment's first KEK if it has none). Idempotent. A
+    /// crypto-shredded tenant is never enrolled again: gone.
+    pub(crate) fn enroll_tenant(&self, tenant: &Tenant) -> Result<(), ServiceError> {
+        live(tenant)?;
         let environment = key_environment(&tenant.environment)?;
         let at = tenant.created_at;
         self.kernel.keys.change(|keyring| {
@@ -61,7 +64,8 @@ impl Rempart {
                 Ok(()) | Err(CryptoError::TenantAlreadyEnrolled { .. }) => Ok(()),
                 Err(e) => Err(e.into()),
             }
-        })
+        })?;
+        Ok(())
     }
 
     /// Records an offline key operation (init, reseal) in the audit log,
@@ -311,10 +315,13 @@ impl Rempart {
         Ok(())
     }
 
-    /// Crypto-shreds a tenant: destroys its tenant key and deletes its
-    /// wrapped data keys, so that its data and every backup of it become
-    /// unreadable. Irreversible; `confirm` must repeat the tenant id. Needs
-    /// `keys.shred` on the tenant.
+    /// Crypto-shreds a tenant: destroys its tenant key, deletes its
+    /// wrapped data keys and records when, so that its data and every
+    /// backup of it become unreadable and the tenant is closed for good
+    /// (every later use of it is gone, 410: [`crate::kernel::liveness`]).
+    /// Irreversible; `confirm` must repeat the tenant id. A tenant already
+    /// shredded is gone too, and nothing changes. Needs `keys.shred` on the
+    /// tenant.
     pub async fn shred_tenant(
         &self,
         actor: &Actor,
@@ -326,12 +333,13 @@ impl Rempart {
         let mut gate = self.kernel.write(call).await?;
         let found = gate.read().tenant(tenant).await?;
         let environment = found.as_ref().map(|t| &t.environment);
-        let mut gate = gate
+        let gate = gate
             .authorize(Permission::KeysShred, &Scope::Tenant(tenant), environment)
             .await?;
         let Some(found) = found else {
             return Err(ServiceError::TenantNotFound);
         };
+        let mut gate = gate.live(Some(&found)).await?;
         if confirm != tenant.to_string() {
             return Err(KeyError::ConfirmationMismatch {
                 expected: tenant.to_string(),
@@ -340,14 +348,32 @@ impl Rempart {
         }
         let env = key_environment(&found.environment)?;
         let now = gate.now();
+        // Recorded first: the row is held from here, so that a transaction
+        // storing a new data key for the tenant either committed before
+        // (and its key is deleted below) or sees the shred.
+        if !gate.tx().set_tenant_shredded(tenant, now).await? {
+            // Shredded by a concurrent call since it was read: gone, as
+            // above.
+            let found = gate.read().tenant(tenant).await?;
+            return match gate.live(found.as_ref()).await {
+                Err(gone) => Err(gone),
+                Ok(_) => Err(ServiceError::TenantNotFound),
+            };
+        }
         gate.tx().delete_data_keys_of_tenant(tenant).await?;
         gate.in_tenant(Some(tenant));
         // Shredded last, just before the event and the commit: if they then
         // fail, the tenant's data is unreadable all the same (the intended,
-        // irreversible outcome) but its wrapped keys stay in the database.
+        // irreversible outcome) but its wrapped keys stay in the database
+        // and it is not recorded as shredded (shredding it again records
+        // it). A tenant the keyring shredded before the database recorded
+        // shreds is recorded now.
         self.kernel
             .keys
-            .change(|k| Ok(k.shred_tenant(&env, tenant.0, now)?))?;
+            .change(|k| match k.shred_tenant(&env, tenant.0, now) {
+                Ok(()) | Err(CryptoError::TenantShredded { .. }) => Ok(()),
+                Err(e) => Err(e.into()),
+            })?;
         gate.commit().await?;
         tracing::warn!(tenant = %tenant, "tenant crypto-shredded");
         Ok(())

@@ -40,6 +40,7 @@ impl Rempart {
             region: new.region,
             environment: new.environment,
             created_at: gate.now(),
+            shredded_at: None,
         };
         match gate.tx().insert_tenant(&tenant).await {
             Ok(()) => {}

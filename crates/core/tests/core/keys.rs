@@ -5,16 +5,21 @@
 
 use std::sync::Arc;
 
+use rempart_audit::{Ed25519Signer, Signer as _};
+use rempart_core::identity::{NewAccount, NewToken};
+use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::keys::{
     KeyError, KeyErrorKind, KeyVault, KeyringLocation, RootKeySource, UnsealInput,
 };
-use rempart_core::{Actor, RequestContext, ServiceError};
-use rempart_model::{Environment, PrincipalName, Tenant};
+use rempart_core::{Actor, Clock as _, RequestContext, ServiceError};
+use rempart_model::{Environment, PrincipalName, Role, Scope, Tenant, TenantId};
+use rempart_store::{AccountKind, AuditRecord, PrincipalState};
 use rempart_testkit::{Engine, both_engines, keyring_location, passphrase_source};
 use secrecy::SecretString;
 use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
 
-use crate::support::{Fixture, context, new_tenant};
+use crate::support::{Fixture, account, context, grant, new_tenant, staff};
 
 /// A service with the keyring `vault` makes of its location.
 async fn fixture_with(
@@ -77,6 +82,17 @@ async fn try_tenant(
     f.core
         .create_tenant(actor, &ctx(), new_tenant(name, "us", env))
         .await
+}
+
+/// When `tenant` was shredded, as the gone (410) answer `err` says.
+fn gone_at(err: &ServiceError, tenant: TenantId) -> OffsetDateTime {
+    match err {
+        ServiceError::TenantShredded {
+            tenant: t,
+            shredded_at,
+        } if *t == tenant => *shredded_at,
+        other => panic!("expected tenant {tenant} gone, got {other:?}"),
+    }
 }
 
 fn key_kind(err: &ServiceError) -> KeyErrorKind {
@@ -336,6 +352,8 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
         b"bye"
     );
 
+    f.clock.advance(Duration::minutes(1));
+    let shredded_at = f.clock.now();
     f.core
         .shred_tenant(&admin, &ctx(), t.id, &t.id.to_string())
         .await
@@ -345,23 +363,32 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
         .decrypt_for_tenant(t.id, "p", b"r", &envelope)
         .await
         .unwrap_err();
-    assert_eq!(key_kind(&err), KeyErrorKind::Undecryptable, "{err}");
+    assert_eq!(gone_at(&err, t.id), shredded_at);
     let err = f
         .core
         .encrypt_for_tenant(&ctx(), t.id, "p", b"r", b"again")
         .await
         .unwrap_err();
-    assert_eq!(key_kind(&err), KeyErrorKind::Gone, "{err}");
+    assert_eq!(gone_at(&err, t.id), shredded_at);
+    // A second shred is gone too, and changes nothing.
+    let keyring_shredded = keyring_file(&f);
+    f.clock.advance(Duration::minutes(1));
     let err = f
         .core
         .shred_tenant(&admin, &ctx(), t.id, &t.id.to_string())
         .await
         .unwrap_err();
-    assert_eq!(key_kind(&err), KeyErrorKind::Gone, "{err}");
+    assert_eq!(gone_at(&err, t.id), shredded_at);
+    assert_eq!(keyring_file(&f), keyring_shredded);
+    let listed = f.core.list_tenants(&admin, &ctx()).await.unwrap();
+    assert_eq!(listed[0].shredded_at, Some(shredded_at));
     let events = f.audit().await;
-    let shred = events.iter().find(|e| e.action == "keys.shred").unwrap();
-    assert_eq!(shred.tenant, Some(t.id.0));
-    assert_eq!(shred.outcome, "success");
+    let shreds: Vec<_> = events.iter().filter(|e| e.action == "keys.shred").collect();
+    assert_eq!(shreds.len(), 2, "{shreds:?}");
+    assert_eq!(shreds[0].tenant, Some(t.id.0));
+    assert_eq!(shreds[0].outcome, "success");
+    assert_eq!(shreds[1].tenant, Some(t.id.0));
+    assert_eq!(shreds[1].outcome, "denied");
     // A reloaded keyring agrees: the tenant key is gone from disk too.
     let reloaded = KeyVault::load(location(&f), None).unwrap();
     let counts = reloaded
@@ -611,8 +638,219 @@ async fn a_keyring_changed_on_disk_is_not_overwritten(engine: Engine) {
     assert_eq!(tx.count_tenants().await.unwrap(), 0);
 }
 
+/// A service with a keyring and a signed audit log (checkpoints every
+/// fourth event), for the tests that verify the log.
+async fn signed_fixture(engine: Engine) -> Option<Fixture> {
+    let signer = Ed25519Signer::from_seed(&[5; 32]).unwrap();
+    let chain = AuditChain::new(Some(Arc::new(signer)), 4, Duration::minutes(1));
+    Fixture::new(engine, datetime!(2026-11-27 09:00 UTC), |core, db| {
+        core.with_audit(chain)
+            .with_keys(rempart_testkit::test_keys(db.dir()))
+    })
+    .await
+}
+
+/// The tenant's stored data keys, of the purposes the tests use.
+async fn data_keys_of(f: &Fixture, tenant: TenantId) -> usize {
+    let mut tx = f.store.begin_read().await.unwrap();
+    let mut found = 0;
+    for purpose in ["p", "audit-details"] {
+        found += usize::from(tx.data_key_for(tenant, purpose).await.unwrap().is_some());
+    }
+    found
+}
+
+/// A user of `tenant`, with no password.
+fn user_of(name: &str, tenant: &Tenant) -> NewAccount {
+    account(name, AccountKind::TenantUser, Some(tenant.id), None)
+}
+
+/// A shredded tenant is closed for good: every call that would read or
+/// write its data is gone (410, saying when), recorded, and makes no data
+/// key; what only narrows access still reaches it; a caller who does not
+/// see it still finds nothing (404); another tenant is untouched; and the
+/// log, over ciphertext, still verifies.
+async fn a_shredded_tenant_is_closed_for_good(engine: Engine) {
+    let Some(f) = signed_fixture(engine).await else {
+        return;
+    };
+    let ctx = ctx();
+    let admin = admin(&f).await;
+    let prod = Environment::production();
+    let gone = tenant(&f, &admin, "Gone", prod.clone()).await;
+    let kept = tenant(&f, &admin, "Kept", prod).await;
+    let mut users = Vec::new();
+    let mut envelopes = Vec::new();
+    for (t, name) in [(&gone, "ann@gone.example"), (&kept, "ann@kept.example")] {
+        let user = f.core.create_account(&admin, &ctx, user_of(name, t));
+        users.push(user.await.unwrap());
+        let envelope = f.core.encrypt_for_tenant(&ctx, t.id, "p", b"r", b"data");
+        envelopes.push(envelope.await.unwrap());
+    }
+    let staff = f
+        .core
+        .create_account(&admin, &ctx, staff("sam@example.com", None));
+    let staff = staff.await.unwrap();
+    let kept_admin = f
+        .holder(
+            &ctx,
+            "kept-admin",
+            &[(Role::TenantAdmin, Scope::Tenant(kept.id))],
+        )
+        .await;
+    // The sealed details of each tenant's user.create event.
+    let created = |events: &[AuditRecord], t: &Tenant| {
+        events
+            .iter()
+            .find(|e| e.action == "user.create" && e.tenant == Some(t.id.0))
+            .map(|e| e.seq)
+            .unwrap()
+    };
+    let events = f.audit().await;
+    let (gone_event, kept_event) = (created(&events, &gone), created(&events, &kept));
+    assert_eq!(data_keys_of(&f, gone.id).await, 2);
+    // A token of the shredded tenant's user, to enrol with afterwards.
+    let token = SecretString::from("rmp_at_ann-of-gone-for-tests-only".to_owned());
+    let mut tx = f.store.begin().await.unwrap();
+    let record = rempart_store::TokenRecord::unrestricted(
+        f.clock.new_id(),
+        users[0].id,
+        rempart_core::secret::fingerprint(&token),
+        "ann",
+        f.clock.now(),
+    );
+    tx.insert_token(&record).await.unwrap();
+    tx.commit().await.unwrap();
+
+    f.clock.advance(Duration::minutes(1));
+    let at = f.clock.now();
+    f.core
+        .shred_tenant(&admin, &ctx, gone.id, &gone.id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(data_keys_of(&f, gone.id).await, 0);
+    let before = f.audit().await.len();
+    f.clock.advance(Duration::minutes(1));
+
+    // Gone, each of them, and each recorded as a refusal in the tenant.
+    let (core, id) = (&f.core, gone.id);
+    let user = users[0].id;
+    let attempts: Vec<ServiceError> = vec![
+        core.create_account(&admin, &ctx, user_of("bob@gone.example", &gone))
+            .await
+            .unwrap_err(),
+        core.list_accounts(&admin, &ctx, Some(id))
+            .await
+            .unwrap_err(),
+        core.audit_event_details(&admin, &ctx, gone_event)
+            .await
+            .unwrap_err(),
+        core.list_grants(&admin, &ctx, user).await.unwrap_err(),
+        core.list_tokens(&admin, &ctx, Some(user))
+            .await
+            .unwrap_err(),
+        core.reset_password(
+            &admin,
+            &ctx,
+            user,
+            SecretString::from("a long passphrase".to_owned()),
+        )
+        .await
+        .unwrap_err(),
+        core.grant_role(
+            &admin,
+            &ctx,
+            grant(staff.id, Role::Auditor, Scope::Tenant(id)),
+        )
+        .await
+        .unwrap_err(),
+        core.create_token(
+            &admin,
+            &ctx,
+            NewToken {
+                name: "for gone".to_owned(),
+                holder: None,
+                expires_in: None,
+                permissions: None,
+                tenant: Some(id),
+                allow_list: None,
+            },
+        )
+        .await
+        .unwrap_err(),
+        core.tenant_access(&admin, &ctx, id).await.unwrap_err(),
+        core.encrypt_for_tenant(&ctx, id, "p", b"r", b"more")
+            .await
+            .unwrap_err(),
+        core.decrypt_for_tenant(id, "p", b"r", &envelopes[0])
+            .await
+            .unwrap_err(),
+        core.shred_tenant(&admin, &ctx, id, &id.to_string())
+            .await
+            .unwrap_err(),
+        core.enrol_totp(&core.authenticate(&ctx, &token).await.unwrap(), &ctx)
+            .await
+            .unwrap_err(),
+    ];
+    for err in &attempts {
+        assert_eq!(gone_at(err, id), at);
+    }
+    let events = f.audit().await;
+    let refused: Vec<_> = events[before..]
+        .iter()
+        .filter(|e| e.outcome == "denied" && e.tenant == Some(id.0))
+        .collect();
+    // All but the two envelope calls, which have no caller.
+    assert_eq!(refused.len(), attempts.len() - 2, "{refused:?}");
+    assert!(refused.iter().all(|e| e.details.is_none()), "{refused:?}");
+    // No data key was made for it by any of them.
+    assert_eq!(data_keys_of(&f, id).await, 0);
+
+    // Out of sight, it is still not there.
+    let err = core
+        .create_account(&kept_admin, &ctx, user_of("eve@gone.example", &gone))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::TenantNotFound), "{err:?}");
+    // Narrowing access still reaches what it left.
+    let suspended = core
+        .set_account_state(&admin, &ctx, user, PrincipalState::Suspended)
+        .await
+        .unwrap();
+    assert_eq!(suspended.state, PrincipalState::Suspended);
+    let err = core
+        .set_account_state(&admin, &ctx, user, PrincipalState::Active)
+        .await
+        .unwrap_err();
+    assert_eq!(gone_at(&err, id), at);
+    assert_eq!(data_keys_of(&f, id).await, 0);
+
+    // The other tenant is untouched.
+    core.create_account(&kept_admin, &ctx, user_of("bob@kept.example", &kept))
+        .await
+        .unwrap();
+    let listed = core.list_accounts(&admin, &ctx, Some(kept.id)).await;
+    assert_eq!(listed.unwrap().len(), 2);
+    let details = core.audit_event_details(&admin, &ctx, kept_event).await;
+    assert!(details.unwrap().is_some());
+    let opened = core.decrypt_for_tenant(kept.id, "p", b"r", &envelopes[1]);
+    assert_eq!(opened.await.unwrap(), b"data");
+    let tenants = core.list_tenants(&admin, &ctx).await.unwrap();
+    let shredded: Vec<_> = tenants.iter().map(|t| (t.id, t.shredded_at)).collect();
+    assert_eq!(shredded, vec![(gone.id, Some(at)), (kept.id, None)]);
+
+    // The log, chained and signed over ciphertext, still verifies.
+    f.clock.advance(Duration::minutes(1));
+    core.checkpoint_audit_if_due(true).await.unwrap();
+    let last = f.audit().await.last().unwrap().seq;
+    let key = Ed25519Signer::from_seed(&[5; 32]).unwrap().public_key();
+    let report = core.verify_audit_log(&key).await.unwrap().unwrap();
+    assert_eq!(report.events, last);
+}
+
 both_engines!(
     a_keyring_changed_on_disk_is_not_overwritten,
+    a_shredded_tenant_is_closed_for_good,
     tenants_are_enrolled_and_their_data_round_trips,
     production_data_does_not_open_with_development_keys,
     rotation_rewrap_and_retirement,

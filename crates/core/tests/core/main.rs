@@ -13,3 +13,4 @@ mod identity;
 mod keys;
 mod service;
 mod support;
+mod vault;

@@ -71,6 +71,16 @@ pub struct AccountNotFound(pub Problem);
 )]
 pub struct TenantNotFound(pub Problem);
 
+/// The tenant named, or the tenant of what is named, was crypto-shredded:
+/// gone for good, with `shredded_at` in the problem document.
+#[derive(Debug, IntoResponses)]
+#[response(
+    status = 410,
+    description = "The tenant was crypto-shredded: its data is gone for good (tenant-shredded, with shredded_at)",
+    content_type = "application/problem+json"
+)]
+pub struct TenantShredded(pub Problem);
+
 /// WebAuthn is not configured on this server.
 #[derive(Debug, IntoResponses)]
 #[response(

@@ -18,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::extract::{ApiPath, Authenticated, Ctx};
 use crate::problem::Problem;
-use crate::routes::answers::{KeyringSealed, NoValidToken};
+use crate::routes::answers::{KeyringSealed, NoValidToken, TenantShredded};
 use crate::state::AppState;
 
 fn event_view(r: AuditRecord) -> AuditEventView {
@@ -169,6 +169,7 @@ pub async fn inclusion(
         NoValidToken,
         (status = 403, description = "The grants see the event (audit.proof) but do not carry audit.search over its tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such event, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        TenantShredded,
         (status = 422, description = "The details do not decrypt (moved from another event, or a retired key)", body = Problem, content_type = "application/problem+json"),
         KeyringSealed,
     ))]

@@ -18,7 +18,9 @@ use secrecy::SecretString;
 
 use crate::extract::{ApiJson, Authenticated, Ctx, SecureTransport};
 use crate::problem::Problem;
-use crate::routes::answers::{InvalidField, KeyringSealed, NoKeysManage, NoValidToken};
+use crate::routes::answers::{
+    InvalidField, KeyringSealed, NoKeysManage, NoValidToken, TenantShredded,
+};
 use crate::state::AppState;
 
 fn seal_status_view(s: &SealStatus) -> SealStatusView {
@@ -264,7 +266,7 @@ pub async fn retire(
         NoValidToken,
         (status = 403, description = "The token's grants do not carry keys.shred", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "Already shredded", body = Problem, content_type = "application/problem+json"),
+        TenantShredded,
         (status = 422, description = "The confirmation does not match", body = Problem, content_type = "application/problem+json"),
         KeyringSealed,
     ))]

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::extract::{ApiJson, ApiPath, Authenticated, Ctx};
 use crate::problem::Problem;
-use crate::routes::answers::{InvalidField, NoValidToken, TenantNotFound};
+use crate::routes::answers::{InvalidField, NoValidToken, TenantNotFound, TenantShredded};
 use crate::state::AppState;
 
 fn new_tenant(body: &CreateTenantRequest) -> Result<NewTenant, Problem> {
@@ -31,6 +31,7 @@ fn tenant_view(t: Tenant) -> TenantView {
         region: t.region.into(),
         environment: t.environment.into(),
         created_at: t.created_at,
+        shredded_at: t.shredded_at,
     }
 }
 
@@ -105,6 +106,7 @@ pub async fn list(
         (status = 200, description = "The settings", body = TenantAccessWire),
         (status = 403, description = "No tenant.read over it", body = Problem, content_type = "application/problem+json"),
         TenantNotFound,
+        TenantShredded,
     ))]
 pub async fn access(
     State(state): State<AppState>,
@@ -131,6 +133,7 @@ pub async fn access(
         (status = 200, description = "The settings now", body = TenantAccessWire),
         (status = 403, description = "No tenant.update over it, or no recent login", body = Problem, content_type = "application/problem+json"),
         TenantNotFound,
+        TenantShredded,
         InvalidField,
     ))]
 pub async fn set_access(

@@ -4,7 +4,8 @@
 //! their errors) run while every log line is captured, and the logs, every
 //! API response, every error message and the audit trail are scanned for
 //! the raw bytes (hex and base64) of the root key, the KEKs, the tenant
-//! keys and the data keys.
+//! keys and the data keys. And a shredded tenant is gone (410) to every
+//! request that would read or write its data.
 
 use std::future::Future;
 use std::io::Write;
@@ -333,7 +334,125 @@ async fn a_sealed_server_is_live_but_not_ready_until_unsealed(engine: Engine) {
     server.stop().await;
 }
 
+/// The data keys stored for `tenant`, of the purposes these tests use.
+async fn data_keys_of(server: &TestServer, tenant: &str) -> usize {
+    let tenant = TenantId(tenant.parse().unwrap());
+    let mut tx = server.store.begin_read().await.unwrap();
+    let mut found = 0;
+    for purpose in ["vault:customers.email", "audit-details"] {
+        found += usize::from(tx.data_key_for(tenant, purpose).await.unwrap().is_some());
+    }
+    found
+}
+
+/// After a shred, every request that would read or write the tenant's
+/// data answers 410 `tenant-shredded` naming when (the time the tenant
+/// listing shows), and stores no data key; a caller who does not see the
+/// tenant still gets 404; another tenant is untouched.
+async fn a_shredded_tenant_is_gone(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let admin = server.admin_token().await;
+    let mut ids = Vec::new();
+    for name in ["Gone", "Kept"] {
+        let created = server
+            .post(&admin, "/api/v1/tenants", &tenant(name, "eu"))
+            .await
+            .expect(201);
+        assert!(created.get("shredded_at").is_none(), "{created}");
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let (gone, kept) = (ids[0].as_str(), ids[1].as_str());
+    let user =
+        |name: &str, tenant: &str| json!({"name": name, "kind": "tenant_user", "tenant": tenant});
+    let mut created_events = Vec::new();
+    for (t, name) in [(gone, "ann@gone.example"), (kept, "ann@kept.example")] {
+        server
+            .post(&admin, "/api/v1/users", &user(name, t))
+            .await
+            .expect(201);
+        let path = format!("/api/v1/audit/events?tenant={t}&action=user.create");
+        let page = server.get(&admin, &path).await.expect(200);
+        assert_eq!(page["events"][0]["has_details"], true, "{page}");
+        created_events.push(page["events"][0]["seq"].as_u64().unwrap());
+    }
+    // A token cut to the other tenant does not see the shredded one.
+    let cut = json!({"name": "kept only", "tenant": kept});
+    let cut = server
+        .post(&admin, "/api/v1/tokens", &cut)
+        .await
+        .expect(201);
+    let cut = cut["token"].as_str().unwrap().to_owned();
+    assert_eq!(data_keys_of(&server, gone).await, 1);
+
+    let shred = json!({"tenant": gone, "confirm": gone});
+    server
+        .post(&admin, "/api/v1/keys/shred", &shred)
+        .await
+        .expect(200);
+    assert_eq!(data_keys_of(&server, gone).await, 0);
+    let listed = server.get(&admin, "/api/v1/tenants").await.expect(200);
+    let listed = listed["tenants"].as_array().unwrap().clone();
+    let shredded_at = listed[0]["shredded_at"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["id"], gone);
+    assert!(listed[1].get("shredded_at").is_none(), "{}", listed[1]);
+    assert!(
+        time::OffsetDateTime::parse(&shredded_at, &time::format_description::well_known::Rfc3339)
+            .is_ok(),
+        "{shredded_at}"
+    );
+
+    let details = format!("/api/v1/audit/events/{}/details", created_events[0]);
+    let gone_calls = [
+        server
+            .post(&admin, "/api/v1/users", &user("bob@gone.example", gone))
+            .await,
+        server
+            .get(&admin, &format!("/api/v1/users?tenant={gone}"))
+            .await,
+        server.get(&admin, &details).await,
+        server
+            .get(&admin, &format!("/api/v1/tenants/{gone}/access"))
+            .await,
+        server
+            .post(
+                &admin,
+                "/api/v1/tokens",
+                &json!({"name": "gone", "tenant": gone}),
+            )
+            .await,
+        server.post(&admin, "/api/v1/keys/shred", &shred).await,
+    ];
+    for answer in gone_calls {
+        let problem = answer.problem(410, "tenant-shredded");
+        assert_eq!(problem["shredded_at"], shredded_at.as_str(), "{problem}");
+    }
+    assert_eq!(data_keys_of(&server, gone).await, 0);
+    // Out of sight, not there.
+    server
+        .post(&cut, "/api/v1/users", &user("eve@gone.example", gone))
+        .await
+        .problem(404, "tenant-not-found");
+
+    // The other tenant is untouched.
+    server
+        .post(&admin, "/api/v1/users", &user("bob@kept.example", kept))
+        .await
+        .expect(201);
+    let users = server
+        .get(&admin, &format!("/api/v1/users?tenant={kept}"))
+        .await
+        .expect(200);
+    assert_eq!(users["users"].as_array().unwrap().len(), 2, "{users}");
+    let details = format!("/api/v1/audit/events/{}/details", created_events[1]);
+    let details = server.get(&admin, &details).await.expect(200);
+    assert_eq!(details["details"]["kind"], "tenant_user", "{details}");
+    server.stop().await;
+}
+
 both_engines!(
     no_key_leaves_through_logs_responses_or_errors,
     a_sealed_server_is_live_but_not_ready_until_unsealed,
+    a_shredded_tenant_is_gone,
 );

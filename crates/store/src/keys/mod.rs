@@ -65,6 +65,7 @@ const SET_ENCRYPTIONS: &str = "UPDATE data_keys SET encryptions = $1 WHERE id = 
 const REWRAP: &str =
     "UPDATE data_keys SET wrapped = $1, kek_version = $2, rewrapped_at = $3 WHERE id = $4";
 const DELETE_OF_TENANT: &str = "DELETE FROM data_keys WHERE tenant_id = $1";
+const DELETE_FOR_PURPOSE: &str = "DELETE FROM data_keys WHERE tenant_id = $1 AND purpose = $2";
 
 fn data_key(row: &dyn Columns) -> Result<DataKeyRecord, StoreError> {
     Ok(DataKeyRecord {
@@ -213,6 +214,18 @@ pub trait KeyTx: KeyReadTx + SqlWrite {
     async fn delete_data_keys_of_tenant(&mut self, tenant: TenantId) -> Result<u64, StoreError> {
         self.execute(Stmt::new(DELETE_OF_TENANT).bind(tenant.0))
             .await
+    }
+
+    /// Deletes the tenant's wrapped data key for `purpose` (crypto-shredding
+    /// what it encrypted, such as one data subject's values); answers
+    /// whether there was one.
+    async fn delete_data_key_for(
+        &mut self,
+        tenant: TenantId,
+        purpose: &str,
+    ) -> Result<bool, StoreError> {
+        let stmt = Stmt::new(DELETE_FOR_PURPOSE).bind(tenant.0).bind(purpose);
+        Ok(self.execute(stmt).await? == 1)
     }
 }
 

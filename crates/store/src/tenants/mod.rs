@@ -1,12 +1,15 @@
 //! Tenants: the stored tenants, listed only within a caller's scope
 //! (invariant 2: the scope is part of the query, never applied afterwards
-//! by the caller).
+//! by the caller), and when each was crypto-shredded.
 
 use async_trait::async_trait;
 use rempart_model::{Environment, Region, Tenant, TenantId, TenantName};
+use time::OffsetDateTime;
 
-use crate::StoreError;
-use crate::engine::{Columns, Db, EngineTx, Fetch as _, SqlRead, SqlWrite, Stmt, to_micros};
+use crate::engine::{
+    Columns, Db, EngineTx, Fetch as _, SqlRead, SqlWrite, Stmt, opt_to_micros, to_micros,
+};
+use crate::{Engine, StoreError};
 
 /// Which tenants a query may see (invariant 2: the scope is part of every
 /// query, never applied afterwards by the caller).
@@ -81,11 +84,19 @@ impl TenantFilter {
     }
 }
 
-const INSERT: &str = "INSERT INTO tenants (id, name, name_key, region, environment, created_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6)";
-const SELECT: &str = "SELECT id, name, region, environment, created_at FROM tenants";
-const BY_ID: &str = "SELECT id, name, region, environment, created_at FROM tenants WHERE id = $1";
+const INSERT: &str = "INSERT INTO tenants \
+                      (id, name, name_key, region, environment, created_at, shredded_at) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const SELECT: &str = "SELECT id, name, region, environment, created_at, shredded_at FROM tenants";
+const BY_ID: &str = "SELECT id, name, region, environment, created_at, shredded_at \
+                     FROM tenants WHERE id = $1";
+/// [`BY_ID`], the row held until the transaction ends (see
+/// [`TenantTx::tenant_held`]).
+const BY_ID_HELD: &str = "SELECT id, name, region, environment, created_at, shredded_at \
+                          FROM tenants WHERE id = $1 FOR SHARE";
 const COUNT: &str = "SELECT COUNT(*) AS n FROM tenants";
+/// Records the shred once: a tenant already shredded keeps its time.
+const SHRED: &str = "UPDATE tenants SET shredded_at = $1 WHERE id = $2 AND shredded_at IS NULL";
 
 fn tenant(row: &dyn Columns) -> Result<Tenant, StoreError> {
     Ok(Tenant {
@@ -94,6 +105,7 @@ fn tenant(row: &dyn Columns) -> Result<Tenant, StoreError> {
         region: Region::parse(&row.text("region")?).map_err(StoreError::corrupt)?,
         environment: Environment::parse(&row.text("environment")?).map_err(StoreError::corrupt)?,
         created_at: row.time("created_at")?,
+        shredded_at: row.opt_time("shredded_at")?,
     })
 }
 
@@ -128,9 +140,34 @@ pub trait TenantTx: TenantReadTx + SqlWrite {
             .bind(tenant.name.uniqueness_key())
             .bind(tenant.region.as_str())
             .bind(tenant.environment.as_str())
-            .bind(to_micros(tenant.created_at)?);
+            .bind(to_micros(tenant.created_at)?)
+            .bind(opt_to_micros(tenant.shredded_at)?);
         self.execute(stmt).await?;
         Ok(())
+    }
+
+    /// The tenant, its row held until the transaction ends, so that a
+    /// concurrent shred ([`TenantTx::set_tenant_shredded`]) waits for this
+    /// transaction, or this read waits for the shred and sees it. On
+    /// PostgreSQL a shared row lock; SQLite's write transactions hold the
+    /// database's write lock already, so there a plain read is enough.
+    async fn tenant_held(&mut self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+        let sql = match self.engine() {
+            Engine::Sqlite => BY_ID,
+            Engine::Postgres => BY_ID_HELD,
+        };
+        self.optional(Stmt::new(sql).bind(id.0), tenant).await
+    }
+
+    /// Records that the tenant was crypto-shredded at `at`; `false` (and
+    /// nothing changed) when it was already, or does not exist.
+    async fn set_tenant_shredded(
+        &mut self,
+        id: TenantId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let stmt = Stmt::new(SHRED).bind(to_micros(at)?).bind(id.0);
+        Ok(self.execute(stmt).await? == 1)
     }
 }
 

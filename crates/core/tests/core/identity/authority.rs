@@ -419,7 +419,7 @@ struct Step {
     /// 0: unbound; 1: tenant A; 2: tenant B.
     tenant: usize,
     /// A subset of the permissions (bits of `Permission::ALL`), or uncut.
-    permissions: Option<u16>,
+    permissions: Option<u64>,
     /// An index into `NETWORKS`, or none.
     networks: Option<usize>,
     /// Days to live, or the default.
@@ -450,7 +450,7 @@ fn step() -> impl Strategy<Value = Step> {
     (
         any::<bool>(),
         0_usize..3,
-        prop_oneof![1 => Just(None), 3 => any::<u16>().prop_map(Some)],
+        prop_oneof![1 => Just(None), 3 => any::<u64>().prop_map(Some)],
         prop_oneof![1 => Just(None), 2 => (0..NETWORKS.len()).prop_map(Some)],
         prop_oneof![1 => Just(None), 3 => (1_i64..120).prop_map(Some)],
     )
@@ -537,7 +537,7 @@ impl World {
                 Permission::ALL
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| bits & (1 << i) != 0)
+                    .filter(|(i, _)| bits & (1_u64 << i) != 0)
                     .map(|(_, p)| *p)
                     .collect::<PermissionSet>()
             });

@@ -101,8 +101,8 @@ async fn every_checked_control_reports_with_evidence(engine: Engine) {
     assert_eq!(
         ids,
         [
-            "AC-1", "AC-2", "AC-5", "AC-6", "AS-3", "NS-3", "ML-2", "ML-7", "DS-4", "DS-7", "DV-4",
-            "CR-1"
+            "AC-1", "AC-2", "AC-5", "AC-6", "AS-3", "NS-2", "NS-3", "ML-2", "ML-7", "DS-1", "DS-2",
+            "DS-4", "DS-5", "DS-6", "DS-7", "DV-3", "DV-4", "CR-1", "CR-2"
         ],
         "the catalogue's order"
     );
@@ -111,8 +111,15 @@ async fn every_checked_control_reports_with_evidence(engine: Engine) {
     // (and NS-3, proved the same way) says so, by name.
     has_finding(&report, "AC-1", &["admin@example.com", "no second factor"]);
     assert_eq!(outcome(&report, "NS-3"), outcome(&report, "AC-1"));
+    // It may also answer data-subject requests: CR-2 names it too.
+    let cr2 = findings(&report, "CR-2");
+    assert!(
+        cr2.iter().any(|f| f.contains("admin@example.com")),
+        "{cr2:?}"
+    );
     for sound in [
-        "AC-2", "AC-5", "AC-6", "AS-3", "DS-4", "DS-7", "ML-2", "ML-7", "DV-4", "CR-1",
+        "AC-2", "AC-5", "AC-6", "AS-3", "NS-2", "DS-1", "DS-2", "DS-4", "DS-5", "DS-6", "DS-7",
+        "ML-2", "ML-7", "DV-3", "DV-4", "CR-1",
     ] {
         assert_eq!(
             outcome(&report, sound),

@@ -22,7 +22,7 @@ use crate::extract::{
 use crate::problem::Problem;
 use crate::routes::answers::{
     AccountNotFound, KeyringSealed, LockedOut, LockedOutAfterFailures, NoValidCredential,
-    SecondFactorRefused,
+    SecondFactorRefused, TenantShredded,
 };
 use crate::state::AppState;
 
@@ -203,6 +203,7 @@ pub async fn change_password(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The authenticator's secret", body = TotpEnrolmentResponse),
+        TenantShredded,
         (status = 422, description = "An authenticator is already enrolled", body = Problem, content_type = "application/problem+json"),
         KeyringSealed,
     ))]
@@ -227,6 +228,7 @@ pub async fn enrol_totp(
     responses(
         (status = 200, description = "Enrolled; the recovery codes", body = RecoveryCodesResponse),
         (status = 401, description = "The code is refused", body = Problem, content_type = "application/problem+json"),
+        TenantShredded,
         (status = 422, description = "No enrolment is pending", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn confirm_totp(
@@ -257,6 +259,7 @@ pub async fn confirm_totp(
         (status = 200, description = "Live sessions", body = SessionList),
         (status = 403, description = "No user.read over that account", body = Problem, content_type = "application/problem+json"),
         AccountNotFound,
+        TenantShredded,
     ))]
 pub async fn list_sessions(
     State(state): State<AppState>,

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Authenticated, Ctx, SecureTransport};
 use crate::problem::Problem;
 use crate::routes::answers::{
-    AccountNotFound, InvalidField, InvalidLoginName, NotAllowed, TenantNotFound,
+    AccountNotFound, InvalidField, InvalidLoginName, NotAllowed, TenantNotFound, TenantShredded,
 };
 use crate::state::AppState;
 
@@ -134,6 +134,7 @@ async fn resolve(
         (status = 403, description = "No user.create there, or a rule refuses (rule-refused)", body = Problem, content_type = "application/problem+json"),
         TenantNotFound,
         (status = 409, description = "The login name is taken", body = Problem, content_type = "application/problem+json"),
+        TenantShredded,
         (status = 422, description = "A field is not valid, or the password breaks the policy (password-refused)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
@@ -176,6 +177,7 @@ pub async fn create(
         (status = 200, description = "The accounts", body = UserList),
         (status = 403, description = "No user.read there", body = Problem, content_type = "application/problem+json"),
         TenantNotFound,
+        TenantShredded,
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -203,6 +205,7 @@ pub async fn list(
         (status = 200, description = "The account", body = UserView),
         (status = 403, description = "Not allowed, no recent login (step-up-required), or refused by a rule (rule-refused: one's own account, last-administrator)", body = Problem, content_type = "application/problem+json"),
         AccountNotFound,
+        TenantShredded,
     ))]
 pub async fn set_state(
     State(state): State<AppState>,
@@ -232,6 +235,7 @@ pub async fn set_state(
         (status = 204, description = "Set"),
         NotAllowed,
         AccountNotFound,
+        TenantShredded,
         (status = 422, description = "The password breaks the policy (password-refused)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset_password(
@@ -280,6 +284,7 @@ pub async fn reset_mfa(
         (status = 200, description = "The grants", body = GrantList),
         NotAllowed,
         AccountNotFound,
+        TenantShredded,
         InvalidLoginName,
     ))]
 pub async fn grants_of(
@@ -357,6 +362,7 @@ pub async fn create_role(
         (status = 201, description = "The grant", body = GrantView),
         (status = 403, description = "Not allowed, or refused by a rule (rule-refused)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account or tenant, or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        TenantShredded,
         (status = 422, description = "An unknown role, or a bad scope", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_grant(
@@ -414,6 +420,7 @@ pub async fn revoke_grant(
         (status = 201, description = "The token, shown once", body = CreatedToken),
         (status = 403, description = "Not allowed, no recent login (step-up-required), or more than the asking credential carries (rule-refused: no-escalation)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such holder or tenant, or one outside the caller's scope (whatever the kind of account)", body = Problem, content_type = "application/problem+json"),
+        TenantShredded,
         InvalidField,
     ))]
 pub async fn create_token(
@@ -473,6 +480,7 @@ pub async fn create_token(
         (status = 200, description = "The tokens", body = TokenList),
         NotAllowed,
         (status = 404, description = "No account of that id or login name (user), or one outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        TenantShredded,
     ))]
 pub async fn list_tokens(
     State(state): State<AppState>,

@@ -24,7 +24,7 @@ use crate::extract::{
 };
 use crate::problem::Problem;
 use crate::routes::answers::{
-    LockedOut, NoValidCredential, SecondFactorRefused, WebauthnNotConfigured,
+    LockedOut, NoValidCredential, SecondFactorRefused, TenantShredded, WebauthnNotConfigured,
 };
 use crate::state::AppState;
 
@@ -51,6 +51,7 @@ fn credential_view(v: WebauthnCredentialView) -> WebauthnCredentialWire {
     responses(
         (status = 200, description = "The options for navigator.credentials.create()", body = WebauthnRegisterStartResponse),
         WebauthnNotConfigured,
+        TenantShredded,
         (status = 422, description = "Not from a login session, or too many keys", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register_start(
@@ -75,6 +76,7 @@ pub async fn register_start(
         (status = 200, description = "Registered", body = WebauthnCredentialWire),
         (status = 401, description = "The ceremony is unknown, used, expired or another session's, or the credential is refused (second-factor-refused)", body = Problem, content_type = "application/problem+json"),
         WebauthnNotConfigured,
+        TenantShredded,
     ))]
 pub async fn register_finish(
     _secure: SecureTransport,
