@@ -152,6 +152,12 @@ mod tests {
         AllowList::parse(["10.0.0.0/24", "fd00::/64"]).unwrap()
     }
 
+    /// The client address a request from the trusted proxy 10.0.0.1 with
+    /// headers `h` is taken to come from.
+    fn via_proxy(h: &HeaderMap) -> IpAddr {
+        client_of(ip("10.0.0.1"), false, h, &proxies()).source
+    }
+
     #[test]
     fn a_direct_peer_is_the_client_whatever_it_says() {
         let h = headers(&[(X_FORWARDED_FOR, "127.0.0.1"), (X_FORWARDED_PROTO, "https")]);
@@ -186,16 +192,7 @@ mod tests {
 
     #[test]
     fn a_trusted_proxy_names_the_rightmost_untrusted_address() {
-        let p = proxies();
-        let from_proxy = |xff: &str| {
-            client_of(
-                ip("10.0.0.1"),
-                false,
-                &headers(&[(X_FORWARDED_FOR, xff)]),
-                &p,
-            )
-            .source
-        };
+        let from_proxy = |xff: &str| via_proxy(&headers(&[(X_FORWARDED_FOR, xff)]));
         assert_eq!(from_proxy("198.51.100.7"), ip("198.51.100.7"));
         // The client wrote the leftmost entries itself: they are not believed.
         assert_eq!(from_proxy("1.1.1.1, 198.51.100.7"), ip("198.51.100.7"));
@@ -213,15 +210,11 @@ mod tests {
             (X_FORWARDED_FOR, "1.1.1.1"),
             (X_FORWARDED_FOR, "198.51.100.7, 10.0.0.2"),
         ]);
-        assert_eq!(
-            client_of(ip("10.0.0.1"), false, &h, &p).source,
-            ip("198.51.100.7")
-        );
+        assert_eq!(via_proxy(&h), ip("198.51.100.7"));
     }
 
     #[test]
     fn a_malformed_or_missing_header_leaves_the_peer() {
-        let p = proxies();
         for xff in [
             "",
             "unknown",
@@ -230,33 +223,19 @@ mod tests {
             "198.51.100.7, 10.0.0.300",
             "[fd00::1",
         ] {
-            let client = client_of(
-                ip("10.0.0.1"),
-                false,
-                &headers(&[(X_FORWARDED_FOR, xff)]),
-                &p,
-            );
-            assert_eq!(client.source, ip("10.0.0.1"), "{xff:?}");
+            let source = via_proxy(&headers(&[(X_FORWARDED_FOR, xff)]));
+            assert_eq!(source, ip("10.0.0.1"), "{xff:?}");
         }
         let mut h = HeaderMap::new();
         h.insert(
             X_FORWARDED_FOR,
             HeaderValue::from_bytes(b"\xff198.51.100.7").unwrap(),
         );
-        assert_eq!(
-            client_of(ip("10.0.0.1"), false, &h, &p).source,
-            ip("10.0.0.1")
-        );
-        assert_eq!(
-            client_of(ip("10.0.0.1"), false, &HeaderMap::new(), &p).source,
-            ip("10.0.0.1")
-        );
+        assert_eq!(via_proxy(&h), ip("10.0.0.1"));
+        assert_eq!(via_proxy(&HeaderMap::new()), ip("10.0.0.1"));
         // Garbage left of the first untrusted address is never read.
         let h = headers(&[(X_FORWARDED_FOR, "garbage, 198.51.100.7")]);
-        assert_eq!(
-            client_of(ip("10.0.0.1"), false, &h, &p).source,
-            ip("198.51.100.7")
-        );
+        assert_eq!(via_proxy(&h), ip("198.51.100.7"));
     }
 
     #[test]
@@ -266,39 +245,24 @@ mod tests {
             client_of(ip("10.0.0.1"), listener_tls, &headers(pairs), &p).transport
         };
         let remote = (X_FORWARDED_FOR, "198.51.100.7");
-        assert_eq!(
-            transport(&[remote, (X_FORWARDED_PROTO, "https")], false),
-            Transport::Tls
-        );
-        assert_eq!(
-            transport(&[remote, (X_FORWARDED_PROTO, "HTTPS")], false),
-            Transport::Tls
-        );
-        assert_eq!(
-            transport(&[remote, (X_FORWARDED_PROTO, "http")], false),
-            Transport::Plain
-        );
-        // The proxy's word beats our own listener's TLS.
-        assert_eq!(
-            transport(&[remote, (X_FORWARDED_PROTO, "http")], true),
-            Transport::Plain
-        );
-        // Several values: every one must say https.
-        assert_eq!(
-            transport(&[remote, (X_FORWARDED_PROTO, "https, http")], false),
-            Transport::Plain
-        );
-        assert_eq!(
-            transport(
-                &[
-                    remote,
-                    (X_FORWARDED_PROTO, "https"),
-                    (X_FORWARDED_PROTO, "")
-                ],
-                false
-            ),
-            Transport::Plain
-        );
+        // The client's scheme as the proxy says it, whatever our own
+        // listener's (the proxy's word beats it); several values: every one
+        // must say https.
+        let said = |protos: &[&'static str], listener_tls| {
+            let mut pairs = vec![remote];
+            pairs.extend(protos.iter().map(|p| (X_FORWARDED_PROTO, *p)));
+            transport(&pairs, listener_tls)
+        };
+        for (protos, listener_tls, spoken) in [
+            (&["https"][..], false, Transport::Tls),
+            (&["HTTPS"], false, Transport::Tls),
+            (&["http"], false, Transport::Plain),
+            (&["http"], true, Transport::Plain),
+            (&["https, http"], false, Transport::Plain),
+            (&["https", ""], false, Transport::Plain),
+        ] {
+            assert_eq!(said(protos, listener_tls), spoken, "{protos:?}");
+        }
         // Silent proxy: the connection to Rempart decides.
         assert_eq!(transport(&[remote], false), Transport::Plain);
         assert_eq!(transport(&[remote], true), Transport::Tls);

@@ -33,11 +33,11 @@ use crate::kernel::actor::{Actor, Credential};
 use crate::kernel::context::RequestContext;
 use crate::kernel::details::Details;
 use crate::kernel::error::ServiceError;
-use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Open, Write};
+use crate::kernel::gate::{Call, Clearance, Cleared, Gate, Open, Read, Write};
 use crate::kernel::liveness::Reach;
 use crate::kernel::secret::{self, SecretKind};
 use crate::kernel::target::Target;
-use crate::kernel::visibility::{Sight, Why, account_not_found, account_scope_in};
+use crate::kernel::visibility::{Placed, Sight, Why, account_not_found, account_scope_in};
 use crate::service::Rempart;
 
 /// The longest an API token may live.
@@ -487,6 +487,20 @@ impl Rempart {
         Ok(())
     }
 
+    /// The audited read gate of `call`, a listing of `holder`'s grants or
+    /// credentials, cleared as [`listed_holder`] says.
+    async fn holder_listing<'a>(
+        &'a self,
+        call: Call<'a>,
+        holder: PrincipalId,
+    ) -> Result<Gate<'a, Read, Cleared>, ServiceError> {
+        let gate = self
+            .kernel
+            .audited_read(call.on(Target::Principal(holder)))
+            .await?;
+        listed_holder(gate, holder).await
+    }
+
     /// The grants of an account. The caller's own, or with `user.read` over
     /// the account.
     pub async fn list_grants(
@@ -495,9 +509,8 @@ impl Rempart {
         ctx: &RequestContext,
         principal: PrincipalId,
     ) -> Result<Vec<GrantRecord>, ServiceError> {
-        let call = Call::by(actor, ctx, Action::GrantList).on(Target::Principal(principal));
-        let gate = self.kernel.audited_read(call).await?;
-        let mut gate = listed_holder(gate, principal).await?;
+        let call = Call::by(actor, ctx, Action::GrantList);
+        let mut gate = self.holder_listing(call, principal).await?;
         let grants = gate.read().grant_records_of(principal).await?;
         gate.commit().await?;
         Ok(grants)
@@ -570,14 +583,7 @@ impl Rempart {
         gate: Gate<'a, Write, Open>,
         holder: PrincipalId,
     ) -> Result<(Gate<'a, Write, Cleared>, PrincipalRecord), ServiceError> {
-        let (gate, placed) = gate
-            .account_in_sight(
-                holder,
-                Sight::Account,
-                Reach::Use,
-                account_not_found(holder),
-            )
-            .await?;
+        let (gate, placed) = holder_in_sight(gate, holder).await?;
         let own = gate
             .caller()
             .actor()
@@ -614,9 +620,8 @@ impl Rempart {
         holder: Option<PrincipalId>,
     ) -> Result<Vec<TokenRecord>, ServiceError> {
         let holder = holder.unwrap_or(actor.principal);
-        let call = Call::by(actor, ctx, Action::TokenList).on(Target::Principal(holder));
-        let gate = self.kernel.audited_read(call).await?;
-        let mut gate = listed_holder(gate, holder).await?;
+        let call = Call::by(actor, ctx, Action::TokenList);
+        let mut gate = self.holder_listing(call, holder).await?;
         let tokens = gate.read().tokens_of(holder).await?;
         gate.commit().await?;
         Ok(tokens)
@@ -643,9 +648,8 @@ impl Rempart {
         holder: Option<PrincipalId>,
     ) -> Result<Vec<SessionView>, ServiceError> {
         let holder = holder.unwrap_or(actor.principal);
-        let call = Call::by(actor, ctx, Action::SessionList).on(Target::Principal(holder));
-        let gate = self.kernel.audited_read(call).await?;
-        let mut gate = listed_holder(gate, holder).await?;
+        let call = Call::by(actor, ctx, Action::SessionList);
+        let mut gate = self.holder_listing(call, holder).await?;
         let now = gate.now();
         let sessions = gate.read().sessions_of(holder, now).await?;
         gate.commit().await?;
@@ -725,13 +729,24 @@ fn tenant_of(scope: &Scope) -> Option<TenantId> {
     }
 }
 
+/// `holder`'s account, as the gate's caller sees it: not found when out
+/// of sight.
+async fn holder_in_sight<M, S>(
+    gate: Gate<'_, M, S>,
+    holder: PrincipalId,
+) -> Result<(Gate<'_, M, S>, Placed), ServiceError> {
+    let not_found = account_not_found(holder);
+    gate.account_in_sight(holder, Sight::Account, Reach::Use, not_found)
+        .await
+}
+
 /// Clears a listing of `holder`'s grants or credentials: the caller's own,
 /// or another account's with `user.read` over it (out of sight, it is not
 /// found).
-async fn listed_holder<M>(
-    gate: Gate<'_, M, Open>,
+async fn listed_holder(
+    gate: Gate<'_, Read, Open>,
     holder: PrincipalId,
-) -> Result<Gate<'_, M, Cleared>, ServiceError> {
+) -> Result<Gate<'_, Read, Cleared>, ServiceError> {
     let own = gate
         .caller()
         .actor()
@@ -739,14 +754,7 @@ async fn listed_holder<M>(
     if own {
         return Ok(gate.clear(Clearance::Own));
     }
-    let (gate, placed) = gate
-        .account_in_sight(
-            holder,
-            Sight::Account,
-            Reach::Use,
-            account_not_found(holder),
-        )
-        .await?;
+    let (gate, placed) = holder_in_sight(gate, holder).await?;
     gate.authorize(
         Permission::UserRead,
         &placed.scope,

@@ -206,14 +206,9 @@ impl Rempart {
         let call = call.in_tenant(account.tenant);
         // Wrong current passwords count toward the login lockout; while it
         // holds, this check is refused like every other password check.
-        self.refuse_if_locked(call.clone(), &account).await?;
-        // Hashing happens before the gate opens: no write waits on it.
         let proof = self
-            .identity
-            .hasher
-            .verify(current, stored.hash.clone())
-            .await
-            .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
+            .check_password(&call, &account, current, &stored)
+            .await?;
         if !proof.matches {
             let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
             let reason = "the current password is wrong";
@@ -222,18 +217,9 @@ impl Rempart {
                 .await?);
         }
         let policy = self.policy_with(&access);
-        let hash = match self.checked_hash(&account, &policy, new, &history).await {
-            Ok(hash) => hash,
-            Err(e) => {
-                let Some(IdentityError::PasswordRefused { rules }) = e.domain::<IdentityError>()
-                else {
-                    return Err(e);
-                };
-                self.refuse_password(actor, ctx, self.kernel.clock.now(), &account, rules)
-                    .await?;
-                return Err(e);
-            }
-        };
+        let hash = self
+            .accepted_hash(actor, ctx, &account, &policy, new, &history)
+            .await?;
         let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
         let mut gate = self.unless_locked(gate, &account).await?;
         // The password proved must still be the current one.
@@ -298,18 +284,9 @@ impl Rempart {
             });
         }
         let policy = self.policy_with(&access);
-        let hash = match self.checked_hash(&record, &policy, new, &history).await {
-            Ok(hash) => hash,
-            Err(e) => {
-                let Some(IdentityError::PasswordRefused { rules }) = e.domain::<IdentityError>()
-                else {
-                    return Err(e);
-                };
-                self.refuse_password(actor, ctx, self.kernel.clock.now(), &record, rules)
-                    .await?;
-                return Err(e);
-            }
-        };
+        let hash = self
+            .accepted_hash(actor, ctx, &record, &policy, new, &history)
+            .await?;
         let gate = self.kernel.write(call).await?;
         let (mut gate, record) = self
             .account_to_change(gate, account, Permission::UserUpdate, Reach::Use)
@@ -329,6 +306,30 @@ impl Rempart {
 
     /// Records a new password refused by the policy, naming every rule it
     /// breaks.
+    /// The hash of `new` for `account` (see [`Rempart::checked_hash`]);
+    /// a password the policy refuses is recorded as refused, then returned
+    /// as the error.
+    async fn accepted_hash(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+        account: &PrincipalRecord,
+        policy: &PasswordPolicy,
+        new: SecretString,
+        history: &[String],
+    ) -> Result<String, ServiceError> {
+        let refused = match self.checked_hash(account, policy, new, history).await {
+            Err(e) => e,
+            hash => return hash,
+        };
+        if let Some(IdentityError::PasswordRefused { rules }) = refused.domain::<IdentityError>() {
+            let now = self.kernel.clock.now();
+            self.refuse_password(actor, ctx, now, account, rules)
+                .await?;
+        }
+        Err(refused)
+    }
+
     pub(crate) async fn refuse_password(
         &self,
         actor: &Actor,

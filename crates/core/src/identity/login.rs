@@ -536,14 +536,9 @@ impl Rempart {
         let call = Call::by(actor, ctx, Action::StepUp).on(target.clone());
         // Step-up counts failures toward the login lockout, and is refused
         // while it holds, like every other password or code check.
-        self.refuse_if_locked(call.clone(), &account).await?;
-        // Hashing happens before the gate opens: no write waits on it.
         let verdict = self
-            .identity
-            .hasher
-            .verify(password, stored.hash.clone())
-            .await
-            .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))?;
+            .check_password(&call, &account, password, &stored)
+            .await?;
         let gate = self.kernel.write(call).await?.clear(Clearance::Credential);
         let mut gate = self.unless_locked(gate, &account).await?;
         let failure = if verdict.matches {
@@ -565,6 +560,24 @@ impl Rempart {
             .update_session(id, SessionStage::Full, now, now)
             .await?;
         gate.commit().await
+    }
+
+    /// `password` checked against the `stored` one of `account`, before
+    /// any gate opens (Argon2id: no write waits on it); refused first, and
+    /// recorded as `call`, while the account's login name is locked out.
+    pub(super) async fn check_password(
+        &self,
+        call: &Call<'_>,
+        account: &PrincipalRecord,
+        password: SecretString,
+        stored: &PasswordRecord,
+    ) -> Result<Verification, ServiceError> {
+        self.refuse_if_locked(call.clone(), account).await?;
+        self.identity
+            .hasher
+            .verify(password, stored.hash.clone())
+            .await
+            .map_err(|e| ServiceError::AuditLog(format!("password check: {e}")))
     }
 
     /// The rest of a step-up whose password was right, in the gate: the

@@ -631,20 +631,26 @@ pub fn to_record(event: &Event) -> AuditRecord {
     }
 }
 
-/// The body of a pending event, as the sequencer seals it.
-fn body_of(row: PendingAuditRecord) -> Result<EventBody, ServiceError> {
-    let bad =
-        |what: &str| ServiceError::AuditLog(format!("pending audit event {}: {what}", row.order));
-    let outcome = row
-        .outcome
-        .parse::<rempart_audit::Outcome>()
-        .map_err(|_| bad("unknown outcome"))?;
-    let source = row
-        .source
-        .as_deref()
+/// A stored event's outcome and source address, as the audit format types
+/// them; what is wrong with them otherwise.
+fn outcome_and_source(
+    outcome: &str,
+    source: Option<&str>,
+) -> Result<(rempart_audit::Outcome, Option<IpAddr>), &'static str> {
+    let outcome = outcome.parse().map_err(|_| "unknown outcome")?;
+    let source = source
         .map(str::parse::<IpAddr>)
         .transpose()
-        .map_err(|_| bad("the source is not an IP address"))?;
+        .map_err(|_| "the source is not an IP address")?;
+    Ok((outcome, source))
+}
+
+/// The body of a pending event, as the sequencer seals it.
+fn body_of(row: PendingAuditRecord) -> Result<EventBody, ServiceError> {
+    let (outcome, source) =
+        outcome_and_source(&row.outcome, row.source.as_deref()).map_err(|what| {
+            ServiceError::AuditLog(format!("pending audit event {}: {what}", row.order))
+        })?;
     Ok(EventBody {
         time: row.time,
         actor: row.actor,
@@ -663,17 +669,8 @@ fn body_of(row: PendingAuditRecord) -> Result<EventBody, ServiceError> {
 /// verifier, not here). A row that cannot be an event is an error naming
 /// its `seq`.
 pub fn to_event(record: &AuditRecord) -> Result<Event, ServiceError> {
-    let bad = |what: &str| ServiceError::AuditLog(format!("event {}: {what}", record.seq));
-    let outcome = record
-        .outcome
-        .parse::<rempart_audit::Outcome>()
-        .map_err(|_| bad("unknown outcome"))?;
-    let source = record
-        .source
-        .as_deref()
-        .map(str::parse::<IpAddr>)
-        .transpose()
-        .map_err(|_| bad("the source is not an IP address"))?;
+    let (outcome, source) = outcome_and_source(&record.outcome, record.source.as_deref())
+        .map_err(|what| ServiceError::AuditLog(format!("event {}: {what}", record.seq)))?;
     Ok(Event {
         seq: record.seq,
         time: record.time,
