@@ -91,8 +91,8 @@ pub(crate) fn index_scope(collection: Uuid, field: &str) -> String {
     format!("index/{collection}/{field}")
 }
 
-/// Seals `record`'s values as stored for `row_id` and writes the
-/// blind-index entries of its searchable fields.
+/// Seals `record`'s values as stored for `row_id`: the record row's
+/// `fields` text.
 async fn store_values(
     gate: &mut Gate<'_, Write, Cleared>,
     sealer: &mut Sealer<'_>,
@@ -103,8 +103,6 @@ async fn store_values(
 ) -> Result<String, ServiceError> {
     let ctx = gate.ctx().clone();
     let now = gate.now();
-    let tenant = sealer.tenant.id;
-    gate.tx().delete_vault_index_entries(tenant, row_id).await?;
     let mut stored = StoredFields::new();
     for (name, value) in &record.0 {
         let Some(field) = collection.schema.field(name) else {
@@ -121,30 +119,53 @@ async fn store_values(
             Stored::Clear(value.clone())
         };
         stored.insert(name.clone(), kept);
-        if let Some(bits) = field.index_bits() {
-            let scope = index_scope(collection.id, name);
-            let keys = sealer
-                .vault_keys_or_create(gate.tx(), &ctx, now, &scope, bits.get())
-                .await?;
-            let text = search_text(field, value);
-            for key in keys.iter().filter(|k| k.state != VaultKeyState::Retired) {
-                let bits = IndexBits::from_stored(key.bits)
-                    .map_err(|e| corrupt(&format!("a blind index key: {e}")))?;
-                let entry = IndexEntry {
-                    collection: collection.id,
-                    field: name.clone(),
-                    generation: key.generation,
-                    entry: i64::from_ne_bytes(
-                        bits.cut(&key.mac("index", text.as_bytes())).to_ne_bytes(),
-                    ),
-                };
-                gate.tx()
-                    .insert_vault_index_entry(tenant, &entry, row_id)
-                    .await?;
-            }
-        }
     }
     serde_json::to_string(&stored).map_err(|_| corrupt("a record does not serialise"))
+}
+
+/// Replaces the blind-index entries of record `row_id` by those of
+/// `record`'s searchable fields. The record row must exist: an entry
+/// references it.
+async fn index_values(
+    gate: &mut Gate<'_, Write, Cleared>,
+    sealer: &mut Sealer<'_>,
+    collection: &Collection,
+    row_id: Uuid,
+    record: &Record,
+) -> Result<(), ServiceError> {
+    let ctx = gate.ctx().clone();
+    let now = gate.now();
+    let tenant = sealer.tenant.id;
+    gate.tx().delete_vault_index_entries(tenant, row_id).await?;
+    for (name, value) in &record.0 {
+        let Some(field) = collection.schema.field(name) else {
+            continue;
+        };
+        let Some(bits) = field.index_bits() else {
+            continue;
+        };
+        let scope = index_scope(collection.id, name);
+        let keys = sealer
+            .vault_keys_or_create(gate.tx(), &ctx, now, &scope, bits.get())
+            .await?;
+        let text = search_text(field, value);
+        for key in keys.iter().filter(|k| k.state != VaultKeyState::Retired) {
+            let bits = IndexBits::from_stored(key.bits)
+                .map_err(|e| corrupt(&format!("a blind index key: {e}")))?;
+            let entry = IndexEntry {
+                collection: collection.id,
+                field: name.clone(),
+                generation: key.generation,
+                entry: i64::from_ne_bytes(
+                    bits.cut(&key.mac("index", text.as_bytes())).to_ne_bytes(),
+                ),
+            };
+            gate.tx()
+                .insert_vault_index_entry(tenant, &entry, row_id)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Re-seals or opens, in every record of `collection`, the fields whose
@@ -182,6 +203,7 @@ pub(crate) async fn reseal_collection(
             gate.tx()
                 .update_vault_record(&resealed, resealed.version)
                 .await?;
+            index_values(gate, &mut sealer, &reclassified, resealed.id, &record).await?;
         }
     }
     sealer.finish(gate.tx()).await
@@ -246,6 +268,7 @@ impl Rempart {
             updated_at: now,
         };
         gate.tx().insert_vault_record(&row).await?;
+        index_values(&mut gate, &mut sealer, &collection, id, &record).await?;
         sealer.finish(gate.tx()).await?;
         gate.on(Target::VaultRecord(id));
         gate.details(written_details(&record));
@@ -314,6 +337,7 @@ impl Rempart {
             }
             .into());
         }
+        index_values(&mut gate, &mut sealer, &collection, id, &record).await?;
         sealer.finish(gate.tx()).await?;
         gate.details(written_details(&record));
         gate.commit().await?;
