@@ -8,11 +8,13 @@
 //! written.
 
 use rempart_core::RequestContext;
-use rempart_model::{Role, Scope, TenantId};
+use rempart_model::{Permission, PermissionSet, Role, Scope, TenantId};
+use rempart_store::TokenRecord;
 use rempart_testkit::fixtures::principal_with;
 use rempart_testkit::http::{Answer, Http as _, send, tenant};
 use rempart_testkit::{Engine, TestServer, both_engines};
 use reqwest::Method;
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -529,3 +531,155 @@ async fn the_vault_path(engine: Engine) {
 }
 
 both_engines!(the_vault_path);
+
+/// Schema changes over HTTP: at the version read (`If-Match` or
+/// `expected_version`), a class raised across the encryption boundary
+/// re-seals stored values (which still read and are still found), a class
+/// lowered only with `vault.schema.downgrade`. And a token limited to
+/// fewer permissions than its holder's reads and writes no more.
+async fn schema_changes_and_a_restricted_token(engine: Engine) {
+    let Some(server) = TestServer::start(engine).await else {
+        return;
+    };
+    let admin = server.admin_token().await;
+    let acme = server
+        .post(&admin, "/api/v1/tenants", &tenant("Acme", "eu"))
+        .await
+        .expect(201);
+    let acme = Uuid::parse_str(acme["id"].as_str().unwrap()).unwrap();
+    let owner = holder(&server, "acme-admin", Role::TenantAdmin, acme).await;
+    let app = holder(&server, "acme-app", Role::Application, acme).await;
+    let officer = holder(&server, "acme-dpo", Role::PrivacyOfficer, acme).await;
+    let collections = format!("/api/v1/tenants/{acme}/vault/collections");
+    server
+        .post(&owner, &collections, &customers())
+        .await
+        .expect(201);
+    let records = format!("{collections}/customers/records");
+    let written = server
+        .post(
+            &app,
+            &records,
+            &json!({"values": {"email": EMAIL, "plan": "gold-tier-x91"}}),
+        )
+        .await
+        .expect(201);
+    let record = format!("{records}/{}", written["id"].as_str().unwrap());
+    let schema = format!("{collections}/customers/schema");
+
+    // Raise `plan` to confidential: its stored value is sealed now, and
+    // the record still reads and is still found.
+    let raise = json!({"steps": [{"op": "reclassify", "field": "plan", "class": "confidential"},
+                                 {"op": "add", "field": {"name": "tier", "type": "integer",
+                                                         "class": "internal"}}]});
+    let changed = conditional(
+        &server,
+        Method::POST,
+        &owner,
+        &schema,
+        "\"1\"",
+        Some(&raise),
+    )
+    .await
+    .expect(200);
+    assert_eq!(changed["version"], 2);
+    assert_eq!(changed["fields"][3]["class"], "confidential");
+    assert_eq!(changed["fields"].as_array().unwrap().len(), 7);
+    let dump = server.database.dump();
+    assert!(!holds(&dump, EMAIL));
+    let read = server
+        .get(&app, &format!("{record}?fields=email,plan"))
+        .await
+        .expect(200);
+    assert_eq!(read["values"]["plan"], "gold-tier-x91");
+    let search = format!("{collections}/customers/search");
+    let found = server
+        .post(
+            &app,
+            &search,
+            &json!({"field": "email", "value": EMAIL, "fields": ["plan"]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(found["records"].as_array().unwrap().len(), 1);
+
+    // Stale, contradictory or malformed versions change nothing.
+    let deprecate = json!({"steps": [{"op": "deprecate", "field": "phone"}]});
+    conditional(
+        &server,
+        Method::POST,
+        &owner,
+        &schema,
+        "\"1\"",
+        Some(&deprecate),
+    )
+    .await
+    .problem(412, "stale-version");
+    let both = json!({"steps": [{"op": "deprecate", "field": "phone"}], "expected_version": 1});
+    conditional(&server, Method::POST, &owner, &schema, "\"2\"", Some(&both))
+        .await
+        .problem(422, "invalid-field");
+    let unknown = json!({"steps": [{"op": "deprecate", "field": "nope"}]});
+    server
+        .post(&owner, &schema, &unknown)
+        .await
+        .problem(422, "invalid-schema");
+
+    // Lowering a class needs vault.schema.downgrade: the tenant
+    // administrator lacks it, the privacy officer lacks schema.manage.
+    let lower = json!({"steps": [{"op": "reclassify", "field": "plan", "class": "internal"}],
+                       "expected_version": 2});
+    server
+        .post(&owner, &schema, &lower)
+        .await
+        .problem(403, "forbidden");
+    server
+        .post(&officer, &schema, &lower)
+        .await
+        .problem(403, "forbidden");
+    let now = server
+        .get(&owner, &format!("{collections}/customers"))
+        .await
+        .expect(200);
+    assert_eq!(now["version"], 2);
+    assert_eq!(now["fields"][3]["class"], "confidential");
+
+    // A token of the application limited to vault.read.internal gets
+    // nothing more: personal and confidential fields are left out (its
+    // holder reads them in clear, the token not even masked), writes are
+    // refused.
+    let holder = principal_with(
+        &server.core,
+        server.store.as_ref(),
+        server.core.clock(),
+        &RequestContext::system(),
+        "acme-app-2",
+        &[(Role::Application, Scope::Tenant(TenantId(acme)))],
+    )
+    .await;
+    let narrow = "rmp_at_acme-app-narrow-for-tests-only";
+    let mut tx = server.store.begin().await.unwrap();
+    tx.insert_token(&TokenRecord {
+        permissions: Some(PermissionSet::of(&[Permission::VaultReadInternal])),
+        ..TokenRecord::unrestricted(
+            Uuid::new_v4(),
+            holder.principal,
+            rempart_core::secret::fingerprint(&SecretString::from(narrow)),
+            "read internal only",
+            server.core.clock().now(),
+        )
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let seen = server.get(narrow, &record).await.expect(200);
+    assert_eq!(seen["values"], json!({}));
+    assert_eq!(seen["masked"], json!([]));
+    server
+        .post(narrow, &records, &json!({"values": {"email": EMAIL}}))
+        .await
+        .problem(403, "forbidden");
+    server.stop().await;
+}
+
+both_engines!(schema_changes_and_a_restricted_token);
