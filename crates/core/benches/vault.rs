@@ -36,7 +36,9 @@ fn fields(class: &str) -> Vec<Field> {
     names
         .iter()
         .zip(types)
-        .map(|(n, t)| serde_json::from_value(json!({"name": n, "type": t, "class": class})).unwrap())
+        .map(|(n, t)| {
+            serde_json::from_value(json!({"name": n, "type": t, "class": class})).unwrap()
+        })
         .collect()
 }
 
@@ -67,7 +69,12 @@ async fn run_side(
             subject: None,
             values: values(i),
         };
-        ids.push(core.create_record(actor, &ctx, tenant, collection, write).await.unwrap().id);
+        ids.push(
+            core.create_record(actor, &ctx, tenant, collection, write)
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let writes = n as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -91,8 +98,8 @@ async fn run(engine: Engine, n: usize, rounds: usize) {
         return;
     };
     let store = db.store().await;
-    let core = Rempart::new(store, Arc::new(SystemClock))
-        .with_keys(rempart_testkit::test_keys(db.dir()));
+    let core =
+        Rempart::new(store, Arc::new(SystemClock)).with_keys(rempart_testkit::test_keys(db.dir()));
     let sequencer = {
         let core = core.clone();
         tokio::spawn(async move { core.run_audit_sequencer().await })
@@ -119,7 +126,11 @@ async fn run(engine: Engine, n: usize, rounds: usize) {
     }
     let (mut pw, mut pr, mut cw, mut cr) = (vec![], vec![], vec![], vec![]);
     for round in 0..rounds {
-        let order = if round % 2 == 0 { ["public", "pii"] } else { ["pii", "public"] };
+        let order = if round % 2 == 0 {
+            ["public", "pii"]
+        } else {
+            ["pii", "public"]
+        };
         for side in order {
             let (w, r) = run_side(&core, &admin, tenant.id, side, n).await;
             if side == "pii" {
@@ -154,7 +165,10 @@ async fn main() {
             .unwrap_or(default)
     };
     let (n, rounds) = if benching {
-        (env("VAULT_BENCH_RECORDS", 500), env("VAULT_BENCH_ROUNDS", 5))
+        (
+            env("VAULT_BENCH_RECORDS", 500),
+            env("VAULT_BENCH_ROUNDS", 5),
+        )
     } else {
         (5, 1)
     };
