@@ -11,14 +11,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use rempart_api::audit::{AuditEventPage, SearchParams};
 use rempart_audit::{PublicKey, Report, Verifier};
-use rempart_core::{Rempart, SystemClock};
+use rempart_core::Rempart;
 use rempart_model::{Action, Outcome};
 
 use crate::client::Client;
-use crate::offline::{load_config, open_store};
+use crate::offline::{load_config, open_core};
 use crate::{ClientArgs, ConfigArgs, output};
 
 #[derive(Debug, Subcommand)]
@@ -80,38 +80,58 @@ pub enum AuditCommand {
     },
     /// Search the audit log through the API (needs audit.search).
     Search {
-        /// Events at or after this time (RFC 3339).
-        #[arg(long)]
-        since: Option<String>,
-        /// Events before this time (RFC 3339).
-        #[arg(long)]
-        until: Option<String>,
-        #[arg(long)]
-        actor: Option<String>,
-        #[arg(long)]
-        action: Option<String>,
-        #[arg(long, value_name = "UUID")]
-        tenant: Option<String>,
-        /// success, denied or failed.
-        #[arg(long)]
-        outcome: Option<String>,
-        /// Events after this seq (the cursor a previous page returned).
-        #[arg(long, value_name = "SEQ")]
-        after: Option<u64>,
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
+        #[command(flatten)]
+        filters: SearchFilters,
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+/// The filters of `audit search`, each narrowing it.
+#[derive(Debug, Args)]
+pub struct SearchFilters {
+    /// Events at or after this time (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Events before this time (RFC 3339).
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long)]
+    actor: Option<String>,
+    #[arg(long)]
+    action: Option<String>,
+    #[arg(long, value_name = "UUID")]
+    tenant: Option<String>,
+    /// success, denied or failed.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// Events after this seq (the cursor a previous page returned).
+    #[arg(long, value_name = "SEQ")]
+    after: Option<u64>,
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+}
+
+impl From<SearchFilters> for SearchParams {
+    fn from(f: SearchFilters) -> Self {
+        Self {
+            since: f.since,
+            until: f.until,
+            actor: f.actor,
+            action: f.action,
+            tenant: f.tenant,
+            outcome: f.outcome,
+            after: f.after,
+            limit: Some(f.limit),
+        }
+    }
 }
 
 pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::PublicKey { config } => {
             let config = load_config(&config, None)?;
-            let store = open_store(&config).await?;
-            store.schema_version().await?.check_current()?;
-            let core = Rempart::new(store, Arc::new(SystemClock));
+            let core = open_core(&config).await?;
             let key = recorded_key(&core).await;
             core.close().await;
             output::line(&key?.to_string());
@@ -135,27 +155,8 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
             since,
             config,
         } => export(&output, since.as_deref(), &config).await,
-        AuditCommand::Search {
-            since,
-            until,
-            actor,
-            action,
-            tenant,
-            outcome,
-            after,
-            limit,
-            client,
-        } => {
-            let params = SearchParams {
-                since,
-                until,
-                actor,
-                action,
-                tenant,
-                outcome,
-                after,
-                limit: Some(limit),
-            };
+        AuditCommand::Search { filters, client } => {
+            let params = SearchParams::from(filters);
             let api = Client::from_args(&client)?;
             let page: AuditEventPage = api.get_with("/api/v1/audit/events", &params).await?;
             if client.json {
@@ -198,9 +199,7 @@ fn parse_key(text: &str) -> anyhow::Result<PublicKey> {
 /// Chains the pending events offline, recorded as `audit.seal_pending`.
 async fn seal_pending(args: &ConfigArgs) -> anyhow::Result<()> {
     let config = load_config(args, None)?;
-    let store = open_store(&config).await?;
-    store.schema_version().await?.check_current()?;
-    let core = Rempart::new(store, Arc::new(SystemClock));
+    let core = open_core(&config).await?;
     let sealed = core.seal_pending_audit().await;
     core.close().await;
     let n = sealed?;
@@ -323,9 +322,7 @@ async fn verify(
     // Verifying the database only reads it: no pending event is chained
     // and no event of its own is written (verification changes nothing).
     let config = load_config(args, None)?;
-    let store = open_store(&config).await?;
-    store.schema_version().await?.check_current()?;
-    let core = Rempart::new(store, Arc::new(SystemClock));
+    let core = open_core(&config).await?;
     let keys = if options.keys.is_empty() {
         match core.first_audit_public_key().await {
             Ok(Some(key)) => vec![key],
@@ -443,9 +440,7 @@ async fn export(
 ) -> anyhow::Result<()> {
     let since = since.map(parse_since).transpose()?;
     let config = load_config(args, None)?;
-    let store = open_store(&config).await?;
-    store.schema_version().await?.check_current()?;
-    let core = Rempart::new(store, Arc::new(SystemClock));
+    let core = open_core(&config).await?;
     // With the keyring open, the export signs a checkpoint covering its
     // last event; without it, it says why the tail stays unsigned.
     let (core, unsigned_reason) = with_signer(&config, core);

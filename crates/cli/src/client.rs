@@ -2,7 +2,7 @@
 //! the server become one-line errors; a token is sent only as a bearer
 //! header and never printed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
 use rempart_api::problem::Problem;
@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ClientArgs;
-use crate::profile;
+use crate::profile::{self, Profile};
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8700";
 
@@ -49,15 +49,7 @@ impl Client {
     /// profile, in that order.
     pub fn from_args(args: &ClientArgs) -> anyhow::Result<Self> {
         let stored = profile::load(&args.profile)?;
-        let server = args
-            .server
-            .clone()
-            .or_else(|| stored.as_ref().map(|p| p.server.clone()))
-            .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-        let ca = args
-            .ca_cert
-            .clone()
-            .or_else(|| stored.as_ref().and_then(|p| p.ca_cert.clone()));
+        let (server, ca) = server_of(args, stored.as_ref());
         let token = match std::env::var("REMPART_TOKEN") {
             Ok(t) if !t.is_empty() => SecretString::from(t),
             _ => stored.map(|p| p.token).ok_or_else(|| {
@@ -188,4 +180,20 @@ fn problem_error(status: StatusCode, body: &[u8]) -> anyhow::Error {
         }
         Err(_) => anyhow!("the server answered {status}"),
     }
+}
+
+/// The server to call and the CA certificate to trust for it: from the
+/// flags or the environment, else from the `stored` profile, else the
+/// default server.
+pub fn server_of(args: &ClientArgs, stored: Option<&Profile>) -> (String, Option<PathBuf>) {
+    let server = args
+        .server
+        .clone()
+        .or_else(|| stored.map(|p| p.server.clone()))
+        .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+    let ca = args
+        .ca_cert
+        .clone()
+        .or_else(|| stored.and_then(|p| p.ca_cert.clone()));
+    (server, ca)
 }

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::client::{Client, DEFAULT_SERVER};
+use crate::client::{Client, server_of};
 use crate::{ClientArgs, output, profile};
 
 /// Where secrets come from: the terminal (echo off) or standard input.
@@ -85,17 +85,7 @@ fn show_secret(text: &str) {
 pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
     let input = Input { stdin: args.stdin };
     let stored = profile::load(&args.client.profile).ok().flatten();
-    let server = args
-        .client
-        .server
-        .clone()
-        .or_else(|| stored.as_ref().map(|p| p.server.clone()))
-        .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-    let ca = args
-        .client
-        .ca_cert
-        .clone()
-        .or_else(|| stored.as_ref().and_then(|p| p.ca_cert.clone()));
+    let (server, ca) = server_of(&args.client, stored.as_ref());
     let anonymous = Client::anonymous(&server, ca.as_deref())?;
     let password = input.secret("Password (input hidden): ")?;
     let answer: LoginResponse = anonymous

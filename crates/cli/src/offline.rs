@@ -60,6 +60,14 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
+/// The service over the configured database, for work done without a
+/// server: the schema must be current (`rempart migrate` makes it so).
+pub async fn open_core(config: &Config) -> anyhow::Result<Rempart> {
+    let store = open_store(config).await?;
+    store.schema_version().await?.check_current()?;
+    Ok(Rempart::new(store, Arc::new(SystemClock)))
+}
+
 /// Creates `path` empty with mode 0600 if it does not exist yet.
 fn create_private_file(path: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -108,9 +116,7 @@ pub async fn migrate(args: &ConfigArgs) -> anyhow::Result<()> {
 
 pub async fn reissue_bootstrap(args: &ConfigArgs) -> anyhow::Result<()> {
     let config = load_config(args, None)?;
-    let store = open_store(&config).await?;
-    store.schema_version().await?.check_current()?;
-    let core = Rempart::new(store, Arc::new(SystemClock));
+    let core = open_core(&config).await?;
     let status = core.reissue_bootstrap().await;
     core.close().await;
     match status? {

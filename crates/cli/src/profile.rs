@@ -31,15 +31,8 @@ struct StoredProfile {
     ca_cert: Option<PathBuf>,
 }
 
-/// Tokens are never printed.
-impl std::fmt::Debug for StoredProfile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredProfile")
-            .field("server", &self.server)
-            .field("ca_cert", &self.ca_cert)
-            .finish_non_exhaustive()
-    }
-}
+// Tokens are never printed.
+rempart_model::debug_fields!(StoredProfile { server, ca_cert });
 
 impl std::fmt::Debug for ProfileFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

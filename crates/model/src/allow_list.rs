@@ -161,24 +161,37 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The list of `entries`, checked to hold each of `inside` and none of
+    /// `outside`.
+    fn holding(entries: &[&str], inside: &[&str], outside: &[&str]) -> AllowList {
+        let list = AllowList::parse(entries).unwrap();
+        for a in inside {
+            assert!(list.contains(ip(a)), "{a} is inside {list}");
+        }
+        for a in outside {
+            assert!(!list.contains(ip(a)), "{a} is outside {list}");
+        }
+        list
+    }
+
     #[test]
     fn ipv4_networks_and_hosts() {
-        let list = AllowList::parse(["10.0.0.0/8", " 192.0.2.7 "]).unwrap();
-        assert!(list.contains(ip("10.1.2.3")));
-        assert!(list.contains(ip("192.0.2.7")));
-        assert!(!list.contains(ip("192.0.2.8")), "a bare address is a /32");
-        assert!(!list.contains(ip("11.0.0.1")));
+        // A bare address is a /32.
+        let inside = ["10.1.2.3", "192.0.2.7"];
+        let list = holding(
+            &["10.0.0.0/8", " 192.0.2.7 "],
+            &inside,
+            &["192.0.2.8", "11.0.0.1"],
+        );
         assert_eq!(list.to_string(), "10.0.0.0/8, 192.0.2.7/32");
     }
 
     #[test]
     fn ipv6_networks_and_hosts() {
-        let list = AllowList::parse(["2001:db8::/32", "fd00::2"]).unwrap();
-        assert!(list.contains(ip("2001:db8:1::1")));
-        assert!(list.contains(ip("fd00::2")));
-        assert!(!list.contains(ip("fd00::3")), "a bare address is a /128");
-        assert!(!list.contains(ip("2001:db9::1")));
-        assert!(!list.contains(ip("10.0.0.1")));
+        // A bare address is a /128; an IPv4 address is in no IPv6 network.
+        let inside = ["2001:db8:1::1", "fd00::2"];
+        let outside = ["fd00::3", "2001:db9::1", "10.0.0.1"];
+        holding(&["2001:db8::/32", "fd00::2"], &inside, &outside);
     }
 
     #[test]

@@ -372,70 +372,47 @@ mod tests {
             ..parent.clone()
         };
         assert_eq!(within.exceeds(&parent), None);
-        let other_tenant = Cut {
-            tenant: Some(tenant(2)),
-            ..within.clone()
+        // `within` with one field changed: what it exceeds its parent by.
+        let changed = |change: fn(&mut Cut)| {
+            let mut cut = within.clone();
+            change(&mut cut);
+            cut.exceeds(&parent)
         };
+        let other_tenant = changed(|c| c.tenant = Some(tenant(2)));
         assert!(matches!(
-            other_tenant.exceeds(&parent),
+            other_tenant,
             Some(Excess::Tenant { asked: Some(_), .. })
         ));
-        let unbound = Cut {
-            tenant: None,
-            ..within.clone()
-        };
-        assert!(matches!(
-            unbound.exceeds(&parent),
-            Some(Excess::Tenant { asked: None, .. })
-        ));
-        let wider = Cut {
-            permissions: Some(PermissionSet::of(&[
+        let unbound = changed(|c| c.tenant = None);
+        assert!(matches!(unbound, Some(Excess::Tenant { asked: None, .. })));
+        let wider = changed(|c| {
+            c.permissions = Some(PermissionSet::of(&[
                 Permission::TenantRead,
                 Permission::GrantManage,
-            ])),
-            ..within.clone()
-        };
+            ]));
+        });
         assert_eq!(
-            wider.exceeds(&parent),
+            wider,
             Some(Excess::Permission {
                 parent: PermissionSet::of(&[Permission::TenantRead]),
                 asked: Some(Permission::GrantManage)
             })
         );
-        let uncut = Cut {
-            permissions: None,
-            ..within.clone()
-        };
+        let uncut = changed(|c| c.permissions = None);
         assert!(matches!(
-            uncut.exceeds(&parent),
+            uncut,
             Some(Excess::Permission { asked: None, .. })
         ));
-        let elsewhere = Cut {
-            networks: Some(nets(&["192.0.2.0/24"])),
-            ..within.clone()
-        };
+        let elsewhere = changed(|c| c.networks = Some(nets(&["192.0.2.0/24"])));
         assert!(matches!(
-            elsewhere.exceeds(&parent),
+            elsewhere,
             Some(Excess::Network { asked: Some(_) })
         ));
-        let anywhere = Cut {
-            networks: None,
-            ..within.clone()
-        };
-        assert_eq!(
-            anywhere.exceeds(&parent),
-            Some(Excess::Network { asked: None })
-        );
-        let later = Cut {
-            expires_at: Some(NOW + time::Duration::seconds(1)),
-            ..within.clone()
-        };
-        assert_eq!(later.exceeds(&parent), Some(Excess::Expiry { parent: NOW }));
-        let forever = Cut {
-            expires_at: None,
-            ..within
-        };
-        assert!(forever.exceeds(&parent).is_some());
+        let anywhere = changed(|c| c.networks = None);
+        assert_eq!(anywhere, Some(Excess::Network { asked: None }));
+        let later = changed(|c| c.expires_at = Some(NOW + time::Duration::seconds(1)));
+        assert_eq!(later, Some(Excess::Expiry { parent: NOW }));
+        assert!(changed(|c| c.expires_at = None).is_some());
     }
 
     #[test]

@@ -358,22 +358,20 @@ mod tests {
             Catalogue::parse(&with(&twice)),
             Err(CatalogueError::Duplicate("AC-1".into()))
         );
+        let one = |id: &str, enforcement: &str| Catalogue::parse(&with(&control(id, enforcement)));
+        let unknown_family = one("ZZ-1", "\"enforce\"");
         assert!(matches!(
-            Catalogue::parse(&with(&control("ZZ-1", "\"enforce\""))),
+            unknown_family,
             Err(CatalogueError::UnknownFamily(_))
         ));
         assert!(matches!(
-            Catalogue::parse(&with(&control("AC-2", ""))),
+            one("AC-2", ""),
             Err(CatalogueError::Unrealised(_))
         ));
-        assert!(matches!(
-            Catalogue::parse(&with(&control("AC-2", "\"delegate\""))),
-            Err(CatalogueError::Malformed(_))
-        ));
-        assert!(matches!(
-            Catalogue::parse(&with(&control("AC-02", "\"enforce\""))),
-            Err(CatalogueError::Malformed(_))
-        ));
+        let delegated = one("AC-2", "\"delegate\"");
+        assert!(matches!(delegated, Err(CatalogueError::Malformed(_))));
+        let zero_padded = one("AC-02", "\"enforce\"");
+        assert!(matches!(zero_padded, Err(CatalogueError::Malformed(_))));
     }
 
     #[test]

@@ -3,15 +3,13 @@
 //! Keys, data and grants are separated by environment (controls DS-7, DV-3),
 //! so the name is validated once, here, and carried as a type.
 
-use std::fmt;
+use crate::newtype::validated_string;
 
-use serde::{Deserialize, Serialize};
-
-/// The name of an environment: lowercase ASCII letters, digits and `-`,
-/// 1 to 32 characters, starting with a letter.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Environment(String);
+validated_string! {
+    /// The name of an environment: lowercase ASCII letters, digits and `-`,
+    /// 1 to 32 characters, starting with a letter.
+    pub struct Environment; parse error EnvironmentError
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvironmentError {
@@ -39,10 +37,6 @@ impl Environment {
             Err(EnvironmentError::Invalid)
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// A short machine name: `[a-z][a-z0-9-]*`, at most `max` bytes, no
@@ -59,26 +53,6 @@ pub(crate) fn is_slug(name: &str, max: usize) -> bool {
         && bytes
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-}
-
-impl TryFrom<String> for Environment {
-    type Error = EnvironmentError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Environment> for String {
-    fn from(value: Environment) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 #[cfg(test)]

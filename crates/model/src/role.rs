@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::environment::Environment;
+use crate::newtype::validated_string;
 use crate::permission::{Permission, PermissionSet};
 use crate::tenant::TenantId;
 
@@ -181,11 +182,11 @@ impl FromStr for Role {
     }
 }
 
-/// The name of a role, built-in or custom: 1 to 64 characters of
-/// lowercase letters, digits and `-`, starting with a letter.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct RoleName(String);
+validated_string! {
+    /// The name of a role, built-in or custom: 1 to 64 characters of
+    /// lowercase letters, digits and `-`, starting with a letter.
+    pub struct RoleName; parse error RoleNameError
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -207,33 +208,9 @@ impl RoleName {
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The built-in role of this name, if it is one.
     pub fn builtin(&self) -> Option<Role> {
         self.0.parse().ok()
-    }
-}
-
-impl TryFrom<String> for RoleName {
-    type Error = RoleNameError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<RoleName> for String {
-    fn from(value: RoleName) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for RoleName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -5,29 +5,21 @@
 //! environment (controls DS-7, DV-3: production data never meets
 //! development keys).
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::environment::{Environment, is_slug};
+use crate::newtype::{trimmed, uuid_id, validated_string};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TenantId(pub Uuid);
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
+uuid_id! {
+    /// A tenant's identifier.
+    pub struct TenantId;
 }
 
-/// A tenant's display name: 1 to 100 characters once trimmed, no control
-/// characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TenantName(String);
+validated_string! {
+    /// A tenant's display name: 1 to 100 characters once trimmed, no control
+    /// characters.
+    pub struct TenantName; parse error TenantNameError
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TenantNameError {
@@ -43,23 +35,12 @@ impl TenantName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: &str) -> Result<Self, TenantNameError> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(TenantNameError::Empty);
-        }
-        if name.chars().count() > Self::MAX_CHARS {
-            return Err(TenantNameError::TooLong {
-                max: Self::MAX_CHARS,
-            });
-        }
+        use TenantNameError as E;
+        let name = trimmed(raw, Self::MAX_CHARS, E::Empty, |max| E::TooLong { max })?;
         if name.chars().any(char::is_control) {
-            return Err(TenantNameError::ControlCharacter);
+            return Err(E::ControlCharacter);
         }
         Ok(Self(name.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 
     /// The key under which names are unique: Unicode lowercase, so that
@@ -69,31 +50,11 @@ impl TenantName {
     }
 }
 
-impl TryFrom<String> for TenantName {
-    type Error = TenantNameError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
+validated_string! {
+    /// A residency region, such as `us`, `ca` or `eu-west-3`: where a tenant's
+    /// data, and its backups, must stay.
+    pub struct Region; parse error RegionError
 }
-
-impl From<TenantName> for String {
-    fn from(value: TenantName) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for TenantName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A residency region, such as `us`, `ca` or `eu-west-3`: where a tenant's
-/// data, and its backups, must stay.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Region(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegionError {
@@ -112,30 +73,6 @@ impl Region {
         } else {
             Err(RegionError::Invalid)
         }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Region {
-    type Error = RegionError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Region> for String {
-    fn from(value: Region) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for Region {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -154,13 +154,7 @@ pub struct Server {
     grace: Duration,
 }
 
-impl std::fmt::Debug for Server {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server")
-            .field("local_addr", &self.local_addr)
-            .finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(Server { local_addr });
 
 impl Server {
     /// Binds the configured address (TLS if configured). The caller has

@@ -228,6 +228,39 @@ pub trait Http {
         async move { answer.await.expect(200) }
     }
 
+    /// Creates the staff account `name` (see [`staff`]) as `token`: its
+    /// view.
+    fn new_staff(&self, token: &str, name: &str) -> impl Future<Output = Value> + Send + use<Self> {
+        let answer = self.post(token, "/api/v1/users", &staff(name));
+        async move { answer.await.expect(201) }
+    }
+
+    /// Creates a production tenant of each of `names`, in order, as
+    /// `token`: their ids.
+    ///
+    /// # Panics
+    ///
+    /// When one is not created.
+    fn tenants(
+        &self,
+        token: &str,
+        names: &[&str],
+    ) -> impl Future<Output = Vec<uuid::Uuid>> + Send + use<Self> {
+        let answers: Vec<_> = names
+            .iter()
+            .map(|name| self.post(token, "/api/v1/tenants", &tenant(name, "eu")))
+            .collect();
+        async move {
+            let mut ids = Vec::new();
+            for answer in answers {
+                let created = answer.await.expect(201);
+                let id = created["id"].as_str().and_then(|id| id.parse().ok());
+                ids.push(id.expect("a tenant id"));
+            }
+            ids
+        }
+    }
+
     /// The OpenAPI document the server serves.
     fn openapi(&self) -> impl Future<Output = Value> + Send + use<Self> {
         let answer = self.get(ANONYMOUS, "/api/v1/openapi.json");

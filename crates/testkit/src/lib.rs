@@ -28,7 +28,8 @@ use crate::http::Http;
 pub use rempart_store::Engine;
 
 /// Runs an async test function once per engine: `both_engines!(name);`
-/// makes `name::sqlite` and `name::postgres`.
+/// makes `name::sqlite` and `name::postgres`. `both_engines!(blocking:
+/// name)` does the same for a function that is not async.
 #[macro_export]
 macro_rules! both_engines {
     ($($name:ident),+ $(,)?) => {$(
@@ -41,6 +42,19 @@ macro_rules! both_engines {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 super::$name($crate::Engine::Postgres).await;
+            }
+        }
+    )+};
+    (blocking: $($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::Engine::Sqlite);
+            }
+
+            #[test]
+            fn postgres() {
+                super::$name($crate::Engine::Postgres);
             }
         }
     )+};
@@ -302,6 +316,33 @@ pub async fn audit_trail(core: &Rempart, store: &dyn Store) -> Vec<AuditRecord> 
     tx.audit_events(0, 1_000_000)
         .await
         .expect("the audit events")
+}
+
+/// Every row of the audit log as stored, pending events included: what a
+/// test compares to show that something read the log and wrote nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRows {
+    pub pending: Vec<rempart_store::PendingAuditRecord>,
+    pub events: Vec<AuditRecord>,
+    pub checkpoints: Vec<rempart_store::CheckpointRecord>,
+}
+
+/// The audit log's rows in `store`, without chaining anything.
+///
+/// # Panics
+///
+/// When the log cannot be read.
+#[allow(clippy::expect_used, reason = "test support: a failure fails the test")]
+pub async fn audit_rows(store: &dyn Store) -> AuditRows {
+    let mut tx = store.begin().await.expect("begin");
+    AuditRows {
+        pending: tx.audit_pending(10_000).await.expect("the pending events"),
+        events: tx.audit_events(0, 10_000).await.expect("the audit events"),
+        checkpoints: tx
+            .audit_checkpoints(0, 10_000)
+            .await
+            .expect("the checkpoints"),
+    }
 }
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, in files.

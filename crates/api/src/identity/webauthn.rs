@@ -58,16 +58,8 @@ pub struct WebauthnCredentialWire {
     pub recovery_codes: Option<Vec<String>>,
 }
 
-/// Recovery codes are never printed.
-impl std::fmt::Debug for WebauthnCredentialWire {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebauthnCredentialWire")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("stage", &self.stage)
-            .finish_non_exhaustive()
-    }
-}
+// Recovery codes are never printed.
+rempart_model::debug_fields!(WebauthnCredentialWire { id, name, stage });
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WebauthnCredentialList {

@@ -7,17 +7,18 @@
 //! tail that --strict refuses) and its export verifies strictly; verifying
 //! the database leaves it as it was, pending events included.
 
+use std::path::Path;
 use std::process::Command;
 
 use rempart_testkit::http::{Http as _, tenant};
 use rempart_testkit::replica::Replica;
-use rempart_testkit::{Engine, TestDatabase};
+use rempart_testkit::{AuditRows, Engine, TestDatabase};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rempart");
 
 fn serve(db: &TestDatabase) -> Replica {
     Replica::serve(
-        std::path::Path::new(BIN),
+        Path::new(BIN),
         db,
         &[("REMPART_AUDIT_CHECKPOINT_EVERY_EVENTS", "5")],
     )
@@ -35,6 +36,26 @@ fn rempart(db: &TestDatabase, args: &[&str]) -> std::process::Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `rempart audit export --since since --output path`.
+fn export_since(db: &TestDatabase, since: &str, path: &Path) -> std::process::Output {
+    let path = path.to_str().unwrap();
+    rempart(db, &["audit", "export", "--since", since, "--output", path])
+}
+
+/// The standard output of a run that must have succeeded.
+#[track_caller]
+fn succeeded(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// The standard error of a run that must have failed.
+#[track_caller]
+fn failed(out: &std::process::Output) -> String {
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    text(&out.stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,8 +106,7 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
 
     // One valid chain, from the database.
     let verified = rempart(&db, &["audit", "verify"]);
-    assert!(verified.status.success(), "{}", text(&verified.stderr));
-    let stdout = text(&verified.stdout);
+    let stdout = succeeded(&verified);
     assert!(stdout.starts_with("intact\n"), "{stdout}");
     let report = stdout
         .lines()
@@ -106,16 +126,15 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
 
     // The export verifies with the public key alone.
     let key = rempart(&db, &["audit", "public-key"]);
-    assert!(key.status.success(), "{}", text(&key.stderr));
-    let key = text(&key.stdout).trim().to_owned();
+    let key = succeeded(&key).trim().to_owned();
     assert!(key.starts_with("rempart-audit-ed25519:"));
     let file = db.dir().join("audit.jsonl");
     let exported = rempart(
         &db,
         &["audit", "export", "--output", file.to_str().unwrap()],
     );
-    assert!(exported.status.success(), "{}", text(&exported.stderr));
-    let offline = |path: &std::path::Path, key: &str| {
+    succeeded(&exported);
+    let offline = |path: &Path, key: &str| {
         Command::new(BIN)
             .args(["audit", "verify", "--export"])
             .arg(path)
@@ -124,7 +143,7 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
             .unwrap()
     };
     let ok = offline(&file, &key);
-    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    succeeded(&ok);
 
     // Partial exports (--since a seq or a time) verify the same way; their
     // first event is at most the one asked for.
@@ -134,17 +153,7 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
         "2".to_owned(),
         "1970-01-01T00:00:00Z".to_owned(),
     ] {
-        let exported = rempart(
-            &db,
-            &[
-                "audit",
-                "export",
-                "--since",
-                &since,
-                "--output",
-                partial.to_str().unwrap(),
-            ],
-        );
+        let exported = export_since(&db, &since, &partial);
         assert!(
             exported.status.success(),
             "{since}: {}",
@@ -164,33 +173,15 @@ async fn two_replicas_append_one_chain_that_verifies_and_tampering_is_named() {
         let asked: u64 = since.parse().unwrap_or(1);
         assert!(first <= asked, "{since}: {report}");
     }
-    let refused = rempart(
-        &db,
-        &[
-            "audit",
-            "export",
-            "--since",
-            "yesterday",
-            "--output",
-            partial.to_str().unwrap(),
-        ],
-    );
-    assert!(!refused.status.success());
-    assert!(
-        text(&refused.stderr).contains("RFC 3339"),
-        "{}",
-        text(&refused.stderr)
-    );
+    let refused = export_since(&db, "yesterday", &partial);
+    let message = failed(&refused);
+    assert!(message.contains("RFC 3339"), "{message}");
 
     // Wrong key, malformed key, malformed file, tampered file: refused.
     let other = "rempart-audit-ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     let wrong = offline(&file, other);
-    assert!(!wrong.status.success());
-    assert!(
-        text(&wrong.stderr).contains("key"),
-        "{}",
-        text(&wrong.stderr)
-    );
+    let message = failed(&wrong);
+    assert!(message.contains("key"), "{message}");
     let malformed = offline(&file, "not-a-key");
     assert!(!malformed.status.success());
     let garbage = db.dir().join("garbage.jsonl");
@@ -243,17 +234,13 @@ async fn public_key_offline_is_the_keyrings(engine: Engine) {
     let Some(db) = TestDatabase::create(engine).await else {
         return;
     };
-    let migrated = rempart(&db, &["migrate"]);
-    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
-    let before = rempart(&db, &["audit", "public-key"]);
-    assert!(!before.status.success());
+    succeeded(&rempart(&db, &["migrate"]));
+    let message = failed(&rempart(&db, &["audit", "public-key"]));
     assert!(
-        text(&before.stderr).contains("no audit signing key is recorded"),
-        "{}",
-        text(&before.stderr)
+        message.contains("no audit signing key is recorded"),
+        "{message}"
     );
-    let init = rempart(&db, &["init"]);
-    assert!(init.status.success(), "{}", text(&init.stderr));
+    succeeded(&rempart(&db, &["init"]));
     let vault =
         rempart_core::keys::KeyVault::load(rempart_testkit::keyring_location(db.dir()), None)
             .unwrap();
@@ -264,28 +251,15 @@ async fn public_key_offline_is_the_keyrings(engine: Engine) {
     // from the database.
     std::fs::rename(db.dir().join("root.key"), db.dir().join("elsewhere.key")).unwrap();
     let key = rempart(&db, &["audit", "public-key"]);
-    assert!(key.status.success(), "{}", text(&key.stderr));
-    assert_eq!(text(&key.stdout).trim(), expected);
+    assert_eq!(succeeded(&key).trim(), expected);
 }
 
 rempart_testkit::both_engines!(public_key_offline_is_the_keyrings);
 
 /// The audit rows a verification must leave as they were.
-async fn audit_rows(
-    db: &TestDatabase,
-) -> (
-    Vec<rempart_store::PendingAuditRecord>,
-    Vec<rempart_store::AuditRecord>,
-    Vec<rempart_store::CheckpointRecord>,
-) {
+async fn audit_rows(db: &TestDatabase) -> AuditRows {
     let store = db.store().await;
-    let mut tx = store.begin().await.unwrap();
-    let rows = (
-        tx.audit_pending(10_000).await.unwrap(),
-        tx.audit_events(0, 10_000).await.unwrap(),
-        tx.audit_checkpoints(0, 10_000).await.unwrap(),
-    );
-    drop(tx);
+    let rows = rempart_testkit::audit_rows(store.as_ref()).await;
     store.close().await;
     rows
 }
@@ -298,12 +272,10 @@ async fn a_fresh_install_verifies_in_its_first_minute(engine: Engine) {
     let Some(db) = TestDatabase::create(engine).await else {
         return;
     };
-    let init = rempart(&db, &["init"]);
-    assert!(init.status.success(), "{}", text(&init.stderr));
+    succeeded(&rempart(&db, &["init"]));
 
     let verified = rempart(&db, &["audit", "verify"]);
-    assert!(verified.status.success(), "{}", text(&verified.stderr));
-    let out = text(&verified.stdout);
+    let out = succeeded(&verified);
     assert!(
         out.contains("intact; the last ") && out.contains("events chained but not yet signed"),
         "{out}"
@@ -331,9 +303,9 @@ async fn a_fresh_install_verifies_in_its_first_minute(engine: Engine) {
     }
     store.close().await;
     let before = audit_rows(&db).await;
-    assert_eq!(before.0.len(), 2);
+    assert_eq!(before.pending.len(), 2);
     let verified = rempart(&db, &["audit", "verify"]);
-    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    succeeded(&verified);
     assert!(
         text(&verified.stdout).contains("2 recorded events are pending"),
         "{}",
@@ -341,8 +313,8 @@ async fn a_fresh_install_verifies_in_its_first_minute(engine: Engine) {
     );
     assert_eq!(audit_rows(&db).await, before, "audit verify wrote");
     let sealed = rempart(&db, &["audit", "seal-pending"]);
-    assert!(sealed.status.success(), "{}", text(&sealed.stderr));
-    assert!(audit_rows(&db).await.0.is_empty());
+    succeeded(&sealed);
+    assert!(audit_rows(&db).await.pending.is_empty());
 
     // The export signs a checkpoint over its last event.
     let key = rempart(&db, &["audit", "public-key"]);
@@ -352,15 +324,14 @@ async fn a_fresh_install_verifies_in_its_first_minute(engine: Engine) {
         &db,
         &["audit", "export", "--output", file.to_str().unwrap()],
     );
-    assert!(exported.status.success(), "{}", text(&exported.stderr));
+    succeeded(&exported);
     let ok = Command::new(BIN)
         .args(["audit", "verify", "--strict", "--export"])
         .arg(&file)
         .args(["--public-key", &key])
         .output()
         .unwrap();
-    assert!(ok.status.success(), "{}", text(&ok.stderr));
-    let report = text(&ok.stdout);
+    let report = succeeded(&ok);
     assert!(report.starts_with("intact\n"), "{report}");
     // Its last checkpoint, trusted by a later verification.
     let trusted = report
@@ -370,34 +341,16 @@ async fn a_fresh_install_verifies_in_its_first_minute(engine: Engine) {
         .unwrap()
         .to_owned();
     let again = rempart(&db, &["audit", "verify", "--trusted-checkpoint", &trusted]);
-    assert!(again.status.success(), "{}", text(&again.stderr));
+    succeeded(&again);
     let wrong = format!("{}:{}", trusted.split(':').next().unwrap(), "00".repeat(32));
     let refused = rempart(&db, &["audit", "verify", "--trusted-checkpoint", &wrong]);
-    assert!(!refused.status.success());
-    assert!(
-        text(&refused.stderr).contains("first bad seq"),
-        "{}",
-        text(&refused.stderr)
-    );
+    let message = failed(&refused);
+    assert!(message.contains("first bad seq"), "{message}");
 
     // --since past the end is an error.
-    let past = rempart(
-        &db,
-        &[
-            "audit",
-            "export",
-            "--since",
-            "100000",
-            "--output",
-            file.to_str().unwrap(),
-        ],
-    );
-    assert!(!past.status.success());
-    assert!(
-        text(&past.stderr).contains("the audit log ends at event"),
-        "{}",
-        text(&past.stderr)
-    );
+    let past = export_since(&db, "100000", &file);
+    let message = failed(&past);
+    assert!(message.contains("the audit log ends at event"), "{message}");
 }
 
 rempart_testkit::both_engines!(a_fresh_install_verifies_in_its_first_minute);

@@ -113,17 +113,26 @@ fn credential_in(lines: &[String]) -> Option<String> {
         .map(|path| rempart_testkit::replica::credential_file(Path::new(path)))
 }
 
-/// Runs `rempart args` with its configuration under `home` and `stdin` as
-/// its input; what it did.
-fn run(home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = rempart()
-        .args(args)
-        .env("XDG_CONFIG_HOME", home)
-        .stdin(Stdio::piped())
+/// What `cmd` wrote to standard error, once it has failed.
+fn refused(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    stderr(&out)
+}
+
+/// `cmd` with its standard streams piped, started.
+fn spawn_piped(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `rempart args` with its configuration under `home` and `stdin` as
+/// its input; what it did.
+fn run(home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = spawn_piped(rempart().args(args).env("XDG_CONFIG_HOME", home));
     let mut input = child.stdin.take().unwrap();
     input.write_all(stdin.as_bytes()).unwrap();
     drop(input);
@@ -205,13 +214,11 @@ fn first_start_prints_a_credential_once_and_second_start_reuses_everything() {
 #[test]
 fn a_public_address_without_tls_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let out = rempart()
-        .args(["serve", "--listen", "0.0.0.0:8799", "--data-dir"])
-        .arg(dir.path().join("d"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(
+        rempart()
+            .args(["serve", "--listen", "0.0.0.0:8799", "--data-dir"])
+            .arg(dir.path().join("d")),
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains("without TLS") && stderr.contains("behind_tls_proxy"),
@@ -223,32 +230,28 @@ fn a_public_address_without_tls_is_refused() {
 #[test]
 fn a_bad_audit_sink_is_refused_before_anything_is_created() {
     let dir = tempfile::tempdir().unwrap();
-    let out = rempart()
-        .args(["serve", "--data-dir"])
-        .arg(dir.path().join("d"))
-        .env("REMPART_AUDIT_SHIP_URL", "http://audit.example.com/ingest")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(
+        rempart()
+            .args(["serve", "--data-dir"])
+            .arg(dir.path().join("d"))
+            .env("REMPART_AUDIT_SHIP_URL", "http://audit.example.com/ingest"),
+    );
     assert!(
         stderr.contains("audit.ship_url") && stderr.contains("https"),
         "{stderr}"
     );
     assert!(!dir.path().join("d").exists(), "nothing was created");
 
-    let out = rempart()
-        .args(["serve", "--data-dir"])
-        .arg(dir.path().join("d"))
-        .env("REMPART_AUDIT_SHIP_URL", "https://audit.example.com/ingest")
-        .env(
-            "REMPART_AUDIT_SHIP_AUTH_HEADER_FILE",
-            dir.path().join("missing-token"),
-        )
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(
+        rempart()
+            .args(["serve", "--data-dir"])
+            .arg(dir.path().join("d"))
+            .env("REMPART_AUDIT_SHIP_URL", "https://audit.example.com/ingest")
+            .env(
+                "REMPART_AUDIT_SHIP_AUTH_HEADER_FILE",
+                dir.path().join("missing-token"),
+            ),
+    );
     assert!(stderr.contains("token file"), "{stderr}");
     assert!(!dir.path().join("d").exists(), "nothing was created");
 }
@@ -289,13 +292,11 @@ fn configuration_errors_name_the_key() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("listen = \"127.0.0.1:8700\""), "{shown}");
 
-    let out = rempart()
-        .args(["config", "check"])
-        .env("REMPART_SERVER_LISTN", "127.0.0.1:1")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(
+        rempart()
+            .args(["config", "check"])
+            .env("REMPART_SERVER_LISTN", "127.0.0.1:1"),
+    );
     assert!(
         stderr.contains(
             "REMPART_SERVER_LISTN is not a known variable; did you mean REMPART_SERVER_LISTEN?"
@@ -336,16 +337,11 @@ fn a_missing_data_dir_is_created_first_whatever_the_database(engine: Engine) {
 
 #[test]
 fn an_unreachable_database_is_a_clear_error() {
-    let out = rempart()
-        .args([
-            "migrate",
-            "--database-url",
-            "postgres://rempart:hunter2@127.0.0.1:1/rempart",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(rempart().args([
+        "migrate",
+        "--database-url",
+        "postgres://rempart:hunter2@127.0.0.1:1/rempart",
+    ]));
     assert!(stderr.contains("cannot reach the database"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
@@ -393,25 +389,12 @@ fn schema_newer_than_the_binary_is_refused(engine: Engine) {
         }
         assert!(before.found > 0);
     });
-    let out = rempart()
-        .args(["migrate", "--database-url", &db.url])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused(rempart().args(["migrate", "--database-url", &db.url]));
     assert!(stderr.contains("newer than this binary"), "{stderr}");
     drop(runtime);
 }
 
-#[test]
-fn schema_newer_than_the_binary_is_refused_sqlite() {
-    schema_newer_than_the_binary_is_refused(Engine::Sqlite);
-}
-
-#[test]
-fn schema_newer_than_the_binary_is_refused_postgres() {
-    schema_newer_than_the_binary_is_refused(Engine::Postgres);
-}
+rempart_testkit::both_engines!(blocking: schema_newer_than_the_binary_is_refused);
 
 async fn cli_administration(engine: Engine) {
     let Some(server) = TestServer::start(engine).await else {
@@ -534,23 +517,20 @@ async fn identity_from_the_cli(engine: Engine) {
 
     // Alice logs in: password, TOTP enrolment (the URI is read from the
     // CLI's output, the code computed like an authenticator app would).
-    let mut login = rempart()
-        .args([
-            "login",
-            "--user",
-            "alice@example.com",
-            "--stdin",
-            "--profile",
-            "alice",
-            "--server",
-            &url,
-        ])
-        .env("XDG_CONFIG_HOME", home.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut login = spawn_piped(
+        rempart()
+            .args([
+                "login",
+                "--user",
+                "alice@example.com",
+                "--stdin",
+                "--profile",
+                "alice",
+                "--server",
+                &url,
+            ])
+            .env("XDG_CONFIG_HOME", home.path()),
+    );
     let mut stdin = login.stdin.take().unwrap();
     writeln!(stdin, "{PASSWORD}").unwrap();
     let mut lines = BufReader::new(login.stdout.take().unwrap()).lines();
@@ -645,12 +625,4 @@ async fn identity_from_the_cli(engine: Engine) {
 
 rempart_testkit::both_engines!(identity_from_the_cli);
 
-#[test]
-fn a_missing_data_dir_is_created_first_whatever_the_database_sqlite() {
-    a_missing_data_dir_is_created_first_whatever_the_database(Engine::Sqlite);
-}
-
-#[test]
-fn a_missing_data_dir_is_created_first_whatever_the_database_postgres() {
-    a_missing_data_dir_is_created_first_whatever_the_database(Engine::Postgres);
-}
+rempart_testkit::both_engines!(blocking: a_missing_data_dir_is_created_first_whatever_the_database);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rempart_testkit::http::{Api, Http as _, staff};
+use rempart_testkit::http::{Api, Http as _};
 use rempart_testkit::replica::Replica;
 use rempart_testkit::{Engine, PASSWORD, TestDatabase};
 use reqwest::Method;
@@ -62,9 +62,7 @@ async fn revocation_reaches_every_replica_at_once() {
     assert_eq!(b.get(secret, "/api/v1/tenants").await.status, 401);
 
     // A session opened on A, used on B, ended on A: refused on B.
-    a.post(&admin, "/api/v1/users", &staff("carol"))
-        .await
-        .expect(201);
+    a.new_staff(&admin, "carol").await;
     let login = |replica: &Replica| {
         let answer = replica.login("carol", PASSWORD);
         async move {

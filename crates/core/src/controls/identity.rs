@@ -251,14 +251,7 @@ struct SeparationOfDuties;
 #[async_trait]
 impl ControlCheck for SeparationOfDuties {
     async fn run(&self, core: &Rempart, now: OffsetDateTime) -> Result<Finding, ServiceError> {
-        let rules = core
-            .identity
-            .config
-            .sod_rules()
-            .map_err(|message| ServiceError::Invalid {
-                field: "identity.separation_of_duties",
-                message,
-            })?;
+        let rules = core.sod_rules()?;
         let accounts = accounts_with_grants(core, AccountFilter::All).await?;
         let mut findings = Vec::new();
         for (account, grants) in accounts

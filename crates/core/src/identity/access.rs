@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::administrators::Removal;
 use super::authorize_naming;
+use super::config::SodRule;
 use super::login::SessionView;
 use crate::kernel::actor::{Actor, Credential};
 use crate::kernel::context::RequestContext;
@@ -387,6 +388,17 @@ impl Rempart {
             .map(|message| ("separation-of-duties", message)))
     }
 
+    /// The configured separation-of-duty rules.
+    pub(crate) fn sod_rules(&self) -> Result<Vec<SodRule>, ServiceError> {
+        self.identity
+            .config
+            .sod_rules()
+            .map_err(|message| ServiceError::Invalid {
+                field: "identity.separation_of_duties",
+                message,
+            })
+    }
+
     /// The separation-of-duty rule that holding `held` and being granted
     /// `wanted` would break, as a message.
     fn sod_conflict(
@@ -395,14 +407,7 @@ impl Rempart {
         wanted: &RoleName,
         now: OffsetDateTime,
     ) -> Result<Option<String>, ServiceError> {
-        let rules = self
-            .identity
-            .config
-            .sod_rules()
-            .map_err(|message| ServiceError::Invalid {
-                field: "identity.separation_of_duties",
-                message,
-            })?;
+        let rules = self.sod_rules()?;
         for grant in held.iter().filter(|g| g.grant.is_active(now)) {
             if let Some(rule) = rules.iter().find(|r| r.forbids(&grant.grant.role, wanted)) {
                 return Ok(Some(format!(

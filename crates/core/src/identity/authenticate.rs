@@ -126,21 +126,10 @@ impl Rempart {
             Some(t) if t.expires_at.is_some_and(|at| now >= at) => Some("the token expired"),
             Some(_) => None,
         };
-        let principal = match (&found, refused) {
-            (Some(t), None) => tx.principal(t.principal).await?,
-            _ => None,
-        };
-        let (Some(token_record), Some(principal)) = (found, principal) else {
-            drop(tx);
-            let call = Call::new(Caller::Anonymous, ctx, Action::AuthToken);
-            let reason = refused.unwrap_or("the token's holder no longer exists");
-            self.kernel
-                .record_refusal(call, Outcome::Denied, reason)
-                .await?;
-            return Err(ServiceError::Unauthenticated);
-        };
-        let mut tx = self
-            .admit_holder(tx, ctx, now, &principal, Action::AuthToken)
+        let found = found.map(|t| (t.principal, t));
+        let gone = "the token's holder no longer exists";
+        let (mut tx, token_record, principal) = self
+            .admit_credential(tx, ctx, Action::AuthToken, found, refused, gone)
             .await?;
         let grants = tx.grants_of(principal.id).await?;
         let grants = match self

@@ -47,14 +47,7 @@ pub struct LoginStep {
     pub expires_at: OffsetDateTime,
 }
 
-impl std::fmt::Debug for LoginStep {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginStep")
-            .field("session_id", &self.session_id)
-            .field("stage", &self.stage)
-            .finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(LoginStep { session_id, stage });
 
 /// A session as its holder (or an administrator) sees it.
 #[derive(Debug, Clone)]
@@ -305,7 +298,9 @@ impl Rempart {
         let now = gate.now();
         self.count_failure(gate.tx(), now, throttle).await?;
         if let Some(key) = source_key(gate.ctx()) {
-            self.count_source_failure(gate.tx(), now, &key).await?;
+            let limit = self.identity.config.source_attempts;
+            self.count_toward_lockout(gate.tx(), now, &key, limit)
+                .await?;
         }
         gate.details(Details::reason(reason));
         self.lockout_events(&mut gate, throttle, target).await?;
@@ -401,12 +396,7 @@ impl Rempart {
             .await?;
         let target = Target::Session(record.id);
         let call = Call::by(&actor, ctx, Action::LoginSecondFactor).on(target.clone());
-        let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
-        let Some(account) = gate.read().principal(actor.principal).await? else {
-            return Err(ServiceError::Unauthenticated);
-        };
-        gate.in_tenant(account.tenant);
-        let mut gate = self.unless_locked(gate, &account).await?;
+        let (mut gate, account) = self.factor_gate(call, actor.principal).await?;
         let text = code.expose_secret().trim();
         let throttle = self.account_key(&account);
         let method = match self.check_code(&mut gate, actor.principal, text).await? {
@@ -428,14 +418,50 @@ impl Rempart {
         } else {
             SessionStage::Full
         };
+        let details = Details::field("method", method);
+        self.factor_passed(gate, session, &record, stage, &throttle, details)
+            .await
+    }
+
+    /// The write gate of a second-factor step (`call`, on the session) for
+    /// the account `principal` holds: opened for the credential the step
+    /// checks, in the account's tenant, and refused while the account is
+    /// locked out.
+    pub(super) async fn factor_gate<'a>(
+        &'a self,
+        call: Call<'a>,
+        principal: PrincipalId,
+    ) -> Result<(Gate<'a, Write, Cleared>, PrincipalRecord), ServiceError> {
+        let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
+        let Some(account) = gate.read().principal(principal).await? else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        gate.in_tenant(account.tenant);
+        let gate = self.unless_locked(gate, &account).await?;
+        Ok((gate, account))
+    }
+
+    /// A second factor passed: the session `record` moves to `stage`, the
+    /// account's failure counter (`throttle`) is cleared, and the step is
+    /// recorded with `details`.
+    pub(super) async fn factor_passed(
+        &self,
+        mut gate: Gate<'_, Write, Cleared>,
+        session: &SecretString,
+        record: &SessionRecord,
+        stage: SessionStage,
+        throttle: &str,
+        details: Details,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = gate.now();
         gate.tx().update_session(record.id, stage, now, now).await?;
-        gate.tx().clear_throttle(&throttle).await?;
-        gate.details(Details::field("method", method));
+        gate.tx().clear_throttle(throttle).await?;
+        gate.details(details);
         gate.commit().await?;
         Ok(LoginStep {
             session: session.clone(),
             session_id: record.id,
-            principal: actor.principal,
+            principal: record.principal,
             stage,
             expires_at: record.expires_at,
         })
@@ -717,17 +743,9 @@ impl Rempart {
         self.count_toward_lockout(tx, now, key, limit).await
     }
 
-    /// The same for a source address, with its own limit.
-    async fn count_source_failure(
-        &self,
-        tx: &mut dyn Tx,
-        now: OffsetDateTime,
-        key: &str,
-    ) -> Result<(), ServiceError> {
-        let limit = self.identity.config.source_attempts;
-        self.count_toward_lockout(tx, now, key, limit).await
-    }
-
+    /// Counts a failed attempt under `key` (an account's login name, or a
+    /// source address), and locks it once `limit` attempts fail within the
+    /// window (escalating).
     async fn count_toward_lockout(
         &self,
         tx: &mut dyn Tx,
@@ -805,21 +823,10 @@ impl Rempart {
             Some(s) if now - s.last_seen_at >= idle => Some("the session was idle too long"),
             Some(_) => None,
         };
-        let principal = match (&found, refused) {
-            (Some(s), None) => tx.principal(s.principal).await?,
-            _ => None,
-        };
-        let (Some(session), Some(principal)) = (found, principal) else {
-            drop(tx);
-            let call = Call::new(Caller::Anonymous, ctx, Action::AuthSession);
-            let reason = refused.unwrap_or("the session's holder no longer exists");
-            self.kernel
-                .record_refusal(call, Outcome::Denied, reason)
-                .await?;
-            return Err(ServiceError::Unauthenticated);
-        };
-        let mut tx = self
-            .admit_holder(tx, ctx, now, &principal, Action::AuthSession)
+        let found = found.map(|s| (s.principal, s));
+        let gone = "the session's holder no longer exists";
+        let (mut tx, session, principal) = self
+            .admit_credential(tx, ctx, Action::AuthSession, found, refused, gone)
             .await?;
         if !stages.contains(&session.stage) {
             return Err(ServiceError::from(IdentityError::LoginIncomplete {

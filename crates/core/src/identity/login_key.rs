@@ -53,11 +53,7 @@ pub struct LoginKey {
     check: String,
 }
 
-impl std::fmt::Debug for LoginKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginKey").finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(LoginKey {});
 
 impl LoginKey {
     fn from_bytes(bytes: &[u8]) -> Self {

@@ -27,13 +27,18 @@ impl Identity {
     /// Refuses hashing parameters below OWASP's minimum.
     pub fn new(config: IdentityConfig, policy: PasswordPolicy) -> Result<Self, PasswordError> {
         let hasher = PasswordHasher::new(config.hash_params(), config.hash_concurrency, false)?;
-        Ok(Self {
+        Ok(Self::with_hasher(config, policy, hasher))
+    }
+
+    /// No admin allow-list and a fresh login key, until configured.
+    fn with_hasher(config: IdentityConfig, policy: PasswordPolicy, hasher: PasswordHasher) -> Self {
+        Self {
             config,
             policy,
             hasher,
             admin_sources: None,
             login_key: LoginKey::ephemeral(),
-        })
+        }
     }
 
     /// Cheap hashing, for tests only.
@@ -58,13 +63,7 @@ impl Identity {
         params: HashParams,
     ) -> Result<Self, PasswordError> {
         let hasher = PasswordHasher::new(params, 4, true)?;
-        Ok(Self {
-            config,
-            policy,
-            hasher,
-            admin_sources: None,
-            login_key: LoginKey::ephemeral(),
-        })
+        Ok(Self::with_hasher(config, policy, hasher))
     }
 
     /// Staff may log in and use their credentials only from these sources

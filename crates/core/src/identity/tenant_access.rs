@@ -4,7 +4,7 @@
 //! and whether they must use a second factor.
 
 use rempart_model::password_policy::PasswordPolicy;
-use rempart_model::{Action, AllowList, Outcome, Permission, Scope, TenantId};
+use rempart_model::{Action, AllowList, Outcome, Permission, PrincipalId, Scope, TenantId};
 use rempart_store::{AccountKind, PasswordRecord, PrincipalRecord, ReadTx, TenantAccessRecord};
 use time::OffsetDateTime;
 
@@ -213,7 +213,7 @@ impl Rempart {
     pub(crate) async fn policy_of(
         &self,
         tx: &mut dyn ReadTx,
-        principal: rempart_model::PrincipalId,
+        principal: PrincipalId,
     ) -> Result<PasswordPolicy, ServiceError> {
         match tx.principal(principal).await? {
             Some(account) => Ok(self.policy_with(&self.access_of(tx, &account).await?)),
@@ -239,23 +239,40 @@ impl Rempart {
     }
 
     /// Admits the holder of a credential being used (`action`: a token or
-    /// a session): active, and the request's source on the account's
-    /// allow-list. A refusal ends the read transaction `tx`, is recorded
-    /// with its reason (by the kernel, at its clock's time, naming the
-    /// holder as the caller), and is returned; otherwise `tx` is handed
-    /// back.
-    pub(crate) async fn admit_holder(
+    /// a session), looked up by its hash in the read transaction `tx`:
+    /// `found` is the credential with its holder's id, `refused` why it may
+    /// not be used if it may not. The credential is refused when it is not
+    /// found, refused, or its holder no longer exists (`gone`), the caller
+    /// then being anonymous; the holder when the account is not active or
+    /// the request's source is not on its allow-list, the caller then being
+    /// the holder. A refusal ends `tx`, is recorded with its reason (by the
+    /// kernel, at its clock's time), and is returned; otherwise `tx` is
+    /// handed back with the credential and its holder.
+    pub(crate) async fn admit_credential<C>(
         &self,
         mut tx: Box<dyn ReadTx>,
         ctx: &RequestContext,
-        _now: OffsetDateTime,
-        principal: &PrincipalRecord,
         action: Action,
-    ) -> Result<Box<dyn ReadTx>, ServiceError> {
+        found: Option<(PrincipalId, C)>,
+        refused: Option<&str>,
+        gone: &str,
+    ) -> Result<(Box<dyn ReadTx>, C, PrincipalRecord), ServiceError> {
+        let holder = match (&found, refused) {
+            (Some((id, _)), None) => tx.principal(*id).await?,
+            _ => None,
+        };
+        let (Some((_, credential)), Some(principal)) = (found, holder) else {
+            drop(tx);
+            let call = Call::new(Caller::Anonymous, ctx, action);
+            self.kernel
+                .record_refusal(call, Outcome::Denied, refused.unwrap_or(gone))
+                .await?;
+            return Err(ServiceError::Unauthenticated);
+        };
         let refused = if principal.state == rempart_store::PrincipalState::Active {
-            let access = self.access_of(tx.as_mut(), principal).await?;
-            if self.source_allowed(principal, &access, ctx) {
-                return Ok(tx);
+            let access = self.access_of(tx.as_mut(), &principal).await?;
+            if self.source_allowed(&principal, &access, ctx) {
+                return Ok((tx, credential, principal));
             }
             (
                 "source outside the account's allow-list",

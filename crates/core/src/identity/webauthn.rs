@@ -18,6 +18,7 @@ use rempart_store::{
     WebauthnCredentialRecord,
 };
 use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
@@ -413,14 +414,7 @@ impl Rempart {
         ctx: &RequestContext,
         session: &SecretString,
     ) -> Result<WebauthnChallenge<RequestChallengeResponse>, ServiceError> {
-        let webauthn = self.webauthn()?;
-        let (actor, record) = self
-            .authenticate_session(
-                ctx,
-                session,
-                &[SessionStage::SecondFactor, SessionStage::Full],
-            )
-            .await?;
+        let (webauthn, actor, record) = self.authentication_session(ctx, session).await?;
         let target = Target::Session(record.id);
         let mut tx = self.kernel.read().await?;
         let account = tx.principal(actor.principal).await?;
@@ -458,22 +452,10 @@ impl Rempart {
         ceremony: Uuid,
         assertion: &PublicKeyCredential,
     ) -> Result<LoginStep, ServiceError> {
-        let webauthn = self.webauthn()?;
-        let (actor, record) = self
-            .authenticate_session(
-                ctx,
-                session,
-                &[SessionStage::SecondFactor, SessionStage::Full],
-            )
-            .await?;
+        let (webauthn, actor, record) = self.authentication_session(ctx, session).await?;
         let target = Target::Session(record.id);
         let call = Call::by(&actor, ctx, Action::Webauthn).on(target.clone());
-        let mut gate = self.kernel.write(call).await?.clear(Clearance::Credential);
-        let Some(account) = gate.read().principal(actor.principal).await? else {
-            return Err(ServiceError::Unauthenticated);
-        };
-        gate.in_tenant(account.tenant);
-        let mut gate = self.unless_locked(gate, &account).await?;
+        let (mut gate, account) = self.factor_gate(call, actor.principal).await?;
         let throttle = self.account_key(&account);
         let taken = gate
             .tx()
@@ -484,7 +466,12 @@ impl Rempart {
                 CeremonyKind::Authentication,
             )
             .await?;
-        let verdict = asserted(&webauthn, taken, gate.now(), assertion);
+        // What the assertion proves, or why it proves nothing.
+        let verdict = open_state(taken, gate.now()).and_then(|state: PasskeyAuthentication| {
+            webauthn
+                .finish_passkey_authentication(assertion, &state)
+                .map_err(|e| assertion_refusal(&e))
+        });
         let outcome = match verdict {
             Err(reason) => Err(reason),
             Ok(result) => use_credential(&mut gate, actor.principal, &result).await?,
@@ -517,18 +504,37 @@ impl Rempart {
             } else {
                 SessionStage::Full
             };
-        gate.tx().update_session(record.id, stage, now, now).await?;
-        gate.tx().clear_throttle(&throttle).await?;
         details.insert("credential".to_owned(), credential.to_string().into());
-        gate.details(Details::new(&details));
-        gate.commit().await?;
-        Ok(LoginStep {
-            session: session.clone(),
-            session_id: record.id,
-            principal: actor.principal,
-            stage,
-            expires_at: record.expires_at,
-        })
+        let details = Details::new(&details);
+        self.factor_passed(gate, session, &record, stage, &throttle, details)
+            .await
+    }
+
+    /// What a WebAuthn authentication step starts from: the relying party,
+    /// and the session (waiting for its second factor, or logged in for a
+    /// step-up) with its caller.
+    async fn authentication_session(
+        &self,
+        ctx: &RequestContext,
+        session: &SecretString,
+    ) -> Result<(Webauthn, Actor, SessionRecord), ServiceError> {
+        let webauthn = self.webauthn()?;
+        let stages = [SessionStage::SecondFactor, SessionStage::Full];
+        let (actor, record) = self.authenticate_session(ctx, session, &stages).await?;
+        Ok((webauthn, actor, record))
+    }
+}
+
+/// The state a ceremony stored when it was opened, if it is still open
+/// (not used, not expired); why not otherwise.
+fn open_state<S: DeserializeOwned>(
+    taken: Option<WebauthnCeremonyRecord>,
+    now: OffsetDateTime,
+) -> Result<S, String> {
+    match taken {
+        Some(c) if c.expires_at > now => serde_json::from_str(&c.state)
+            .map_err(|e| format!("the ceremony's stored state is unreadable: {e}")),
+        _ => Err(UNKNOWN_CEREMONY.to_owned()),
     }
 }
 
@@ -539,36 +545,10 @@ fn registered(
     now: OffsetDateTime,
     credential: &RegisterPublicKeyCredential,
 ) -> Result<Passkey, String> {
-    match taken {
-        None => Err(UNKNOWN_CEREMONY.to_owned()),
-        Some(c) if c.expires_at <= now => Err(UNKNOWN_CEREMONY.to_owned()),
-        Some(c) => match serde_json::from_str::<PasskeyRegistration>(&c.state) {
-            Err(e) => Err(format!("the ceremony's stored state is unreadable: {e}")),
-            Ok(state) => webauthn
-                .finish_passkey_registration(credential, &state)
-                .map_err(|e| format!("the registration is refused: {e}")),
-        },
-    }
-}
-
-/// What an authentication ceremony's assertion proves, or why it proves
-/// nothing.
-fn asserted(
-    webauthn: &Webauthn,
-    taken: Option<WebauthnCeremonyRecord>,
-    now: OffsetDateTime,
-    assertion: &PublicKeyCredential,
-) -> Result<AuthenticationResult, String> {
-    match taken {
-        None => Err(UNKNOWN_CEREMONY.to_owned()),
-        Some(c) if c.expires_at <= now => Err(UNKNOWN_CEREMONY.to_owned()),
-        Some(c) => match serde_json::from_str::<PasskeyAuthentication>(&c.state) {
-            Err(e) => Err(format!("the ceremony's stored state is unreadable: {e}")),
-            Ok(state) => webauthn
-                .finish_passkey_authentication(assertion, &state)
-                .map_err(|e| assertion_refusal(&e)),
-        },
-    }
+    let state: PasskeyRegistration = open_state(taken, now)?;
+    webauthn
+        .finish_passkey_registration(credential, &state)
+        .map_err(|e| format!("the registration is refused: {e}"))
 }
 
 /// Records the use of the account's credential an assertion names (its

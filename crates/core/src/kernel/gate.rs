@@ -119,6 +119,20 @@ impl<'a> Call<'a> {
         self.tenant = tenant;
         self
     }
+
+    /// The event that records this call with `outcome` (and `details`),
+    /// and the request it came in.
+    fn into_event(self, outcome: Outcome, details: Option<Details>) -> (RequestContext, Draft) {
+        let mut draft =
+            Draft::new(self.caller.audit_name(), self.action, outcome).in_tenant(self.tenant);
+        if let Some(target) = self.target {
+            draft = draft.target(target);
+        }
+        if let Some(details) = details {
+            draft = draft.details(details);
+        }
+        (self.ctx, draft)
+    }
 }
 
 /// Why a call with no authorization check may write.
@@ -214,16 +228,9 @@ impl Kernel {
         reason: &str,
     ) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let draft = Draft::new(call.caller.audit_name(), call.action, outcome)
-            .in_tenant(call.tenant)
-            .details(Details::reason(reason));
-        let draft = match call.target {
-            Some(target) => draft.target(target),
-            None => draft,
-        };
+        let (ctx, draft) = call.into_event(outcome, Some(Details::reason(reason)));
         let mut tx = self.store.begin().await?;
-        self.append_audit(tx.as_mut(), &call.ctx, now, draft)
-            .await?;
+        self.append_audit(tx.as_mut(), &ctx, now, draft).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -388,15 +395,7 @@ impl<'a, M> Gate<'a, M, Cleared> {
     /// own when it commits, in the same transaction, with `call`'s caller,
     /// context, action, target and tenant. A refusal records neither.
     pub fn also(&mut self, call: Call<'_>, outcome: Outcome, details: Option<Details>) {
-        let mut draft =
-            Draft::new(call.caller.audit_name(), call.action, outcome).in_tenant(call.tenant);
-        if let Some(target) = call.target {
-            draft = draft.target(target);
-        }
-        if let Some(details) = details {
-            draft = draft.details(details);
-        }
-        self.also.push((call.ctx, draft));
+        self.also.push(call.into_event(outcome, details));
     }
 
     /// Appends the event (outcome `success`) and commits: the change and
@@ -417,17 +416,8 @@ impl<'a, M> Gate<'a, M, Cleared> {
             also,
             ..
         } = self;
-        let mut draft =
-            Draft::new(call.caller.audit_name(), call.action, outcome).in_tenant(call.tenant);
-        if let Some(target) = call.target {
-            draft = draft.target(target);
-        }
-        if let Some(details) = details {
-            draft = draft.details(details);
-        }
-        kernel
-            .append_audit(tx.as_mut(), &call.ctx, now, draft)
-            .await?;
+        let (ctx, draft) = call.into_event(outcome, details);
+        kernel.append_audit(tx.as_mut(), &ctx, now, draft).await?;
         for (ctx, draft) in also {
             kernel.append_audit(tx.as_mut(), &ctx, now, draft).await?;
         }

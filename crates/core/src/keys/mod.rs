@@ -22,7 +22,7 @@ pub use crate::kernel::keyring::{
 
 use std::sync::Arc;
 
-use rempart_crypto::WrappedDataKey;
+use rempart_crypto::{Environment as KeyEnvironment, WrappedDataKey};
 use rempart_model::{Action, Environment, Outcome, Permission, Scope, Tenant, TenantId};
 use rempart_store::{DATA_KEY_ID_LEN, ReadTx};
 
@@ -194,13 +194,8 @@ impl Rempart {
         let now = gate.now();
         let env = key_environment(environment)?;
         let version = self
-            .kernel
-            .keys
-            .with_keyring(Keyring::status)?
-            .environments
-            .iter()
-            .find(|e| e.environment == env)
-            .map_or(1, |e| e.encryption_version.saturating_add(1));
+            .encryption_version(&env)?
+            .map_or(1, |v| v.saturating_add(1));
         gate.on(Target::Kek {
             environment: environment.clone(),
             version,
@@ -211,6 +206,14 @@ impl Rempart {
         let version = self.kernel.keys.change(|k| Ok(k.rotate(&env, now)?))?;
         gate.commit().await?;
         Ok(version)
+    }
+
+    /// The KEK version `env` encrypts under now; `None` if the keyring
+    /// has no KEK for it yet.
+    fn encryption_version(&self, env: &KeyEnvironment) -> Result<Option<u32>, ServiceError> {
+        let status = self.kernel.keys.with_keyring(Keyring::status)?;
+        let current = status.environments.iter().find(|e| e.environment == *env);
+        Ok(current.map(|e| e.encryption_version))
     }
 
     /// Re-wraps up to `limit` stored data keys of `environment` that are
@@ -235,19 +238,11 @@ impl Rempart {
             });
         }
         let env = key_environment(environment)?;
-        let version = self
-            .kernel
-            .keys
-            .with_keyring(Keyring::status)?
-            .environments
-            .into_iter()
-            .find(|e| e.environment == env)
-            .map(|e| e.encryption_version)
-            .ok_or_else(|| {
-                KeyError::from(CryptoError::UnknownEnvironment {
-                    environment: environment.to_string(),
-                })
-            })?;
+        let version = self.encryption_version(&env)?.ok_or_else(|| {
+            KeyError::from(CryptoError::UnknownEnvironment {
+                environment: environment.to_string(),
+            })
+        })?;
         let now = gate.now();
         let batch = gate
             .tx()

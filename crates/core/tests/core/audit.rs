@@ -10,6 +10,7 @@ use rempart_audit::{
     Ed25519Signer, Problem, PublicKey, Signer as _, verify_consistency, verify_export,
     verify_inclusion,
 };
+use rempart_core::audit::ExportSummary;
 use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::{Actor, Rempart, RequestContext, ServiceError};
 use rempart_model::{Environment, NewTenant, Role, Scope, Tenant};
@@ -18,7 +19,7 @@ use rempart_testkit::{Engine, both_engines};
 use time::Duration;
 use time::macros::datetime;
 
-use crate::support::{Fixture, context, new_tenant};
+use crate::support::{Fixture, assert_not_found, context, new_tenant};
 
 /// The log's signing key: a fixed test seed.
 fn signer() -> Ed25519Signer {
@@ -39,6 +40,25 @@ async fn fixture(engine: Engine) -> Option<Fixture> {
             .with_keys(rempart_testkit::test_keys(db.dir()))
     })
     .await
+}
+
+/// A search for every event.
+fn everything() -> AuditQuery {
+    AuditQuery {
+        limit: 1000,
+        ..AuditQuery::default()
+    }
+}
+
+/// Exports the log of `core` from event `from`, verified against
+/// `key()`: the export and its summary.
+async fn export_from(core: &Rempart, from: u64) -> (Vec<u8>, ExportSummary) {
+    let mut out = Vec::new();
+    let summary = core
+        .export_audit_log_from(&mut out, &key(), from)
+        .await
+        .unwrap();
+    (out, summary)
 }
 
 fn ctx() -> RequestContext {
@@ -140,19 +160,13 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
     assert_eq!(full.events, 7);
 
     // From event 6: anchored on the checkpoint of 4 events, so from 5.
-    let mut out = Vec::new();
-    let summary = f
-        .core
-        .export_audit_log_from(&mut out, &key(), 6)
-        .await
-        .unwrap();
+    let (out, summary) = export_from(&f.core, 6).await;
     assert_eq!((summary.first_seq, summary.events), (5, 3));
     let text = String::from_utf8(out.clone()).unwrap();
     assert!(
         text.lines()
             .nth(1)
-            .unwrap()
-            .starts_with("{\"type\":\"anchor\",\"size\":4,")
+            .is_some_and(|l| l.starts_with("{\"type\":\"anchor\",\"size\":4,"))
     );
     let report = verify_export(out.as_slice(), &key()).unwrap();
     assert_eq!(
@@ -184,12 +198,7 @@ async fn a_partial_export_verifies_offline_from_its_anchor(engine: Engine) {
 
     // From event 1, or before any checkpoint: a full export.
     for from in [0, 1, 4] {
-        let mut out = Vec::new();
-        let summary = f
-            .core
-            .export_audit_log_from(&mut out, &key(), from)
-            .await
-            .unwrap();
+        let (out, summary) = export_from(&f.core, from).await;
         assert_eq!((summary.first_seq, summary.events), (1, 7), "{from}");
         assert_eq!(verify_export(out.as_slice(), &key()).unwrap().events, 7);
     }
@@ -314,18 +323,16 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
     )
     .unwrap();
 
-    let err = f
-        .core
-        .audit_inclusion_proof(&auditor, &ctx(), globex_event, None)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
-    let err = f
-        .core
-        .audit_inclusion_proof(&auditor, &ctx(), 99_999, None)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
+    assert_not_found(
+        &f.core
+            .audit_inclusion_proof(&auditor, &ctx(), globex_event, None)
+            .await,
+    );
+    assert_not_found(
+        &f.core
+            .audit_inclusion_proof(&auditor, &ctx(), 99_999, None)
+            .await,
+    );
     // The refusal was recorded.
     let events = f.audit().await;
     assert!(
@@ -347,12 +354,11 @@ async fn proofs_verify_and_respect_tenant_scope(engine: Engine) {
         &consistency.path,
     )
     .unwrap();
-    let err = f
-        .core
-        .audit_consistency_proof(&auditor, &ctx(), 3, proof.checkpoint.size)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
+    assert_not_found(
+        &f.core
+            .audit_consistency_proof(&auditor, &ctx(), 3, proof.checkpoint.size)
+            .await,
+    );
 
     // The log with proofs and refusals appended still verifies.
     f.core.checkpoint_audit_if_due(true).await.unwrap();
@@ -369,14 +375,7 @@ async fn search_is_scoped_paginated_and_audited(engine: Engine) {
 
     let all = f
         .core
-        .search_audit(
-            &admin,
-            &ctx(),
-            AuditQuery {
-                limit: 1000,
-                ..AuditQuery::default()
-            },
-        )
+        .search_audit(&admin, &ctx(), everything())
         .await
         .unwrap();
     assert!(all.iter().any(|e| e.tenant.is_none()));
@@ -384,14 +383,7 @@ async fn search_is_scoped_paginated_and_audited(engine: Engine) {
 
     let mine = f
         .core
-        .search_audit(
-            &scoped,
-            &ctx(),
-            AuditQuery {
-                limit: 1000,
-                ..AuditQuery::default()
-            },
-        )
+        .search_audit(&scoped, &ctx(), everything())
         .await
         .unwrap();
     assert!(!mine.is_empty());
@@ -413,37 +405,27 @@ async fn search_is_scoped_paginated_and_audited(engine: Engine) {
     assert!(theirs.is_empty());
 
     // Filters and the seq cursor.
-    let creates = f
-        .core
-        .search_audit(
-            &admin,
-            &ctx(),
-            AuditQuery {
-                action: Some("tenant.create".into()),
-                outcome: Some("success".into()),
-                since: Some(datetime!(2026-11-27 09:00:02 UTC)),
-                limit: 2,
-                ..AuditQuery::default()
-            },
-        )
-        .await
-        .unwrap();
+    let request = ctx();
+    let search = |query| f.core.search_audit(&admin, &request, query);
+    let creates = search(AuditQuery {
+        action: Some("tenant.create".into()),
+        outcome: Some("success".into()),
+        since: Some(datetime!(2026-11-27 09:00:02 UTC)),
+        limit: 2,
+        ..AuditQuery::default()
+    })
+    .await
+    .unwrap();
     assert_eq!(creates.len(), 2);
     assert!(creates.iter().all(|e| e.action == "tenant.create"));
-    let next = f
-        .core
-        .search_audit(
-            &admin,
-            &ctx(),
-            AuditQuery {
-                action: Some("tenant.create".into()),
-                after_seq: creates[1].seq,
-                limit: 100,
-                ..AuditQuery::default()
-            },
-        )
-        .await
-        .unwrap();
+    let next = search(AuditQuery {
+        action: Some("tenant.create".into()),
+        after_seq: creates[1].seq,
+        limit: 100,
+        ..AuditQuery::default()
+    })
+    .await
+    .unwrap();
     assert_eq!(
         next.len(),
         2,
@@ -468,21 +450,6 @@ async fn search_is_scoped_paginated_and_audited(engine: Engine) {
 }
 
 /// The audit rows a verification must leave as they were.
-async fn audit_rows(
-    f: &Fixture,
-) -> (
-    Vec<rempart_store::PendingAuditRecord>,
-    Vec<rempart_store::AuditRecord>,
-    Vec<rempart_store::CheckpointRecord>,
-) {
-    let mut tx = f.store.begin().await.unwrap();
-    (
-        tx.audit_pending(10_000).await.unwrap(),
-        tx.audit_events(0, 10_000).await.unwrap(),
-        tx.audit_checkpoints(0, 10_000).await.unwrap(),
-    )
-}
-
 async fn verification_reads_only_and_reports_pending_events(engine: Engine) {
     let Some((f, _)) = populated(engine).await else {
         return;
@@ -497,12 +464,16 @@ async fn verification_reads_only_and_reports_pending_events(engine: Engine) {
             .await
             .unwrap();
     }
-    let before = audit_rows(&f).await;
-    assert_eq!(before.0.len(), 3);
+    let before = rempart_testkit::audit_rows(f.store.as_ref()).await;
+    assert_eq!(before.pending.len(), 3);
     let report = f.core.verify_audit_log(&key()).await.unwrap().unwrap();
     assert_eq!((report.events, report.unsigned_tail()), (7, 0));
     assert_eq!(f.core.pending_audit_events().await.unwrap(), 3);
-    assert_eq!(audit_rows(&f).await, before, "verification changed the log");
+    assert_eq!(
+        rempart_testkit::audit_rows(f.store.as_ref()).await,
+        before,
+        "verification changed the log"
+    );
 
     // Chaining them is an explicit, audited command.
     assert_eq!(f.core.seal_pending_audit().await.unwrap(), 3);
@@ -533,21 +504,12 @@ async fn an_export_signs_a_checkpoint_over_its_last_event(engine: Engine) {
 
     // Without a signer the export says so; with one it signs.
     let unsigned = Rempart::new(f.store.clone(), f.clock.clone());
-    let mut out = Vec::new();
-    let summary = unsigned
-        .export_audit_log_from(&mut out, &key(), 1)
-        .await
-        .unwrap();
+    let (_, summary) = export_from(&unsigned, 1).await;
     assert_eq!(
         (summary.unsigned_tail, summary.signed_checkpoint),
         (2, false)
     );
-    let mut out = Vec::new();
-    let summary = f
-        .core
-        .export_audit_log_from(&mut out, &key(), 1)
-        .await
-        .unwrap();
+    let (out, summary) = export_from(&f.core, 1).await;
     assert_eq!(
         (summary.unsigned_tail, summary.signed_checkpoint),
         (0, true)
@@ -600,19 +562,14 @@ async fn an_export_verifies_across_a_rotation_of_the_signing_key(engine: Engine)
         .create_tenant(&admin, &ctx(), tenant("Vandelay"))
         .await
         .unwrap();
-    let mut out = Vec::new();
-    let summary = rotated
-        .export_audit_log_from(&mut out, &key(), 1)
-        .await
-        .unwrap();
+    let (out, summary) = export_from(&rotated, 1).await;
     assert_eq!(summary.unsigned_tail, 0);
-    let text = String::from_utf8(out.clone()).unwrap();
-    assert!(
-        text.lines()
-            .nth(1)
-            .unwrap()
-            .starts_with("{\"type\":\"key\",")
-    );
+    let second = String::from_utf8(out.clone())
+        .unwrap()
+        .lines()
+        .nth(1)
+        .map(str::to_owned);
+    assert!(second.is_some_and(|l| l.starts_with("{\"type\":\"key\",")));
     // The first key alone verifies it, following the certificate.
     let report = verify_export(out.as_slice(), &key()).unwrap();
     assert_eq!(report.keys.len(), 2);

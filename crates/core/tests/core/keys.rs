@@ -63,10 +63,6 @@ fn ctx() -> RequestContext {
     context("req-keys", "192.0.2.9")
 }
 
-async fn audit(f: &Fixture) -> Vec<AuditRecord> {
-    f.audit().await
-}
-
 async fn admin(f: &Fixture) -> Actor {
     f.admin(&ctx()).await
 }
@@ -160,7 +156,7 @@ async fn tenants_are_enrolled_and_their_data_round_trips(engine: Engine) {
         .encrypt_for_tenant(&ctx(), acme.id, "vault:customers.email", b"c2/email", b"x")
         .await
         .unwrap();
-    let events = audit(&f).await;
+    let events = f.audit().await;
     assert_eq!(
         events
             .iter()
@@ -197,13 +193,13 @@ async fn production_data_does_not_open_with_development_keys(engine: Engine) {
         .await
         .unwrap();
 
+    let decrypt = |tenant: &Tenant, envelope| {
+        f.core
+            .decrypt_for_tenant(tenant.id, purpose, b"r", envelope)
+    };
     for (from, to, envelope) in [(&prod, &dev, &prod_envelope), (&dev, &prod, &dev_envelope)] {
         // Presented as the other environment's tenant: no key of its own.
-        let err = f
-            .core
-            .decrypt_for_tenant(to.id, purpose, b"r", envelope)
-            .await
-            .unwrap_err();
+        let err = decrypt(to, envelope).await.unwrap_err();
         assert_eq!(key_kind(&err), KeyErrorKind::Undecryptable, "{err}");
         // Even with the wrapped data key moved into the other environment's
         // tenant (a database-level attack), that environment's keys do not
@@ -218,11 +214,7 @@ async fn production_data_does_not_open_with_development_keys(engine: Engine) {
         stolen.environment = to.environment.clone();
         tx.insert_data_key(&stolen).await.unwrap();
         tx.commit().await.unwrap();
-        let err = f
-            .core
-            .decrypt_for_tenant(to.id, purpose, b"r", envelope)
-            .await
-            .unwrap_err();
+        let err = decrypt(to, envelope).await.unwrap_err();
         assert_eq!(key_kind(&err), KeyErrorKind::Undecryptable, "{err}");
         assert!(err.to_string().contains("bound to another"), "{err}");
         // Put things back for the other direction.
@@ -231,11 +223,7 @@ async fn production_data_does_not_open_with_development_keys(engine: Engine) {
         tx.insert_data_key(&original).await.unwrap();
         tx.insert_data_key(&theirs).await.unwrap();
         tx.commit().await.unwrap();
-        let plain = f
-            .core
-            .decrypt_for_tenant(from.id, purpose, b"r", envelope)
-            .await
-            .unwrap();
+        let plain = decrypt(from, envelope).await.unwrap();
         assert!(plain.ends_with(b" secret"));
     }
 }
@@ -259,14 +247,12 @@ async fn rotation_rewrap_and_retirement(engine: Engine) {
     assert_eq!(f.core.rotate_kek(&admin, &ctx(), &prod).await.unwrap(), 2);
 
     // Retiring version 1 is refused while data keys are still under it.
-    let before = audit(&f).await.len();
-    let err = f
-        .core
-        .retire_keks(&admin, &ctx(), &prod, 2)
-        .await
-        .unwrap_err();
+    let before = f.audit().await.len();
+    let request = ctx();
+    let retire = |below| f.core.retire_keks(&admin, &request, &prod, below);
+    let err = retire(2).await.unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Conflict, "{err}");
-    assert_eq!(audit(&f).await.len(), before);
+    assert_eq!(f.audit().await.len(), before);
 
     // Re-wrap in batches of 2 with the cursor; stop after the first batch
     // (an interruption), then start over: only what is left is done.
@@ -296,13 +282,9 @@ async fn rotation_rewrap_and_retirement(engine: Engine) {
     ));
 
     // Bad input: a version below the current minimum changes nothing.
-    let err = f
-        .core
-        .retire_keks(&admin, &ctx(), &prod, 0)
-        .await
-        .unwrap_err();
+    let err = retire(0).await.unwrap_err();
     assert_eq!(key_kind(&err), KeyErrorKind::Invalid, "{err}");
-    f.core.retire_keks(&admin, &ctx(), &prod, 2).await.unwrap();
+    retire(2).await.unwrap();
     let status = f.core.keys_status(&admin, &ctx()).await.unwrap();
     let env = status
         .keyring
@@ -322,7 +304,7 @@ async fn rotation_rewrap_and_retirement(engine: Engine) {
     let reloaded = KeyVault::load(location(&f), None).unwrap();
     let env = reloaded.with_keyring(rempart_crypto_status).unwrap();
     assert_eq!(env, (2, 2));
-    let actions: Vec<String> = audit(&f).await.into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = f.audit().await.into_iter().map(|e| e.action).collect();
     for a in ["keys.rotate", "keys.rewrap", "keys.retire"] {
         assert!(actions.iter().any(|x| x == a), "{a} not audited");
     }
@@ -400,7 +382,7 @@ async fn shredding_is_confirmed_audited_and_final(engine: Engine) {
     assert_eq!(keyring_file(&f), keyring_shredded);
     let listed = f.core.list_tenants(&admin, &ctx()).await.unwrap();
     assert_eq!(listed[0].shredded_at, Some(shredded_at));
-    let events = audit(&f).await;
+    let events = f.audit().await;
     let shreds: Vec<_> = events.iter().filter(|e| e.action == "keys.shred").collect();
     assert_eq!(shreds.len(), 2, "{shreds:?}");
     assert_eq!(shreds[0].tenant, Some(t.id.0));
@@ -441,12 +423,7 @@ async fn without_permission_nothing_changes(engine: Engine) {
         Err(ServiceError::Forbidden { .. })
     ));
     assert_eq!(keyring_file(&f), before);
-    let denied = audit(&f)
-        .await
-        .into_iter()
-        .filter(|e| e.outcome == "denied")
-        .count();
-    assert_eq!(denied, 3);
+    assert_eq!(f.count_events(|e| e.outcome == "denied").await, 3);
 }
 
 async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engine: Engine) {
@@ -491,7 +468,8 @@ async fn a_passphrase_keyring_starts_sealed_and_refuses_a_wrong_passphrase(engin
     try_tenant(&f, &admin, "Acme", Environment::production())
         .await
         .unwrap();
-    let outcomes: Vec<(String, String)> = audit(&f)
+    let outcomes: Vec<(String, String)> = f
+        .audit()
         .await
         .into_iter()
         .filter(|e| e.action == "keys.unseal")
@@ -728,7 +706,7 @@ async fn a_shredded_tenant_is_closed_for_good(engine: Engine) {
             .map(|e| e.seq)
             .unwrap()
     };
-    let events = audit(&f).await;
+    let events = f.audit().await;
     let (gone_event, kept_event) = (created(&events, &gone), created(&events, &kept));
     assert_eq!(data_keys_of(&f, gone.id).await, 2);
     // A token of the shredded tenant's user, to enrol with afterwards.
@@ -751,7 +729,7 @@ async fn a_shredded_tenant_is_closed_for_good(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(data_keys_of(&f, gone.id).await, 0);
-    let before = audit(&f).await.len();
+    let before = f.audit().await.len();
     f.clock.advance(Duration::minutes(1));
 
     // Gone, each of them, and each recorded as a refusal in the tenant.
@@ -817,7 +795,7 @@ async fn a_shredded_tenant_is_closed_for_good(engine: Engine) {
     for err in &attempts {
         assert_eq!(gone_at(err, id), at);
     }
-    let events = audit(&f).await;
+    let events = f.audit().await;
     let refused: Vec<_> = events[before..]
         .iter()
         .filter(|e| e.outcome == "denied" && e.tenant == Some(id.0))
@@ -864,7 +842,7 @@ async fn a_shredded_tenant_is_closed_for_good(engine: Engine) {
     // The log, chained and signed over ciphertext, still verifies.
     f.clock.advance(Duration::minutes(1));
     core.checkpoint_audit_if_due(true).await.unwrap();
-    let last = audit(&f).await.last().unwrap().seq;
+    let last = f.audit().await.last().unwrap().seq;
     let key = Ed25519Signer::from_seed(&[5; 32]).unwrap().public_key();
     let report = core.verify_audit_log(&key).await.unwrap().unwrap();
     assert_eq!(report.events, last);

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use time::Duration;
 use time::macros::datetime;
 
-use crate::support::{Fixture, context, new_tenant};
+use crate::support::{Fixture, context, domain_err, new_tenant};
 use rempart_core::identity::error::IdentityError;
 use rempart_core::tenants::error::TenantError;
 
@@ -121,16 +121,10 @@ async fn a_failure_leaves_neither_change_nor_event(engine: Engine) {
 
     let mut duplicate = acme();
     duplicate.name = TenantName::parse("ACME").unwrap();
-    let err = f
-        .core
-        .create_tenant(&admin, &ctx(), duplicate)
-        .await
-        .unwrap_err();
+    let err = f.core.create_tenant(&admin, &ctx(), duplicate).await;
+    let taken = domain_err::<TenantError, _>(&err);
     assert!(
-        matches!(
-            err.domain::<TenantError>(),
-            Some(TenantError::NameTaken { .. })
-        ),
+        matches!(taken, Some(TenantError::NameTaken { .. })),
         "{err:?}"
     );
 
@@ -215,15 +209,11 @@ async fn an_expired_bootstrap_credential_is_refused(engine: Engine) {
         panic!("issued");
     };
     f.clock.advance(Duration::hours(24));
-    let err = f
-        .core
-        .exchange_bootstrap(
-            &ctx(),
-            &credential,
-            PrincipalName::parse("a@example.com").unwrap(),
-        )
-        .await
-        .unwrap_err();
+    let exchange = async |credential: &SecretString| {
+        let name = PrincipalName::parse("a@example.com").unwrap();
+        f.core.exchange_bootstrap(&ctx(), credential, name).await
+    };
+    let err = exchange(&credential).await.unwrap_err();
     assert!(matches!(
         err.domain::<IdentityError>(),
         Some(IdentityError::BootstrapRefused(BootstrapRefusal::Expired))
@@ -241,14 +231,7 @@ async fn an_expired_bootstrap_credential_is_refused(engine: Engine) {
     else {
         panic!("reissued");
     };
-    f.core
-        .exchange_bootstrap(
-            &ctx(),
-            &credential,
-            PrincipalName::parse("a@example.com").unwrap(),
-        )
-        .await
-        .unwrap();
+    exchange(&credential).await.unwrap();
 }
 
 async fn unknown_tokens_are_refused_and_recorded(engine: Engine) {

@@ -56,6 +56,18 @@ impl Fixture {
         rempart_testkit::audit_trail(&self.core, self.store.as_ref()).await
     }
 
+    /// How many events of the audit trail `keep` keeps.
+    pub async fn count_events(&self, keep: impl Fn(&AuditRecord) -> bool) -> usize {
+        self.audit().await.iter().filter(|e| keep(e)).count()
+    }
+
+    /// The events of `action` that were denied.
+    pub async fn denied_events(&self, action: &str) -> Vec<AuditRecord> {
+        let mut events = self.audit().await;
+        events.retain(|e| e.action == action && e.outcome == "denied");
+        events
+    }
+
     /// The first administrator, through the bootstrap exchange.
     pub async fn admin(&self, ctx: &RequestContext) -> Actor {
         rempart_testkit::fixtures::first_admin(&self.core, ctx).await
@@ -135,6 +147,16 @@ pub fn grant(principal: PrincipalId, role: Role, scope: Scope) -> NewGrant {
         scope,
         expires_at: None,
     }
+}
+
+/// Asserts that a call was answered as if what it names did not exist
+/// (out of scope looks like not there).
+#[track_caller]
+pub fn assert_not_found<T: std::fmt::Debug>(result: &Result<T, rempart_core::ServiceError>) {
+    assert!(
+        matches!(result, Err(rempart_core::ServiceError::NotFound { .. })),
+        "{result:?}"
+    );
 }
 
 /// The domain error of type `D` a call failed with, if that is how it failed.

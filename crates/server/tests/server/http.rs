@@ -221,14 +221,7 @@ async fn audit_details_are_read_in_scope(engine: Engine) {
         return;
     };
     let token = server.admin_token().await;
-    let mut ids = Vec::new();
-    for name in ["Acme", "Globex"] {
-        let created = server
-            .post(&token, "/api/v1/tenants", &tenant(name, "us"))
-            .await
-            .json();
-        ids.push(uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap());
-    }
+    let ids = server.tenants(&token, &["Acme", "Globex"]).await;
     // A Globex auditor asks for the proof of Acme's creation: not found,
     // as if it did not exist; the refusal is recorded in Acme, its reason
     // sealed in Acme's key.

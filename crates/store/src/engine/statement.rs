@@ -97,41 +97,25 @@ impl<'a> Stmt<'a> {
     }
 }
 
-impl From<bool> for Param<'_> {
-    fn from(v: bool) -> Self {
-        Self::Bool(Some(v))
-    }
+/// A value binds as its column type, and its `Option` as the same type
+/// (`None`: NULL).
+macro_rules! bind_as {
+    ($($ty:ty => $variant:ident),+ $(,)?) => {$(
+        impl From<$ty> for Param<'_> {
+            fn from(v: $ty) -> Self {
+                Self::$variant(Some(v))
+            }
+        }
+
+        impl From<Option<$ty>> for Param<'_> {
+            fn from(v: Option<$ty>) -> Self {
+                Self::$variant(v)
+            }
+        }
+    )+};
 }
 
-impl From<i32> for Param<'_> {
-    fn from(v: i32) -> Self {
-        Self::I32(Some(v))
-    }
-}
-
-impl From<i64> for Param<'_> {
-    fn from(v: i64) -> Self {
-        Self::I64(Some(v))
-    }
-}
-
-impl From<Uuid> for Param<'_> {
-    fn from(v: Uuid) -> Self {
-        Self::Uuid(Some(v))
-    }
-}
-
-impl From<Option<i64>> for Param<'_> {
-    fn from(v: Option<i64>) -> Self {
-        Self::I64(v)
-    }
-}
-
-impl From<Option<Uuid>> for Param<'_> {
-    fn from(v: Option<Uuid>) -> Self {
-        Self::Uuid(v)
-    }
-}
+bind_as!(bool => Bool, i32 => I32, i64 => I64, Uuid => Uuid);
 
 impl From<String> for Param<'_> {
     fn from(v: String) -> Self {

@@ -176,17 +176,13 @@ impl TokenRecord {
     }
 }
 
-impl std::fmt::Debug for TokenRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenRecord")
-            .field("id", &self.id)
-            .field("principal", &self.principal)
-            .field("name", &self.name)
-            .field("expires_at", &self.expires_at)
-            .field("revoked_at", &self.revoked_at)
-            .finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(TokenRecord {
+    id,
+    principal,
+    name,
+    expires_at,
+    revoked_at
+});
 
 // The bootstrap credential.
 
@@ -200,15 +196,11 @@ pub struct BootstrapRecord {
     pub used_at: Option<OffsetDateTime>,
 }
 
-impl std::fmt::Debug for BootstrapRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BootstrapRecord")
-            .field("id", &self.id)
-            .field("expires_at", &self.expires_at)
-            .field("used_at", &self.used_at)
-            .finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(BootstrapRecord {
+    id,
+    expires_at,
+    used_at
+});
 
 // Sessions.
 
@@ -263,17 +255,13 @@ pub struct SessionRecord {
     pub source: Option<String>,
 }
 
-impl std::fmt::Debug for SessionRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionRecord")
-            .field("id", &self.id)
-            .field("principal", &self.principal)
-            .field("stage", &self.stage)
-            .field("expires_at", &self.expires_at)
-            .field("revoked_at", &self.revoked_at)
-            .finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(SessionRecord {
+    id,
+    principal,
+    stage,
+    expires_at,
+    revoked_at
+});
 
 // Passwords.
 
@@ -287,15 +275,11 @@ pub struct PasswordRecord {
     pub must_change: bool,
 }
 
-impl std::fmt::Debug for PasswordRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordRecord")
-            .field("principal", &self.principal)
-            .field("changed_at", &self.changed_at)
-            .field("must_change", &self.must_change)
-            .finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(PasswordRecord {
+    principal,
+    changed_at,
+    must_change
+});
 
 // TOTP.
 
@@ -311,15 +295,11 @@ pub struct TotpRecord {
     pub confirmed_at: Option<OffsetDateTime>,
 }
 
-impl std::fmt::Debug for TotpRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TotpRecord")
-            .field("principal", &self.principal)
-            .field("last_step", &self.last_step)
-            .field("confirmed_at", &self.confirmed_at)
-            .finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(TotpRecord {
+    principal,
+    last_step,
+    confirmed_at
+});
 
 // Login throttling.
 
@@ -406,14 +386,10 @@ pub struct WebauthnCeremonyRecord {
     pub expires_at: OffsetDateTime,
 }
 
-impl std::fmt::Debug for WebauthnCeremonyRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebauthnCeremonyRecord")
-            .field("id", &self.id)
-            .field("principal", &self.principal)
-            .field("session", &self.session)
-            .field("kind", &self.kind)
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(WebauthnCeremonyRecord {
+    id,
+    principal,
+    session,
+    kind,
+    expires_at
+});

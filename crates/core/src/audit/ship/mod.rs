@@ -189,14 +189,7 @@ pub struct Shipper {
     pacing: Pacing,
 }
 
-impl std::fmt::Debug for Shipper {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shipper")
-            .field("sink", &self.sink)
-            .field("holder", &self.holder)
-            .finish_non_exhaustive()
-    }
-}
+rempart_model::debug_fields!(Shipper { sink, holder });
 
 /// What the next batch holds, read in one transaction.
 struct Next {

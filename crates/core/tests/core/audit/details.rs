@@ -5,9 +5,9 @@
 
 use rempart_core::ServiceError;
 use rempart_model::{Role, Scope};
-use rempart_store::AuditRecord;
 
 use super::{Fixture, ctx, first_problem, holder, key, populated, sql};
+use crate::support::assert_not_found;
 use rempart_core::identity::error::IdentityError;
 use rempart_core::keys::KeyError;
 
@@ -50,19 +50,13 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
 
     // Two refusals about an Acme event: each carries its sealed reason.
     for _ in 0..2 {
-        let err = f
-            .core
-            .audit_inclusion_proof(&outsider, &ctx(), created, None)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
+        assert_not_found(
+            &f.core
+                .audit_inclusion_proof(&outsider, &ctx(), created, None)
+                .await,
+        );
     }
-    let refused: Vec<AuditRecord> = f
-        .audit()
-        .await
-        .into_iter()
-        .filter(|e| e.action == "audit.proof" && e.outcome == "denied")
-        .collect();
+    let refused = f.denied_events("audit.proof").await;
     assert_eq!(refused.len(), 2);
     for e in &refused {
         assert_eq!(e.tenant, Some(acme.0));
@@ -91,12 +85,7 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
             .unwrap();
         assert_eq!(got, Some(expected.clone()));
     }
-    let err = f
-        .core
-        .audit_event_details(&outsider, &ctx(), first)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
+    assert_not_found(&f.core.audit_event_details(&outsider, &ctx(), first).await);
     assert_eq!(
         f.core
             .audit_event_details(&admin, &ctx(), created)
@@ -118,12 +107,7 @@ pub async fn details_are_sealed_bound_and_read_in_scope(engine: rempart_testkit:
         1,
         "{reads:?}"
     );
-    let err = f
-        .core
-        .audit_event_details(&admin, &ctx(), 1_000_000)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
+    assert_not_found(&f.core.audit_event_details(&admin, &ctx(), 1_000_000).await);
 
     // Moved to another event of the same tenant, the details do not open
     // (they are bound to their seq), and the edit breaks the chain.
@@ -165,12 +149,7 @@ pub async fn details_without_a_tenant_use_the_system_key(engine: rempart_testkit
             "{err:?}"
         );
     }
-    let refused: Vec<AuditRecord> = f
-        .audit()
-        .await
-        .into_iter()
-        .filter(|e| e.action == "bootstrap.exchange" && e.outcome == "denied")
-        .collect();
+    let refused = f.denied_events("bootstrap.exchange").await;
     assert_eq!(refused.len(), 2);
     let clear = b"not valid";
     for e in &refused {
@@ -188,12 +167,7 @@ pub async fn details_without_a_tenant_use_the_system_key(engine: rempart_testkit
             .unwrap(),
         Some(serde_json::json!({"reason": "the bootstrap credential is not valid"}))
     );
-    let err = f
-        .core
-        .audit_event_details(&scoped, &ctx(), first)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
+    assert_not_found(&f.core.audit_event_details(&scoped, &ctx(), first).await);
     // The system key is re-wrapped with the tenants' keys, and still opens.
     let production = rempart_model::Environment::production();
     f.core

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use rempart_audit::PublicKey;
+use rempart_audit::{PublicKey, Report};
 use rempart_core::kernel::audit_chain::AuditChain;
 use rempart_core::keys::{KeyVault, KeyringLocation, UnsealInput};
 use rempart_core::{ManualClock, Rempart};
@@ -40,6 +40,23 @@ async fn append(core: &Rempart, n: usize) {
     }
 }
 
+/// One more event, then two minutes: the checkpoint due by time covers
+/// the whole log, `events` long, which verifies with `key`.
+async fn one_more_then_time_checkpoint(
+    core: &Rempart,
+    clock: &ManualClock,
+    key: &PublicKey,
+    events: u64,
+) -> Report {
+    append(core, 1).await;
+    clock.advance(Duration::minutes(2));
+    let due = core.checkpoint_audit_if_due(false).await.unwrap();
+    assert_eq!(due, Some(events));
+    let report = core.verify_audit_log(key).await.unwrap().unwrap();
+    assert_eq!((report.events, report.checkpointed), (events, events));
+    report
+}
+
 async fn head(core: &Rempart, store: &Arc<dyn Store>) -> (u64, Option<u64>) {
     core.drain_audit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
@@ -66,12 +83,8 @@ pub async fn checkpoints_are_signed_by_the_keyring_key(engine: Engine) {
     // which signs the count checkpoints at 4 and 8 now.
     assert_eq!(core.drain_audit().await.unwrap(), 9);
     clock.advance(Duration::seconds(1));
-    append(&core, 1).await;
     // The time checkpoint covers the rest.
-    clock.advance(Duration::minutes(2));
-    assert_eq!(core.checkpoint_audit_if_due(false).await.unwrap(), Some(10));
-    let report = core.verify_audit_log(&key).await.unwrap().unwrap();
-    assert_eq!(report.events, 10);
+    let report = one_more_then_time_checkpoint(&core, &clock, &key, 10).await;
     assert_eq!(report.checkpoints, 3);
     assert_eq!(report.checkpointed, 10);
 
@@ -128,12 +141,7 @@ pub async fn a_sealed_keyring_chains_events_and_signs_after_unsealing(engine: En
     assert_eq!(core.recorded_audit_public_key().await.unwrap(), Some(key));
     // ... which was already past due by count: the checkpoint covers it all.
     assert_eq!(head(&core, &store).await, (11, Some(11)));
-    append(&core, 1).await;
-    clock.advance(Duration::minutes(2));
-    assert_eq!(core.checkpoint_audit_if_due(false).await.unwrap(), Some(12));
-    let report = core.verify_audit_log(&key).await.unwrap().unwrap();
-    assert_eq!(report.events, 12);
-    assert_eq!(report.checkpointed, 12);
+    one_more_then_time_checkpoint(&core, &clock, &key, 12).await;
 }
 
 const PASSPHRASE: &str = "correct horse battery";

@@ -7,13 +7,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use rempart_core::Rempart;
 use rempart_core::kernel::audit_chain::AuditChain;
-use rempart_core::{Rempart, ServiceError};
 use rempart_model::{Action, Outcome, Role, Scope};
 use rempart_testkit::Engine;
 use time::Duration;
 
 use super::{ctx, fixture, holder, key, populated, signer};
+use crate::support::assert_not_found;
 
 const WRITERS: usize = 6;
 const PER_WRITER: usize = 20;
@@ -87,12 +88,11 @@ pub async fn pending_events_hold_only_sealed_details(engine: Engine) {
     };
     let outsider = holder(&f, "outsider", Role::Auditor, Scope::Tenant(tenants[1].id)).await;
     f.core.drain_audit().await.unwrap();
-    let err = f
-        .core
-        .audit_inclusion_proof(&outsider, &ctx(), 2, None)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::NotFound { .. }), "{err:?}");
+    assert_not_found(
+        &f.core
+            .audit_inclusion_proof(&outsider, &ctx(), 2, None)
+            .await,
+    );
     // The refusal is pending (with the creation of the tenant's details
     // key, first used here), its details sealed already.
     let mut tx = f.store.begin().await.unwrap();

@@ -139,30 +139,36 @@ impl Sink {
     /// the `seq` of every event received, in order.
     fn verified(&self, key: &PublicKey) -> Vec<u64> {
         let inbox = self.inbox.lock().unwrap();
-        let mut export = format!(
-            "{{\"type\":\"header\",\"format\":\"rempart-audit-export\",\"version\":1,\"key_id\":\"{}\"}}\n",
-            key.key_id()
-        );
-        let (mut events, mut cps) = (Vec::new(), 0);
-        for line in &inbox.lines {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            if v["type"] == "event" {
-                events.push(v["seq"].as_u64().unwrap());
-            } else {
-                cps += 1;
-            }
-            export.push_str(line);
-            export.push('\n');
-        }
-        let _ = writeln!(
-            export,
-            "{{\"type\":\"end\",\"events\":{},\"checkpoints\":{cps}}}",
-            events.len()
-        );
-        let report = verify_export(export.as_bytes(), key).unwrap();
-        assert_eq!(report.events, events.len() as u64);
-        events
+        verify_shipped(inbox.lines.iter().map(String::as_str), key)
     }
+}
+
+/// `lines` (events and checkpoints, as shipped) made into an export and
+/// verified with `key`; returns the `seq` of every event, in order.
+fn verify_shipped<'a>(lines: impl IntoIterator<Item = &'a str>, key: &PublicKey) -> Vec<u64> {
+    let mut export = format!(
+        "{{\"type\":\"header\",\"format\":\"rempart-audit-export\",\"version\":1,\"key_id\":\"{}\"}}\n",
+        key.key_id()
+    );
+    let (mut events, mut cps) = (Vec::new(), 0u64);
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "event" {
+            events.push(v["seq"].as_u64().unwrap());
+        } else {
+            cps += 1;
+        }
+        export.push_str(line);
+        export.push('\n');
+    }
+    let _ = writeln!(
+        export,
+        "{{\"type\":\"end\",\"events\":{},\"checkpoints\":{cps}}}",
+        events.len()
+    );
+    let report = verify_export(export.as_bytes(), key).unwrap();
+    assert_eq!(report.events, events.len() as u64);
+    events
 }
 
 async fn append(f: &Fixture, n: usize) {
@@ -327,7 +333,6 @@ pub async fn the_background_task_catches_up(engine: Engine) {
 /// the place of the HTTPS one, and the shipper's lease, cursor and retries
 /// work the same (a refusal moves nothing; what arrives verifies).
 mod in_memory {
-    use std::fmt::Write as _;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -366,36 +371,16 @@ mod in_memory {
         /// `seq` of every event, in order.
         fn verified(&self, key: &rempart_audit::PublicKey) -> Vec<u64> {
             let batches = self.batches.lock().unwrap();
-            let mut export = format!(
-                "{{\"type\":\"header\",\"format\":\"rempart-audit-export\",\"version\":1,\"key_id\":\"{}\"}}\n",
-                key.key_id()
-            );
-            let (mut events, mut cps) = (Vec::new(), 0u64);
+            let mut lines = Vec::new();
             let mut after = 0;
             for batch in batches.iter() {
                 assert_eq!(batch.after_seq, after, "batches follow each other");
                 after = batch.through_seq;
                 let text = std::str::from_utf8(&batch.body).unwrap();
-                let lines: Vec<&str> = text.lines().collect();
-                for line in &lines[1..lines.len() - 1] {
-                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
-                    if v["type"] == "event" {
-                        events.push(v["seq"].as_u64().unwrap());
-                    } else {
-                        cps += 1;
-                    }
-                    export.push_str(line);
-                    export.push('\n');
-                }
+                let all: Vec<&str> = text.lines().collect();
+                lines.extend_from_slice(&all[1..all.len() - 1]);
             }
-            let _ = writeln!(
-                export,
-                "{{\"type\":\"end\",\"events\":{},\"checkpoints\":{cps}}}",
-                events.len()
-            );
-            let report = rempart_audit::verify_export(export.as_bytes(), key).unwrap();
-            assert_eq!(report.events, events.len() as u64);
-            events
+            super::verify_shipped(lines, key)
         }
     }
 

@@ -23,7 +23,9 @@ use rempart_testkit::{Engine, both_engines};
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 
-use super::{Fixture, audit, create, ctx, fixture, grant, grants, staff, try_grant};
+use super::{
+    Fixture, create, ctx, denied, fixture, grant, grant_as, grants, is_rule, staff, try_grant,
+};
 use crate::support::new_tenant;
 
 fn from(source: &str) -> RequestContext {
@@ -33,13 +35,24 @@ fn from(source: &str) -> RequestContext {
     }
 }
 
-fn is_rule(result: &Result<impl std::fmt::Debug, ServiceError>, name: &str) -> bool {
-    matches!(result, Err(ServiceError::RuleRefused { rule, .. }) if *rule == name)
-}
-
 async fn tenant(f: &Fixture, admin: &Actor, name: &str, environment: Environment) -> Tenant {
     let new = new_tenant(name, "eu", environment);
     f.core.create_tenant(admin, &ctx(), new).await.unwrap()
+}
+
+/// Two tenants: Acme in production, Bolt in development.
+async fn two_tenants(f: &Fixture, admin: &Actor) -> (Tenant, Tenant) {
+    let acme = tenant(f, admin, "Acme", Environment::production()).await;
+    let bolt = tenant(f, admin, "Bolt", Environment::development()).await;
+    (acme, bolt)
+}
+
+/// `role` staff-wide for `principal`, until `end`.
+fn until(end: OffsetDateTime, principal: PrincipalId, role: Role) -> NewGrant {
+    NewGrant {
+        expires_at: Some(end),
+        ..grant(principal, role, Scope::Global)
+    }
 }
 
 /// The first administrator, with the secret of its bootstrap API token.
@@ -103,14 +116,6 @@ async fn service_account(f: &Fixture, admin: &Actor, name: &str) -> PrincipalId 
     create(f, admin, new).await.id
 }
 
-async fn denied(f: &Fixture, action: &str) -> usize {
-    audit(f)
-        .await
-        .into_iter()
-        .filter(|e| e.action == action && e.outcome == "denied")
-        .count()
-}
-
 /// A token cut to one tenant and `tenant.read` asks for more in every
 /// direction; each is refused as `no-escalation`, audited, and mints
 /// nothing. What stays within its cut is made.
@@ -119,8 +124,7 @@ async fn a_cut_token_mints_nothing_wider(engine: Engine) {
         return;
     };
     let (admin, _) = admin_with_secret(&f.core).await;
-    let a = tenant(&f, &admin, "Acme", Environment::production()).await;
-    let b = tenant(&f, &admin, "Bolt", Environment::development()).await;
+    let (a, b) = two_tenants(&f, &admin).await;
     let read = [Permission::TenantRead];
     let (cut_record, cut_secret) = mint(&f, &admin, token(None, Some(&a), Some(&read), None, None))
         .await
@@ -339,17 +343,13 @@ async fn restricted_credentials_change_nothing_beyond_their_cut(engine: Engine) 
     // nothing for longer.
     let gina = f.holder(&ctx(), "gina", &[]).await;
     let tomorrow = f.clock.now() + Duration::days(1);
-    f.core
-        .grant_role(
-            &admin,
-            &ctx(),
-            NewGrant {
-                expires_at: Some(tomorrow),
-                ..grant(gina.principal, Role::SecurityAdmin, Scope::Global)
-            },
-        )
-        .await
-        .unwrap();
+    grant_as(
+        &f,
+        &admin,
+        until(tomorrow, gina.principal, Role::SecurityAdmin),
+    )
+    .await
+    .unwrap();
     let gina = f
         .core
         .authenticate(
@@ -364,15 +364,7 @@ async fn restricted_credentials_change_nothing_beyond_their_cut(engine: Engine) 
         .grant_role(&gina, &ctx(), grant(judy.id, Role::Support, Scope::Global))
         .await;
     assert!(is_rule(&result, "no-escalation"), "{result:?}");
-    f.core
-        .grant_role(
-            &gina,
-            &ctx(),
-            NewGrant {
-                expires_at: Some(tomorrow),
-                ..grant(judy.id, Role::Support, Scope::Global)
-            },
-        )
+    grant_as(&f, &gina, until(tomorrow, judy.id, Role::Support))
         .await
         .unwrap();
     assert_eq!(denied(&f, "grant.create").await, 2);
@@ -604,8 +596,7 @@ async fn no_descendant_exceeds_its_ancestors(engine: Engine) {
         return;
     };
     let (admin, root) = admin_with_secret(&f.core).await;
-    let production = tenant(&f, &admin, "Acme", Environment::production()).await;
-    let development = tenant(&f, &admin, "Bolt", Environment::development()).await;
+    let (production, development) = two_tenants(&f, &admin).await;
     let service = service_account(&f, &admin, "chain-robot").await;
     let start = f.clock.now();
     for (role, scope, expires_at) in [

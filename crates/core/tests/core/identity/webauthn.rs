@@ -6,18 +6,21 @@
 
 use rempart_core::identity::webauthn::{PublicKeyCredential, RequestChallengeResponse, Url};
 use rempart_core::identity::{Identity, IdentityConfig, LoginStep};
-use rempart_core::{Actor, Clock as _, Rempart};
+use rempart_core::{Actor, Clock as _, Rempart, ServiceError};
 use rempart_model::password_policy::PasswordPolicy;
-use rempart_model::{Role, Scope};
-use rempart_store::SessionStage;
+use rempart_model::{PrincipalId, Role};
+use rempart_store::{SessionStage, WebauthnCredentialRecord};
 use rempart_testkit::{Engine, both_engines};
 use time::Duration;
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
-use super::{Fixture, GOOD, admin, audit, create, create_with, ctx, fixture_with, secret, staff};
-use crate::support::domain_err;
+use super::{
+    Fixture, GOOD, admin, audit, create, create_with, ctx, denied, fixture_with, secret,
+    session_actor, staff, throttle_of,
+};
 use rempart_core::identity::error::IdentityError;
+use uuid::Uuid;
 
 const ORIGIN: &str = "https://localhost";
 
@@ -41,26 +44,11 @@ fn replica(f: &Fixture) -> Rempart {
 
 /// Creates a privileged staff account and registers a passkey for it at
 /// its first login (MFA enrolment).
-async fn enrolled(
-    f: &Fixture,
-    admin: &Actor,
-    name: &str,
-) -> (rempart_model::PrincipalId, SoftPasskey) {
-    let account = create_with(
-        f,
-        admin,
-        staff(name, Some(GOOD)),
-        Role::SecurityAdmin,
-        Scope::Global,
-    )
-    .await;
+async fn enrolled(f: &Fixture, admin: &Actor, name: &str) -> (PrincipalId, SoftPasskey) {
+    let account = create_with(f, admin, staff(name, Some(GOOD)), Role::SecurityAdmin).await;
     let step = f.core.login(&ctx(), name, secret(GOOD)).await.unwrap();
     assert_eq!(step.stage, SessionStage::EnrolMfa);
-    let (actor, _) = f
-        .core
-        .authenticate_session(&ctx(), &step.session, &[SessionStage::EnrolMfa])
-        .await
-        .unwrap();
+    let actor = session_actor(f, &step, SessionStage::EnrolMfa).await;
     let started = f
         .core
         .webauthn_register_start(&actor, &ctx())
@@ -87,6 +75,24 @@ async fn second_factor_login(f: &Fixture, name: &str) -> LoginStep {
     step
 }
 
+/// Finishes the login `step`'s ceremony with `assertion`.
+async fn finish(
+    f: &Fixture,
+    step: &LoginStep,
+    ceremony: Uuid,
+    assertion: &PublicKeyCredential,
+) -> Result<LoginStep, ServiceError> {
+    f.core
+        .webauthn_finish(&ctx(), &step.session, ceremony, assertion)
+        .await
+}
+
+/// The keys `principal` has registered, as stored.
+async fn keys_of(f: &Fixture, principal: PrincipalId) -> Vec<WebauthnCredentialRecord> {
+    let mut tx = f.store.begin().await.unwrap();
+    tx.webauthn_credentials(principal).await.unwrap()
+}
+
 fn sign(key: &mut SoftPasskey, options: RequestChallengeResponse) -> PublicKeyCredential {
     key.do_authentication(origin(), options).unwrap()
 }
@@ -94,14 +100,6 @@ fn sign(key: &mut SoftPasskey, options: RequestChallengeResponse) -> PublicKeyCr
 async fn stage_of(f: &Fixture, step: &LoginStep) -> SessionStage {
     let mut tx = f.store.begin().await.unwrap();
     tx.session(step.session_id).await.unwrap().unwrap().stage
-}
-
-async fn denied(f: &Fixture, action: &str) -> usize {
-    audit(f)
-        .await
-        .iter()
-        .filter(|e| e.action == action && e.outcome == "denied")
-        .count()
 }
 
 async fn register_and_login_on_another_replica(engine: Engine) {
@@ -134,9 +132,7 @@ async fn register_and_login_on_another_replica(engine: Engine) {
             .iter()
             .any(|e| e.action == "auth.webauthn" && e.outcome == "success")
     );
-    let mut tx = f.store.begin().await.unwrap();
-    let stored = tx.webauthn_credentials(alice).await.unwrap();
-    drop(tx);
+    let stored = keys_of(&f, alice).await;
     assert_eq!(stored.len(), 1);
     assert!(stored[0].counter > 0);
     assert_eq!(stored[0].last_used_at, Some(f.clock.now()));
@@ -145,9 +141,7 @@ async fn register_and_login_on_another_replica(engine: Engine) {
     f.clock.advance(Duration::minutes(10));
     let started = f.core.webauthn_start(&ctx(), &step.session).await.unwrap();
     let assertion = sign(&mut key, started.options);
-    let again = f
-        .core
-        .webauthn_finish(&ctx(), &step.session, started.ceremony, &assertion)
+    let again = finish(&f, &step, started.ceremony, &assertion)
         .await
         .unwrap();
     assert_eq!(again.stage, SessionStage::Full);
@@ -156,13 +150,7 @@ async fn register_and_login_on_another_replica(engine: Engine) {
 
     // The password alone never stands in for the key at step-up.
     let password_only = f.core.step_up(&actor, &ctx(), secret(GOOD), None).await;
-    assert!(
-        matches!(
-            domain_err::<IdentityError, _>(&password_only),
-            Some(IdentityError::SecondFactorRefused(m)) if m.contains("security key")
-        ),
-        "{password_only:?}"
-    );
+    assert_identity_err!(password_only, IdentityError::SecondFactorRefused(m) if m.contains("security key"));
 }
 
 async fn a_replayed_assertion_is_refused(engine: Engine) {
@@ -173,54 +161,27 @@ async fn a_replayed_assertion_is_refused(engine: Engine) {
     let first = second_factor_login(&f, "alice").await;
     let started = f.core.webauthn_start(&ctx(), &first.session).await.unwrap();
     let assertion = sign(&mut key, started.options);
-    f.core
-        .webauthn_finish(&ctx(), &first.session, started.ceremony, &assertion)
+    finish(&f, &first, started.ceremony, &assertion)
         .await
         .unwrap();
-    let mut tx = f.store.begin().await.unwrap();
-    let before = tx.webauthn_credentials(alice).await.unwrap();
-    drop(tx);
+    let before = keys_of(&f, alice).await;
 
     // The same assertion again, on a new login: against the used ceremony,
     // and against a fresh one (another challenge).
     let second = second_factor_login(&f, "alice").await;
-    let replay = f
-        .core
-        .webauthn_finish(&ctx(), &second.session, started.ceremony, &assertion)
-        .await;
-    assert!(
-        matches!(
-            domain_err::<IdentityError, _>(&replay),
-            Some(IdentityError::SecondFactorRefused(m)) if m.contains("no such WebAuthn ceremony")
-        ),
-        "{replay:?}"
-    );
+    let replay = finish(&f, &second, started.ceremony, &assertion).await;
+    assert_identity_err!(replay, IdentityError::SecondFactorRefused(m) if m.contains("no such WebAuthn ceremony"));
     let fresh = f
         .core
         .webauthn_start(&ctx(), &second.session)
         .await
         .unwrap();
-    let replay = f
-        .core
-        .webauthn_finish(&ctx(), &second.session, fresh.ceremony, &assertion)
-        .await;
-    assert!(
-        matches!(
-            domain_err::<IdentityError, _>(&replay),
-            Some(IdentityError::SecondFactorRefused(_))
-        ),
-        "{replay:?}"
-    );
+    let replay = finish(&f, &second, fresh.ceremony, &assertion).await;
+    assert_identity_err!(replay, IdentityError::SecondFactorRefused(_));
     assert_eq!(denied(&f, "auth.webauthn").await, 2);
     assert_eq!(stage_of(&f, &second).await, SessionStage::SecondFactor);
-    let mut tx = f.store.begin().await.unwrap();
-    assert_eq!(tx.webauthn_credentials(alice).await.unwrap(), before);
-    let throttle = tx
-        .throttle(&f.login_key.throttle_key("alice"))
-        .await
-        .unwrap()
-        .unwrap();
-    drop(tx);
+    assert_eq!(keys_of(&f, alice).await, before);
+    let throttle = throttle_of(&f, "alice").await;
     assert_eq!(throttle.failures, 2, "each refusal counts towards lockout");
 }
 
@@ -238,28 +199,12 @@ async fn a_cloned_authenticator_is_refused(engine: Engine) {
     let b = f.core.webauthn_start(&ctx(), &two.session).await.unwrap();
     let signed_a = sign(&mut key, a.options);
     let signed_b = sign(&mut key, b.options);
-    f.core
-        .webauthn_finish(&ctx(), &two.session, b.ceremony, &signed_b)
-        .await
-        .unwrap();
-    let mut tx = f.store.begin().await.unwrap();
-    let before = tx.webauthn_credentials(alice).await.unwrap();
-    drop(tx);
-    let clone = f
-        .core
-        .webauthn_finish(&ctx(), &one.session, a.ceremony, &signed_a)
-        .await;
-    assert!(
-        matches!(
-            domain_err::<IdentityError, _>(&clone),
-            Some(IdentityError::SecondFactorRefused(m)) if m.contains("counter")
-        ),
-        "{clone:?}"
-    );
+    finish(&f, &two, b.ceremony, &signed_b).await.unwrap();
+    let before = keys_of(&f, alice).await;
+    let clone = finish(&f, &one, a.ceremony, &signed_a).await;
+    assert_identity_err!(clone, IdentityError::SecondFactorRefused(m) if m.contains("counter"));
     assert_eq!(stage_of(&f, &one).await, SessionStage::SecondFactor);
-    let mut tx = f.store.begin().await.unwrap();
-    assert_eq!(tx.webauthn_credentials(alice).await.unwrap(), before);
-    drop(tx);
+    assert_eq!(keys_of(&f, alice).await, before);
     assert_eq!(denied(&f, "auth.webauthn").await, 1);
 }
 
@@ -277,40 +222,18 @@ async fn another_users_or_an_expired_ceremony_is_refused(engine: Engine) {
     // Bob's ceremony survives the attempt.
     let bobs = f.core.webauthn_start(&ctx(), &bob.session).await.unwrap();
     let bob_signed = sign(&mut bob_key, bobs.options);
-    let stolen = f
-        .core
-        .webauthn_finish(&ctx(), &alice.session, bobs.ceremony, &bob_signed)
-        .await;
-    assert!(
-        matches!(
-            domain_err::<IdentityError, _>(&stolen),
-            Some(IdentityError::SecondFactorRefused(m)) if m.contains("no such WebAuthn ceremony")
-        ),
-        "{stolen:?}"
-    );
+    let stolen = finish(&f, &alice, bobs.ceremony, &bob_signed).await;
+    assert_identity_err!(stolen, IdentityError::SecondFactorRefused(m) if m.contains("no such WebAuthn ceremony"));
     assert_eq!(stage_of(&f, &alice).await, SessionStage::SecondFactor);
-    let done = f
-        .core
-        .webauthn_finish(&ctx(), &bob.session, bobs.ceremony, &bob_signed)
-        .await
-        .unwrap();
+    let done = finish(&f, &bob, bobs.ceremony, &bob_signed).await.unwrap();
     assert_eq!(done.stage, SessionStage::Full);
 
     // A ceremony finished after its five minutes is refused.
     let late = f.core.webauthn_start(&ctx(), &alice.session).await.unwrap();
     let signed = sign(&mut alice_key, late.options);
     f.clock.advance(Duration::minutes(6));
-    let expired = f
-        .core
-        .webauthn_finish(&ctx(), &alice.session, late.ceremony, &signed)
-        .await;
-    assert!(
-        matches!(
-            domain_err::<IdentityError, _>(&expired),
-            Some(IdentityError::SecondFactorRefused(_))
-        ),
-        "{expired:?}"
-    );
+    let expired = finish(&f, &alice, late.ceremony, &signed).await;
+    assert_identity_err!(expired, IdentityError::SecondFactorRefused(_));
     assert_eq!(stage_of(&f, &alice).await, SessionStage::SecondFactor);
     assert_eq!(denied(&f, "auth.webauthn").await, 2);
 }
@@ -323,13 +246,7 @@ async fn webauthn_off_without_configuration(engine: Engine) {
     create(&f, &admin, staff("carol", Some(GOOD))).await;
     let step = f.core.login(&ctx(), "carol", secret(GOOD)).await.unwrap();
     let refused = f.core.webauthn_start(&ctx(), &step.session).await;
-    assert!(
-        matches!(
-            domain_err::<IdentityError, _>(&refused),
-            Some(IdentityError::WebauthnNotConfigured)
-        ),
-        "{refused:?}"
-    );
+    assert_identity_err!(refused, IdentityError::WebauthnNotConfigured);
 }
 
 both_engines!(

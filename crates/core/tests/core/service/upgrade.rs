@@ -140,25 +140,20 @@ async fn old_schema(db: &TestDatabase) {
 /// Runs a SQL script on `db` (foreign keys unchecked while it loads: the
 /// rows are a consistent copy, in no particular order).
 async fn run_script(db: &TestDatabase, script: &str) {
+    let unchecked = match db.engine {
+        Engine::Sqlite => "PRAGMA foreign_keys = OFF;",
+        Engine::Postgres => "SET session_replication_role = replica;",
+    };
+    let sql = sqlx::AssertSqlSafe(format!("{unchecked}\n{script}"));
     match db.engine {
         Engine::Sqlite => {
             let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "PRAGMA foreign_keys = OFF;\n{script}"
-            )))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
             conn.close().await.unwrap();
         }
         Engine::Postgres => {
             let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "SET session_replication_role = replica;\n{script}"
-            )))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
             conn.close().await.unwrap();
         }
     }

@@ -4,7 +4,7 @@
 //! refusing a conflicting grant; plus cookies, CSRF, enumeration, policy
 //! refusals, and the rule that every route declares its access.
 
-use rempart_testkit::http::{ANONYMOUS, Answer, Http as _, operations, send, staff, tenant};
+use rempart_testkit::http::{ANONYMOUS, Answer, Http as _, operations, send, tenant};
 use rempart_testkit::{Engine, PASSWORD, TestServer, both_engines};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -136,10 +136,7 @@ async fn refusals_are_clear_and_alike(engine: Engine) {
         return;
     };
     let admin = server.admin_token().await;
-    server
-        .post(&admin, "/api/v1/users", &staff("carol"))
-        .await
-        .expect(201);
+    server.new_staff(&admin, "carol").await;
     let mut answers = Vec::new();
     for name in ["carol", "nobody"] {
         let wrong = json!({"name": name, "password": "wrong-password-1"});
@@ -299,14 +296,7 @@ async fn authority_never_widens_over_http(engine: Engine) {
         return;
     };
     let admin = server.admin_token().await;
-    let mut tenants = Vec::new();
-    for name in ["Acme", "Bolt"] {
-        let tenant = server
-            .post(&admin, "/api/v1/tenants", &tenant(name, "eu"))
-            .await
-            .expect(201);
-        tenants.push(tenant["id"].as_str().unwrap().to_owned());
-    }
+    let tenants = server.tenants(&admin, &["Acme", "Bolt"]).await;
     let cut = json!({"name": "reader", "tenant": tenants[0], "permissions": ["tenant.read"]});
     let cut = server
         .post(&admin, "/api/v1/tokens", &cut)

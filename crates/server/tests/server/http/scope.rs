@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use rempart_model::{PrincipalId, Role, Scope, TenantId};
 use rempart_store::{TokenRecord, WebauthnCredentialRecord};
 use rempart_testkit::fixtures::principal_with;
-use rempart_testkit::http::{Http as _, operations, send, tenant};
+use rempart_testkit::http::{Http as _, operations, send};
 use rempart_testkit::{Engine, PASSWORD, TestServer, both_engines};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
@@ -424,11 +424,7 @@ async fn log_in(server: &TestServer, name: &str) -> (Uuid, String) {
 /// a security key of B's user, and the staff administrator's own.
 #[allow(clippy::too_many_lines, reason = "one world, built in order")]
 async fn build_world(server: &TestServer, admin: &str) -> World {
-    let mut tenants = Vec::new();
-    for name in ["Acme", "Globex"] {
-        let tenant = created(server, admin, "/api/v1/tenants", &tenant(name, "us")).await;
-        tenants.push(uuid_of(&tenant["id"]));
-    }
+    let tenants = server.tenants(admin, &["Acme", "Globex"]).await;
     let (tenant_a, tenant_b) = (tenants[0], tenants[1]);
     let mut users = Vec::new();
     for (name, tenant) in [("ann@acme.test", tenant_a), ("bob@globex.test", tenant_b)] {

@@ -6,7 +6,7 @@
 //! so.
 
 use rempart_core::identity::webauthn::{CreationChallengeResponse, RequestChallengeResponse, Url};
-use rempart_testkit::http::{Http as _, staff};
+use rempart_testkit::http::Http as _;
 use rempart_testkit::{Engine, PASSWORD, TestServer, both_engines};
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
@@ -91,10 +91,7 @@ async fn register_and_log_in_with_a_passkey(engine: Engine) {
         return;
     };
     let admin = server.admin_token().await;
-    server
-        .post(&admin, "/api/v1/users", &staff("dana"))
-        .await
-        .expect(201);
+    server.new_staff(&admin, "dana").await;
     let grant = json!({"user": "dana", "role": "security-admin", "scope": "global"});
     server
         .post(&admin, "/api/v1/grants", &grant)
@@ -200,10 +197,7 @@ both_engines!(register_and_log_in_with_a_passkey);
 async fn webauthn_routes_say_when_it_is_not_configured() {
     let server = TestServer::start(Engine::Sqlite).await.unwrap();
     let admin = server.admin_token().await;
-    server
-        .post(&admin, "/api/v1/users", &staff("erin"))
-        .await
-        .expect(201);
+    server.new_staff(&admin, "erin").await;
     let (session, _) = login(&server, "erin").await;
     server
         .post(&session, "/api/v1/auth/webauthn/start", &json!({}))
