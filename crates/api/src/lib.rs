@@ -3,7 +3,7 @@
 //! them, with their OpenAPI schemas.
 //!
 //! One module per domain (`tenants`, `identity`, `keys`, `audit`,
-//! `controls`, `bootstrap`, `operations`), plus the RFC 9457 problem
+//! `controls`, `bootstrap`, `operations`, `vault`), plus the RFC 9457 problem
 //! document every error is (`problem`) and the formats of text and number
 //! values (`format`). The types here only describe shapes: they are
 //! separate from the domain types so that the domain can change without
@@ -25,6 +25,7 @@ pub mod keys;
 pub mod operations;
 pub mod problem;
 pub mod tenants;
+pub mod vault;
 
 /// `Debug` that names the type and prints nothing of its content.
 macro_rules! redacted_debug {

@@ -66,7 +66,8 @@ impl Client {
     }
 
     pub async fn get<R: DeserializeOwned>(&self, path: &str) -> anyhow::Result<R> {
-        self.send::<(), (), R>(Method::GET, path, None, None).await
+        self.send::<(), (), R>(Method::GET, path, None, None, &[])
+            .await
     }
 
     /// A GET with query parameters (one of the API's query types; its
@@ -76,7 +77,7 @@ impl Client {
         path: &str,
         query: &Q,
     ) -> anyhow::Result<R> {
-        self.send::<Q, (), R>(Method::GET, path, Some(query), None)
+        self.send::<Q, (), R>(Method::GET, path, Some(query), None, &[])
             .await
     }
 
@@ -85,13 +86,14 @@ impl Client {
         path: &str,
         body: &B,
     ) -> anyhow::Result<R> {
-        self.send::<(), B, R>(Method::POST, path, None, Some(body))
+        self.send::<(), B, R>(Method::POST, path, None, Some(body), &[])
             .await
     }
 
     /// A POST to an operation that takes no body.
     pub async fn post_empty<R: DeserializeOwned>(&self, path: &str) -> anyhow::Result<R> {
-        self.send::<(), (), R>(Method::POST, path, None, None).await
+        self.send::<(), (), R>(Method::POST, path, None, None, &[])
+            .await
     }
 
     pub async fn put<B: Serialize, R: DeserializeOwned>(
@@ -99,12 +101,12 @@ impl Client {
         path: &str,
         body: &B,
     ) -> anyhow::Result<R> {
-        self.send::<(), B, R>(Method::PUT, path, None, Some(body))
+        self.send::<(), B, R>(Method::PUT, path, None, Some(body), &[])
             .await
     }
 
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
-        self.send::<(), (), ()>(Method::DELETE, path, None, None)
+        self.send::<(), (), ()>(Method::DELETE, path, None, None, &[])
             .await
     }
 
@@ -114,15 +116,21 @@ impl Client {
         self
     }
 
-    async fn send<Q: Serialize, B: Serialize, R: DeserializeOwned>(
+    /// Any request: query parameters, a JSON body and request headers
+    /// besides the credential (a conditional write's `If-Match`) when given.
+    pub async fn send<Q: Serialize, B: Serialize, R: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         query: Option<&Q>,
         body: Option<&B>,
+        headers: &[(&'static str, String)],
     ) -> anyhow::Result<R> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method, &url);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose_secret());
         }

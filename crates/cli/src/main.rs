@@ -14,6 +14,7 @@ mod offline;
 mod output;
 mod profile;
 mod serve;
+mod vault;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -189,6 +190,14 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The customer-data vault: collections, records, searches, and
+    /// data-subject requests (export, erasure).
+    Vault {
+        #[command(subcommand)]
+        command: vault::VaultCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -222,6 +231,7 @@ fn main() -> ExitCode {
             Command::Mfa { command, client } => identity::mfa(command, &client).await,
             Command::Session { command, client } => identity::session(command, &client).await,
             Command::Controls { command, client } => controls::controls(command, &client).await,
+            Command::Vault { command, client } => vault::vault(command, &client).await,
         }
     });
     match result {

@@ -425,7 +425,7 @@ mod tests {
         ];
         let env = |_| Some(Environment::production());
         // Inside the parent's grants, for as long as they last.
-        let child = [Grant::of(Role::Support, Scope::Global, None)];
+        let child = [Grant::of(Role::AccessReviewer, Scope::Global, None)];
         assert_eq!(uncovered(&child, &parent, None, NOW, env), None);
         let child = [Grant::of(Role::TenantAdmin, Scope::Tenant(a), None)];
         assert_eq!(

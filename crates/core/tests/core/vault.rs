@@ -6,7 +6,7 @@
 
 use rempart_core::controls::ControlReport;
 use rempart_core::vault::error::VaultError;
-use rempart_core::vault::{ReadOptions, RecordWrite};
+use rempart_core::vault::{ReadOptions, RecordRef, RecordView, RecordWrite};
 use rempart_core::{Actor, RequestContext, ServiceError};
 use rempart_model::control::{CheckOutcome, ControlId};
 use rempart_model::vault::{Class, CollectionName, Field, FieldName, Purpose, SchemaStep};
@@ -14,6 +14,7 @@ use rempart_model::{Action, Environment, Outcome, Role, Scope, Tenant};
 use rempart_testkit::{Engine, both_engines};
 use serde_json::{Value, json};
 use time::macros::datetime;
+use uuid::Uuid;
 
 use crate::support::{Fixture, context, domain_err, new_tenant};
 
@@ -51,6 +52,47 @@ struct Setup {
     app: Actor,
     support: Actor,
     dpo: Actor,
+}
+
+impl Setup {
+    /// Stores a record about `subject` in `customers` as `actor`.
+    async fn create(
+        &self,
+        actor: &Actor,
+        subject: &str,
+        values: Value,
+    ) -> Result<RecordRef, ServiceError> {
+        let write = about(subject, values);
+        let tenant = self.tenant.id;
+        self.f
+            .core
+            .create_record(actor, &ctx(), tenant, "customers", write)
+            .await
+    }
+
+    /// Reads record `id` of `customers` as `actor`.
+    async fn read(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        options: ReadOptions,
+    ) -> Result<RecordView, ServiceError> {
+        let tenant = self.tenant.id;
+        self.f
+            .core
+            .read_record(actor, &ctx(), tenant, "customers", id, options)
+            .await
+    }
+
+    /// Looks `customers` up by `field` as support.
+    async fn search(&self, field: &str, value: Value) -> Result<Vec<RecordView>, ServiceError> {
+        let (support, tenant) = (&self.support, self.tenant.id);
+        let none = ReadOptions::default();
+        self.f
+            .core
+            .search_records(support, &ctx(), tenant, "customers", field, &value, none)
+            .await
+    }
 }
 
 async fn setup(engine: Engine) -> Option<Setup> {
@@ -119,17 +161,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 async fn classified_values_never_reach_the_database_in_clear(engine: Engine) {
     let Some(s) = setup(engine).await else { return };
-    let stored =
-        s.f.core
-            .create_record(
-                &s.app,
-                &ctx(),
-                s.tenant.id,
-                "customers",
-                about("cust-1", customer()),
-            )
-            .await
-            .unwrap();
+    let stored = s.create(&s.app, "cust-1", customer()).await.unwrap();
     assert_eq!(stored.version, 1);
     let dump = s.f.db.dump();
     for secret in [EMAIL, PHONE, SSN, BALANCE, "cust-1"] {
@@ -144,42 +176,15 @@ async fn classified_values_never_reach_the_database_in_clear(engine: Engine) {
 
 async fn each_role_sees_what_its_class_permissions_allow(engine: Engine) {
     let Some(s) = setup(engine).await else { return };
-    let core = &s.f.core;
-    let id = core
-        .create_record(
-            &s.app,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            about("cust-1", customer()),
-        )
-        .await
-        .unwrap()
-        .id;
+    let id = s.create(&s.app, "cust-1", customer()).await.unwrap().id;
     // Sensitive data in clear needs a purpose: refused and recorded.
-    let refused = core
-        .read_record(
-            &s.app,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            id,
-            ReadOptions::default(),
-        )
-        .await;
+    let refused = s.read(&s.app, id, ReadOptions::default()).await;
     assert!(matches!(
         domain_err::<VaultError, _>(&refused),
         Some(VaultError::PurposeRequired)
     ));
-    let app_view = core
-        .read_record(
-            &s.app,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            id,
-            purpose("fraud_prevention"),
-        )
+    let app_view = s
+        .read(&s.app, id, purpose("fraud_prevention"))
         .await
         .unwrap();
     assert_eq!(app_view.values["email"], json!("Jane.Doe@customer.test"));
@@ -191,21 +196,11 @@ async fn each_role_sees_what_its_class_permissions_allow(engine: Engine) {
         purpose: None,
         fields: Some(vec!["email".into(), "plan".into()]),
     };
-    let narrow = core
-        .read_record(&s.app, &ctx(), s.tenant.id, "customers", id, only)
-        .await
-        .unwrap();
+    let narrow = s.read(&s.app, id, only).await.unwrap();
     assert_eq!(narrow.values.len(), 2);
     // Support sees shapes, never values.
-    let support_view = core
-        .read_record(
-            &s.support,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            id,
-            ReadOptions::default(),
-        )
+    let support_view = s
+        .read(&s.support, id, ReadOptions::default())
         .await
         .unwrap();
     assert_eq!(support_view.values["email"], json!("J•••@customer.test"));
@@ -233,58 +228,20 @@ async fn each_role_sees_what_its_class_permissions_allow(engine: Engine) {
 
 async fn search_finds_exact_values_through_the_blind_index(engine: Engine) {
     let Some(s) = setup(engine).await else { return };
-    let core = &s.f.core;
     for (i, email) in ["a@x.test", "b@x.test", EMAIL].iter().enumerate() {
         let mut values = customer();
         values["email"] = json!(email);
-        core.create_record(
-            &s.app,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            about(&format!("c{i}"), values),
-        )
-        .await
-        .unwrap();
+        s.create(&s.app, &format!("c{i}"), values).await.unwrap();
     }
-    let found = core
-        .search_records(
-            &s.support,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            "email",
-            &json!("jane.doe@CUSTOMER.test"),
-            ReadOptions::default(),
-        )
+    let found = s
+        .search("email", json!("jane.doe@CUSTOMER.test"))
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].values["email"], json!("J•••@customer.test"));
-    let none = core
-        .search_records(
-            &s.support,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            "email",
-            &json!("z@x.test"),
-            ReadOptions::default(),
-        )
-        .await
-        .unwrap();
+    let none = s.search("email", json!("z@x.test")).await.unwrap();
     assert!(none.is_empty());
-    let unmarked = core
-        .search_records(
-            &s.support,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            "phone",
-            &json!(PHONE),
-            ReadOptions::default(),
-        )
-        .await;
+    let unmarked = s.search("phone", json!(PHONE)).await;
     assert!(matches!(
         domain_err::<VaultError, _>(&unmarked),
         Some(VaultError::NotSearchable { .. })
@@ -294,16 +251,7 @@ async fn search_finds_exact_values_through_the_blind_index(engine: Engine) {
 async fn updates_apply_only_to_the_version_read(engine: Engine) {
     let Some(s) = setup(engine).await else { return };
     let core = &s.f.core;
-    let first = core
-        .create_record(
-            &s.app,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            about("cust-1", customer()),
-        )
-        .await
-        .unwrap();
+    let first = s.create(&s.app, "cust-1", customer()).await.unwrap();
     let mut values = customer();
     values["plan"] = json!("enterprise");
     let second = core
@@ -337,15 +285,8 @@ async fn updates_apply_only_to_the_version_read(engine: Engine) {
             current: 2
         })
     ));
-    let view = core
-        .read_record(
-            &s.support,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            first.id,
-            ReadOptions::default(),
-        )
+    let view = s
+        .read(&s.support, first.id, ReadOptions::default())
         .await
         .unwrap();
     assert_eq!(
@@ -353,18 +294,7 @@ async fn updates_apply_only_to_the_version_read(engine: Engine) {
         (2, &json!("enterprise"))
     );
     // The old index entry went with the old value: search still finds one.
-    let found = core
-        .search_records(
-            &s.support,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            "email",
-            &json!(EMAIL),
-            ReadOptions::default(),
-        )
-        .await
-        .unwrap();
+    let found = s.search("email", json!(EMAIL)).await.unwrap();
     assert_eq!(found.len(), 1);
 }
 
@@ -372,15 +302,7 @@ async fn bad_records_are_refused_field_by_field_and_change_nothing(engine: Engin
     let Some(s) = setup(engine).await else { return };
     let core = &s.f.core;
     let bad = json!({"phone": "12", "plan": 3, "unknown": true});
-    let refused = core
-        .create_record(
-            &s.app,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            about("cust-1", bad),
-        )
-        .await;
+    let refused = s.create(&s.app, "cust-1", bad).await;
     let Some(VaultError::Record(e)) = domain_err::<VaultError, _>(&refused) else {
         panic!("{refused:?}")
     };
@@ -421,32 +343,14 @@ async fn bad_records_are_refused_field_by_field_and_change_nothing(engine: Engin
         serde_json::from_value(json!([{"name": "x", "type": "string"}]));
     assert!(classless.is_err());
     // Support may not write.
-    let forbidden = core
-        .create_record(
-            &s.support,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            about("cust-1", customer()),
-        )
-        .await;
+    let forbidden = s.create(&s.support, "cust-1", customer()).await;
     assert!(matches!(forbidden, Err(ServiceError::Forbidden { .. })));
 }
 
 async fn another_tenant_sees_nothing(engine: Engine) {
     let Some(s) = setup(engine).await else { return };
     let core = &s.f.core;
-    let id = core
-        .create_record(
-            &s.app,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            about("cust-1", customer()),
-        )
-        .await
-        .unwrap()
-        .id;
+    let id = s.create(&s.app, "cust-1", customer()).await.unwrap().id;
     let other = core
         .create_tenant(
             &s.admin,
@@ -462,16 +366,7 @@ async fn another_tenant_sees_nothing(engine: Engine) {
             &[(Role::Application, Scope::Tenant(other.id))],
         )
         .await;
-    let read = core
-        .read_record(
-            &intruder,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            id,
-            purpose("maintenance"),
-        )
-        .await;
+    let read = s.read(&intruder, id, purpose("maintenance")).await;
     assert!(
         matches!(read, Err(ServiceError::TenantNotFound)),
         "{read:?}"
@@ -500,32 +395,15 @@ async fn another_tenant_sees_nothing(engine: Engine) {
 async fn erasing_a_subject_shreds_its_key_and_leaves_nothing(engine: Engine) {
     let Some(s) = setup(engine).await else { return };
     let core = &s.f.core;
-    let kept = core
-        .create_record(
-            &s.app,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            about("cust-2", json!({"email": "other@x.test"})),
-        )
+    let kept = s
+        .create(&s.app, "cust-2", json!({"email": "other@x.test"}))
         .await
         .unwrap();
     let mut ids = Vec::new();
     for plan in ["a", "b"] {
         let mut values = customer();
         values["plan"] = json!(plan);
-        ids.push(
-            core.create_record(
-                &s.app,
-                &ctx(),
-                s.tenant.id,
-                "customers",
-                about("cust-1", values),
-            )
-            .await
-            .unwrap()
-            .id,
-        );
+        ids.push(s.create(&s.app, "cust-1", values).await.unwrap().id);
     }
     let exported = core
         .export_subject(&s.dpo, &ctx(), s.tenant.id, "cust-1")
@@ -541,33 +419,13 @@ async fn erasing_a_subject_shreds_its_key_and_leaves_nothing(engine: Engine) {
     assert_eq!((disposal.records, disposal.keys_destroyed), (2, 1));
     assert!(!disposal.what.contains("cust-1"));
     for id in ids {
-        let gone = core
-            .read_record(
-                &s.app,
-                &ctx(),
-                s.tenant.id,
-                "customers",
-                id,
-                purpose("maintenance"),
-            )
-            .await;
+        let gone = s.read(&s.app, id, purpose("maintenance")).await;
         assert!(matches!(
             domain_err::<VaultError, _>(&gone),
             Some(VaultError::UnknownRecord)
         ));
     }
-    let found = core
-        .search_records(
-            &s.support,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            "email",
-            &json!(EMAIL),
-            ReadOptions::default(),
-        )
-        .await
-        .unwrap();
+    let found = s.search("email", json!(EMAIL)).await.unwrap();
     assert!(found.is_empty());
     let after = core
         .export_subject(&s.dpo, &ctx(), s.tenant.id, "cust-1")
@@ -588,15 +446,8 @@ async fn erasing_a_subject_shreds_its_key_and_leaves_nothing(engine: Engine) {
         (never.records, never.what)
     );
     // The other subject's record is untouched.
-    let other = core
-        .read_record(
-            &s.app,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            kept.id,
-            purpose("maintenance"),
-        )
+    let other = s
+        .read(&s.app, kept.id, purpose("maintenance"))
         .await
         .unwrap();
     assert_eq!(other.values["email"], json!("other@x.test"));
@@ -621,17 +472,7 @@ async fn erasing_a_subject_shreds_its_key_and_leaves_nothing(engine: Engine) {
 async fn schema_changes_are_versioned_and_downgrades_need_their_own_permission(engine: Engine) {
     let Some(s) = setup(engine).await else { return };
     let core = &s.f.core;
-    let id = core
-        .create_record(
-            &s.app,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            about("cust-1", customer()),
-        )
-        .await
-        .unwrap()
-        .id;
+    let id = s.create(&s.app, "cust-1", customer()).await.unwrap().id;
     let tenant_admin =
         s.f.holder(
             &ctx(),
@@ -662,15 +503,8 @@ async fn schema_changes_are_versioned_and_downgrades_need_their_own_permission(e
         s.f.db.execute(&["PRAGMA wal_checkpoint(TRUNCATE)"]).await;
     }
     assert!(!contains(&s.f.db.dump(), "\"pro\""));
-    let view = core
-        .read_record(
-            &s.support,
-            &ctx(),
-            s.tenant.id,
-            "customers",
-            id,
-            ReadOptions::default(),
-        )
+    let view = s
+        .read(&s.support, id, ReadOptions::default())
         .await
         .unwrap();
     assert_eq!(view.values["plan"], json!("•••"));
@@ -722,15 +556,7 @@ async fn schema_changes_are_versioned_and_downgrades_need_their_own_permission(e
 async fn vault_checks_fail_once_the_vault_is_broken(engine: Engine) {
     let Some(s) = setup(engine).await else { return };
     let core = &s.f.core;
-    core.create_record(
-        &s.app,
-        &ctx(),
-        s.tenant.id,
-        "customers",
-        about("cust-1", customer()),
-    )
-    .await
-    .unwrap();
+    s.create(&s.app, "cust-1", customer()).await.unwrap();
     let controls: Vec<ControlId> = ["DS-1", "DS-2", "DS-5", "DS-6", "NS-2", "DV-3", "CR-2"]
         .iter()
         .map(|c| c.parse().unwrap())

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod keys;
 pub mod operations;
 pub mod tenants;
+pub mod vault;
 
 use identity::{auth, users, webauthn};
 
@@ -65,4 +66,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::create_token, users::list_tokens))
         .routes(routes!(users::revoke_token))
         .routes(routes!(controls::check))
+        .routes(routes!(vault::create_collection, vault::collections))
+        .routes(routes!(vault::collection))
+        .routes(routes!(vault::change_schema))
+        .routes(routes!(vault::create_record, vault::list_records))
+        .routes(routes!(
+            vault::read_record,
+            vault::update_record,
+            vault::delete_record
+        ))
+        .routes(routes!(vault::search))
+        .routes(routes!(vault::erase_subject))
+        .routes(routes!(vault::export_subject))
+        .routes(routes!(vault::disposals))
 }

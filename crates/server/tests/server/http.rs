@@ -4,12 +4,14 @@
 //! ids, health, metrics, OpenAPI coverage, TLS, graceful shutdown; client
 //! addresses and transports behind proxies (`forwarding`); every answer an
 //! extractor gives documented by its operation (`contract`); objects out of
-//! a caller's scope answered like absent ones (`scope`).
+//! a caller's scope answered like absent ones (`scope`); the customer-data
+//! vault (`vault`).
 
 mod contract;
 mod forwarding;
 mod identity;
 mod scope;
+mod vault;
 mod webauthn;
 
 use std::io::{Read as _, Write as _};

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use rempart_model::{PrincipalId, Role, Scope, TenantId};
 use rempart_store::{TokenRecord, WebauthnCredentialRecord};
 use rempart_testkit::fixtures::principal_with;
-use rempart_testkit::http::{Http as _, operations};
+use rempart_testkit::http::{Http as _, operations, send};
 use rempart_testkit::{Engine, PASSWORD, TestServer, both_engines};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
@@ -33,6 +33,8 @@ enum Kind {
     Session,
     SecurityKey,
     AuditEvent,
+    Collection,
+    Record,
 }
 
 /// How a query parameter or body field is filled.
@@ -67,6 +69,8 @@ fn path_kind(path: &str, param: &str) -> Kind {
         "sessions" => Kind::Session,
         "webauthn" => Kind::SecurityKey,
         "events" => Kind::AuditEvent,
+        "collections" => Kind::Collection,
+        "records" => Kind::Record,
         other => panic!(
             "{path}: no rule for making ids of the path parameter {param} (collection {other:?}); \
              add one to path_kind in tests/server/http/scope.rs"
@@ -74,7 +78,11 @@ fn path_kind(path: &str, param: &str) -> Kind {
     }
 }
 
-/// Query parameters and body fields, by name. The audit search's `actor`
+/// Query parameters and body fields, by name. A vault data subject
+/// (`subject`) is the application's own identifier of a person, found
+/// through the tenant's keyed fingerprint: it names nothing across tenants
+/// (the vault tests check that one not held answers like one never held).
+/// The audit search's `actor`
 /// is a filter over events the caller sees, each of which shows its actor
 /// anyway (a staff administrator acting in tenant A is seen there), not
 /// a lookup. Sequence numbers as cursors
@@ -87,11 +95,19 @@ fn field_rule(name: &str) -> Option<Rule> {
         "user" | "holder" => Rule::Id(Kind::Account, "{}"),
         "scope" => Rule::Id(Kind::Tenant, "tenant:{}"),
         "confirm" => Rule::Mirror("tenant"),
-        "name" => Rule::Value(|| json!("probe-object")),
+        // Valid as a tenant, token, role or collection name, so that the
+        // name's checks pass and the id decides.
+        "name" => Rule::Value(|| json!("probe")),
         "kind" => Rule::Value(|| json!("tenant_user")),
         "role" => Rule::Value(|| json!("tenant-member")),
         "state" => Rule::Value(|| json!("suspended")),
         "password" => Rule::Value(|| json!(PASSWORD)),
+        "fields" => Rule::Value(|| json!([{"name": "note", "type": "string", "class": "internal"}])),
+        "steps" => Rule::Value(|| json!([{"op": "deprecate", "field": "note"}])),
+        "values" => Rule::Value(|| json!({"note": "probe"})),
+        "field" => Rule::Value(|| json!("note")),
+        "value" => Rule::Value(|| json!("probe")),
+        "subject" => Rule::Value(|| json!("probe-subject")),
         "temporary_password" | "break_glass" | "require_mfa" | "reset" => {
             Rule::Value(|| json!(false))
         }
@@ -100,12 +116,22 @@ fn field_rule(name: &str) -> Option<Rule> {
         | "action" | "outcome" | "after" | "limit" | "checkpoint" | "from" | "to" | "code"
         | "current_password" | "new_password" | "return_token" | "credential" | "administrator"
         | "region" | "environment" | "passphrase" | "share" | "min_version" | "ceremony"
+        | "expected_version" | "purpose"
         // Control ids name controls of the catalogue, not objects of a tenant.
         | "controls" => {
             Rule::Omit
         }
         _ => return None,
     })
+}
+
+/// Request headers, by name: an example value (none is an id).
+fn header_rule(name: &str) -> Option<&'static str> {
+    match name {
+        // A record's version, as its ETag gives it.
+        "If-Match" => Some("\"1\""),
+        _ => None,
+    }
 }
 
 /// One id slot of an operation.
@@ -138,6 +164,8 @@ struct Operation {
     body: Map<String, Value>,
     mirrors: Vec<(String, &'static str)>,
     has_body: bool,
+    /// Required request headers, with example values.
+    headers: Vec<(String, &'static str)>,
 }
 
 fn schema_of<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
@@ -165,6 +193,7 @@ fn operations_with_ids(doc: &Value) -> Vec<Operation> {
             body: Map::new(),
             mirrors: Vec::new(),
             has_body: false,
+            headers: Vec::new(),
         };
         // Required fields with no example: a failure only where ids
         // are probed.
@@ -195,6 +224,13 @@ fn operations_with_ids(doc: &Value) -> Vec<Operation> {
                     Some(_) => {}
                     None => panic!(
                         "{path}: is the query parameter {name} an id? classify it in field_rule (tests/server/http/scope.rs)"
+                    ),
+                },
+                "header" => match header_rule(name) {
+                    Some(example) if required => operation.headers.push((name.to_owned(), example)),
+                    Some(_) => {}
+                    None => panic!(
+                        "{path}: no example for the header {name}; add one to header_rule (tests/server/http/scope.rs)"
                     ),
                 },
                 _ => {}
@@ -243,19 +279,21 @@ fn operations_with_ids(doc: &Value) -> Vec<Operation> {
     found
 }
 
-/// An id as sent: a UUID, a login name, or a sequence number.
+/// An id as sent: a UUID, a login name, a sequence number, or the name of
+/// a vault collection.
 #[derive(Debug, Clone)]
 enum Id {
     Uuid(Uuid),
     Name(String),
     Seq(u64),
+    Word(String),
 }
 
 impl Id {
     fn text(&self) -> String {
         match self {
             Self::Uuid(u) => u.to_string(),
-            Self::Name(n) => n.clone(),
+            Self::Name(n) | Self::Word(n) => n.clone(),
             Self::Seq(s) => s.to_string(),
         }
     }
@@ -266,6 +304,7 @@ impl Id {
         match self {
             Self::Uuid(_) => Self::Uuid(fresh),
             Self::Name(_) => Self::Name(format!("nobody-{}@example.com", fresh.simple())),
+            Self::Word(_) => Self::Word(format!("nobody_{}", fresh.simple())),
             // Well past the end of the log, below 2^63.
             Self::Seq(_) => Self::Seq(1_000_000_000 + u64::from(fresh.as_fields().0 % 1_000_000)),
         }
@@ -299,6 +338,10 @@ struct World {
     event_a: u64,
     event_b: u64,
     event_staff: u64,
+    collection_a: String,
+    collection_b: String,
+    record_a: Uuid,
+    record_b: Uuid,
 }
 
 impl World {
@@ -312,6 +355,8 @@ impl World {
             Kind::Session => Id::Uuid(self.session_a),
             Kind::SecurityKey => Id::Uuid(Uuid::new_v4()),
             Kind::AuditEvent => Id::Seq(self.event_a),
+            Kind::Collection => Id::Word(self.collection_a.clone()),
+            Kind::Record => Id::Uuid(self.record_a),
         }
     }
 
@@ -340,6 +385,11 @@ impl World {
                 ("an event of tenant B", Id::Seq(self.event_b)),
                 ("a staff-wide event", Id::Seq(self.event_staff)),
             ],
+            Kind::Collection => vec![(
+                "a vault collection of tenant B",
+                Id::Word(self.collection_b.clone()),
+            )],
+            Kind::Record => vec![("a vault record of tenant B", Id::Uuid(self.record_b))],
         }
     }
 }
@@ -441,6 +491,28 @@ async fn build_world(server: &TestServer, admin: &str) -> World {
             .seq
     };
     let event_staff = events.iter().find(|e| e.tenant.is_none()).unwrap().seq;
+    let mut vault = Vec::new();
+    for (tenant, name) in [(tenant_a, "a_people"), (tenant_b, "b_people")] {
+        let collections = format!("/api/v1/tenants/{tenant}/vault/collections");
+        let fields = json!([{"name": "note", "type": "string", "class": "internal"}]);
+        created(
+            server,
+            admin,
+            &collections,
+            &json!({"name": name, "fields": fields}),
+        )
+        .await;
+        let record = created(
+            server,
+            admin,
+            &format!("{collections}/{name}/records"),
+            &json!({"values": {"note": "kept"}}),
+        )
+        .await;
+        vault.push((name.to_owned(), uuid_of(&record["id"])));
+    }
+    let (collection_b, record_b) = vault.pop().unwrap();
+    let (collection_a, record_a) = vault.pop().unwrap();
     World {
         tenant_a,
         tenant_b,
@@ -460,6 +532,10 @@ async fn build_world(server: &TestServer, admin: &str) -> World {
         event_a: created_in(tenant_a),
         event_b: created_in(tenant_b),
         event_staff,
+        collection_a,
+        collection_b,
+        record_a,
+        record_b,
     }
 }
 
@@ -579,12 +655,19 @@ fn without(text: &str, id: &str) -> String {
 async fn answer(
     server: &TestServer,
     token: &str,
-    method: &reqwest::Method,
+    op: &Operation,
     path: &str,
     body: Option<&Value>,
     id: &Id,
 ) -> (u16, Vec<(String, String)>, String) {
-    let response = server.call(method.clone(), token, path, body).await;
+    let mut request = server.request(op.method.clone(), token, path);
+    for (name, value) in &op.headers {
+        request = request.header(name.as_str(), *value);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = send(request).await;
     let mut headers: Vec<(String, String)> = response
         .headers
         .iter()
@@ -621,6 +704,9 @@ async fn out_of_scope_answers_like_absent(engine: Engine) {
         "GET /api/v1/audit/events/{seq}/proof",
         "GET /api/v1/audit/events/{seq}/details",
         "PUT /api/v1/tenants/{id}/access",
+        "PUT /api/v1/tenants/{tenant}/vault/collections/{collection}/records/{record}",
+        "POST /api/v1/tenants/{tenant}/vault/collections/{collection}/search",
+        "POST /api/v1/tenants/{tenant}/vault/subjects/erase",
     ] {
         assert!(
             walked.contains(expected),
@@ -638,24 +724,10 @@ async fn out_of_scope_answers_like_absent(engine: Engine) {
                 for (caller, token) in &callers {
                     let (path_e, body_e) = request_of(&world, op, i, &elsewhere);
                     let (path_r, body_r) = request_of(&world, op, i, &random);
-                    let there = answer(
-                        &server,
-                        token,
-                        &op.method,
-                        &path_e,
-                        body_e.as_ref(),
-                        &elsewhere,
-                    )
-                    .await;
-                    let absent = answer(
-                        &server,
-                        token,
-                        &op.method,
-                        &path_r,
-                        body_r.as_ref(),
-                        &random,
-                    )
-                    .await;
+                    let there =
+                        answer(&server, token, op, &path_e, body_e.as_ref(), &elsewhere).await;
+                    let absent =
+                        answer(&server, token, op, &path_r, body_r.as_ref(), &random).await;
                     let context = format!(
                         "{caller}: {} {} with {} = {what} ({path_e}) / a random id ({path_r})",
                         op.method, op.path, slot.name
